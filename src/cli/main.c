@@ -1,0 +1,88 @@
+/* pawl: the command-line tool. See docs/cli.md. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fputs("usage: pawl <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  decide        run the decision core over OCSF API Activity lines (stdin)\n"
+          "  audit verify  verify a hash-chained, signed audit log\n"
+          "\n"
+          "Run 'pawl <command> --help' for a command's options.\n"
+          "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file.\n",
+          f);
+}
+
+char *pawl_cli_slurp(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (f == NULL) {
+        fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (cap - n < 4096) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb;
+            if (ncap > max + 1)
+                ncap = max + 1;
+            if (ncap <= n) {
+                fprintf(stderr, "pawl: %s: file larger than %zu bytes\n", path, max);
+                goto fail;
+            }
+            nb = realloc(buf, ncap + 1);
+            if (nb == NULL) {
+                fprintf(stderr, "pawl: %s: out of memory\n", path);
+                goto fail;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "pawl: %s: read error\n", path);
+        goto fail;
+    }
+    if (n > max) {
+        fprintf(stderr, "pawl: %s: file larger than %zu bytes\n", path, max);
+        goto fail;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return PAWL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return PAWL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "decide") == 0)
+        return pawl_cli_decide(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return pawl_cli_audit(argc - 1, argv + 1);
+    fprintf(stderr, "pawl: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return PAWL_EXIT_USAGE;
+}

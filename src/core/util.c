@@ -1,0 +1,233 @@
+/* see util.h and pawl/common.h */
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+const char *pawl_err_str(pawl_err e)
+{
+    switch (e) {
+    case PAWL_OK: return "ok";
+    case PAWL_ENOMEM: return "out of memory";
+    case PAWL_EPARSE: return "parse error";
+    case PAWL_ELIMIT: return "limit exceeded";
+    case PAWL_EINVAL: return "invalid";
+    case PAWL_ECRYPTO: return "cryptographic failure";
+    case PAWL_ENOTFOUND: return "not found";
+    case PAWL_EIO: return "I/O error";
+    }
+    return "unknown error";
+}
+
+void pawl__diagf(struct pawl_diag *d, const char *where, unsigned line, unsigned col,
+                 const char *fmt, ...)
+{
+    if (d == NULL)
+        return;
+    snprintf(d->where, sizeof d->where, "%s", where ? where : "");
+    d->line = line;
+    d->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    va_end(ap);
+}
+
+size_t pawl_diag_format(const struct pawl_diag *d, char *buf, size_t n)
+{
+    int r;
+    if (n == 0)
+        return 0;
+    if (d->line && d->col)
+        r = snprintf(buf, n, "%s:%u:%u: %s", d->where, d->line, d->col, d->msg);
+    else if (d->line)
+        r = snprintf(buf, n, "%s:%u: %s", d->where, d->line, d->msg);
+    else
+        r = snprintf(buf, n, "%s: %s", d->where, d->msg);
+    if (r < 0)
+        return 0;
+    return (size_t)r < n ? (size_t)r : n - 1;
+}
+
+pawl_err pawl__parse_i64(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    uint64_t v = 0, lim;
+    if (n > 0 && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == n)
+        return PAWL_EPARSE;
+    lim = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        unsigned dgt = (unsigned)(unsigned char)s[i] - '0';
+        if (dgt > 9)
+            return PAWL_EPARSE;
+        if (v > (lim - dgt) / 10)
+            return PAWL_ELIMIT;
+        v = v * 10 + dgt;
+    }
+    int64_t r = neg ? (v == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    if (r < min || r > max)
+        return PAWL_ELIMIT;
+    *out = r;
+    return PAWL_OK;
+}
+
+static int b64url_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+pawl_err pawl__b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outn)
+{
+    size_t o = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    if (n % 4 == 1)
+        return PAWL_EPARSE;
+    if ((n / 4) * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
+        return PAWL_ELIMIT;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_val((unsigned char)in[i]);
+        if (v < 0)
+            return PAWL_EPARSE;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* Leftover bits must be zero, or two encodings would decode the same. */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+        return PAWL_EPARSE;
+    *outn = o;
+    return PAWL_OK;
+}
+
+size_t pawl__b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = a[(v >> 6) & 63];
+        out[o++] = a[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = a[(v >> 6) & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void pawl__hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = h[in[i] >> 4];
+        out[2 * i + 1] = h[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+pawl_err pawl__unhex(const char *in, size_t inlen, uint8_t *out, size_t n)
+{
+    if (inlen != 2 * n)
+        return PAWL_EPARSE;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval((unsigned char)in[2 * i]), lo = hexval((unsigned char)in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return PAWL_EPARSE;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return PAWL_OK;
+}
+
+static inline uint64_t mix(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t load_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, n); /* little-endian hosts; the value only feeds a table index */
+    return v;
+}
+
+uint64_t pawl__hash64(uint64_t seed, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull;
+    uint64_t h = seed ^ mix(seed ^ k0, (uint64_t)n ^ k1);
+    while (n >= 16) {
+        h = mix(load_le(p, 8) ^ k1 ^ h, load_le(p + 8, 8) ^ k0);
+        p += 16;
+        n -= 16;
+    }
+    if (n > 8)
+        h = mix(load_le(p, 8) ^ k1 ^ h, load_le(p + 8, n - 8) ^ k0);
+    else if (n > 0)
+        h = mix(load_le(p, n) ^ k1 ^ h, k0);
+    return mix(h ^ k0, h ^ k1);
+}
+
+uint64_t pawl__seed(void)
+{
+    static uint64_t seed;
+    static bool have;
+    if (!have) {
+        if (RAND_bytes((unsigned char *)&seed, sizeof seed) != 1)
+            abort(); /* no entropy: a predictable table seed is not acceptable */
+        have = true;
+    }
+    return seed;
+}
+
+bool pawl__ct_eq(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (uint8_t)(x[i] ^ y[i]);
+    return d == 0;
+}
+
+char *pawl__strndup(const char *s, size_t n)
+{
+    char *r = malloc(n + 1);
+    if (r == NULL)
+        return NULL;
+    memcpy(r, s, n);
+    r[n] = '\0';
+    return r;
+}

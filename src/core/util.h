@@ -1,0 +1,50 @@
+/* Internal helpers shared by the core modules (pawl__ prefix: not public). */
+#ifndef PAWL_UTIL_H
+#define PAWL_UTIL_H
+
+#include "pawl/common.h"
+#include <stdarg.h>
+
+/* Fill a diagnostic; d may be NULL. */
+void pawl__diagf(struct pawl_diag *d, const char *where, unsigned line, unsigned col,
+                 const char *fmt, ...) PAWL_PRINTF(5, 6);
+
+/* Bounded decimal parse of s[0..n) into [min, max]; rejects signs other than a
+ * leading '-', spaces, empty input and overflow. */
+PAWL_MUST_CHECK pawl_err pawl__parse_i64(const char *s, size_t n, int64_t min, int64_t max,
+                                         int64_t *out);
+
+/* Strict base64url (RFC 4648 section 5) without padding. Rejects '=', '+',
+ * '/', whitespace and non-zero trailing bits. *outn receives the length. */
+PAWL_MUST_CHECK pawl_err pawl__b64url_decode(const char *in, size_t n, uint8_t *out,
+                                             size_t cap, size_t *outn);
+/* Encode n bytes; out must hold ((n + 2) / 3) * 4 + 1 bytes. Returns length. */
+size_t pawl__b64url_encode(const uint8_t *in, size_t n, char *out);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void pawl__hex(const uint8_t *in, size_t n, char *out);
+/* Strict lower/upper-case hex decode of exactly 2*n chars. */
+PAWL_MUST_CHECK pawl_err pawl__unhex(const char *in, size_t inlen, uint8_t *out, size_t n);
+
+/* Seeded 64-bit hash for in-memory tables. Not a MAC: it spreads keys and, with
+ * a random per-process seed, resists hash flooding. */
+uint64_t pawl__hash64(uint64_t seed, const void *data, size_t n);
+/* A per-process random seed (from the OS RNG at first use). */
+uint64_t pawl__seed(void);
+
+/* Constant-time comparison. */
+bool pawl__ct_eq(const void *a, const void *b, size_t n);
+
+/* Bounded string duplication; NULL on allocation failure. */
+char *pawl__strndup(const char *s, size_t n);
+
+static inline bool pawl__str_eq(pawl_str a, const char *lit)
+{
+    size_t i = 0;
+    for (; i < a.n; i++)
+        if (lit[i] != a.p[i] || lit[i] == '\0')
+            return false;
+    return lit[i] == '\0';
+}
+
+#endif
