@@ -1,0 +1,67 @@
+/* pawl/engine.h: the decision pipeline. No I/O.
+ *
+ * normalize path -> match route -> identify (JWT or client certificate)
+ * -> authorize (role, capability, object grant) -> rate limit
+ * -> context (twin conditions) -> step-up -> decision
+ *
+ * Every deny has a reason (pawl/reason.h) and a one-line detail. An engine is
+ * not thread-safe: a multi-threaded front end keeps one engine per thread
+ * over shared, read-only policy, JWKS and grants. */
+#ifndef PAWL_ENGINE_H
+#define PAWL_ENGINE_H
+
+#include "pawl/common.h"
+#include "pawl/grants.h"
+#include "pawl/identity.h"
+#include "pawl/policy.h"
+#include "pawl/ratelimit.h"
+#include "pawl/reason.h"
+#include "pawl/twin.h"
+
+struct pawl_jwks;
+struct pawl_engine;
+
+/* What a front end knows about one request. Strings are borrowed. */
+struct pawl_request {
+    pawl_str method;
+    pawl_str path;               /* raw, as received; a query after '?' is ignored */
+    int64_t time_ms;             /* the decision's clock (wall clock inline, event time offline) */
+    pawl_str bearer;             /* the token after "Bearer ", or empty */
+    const uint8_t *cert_spki_sha256; /* verified client certificate's SPKI hash, or NULL */
+    pawl_str cert_subject;       /* its RFC 2253 subject, or empty */
+    bool step_up_verified;       /* the front end verified an owner co-signature for this command */
+};
+
+struct pawl_decision {
+    enum pawl_reason reason;     /* PAWL_R_ALLOWED or why not */
+    int status;                  /* HTTP status for the client */
+    const struct pawl_route *route; /* NULL when no route matched */
+    enum pawl_method method;
+    bool authenticated;          /* principal is valid */
+    struct pawl_principal principal;
+    char vin[PAWL_VIN_LEN + 1];  /* the vehicle the request names, "" when none */
+    int64_t retry_after_s;       /* for rate_limited */
+    char detail[192];            /* one line a human reads */
+};
+
+/* policy, grants and jwks (may be NULL: then no token verifies) are borrowed
+ * and must outlive the engine; twin (may be NULL: then every condition fails
+ * closed) is borrowed and may be updated between decisions. */
+PAWL_MUST_CHECK pawl_err pawl_engine_new(const struct pawl_policy *policy,
+                                         const struct pawl_jwks *jwks,
+                                         const struct pawl_grants *grants, struct pawl_twin *twin,
+                                         struct pawl_engine **out);
+void pawl_engine_free(struct pawl_engine *e);
+
+/* Decide one request. Never fails: a problem is a deny with its reason. */
+enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
+                             struct pawl_decision *out);
+
+struct pawl_engine_stats {
+    uint64_t decisions, allowed, denied;
+    uint64_t by_reason[PAWL_R__COUNT];
+};
+void pawl_engine_stats(const struct pawl_engine *e, struct pawl_engine_stats *out);
+const struct pawl_ratelimit *pawl_engine_ratelimit(const struct pawl_engine *e);
+
+#endif

@@ -1,0 +1,41 @@
+/* pawl/ratelimit.h: GCRA rate limiting with bounded memory.
+ *
+ * Each key holds one 64-bit theoretical arrival time (TAT). A check is O(1):
+ * one bucket of 8 slots (two cache lines) per key. A key whose TAT is in the
+ * past is indistinguishable from an absent key, so its slot is reused freely:
+ * idle keys cost nothing and need no sweeper. When a bucket is full of live
+ * keys, the key closest to being idle is evicted (counted in stats). */
+#ifndef PAWL_RATELIMIT_H
+#define PAWL_RATELIMIT_H
+
+#include "pawl/common.h"
+#include "pawl/policy.h"
+
+struct pawl_ratelimit;
+
+/* One bucket to check: key (a 64-bit hash of what is limited) and its limit. */
+struct pawl_rl_check {
+    uint64_t key;
+    struct pawl_rate rate;
+};
+
+struct pawl_rl_stats {
+    uint64_t checks, denied, evicted_live;
+    size_t slots;
+};
+
+/* Room for at least max_keys live keys. */
+PAWL_MUST_CHECK pawl_err pawl_ratelimit_new(size_t max_keys, struct pawl_ratelimit **out);
+void pawl_ratelimit_free(struct pawl_ratelimit *rl);
+
+/* Check n buckets at now_us. All pass: each is charged one request and true is
+ * returned. Any fails: nothing is charged, *which is its index and
+ * *retry_after_us says when it would pass. Limits with interval_us == 0 pass. */
+PAWL_MUST_CHECK bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check *c,
+                                          unsigned n, int64_t now_us, int64_t *retry_after_us,
+                                          unsigned *which);
+void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats *out);
+/* Bytes of memory held. */
+size_t pawl_ratelimit_memory(const struct pawl_ratelimit *rl);
+
+#endif

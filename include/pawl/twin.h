@@ -1,0 +1,50 @@
+/* pawl/twin.h: each vehicle's last reported state (its digital twin).
+ *
+ * Fed by telemetry lines (../shared/OCSF-PROFILE.md):
+ *   {"time":1763800000123,"vin":"1HGCM82633A004352",
+ *    "signals":{"Vehicle.Speed":0.0,"Vehicle.Cabin.Door.Row1.DriverSide.IsLocked":true}}
+ * Numeric and boolean signals are kept (booleans as 0/1) with the line's
+ * time; other value types (strings, objects) are counted and skipped. A value
+ * older than the one held is ignored, so out-of-order telemetry cannot roll a
+ * vehicle's state back. Memory is bounded by max_vehicles and
+ * PAWL_TWIN_MAX_SIGNALS per vehicle. */
+#ifndef PAWL_TWIN_H
+#define PAWL_TWIN_H
+
+#include "pawl/common.h"
+
+#define PAWL_TWIN_MAX_SIGNALS 64     /* distinct signals kept per vehicle */
+#define PAWL_TWIN_MAX_NAMES 4096     /* distinct signal names overall */
+#define PAWL_TWIN_MAX_LINE 65536
+
+struct pawl_twin;
+
+struct pawl_twin_stats {
+    size_t vehicles;
+    uint64_t updates, stale_ignored, skipped_values;
+};
+
+PAWL_MUST_CHECK pawl_err pawl_twin_new(size_t max_vehicles, struct pawl_twin **out);
+void pawl_twin_free(struct pawl_twin *t);
+
+/* Id of a VSS signal name (interned); 0 when the name is invalid or the name
+ * table is full. Ids are stable for the twin's lifetime. */
+uint16_t pawl_twin_signal(struct pawl_twin *t, pawl_str name);
+
+/* Record vin's signal value at time_ms. */
+PAWL_MUST_CHECK pawl_err pawl_twin_set(struct pawl_twin *t, pawl_str vin, uint16_t sig,
+                                       double value, int64_t time_ms);
+
+/* Apply one telemetry line; where/lineno label diagnostics. */
+PAWL_MUST_CHECK pawl_err pawl_twin_update_line(struct pawl_twin *t, const char *line, size_t n,
+                                               const char *where, unsigned lineno,
+                                               struct pawl_diag *d);
+
+/* Last value of vin's signal. False when the vehicle or signal is unknown. */
+bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
+                   int64_t *time_ms);
+
+void pawl_twin_stats(const struct pawl_twin *t, struct pawl_twin_stats *out);
+size_t pawl_twin_memory(const struct pawl_twin *t);
+
+#endif

@@ -1,0 +1,283 @@
+/* see pawl/grants.h */
+#include "pawl/grants.h"
+#include "pawl/identity.h"
+#include "strpool.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const role_names[PAWL_GR__COUNT] = {
+    "owner", "secondary_owner", "driver", "fleet_manager", "dealer", "support"
+};
+
+const char *pawl_grant_role_name(enum pawl_grant_role r)
+{
+    return (unsigned)r < PAWL_GR__COUNT ? role_names[r] : "unknown";
+}
+
+bool pawl_vin_valid(pawl_str v)
+{
+    if (v.n != PAWL_VIN_LEN)
+        return false;
+    for (size_t i = 0; i < v.n; i++) {
+        char c = v.p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')) || c == 'I' || c == 'O' || c == 'Q')
+            return false;
+    }
+    return true;
+}
+
+struct pawl_grants {
+    struct pawl__strpool pool;
+    struct pawl_grant *g;  /* g[0] unused so that 0 can mean "none" */
+    uint32_t n, cap;
+    uint32_t *heads;       /* open addressing over (principal, vin): grant index or 0 */
+    size_t nheads;
+    uint64_t seed;
+    int64_t max_delegation_ms;
+};
+
+pawl_err pawl_grants_new(int64_t max_delegation_ms, struct pawl_grants **out)
+{
+    struct pawl_grants *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return PAWL_ENOMEM;
+    pawl__strpool_init(&g->pool);
+    g->seed = pawl__seed();
+    g->n = 1;
+    g->max_delegation_ms = max_delegation_ms;
+    *out = g;
+    return PAWL_OK;
+}
+
+void pawl_grants_free(struct pawl_grants *g)
+{
+    if (g == NULL)
+        return;
+    pawl__strpool_free(&g->pool);
+    free(g->g);
+    free(g->heads);
+    free(g);
+}
+
+size_t pawl_grants_count(const struct pawl_grants *g)
+{
+    return g->n - 1;
+}
+
+const char *pawl_grants_org(const struct pawl_grants *g, const struct pawl_grant *gr)
+{
+    return pawl__strpool_get(&g->pool, gr->org);
+}
+
+static uint64_t key_hash(const struct pawl_grants *g, pawl_str principal, const char *vin)
+{
+    return pawl__hash64(g->seed, vin, PAWL_VIN_LEN) ^
+           pawl__hash64(g->seed + 1, principal.p, principal.n) * 0x9e3779b97f4a7c15ull;
+}
+
+static bool same_key(const struct pawl_grants *g, const struct pawl_grant *gr, pawl_str principal,
+                     const char *vin)
+{
+    const char *p = pawl__strpool_get(&g->pool, gr->principal);
+    return memcmp(gr->vin, vin, PAWL_VIN_LEN) == 0 && strnlen(p, principal.n + 1) == principal.n &&
+           memcmp(p, principal.p, principal.n) == 0;
+}
+
+/* Slot of (principal, vin): its head, or the empty slot where it would go. */
+static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const char *vin)
+{
+    size_t mask = g->nheads - 1;
+    size_t i = key_hash(g, principal, vin) & mask;
+    while (g->heads[i] && !same_key(g, &g->g[g->heads[i]], principal, vin))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool rehash(struct pawl_grants *g)
+{
+    size_t ns = g->nheads ? g->nheads * 2 : 1024;
+    uint32_t *old = g->heads;
+    size_t oldn = g->nheads;
+    if ((g->heads = calloc(ns, sizeof *g->heads)) == NULL) {
+        g->heads = old;
+        return false;
+    }
+    g->nheads = ns;
+    for (size_t i = 0; i < oldn; i++) {
+        if (old[i] == 0)
+            continue;
+        const struct pawl_grant *gr = &g->g[old[i]];
+        const char *p = pawl__strpool_get(&g->pool, gr->principal);
+        g->heads[slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin)] = old[i];
+    }
+    free(old);
+    return true;
+}
+
+static pawl_err insert(struct pawl_grants *g, const struct pawl_grant *gr, pawl_str principal)
+{
+    if ((g->n + 1) * 2 > g->nheads && !rehash(g))
+        return PAWL_ENOMEM;
+    if (g->n >= g->cap) {
+        uint32_t nc = g->cap ? g->cap * 2 : 1024;
+        struct pawl_grant *ng = realloc(g->g, nc * sizeof *ng);
+        if (ng == NULL)
+            return PAWL_ENOMEM;
+        g->g = ng;
+        g->cap = nc;
+    }
+    size_t s = slot_of(g, principal, gr->vin);
+    g->g[g->n] = *gr;
+    g->g[g->n].next = g->heads[s];
+    g->heads[s] = g->n++;
+    return PAWL_OK;
+}
+
+const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
+                                          pawl_str vin, uint32_t *it)
+{
+    uint32_t i;
+    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+        return NULL;
+    if (*it == 0)
+        i = g->heads[slot_of(g, principal, vin.p)];
+    else
+        i = g->g[*it].next;
+    *it = i;
+    return i ? &g->g[i] : NULL;
+}
+
+/* ---- parsing ---- */
+
+struct line_ctx {
+    const char *where;
+    unsigned lineno;
+    struct pawl_diag *d;
+};
+
+static pawl_err bad(const struct line_ctx *c, const char *msg, const char *member)
+{
+    pawl__diagf(c->d, c->where, c->lineno, 0, "%s%s%s", member ? member : "", member ? ": " : "",
+                msg);
+    return PAWL_EINVAL;
+}
+
+static pawl_err get_str(const struct line_ctx *c, json_t *o, const char *k, bool required,
+                        size_t max, pawl_str *out)
+{
+    json_t *v = json_object_get(o, k);
+    out->p = NULL;
+    out->n = 0;
+    if (v == NULL || json_is_null(v))
+        return required ? bad(c, "required string is missing", k) : PAWL_OK;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+        return bad(c, "must be a non-empty string of limited length", k);
+    out->p = json_string_value(v);
+    out->n = json_string_length(v);
+    if (memchr(out->p, '\0', out->n))
+        return bad(c, "contains NUL", k);
+    return PAWL_OK;
+}
+
+static pawl_err get_time(const struct line_ctx *c, json_t *o, const char *k, bool required,
+                         int64_t dflt, int64_t *out)
+{
+    json_t *v = json_object_get(o, k);
+    if (v == NULL || json_is_null(v)) {
+        *out = dflt;
+        return required ? bad(c, "required time (ms since epoch) is missing", k) : PAWL_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return bad(c, "must be milliseconds since the epoch (a non-negative integer) or null", k);
+    *out = json_integer_value(v);
+    return PAWL_OK;
+}
+
+static pawl_err check_grant(const struct line_ctx *c, const struct pawl_grants *g,
+                            const struct pawl_grant *gr, pawl_str org)
+{
+    if (gr->until_ms <= gr->since_ms)
+        return bad(c, "must be later than since", "until");
+    if (gr->role != PAWL_GR_DEALER && gr->role != PAWL_GR_SUPPORT)
+        return PAWL_OK;
+    if (org.n == 0)
+        return bad(c, "dealer and support grants must name their org", "org");
+    if (gr->until_ms == INT64_MAX)
+        return bad(c, "dealer and support grants must be time-boxed (until is null)", "until");
+    if (gr->until_ms - gr->since_ms > g->max_delegation_ms)
+        return bad(c, "dealer/support grant longer than grants.max_delegation_s", "until");
+    return PAWL_OK;
+}
+
+static pawl_err parse_obj(struct pawl_grants *g, const struct line_ctx *c, json_t *o)
+{
+    pawl_str principal, vin, role, org;
+    struct pawl_grant gr;
+    pawl_err e;
+    memset(&gr, 0, sizeof gr);
+    if ((e = get_str(c, o, "principal", true, PAWL_ID_MAX - 1, &principal)) ||
+        (e = get_str(c, o, "vin", true, 64, &vin)) || (e = get_str(c, o, "role", true, 32, &role)) ||
+        (e = get_str(c, o, "org", false, PAWL_ID_MAX - 1, &org)) ||
+        (e = get_time(c, o, "since", true, 0, &gr.since_ms)) ||
+        (e = get_time(c, o, "until", false, INT64_MAX, &gr.until_ms)))
+        return e;
+    if (!pawl_vin_valid(vin))
+        return bad(c, "not a VIN (17 characters of 0-9 and A-Z without I, O, Q)", "vin");
+    memcpy(gr.vin, vin.p, PAWL_VIN_LEN);
+    gr.role = PAWL_GR__COUNT;
+    for (int i = 0; i < PAWL_GR__COUNT; i++)
+        if (pawl__str_eq(role, role_names[i]))
+            gr.role = (uint8_t)i;
+    if (gr.role == PAWL_GR__COUNT)
+        return bad(c, "must be owner, secondary_owner, driver, fleet_manager, dealer or support",
+                   "role");
+    if ((e = check_grant(c, g, &gr, org)) != PAWL_OK)
+        return e;
+    if ((gr.principal = pawl__strpool_intern(&g->pool, principal)) == 0 ||
+        (org.n && (gr.org = pawl__strpool_intern(&g->pool, org)) == 0))
+        return PAWL_ENOMEM;
+    return insert(g, &gr, principal);
+}
+
+pawl_err pawl_grants_add_line(struct pawl_grants *g, const char *line, size_t n, const char *where,
+                              unsigned lineno, struct pawl_diag *d)
+{
+    struct line_ctx c = { where, lineno, d };
+    json_error_t jerr;
+    if (n > PAWL_GRANTS_MAX_LINE) {
+        pawl__diagf(d, where, lineno, 0, "line longer than %d bytes", PAWL_GRANTS_MAX_LINE);
+        return PAWL_ELIMIT;
+    }
+    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL) {
+        pawl__diagf(d, where, lineno, (unsigned)jerr.column, "invalid JSON: %s", jerr.text);
+        return PAWL_EPARSE;
+    }
+    pawl_err e = json_is_object(o) ? parse_obj(g, &c, o) : bad(&c, "a grants line must be a JSON object", NULL);
+    json_decref(o);
+    return e;
+}
+
+pawl_err pawl_grants_load(struct pawl_grants *g, const char *buf, size_t n, const char *where,
+                          struct pawl_diag *d)
+{
+    unsigned lineno = 0;
+    for (size_t i = 0; i < n;) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (buf + i)) : n - i;
+        lineno++;
+        size_t j = 0;
+        while (j < len && (buf[i + j] == ' ' || buf[i + j] == '\t' || buf[i + j] == '\r'))
+            j++;
+        if (j < len) {
+            pawl_err e = pawl_grants_add_line(g, buf + i, len, where, lineno, d);
+            if (e != PAWL_OK)
+                return e;
+        }
+        i += len + 1;
+    }
+    return PAWL_OK;
+}

@@ -1,0 +1,117 @@
+/* see pawl/ratelimit.h */
+#include "pawl/ratelimit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WAYS 8
+
+struct slot {
+    uint64_t key; /* 0 = never used */
+    int64_t tat;  /* microseconds */
+};
+
+struct pawl_ratelimit {
+    struct slot *slots;   /* nbuckets * WAYS, 64-byte aligned */
+    size_t nbuckets;      /* power of two */
+    struct pawl_rl_stats st;
+};
+
+pawl_err pawl_ratelimit_new(size_t max_keys, struct pawl_ratelimit **out)
+{
+    struct pawl_ratelimit *rl = calloc(1, sizeof *rl);
+    size_t nb = 1;
+    if (rl == NULL)
+        return PAWL_ENOMEM;
+    /* Half-full buckets on average keep live evictions rare at max_keys. */
+    while (nb * WAYS < max_keys * 2)
+        nb *= 2;
+    if (posix_memalign((void **)&rl->slots, 64, nb * WAYS * sizeof(struct slot)) != 0) {
+        free(rl);
+        return PAWL_ENOMEM;
+    }
+    memset(rl->slots, 0, nb * WAYS * sizeof(struct slot));
+    rl->nbuckets = nb;
+    rl->st.slots = nb * WAYS;
+    *out = rl;
+    return PAWL_OK;
+}
+
+void pawl_ratelimit_free(struct pawl_ratelimit *rl)
+{
+    if (rl == NULL)
+        return;
+    free(rl->slots);
+    free(rl);
+}
+
+size_t pawl_ratelimit_memory(const struct pawl_ratelimit *rl)
+{
+    return sizeof *rl + rl->nbuckets * WAYS * sizeof(struct slot);
+}
+
+void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats *out)
+{
+    *out = rl->st;
+}
+
+/* The slot holding key, or NULL. Key 0 is remapped so that 0 means empty. */
+static struct slot *find(struct pawl_ratelimit *rl, uint64_t key)
+{
+    struct slot *b = &rl->slots[(key & (rl->nbuckets - 1)) * WAYS];
+    for (int i = 0; i < WAYS; i++)
+        if (b[i].key == key)
+            return &b[i];
+    return NULL;
+}
+
+/* A slot for a new key: an empty or idle one, else the one closest to idle. */
+static struct slot *claim(struct pawl_ratelimit *rl, uint64_t key, int64_t now)
+{
+    struct slot *b = &rl->slots[(key & (rl->nbuckets - 1)) * WAYS], *victim = &b[0];
+    for (int i = 0; i < WAYS; i++) {
+        if (b[i].key == 0 || b[i].tat <= now)
+            return &b[i];
+        if (b[i].tat < victim->tat)
+            victim = &b[i];
+    }
+    rl->st.evicted_live++;
+    return victim;
+}
+
+bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check *c, unsigned n,
+                          int64_t now_us, int64_t *retry_after_us, unsigned *which)
+{
+    int64_t newtat[8];
+    struct slot *s[8];
+    if (n > 8)
+        n = 8; /* the decision path checks at most four buckets */
+    rl->st.checks++;
+    for (unsigned i = 0; i < n; i++) {
+        const struct pawl_rate *r = &c[i].rate;
+        uint64_t key = c[i].key ? c[i].key : 1;
+        if (r->interval_us == 0) {
+            s[i] = NULL;
+            continue;
+        }
+        s[i] = find(rl, key);
+        int64_t tat = s[i] && s[i]->tat > now_us ? s[i]->tat : now_us;
+        newtat[i] = tat + r->interval_us;
+        int64_t allowance = r->burst * r->interval_us;
+        if (newtat[i] - now_us > allowance) {
+            *retry_after_us = newtat[i] - now_us - allowance;
+            *which = i;
+            rl->st.denied++;
+            return false;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].rate.interval_us == 0)
+            continue;
+        uint64_t key = c[i].key ? c[i].key : 1;
+        struct slot *t = s[i] && s[i]->key == key ? s[i] : claim(rl, key, now_us);
+        t->key = key;
+        t->tat = newtat[i];
+    }
+    return true;
+}

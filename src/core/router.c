@@ -1,0 +1,285 @@
+/* The route trie: one node per distinct template prefix. A node has literal
+ * children (sorted, binary-searched) and at most one {param} child; a path is
+ * matched by a depth-first walk that prefers literals and backtracks to the
+ * param child. Each trie node is reached by at most one prefix of the path,
+ * so a match visits each node at most once: never a scan of all routes. */
+#include "router.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lit {
+    char *name;
+    size_t n;
+    uint32_t child;
+};
+
+struct rnode {
+    struct lit *lits;
+    uint32_t nlit, caplit;
+    int32_t param;                    /* child index or -1 */
+    int32_t by_method[PAWL_M__COUNT]; /* route index or -1 */
+};
+
+struct pawl_router {
+    struct rnode *nodes;
+    uint32_t n, cap;
+};
+
+static int32_t node_new(struct pawl_router *r)
+{
+    if (r->n == r->cap) {
+        uint32_t ncap = r->cap ? r->cap * 2 : 64;
+        struct rnode *nn = realloc(r->nodes, ncap * sizeof *nn);
+        if (nn == NULL)
+            return -1;
+        r->nodes = nn;
+        r->cap = ncap;
+    }
+    struct rnode *x = &r->nodes[r->n];
+    memset(x, 0, sizeof *x);
+    x->param = -1;
+    for (int m = 0; m < PAWL_M__COUNT; m++)
+        x->by_method[m] = -1;
+    return (int32_t)r->n++;
+}
+
+struct pawl_router *pawl__router_new(void)
+{
+    struct pawl_router *r = calloc(1, sizeof *r);
+    if (r != NULL && node_new(r) < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void pawl__router_free(struct pawl_router *r)
+{
+    if (r == NULL)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        for (uint32_t j = 0; j < r->nodes[i].nlit; j++)
+            free(r->nodes[i].lits[j].name);
+        free(r->nodes[i].lits);
+    }
+    free(r->nodes);
+    free(r);
+}
+
+static int lit_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static int lit_sort(const void *a, const void *b)
+{
+    const struct lit *x = a, *y = b;
+    return lit_cmp(x->name, x->n, y->name, y->n);
+}
+
+/* Child for a literal segment, creating it when asked. -1 on failure. */
+static int32_t lit_child(struct pawl_router *r, uint32_t node, const char *s, size_t n)
+{
+    struct rnode *x = &r->nodes[node];
+    for (uint32_t i = 0; i < x->nlit; i++) /* building only: linear is fine */
+        if (lit_cmp(x->lits[i].name, x->lits[i].n, s, n) == 0)
+            return (int32_t)x->lits[i].child;
+    int32_t c = node_new(r);
+    if (c < 0)
+        return -1;
+    x = &r->nodes[node]; /* node_new may have moved the array */
+    if (x->nlit == x->caplit) {
+        uint32_t ncap = x->caplit ? x->caplit * 2 : 4;
+        struct lit *nl = realloc(x->lits, ncap * sizeof *nl);
+        if (nl == NULL)
+            return -1;
+        x->lits = nl;
+        x->caplit = ncap;
+    }
+    char *name = pawl__strndup(s, n);
+    if (name == NULL)
+        return -1;
+    x->lits[x->nlit++] = (struct lit){ name, n, (uint32_t)c };
+    return c;
+}
+
+static bool literal_ok(const char *s, size_t n)
+{
+    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+            strchr("-._~!$&'()*+,=:@", c) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static bool param_ok(const char *s, size_t n)
+{
+    if (n < 3 || s[0] != '{' || s[n - 1] != '}')
+        return false;
+    for (size_t i = 1; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && c != '_' &&
+            !(i > 1 && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+/* Walk (creating) the template's nodes; returns the final node or -1 with err. */
+static int32_t insert_path(struct pawl_router *r, struct pawl_route *rt, const char *vparam,
+                           char *err, size_t errlen)
+{
+    const char *t = rt->path;
+    int32_t node = 0;
+    int seg = 0;
+    if (t[0] != '/') {
+        snprintf(err, errlen, "path template must start with '/'");
+        return -1;
+    }
+    if (t[1] == '\0')
+        return 0;
+    for (const char *p = t + 1;; seg++) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (seg >= PAWL_PATH_MAX_SEGS) {
+            snprintf(err, errlen, "path template has more than %d segments", PAWL_PATH_MAX_SEGS);
+            return -1;
+        }
+        if (n > 0 && p[0] == '{') {
+            if (!param_ok(p, n)) {
+                snprintf(err, errlen, "bad parameter segment '%.*s' (want {name})", (int)n, p);
+                return -1;
+            }
+            if (vparam && strlen(vparam) == n - 2 && memcmp(vparam, p + 1, n - 2) == 0)
+                rt->vehicle_seg = seg;
+            if (r->nodes[node].param < 0) {
+                int32_t c = node_new(r);
+                if (c < 0)
+                    goto nomem;
+                r->nodes[node].param = c;
+            }
+            node = r->nodes[node].param;
+        } else {
+            if (!literal_ok(p, n)) {
+                snprintf(err, errlen, "bad literal segment '%.*s' in path template", (int)n, p);
+                return -1;
+            }
+            if ((node = lit_child(r, (uint32_t)node, p, n)) < 0)
+                goto nomem;
+        }
+        if (e == NULL)
+            return node;
+        p = e + 1;
+    }
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+pawl_err pawl__router_add(struct pawl_router *r, struct pawl_route *routes, uint32_t idx,
+                          const char *vehicle_param, char *err, size_t errlen)
+{
+    struct pawl_route *rt = &routes[idx];
+    rt->vehicle_seg = -1;
+    int32_t node = insert_path(r, rt, vehicle_param, err, errlen);
+    if (node < 0)
+        return PAWL_EINVAL;
+    if (vehicle_param && rt->vehicle_seg < 0) {
+        snprintf(err, errlen, "vehicle parameter '{%s}' is not in the path template",
+                 vehicle_param);
+        return PAWL_EINVAL;
+    }
+    for (int m = 0; m < PAWL_M__COUNT; m++) {
+        if (!(rt->methods & (1u << m)))
+            continue;
+        int32_t prev = r->nodes[node].by_method[m];
+        if (prev >= 0) {
+            snprintf(err, errlen, "conflicts with route '%s' (%s on the same path)",
+                     routes[prev].id, pawl_method_name((enum pawl_method)m));
+            return PAWL_EINVAL;
+        }
+        r->nodes[node].by_method[m] = (int32_t)idx;
+    }
+    return PAWL_OK;
+}
+
+void pawl__router_finish(struct pawl_router *r)
+{
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->nodes[i].nlit > 1)
+            qsort(r->nodes[i].lits, r->nodes[i].nlit, sizeof(struct lit), lit_sort);
+}
+
+static int32_t find_lit(const struct rnode *x, pawl_str s)
+{
+    uint32_t lo = 0, hi = x->nlit;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = lit_cmp(x->lits[mid].name, x->lits[mid].n, s.p, s.n);
+        if (c == 0)
+            return (int32_t)x->lits[mid].child;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+struct walk {
+    const struct pawl_router *r;
+    const struct pawl_path *path;
+    enum pawl_method m;
+    bool method_mismatch;
+};
+
+static int32_t walk(struct walk *w, int32_t node, unsigned depth)
+{
+    const struct rnode *x = &w->r->nodes[node];
+    if (depth == w->path->nseg) {
+        if (x->by_method[w->m] >= 0)
+            return x->by_method[w->m];
+        for (int m = 0; m < PAWL_M__COUNT; m++)
+            if (x->by_method[m] >= 0)
+                w->method_mismatch = true;
+        return -1;
+    }
+    int32_t c = find_lit(x, w->path->seg[depth]);
+    if (c >= 0) {
+        int32_t got = walk(w, c, depth + 1);
+        if (got >= 0)
+            return got;
+    }
+    if (x->param >= 0)
+        return walk(w, x->param, depth + 1);
+    return -1;
+}
+
+enum pawl_match pawl__router_match(const struct pawl_router *r, const struct pawl_route *routes,
+                                   const struct pawl_path *path, enum pawl_method m,
+                                   const struct pawl_route **route)
+{
+    struct walk w = { r, path, m, false };
+    *route = NULL;
+    if (m >= PAWL_M__COUNT) {
+        w.m = PAWL_M_GET; /* only to learn whether the path exists */
+        return walk(&w, 0, 0) >= 0 || w.method_mismatch ? PAWL_MATCH_BAD_METHOD
+                                                        : PAWL_MATCH_NO_ROUTE;
+    }
+    int32_t idx = walk(&w, 0, 0);
+    if (idx >= 0) {
+        *route = &routes[idx];
+        return PAWL_MATCH_OK;
+    }
+    return w.method_mismatch ? PAWL_MATCH_BAD_METHOD : PAWL_MATCH_NO_ROUTE;
+}

@@ -1,0 +1,275 @@
+/* see pawl/twin.h */
+#include "pawl/twin.h"
+#include "pawl/grants.h"
+#include "strpool.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sigval {
+    int64_t time_ms;
+    double value;
+    uint16_t sig;
+};
+
+struct vehicle {
+    char vin[PAWL_VIN_LEN];
+    uint8_t n, cap;
+    struct sigval *v; /* sorted by sig */
+};
+
+struct pawl_twin {
+    struct pawl__strpool names;
+    uint32_t name_ids[PAWL_TWIN_MAX_NAMES + 1]; /* signal id -> pool id */
+    uint16_t nnames;
+    struct vehicle *veh;
+    size_t nveh, capveh, max_vehicles;
+    uint32_t *slots;    /* open addressing: vehicle index + 1, or 0 */
+    size_t nslots;
+    uint64_t seed;
+    struct pawl_twin_stats st;
+};
+
+pawl_err pawl_twin_new(size_t max_vehicles, struct pawl_twin **out)
+{
+    struct pawl_twin *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return PAWL_ENOMEM;
+    size_t ns = 1024;
+    while (ns < max_vehicles * 2 && ns < ((size_t)1 << 31))
+        ns *= 2;
+    pawl__strpool_init(&t->names);
+    t->max_vehicles = max_vehicles;
+    t->seed = pawl__seed();
+    t->nslots = ns;
+    if ((t->slots = calloc(ns, sizeof *t->slots)) == NULL) {
+        free(t);
+        return PAWL_ENOMEM;
+    }
+    *out = t;
+    return PAWL_OK;
+}
+
+void pawl_twin_free(struct pawl_twin *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nveh; i++)
+        free(t->veh[i].v);
+    free(t->veh);
+    free(t->slots);
+    pawl__strpool_free(&t->names);
+    free(t);
+}
+
+static bool vss_ok(pawl_str s)
+{
+    size_t seg = 0;
+    if (s.n < 9 || s.n > 256 || memcmp(s.p, "Vehicle.", 8) != 0)
+        return false;
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (c == '.') {
+            if (seg == 0 && i > 0)
+                return false;
+            seg = 0;
+        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '_') {
+            seg++;
+        } else {
+            return false;
+        }
+    }
+    return seg > 0;
+}
+
+uint16_t pawl_twin_signal(struct pawl_twin *t, pawl_str name)
+{
+    if (!vss_ok(name))
+        return 0;
+    uint32_t pid = pawl__strpool_find(&t->names, name);
+    for (uint16_t i = 1; pid && i <= t->nnames; i++) /* names are few; ids are cached by callers */
+        if (t->name_ids[i] == pid)
+            return i;
+    if (t->nnames == PAWL_TWIN_MAX_NAMES || (pid = pawl__strpool_intern(&t->names, name)) == 0)
+        return 0;
+    t->name_ids[++t->nnames] = pid;
+    return t->nnames;
+}
+
+static size_t slot_of(const struct pawl_twin *t, const char *vin)
+{
+    size_t mask = t->nslots - 1, i = pawl__hash64(t->seed, vin, PAWL_VIN_LEN) & mask;
+    while (t->slots[i] && memcmp(t->veh[t->slots[i] - 1].vin, vin, PAWL_VIN_LEN) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static struct vehicle *vehicle_get(struct pawl_twin *t, const char *vin, bool create)
+{
+    size_t s = slot_of(t, vin);
+    if (t->slots[s])
+        return &t->veh[t->slots[s] - 1];
+    if (!create || t->nveh == t->max_vehicles)
+        return NULL;
+    if (t->nveh == t->capveh) {
+        size_t nc = t->capveh ? t->capveh * 2 : 1024;
+        struct vehicle *nv = realloc(t->veh, nc * sizeof *nv);
+        if (nv == NULL)
+            return NULL;
+        t->veh = nv;
+        t->capveh = nc;
+    }
+    struct vehicle *v = &t->veh[t->nveh];
+    memset(v, 0, sizeof *v);
+    memcpy(v->vin, vin, PAWL_VIN_LEN);
+    t->slots[s] = (uint32_t)++t->nveh;
+    t->st.vehicles = t->nveh;
+    return v;
+}
+
+static struct sigval *sig_slot(struct vehicle *v, uint16_t sig, bool create)
+{
+    unsigned i = 0;
+    while (i < v->n && v->v[i].sig < sig)
+        i++;
+    if (i < v->n && v->v[i].sig == sig)
+        return &v->v[i];
+    if (!create || v->n == PAWL_TWIN_MAX_SIGNALS)
+        return NULL;
+    if (v->n == v->cap) {
+        unsigned nc = v->cap ? v->cap * 2u : 4u;
+        if (nc > PAWL_TWIN_MAX_SIGNALS)
+            nc = PAWL_TWIN_MAX_SIGNALS;
+        struct sigval *nv = realloc(v->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return NULL;
+        v->v = nv;
+        v->cap = (uint8_t)nc;
+    }
+    memmove(&v->v[i + 1], &v->v[i], (v->n - i) * sizeof *v->v);
+    v->n++;
+    v->v[i] = (struct sigval){ INT64_MIN, 0, sig };
+    return &v->v[i];
+}
+
+pawl_err pawl_twin_set(struct pawl_twin *t, pawl_str vin, uint16_t sig, double value,
+                       int64_t time_ms)
+{
+    if (!pawl_vin_valid(vin) || sig == 0 || sig > t->nnames || !isfinite(value))
+        return PAWL_EINVAL;
+    struct vehicle *v = vehicle_get(t, vin.p, true);
+    if (v == NULL)
+        return PAWL_ELIMIT;
+    struct sigval *s = sig_slot(v, sig, true);
+    if (s == NULL)
+        return PAWL_ELIMIT;
+    if (time_ms < s->time_ms) {
+        t->st.stale_ignored++;
+        return PAWL_OK;
+    }
+    s->time_ms = time_ms;
+    s->value = value;
+    t->st.updates++;
+    return PAWL_OK;
+}
+
+bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
+                   int64_t *time_ms)
+{
+    if (vin.n != PAWL_VIN_LEN)
+        return false;
+    uint32_t idx = t->slots[slot_of(t, vin.p)];
+    if (idx == 0)
+        return false;
+    const struct vehicle *v = &t->veh[idx - 1];
+    for (unsigned i = 0; i < v->n; i++)
+        if (v->v[i].sig == sig) {
+            *value = v->v[i].value;
+            *time_ms = v->v[i].time_ms;
+            return true;
+        }
+    return false;
+}
+
+void pawl_twin_stats(const struct pawl_twin *t, struct pawl_twin_stats *out)
+{
+    *out = t->st;
+}
+
+size_t pawl_twin_memory(const struct pawl_twin *t)
+{
+    size_t m = sizeof *t + t->nslots * sizeof *t->slots + t->capveh * sizeof *t->veh +
+               t->names.cap + t->names.nslots * sizeof(uint32_t);
+    for (size_t i = 0; i < t->nveh; i++)
+        m += t->veh[i].cap * sizeof(struct sigval);
+    return m;
+}
+
+static pawl_err line_err(struct pawl_diag *d, const char *where, unsigned lineno, const char *msg)
+{
+    pawl__diagf(d, where, lineno, 0, "%s", msg);
+    return PAWL_EINVAL;
+}
+
+static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, int64_t time_ms,
+                              const char *where, unsigned lineno, struct pawl_diag *d)
+{
+    const char *name;
+    json_t *val;
+    json_object_foreach(sigs, name, val) {
+        double x;
+        if (json_is_boolean(val))
+            x = json_is_true(val) ? 1 : 0;
+        else if (json_is_number(val))
+            x = json_number_value(val);
+        else {
+            t->st.skipped_values++;
+            continue;
+        }
+        uint16_t sig = pawl_twin_signal(t, (pawl_str){ name, strlen(name) });
+        if (sig == 0) {
+            pawl__diagf(d, where, lineno, 0, "signals: '%.80s' is not a VSS path (Vehicle.x.y)", name);
+            return PAWL_EINVAL;
+        }
+        pawl_err e = pawl_twin_set(t, vin, sig, x, time_ms);
+        if (e == PAWL_ELIMIT)
+            return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
+        if (e != PAWL_OK)
+            return line_err(d, where, lineno, "signals: value is not a finite number");
+    }
+    return PAWL_OK;
+}
+
+pawl_err pawl_twin_update_line(struct pawl_twin *t, const char *line, size_t n, const char *where,
+                               unsigned lineno, struct pawl_diag *d)
+{
+    json_error_t jerr;
+    pawl_err e = PAWL_EINVAL;
+    if (n > PAWL_TWIN_MAX_LINE)
+        return line_err(d, where, lineno, "telemetry line too long");
+    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL) {
+        pawl__diagf(d, where, lineno, (unsigned)jerr.column, "invalid JSON: %s", jerr.text);
+        return PAWL_EPARSE;
+    }
+    json_t *tm = json_object_get(o, "time"), *vin = json_object_get(o, "vin"),
+           *sigs = json_object_get(o, "signals");
+    if (!json_is_object(o))
+        line_err(d, where, lineno, "a telemetry line must be a JSON object");
+    else if (!json_is_integer(tm) || json_integer_value(tm) < 0)
+        line_err(d, where, lineno, "time: must be milliseconds since the epoch");
+    else if (!json_is_string(vin) ||
+             !pawl_vin_valid((pawl_str){ json_string_value(vin), json_string_length(vin) }))
+        line_err(d, where, lineno, "vin: not a VIN (17 characters of 0-9 and A-Z without I, O, Q)");
+    else if (!json_is_object(sigs))
+        line_err(d, where, lineno, "signals: must be an object of VSS path -> value");
+    else
+        e = apply_signals(t, (pawl_str){ json_string_value(vin), PAWL_VIN_LEN }, sigs,
+                          json_integer_value(tm), where, lineno, d);
+    json_decref(o);
+    return e;
+}

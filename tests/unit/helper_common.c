@@ -1,0 +1,34 @@
+#include "helper_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+char *th_read_src(const char *rel, size_t *len)
+{
+    const char *src = getenv("PAWL_SRC");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", src ? src : ".", rel);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fail_msg("cannot open %s", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+const char *th_diag(const struct pawl_diag *d)
+{
+    static char buf[800];
+    pawl_diag_format(d, buf, sizeof buf);
+    return buf;
+}

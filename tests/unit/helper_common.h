@@ -1,0 +1,18 @@
+/* Shared test helpers: cmocka plus files from the source tree. */
+#ifndef PAWL_HELPER_COMMON_H
+#define PAWL_HELPER_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pawl/common.h"
+
+/* Read $PAWL_SRC/rel (NUL-terminated, malloc'd); fails the test when missing. */
+char *th_read_src(const char *rel, size_t *len);
+/* "where:line:col: msg" of a diagnostic, in a static buffer. */
+const char *th_diag(const struct pawl_diag *d);
+
+#endif

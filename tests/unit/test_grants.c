@@ -1,0 +1,137 @@
+/* Grants: strict loading and lookup by (principal, VIN). */
+#include "helper_common.h"
+#include "pawl/grants.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VIN "1HGCM82633A004352"
+#define WEEK (7LL * 86400 * 1000)
+
+static struct pawl_grants *fresh(void)
+{
+    struct pawl_grants *g = NULL;
+    assert_int_equal(pawl_grants_new(WEEK, &g), PAWL_OK);
+    return g;
+}
+
+static void bad_line(const char *line, const char *msg)
+{
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d = { 0 };
+    if (pawl_grants_add_line(g, line, strlen(line), "g.jsonl", 7, &d) == PAWL_OK)
+        fail_msg("accepted: %s", line);
+    const char *got = th_diag(&d);
+    if (strncmp(got, "g.jsonl:7", 9) != 0 || strstr(got, msg) == NULL)
+        fail_msg("got '%s', want '%s'", got, msg);
+    assert_int_equal(pawl_grants_count(g), 0);
+    pawl_grants_free(g);
+}
+
+static void test_vin_shape(void **s)
+{
+    (void)s;
+    assert_true(pawl_vin_valid(PAWL_STR(VIN)));
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM82633A00435")));   /* 16 */
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM82633A0043521"))); /* 18 */
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM82633I004352")));  /* I */
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM82633O004352")));  /* O */
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM82633Q004352")));  /* Q */
+    assert_false(pawl_vin_valid(PAWL_STR("1hgcm82633a004352")));  /* lower case */
+    assert_false(pawl_vin_valid(PAWL_STR("1HGCM8263/A004352")));
+}
+
+static void test_lookup(void **s)
+{
+    (void)s;
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d;
+    size_t n;
+    char *buf = th_read_src("examples/grants.jsonl", &n);
+    if (pawl_grants_load(g, buf, n, "examples/grants.jsonl", &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_true(pawl_grants_count(g) >= 5);
+    uint32_t it = 0;
+    const struct pawl_grant *gr = pawl_grants_next(g, PAWL_STR("u-1042"), PAWL_STR(VIN), &it);
+    assert_non_null(gr);
+    assert_int_equal(gr->role, PAWL_GR_OWNER);
+    assert_int_equal(gr->until_ms, INT64_MAX);
+    it = 0;
+    assert_null(pawl_grants_next(g, PAWL_STR("u-1042"), PAWL_STR("JH4KA8260MC000000"), &it));
+    it = 0;
+    assert_null(pawl_grants_next(g, PAWL_STR("u-104"), PAWL_STR(VIN), &it)); /* prefix is not a match */
+    it = 0;
+    assert_null(pawl_grants_next(g, (pawl_str){ "u-1042\0x", 8 }, PAWL_STR(VIN), &it));
+    pawl_grants_free(g);
+    free(buf);
+}
+
+static void test_many_and_multiple(void **s)
+{
+    (void)s;
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d;
+    char line[256], vin[18];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", i);
+        int n = snprintf(line, sizeof line,
+                         "{\"principal\":\"u-%d\",\"vin\":\"%s\",\"role\":\"owner\",\"since\":0,\"until\":null}",
+                         i % 1000, vin);
+        assert_int_equal(pawl_grants_add_line(g, line, (size_t)n, "m", 1, &d), PAWL_OK);
+    }
+    int n = snprintf(line, sizeof line,
+                     "{\"principal\":\"u-7\",\"vin\":\"WVWZZZ1JZ00000007\",\"role\":\"dealer\",\"since\":0,\"until\":1000,\"org\":\"d-1\"}");
+    assert_int_equal(pawl_grants_add_line(g, line, (size_t)n, "m", 1, &d), PAWL_OK);
+    unsigned found = 0, roles = 0;
+    uint32_t it = 0;
+    for (const struct pawl_grant *gr; (gr = pawl_grants_next(g, PAWL_STR("u-7"), PAWL_STR("WVWZZZ1JZ00000007"), &it));) {
+        found++;
+        roles |= 1u << gr->role;
+        if (gr->role == PAWL_GR_DEALER)
+            assert_string_equal(pawl_grants_org(g, gr), "d-1");
+    }
+    assert_int_equal(found, 2);
+    assert_int_equal(roles, (1u << PAWL_GR_OWNER) | (1u << PAWL_GR_DEALER));
+    it = 0;
+    assert_non_null(pawl_grants_next(g, PAWL_STR("u-999"), PAWL_STR("WVWZZZ1JZ00019999"), &it));
+    pawl_grants_free(g);
+}
+
+static void test_rejects(void **s)
+{
+    (void)s;
+    bad_line("{\"vin\":\"" VIN "\",\"role\":\"owner\",\"since\":0}", "principal: required");
+    bad_line("{\"principal\":\"u\",\"vin\":\"ABC\",\"role\":\"owner\",\"since\":0}", "vin: not a VIN");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"king\",\"since\":0}", "role: must be owner");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"owner\",\"since\":\"yesterday\"}", "since: must be milliseconds");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"owner\",\"since\":5,\"until\":5}", "until: must be later");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"dealer\",\"since\":0,\"until\":100}", "must name their org");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"support\",\"since\":0,\"until\":null,\"org\":\"o\"}", "time-boxed");
+    bad_line("{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"dealer\",\"since\":0,\"until\":999999999999,\"org\":\"o\"}", "max_delegation");
+    bad_line("{\"principal\":\"u\",\"principal\":\"v\"}", "invalid JSON");
+    bad_line("[1,2]", "must be a JSON object");
+    bad_line("{\"principal\":", "invalid JSON");
+    bad_line("{\"principal\":\"u\\u0000x\",\"vin\":\"" VIN "\",\"role\":\"owner\",\"since\":0}", "not allowed");
+}
+
+static void test_load_reports_line(void **s)
+{
+    (void)s;
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d = { 0 };
+    const char *buf = "{\"principal\":\"u\",\"vin\":\"" VIN "\",\"role\":\"owner\",\"since\":0}\n\n  \n{oops}\n";
+    assert_int_not_equal(pawl_grants_load(g, buf, strlen(buf), "g.jsonl", &d), PAWL_OK);
+    assert_int_equal(d.line, 4);
+    pawl_grants_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vin_shape), cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_many_and_multiple), cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_load_reports_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
