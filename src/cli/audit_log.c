@@ -1,0 +1,610 @@
+/* see audit_log.h and docs/audit.md */
+#include "audit_log.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#define ANCHOR_MAX 4096 /* a checkpoint line is about 400 bytes */
+
+struct pawl_audit_log {
+    int fd;
+    char *path, *anchor;
+    EVP_PKEY *key;
+    struct pawl_audit_writer w;
+    struct pawl_audit_buf buf;
+    bool fsync_each, broken;
+};
+
+/* ---- line reader ------------------------------------------------------------- */
+
+void pawl__lines_init(struct pawl__lines *r, int fd, size_t max)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->max = max;
+}
+
+void pawl__lines_free(struct pawl__lines *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+/* Make room at buf[end..cap) and read into it. */
+static int fill(struct pawl__lines *r)
+{
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->off += r->start;
+        r->end -= r->start;
+        r->start = 0;
+    }
+    if (r->end == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 65536;
+        if (ncap > r->max + 1)
+            ncap = r->max + 1;
+        char *nb = realloc(r->buf, ncap);
+        if (nb == NULL)
+            return -1;
+        r->buf = nb;
+        r->cap = ncap;
+    }
+    for (;;) {
+        ssize_t k = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            r->eof = true;
+        r->end += (size_t)k;
+        return 0;
+    }
+}
+
+enum pawl__line_kind pawl__lines_next(struct pawl__lines *r, const char **p, size_t *n, uint64_t *off)
+{
+    for (;;) {
+        char *nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
+        if (nl != NULL) {
+            size_t s = r->start;
+            r->start = (size_t)(nl - r->buf) + 1;
+            if (r->skipping) {
+                r->skipping = false;
+                continue;
+            }
+            r->lineno++;
+            *p = r->buf + s;
+            *n = (size_t)(nl - (r->buf + s));
+            *off = r->off + s;
+            return PAWL__LINE;
+        }
+        if (r->skipping) {
+            r->off += r->end;
+            r->start = r->end = 0;
+        } else if (r->end - r->start > r->max) {
+            r->lineno++;
+            r->skipping = true;
+            *off = r->off + r->start;
+            return PAWL__LINE_LONG;
+        }
+        if (r->eof) {
+            if (r->start == r->end)
+                return PAWL__LINE_EOF;
+            *p = r->buf + r->start;
+            *n = r->end - r->start;
+            *off = r->off + r->start;
+            r->start = r->end;
+            return PAWL__LINE_TORN;
+        }
+        if (fill(r) != 0)
+            return PAWL__LINE_ERR;
+    }
+}
+
+/* ---- keys ---------------------------------------------------------------------- */
+
+/* Never prompt for a passphrase: an encrypted key is an unreadable key here. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+EVP_PKEY *pawl__audit_load_key(const char *path, bool private_key, uint8_t pub[PAWL_AUDIT_KEY_LEN],
+                               char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = NULL;
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    k = private_key ? PEM_read_PrivateKey(f, NULL, no_passphrase, NULL)
+                    : PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
+    fclose(f);
+    if (k == NULL) {
+        snprintf(err, errlen, "%s: not a PEM %s key", path,
+                 private_key ? "PKCS#8 private" : "public");
+        return NULL;
+    }
+    if (pawl_audit_evp_public(k, pub) != PAWL_OK) {
+        snprintf(err, errlen, "%s: not an Ed25519 key", path);
+        EVP_PKEY_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* ---- scan (verify a file) ------------------------------------------------------ */
+
+static void scan_fail(struct pawl__audit_scan *s, const char *path, const struct pawl_audit_report *r)
+{
+    char seq[32] = "?";
+    if (r->seq_known)
+        snprintf(seq, sizeof seq, "%" PRIu64, r->seq);
+    snprintf(s->msg, sizeof s->msg, "%s:%" PRIu64 ": seq %s: %s", path, r->line, seq, r->what);
+}
+
+/* Read the anchor file: one checkpoint line. 0 ok / absent, 1 bad, 3 unreadable. */
+static int load_anchor(struct pawl__audit_scan *s, const char *anchor, bool required,
+                       char **line, size_t *len)
+{
+    struct pawl_audit_report rep;
+    size_t n = 0;
+    char *a;
+    if (!required && access(anchor, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    a = pawl_cli_slurp(anchor, ANCHOR_MAX, &n);
+    if (a == NULL) {
+        snprintf(s->msg, sizeof s->msg, "%s: cannot read the anchor", anchor);
+        return 3;
+    }
+    if (n == 0 || a[n - 1] != '\n' || memchr(a, '\n', n - 1) != NULL) {
+        snprintf(s->msg, sizeof s->msg, "%s: anchor is not one checkpoint line", anchor);
+        free(a);
+        return 1;
+    }
+    if (pawl_audit_check_checkpoint(&s->v, a, n - 1, &s->anchor_seq, &rep) != PAWL_OK) {
+        scan_fail(s, anchor, &rep);
+        free(a);
+        return 1;
+    }
+    s->have_anchor = true;
+    *line = a;
+    *len = n - 1;
+    return 0;
+}
+
+/* After line (p, n) verified: remember checkpoints, hold the log to the anchor. */
+static int after_line(struct pawl__audit_scan *s, const char *path, const char *p, size_t n,
+                      uint64_t lineno, const char *anchor_line, size_t anchor_len)
+{
+    if (s->v.last_is_checkpoint) {
+        char *c = realloc(s->last_cp, n ? n : 1);
+        if (c == NULL) {
+            snprintf(s->msg, sizeof s->msg, "%s: out of memory", path);
+            return 3;
+        }
+        memcpy(c, p, n);
+        s->last_cp = c;
+        s->last_cp_len = n;
+    }
+    if (s->have_anchor && s->v.last_seq == s->anchor_seq &&
+        (n != anchor_len || memcmp(p, anchor_line, n) != 0)) {
+        snprintf(s->msg, sizeof s->msg,
+                 "%s:%" PRIu64 ": seq %" PRIu64 ": anchored checkpoint seq %" PRIu64
+                 " differs from this record (log rewritten)", path, lineno, s->v.last_seq,
+                 s->anchor_seq);
+        return 1;
+    }
+    return 0;
+}
+
+static int scan_lines(struct pawl__audit_scan *s, int fd, const char *path, const char *anchor_line,
+                      size_t anchor_len)
+{
+    struct pawl__lines r;
+    const char *p = NULL;
+    size_t n = 0;
+    uint64_t off = 0;
+    int rc = 0;
+    pawl__lines_init(&r, fd, PAWL_AUDIT_LINE_MAX);
+    for (;;) {
+        enum pawl__line_kind k = pawl__lines_next(&r, &p, &n, &off);
+        if (k == PAWL__LINE_EOF)
+            break;
+        if (k == PAWL__LINE_ERR) {
+            snprintf(s->msg, sizeof s->msg, "%s: read error: %s", path, strerror(errno));
+            rc = 3;
+            break;
+        }
+        if (k == PAWL__LINE_LONG) {
+            snprintf(s->msg, sizeof s->msg, "%s:%" PRIu64 ": seq ?: line longer than %u bytes",
+                     path, r.lineno, PAWL_AUDIT_LINE_MAX);
+            rc = 1;
+            break;
+        }
+        if (k == PAWL__LINE_TORN) {
+            s->torn = true;
+            s->torn_off = off;
+            s->torn_len = n;
+            break;
+        }
+        if (pawl_audit_verify_line(&s->v, p, n, r.lineno) != PAWL_OK) {
+            scan_fail(s, path, &s->v.bad);
+            rc = 1;
+            break;
+        }
+        if ((rc = after_line(s, path, p, n, r.lineno, anchor_line, anchor_len)) != 0)
+            break;
+    }
+    if (rc == 0 && pawl_audit_verify_finish(&s->v) != PAWL_OK) {
+        snprintf(s->msg, sizeof s->msg, "%s: %s", path, s->v.bad.what);
+        rc = 1;
+    }
+    if (rc == 0 && s->have_anchor && (s->v.records == 0 || s->v.last_seq < s->anchor_seq)) {
+        snprintf(s->msg, sizeof s->msg,
+                 "%s:%" PRIu64 ": seq %" PRIu64 ": truncated: anchored checkpoint seq %" PRIu64
+                 " not in log", path, r.lineno + 1, s->v.next_seq, s->anchor_seq);
+        rc = 1;
+    }
+    pawl__lines_free(&r);
+    return rc;
+}
+
+int pawl__audit_scan(int fd, const char *path, const uint8_t pub[PAWL_AUDIT_KEY_LEN],
+                     const char *anchor, bool anchor_required, struct pawl__audit_scan *s)
+{
+    char *aline = NULL;
+    size_t alen = 0;
+    int rc;
+    memset(s, 0, sizeof *s);
+    if (pawl_audit_verifier_init(&s->v, pub) != PAWL_OK) {
+        snprintf(s->msg, sizeof s->msg, "%s: cannot use the public key", path);
+        return 3;
+    }
+    if (anchor != NULL && (rc = load_anchor(s, anchor, anchor_required, &aline, &alen)) != 0)
+        goto out;
+    rc = scan_lines(s, fd, path, aline, alen);
+out:
+    free(aline);
+    return rc;
+}
+
+void pawl__audit_scan_free(struct pawl__audit_scan *s)
+{
+    pawl_audit_verifier_free(&s->v);
+    free(s->last_cp);
+    s->last_cp = NULL;
+}
+
+/* ---- writing --------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so a rename or create in it is durable. */
+static int fsync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL ? strdup(".") : strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    int fd, rc = -1;
+    if (dir == NULL)
+        return -1;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        rc = fsync(fd);
+        close(fd);
+    }
+    free(dir);
+    return rc;
+}
+
+/* Write a whole new file atomically: tmp, fsync, rename, fsync dir.
+ * excl: link into place instead, failing with EEXIST if dst exists. */
+static int replace_file(const char *dst, const char *p, size_t n, bool excl)
+{
+    char tmp[4096];
+    int fd, rc = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid()) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, p, n) == 0 && fsync(fd) == 0)
+        rc = 0;
+    if (close(fd) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = excl ? link(tmp, dst) : rename(tmp, dst);
+    int saved = errno;
+    if (excl || rc != 0)
+        unlink(tmp);
+    if (rc == 0)
+        rc = fsync_dir(dst);
+    errno = saved;
+    return rc;
+}
+
+static int write_anchor(struct pawl_audit_log *l, const char *line, size_t n, char *err, size_t errlen)
+{
+    if (replace_file(l->anchor, line, n, false) != 0) {
+        snprintf(err, errlen, "%s: cannot write the anchor: %s", l->anchor, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Write out l->buf; a checkpoint in it is fsynced, then anchored. */
+static int flush(struct pawl_audit_log *l, const struct pawl_audit_emit *em, char *err, size_t errlen)
+{
+    if (write_all(l->fd, l->buf.p, l->buf.len) != 0 ||
+        ((em->checkpoint || l->fsync_each) && fsync(l->fd) != 0)) {
+        l->broken = true;
+        snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
+        l->buf.len = 0;
+        return -1;
+    }
+    int rc = em->checkpoint ? write_anchor(l, l->buf.p + em->cp_off, em->cp_len, err, errlen) : 0;
+    l->buf.len = 0;
+    return rc;
+}
+
+/* Move the bytes after the last complete line to <path>.torn.<off>[.<i>]. */
+static int move_torn(struct pawl_audit_log *l, uint64_t off, uint64_t len, char *err, size_t errlen)
+{
+    char name[4096];
+    char *b = malloc(len ? len : 1);
+    int rc = -1, tfd = -1;
+    if (b == NULL || pread(l->fd, b, len, (off_t)off) != (ssize_t)len)
+        goto out;
+    for (int i = 0; i < 1000 && tfd < 0; i++) {
+        if (i == 0)
+            snprintf(name, sizeof name, "%s.torn.%" PRIu64, l->path, off);
+        else
+            snprintf(name, sizeof name, "%s.torn.%" PRIu64 ".%d", l->path, off, i);
+        tfd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (tfd < 0 && errno != EEXIST)
+            goto out;
+    }
+    if (tfd < 0 || write_all(tfd, b, len) != 0 || fsync(tfd) != 0)
+        goto out;
+    if (ftruncate(l->fd, (off_t)off) != 0 || fsync(l->fd) != 0 || fsync_dir(l->path) != 0)
+        goto out;
+    fprintf(stderr, "pawl: %s: torn tail: %" PRIu64 " bytes at offset %" PRIu64
+            " moved to %s\n", l->path, len, off, name);
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot move the torn tail aside: %s", l->path, strerror(errno));
+    if (tfd >= 0)
+        close(tfd);
+    free(b);
+    return rc;
+}
+
+/* A new log: genesis written to a tmp file and linked into place. */
+static int create_log(struct pawl_audit_log *l, char *err, size_t errlen)
+{
+    struct pawl_diag d;
+    if (pawl_audit_genesis(&l->w, now_ms(), &l->buf, &d) != PAWL_OK) {
+        snprintf(err, errlen, "%s: %s", l->path, d.msg);
+        return 3;
+    }
+    int rc = replace_file(l->path, l->buf.p, l->buf.len, true);
+    l->buf.len = 0;
+    if (rc != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", l->path, strerror(errno));
+        return 3;
+    }
+    /* EEXIST: another process created it first; it is resumed like any other. */
+    return 0;
+}
+
+/* Anchor the log's last checkpoint when the anchor is missing or older
+ * (a crash between the log's fsync and the anchor's rename). */
+static int refresh_anchor(struct pawl_audit_log *l, struct pawl__audit_scan *s, char *err, size_t errlen)
+{
+    if (s->last_cp == NULL || (s->have_anchor && s->anchor_seq == s->v.last_checkpoint_seq))
+        return 0;
+    char *c = realloc(s->last_cp, s->last_cp_len + 1);
+    if (c == NULL) {
+        snprintf(err, errlen, "%s: out of memory", l->path);
+        return -1;
+    }
+    c[s->last_cp_len] = '\n';
+    s->last_cp = c;
+    return write_anchor(l, c, s->last_cp_len + 1, err, errlen);
+}
+
+/* Verify what is on disk, cut a torn tail, and continue the chain. */
+static int resume_log(struct pawl_audit_log *l, const uint8_t *pub, char *err, size_t errlen)
+{
+    struct pawl__audit_scan s;
+    struct pawl_audit_emit em = { 0 };
+    struct pawl_diag d;
+    int rc = pawl__audit_scan(l->fd, l->path, pub, l->anchor, false, &s);
+    bool empty = rc == 1 && s.v.bad.fault == PAWL_AUDIT_EMPTY && !s.have_anchor;
+    if (rc != 0 && !empty) {
+        snprintf(err, errlen, "%s; refusing to append: move it aside and start a new log", s.msg);
+        goto out;
+    }
+    rc = 3;
+    if (s.torn && move_torn(l, s.torn_off, s.torn_len, err, errlen) != 0)
+        goto out;
+    if (empty) { /* an empty file (or a torn genesis): start the chain */
+        if (pawl_audit_genesis(&l->w, now_ms(), &l->buf, &d) != PAWL_OK) {
+            snprintf(err, errlen, "%s: %s", l->path, d.msg);
+            goto out;
+        }
+        em.checkpoint = false;
+        if (flush(l, &em, err, errlen) != 0 || fsync(l->fd) != 0)
+            goto out;
+        rc = 0;
+        goto out;
+    }
+    if (pawl_audit_writer_resume(&l->w, &s.v) != PAWL_OK) {
+        snprintf(err, errlen, "%s: cannot resume the chain", l->path);
+        goto out;
+    }
+    if (refresh_anchor(l, &s, err, errlen) != 0)
+        goto out;
+    rc = 0;
+out:
+    pawl__audit_scan_free(&s);
+    return rc;
+}
+
+static int lock_log(struct pawl_audit_log *l, char *err, size_t errlen)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(l->fd, F_SETLK, &fl) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: cannot lock (another pawl appending to it?): %s", l->path,
+             strerror(errno));
+    return -1;
+}
+
+static void free_log(struct pawl_audit_log *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    EVP_PKEY_free(l->key);
+    pawl_audit_buf_free(&l->buf);
+    free(l->path);
+    free(l->anchor);
+    free(l);
+}
+
+int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned every_n,
+                        int64_t every_ms, bool fsync_each, struct pawl_audit_log **out,
+                        char *err, size_t errlen)
+{
+    struct pawl_audit_log *l = calloc(1, sizeof *l);
+    uint8_t pub[PAWL_AUDIT_KEY_LEN];
+    size_t plen = strlen(path);
+    int rc = 3;
+    *out = NULL;
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 3;
+    }
+    l->fd = -1;
+    l->fsync_each = fsync_each;
+    pawl_audit_buf_init(&l->buf, 2 * PAWL_AUDIT_LINE_MAX);
+    l->path = strdup(path);
+    l->anchor = malloc(plen + sizeof ".anchor");
+    if (l->path == NULL || l->anchor == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memcpy(l->anchor, path, plen);
+    memcpy(l->anchor + plen, ".anchor", sizeof ".anchor");
+    if ((l->key = pawl__audit_load_key(key_pem_path, true, pub, err, errlen)) == NULL)
+        goto out;
+    if (pawl_audit_writer_init(&l->w, pub, every_n, every_ms, pawl_audit_sign_evp, l->key) != PAWL_OK)
+        goto out;
+    if (access(path, F_OK) != 0 && errno == ENOENT && (rc = create_log(l, err, errlen)) != 0)
+        goto out;
+    rc = 3;
+    l->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (l->fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (lock_log(l, err, errlen) != 0)
+        goto out;
+    rc = resume_log(l, pub, err, errlen);
+out:
+    if (rc != 0)
+        free_log(l);
+    else
+        *out = l;
+    return rc;
+}
+
+int pawl_audit_log_append(struct pawl_audit_log *l, int64_t time_ms, const char *kind,
+                          const char *body_json, size_t n, char *err, size_t errlen)
+{
+    struct pawl_audit_emit em;
+    struct pawl_diag d;
+    if (l->broken) {
+        snprintf(err, errlen, "%s: unusable after an I/O error; close and reopen it", l->path);
+        return -1;
+    }
+    l->buf.len = 0;
+    memset(&d, 0, sizeof d);
+    pawl_err e = pawl_audit_append(&l->w, time_ms, kind, body_json, n, &l->buf, &em, &d);
+    if (e != PAWL_OK) {
+        if (e == PAWL_ENOMEM || e == PAWL_ECRYPTO) {
+            snprintf(err, errlen, "%s: %s", l->path, d.msg[0] ? d.msg : pawl_err_str(e));
+            return -1;
+        }
+        snprintf(err, errlen, "%s", d.msg[0] ? d.msg : pawl_err_str(e));
+        return 1;
+    }
+    return flush(l, &em, err, errlen);
+}
+
+int pawl_audit_log_close(struct pawl_audit_log *l, int64_t time_ms, char *err, size_t errlen)
+{
+    struct pawl_audit_emit em;
+    struct pawl_diag d;
+    int rc = 0;
+    if (l == NULL)
+        return 0;
+    if (!l->broken) {
+        l->buf.len = 0;
+        if (pawl_audit_checkpoint(&l->w, time_ms, &l->buf, &em, &d) != PAWL_OK) {
+            snprintf(err, errlen, "%s: final checkpoint: %s", l->path, d.msg);
+            rc = -1;
+        } else if (flush(l, &em, err, errlen) != 0 || fsync(l->fd) != 0) {
+            rc = -1;
+        }
+    }
+    if (close(l->fd) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: close: %s", l->path, strerror(errno));
+        rc = -1;
+    }
+    l->fd = -1;
+    free_log(l);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* audit_log.h: the audit trail on disk (files, fsync, anchor, torn tails).
+ * The chain itself is built and checked by the core (pawl/audit.h); the file
+ * layout is in docs/audit.md. Single writer per log: open takes a POSIX
+ * record lock on the file and fails if another process holds it. */
+#ifndef PAWL_AUDIT_LOG_H
+#define PAWL_AUDIT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pawl/audit.h"
+
+struct pawl_audit_log;
+
+/* Open the log at path for appending, creating it (mode 0600, with a genesis
+ * record, atomically) when missing. key_pem_path: Ed25519 private key, PKCS#8
+ * PEM. every_n / every_ms: checkpoint cadence (0 = defaults 1000 / 10000 ms,
+ * every_ms < 0 = only every_n and on close). fsync_each: fsync every record
+ * (checkpoints are always fsynced, then copied to <path>.anchor).
+ * An existing log is verified in full with the key's public half (and against
+ * <path>.anchor when present); a torn tail is moved to <path>.torn.<offset>
+ * and cut off. Returns 0 and *out, or 1 when the existing log fails
+ * verification (nothing is appended), or 3 for a key, file or I/O problem;
+ * err then says where and why. */
+int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned every_n,
+                        int64_t every_ms, bool fsync_each, struct pawl_audit_log **out,
+                        char *err, size_t errlen);
+
+/* Append one record (kind [a-z_]{1,32}; body a JSON object of n bytes),
+ * followed by a checkpoint when one is due. Returns 0; 1 when the record is
+ * refused (bad body or kind; the log is unchanged and stays usable); -1 on an
+ * I/O error (the log is then unusable: close it and open it again). */
+int pawl_audit_log_append(struct pawl_audit_log *log, int64_t time_ms, const char *kind,
+                          const char *body_json, size_t n, char *err, size_t errlen);
+
+/* Write the final checkpoint (when a record is unsigned), fsync, release the
+ * lock and free log (always, even on error). Returns 0 or -1. log may be NULL. */
+int pawl_audit_log_close(struct pawl_audit_log *log, int64_t time_ms, char *err, size_t errlen);
+
+/* ---- shared with cli_audit.c ------------------------------------------------ */
+
+/* A bounded line reader over a file descriptor. */
+struct pawl__lines {
+    int fd;
+    char *buf;
+    size_t cap, max, start, end;
+    uint64_t off;     /* stream offset of buf[0] */
+    uint64_t lineno;  /* 1-based number of the line last returned */
+    bool eof, skipping;
+};
+
+enum pawl__line_kind {
+    PAWL__LINE,      /* a '\n'-terminated line (without the '\n') */
+    PAWL__LINE_EOF,  /* end of input */
+    PAWL__LINE_TORN, /* bytes after the last '\n' at end of input */
+    PAWL__LINE_LONG, /* a line over max bytes; the rest of it is skipped */
+    PAWL__LINE_ERR,  /* read error (errno set) */
+};
+
+void pawl__lines_init(struct pawl__lines *r, int fd, size_t max);
+void pawl__lines_free(struct pawl__lines *r);
+/* *off receives the stream offset of the line's first byte. */
+enum pawl__line_kind pawl__lines_next(struct pawl__lines *r, const char **p, size_t *n,
+                                      uint64_t *off);
+
+/* Load an Ed25519 key from a PEM file (private: PKCS#8; else SubjectPublicKeyInfo)
+ * and its raw public half. Returns NULL and fills err on failure. */
+EVP_PKEY *pawl__audit_load_key(const char *path, bool private_key, uint8_t pub[PAWL_AUDIT_KEY_LEN],
+                               char *err, size_t errlen);
+
+/* The result of reading and verifying a whole log file. */
+struct pawl__audit_scan {
+    struct pawl_audit_verifier v;
+    bool torn;
+    uint64_t torn_off, torn_len;
+    char *last_cp;            /* last checkpoint line, no '\n' (malloc'd), or NULL */
+    size_t last_cp_len;
+    bool have_anchor;
+    uint64_t anchor_seq;
+    char msg[640];            /* on failure: "FILE:LINE: seq S: what" */
+};
+
+/* Verify the log readable on fd (from its current offset, which must be 0).
+ * anchor: checkpoint file to hold the log to, or NULL; a missing anchor is an
+ * error only when anchor_required. Returns 0 (good; torn tail allowed),
+ * 1 (verification failed) or 3 (unreadable), with s->msg set on failure.
+ * Free s with pawl__audit_scan_free in every case. */
+int pawl__audit_scan(int fd, const char *path, const uint8_t pub[PAWL_AUDIT_KEY_LEN],
+                     const char *anchor, bool anchor_required, struct pawl__audit_scan *s);
+void pawl__audit_scan_free(struct pawl__audit_scan *s);
+
+#endif
