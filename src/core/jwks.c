@@ -243,20 +243,26 @@ static enum pawl__jwt_alg key_alg(struct keyctx *k, json_t *key)
     return PAWL__ALG_NONE;
 }
 
-/* kid, use, alg and the absence of private members. */
-static pawl_err key_rules(struct keyctx *k, json_t *key, enum pawl__jwt_alg alg,
-                          struct pawl__jwk *out)
+/* Checked first: a secret in a JWKS file is the thing to report. */
+static pawl_err key_public_only(struct keyctx *k, json_t *key)
 {
     static const char *const priv[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
-    static const char *const algname[] = { "", "RS256", "ES256", "EdDSA" };
-    json_t *use = json_object_get(key, "use");
-    json_t *jalg = json_object_get(key, "alg");
     for (size_t i = 0; i < sizeof priv / sizeof priv[0]; i++)
         if (json_object_get(key, priv[i]) != NULL) {
             key_fail(k, "private key member \"%s\" present; a JWKS must hold public keys only",
                      priv[i]);
             return PAWL_EINVAL;
         }
+    return PAWL_OK;
+}
+
+/* use and alg. */
+static pawl_err key_rules(struct keyctx *k, json_t *key, enum pawl__jwt_alg alg,
+                          struct pawl__jwk *out)
+{
+    static const char *const algname[] = { "", "RS256", "ES256", "EdDSA" };
+    json_t *use = json_object_get(key, "use");
+    json_t *jalg = json_object_get(key, "alg");
     if (use != NULL && !(json_is_string(use) && strcmp(json_string_value(use), "sig") == 0)) {
         key_fail(k, "\"use\" must be \"sig\"");
         return PAWL_EINVAL;
@@ -304,6 +310,8 @@ static pawl_err parse_key(struct keyctx *k, json_t *key, const struct pawl_jwks 
         return PAWL_EINVAL;
     }
     pawl_err err = key_kid(k, key, ks, out);
+    if (err == PAWL_OK)
+        err = key_public_only(k, key);
     if (err != PAWL_OK)
         return err;
     enum pawl__jwt_alg alg = key_alg(k, key);

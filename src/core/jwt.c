@@ -414,7 +414,7 @@ enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token,
     if (e == NULL) {
         r.cacheable = 0;
         r.has_nbf = 0;
-        verify_uncached(v, token, n, &r);
+        r.reason = (uint8_t)verify_uncached(v, token, n, &r);
         e = (r.cacheable && v->nsets > 0) ? cache_put(v, h, &r) : &r;
     }
     return finish(v, e, now_ms, out, d);
