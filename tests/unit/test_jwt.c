@@ -785,7 +785,9 @@ static EVP_PKEY *group_key(json_t *g)
     if (jwk != NULL) {
         struct pawl_jwks *ks;
         struct pawl_diag d;
-        char *doc = json_dumps(json_pack("{s:[O]}", "keys", jwk), 0);
+        json_t *set = json_pack("{s:[O]}", "keys", jwk);
+        char *doc = json_dumps(set, 0);
+        json_decref(set);
         assert_int_equal(pawl_jwks_parse(doc, strlen(doc), "wycheproof", &ks, &d), PAWL_OK);
         assert_int_equal(EVP_PKEY_eq(ks->keys[0].pkey, k), 1);
         pawl_jwks_free(ks);
