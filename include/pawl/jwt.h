@@ -84,7 +84,8 @@ PAWL_MUST_CHECK pawl_err pawl_jwt_verifier_new(const struct pawl_jwt_rules *rule
 void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v);
 
 /* Verify the n bytes of `token` (the compact JWS, without "Bearer ") at time
- * now_ms (Unix epoch milliseconds). Returns PAWL_R_ALLOWED and fills *out
+ * now_ms (Unix epoch milliseconds). v and out MUST NOT be NULL; token may be
+ * NULL only when n == 0. Returns PAWL_R_ALLOWED and fills *out
  * (via = PAWL_AUTH_JWT, uid = sub, org = org claim or "", session = jti or
  * "", roles = the roles claim's first PAWL_MAX_ROLES names, role_mask = OR of
  * role_lookup over all of them, exp_ms, nbf_ms). On any other result *out is
@@ -114,6 +115,8 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v);
  *  9. now_ms < nbf_ms - leeway: TOKEN_NOT_YET_VALID (nbf rounded up to ms).
  * An internal failure (out of memory) returns DEPENDENCY_UNAVAILABLE (fail
  * closed, never cached).
+ * A claim check of step 5-7 that fails is reported before an expired token:
+ * all time-independent checks come first, so cached and fresh answers agree.
  * Cache: results of steps 4-7 are cached under SHA-256(token); a repeated
  * token costs one hash and one lookup, and steps 8-9 are re-checked on every
  * hit, so the cache never extends a token's validity. */

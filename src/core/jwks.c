@@ -267,7 +267,7 @@ static pawl_err key_rules(struct keyctx *k, json_t *key, enum pawl__jwt_alg alg,
         key_fail(k, "\"use\" must be \"sig\"");
         return PAWL_EINVAL;
     }
-    if (jalg != NULL && !(json_is_string(jalg) && json_string_length(jalg) < 8 &&
+    if (jalg != NULL && !(json_is_string(jalg) &&
                           pawl__jwt_alg_from(json_string_value(jalg),
                                              json_string_length(jalg)) == alg)) {
         key_fail(k, "\"alg\" does not fit the key type (this key allows only %s)", algname[alg]);

@@ -112,6 +112,20 @@ pawl_err pawl__jwt_sig_verify(enum pawl__jwt_alg alg, EVP_PKEY *key, const uint8
     return ok ? PAWL_OK : PAWL_ECRYPTO;
 }
 
+/* Parse an object; *oom tells an allocation failure (not the token's fault,
+ * and not to be cached) from bad input. */
+static json_t *load_object(const uint8_t *b, size_t n, bool *oom)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &je);
+    *oom = j == NULL && json_error_code(&je) == json_error_out_of_memory;
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
 /* ---- header ------------------------------------------------------------- */
 
 /* Step 2 of pawl_jwt_verify; on success *key is the JWKS key (step 3). */
@@ -258,10 +272,13 @@ static enum pawl_reason check_aud(const char *want, json_t *aud, struct centry *
 static enum pawl_reason check_claims(const struct pawl_jwt_verifier *v, const uint8_t *b, size_t n,
                                      struct centry *r)
 {
-    json_t *pl = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, NULL);
+    bool oom;
+    json_t *pl = load_object(b, n, &oom);
     enum pawl_reason res;
-    if (!json_is_object(pl)) {
-        res = fail(r, PAWL_R_TOKEN_MALFORMED, "payload is not a JSON object");
+    if (pl == NULL) {
+        r->cacheable = !oom;
+        res = oom ? fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory parsing the payload")
+                  : fail(r, PAWL_R_TOKEN_MALFORMED, "payload is not a JSON object");
         goto out;
     }
     res = claim_shapes(v, pl, r);
@@ -300,10 +317,12 @@ static enum pawl_reason verify_uncached(struct pawl_jwt_verifier *v, const char 
         pawl__b64url_decode(d1 + 1, plen, pb = hb + hn, sizeof dec - hn, &pn) != PAWL_OK ||
         pawl__b64url_decode(d2 + 1, slen, sb = pb + pn, sizeof dec - hn - pn, &sn) != PAWL_OK)
         return fail(r, PAWL_R_TOKEN_MALFORMED, "a part is not strict base64url (no padding)");
-    json_t *hdr = json_loadb((const char *)hb, hn, JSON_REJECT_DUPLICATES, NULL);
-    enum pawl_reason res = json_is_object(hdr) ? check_header(v->keys, hdr, r, &alg, &key)
-                                               : fail(r, PAWL_R_TOKEN_MALFORMED,
-                                                      "header is not a JSON object");
+    bool oom;
+    json_t *hdr = load_object(hb, hn, &oom);
+    enum pawl_reason res =
+        hdr  ? check_header(v->keys, hdr, r, &alg, &key)
+        : oom ? fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory parsing the header")
+              : fail(r, PAWL_R_TOKEN_MALFORMED, "header is not a JSON object");
     json_decref(hdr);
     if (res != PAWL_R_ALLOWED)
         return res;
@@ -395,7 +414,7 @@ enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token,
         pawl__diagf(d, WHERE, 0, 0, "no token presented");
         return PAWL_R_UNAUTHENTICATED;
     }
-    if (token == NULL || n > PAWL_JWT_TOKEN_MAX) {
+    if (n > PAWL_JWT_TOKEN_MAX) {
         pawl__diagf(d, WHERE, 0, 0, "token is %zu bytes; at most %d allowed", n,
                     PAWL_JWT_TOKEN_MAX);
         return PAWL_R_TOKEN_MALFORMED;
