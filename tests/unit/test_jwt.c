@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -279,6 +280,7 @@ static void signature_rejects(void **state)
 {
     char t[4096], other[4096];
     (void)state;
+    ERR_clear_error();
     for (int k = 0; k < 3; k++) {
         /* Tampered signature: flip one bit of the first signature byte. */
         snprintf(t, sizeof t, "%s", good(k, NULL));
@@ -298,6 +300,8 @@ static void signature_rejects(void **state)
     /* Right kid, wrong key. */
     assert_int_equal(verify(sign(3, "ES256", "ec-1", NULL, payload(NULL)), NOW),
                      PAWL_R_TOKEN_BAD_SIGNATURE);
+    /* Rejections leave nothing on OpenSSL's error queue (TLS code reads it). */
+    assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void es256_signature_length(void **state)
@@ -664,6 +668,18 @@ static void jwks_key_rejects(void **state)
     expect_jwks("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"h\",\"x\":\"A=\"}]}",
                 PAWL_EINVAL, "base64url");
     expect_jwks("{\"keys\":[7]}", PAWL_EINVAL, "key 0");
+    char kid[PAWL_JWT_KID_MAX + 1];
+    memset(kid, 'k', PAWL_JWT_KID_MAX);
+    kid[PAWL_JWT_KID_MAX - 1] = '\0';
+    expect_jwks(jwks_with(2, NULL, kid, NULL), PAWL_OK, NULL);
+    kid[PAWL_JWT_KID_MAX - 1] = 'k';
+    kid[PAWL_JWT_KID_MAX] = '\0';
+    expect_jwks(jwks_with(2, NULL, kid, NULL), PAWL_EINVAL, "kid longer");
+    /* An even RSA exponent (e = 2, "Ag"). */
+    doc = jwks_with(0, NULL, "k", NULL);
+    memcpy(strstr(doc, "\"e\":\"AQAB\""), "\"e\":\"Ag\"  ", 10);
+    expect_jwks(doc, PAWL_EINVAL, "exponent");
+    assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void jwks_weak_and_broken_keys(void **state)
