@@ -1,0 +1,525 @@
+/* see pawl/jwt.h: JWT verification and the verified-token cache */
+#include "jwt_internal.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/err.h>
+
+#define WAYS 4                               /* cache associativity */
+#define TIME_MAX_S INT64_C(253402300799)     /* 9999-12-31T23:59:59Z */
+#define WHERE "jwt"
+
+_Static_assert(PAWL_R__COUNT < 256, "reason fits a byte");
+_Static_assert(PAWL_JWT_CACHE_MAX % WAYS == 0, "cache bound is whole sets");
+
+/* A verification result: a cache entry, or the stack copy when uncached. */
+struct centry {
+    uint8_t h[32];      /* SHA-256 of the token */
+    uint64_t tick;      /* last use, for LRU within the set; 0 = empty */
+    uint8_t reason;     /* result of the time-independent checks */
+    uint8_t cacheable;  /* the signature was checked: the result is worth keeping */
+    uint8_t has_nbf;
+    union {
+        struct pawl_principal p;          /* reason == ALLOWED */
+        char msg[sizeof(struct pawl_principal)]; /* otherwise: why */
+    } u;
+};
+
+struct pawl_jwt_verifier {
+    const struct pawl_jwks *keys;
+    char *issuer, *audience, *roles_claim, *org_claim;
+    int64_t leeway_ms;
+    pawl_role_lookup_fn role_lookup;
+    void *role_ctx;
+    EVP_MD_CTX *sha_base; /* initialised once; copied per token (fastest measured) */
+    EVP_MD_CTX *sha;
+    uint64_t seed;        /* secret: set index is unpredictable to a token forger */
+    size_t nsets;         /* 0 = cache disabled */
+    uint64_t tick;
+    struct centry *cache;
+    struct pawl_jwt_stats st;
+};
+
+static enum pawl_reason fail(struct centry *r, enum pawl_reason why, const char *fmt, ...)
+    PAWL_PRINTF(3, 4);
+static enum pawl_reason fail(struct centry *r, enum pawl_reason why, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->u.msg, sizeof r->u.msg, fmt, ap);
+    va_end(ap);
+    r->reason = (uint8_t)why;
+    return why;
+}
+
+/* ---- signature ---------------------------------------------------------- */
+
+/* One DER INTEGER from a 32-byte big-endian unsigned value. */
+static size_t der_int(uint8_t *o, const uint8_t *v)
+{
+    size_t i = 0, k = 2;
+    while (i < 31 && v[i] == 0)
+        i++;
+    bool pad = (v[i] & 0x80) != 0;
+    o[0] = 0x02;
+    o[1] = (uint8_t)(32 - i + pad);
+    if (pad)
+        o[k++] = 0;
+    memcpy(o + k, v + i, 32 - i);
+    return k + 32 - i;
+}
+
+/* JWS ES256 r||s (RFC 7518 3.4) to the DER ECDSA-Sig-Value OpenSSL verifies. */
+static size_t p1363_to_der(const uint8_t *sig, uint8_t der[72])
+{
+    size_t k = 2;
+    k += der_int(der + k, sig);
+    k += der_int(der + k, sig + 32);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(k - 2);
+    return k;
+}
+
+pawl_err pawl__jwt_sig_verify(enum pawl__jwt_alg alg, EVP_PKEY *key, const uint8_t *msg,
+                              size_t msgn, const uint8_t *sig, size_t sign)
+{
+    static const char *const type[] = { "", "RSA", "EC", "ED25519" };
+    uint8_t der[72];
+    const char *md = alg == PAWL__ALG_EDDSA ? NULL : "SHA256";
+    if (key == NULL || alg == PAWL__ALG_NONE || !EVP_PKEY_is_a(key, type[alg]))
+        return PAWL_ECRYPTO;
+    if (alg == PAWL__ALG_ES256) {
+        if (sign != 64)
+            return PAWL_ECRYPTO;
+        sign = p1363_to_der(sig, der);
+        sig = der;
+    }
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c == NULL)
+        return PAWL_ENOMEM;
+    /* Failures must not leave entries on the thread's error queue: the
+     * gateway's TLS code reads it (SSL_get_error). */
+    ERR_set_mark();
+    bool ok = EVP_DigestVerifyInit_ex(c, NULL, md, NULL, NULL, key, NULL) == 1 &&
+              EVP_DigestVerify(c, sig, sign, msg, msgn) == 1;
+    ERR_pop_to_mark();
+    EVP_MD_CTX_free(c);
+    return ok ? PAWL_OK : PAWL_ECRYPTO;
+}
+
+/* Parse an object; *oom tells an allocation failure (not the token's fault,
+ * and not to be cached) from bad input. */
+static json_t *load_object(const uint8_t *b, size_t n, bool *oom)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, &je);
+    *oom = j == NULL && json_error_code(&je) == json_error_out_of_memory;
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* ---- header ------------------------------------------------------------- */
+
+/* Step 2 of pawl_jwt_verify; on success *key is the JWKS key (step 3). */
+static enum pawl_reason check_header(const struct pawl_jwks *ks, json_t *hdr, struct centry *r,
+                                     enum pawl__jwt_alg *alg, const struct pawl__jwk **key)
+{
+    static const char *const embedded[] = { "jku", "x5u", "jwk", "x5c" };
+    char shown[64];
+    json_t *a = json_object_get(hdr, "alg"), *kid = json_object_get(hdr, "kid");
+    if (!json_is_string(a))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "header has no string \"alg\"");
+    *alg = pawl__jwt_alg_from(json_string_value(a), json_string_length(a));
+    if (*alg == PAWL__ALG_NONE) {
+        pawl__jwt_printable(shown, sizeof shown, json_string_value(a), json_string_length(a));
+        return fail(r, PAWL_R_TOKEN_ALG_FORBIDDEN,
+                    "alg \"%s\" is not accepted (RS256, ES256, EdDSA only)", shown);
+    }
+    for (size_t i = 0; i < sizeof embedded / sizeof embedded[0]; i++)
+        if (json_object_get(hdr, embedded[i]) != NULL)
+            return fail(r, PAWL_R_TOKEN_EMBEDDED_KEY,
+                        "header carries \"%s\"; keys come only from the configured JWKS",
+                        embedded[i]);
+    if (json_object_get(hdr, "crit") != NULL)
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "header has \"crit\"; no extension is supported");
+    if (kid == NULL)
+        return fail(r, PAWL_R_TOKEN_KEY_UNKNOWN, "header has no \"kid\"");
+    if (!json_is_string(kid))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "header \"kid\" is not a string");
+    pawl__jwt_printable(shown, sizeof shown, json_string_value(kid), json_string_length(kid));
+    *key = pawl__jwks_find(ks, json_string_value(kid), json_string_length(kid));
+    if (*key == NULL)
+        return fail(r, PAWL_R_TOKEN_KEY_UNKNOWN, "kid \"%s\" is not in the JWKS", shown);
+    if ((*key)->alg != *alg)
+        return fail(r, PAWL_R_TOKEN_KEY_UNKNOWN, "kid \"%s\" is not a key for alg %s", shown,
+                    json_string_value(a));
+    return PAWL_R_ALLOWED;
+}
+
+/* ---- claims ------------------------------------------------------------- */
+
+/* A NumericDate in seconds (integer or not) to ms. Expiry rounds down and
+ * not-before rounds up, so rounding never widens the validity window. */
+static bool claim_time(json_t *c, bool round_up, int64_t *ms)
+{
+    if (json_is_integer(c)) {
+        json_int_t s = json_integer_value(c);
+        if (s < 0 || s > TIME_MAX_S)
+            return false;
+        *ms = (int64_t)s * 1000;
+        return true;
+    }
+    if (!json_is_real(c))
+        return false;
+    double s = json_real_value(c);
+    if (!isfinite(s) || s < 0 || s > (double)TIME_MAX_S)
+        return false;
+    *ms = (int64_t)(round_up ? ceil(s * 1000.0) : floor(s * 1000.0));
+    return true;
+}
+
+/* Optional (or required) string claim into dst[PAWL_ID_MAX]. */
+static bool claim_id(json_t *c, bool required, char *dst)
+{
+    if (c == NULL)
+        return !required;
+    if (!json_is_string(c) || json_string_length(c) >= PAWL_ID_MAX ||
+        (required && json_string_length(c) == 0))
+        return false;
+    memcpy(dst, json_string_value(c), json_string_length(c) + 1);
+    return true;
+}
+
+static bool claim_roles(const struct pawl_jwt_verifier *v, json_t *c, struct pawl_principal *p)
+{
+    if (c == NULL)
+        return true;
+    if (!json_is_array(c) || json_array_size(c) > PAWL_JWT_ROLES_IN_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < json_array_size(c); i++) {
+        json_t *e = json_array_get(c, i);
+        size_t n = json_string_length(e);
+        if (!json_is_string(e) || n >= PAWL_ROLE_MAX)
+            return false;
+        if (p->nroles < PAWL_MAX_ROLES)
+            memcpy(p->roles[p->nroles++], json_string_value(e), n + 1);
+        if (v->role_lookup != NULL)
+            p->role_mask |= v->role_lookup(v->role_ctx, json_string_value(e), n);
+    }
+    return true;
+}
+
+/* Step 5: shapes of the claims, filling r->u.p. */
+static enum pawl_reason claim_shapes(const struct pawl_jwt_verifier *v, json_t *pl,
+                                     struct centry *r)
+{
+    struct pawl_principal *p = &r->u.p;
+    json_t *exp = json_object_get(pl, "exp"), *nbf = json_object_get(pl, "nbf");
+    json_t *iat = json_object_get(pl, "iat");
+    int64_t ignored;
+    memset(p, 0, sizeof *p);
+    if (!claim_id(json_object_get(pl, "sub"), true, p->uid))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"sub\" missing, empty, not a string or too long");
+    if (exp == NULL || !claim_time(exp, false, &p->exp_ms))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"exp\" missing or not a valid time");
+    if (nbf != NULL && !claim_time(nbf, true, &p->nbf_ms))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"nbf\" is not a valid time");
+    if (iat != NULL && !claim_time(iat, false, &ignored))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"iat\" is not a valid time");
+    if (!claim_id(json_object_get(pl, "jti"), false, p->session))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"jti\" is not a string or too long");
+    if (!claim_id(json_object_get(pl, v->org_claim), false, p->org))
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "org claim is not a string or too long");
+    if (!claim_roles(v, json_object_get(pl, v->roles_claim), p))
+        return fail(r, PAWL_R_TOKEN_MALFORMED,
+                    "roles claim is not an array of at most %d strings shorter than %d bytes",
+                    PAWL_JWT_ROLES_IN_TOKEN_MAX, PAWL_ROLE_MAX);
+    p->via = PAWL_AUTH_JWT;
+    r->has_nbf = nbf != NULL;
+    return PAWL_R_ALLOWED;
+}
+
+/* aud (RFC 7519 4.1.3): one string or an array of strings. */
+static enum pawl_reason check_aud(const char *want, json_t *aud, struct centry *r)
+{
+    if (json_is_string(aud) && strcmp(json_string_value(aud), want) == 0)
+        return PAWL_R_ALLOWED;
+    if (json_is_array(aud)) {
+        bool found = false;
+        for (size_t i = 0; i < json_array_size(aud); i++) {
+            json_t *e = json_array_get(aud, i);
+            if (!json_is_string(e))
+                return fail(r, PAWL_R_TOKEN_MALFORMED, "\"aud\" array holds a non-string");
+            found = found || strcmp(json_string_value(e), want) == 0;
+        }
+        if (found)
+            return PAWL_R_ALLOWED;
+    } else if (aud != NULL && !json_is_string(aud)) {
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "\"aud\" is neither a string nor an array");
+    }
+    return fail(r, PAWL_R_TOKEN_WRONG_AUDIENCE, "\"aud\" does not include the expected audience");
+}
+
+/* Steps 5-7. */
+static enum pawl_reason check_claims(const struct pawl_jwt_verifier *v, const uint8_t *b, size_t n,
+                                     struct centry *r)
+{
+    bool oom;
+    json_t *pl = load_object(b, n, &oom);
+    enum pawl_reason res;
+    if (pl == NULL) {
+        r->cacheable = !oom;
+        res = oom ? fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory parsing the payload")
+                  : fail(r, PAWL_R_TOKEN_MALFORMED, "payload is not a JSON object");
+        goto out;
+    }
+    res = claim_shapes(v, pl, r);
+    if (res != PAWL_R_ALLOWED)
+        goto out;
+    json_t *iss = json_object_get(pl, "iss");
+    if (v->issuer != NULL && !(json_is_string(iss) && strcmp(json_string_value(iss), v->issuer) == 0)) {
+        res = fail(r, PAWL_R_TOKEN_WRONG_ISSUER, "\"iss\" is missing or not the expected issuer");
+        goto out;
+    }
+    if (v->audience != NULL)
+        res = check_aud(v->audience, json_object_get(pl, "aud"), r);
+out:
+    json_decref(pl);
+    return res;
+}
+
+/* ---- verification -------------------------------------------------------- */
+
+/* Steps 1-7 (everything but time) into r. Buffers live on the stack: a token
+ * is at most PAWL_JWT_TOKEN_MAX bytes, so its three decoded parts fit in dec. */
+static enum pawl_reason verify_uncached(struct pawl_jwt_verifier *v, const char *t, size_t n,
+                                        struct centry *r)
+{
+    uint8_t dec[PAWL_JWT_TOKEN_MAX];
+    size_t hn, pn, sn;
+    enum pawl__jwt_alg alg = PAWL__ALG_NONE;
+    const struct pawl__jwk *key = NULL;
+    const char *d1 = memchr(t, '.', n);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - t)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - t)) != NULL)
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "not a compact JWS (three dot-separated parts)");
+    size_t hlen = (size_t)(d1 - t), plen = (size_t)(d2 - d1 - 1), slen = n - (size_t)(d2 + 1 - t);
+    uint8_t *hb = dec, *pb, *sb;
+    if (pawl__b64url_decode(t, hlen, hb, sizeof dec, &hn) != PAWL_OK ||
+        pawl__b64url_decode(d1 + 1, plen, pb = hb + hn, sizeof dec - hn, &pn) != PAWL_OK ||
+        pawl__b64url_decode(d2 + 1, slen, sb = pb + pn, sizeof dec - hn - pn, &sn) != PAWL_OK)
+        return fail(r, PAWL_R_TOKEN_MALFORMED, "a part is not strict base64url (no padding)");
+    bool oom;
+    json_t *hdr = load_object(hb, hn, &oom);
+    enum pawl_reason res =
+        hdr  ? check_header(v->keys, hdr, r, &alg, &key)
+        : oom ? fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory parsing the header")
+              : fail(r, PAWL_R_TOKEN_MALFORMED, "header is not a JSON object");
+    json_decref(hdr);
+    if (res != PAWL_R_ALLOWED)
+        return res;
+    v->st.verifications++;
+    pawl_err err = pawl__jwt_sig_verify(alg, key->pkey, (const uint8_t *)t, (size_t)(d2 - t), sb, sn);
+    if (err == PAWL_ENOMEM)
+        return fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory checking the signature");
+    r->cacheable = 1;
+    if (err != PAWL_OK)
+        return fail(r, PAWL_R_TOKEN_BAD_SIGNATURE, "signature does not verify with kid \"%s\"",
+                    key->kid);
+    return check_claims(v, pb, pn, r);
+}
+
+/* Steps 8-9, then the output: run on fresh results and on cache hits alike. */
+static enum pawl_reason finish(const struct pawl_jwt_verifier *v, const struct centry *e,
+                               int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+{
+    if (e->reason != PAWL_R_ALLOWED) {
+        pawl__diagf(d, WHERE, 0, 0, "%s", e->u.msg);
+        return (enum pawl_reason)e->reason;
+    }
+    /* exp_ms and nbf_ms are within +-TIME_MAX_S * 1000 and the leeway within
+     * an hour: neither sum below can overflow. */
+    if (now_ms > e->u.p.exp_ms + v->leeway_ms) {
+        pawl__diagf(d, WHERE, 0, 0, "expired at %lld ms (now %lld, leeway %lld)",
+                    (long long)e->u.p.exp_ms, (long long)now_ms, (long long)v->leeway_ms);
+        return PAWL_R_TOKEN_EXPIRED;
+    }
+    if (e->has_nbf && now_ms < e->u.p.nbf_ms - v->leeway_ms) {
+        pawl__diagf(d, WHERE, 0, 0, "not valid before %lld ms (now %lld, leeway %lld)",
+                    (long long)e->u.p.nbf_ms, (long long)now_ms, (long long)v->leeway_ms);
+        return PAWL_R_TOKEN_NOT_YET_VALID;
+    }
+    memcpy(out, &e->u.p, sizeof *out);
+    return PAWL_R_ALLOWED;
+}
+
+/* ---- cache --------------------------------------------------------------- */
+
+static bool token_hash(struct pawl_jwt_verifier *v, const char *t, size_t n, uint8_t h[32])
+{
+    unsigned int len;
+    return EVP_MD_CTX_copy_ex(v->sha, v->sha_base) == 1 && EVP_DigestUpdate(v->sha, t, n) == 1 &&
+           EVP_DigestFinal_ex(v->sha, h, &len) == 1;
+}
+
+static struct centry *cache_set(const struct pawl_jwt_verifier *v, const uint8_t h[32])
+{
+    return &v->cache[(pawl__hash64(v->seed, h, 32) % v->nsets) * WAYS];
+}
+
+static struct centry *cache_find(struct pawl_jwt_verifier *v, const uint8_t h[32])
+{
+    struct centry *set = cache_set(v, h);
+    for (size_t w = 0; w < WAYS; w++)
+        /* memcmp is fine: the digest of a token is not a secret worth timing. */
+        if (set[w].tick != 0 && memcmp(set[w].h, h, 32) == 0) {
+            set[w].tick = ++v->tick;
+            return &set[w];
+        }
+    return NULL;
+}
+
+/* Store r in the empty or least recently used way of its set. */
+static const struct centry *cache_put(struct pawl_jwt_verifier *v, const uint8_t h[32],
+                                      const struct centry *r)
+{
+    struct centry *set = cache_set(v, h), *e = &set[0];
+    for (size_t w = 1; w < WAYS && e->tick != 0; w++)
+        if (set[w].tick < e->tick)
+            e = &set[w];
+    if (e->tick != 0)
+        v->st.evictions++;
+    memcpy(e, r, sizeof *e);
+    memcpy(e->h, h, 32);
+    e->tick = ++v->tick;
+    return e;
+}
+
+enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
+                                 int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+{
+    uint8_t h[32];
+    struct centry r;
+    const struct centry *e = NULL;
+    memset(out, 0, sizeof *out);
+    if (n == 0) {
+        pawl__diagf(d, WHERE, 0, 0, "no token presented");
+        return PAWL_R_UNAUTHENTICATED;
+    }
+    if (n > PAWL_JWT_TOKEN_MAX) {
+        pawl__diagf(d, WHERE, 0, 0, "token is %zu bytes; at most %d allowed", n,
+                    PAWL_JWT_TOKEN_MAX);
+        return PAWL_R_TOKEN_MALFORMED;
+    }
+    if (v->nsets > 0) {
+        if (!token_hash(v, token, n, h)) {
+            pawl__diagf(d, WHERE, 0, 0, "SHA-256 failed");
+            return PAWL_R_DEPENDENCY_UNAVAILABLE;
+        }
+        e = cache_find(v, h);
+        if (e != NULL)
+            v->st.hits++;
+        else
+            v->st.misses++;
+    }
+    if (e == NULL) {
+        r.cacheable = 0;
+        r.has_nbf = 0;
+        r.reason = (uint8_t)verify_uncached(v, token, n, &r);
+        e = (r.cacheable && v->nsets > 0) ? cache_put(v, h, &r) : &r;
+    }
+    return finish(v, e, now_ms, out, d);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* Copy an optional rule string; "" is refused (it would match nothing useful). */
+static pawl_err rule_str(const char *s, const char *dflt, char **out)
+{
+    if (s == NULL)
+        s = dflt;
+    if (s == NULL)
+        return PAWL_OK;
+    if (*s == '\0')
+        return PAWL_EINVAL;
+    *out = pawl__strndup(s, strlen(s));
+    return *out ? PAWL_OK : PAWL_ENOMEM;
+}
+
+static pawl_err verifier_init(struct pawl_jwt_verifier *v, const struct pawl_jwt_rules *rules,
+                              size_t cache_entries)
+{
+    pawl_err err;
+    if ((err = rule_str(rules->issuer, NULL, &v->issuer)) != PAWL_OK ||
+        (err = rule_str(rules->audience, NULL, &v->audience)) != PAWL_OK ||
+        (err = rule_str(rules->roles_claim, "roles", &v->roles_claim)) != PAWL_OK ||
+        (err = rule_str(rules->org_claim, "org", &v->org_claim)) != PAWL_OK)
+        return err;
+    v->nsets = (cache_entries + WAYS - 1) / WAYS;
+    if (v->nsets > 0 && (v->cache = calloc(v->nsets * WAYS, sizeof *v->cache)) == NULL)
+        return PAWL_ENOMEM;
+    v->sha_base = EVP_MD_CTX_new();
+    v->sha = EVP_MD_CTX_new();
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    bool ok = v->sha_base && v->sha && md && EVP_DigestInit_ex2(v->sha_base, md, NULL) == 1;
+    EVP_MD_free(md); /* the context keeps its own reference */
+    return ok ? PAWL_OK : PAWL_ENOMEM;
+}
+
+pawl_err pawl_jwt_verifier_new(const struct pawl_jwt_rules *rules, const struct pawl_jwks *keys,
+                               size_t cache_entries, struct pawl_jwt_verifier **out)
+{
+    struct pawl_jwt_verifier *v = NULL;
+    pawl_err err = PAWL_EINVAL;
+    *out = NULL;
+    if (rules == NULL || keys == NULL || rules->leeway_ms < 0 ||
+        rules->leeway_ms > PAWL_JWT_LEEWAY_MAX_MS)
+        goto out;
+    err = PAWL_ELIMIT;
+    if (cache_entries > PAWL_JWT_CACHE_MAX)
+        goto out;
+    err = PAWL_ENOMEM;
+    v = calloc(1, sizeof *v);
+    if (v == NULL)
+        goto out;
+    v->keys = keys;
+    v->leeway_ms = rules->leeway_ms;
+    v->role_lookup = rules->role_lookup;
+    v->role_ctx = rules->role_ctx;
+    v->seed = pawl__seed();
+    err = verifier_init(v, rules, cache_entries);
+    if (err == PAWL_OK) {
+        *out = v;
+        v = NULL;
+    }
+out:
+    pawl_jwt_verifier_free(v);
+    return err;
+}
+
+void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v)
+{
+    if (v == NULL)
+        return;
+    free(v->issuer);
+    free(v->audience);
+    free(v->roles_claim);
+    free(v->org_claim);
+    free(v->cache);
+    EVP_MD_CTX_free(v->sha_base);
+    EVP_MD_CTX_free(v->sha);
+    free(v);
+}
+
+void pawl_jwt_verifier_stats(const struct pawl_jwt_verifier *v, struct pawl_jwt_stats *out)
+{
+    *out = v->st;
+}

@@ -1,0 +1,885 @@
+/* Unit tests for pawl/jwt.h: real keys and signatures (helper_jwt.h), every
+ * reject path, the cache, and the Wycheproof vectors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helper_jwt.h"
+#include "jwt_internal.h"
+#include "pawl/jwt.h"
+#include "util.h"
+
+#define ISS "https://idp.example"
+#define AUD "pawl-gw"
+#define LEEWAY 30000
+#define T0 1700000000           /* seconds; tokens are valid around now = T0 */
+#define NOW ((int64_t)T0 * 1000)
+
+static const char *const algs[] = { "RS256", "ES256", "EdDSA" };
+static const char *const kids[] = { "rsa-1", "ec-1", "ed-1" };
+
+struct fx {
+    EVP_PKEY *keys[3];  /* in the JWKS, by algs[] */
+    EVP_PKEY *stranger; /* a P-256 key not in the JWKS */
+    struct pawl_jwks *jwks;
+    struct pawl_jwt_verifier *v;      /* with a cache */
+    struct pawl_jwt_verifier *nocache;
+};
+static struct fx F;
+
+static uint32_t role_lookup(void *ctx, const char *name, size_t n)
+{
+    (void)ctx;
+    if (n == 5 && memcmp(name, "owner", 5) == 0)
+        return 1u << 0;
+    if (n == 6 && memcmp(name, "dealer", 6) == 0)
+        return 1u << 3;
+    return 0;
+}
+
+static const struct pawl_jwt_rules rules = {
+    .issuer = ISS, .audience = AUD, .leeway_ms = LEEWAY, .role_lookup = role_lookup,
+};
+
+static int setup(void **state)
+{
+    static char buf[16384];
+    struct pawl_diag d = { 0 };
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        if ((F.keys[i] = th_key_new(algs[i])) == NULL)
+            return -1;
+    F.stranger = th_key_new("ES256");
+    int n = th_jwks_json(F.keys, algs, kids, 3, buf, sizeof buf);
+    if (n < 0 || pawl_jwks_parse(buf, (size_t)n, "test", &F.jwks, &d) != PAWL_OK) {
+        fprintf(stderr, "%s\n", d.msg);
+        return -1;
+    }
+    if (pawl_jwt_verifier_new(&rules, F.jwks, 64, &F.v) != PAWL_OK ||
+        pawl_jwt_verifier_new(&rules, F.jwks, 0, &F.nocache) != PAWL_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pawl_jwt_verifier_free(F.v);
+    pawl_jwt_verifier_free(F.nocache);
+    pawl_jwks_free(F.jwks);
+    for (int i = 0; i < 3; i++)
+        EVP_PKEY_free(F.keys[i]);
+    EVP_PKEY_free(F.stranger);
+    return 0;
+}
+
+/* A standard payload with overridable pieces. */
+static const char *payload(const char *extra)
+{
+    static char p[4096];
+    snprintf(p, sizeof p,
+             "{\"sub\":\"user-42\",\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%d,"
+             "\"iat\":%d,\"jti\":\"s-1\",\"org\":\"dealer-7\",\"roles\":[\"owner\",\"dealer\","
+             "\"viewer\"]%s%s}",
+             T0 + 600, T0, extra ? "," : "", extra ? extra : "");
+    return p;
+}
+
+static enum pawl_reason verify_with(struct pawl_jwt_verifier *v, const char *tok, int64_t now,
+                                    struct pawl_principal *p)
+{
+    struct pawl_diag d = { 0 };
+    enum pawl_reason r = pawl_jwt_verify(v, tok, strlen(tok), now, p, &d);
+    if (r != PAWL_R_ALLOWED)
+        assert_true(d.msg[0] != '\0'); /* every rejection says why */
+    return r;
+}
+
+/* Verify with both verifiers (cached twice, uncached once): same answer. */
+static enum pawl_reason verify(const char *tok, int64_t now)
+{
+    struct pawl_principal p;
+    enum pawl_reason r = verify_with(F.nocache, tok, now, &p);
+    assert_int_equal(verify_with(F.v, tok, now, &p), r);
+    assert_int_equal(verify_with(F.v, tok, now, &p), r);
+    if (r != PAWL_R_ALLOWED) {
+        static const struct pawl_principal zero;
+        assert_memory_equal(&p, &zero, sizeof p); /* never partly filled */
+    }
+    return r;
+}
+
+static const char *sign(int key, const char *alg, const char *kid, const char *extra_hdr,
+                        const char *pl)
+{
+    static char tok[4096];
+    assert_true(th_jwt_sign(key < 0 ? NULL : key == 3 ? F.stranger : F.keys[key], alg, kid,
+                            extra_hdr, pl, tok, sizeof tok) > 0);
+    return tok;
+}
+
+static const char *good(int i, const char *extra_claims)
+{
+    return sign(i, algs[i], kids[i], NULL, payload(extra_claims));
+}
+
+/* ---- accepted tokens ---------------------------------------------------- */
+
+static void accepts_each_alg(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        struct pawl_principal p;
+        struct pawl_diag d = { 0 };
+        const char *t = good(i, NULL);
+        assert_int_equal(pawl_jwt_verify(F.nocache, t, strlen(t), NOW, &p, &d), PAWL_R_ALLOWED);
+        assert_int_equal(p.via, PAWL_AUTH_JWT);
+        assert_string_equal(p.uid, "user-42");
+        assert_string_equal(p.org, "dealer-7");
+        assert_string_equal(p.session, "s-1");
+        assert_int_equal(p.nroles, 3);
+        assert_string_equal(p.roles[0], "owner");
+        assert_string_equal(p.roles[2], "viewer");
+        assert_int_equal(p.role_mask, (1u << 0) | (1u << 3));
+        assert_int_equal(p.exp_ms, ((int64_t)T0 + 600) * 1000);
+        assert_int_equal(p.nbf_ms, 0);
+    }
+}
+
+static void custom_claim_names_and_role_cap(void **state)
+{
+    struct pawl_jwt_rules r = { .roles_claim = "grp", .org_claim = "tenant" };
+    struct pawl_jwt_verifier *v;
+    struct pawl_principal p;
+    (void)state;
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 8, &v), PAWL_OK);
+    const char *t = good(2, "\"tenant\":\"t9\",\"grp\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+                            "\"h\",\"i\",\"j\"]");
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_string_equal(p.org, "t9");
+    assert_int_equal(p.nroles, PAWL_MAX_ROLES); /* more are ignored */
+    assert_string_equal(p.roles[7], "h");
+    assert_int_equal(p.role_mask, 0);           /* no lookup configured */
+    pawl_jwt_verifier_free(v);
+}
+
+static void aud_array_and_rules_unset(void **state)
+{
+    struct pawl_jwt_rules r = { 0 };
+    struct pawl_jwt_verifier *v;
+    struct pawl_principal p;
+    (void)state;
+    const char *pl = "{\"sub\":\"u\",\"exp\":1700000600,\"aud\":[\"other\",\"" AUD "\"],"
+                     "\"iss\":\"" ISS "\"}";
+    assert_int_equal(verify(sign(1, "ES256", "ec-1", NULL, pl), NOW), PAWL_R_ALLOWED);
+    pl = "{\"sub\":\"u\",\"exp\":1700000600,\"aud\":[\"other\",\"x\"],\"iss\":\"" ISS "\"}";
+    assert_int_equal(verify(sign(1, "ES256", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_WRONG_AUDIENCE);
+    /* With no issuer/audience rule, neither claim is needed. */
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 0, &v), PAWL_OK);
+    pl = "{\"sub\":\"u\",\"exp\":1700000600}";
+    assert_int_equal(verify_with(v, sign(1, "ES256", "ec-1", NULL, pl), NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(p.nroles, 0);
+    assert_string_equal(p.org, "");
+    pawl_jwt_verifier_free(v);
+}
+
+/* ---- structure, header, key, signature ---------------------------------- */
+
+static void structure_rejects(void **state)
+{
+    struct pawl_principal p;
+    struct pawl_diag d = { 0 };
+    char t[PAWL_JWT_TOKEN_MAX + 2];
+    (void)state;
+    assert_int_equal(pawl_jwt_verify(F.v, "", 0, NOW, &p, &d), PAWL_R_UNAUTHENTICATED);
+    memset(t, 'a', sizeof t);
+    assert_int_equal(pawl_jwt_verify(F.v, t, PAWL_JWT_TOKEN_MAX + 1, NOW, &p, &d),
+                     PAWL_R_TOKEN_MALFORMED);
+    assert_int_equal(verify("abc.def", NOW), PAWL_R_TOKEN_MALFORMED);
+    assert_int_equal(verify("a.b.c.d", NOW), PAWL_R_TOKEN_MALFORMED);
+    const char *g = good(1, NULL);
+    snprintf(t, sizeof t, "%s.", g); /* four parts */
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    snprintf(t, sizeof t, "%s", g);
+    t[strlen(t) - 1] = '='; /* padding */
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    snprintf(t, sizeof t, "%s", g);
+    t[3] = '+'; /* base64, not base64url */
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    snprintf(t, sizeof t, " %s", g);
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    /* Header valid base64url but not a JSON object; duplicate members. */
+    assert_true(th_jwt_make("[\"ES256\"]", payload(NULL), F.keys[1], "ES256", t, sizeof t) > 0);
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    assert_true(th_jwt_make("{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"alg\":\"none\"}", payload(NULL),
+                            F.keys[1], "ES256", t, sizeof t) > 0);
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    /* A NUL inside the given length is not base64url. */
+    g = good(1, NULL);
+    assert_int_equal(pawl_jwt_verify(F.nocache, g, strlen(g) + 1, NOW, &p, &d),
+                     PAWL_R_TOKEN_MALFORMED);
+}
+
+static void alg_rejects(void **state)
+{
+    char t[4096];
+    (void)state;
+    const char *pl = payload(NULL);
+    assert_int_equal(verify(sign(-1, "none", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(1, "HS256", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(1, "HS384", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(1, "HS512", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(0, "PS256", "rsa-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(0, "RS512", "rsa-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(verify(sign(1, "es256", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_true(th_jwt_make("{\"kid\":\"ec-1\"}", pl, F.keys[1], "ES256", t, sizeof t) > 0);
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+    assert_true(th_jwt_make("{\"alg\":7,\"kid\":\"ec-1\"}", pl, F.keys[1], "ES256", t, sizeof t) > 0);
+    assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_MALFORMED);
+}
+
+static void embedded_key_and_crit_rejects(void **state)
+{
+    static const char *const members[] = {
+        "\"jku\":\"https://evil.example/jwks\"", "\"x5u\":\"https://evil.example/c.pem\"",
+        "\"jwk\":{\"kty\":\"EC\"}", "\"x5c\":[\"MIIB\"]",
+    };
+    (void)state;
+    for (size_t i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(verify(sign(k, algs[k], kids[k], members[i], payload(NULL)), NOW),
+                             PAWL_R_TOKEN_EMBEDDED_KEY);
+    assert_int_equal(verify(sign(2, "EdDSA", "ed-1", "\"crit\":[\"b64\"],\"b64\":false",
+                                 payload(NULL)), NOW),
+                     PAWL_R_TOKEN_MALFORMED);
+}
+
+static void key_rejects(void **state)
+{
+    (void)state;
+    const char *pl = payload(NULL);
+    assert_int_equal(verify(sign(1, "ES256", NULL, NULL, pl), NOW), PAWL_R_TOKEN_KEY_UNKNOWN);
+    assert_int_equal(verify(sign(1, "ES256", "ec-2", NULL, pl), NOW), PAWL_R_TOKEN_KEY_UNKNOWN);
+    /* kid of the EC key under alg EdDSA, signed by the Ed25519 key. */
+    assert_int_equal(verify(sign(2, "EdDSA", "ec-1", NULL, pl), NOW), PAWL_R_TOKEN_KEY_UNKNOWN);
+    assert_int_equal(verify(sign(1, "ES256", "rsa-1", NULL, pl), NOW), PAWL_R_TOKEN_KEY_UNKNOWN);
+    assert_int_equal(verify(sign(1, "ES256", "ec-1", "\"kid\":5", pl), NOW), PAWL_R_TOKEN_MALFORMED);
+}
+
+static void signature_rejects(void **state)
+{
+    char t[4096], other[4096];
+    (void)state;
+    ERR_clear_error();
+    for (int k = 0; k < 3; k++) {
+        /* Tampered signature: flip one bit of the first signature byte. */
+        snprintf(t, sizeof t, "%s", good(k, NULL));
+        char *s = strrchr(t, '.') + 1;
+        *s = *s == 'A' ? 'Q' : 'A';
+        assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_BAD_SIGNATURE);
+        /* Tampered payload: another payload with the first token's signature. */
+        snprintf(t, sizeof t, "%s", good(k, NULL));
+        snprintf(other, sizeof other, "%s", good(k, "\"roles2\":1"));
+        char *dot = strrchr(other, '.');
+        snprintf(dot, sizeof other - (size_t)(dot - other), "%s", strrchr(t, '.'));
+        assert_int_equal(verify(other, NOW), PAWL_R_TOKEN_BAD_SIGNATURE);
+        /* Signature stripped. */
+        *(strrchr(t, '.') + 1) = '\0';
+        assert_int_equal(verify(t, NOW), PAWL_R_TOKEN_BAD_SIGNATURE);
+    }
+    /* Right kid, wrong key. */
+    assert_int_equal(verify(sign(3, "ES256", "ec-1", NULL, payload(NULL)), NOW),
+                     PAWL_R_TOKEN_BAD_SIGNATURE);
+    /* Rejections leave nothing on OpenSSL's error queue (TLS code reads it). */
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void es256_signature_length(void **state)
+{
+    unsigned char sig[80], der[80];
+    const unsigned char msg[] = "header.payload";
+    size_t dn = sizeof der;
+    (void)state;
+    assert_int_equal(th_sign_raw(F.keys[1], "ES256", msg, sizeof msg, sig, sizeof sig), 64);
+    assert_int_equal(pawl__jwt_sig_verify(PAWL__ALG_ES256, F.keys[1], msg, sizeof msg, sig, 64),
+                     PAWL_OK);
+    assert_int_equal(pawl__jwt_sig_verify(PAWL__ALG_ES256, F.keys[1], msg, sizeof msg, sig, 63),
+                     PAWL_ECRYPTO);
+    sig[64] = 0;
+    assert_int_equal(pawl__jwt_sig_verify(PAWL__ALG_ES256, F.keys[1], msg, sizeof msg, sig, 65),
+                     PAWL_ECRYPTO);
+    /* The DER form OpenSSL produces is not the JWS form. */
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit_ex(c, NULL, "SHA256", NULL, NULL, F.keys[1], NULL), 1);
+    assert_int_equal(EVP_DigestSign(c, der, &dn, msg, sizeof msg), 1);
+    EVP_MD_CTX_free(c);
+    assert_int_equal(pawl__jwt_sig_verify(PAWL__ALG_ES256, F.keys[1], msg, sizeof msg, der, dn),
+                     PAWL_ECRYPTO);
+    /* A key of the wrong type for the alg never verifies. */
+    assert_int_equal(pawl__jwt_sig_verify(PAWL__ALG_EDDSA, F.keys[1], msg, sizeof msg, sig, 64),
+                     PAWL_ECRYPTO);
+}
+
+/* ---- claims ------------------------------------------------------------- */
+
+static const char *signed_payload(const char *pl)
+{
+    return sign(2, "EdDSA", "ed-1", NULL, pl);
+}
+
+static void claim_rejects(void **state)
+{
+    static const char *const malformed[] = {
+        "[1]",
+        "{\"exp\":1700000600}",
+        "{\"sub\":\"\",\"exp\":1700000600}",
+        "{\"sub\":7,\"exp\":1700000600}",
+        "{\"sub\":\"u\"}",
+        "{\"sub\":\"u\",\"exp\":\"1700000600\"}",
+        "{\"sub\":\"u\",\"exp\":-1}",
+        "{\"sub\":\"u\",\"exp\":1e300}",
+        "{\"sub\":\"u\",\"exp\":253402300800}",
+        "{\"sub\":\"u\",\"exp\":true}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"nbf\":\"x\"}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"iat\":null}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"jti\":5}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"org\":[\"a\"]}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"roles\":\"owner\"}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"roles\":[\"owner\",3]}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"roles\":[\"0123456789012345678901234567890123\"]}",
+        "{\"sub\":\"u\",\"sub\":\"admin\",\"exp\":1700000600}",
+        "{\"sub\":\"u\",\"exp\":1700000600} x",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":7}",
+        "{\"sub\":\"u\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\",7]}",
+    };
+    char pl[512], big[PAWL_ID_MAX + 1];
+    (void)state;
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        print_message("payload %zu\n", i);
+        assert_int_equal(verify(signed_payload(malformed[i]), NOW), PAWL_R_TOKEN_MALFORMED);
+    }
+    memset(big, 'u', PAWL_ID_MAX);
+    big[PAWL_ID_MAX - 1] = '\0'; /* 127 bytes: fits */
+    snprintf(pl, sizeof pl, "{\"sub\":\"%s\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":\"" AUD
+             "\"}", big);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_ALLOWED);
+    big[PAWL_ID_MAX - 1] = 'u';
+    big[PAWL_ID_MAX] = '\0'; /* 128 bytes: does not */
+    snprintf(pl, sizeof pl, "{\"sub\":\"%s\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":\"" AUD
+             "\"}", big);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_MALFORMED);
+}
+
+static void issuer_and_audience_rejects(void **state)
+{
+    (void)state;
+    const char *e = "\"exp\":1700000600,\"sub\":\"u\"";
+    char pl[512];
+    snprintf(pl, sizeof pl, "{%s,\"aud\":\"" AUD "\"}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_ISSUER);
+    snprintf(pl, sizeof pl, "{%s,\"iss\":\"https://idp.example.evil\",\"aud\":\"" AUD "\"}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_ISSUER);
+    snprintf(pl, sizeof pl, "{%s,\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\"}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_ISSUER);
+    snprintf(pl, sizeof pl, "{%s,\"iss\":\"" ISS "\"}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_AUDIENCE);
+    snprintf(pl, sizeof pl, "{%s,\"iss\":\"" ISS "\",\"aud\":\"pawl\"}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_AUDIENCE);
+    snprintf(pl, sizeof pl, "{%s,\"iss\":\"" ISS "\",\"aud\":[]}", e);
+    assert_int_equal(verify(signed_payload(pl), NOW), PAWL_R_TOKEN_WRONG_AUDIENCE);
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+static const char *timed(const char *exp, const char *nbf)
+{
+    static char pl[512];
+    snprintf(pl, sizeof pl, "{\"sub\":\"u\",\"iss\":\"" ISS "\",\"aud\":\"" AUD "\","
+             "\"exp\":%s%s%s}", exp, nbf ? ",\"nbf\":" : "", nbf ? nbf : "");
+    return signed_payload(pl);
+}
+
+static void leeway_boundaries(void **state)
+{
+    (void)state;
+    const char *t = timed("1700000000", NULL);
+    assert_int_equal(verify(t, NOW + LEEWAY), PAWL_R_ALLOWED);
+    assert_int_equal(verify(t, NOW + LEEWAY + 1), PAWL_R_TOKEN_EXPIRED);
+    t = timed("1700001000", "1700000000");
+    assert_int_equal(verify(t, NOW - LEEWAY), PAWL_R_ALLOWED);
+    assert_int_equal(verify(t, NOW - LEEWAY - 1), PAWL_R_TOKEN_NOT_YET_VALID);
+    /* Fractions: exp rounds down, nbf rounds up, to the millisecond. */
+    t = timed("1700000000.0005", NULL);
+    assert_int_equal(verify(t, NOW + LEEWAY), PAWL_R_ALLOWED);
+    assert_int_equal(verify(t, NOW + LEEWAY + 1), PAWL_R_TOKEN_EXPIRED);
+    t = timed("1700001000", "1699999999.9995");
+    assert_int_equal(verify(t, NOW - LEEWAY), PAWL_R_ALLOWED);
+    assert_int_equal(verify(t, NOW - LEEWAY - 1), PAWL_R_TOKEN_NOT_YET_VALID);
+    /* Time checks come after issuer checks (so cached results stay exact). */
+    assert_int_equal(verify(timed("1", NULL), NOW), PAWL_R_TOKEN_EXPIRED);
+}
+
+static void leeway_zero(void **state)
+{
+    struct pawl_jwt_rules r = rules;
+    struct pawl_jwt_verifier *v;
+    struct pawl_principal p;
+    (void)state;
+    r.leeway_ms = 0;
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 4, &v), PAWL_OK);
+    const char *t = timed("1700000000", "1699999999");
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(p.nbf_ms, NOW - 1000);
+    assert_int_equal(verify_with(v, t, NOW + 1, &p), PAWL_R_TOKEN_EXPIRED);
+    assert_int_equal(verify_with(v, t, NOW - 1001, &p), PAWL_R_TOKEN_NOT_YET_VALID);
+    pawl_jwt_verifier_free(v);
+}
+
+/* ---- cache -------------------------------------------------------------- */
+
+static struct pawl_jwt_verifier *fresh(size_t entries)
+{
+    struct pawl_jwt_verifier *v;
+    assert_int_equal(pawl_jwt_verifier_new(&rules, F.jwks, entries, &v), PAWL_OK);
+    return v;
+}
+
+static struct pawl_jwt_stats stats(const struct pawl_jwt_verifier *v)
+{
+    struct pawl_jwt_stats s;
+    pawl_jwt_verifier_stats(v, &s);
+    return s;
+}
+
+static void cache_serves_repeats(void **state)
+{
+    struct pawl_jwt_verifier *v = fresh(16);
+    struct pawl_principal p;
+    (void)state;
+    const char *t = good(0, NULL);
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).verifications, 1);
+    assert_int_equal(stats(v).misses, 1);
+    for (int i = 0; i < 10; i++) {
+        memset(&p, 0xff, sizeof p);
+        assert_int_equal(verify_with(v, t, NOW + i, &p), PAWL_R_ALLOWED);
+        assert_string_equal(p.uid, "user-42");
+        assert_int_equal(p.role_mask, (1u << 0) | (1u << 3));
+    }
+    assert_int_equal(stats(v).verifications, 1);
+    assert_int_equal(stats(v).hits, 10);
+    pawl_jwt_verifier_free(v);
+    /* Without a cache, every call checks the signature. */
+    v = fresh(0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).verifications, 3);
+    assert_int_equal(stats(v).hits, 0);
+    pawl_jwt_verifier_free(v);
+}
+
+static void cache_never_extends_validity(void **state)
+{
+    struct pawl_jwt_verifier *v = fresh(16);
+    struct pawl_principal p;
+    (void)state;
+    const char *t = timed("1700000000", "1699999999");
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(verify_with(v, t, NOW + LEEWAY + 1, &p), PAWL_R_TOKEN_EXPIRED);
+    assert_int_equal(verify_with(v, t, NOW - 1000 - LEEWAY - 1, &p), PAWL_R_TOKEN_NOT_YET_VALID);
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).verifications, 1);
+    assert_int_equal(stats(v).hits, 3);
+    /* A token first seen expired is cached so, and still expired later. */
+    t = timed("1600000000", NULL);
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_EXPIRED);
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_EXPIRED);
+    assert_int_equal(stats(v).verifications, 2);
+    pawl_jwt_verifier_free(v);
+}
+
+static void cache_keeps_bad_signatures_bad(void **state)
+{
+    struct pawl_jwt_verifier *v = fresh(16);
+    struct pawl_principal p;
+    struct pawl_diag d1 = { 0 }, d2 = { 0 };
+    char t[4096];
+    (void)state;
+    snprintf(t, sizeof t, "%s", good(1, NULL));
+    char *s = strrchr(t, '.') + 1;
+    *s = *s == 'A' ? 'Q' : 'A';
+    assert_int_equal(pawl_jwt_verify(v, t, strlen(t), NOW, &p, &d1), PAWL_R_TOKEN_BAD_SIGNATURE);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(pawl_jwt_verify(v, t, strlen(t), NOW, &p, &d2),
+                         PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_string_equal(d1.msg, d2.msg);
+    assert_int_equal(stats(v).verifications, 1);
+    assert_int_equal(stats(v).hits, 5);
+    /* Failures before the signature are not cached (cheap, and would let
+     * garbage evict good entries); they are still rejected every time. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(verify_with(v, sign(-1, "none", "ec-1", NULL, payload(NULL)), NOW, &p),
+                         PAWL_R_TOKEN_ALG_FORBIDDEN);
+    assert_int_equal(stats(v).hits, 5);
+    assert_int_equal(stats(v).verifications, 1);
+    pawl_jwt_verifier_free(v);
+}
+
+/* Many distinct tokens through a small cache: each answer is its own. */
+static void cache_no_collisions(void **state)
+{
+    enum { N = 40 };
+    static char toks[N][1024];
+    struct pawl_jwt_verifier *v = fresh(8);
+    struct pawl_principal p;
+    char pl[256], want[32];
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        snprintf(pl, sizeof pl, "{\"sub\":\"user-%d\",\"exp\":1700000600,\"iss\":\"" ISS
+                 "\",\"aud\":\"" AUD "\"}", i);
+        assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[i], sizeof toks[i]) > 0);
+    }
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+            snprintf(want, sizeof want, "user-%d", i);
+            assert_string_equal(p.uid, want);
+        }
+    struct pawl_jwt_stats s = stats(v);
+    assert_int_equal(s.hits + s.misses, 3 * N);
+    assert_int_equal(s.verifications, s.misses);
+    assert_true(s.evictions > 0);
+    /* A token and the same token one byte longer are different keys. */
+    pawl_jwt_verifier_free(v);
+    v = fresh(8);
+    size_t n = strlen(toks[0]);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
+    struct pawl_diag d;
+    memcpy(toks[1], toks[0], n);
+    memcpy(toks[1] + n, "A", 2);
+    assert_int_equal(pawl_jwt_verify(v, toks[1], n + 1, NOW, &p, &d), PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(pawl_jwt_verify(v, toks[0], n, NOW, &p, &d), PAWL_R_ALLOWED);
+    pawl_jwt_verifier_free(v);
+}
+
+static void verifier_new_checks(void **state)
+{
+    struct pawl_jwt_verifier *v = (void *)1;
+    struct pawl_jwt_rules r = rules;
+    (void)state;
+    r.leeway_ms = -1;
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 0, &v), PAWL_EINVAL);
+    assert_null(v);
+    r.leeway_ms = PAWL_JWT_LEEWAY_MAX_MS + 1;
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 0, &v), PAWL_EINVAL);
+    r = rules;
+    r.issuer = "";
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 0, &v), PAWL_EINVAL);
+    r = rules;
+    r.roles_claim = "";
+    assert_int_equal(pawl_jwt_verifier_new(&r, F.jwks, 0, &v), PAWL_EINVAL);
+    assert_int_equal(pawl_jwt_verifier_new(&rules, F.jwks, PAWL_JWT_CACHE_MAX + 1, &v),
+                     PAWL_ELIMIT);
+    assert_int_equal(pawl_jwt_verifier_new(&rules, NULL, 0, &v), PAWL_EINVAL);
+    assert_int_equal(pawl_jwt_verifier_new(&rules, F.jwks, PAWL_JWT_CACHE_MAX, &v), PAWL_OK);
+    pawl_jwt_verifier_free(v);
+    pawl_jwt_verifier_free(NULL);
+}
+
+/* ---- JWKS ------------------------------------------------------------- */
+
+static pawl_err jwks_try(const char *doc, struct pawl_diag *d)
+{
+    struct pawl_jwks *ks = (void *)1;
+    memset(d, 0, sizeof *d);
+    pawl_err e = pawl_jwks_parse(doc, strlen(doc), "keys.json", &ks, d);
+    if (e == PAWL_OK)
+        pawl_jwks_free(ks);
+    else
+        assert_null(ks);
+    return e;
+}
+
+/* {"keys":[<jwk of key i with its closing brace replaced by extra}]} */
+static char *jwks_with(int key, const char *alg, const char *kid, const char *extra)
+{
+    static char doc[8192];
+    char jwk[4096];
+    assert_true(th_jwk_json(F.keys[key], alg, kid, jwk, sizeof jwk) > 0);
+    jwk[strlen(jwk) - 1] = '\0';
+    snprintf(doc, sizeof doc, "{\"keys\":[%s%s%s}]}", jwk, extra ? "," : "", extra ? extra : "");
+    return doc;
+}
+
+static void expect_jwks(const char *doc, pawl_err want, const char *msg_part)
+{
+    struct pawl_diag d;
+    assert_int_equal(jwks_try(doc, &d), want);
+    if (want != PAWL_OK) {
+        print_message("diag: %s: %s\n", d.where, d.msg);
+        assert_string_equal(d.where, "keys.json");
+        assert_non_null(strstr(d.msg, msg_part));
+    }
+}
+
+static void jwks_accepts(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        expect_jwks(jwks_with(k, algs[k], kids[k], NULL), PAWL_OK, NULL);
+        expect_jwks(jwks_with(k, NULL, kids[k], NULL), PAWL_OK, NULL);
+    }
+    assert_int_equal(pawl_jwks_count(F.jwks), 3);
+}
+
+static void jwks_key_rejects(void **state)
+{
+    (void)state;
+    expect_jwks(jwks_with(1, NULL, "k", "\"d\":\"AAAA\""), PAWL_EINVAL, "private key member \"d\"");
+    expect_jwks(jwks_with(2, NULL, "k", "\"d\":\"AAAA\""), PAWL_EINVAL, "kid \"k\"");
+    expect_jwks(jwks_with(0, NULL, "k", "\"p\":\"AAAA\""), PAWL_EINVAL, "\"p\"");
+    expect_jwks(jwks_with(0, NULL, "k", "\"qi\":\"AAAA\""), PAWL_EINVAL, "\"qi\"");
+    expect_jwks(jwks_with(0, "ES256", "k", NULL), PAWL_EINVAL, "alg");
+    char *doc = jwks_with(2, "EdDSA", "k", NULL);
+    memcpy(strstr(doc, "\"use\":\"sig\"") + 7, "enc", 3);
+    expect_jwks(doc, PAWL_EINVAL, "use");
+    expect_jwks(jwks_with(1, NULL, "", NULL), PAWL_EINVAL, "kid");
+    expect_jwks("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}", PAWL_EINVAL,
+                "private key member \"k\"");
+    expect_jwks("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\"}]}", PAWL_EINVAL, "HMAC");
+    expect_jwks("{\"keys\":[{\"kty\":\"DSA\",\"kid\":\"h\"}]}", PAWL_EINVAL, "unsupported kty");
+    expect_jwks("{\"keys\":[{\"kid\":\"h\"}]}", PAWL_EINVAL, "kty");
+    expect_jwks("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"h\",\"x\":\"AA\",\"y\":\"AA\"}]}",
+                PAWL_EINVAL, "crv");
+    expect_jwks("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"X25519\",\"kid\":\"h\",\"x\":\"AA\"}]}",
+                PAWL_EINVAL, "crv");
+    expect_jwks("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"h\",\"x\":\"AAAA\"}]}",
+                PAWL_EINVAL, "32 bytes");
+    expect_jwks("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"h\",\"x\":\"A=\"}]}",
+                PAWL_EINVAL, "base64url");
+    expect_jwks("{\"keys\":[7]}", PAWL_EINVAL, "key 0");
+    char kid[PAWL_JWT_KID_MAX + 1];
+    memset(kid, 'k', PAWL_JWT_KID_MAX);
+    kid[PAWL_JWT_KID_MAX - 1] = '\0';
+    expect_jwks(jwks_with(2, NULL, kid, NULL), PAWL_OK, NULL);
+    kid[PAWL_JWT_KID_MAX - 1] = 'k';
+    kid[PAWL_JWT_KID_MAX] = '\0';
+    expect_jwks(jwks_with(2, NULL, kid, NULL), PAWL_EINVAL, "kid longer");
+    /* An even RSA exponent (e = 2, "Ag"). */
+    doc = jwks_with(0, NULL, "k", NULL);
+    memcpy(strstr(doc, "\"e\":\"AQAB\""), "\"e\":\"Ag\"  ", 10);
+    expect_jwks(doc, PAWL_EINVAL, "exponent");
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void jwks_weak_and_broken_keys(void **state)
+{
+    char doc[4096], jwk[3000], x[64], y[64];
+    uint8_t raw[32];
+    (void)state;
+    EVP_PKEY *small = EVP_RSA_gen(1024);
+    assert_non_null(small);
+    assert_true(th_jwk_json(small, "RS256", "small", jwk, sizeof jwk) > 0);
+    EVP_PKEY_free(small);
+    snprintf(doc, sizeof doc, "{\"keys\":[%s]}", jwk);
+    expect_jwks(doc, PAWL_EINVAL, "1024 bits");
+    /* A point that is not on P-256. */
+    memset(raw, 1, sizeof raw);
+    pawl__b64url_encode(raw, 32, x);
+    memset(raw, 2, sizeof raw);
+    pawl__b64url_encode(raw, 32, y);
+    snprintf(doc, sizeof doc,
+             "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"bad\",\"x\":\"%s\",\"y\":\"%s\"}]}",
+             x, y);
+    expect_jwks(doc, PAWL_EINVAL, "not a valid point");
+    /* A real key's y with one bit flipped. */
+    assert_true(th_jwk_json(F.keys[1], NULL, "flip", jwk, sizeof jwk) > 0);
+    char *yy = strstr(jwk, "\"y\":\"") + 5;
+    yy[10] = yy[10] == 'A' ? 'B' : 'A';
+    snprintf(doc, sizeof doc, "{\"keys\":[%s]}", jwk);
+    expect_jwks(doc, PAWL_EINVAL, "not a valid point");
+    /* Short coordinates (leading zero byte dropped) are refused. */
+    snprintf(doc, sizeof doc,
+             "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"s\",\"x\":\"%.42s\",\"y\":\"%s\"}]}",
+             x, y);
+    expect_jwks(doc, PAWL_EINVAL, "32 bytes");
+}
+
+static void jwks_document_rejects(void **state)
+{
+    char one[4096], *doc;
+    struct pawl_diag d;
+    (void)state;
+    expect_jwks("{\"keys\":[", PAWL_EPARSE, "not valid JSON");
+    assert_int_equal(jwks_try("{\n\"keys\": [}", &d), PAWL_EPARSE);
+    assert_int_equal(d.line, 2);
+    expect_jwks("[]", PAWL_EINVAL, "object");
+    expect_jwks("{\"keys\":{}}", PAWL_EINVAL, "\"keys\" array");
+    expect_jwks("{\"keys\":[]}", PAWL_EINVAL, "empty");
+    expect_jwks("{\"keys\":[],\"keys\":[]}", PAWL_EPARSE, "duplicate");
+    /* Duplicate kid. */
+    assert_true(th_jwk_json(F.keys[2], NULL, "same", one, sizeof one) > 0);
+    doc = malloc(PAWL_JWKS_DOC_MAX + 2);
+    assert_non_null(doc);
+    snprintf(doc, 16384, "{\"keys\":[%s,%s]}", one, one);
+    expect_jwks(doc, PAWL_EINVAL, "key 1 (kid \"same\"): duplicate kid");
+    /* 64 keys pass, 65 do not. */
+    size_t o = (size_t)snprintf(doc, 32, "{\"keys\":[");
+    for (int i = 0; i < PAWL_JWKS_KEYS_MAX + 1; i++) {
+        char kid[16];
+        snprintf(kid, sizeof kid, "k%d", i);
+        if (i == PAWL_JWKS_KEYS_MAX) {
+            memcpy(doc + o, "]}", 3);
+            expect_jwks(doc, PAWL_OK, NULL);
+            doc[o] = ',';
+            o++;
+        } else if (i > 0) {
+            doc[o++] = ',';
+        }
+        int n = th_jwk_json(F.keys[2], NULL, kid, doc + o, 4096);
+        assert_true(n > 0);
+        o += (size_t)n;
+    }
+    memcpy(doc + o, "]}", 3);
+    expect_jwks(doc, PAWL_ELIMIT, "65 keys");
+    /* Over 1 MiB, whatever it holds. */
+    memset(doc, ' ', PAWL_JWKS_DOC_MAX + 1);
+    doc[PAWL_JWKS_DOC_MAX + 1] = '\0';
+    expect_jwks(doc, PAWL_ELIMIT, "at most");
+    free(doc);
+}
+
+/* ---- Wycheproof ------------------------------------------------------- */
+
+static json_t *load_vectors(const char *name)
+{
+    char path[1024];
+    const char *shared = getenv("PAWL_SHARED");
+    const char *src = getenv("PAWL_SRC");
+    json_error_t je;
+    if (shared != NULL)
+        snprintf(path, sizeof path, "%s/vectors/wycheproof/%s", shared, name);
+    else
+        snprintf(path, sizeof path, "%s/../shared/vectors/wycheproof/%s", src ? src : ".", name);
+    json_t *root = json_load_file(path, 0, &je);
+    if (root == NULL)
+        fail_msg("cannot read %s: %s", path, je.text);
+    return root;
+}
+
+static uint8_t *unhex(json_t *s, size_t *n)
+{
+    size_t len = json_string_length(s);
+    uint8_t *b = malloc(len / 2 + 1);
+    assert_non_null(b);
+    *n = len / 2;
+    assert_int_equal(pawl__unhex(json_string_value(s), len, b, *n), PAWL_OK);
+    return b;
+}
+
+/* The group's key through our own JWKS parser when it has a JWK (they are
+ * all valid keys), and the DER SubjectPublicKeyInfo as the reference. */
+static EVP_PKEY *group_key(json_t *g)
+{
+    size_t n;
+    uint8_t *der = unhex(json_object_get(g, "publicKeyDer"), &n);
+    const uint8_t *p = der;
+    EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)n);
+    free(der);
+    assert_non_null(k);
+    json_t *jwk = json_object_get(g, "publicKeyJwk");
+    if (jwk != NULL) {
+        struct pawl_jwks *ks;
+        struct pawl_diag d;
+        json_t *set = json_pack("{s:[O]}", "keys", jwk);
+        char *doc = json_dumps(set, 0);
+        json_decref(set);
+        assert_int_equal(pawl_jwks_parse(doc, strlen(doc), "wycheproof", &ks, &d), PAWL_OK);
+        assert_int_equal(EVP_PKEY_eq(ks->keys[0].pkey, k), 1);
+        pawl_jwks_free(ks);
+        free(doc);
+    }
+    return k;
+}
+
+static void run_vectors(const char *file, enum pawl__jwt_alg alg)
+{
+    json_t *root = load_vectors(file);
+    size_t gi, ti, count = 0;
+    json_t *g, *t;
+    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
+        EVP_PKEY *k = group_key(g);
+        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+            size_t mn, sn;
+            uint8_t *msg = unhex(json_object_get(t, "msg"), &mn);
+            uint8_t *sig = unhex(json_object_get(t, "sig"), &sn);
+            const char *want = json_string_value(json_object_get(t, "result"));
+            pawl_err e = pawl__jwt_sig_verify(alg, k, msg, mn, sig, sn);
+            if (strcmp(want, "valid") == 0 && e != PAWL_OK)
+                fail_msg("%s tcId %lld: valid signature rejected", file,
+                         (long long)json_integer_value(json_object_get(t, "tcId")));
+            if (strcmp(want, "invalid") == 0 && e != PAWL_ECRYPTO)
+                fail_msg("%s tcId %lld: invalid signature accepted", file,
+                         (long long)json_integer_value(json_object_get(t, "tcId")));
+            free(msg);
+            free(sig);
+            count++;
+        }
+        EVP_PKEY_free(k);
+    }
+    assert_int_equal(count, json_integer_value(json_object_get(root, "numberOfTests")));
+    json_decref(root);
+}
+
+static void wycheproof_ed25519(void **state)
+{
+    (void)state;
+    run_vectors("ed25519_test.json", PAWL__ALG_EDDSA);
+}
+
+static void wycheproof_ecdsa_p256_p1363(void **state)
+{
+    (void)state;
+    run_vectors("ecdsa_secp256r1_sha256_p1363_test.json", PAWL__ALG_ES256);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accepts_each_alg),
+        cmocka_unit_test(custom_claim_names_and_role_cap),
+        cmocka_unit_test(aud_array_and_rules_unset),
+        cmocka_unit_test(structure_rejects),
+        cmocka_unit_test(alg_rejects),
+        cmocka_unit_test(embedded_key_and_crit_rejects),
+        cmocka_unit_test(key_rejects),
+        cmocka_unit_test(signature_rejects),
+        cmocka_unit_test(es256_signature_length),
+        cmocka_unit_test(claim_rejects),
+        cmocka_unit_test(issuer_and_audience_rejects),
+        cmocka_unit_test(leeway_boundaries),
+        cmocka_unit_test(leeway_zero),
+        cmocka_unit_test(cache_serves_repeats),
+        cmocka_unit_test(cache_never_extends_validity),
+        cmocka_unit_test(cache_keeps_bad_signatures_bad),
+        cmocka_unit_test(cache_no_collisions),
+        cmocka_unit_test(verifier_new_checks),
+        cmocka_unit_test(jwks_accepts),
+        cmocka_unit_test(jwks_key_rejects),
+        cmocka_unit_test(jwks_weak_and_broken_keys),
+        cmocka_unit_test(jwks_document_rejects),
+        cmocka_unit_test(wycheproof_ed25519),
+        cmocka_unit_test(wycheproof_ecdsa_p256_p1363),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
