@@ -75,7 +75,7 @@ static pawl_err jwt_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         return e;
     }
     if (strcmp(k, "cache_entries") == 0) {
-        e = pawl__yl_int(y, v, 0, 1 << 24, &i);
+        e = pawl__yl_int(y, v, 0, 262144, &i);
         p->jwt_cache_entries = (size_t)i;
         return e;
     }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up and run every test: see README.md ("Run all tests").
+#   1. gcc build, -Werror; unit + CLI integration tests (CTest)
+#   2. clang build with ASan + UBSan; the same tests under the sanitizers
+#   3. the source checker (banned calls, over-long functions) and its self-test
+#   4. a short libFuzzer smoke run of every driver in fuzz/ over its corpus
+#   5. a short benchmark run (prints figures; never fails on time)
+# Environment: PAWL_FUZZ_SECONDS (default 10) per fuzz driver; JOBS (default nproc).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh
+jobs=${JOBS:-$(nproc)}
+fuzz_s=${PAWL_FUZZ_SECONDS:-10}
+step() { printf '\n==== %s\n' "$*"; }
+
+step "gcc build and tests"
+cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/gcc -j "$jobs"
+ctest --test-dir build/gcc -j "$jobs" --output-on-failure
+
+step "clang build with ASan + UBSan and tests"
+cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DPAWL_SANITIZE=ON >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build/asan -j "$jobs" --output-on-failure
+
+step "source checker"
+bash scripts/checksrc.sh
+bash tests/checksrc_selftest.sh
+
+step "fuzz smoke (${fuzz_s}s per driver)"
+cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPAWL_FUZZ=ON -DPAWL_TESTS=OFF >/dev/null
+cmake --build build/fuzz -j "$jobs" --target $(cd fuzz && ls fuzz_*.c | sed 's/\.c$//')
+for src in fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    corpus=fuzz/corpus/${name#fuzz_}
+    work=$(mktemp -d)
+    cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+    dict=()
+    for d in "fuzz/${name#fuzz_}.dict" fuzz/json.dict; do
+        if [ -f "$d" ]; then dict=(-dict="$d"); break; fi
+    done
+    echo "-- $name ($corpus)"
+    (cd "$work" && "$root/build/fuzz/$name" "${dict[@]}" -max_total_time="$fuzz_s" \
+        -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 "$work" 2>&1 | tail -2)
+    rm -rf "$work"
+done
+
+step "benchmark (figures only)"
+./build/gcc/bench_decide --quick
+
+printf '\nall tests passed\n'

@@ -1,0 +1,303 @@
+/* see pawl/engine.h */
+#include "pawl/engine.h"
+#include "pawl/jwt.h"
+#include "pawl/path.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pawl_engine {
+    const struct pawl_policy *p;
+    const struct pawl_grants *grants;
+    struct pawl_twin *twin;
+    struct pawl_jwt_verifier *jwt;     /* NULL without a JWKS */
+    struct pawl_ratelimit *rl;
+    uint16_t (*sig)[PAWL_POLICY_MAX_CONDS]; /* per route: twin signal id of each condition */
+    uint64_t *route_hash;              /* per route: hash of its id, for rate-limit keys */
+    uint32_t caps_of_roles[PAWL_CAP__COUNT]; /* roles that hold each capability */
+    uint32_t scoped_roles;             /* dealer and support: org-scoped */
+    uint64_t seed;
+    struct pawl_engine_stats st;
+};
+
+static pawl_err resolve(struct pawl_engine *e)
+{
+    const struct pawl_policy *p = e->p;
+    e->sig = calloc(p->nroutes ? p->nroutes : 1, sizeof *e->sig);
+    e->route_hash = calloc(p->nroutes ? p->nroutes : 1, sizeof *e->route_hash);
+    if (e->sig == NULL || e->route_hash == NULL)
+        return PAWL_ENOMEM;
+    for (size_t r = 0; r < p->nroutes; r++) {
+        const struct pawl_route *rt = &p->routes[r];
+        e->route_hash[r] = pawl__hash64(e->seed, rt->id, strlen(rt->id));
+        for (unsigned c = 0; c < rt->nconds && e->twin; c++) {
+            pawl_str s = { rt->conds[c].signal, strlen(rt->conds[c].signal) };
+            if ((e->sig[r][c] = pawl_twin_signal(e->twin, s)) == 0)
+                return PAWL_ELIMIT;
+        }
+    }
+    for (unsigned i = 0; i < p->nroles; i++)
+        for (int c = 0; c < PAWL_CAP__COUNT; c++)
+            if (p->role_caps[i] & (1u << c))
+                e->caps_of_roles[c] |= 1u << i;
+    e->scoped_roles = pawl_policy_role_bit((void *)(uintptr_t)p, "dealer", 6) |
+                      pawl_policy_role_bit((void *)(uintptr_t)p, "support", 7);
+    return PAWL_OK;
+}
+
+pawl_err pawl_engine_new(const struct pawl_policy *policy, const struct pawl_jwks *jwks,
+                         const struct pawl_grants *grants, struct pawl_twin *twin,
+                         struct pawl_engine **out)
+{
+    struct pawl_engine *e = calloc(1, sizeof *e);
+    pawl_err err;
+    if (e == NULL)
+        return PAWL_ENOMEM;
+    e->p = policy;
+    e->grants = grants;
+    e->twin = twin;
+    e->seed = pawl__seed();
+    if ((err = pawl_ratelimit_new(policy->rl_max_keys, &e->rl)) != PAWL_OK ||
+        (err = resolve(e)) != PAWL_OK)
+        goto out;
+    if (jwks != NULL) {
+        struct pawl_jwt_rules rules = {
+            .issuer = policy->jwt_issuer, .audience = policy->jwt_audience,
+            .leeway_ms = policy->jwt_leeway_ms, .roles_claim = policy->jwt_roles_claim,
+            .org_claim = policy->jwt_org_claim, .role_lookup = pawl_policy_role_bit,
+            .role_ctx = (void *)(uintptr_t)policy,
+        };
+        if ((err = pawl_jwt_verifier_new(&rules, jwks, policy->jwt_cache_entries, &e->jwt)) != PAWL_OK)
+            goto out;
+    }
+    *out = e;
+    return PAWL_OK;
+out:
+    pawl_engine_free(e);
+    return err;
+}
+
+void pawl_engine_free(struct pawl_engine *e)
+{
+    if (e == NULL)
+        return;
+    if (e->jwt)
+        pawl_jwt_verifier_free(e->jwt);
+    pawl_ratelimit_free(e->rl);
+    free(e->sig);
+    free(e->route_hash);
+    free(e);
+}
+
+void pawl_engine_stats(const struct pawl_engine *e, struct pawl_engine_stats *out)
+{
+    *out = e->st;
+}
+
+const struct pawl_ratelimit *pawl_engine_ratelimit(const struct pawl_engine *e)
+{
+    return e->rl;
+}
+
+#define DETAIL(o, ...) snprintf((o)->detail, sizeof (o)->detail, __VA_ARGS__)
+
+static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_request *rq,
+                                 struct pawl_decision *o)
+{
+    if (rq->bearer.n > 0) {
+        struct pawl_diag d;
+        if (e->jwt == NULL) {
+            DETAIL(o, "no JWKS is configured, so no bearer token can be verified");
+            return PAWL_R_TOKEN_KEY_UNKNOWN;
+        }
+        enum pawl_reason r = pawl_jwt_verify(e->jwt, rq->bearer.p, rq->bearer.n, rq->time_ms,
+                                             &o->principal, &d);
+        if (r != PAWL_R_ALLOWED)
+            DETAIL(o, "%s", d.msg);
+        return r;
+    }
+    if (rq->cert_spki_sha256 || rq->cert_subject.n) {
+        if (pawl_policy_client_identity(e->p, rq->cert_spki_sha256, rq->cert_subject, &o->principal))
+            return PAWL_R_ALLOWED;
+        DETAIL(o, "client certificate is not mapped to a principal (policy 'clients:')");
+        return PAWL_R_CERT_UNKNOWN;
+    }
+    DETAIL(o, "no bearer token and no client certificate");
+    return PAWL_R_UNAUTHENTICATED;
+}
+
+/* Object level: a grant of (principal, vin), active now, whose role is allowed
+ * on the route and holds its capability; org-scoped roles must match org. */
+static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_route *rt,
+                                    struct pawl_decision *o, int64_t now)
+{
+    enum pawl_reason best = PAWL_R_NOT_YOUR_VEHICLE;
+    pawl_str uid = { o->principal.uid, strlen(o->principal.uid) }, vin = { o->vin, PAWL_VIN_LEN };
+    uint32_t it = 0;
+    for (const struct pawl_grant *g; (g = pawl_grants_next(e->grants, uid, vin, &it)) != NULL;) {
+        const char *gname = pawl_grant_role_name((enum pawl_grant_role)g->role);
+        uint32_t bit = pawl_policy_role_bit((void *)(uintptr_t)e->p, gname, strlen(gname));
+        if (!(bit & rt->role_mask & e->caps_of_roles[rt->cap]))
+            continue;
+        if (now < g->since_ms) {
+            best = PAWL_R_GRANT_NOT_YET_VALID;
+            DETAIL(o, "%s grant on %s starts at %lld", gname, o->vin, (long long)g->since_ms);
+        } else if (now >= g->until_ms) {
+            if (best != PAWL_R_GRANT_NOT_YET_VALID)
+                best = PAWL_R_GRANT_EXPIRED;
+            DETAIL(o, "%s grant on %s ended at %lld", gname, o->vin, (long long)g->until_ms);
+        } else if ((bit & e->scoped_roles) &&
+                   strcmp(pawl_grants_org(e->grants, g), o->principal.org) != 0) {
+            best = PAWL_R_ORG_MISMATCH;
+            DETAIL(o, "%s grant on %s belongs to org '%s', caller's org is '%s'", gname, o->vin,
+                   pawl_grants_org(e->grants, g), o->principal.org);
+        } else {
+            return PAWL_R_ALLOWED;
+        }
+    }
+    if (best == PAWL_R_NOT_YOUR_VEHICLE)
+        DETAIL(o, "%s holds no grant on %s that allows %s", o->principal.uid, o->vin,
+               pawl_cap_name(rt->cap));
+    return best;
+}
+
+static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_path *path,
+                                  const struct pawl_route *rt, struct pawl_decision *o, int64_t now)
+{
+    if (!(o->principal.role_mask & rt->role_mask & e->caps_of_roles[rt->cap])) {
+        DETAIL(o, "none of the caller's roles may use route '%s' (%s)", rt->id, pawl_cap_name(rt->cap));
+        return PAWL_R_FORBIDDEN_ROLE;
+    }
+    if (rt->vehicle_seg < 0)
+        return PAWL_R_ALLOWED;
+    pawl_str v = path->seg[rt->vehicle_seg];
+    if (!pawl_vin_valid(v)) {
+        DETAIL(o, "path segment %d is not a VIN", rt->vehicle_seg + 1);
+        return PAWL_R_BAD_VIN;
+    }
+    memcpy(o->vin, v.p, PAWL_VIN_LEN);
+    o->vin[PAWL_VIN_LEN] = '\0';
+    return check_grant(e, rt, o, now);
+}
+
+static enum pawl_reason rate_limit(struct pawl_engine *e, const struct pawl_route *rt,
+                                   struct pawl_decision *o, int64_t now_ms)
+{
+    static const char *const what[] = { "principal", "principal+route", "vehicle+command", "global" };
+    const struct pawl_policy *p = e->p;
+    uint64_t uh = pawl__hash64(e->seed, o->principal.uid, strlen(o->principal.uid));
+    uint64_t rh = e->route_hash[rt->index];
+    struct pawl_rl_check c[4] = {
+        { uh * 0x9e3779b97f4a7c15ull + 1, p->rl_principal },
+        { (uh ^ rh) * 0xc2b2ae3d27d4eb4full + 2, rt->rl_principal_route },
+        { (o->vin[0] ? pawl__hash64(e->seed, o->vin, PAWL_VIN_LEN) ^ rh : 0) * 0x165667b19e3779f9ull + 3,
+          o->vin[0] ? rt->rl_vin_command : (struct pawl_rate){ 0, 0 } },
+        { (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4, p->rl_global[rt->cap] },
+    };
+    int64_t retry_us;
+    unsigned which;
+    if (pawl_ratelimit_check(e->rl, c, 4, now_ms * 1000, &retry_us, &which))
+        return PAWL_R_ALLOWED;
+    o->retry_after_s = (retry_us + 999999) / 1000000;
+    if (o->retry_after_s < 1)
+        o->retry_after_s = 1;
+    DETAIL(o, "%s rate limit exceeded; retry after %lld s", what[which], (long long)o->retry_after_s);
+    return PAWL_R_RATE_LIMITED;
+}
+
+static bool cond_holds(const struct pawl_cond *c, double v)
+{
+    switch (c->op) {
+    case PAWL_OP_EQ: return v == c->value;
+    case PAWL_OP_NE: return v != c->value;
+    case PAWL_OP_LT: return v < c->value;
+    case PAWL_OP_LE: return v <= c->value;
+    case PAWL_OP_GT: return v > c->value;
+    case PAWL_OP_GE: return v >= c->value;
+    }
+    return false;
+}
+
+static enum pawl_reason context(struct pawl_engine *e, const struct pawl_route *rt,
+                                struct pawl_decision *o, int64_t now)
+{
+    pawl_str vin = { o->vin, PAWL_VIN_LEN };
+    for (unsigned i = 0; i < rt->nconds; i++) {
+        const struct pawl_cond *c = &rt->conds[i];
+        double v;
+        int64_t ts;
+        if (e->twin == NULL || !pawl_twin_get(e->twin, vin, e->sig[rt->index][i], &v, &ts)) {
+            if (rt->fail_open)
+                continue;
+            DETAIL(o, "no reported %s for %s", c->signal, o->vin);
+            return PAWL_R_VEHICLE_STATE_UNKNOWN;
+        }
+        if (now - ts > c->max_age_ms || ts - now > e->p->jwt_leeway_ms) {
+            if (rt->fail_open)
+                continue;
+            DETAIL(o, "%s of %s was reported %lld ms ago (limit %lld ms)", c->signal, o->vin,
+                   (long long)(now - ts), (long long)c->max_age_ms);
+            return PAWL_R_VEHICLE_STATE_STALE;
+        }
+        if (!cond_holds(c, v)) {
+            DETAIL(o, "%s of %s is %g; route '%s' requires otherwise", c->signal, o->vin, v, rt->id);
+            return PAWL_R_UNSAFE_VEHICLE_STATE;
+        }
+    }
+    return PAWL_R_ALLOWED;
+}
+
+static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_request *rq,
+                                 struct pawl_decision *o)
+{
+    struct pawl_path path;
+    struct pawl_diag d;
+    enum pawl_reason r;
+    o->method = pawl_method_parse(rq->method);
+    if (pawl_path_normalize(rq->path.p, rq->path.n, &path, &d) != PAWL_OK) {
+        DETAIL(o, "byte %u: %s", d.col, d.msg);
+        return PAWL_R_BAD_PATH;
+    }
+    switch (pawl_policy_match(e->p, &path, o->method, &o->route)) {
+    case PAWL_MATCH_OK: break;
+    case PAWL_MATCH_BAD_METHOD: DETAIL(o, "method not allowed on this path"); return PAWL_R_METHOD_NOT_ALLOWED;
+    case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
+    }
+    if ((r = identify(e, rq, o)) != PAWL_R_ALLOWED)
+        return r;
+    o->authenticated = true;
+    if ((r = authorize(e, &path, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED ||
+        (r = rate_limit(e, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED ||
+        (r = context(e, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED)
+        return r;
+    if (o->route->step_up && !rq->step_up_verified) {
+        DETAIL(o, "route '%s' needs an owner co-signature (step-up)", o->route->id);
+        return PAWL_R_STEP_UP_REQUIRED;
+    }
+    DETAIL(o, "allowed by route '%s'", o->route->id);
+    return PAWL_R_ALLOWED;
+}
+
+enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
+                             struct pawl_decision *o)
+{
+    o->route = NULL;
+    o->authenticated = false;
+    o->principal.uid[0] = '\0';
+    o->principal.nroles = 0;
+    o->principal.role_mask = 0;
+    o->vin[0] = '\0';
+    o->retry_after_s = 0;
+    o->detail[0] = '\0';
+    o->reason = pipeline(e, rq, o);
+    o->status = pawl_reason_status(o->reason);
+    e->st.decisions++;
+    e->st.by_reason[o->reason]++;
+    if (o->reason == PAWL_R_ALLOWED)
+        e->st.allowed++;
+    else
+        e->st.denied++;
+    return o->reason;
+}
