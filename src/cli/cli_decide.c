@@ -265,6 +265,7 @@ static int one_line(struct run *r, const char *line, size_t n)
     if (pawl_event_parse(line, n, "stdin", (unsigned)r->lines, &ev, &d) != PAWL_OK) {
         char buf[700];
         pawl_diag_format(&d, buf, sizeof buf);
+        fflush(stdout); /* keep the error next to the line it is about */
         fprintf(stderr, "pawl: %s\n", buf);
         r->bad_lines++;
         memset(&dec, 0, sizeof dec);
