@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helper_jwt.h"
 #include "jwt_internal.h"
@@ -761,16 +762,19 @@ static void jwks_document_rejects(void **state)
 
 /* ---- Wycheproof ------------------------------------------------------- */
 
+/* The vectors live beside the project (../shared, see CMakeLists.txt), not in
+ * it: nothing third-party is copied in. When that directory is not there the
+ * test says so and is skipped, never passed. */
 static json_t *load_vectors(const char *name)
 {
     char path[1024];
     const char *shared = getenv("PAWL_SHARED");
-    const char *src = getenv("PAWL_SRC");
     json_error_t je;
-    if (shared != NULL)
-        snprintf(path, sizeof path, "%s/vectors/wycheproof/%s", shared, name);
-    else
-        snprintf(path, sizeof path, "%s/../shared/vectors/wycheproof/%s", src ? src : ".", name);
+    snprintf(path, sizeof path, "%s/vectors/wycheproof/%s", shared ? shared : "../shared", name);
+    if (access(path, R_OK) != 0) {
+        print_message("SKIPPED: Wycheproof vectors not found at %s (set PAWL_SHARED)\n", path);
+        skip();
+    }
     json_t *root = json_load_file(path, 0, &je);
     if (root == NULL)
         fail_msg("cannot read %s: %s", path, je.text);
