@@ -40,12 +40,18 @@ for src in fuzz/fuzz_*.c; do
     cp -r "$corpus"/. "$work"/ 2>/dev/null || true
     dict=()
     for d in "fuzz/${name#fuzz_}.dict" fuzz/json.dict; do
-        if [ -f "$d" ]; then dict=(-dict="$d"); break; fi
+        if [ -f "$d" ]; then dict=(-dict="$root/$d"); break; fi
     done
     echo "-- $name ($corpus)"
-    (cd "$work" && "$root/build/fuzz/$name" "${dict[@]}" -max_total_time="$fuzz_s" \
-        -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 "$work" 2>&1 | tail -2)
-    rm -rf "$work"
+    if ! (cd "$work" && "$root/build/fuzz/$name" "${dict[@]}" -max_total_time="$fuzz_s" \
+        -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$root/build/fuzz/" \
+        "$work" >"$work.log" 2>&1); then
+        tail -40 "$work.log"
+        echo "FUZZ FAILURE in $name: reproducer in build/fuzz/ (crash-*, leak-*, timeout-*)"
+        exit 1
+    fi
+    grep -E '^#[0-9]+ +DONE' "$work.log" || tail -1 "$work.log"
+    rm -rf "$work" "$work.log"
 done
 
 step "benchmark (figures only)"

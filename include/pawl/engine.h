@@ -41,7 +41,7 @@ struct pawl_decision {
     struct pawl_principal principal;
     char vin[PAWL_VIN_LEN + 1];  /* the vehicle the request names, "" when none */
     int64_t retry_after_s;       /* for rate_limited */
-    char detail[192];            /* one line a human reads */
+    char detail[192];            /* why, for a human: set on every deny, "" when allowed */
 };
 
 /* policy, grants and jwks (may be NULL: then no token verifies) are borrowed
@@ -56,6 +56,10 @@ void pawl_engine_free(struct pawl_engine *e);
 /* Decide one request. Never fails: a problem is a deny with its reason. */
 enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
                              struct pawl_decision *out);
+
+/* The decision's detail for a human: dec->detail, or "allowed by route 'id'"
+ * for an allow (formatted here, off the decision path). Returns buf. */
+const char *pawl_decision_why(const struct pawl_decision *dec, char *buf, size_t n);
 
 struct pawl_engine_stats {
     uint64_t decisions, allowed, denied;

@@ -223,11 +223,12 @@ struct run {
 
 static void print_text(const struct pawl_event_in *ev, const struct pawl_decision *dec)
 {
+    char why[sizeof dec->detail + 64];
+    pawl_decision_why(dec, why, sizeof why);
     printf("%-5s %3d %-7.*s %-60.*s %-12s %-22s %s\n",
            dec->reason == PAWL_R_ALLOWED ? "ALLOW" : "DENY", dec->status, (int)ev->rq.method.n,
            ev->rq.method.p, (int)(ev->rq.path.n > 60 ? 60 : ev->rq.path.n), ev->rq.path.p,
-           dec->authenticated ? dec->principal.uid : "-", pawl_reason_name(dec->reason),
-           dec->detail);
+           dec->authenticated ? dec->principal.uid : "-", pawl_reason_name(dec->reason), why);
 }
 
 static int emit(struct run *r, const struct pawl_event_in *ev, const struct pawl_decision *dec)

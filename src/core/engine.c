@@ -18,6 +18,7 @@ struct pawl_engine {
     uint64_t *route_hash;              /* per route: hash of its id, for rate-limit keys */
     uint32_t caps_of_roles[PAWL_CAP__COUNT]; /* roles that hold each capability */
     uint32_t scoped_roles;             /* dealer and support: org-scoped */
+    uint32_t grant_role_bit[PAWL_GR__COUNT]; /* grant role -> policy role bit (0: unknown) */
     uint64_t seed;
     struct pawl_engine_stats st;
 };
@@ -42,8 +43,11 @@ static pawl_err resolve(struct pawl_engine *e)
         for (int c = 0; c < PAWL_CAP__COUNT; c++)
             if (p->role_caps[i] & (1u << c))
                 e->caps_of_roles[c] |= 1u << i;
-    e->scoped_roles = pawl_policy_role_bit((void *)(uintptr_t)p, "dealer", 6) |
-                      pawl_policy_role_bit((void *)(uintptr_t)p, "support", 7);
+    for (int g = 0; g < PAWL_GR__COUNT; g++) {
+        const char *name = pawl_grant_role_name((enum pawl_grant_role)g);
+        e->grant_role_bit[g] = pawl_policy_role_bit((void *)(uintptr_t)p, name, strlen(name));
+    }
+    e->scoped_roles = e->grant_role_bit[PAWL_GR_DEALER] | e->grant_role_bit[PAWL_GR_SUPPORT];
     return PAWL_OK;
 }
 
@@ -138,7 +142,7 @@ static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_rou
     uint32_t it = 0;
     for (const struct pawl_grant *g; (g = pawl_grants_next(e->grants, uid, vin, &it)) != NULL;) {
         const char *gname = pawl_grant_role_name((enum pawl_grant_role)g->role);
-        uint32_t bit = pawl_policy_role_bit((void *)(uintptr_t)e->p, gname, strlen(gname));
+        uint32_t bit = e->grant_role_bit[g->role];
         if (!(bit & rt->role_mask & e->caps_of_roles[rt->cap]))
             continue;
         if (now < g->since_ms) {
@@ -276,8 +280,7 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
         DETAIL(o, "route '%s' needs an owner co-signature (step-up)", o->route->id);
         return PAWL_R_STEP_UP_REQUIRED;
     }
-    DETAIL(o, "allowed by route '%s'", o->route->id);
-    return PAWL_R_ALLOWED;
+    return PAWL_R_ALLOWED; /* detail stays "": formatting is left to whoever prints it */
 }
 
 enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
@@ -300,4 +303,13 @@ enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *r
     else
         e->st.denied++;
     return o->reason;
+}
+
+const char *pawl_decision_why(const struct pawl_decision *dec, char *buf, size_t n)
+{
+    if (dec->reason == PAWL_R_ALLOWED && dec->route != NULL && dec->detail[0] == '\0')
+        snprintf(buf, n, "allowed by route '%s'", dec->route->id);
+    else
+        snprintf(buf, n, "%s", dec->detail);
+    return buf;
 }

@@ -208,7 +208,9 @@ json_t *pawl_event_decision(json_t *base, int64_t time_ms, pawl_str method,
     json_object_set_new(ev, "status_id", json_integer(code < 400 ? 1 : 2));
     json_object_set_new(ev, "action_id", json_integer(allowed ? 1 : 2));
     json_object_set_new(ev, "disposition", json_string(pawl_reason_name(dec->reason)));
-    json_t *detail = json_string(dec->detail); /* NULL if truncation split a UTF-8 sequence */
+    char why[sizeof dec->detail + 64];
+    /* NULL when truncation split a UTF-8 sequence */
+    json_t *detail = json_string(pawl_decision_why(dec, why, sizeof why));
     json_object_set_new(ev, "status_detail", detail ? detail : json_string(""));
     set_actor(ev, dec);
     set_route(ev, method, dec);

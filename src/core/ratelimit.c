@@ -87,6 +87,12 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
     if (n > 8)
         n = 8; /* the decision path checks at most four buckets */
     rl->st.checks++;
+    /* The buckets are random cache misses: start them all before the first probe. */
+    for (unsigned i = 0; i < n; i++) {
+        const struct slot *b = &rl->slots[((c[i].key ? c[i].key : 1) & (rl->nbuckets - 1)) * WAYS];
+        __builtin_prefetch(b);
+        __builtin_prefetch(b + WAYS / 2);
+    }
     for (unsigned i = 0; i < n; i++) {
         const struct pawl_rate *r = &c[i].rate;
         uint64_t key = c[i].key ? c[i].key : 1;
