@@ -67,5 +67,8 @@ struct pawl_engine_stats {
 };
 void pawl_engine_stats(const struct pawl_engine *e, struct pawl_engine_stats *out);
 const struct pawl_ratelimit *pawl_engine_ratelimit(const struct pawl_engine *e);
+struct pawl_jwt_stats;
+/* The token cache's counters; all zero without a JWKS. */
+void pawl_engine_jwt_stats(const struct pawl_engine *e, struct pawl_jwt_stats *out);
 
 #endif

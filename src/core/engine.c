@@ -105,6 +105,13 @@ const struct pawl_ratelimit *pawl_engine_ratelimit(const struct pawl_engine *e)
     return e->rl;
 }
 
+void pawl_engine_jwt_stats(const struct pawl_engine *e, struct pawl_jwt_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (e->jwt)
+        pawl_jwt_verifier_stats(e->jwt, out);
+}
+
 #define DETAIL(o, ...) snprintf((o)->detail, sizeof (o)->detail, __VA_ARGS__)
 
 static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_request *rq,

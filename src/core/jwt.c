@@ -464,7 +464,7 @@ static pawl_err verifier_init(struct pawl_jwt_verifier *v, const struct pawl_jwt
         (err = rule_str(rules->org_claim, "org", &v->org_claim)) != PAWL_OK)
         return err;
     v->nsets = (cache_entries + WAYS - 1) / WAYS;
-    if (v->nsets > 0 && (v->cache = calloc(v->nsets * WAYS, sizeof *v->cache)) == NULL)
+    if (v->nsets > 0 && (v->cache = pawl__table_alloc(v->nsets * WAYS * sizeof *v->cache)) == NULL)
         return PAWL_ENOMEM;
     v->sha_base = EVP_MD_CTX_new();
     v->sha = EVP_MD_CTX_new();

@@ -1,5 +1,6 @@
 /* see pawl/ratelimit.h */
 #include "pawl/ratelimit.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,10 @@ pawl_err pawl_ratelimit_new(size_t max_keys, struct pawl_ratelimit **out)
     /* Half-full buckets on average keep live evictions rare at max_keys. */
     while (nb * WAYS < max_keys * 2)
         nb *= 2;
-    if (posix_memalign((void **)&rl->slots, 64, nb * WAYS * sizeof(struct slot)) != 0) {
+    if ((rl->slots = pawl__table_alloc(nb * WAYS * sizeof(struct slot))) == NULL) {
         free(rl);
         return PAWL_ENOMEM;
     }
-    memset(rl->slots, 0, nb * WAYS * sizeof(struct slot));
     rl->nbuckets = nb;
     rl->st.slots = nb * WAYS;
     *out = rl;

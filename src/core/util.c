@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <openssl/rand.h>
 
 const char *pawl_err_str(pawl_err e)
@@ -230,4 +231,18 @@ char *pawl__strndup(const char *s, size_t n)
     memcpy(r, s, n);
     r[n] = '\0';
     return r;
+}
+
+void *pawl__table_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p = NULL;
+    if (posix_memalign(&p, bytes >= huge ? huge : 64, bytes ? bytes : 1) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= huge)
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint; failure is harmless */
+#endif
+    memset(p, 0, bytes);
+    return p;
 }

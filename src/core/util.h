@@ -35,6 +35,11 @@ uint64_t pawl__seed(void);
 /* Constant-time comparison. */
 bool pawl__ct_eq(const void *a, const void *b, size_t n);
 
+/* Zeroed memory for a large table that is probed at random (rate limiter,
+ * token cache): 2 MiB-aligned and hinted for huge pages when big enough, since
+ * TLB misses would otherwise dominate each probe. Free with free(). */
+void *pawl__table_alloc(size_t bytes);
+
 /* Bounded string duplication; NULL on allocation failure. */
 char *pawl__strndup(const char *s, size_t n);
 
