@@ -12,6 +12,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  decide        run the decision core over OCSF API Activity lines (stdin)\n"
           "  audit verify  verify a hash-chained, signed audit log\n"
+          "  audit append  append JSON lines (stdin) to a signed audit log\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
           "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file.\n",
