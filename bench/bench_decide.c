@@ -180,6 +180,26 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static void report_memory(const struct world *w, const struct sizes *z)
+{
+    struct pawl_jwt_stats js;
+    pawl_engine_jwt_stats(w->engine, &js);
+    printf("token cache: %llu hits, %llu misses, %llu signature checks, %llu evictions\n",
+           (unsigned long long)js.hits, (unsigned long long)js.misses,
+           (unsigned long long)js.verifications, (unsigned long long)js.evictions);
+    const struct pawl_ratelimit *rl = pawl_engine_ratelimit(w->engine);
+    struct pawl_rl_stats rs;
+    pawl_ratelimit_stats(rl, &rs);
+    printf("rate limiter: %zu slots, %.1f MiB, i.e. %.1f MiB per 1,000,000 keys (%llu live evictions)\n",
+           rs.slots, (double)pawl_ratelimit_memory(rl) / 1048576.0,
+           (double)pawl_ratelimit_memory(rl) / 1048576.0 * 1e6 / ((double)rs.slots / 2),
+           (unsigned long long)rs.evicted_live);
+    int nveh = z->principals * z->vins_per_principal;
+    printf("twin: %d vehicles, %.1f MiB, i.e. %.1f MiB per 100,000 twins (1 signal each)\n", nveh,
+           (double)pawl_twin_memory(w->twin) / 1048576.0,
+           (double)pawl_twin_memory(w->twin) / 1048576.0 * 100000.0 / nveh);
+}
+
 int main(int argc, char **argv)
 {
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -204,8 +224,6 @@ int main(int argc, char **argv)
         pawl_decide(w.engine, &rq, &dec);
     }
     free(warm);
-    struct pawl_rl_stats rs;
-    pawl_ratelimit_stats(pawl_engine_ratelimit(w.engine), &rs);
 
     struct req *reqs = make_requests(&z, z.requests, 7, false);
     uint64_t *lat = malloc((size_t)z.requests * sizeof *lat);
@@ -237,21 +255,7 @@ int main(int argc, char **argv)
         if (st1.by_reason[i] - st0.by_reason[i])
             printf("  %-22s %llu\n", pawl_reason_name((enum pawl_reason)i),
                    (unsigned long long)(st1.by_reason[i] - st0.by_reason[i]));
-    struct pawl_jwt_stats js;
-    pawl_engine_jwt_stats(w.engine, &js);
-    printf("token cache: %llu hits, %llu misses, %llu signature checks, %llu evictions\n",
-           (unsigned long long)js.hits, (unsigned long long)js.misses,
-           (unsigned long long)js.verifications, (unsigned long long)js.evictions);
-    const struct pawl_ratelimit *rl = pawl_engine_ratelimit(w.engine);
-    pawl_ratelimit_stats(rl, &rs);
-    printf("rate limiter: %zu slots, %.1f MiB, i.e. %.1f MiB per 1,000,000 keys (%llu live evictions)\n",
-           rs.slots, (double)pawl_ratelimit_memory(rl) / 1048576.0,
-           (double)pawl_ratelimit_memory(rl) / 1048576.0 * 1e6 / ((double)rs.slots / 2),
-           (unsigned long long)rs.evicted_live);
-    int nveh = z.principals * z.vins_per_principal;
-    printf("twin: %d vehicles, %.1f MiB, i.e. %.1f MiB per 100,000 twins (1 signal each)\n", nveh,
-           (double)pawl_twin_memory(w.twin) / 1048576.0,
-           (double)pawl_twin_memory(w.twin) / 1048576.0 * 100000.0 / nveh);
+    report_memory(&w, &z);
     printf("process RSS growth: %.1f MiB\n", (double)(rss_kb() - rss0) / 1024.0);
     free(lat);
     free(reqs);

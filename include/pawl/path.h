@@ -5,8 +5,9 @@
  * matches case-sensitively. Rejected (each with its own message and offset):
  *   - a path that does not start with '/', or contains '#'
  *   - empty segments ("//", a trailing '/'), "." and ".." segments
- *   - a raw backslash, ';' (path parameters), control bytes, bytes outside
- *     RFC 3986 pchar (space, '"', '<', '>', '{', '}', '|', '^', '`', '[', ']')
+ *   - a raw backslash, ';' (path parameters), control bytes, ASCII outside
+ *     RFC 3986 pchar (space, '"', '<', '>', '{', '}', '|', '^', '`', '[', ']');
+ *     raw bytes >= 0x80 are accepted only as valid UTF-8
  *   - percent-encoded '/', '\', '.', ';', '%' (double encoding), NUL or other
  *     control bytes; malformed percent escapes
  *   - invalid UTF-8 after decoding: overlong forms, surrogates, > U+10FFFF,

@@ -92,6 +92,7 @@ struct pawl_policy {
     /* twin: */
     int64_t twin_max_age_ms;     /* default max_age for stationary_only */
     size_t twin_max_vehicles;
+    int64_t twin_max_skew_ms;    /* state reported this far in the future still counts */
     /* routes: */
     size_t nroutes;
     struct pawl_route *routes;

@@ -29,8 +29,8 @@ PAWL_MUST_CHECK pawl_err pawl_ratelimit_new(size_t max_keys, struct pawl_ratelim
 void pawl_ratelimit_free(struct pawl_ratelimit *rl);
 
 /* Check n buckets at now_us. All pass: each is charged one request and true is
- * returned. Any fails: nothing is charged, *which is its index and
- * *retry_after_us says when it would pass. Limits with interval_us == 0 pass. */
+ * returned. Any fails: nothing is charged; *which and *retry_after_us name
+ * the refusing bucket with the longest wait (after it, every bucket passes). Limits with interval_us == 0 pass. */
 PAWL_MUST_CHECK bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check *c,
                                           unsigned n, int64_t now_us, int64_t *retry_after_us,
                                           unsigned *which);

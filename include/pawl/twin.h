@@ -19,6 +19,10 @@
 
 struct pawl_twin;
 
+/* True when name is a VSS signal path: "Vehicle" then one or more
+ * ".Segment" of [A-Za-z0-9_], at most 256 bytes. */
+bool pawl_vss_path_valid(pawl_str name);
+
 struct pawl_twin_stats {
     size_t vehicles;
     uint64_t updates, stale_ignored, skipped_values;

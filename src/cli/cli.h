@@ -8,9 +8,10 @@
 /* Exit codes shared by every subcommand. */
 enum {
     PAWL_EXIT_OK = 0,      /* success; for decide: every request was allowed or denied */
-    PAWL_EXIT_FAIL = 1,    /* verification failed (tampering), or a denial was asked to fail */
+    PAWL_EXIT_FAIL = 1,    /* verification failed (tampering) */
     PAWL_EXIT_USAGE = 2,   /* bad command line */
     PAWL_EXIT_INPUT = 3,   /* a configuration file (policy, JWKS, grants, key) is invalid or unreadable */
+    PAWL_EXIT_IO = 4,      /* writing the output or the audit log failed */
 };
 
 int pawl_cli_decide(int argc, char **argv);

@@ -227,7 +227,8 @@ static void print_text(const struct pawl_event_in *ev, const struct pawl_decisio
     pawl_decision_why(dec, why, sizeof why);
     printf("%-5s %3d %-7.*s %-60.*s %-12s %-22s %s\n",
            dec->reason == PAWL_R_ALLOWED ? "ALLOW" : "DENY", dec->status, (int)ev->rq.method.n,
-           ev->rq.method.p, (int)(ev->rq.path.n > 60 ? 60 : ev->rq.path.n), ev->rq.path.p,
+           ev->rq.method.p ? ev->rq.method.p : "", (int)(ev->rq.path.n > 60 ? 60 : ev->rq.path.n),
+           ev->rq.path.p ? ev->rq.path.p : "",
            dec->authenticated ? dec->principal.uid : "-", pawl_reason_name(dec->reason), why);
 }
 
@@ -235,13 +236,13 @@ static int emit(struct run *r, const struct pawl_event_in *ev, const struct pawl
 {
     char err[512];
     size_t n;
-    int64_t t = ev->rq.time_ms ? ev->rq.time_ms : r->last_time; /* bad lines: last good time */
+    int64_t t = dec->reason != PAWL_R_BAD_REQUEST ? ev->rq.time_ms : r->last_time; /* bad lines: last good time */
     json_t *out = pawl_event_decision(ev->root, t, ev->rq.method, dec);
     char *line = out ? pawl_event_dump(out, &n) : NULL;
     json_decref(out);
     if (line == NULL) {
         fprintf(stderr, "pawl: out of memory rendering a decision\n");
-        return 4;
+        return PAWL_EXIT_IO;
     }
     if (r->o->text)
         print_text(ev, dec);
@@ -250,7 +251,7 @@ static int emit(struct run *r, const struct pawl_event_in *ev, const struct pawl
     if (r->audit && pawl_audit_log_append(r->audit, t, "decision", line, n, err, sizeof err) != 0) {
         fprintf(stderr, "pawl: audit: %s\n", err);
         free(line);
-        return 4;
+        return PAWL_EXIT_IO;
     }
     free(line);
     return 0;
@@ -302,7 +303,7 @@ static int read_loop(struct run *r)
     bool skipping = false;
     int c, rc = 0;
     if (buf == NULL)
-        return 4;
+        return PAWL_EXIT_IO;
     while (rc == 0 && (c = getchar()) != EOF) {
         if (c != '\n') {
             if (n < cap - 1)
@@ -378,11 +379,11 @@ int pawl_cli_decide(int argc, char **argv)
     rc = read_loop(&r);
     if (r.audit && pawl_audit_log_close(r.audit, r.last_time, err, sizeof err) != 0 && rc == 0) {
         fprintf(stderr, "pawl: audit: %s\n", err);
-        rc = 4;
+        rc = PAWL_EXIT_IO;
     }
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "pawl: writing output: %s\n", strerror(errno));
-        rc = 4;
+        rc = PAWL_EXIT_IO;
     }
     summary(&r);
 out:

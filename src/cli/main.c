@@ -15,7 +15,8 @@ static void usage(FILE *f)
           "  audit append  append JSON lines (stdin) to a signed audit log\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
-          "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file.\n",
+          "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file,\n"
+          "4 writing output failed.\n",
           f);
 }
 

@@ -139,6 +139,26 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
     return PAWL_R_UNAUTHENTICATED;
 }
 
+/* How close a refused grant came: the closest one names the reason, whatever
+ * the order of the grants. */
+static int closeness(enum pawl_reason r)
+{
+    return r == PAWL_R_ORG_MISMATCH ? 3 : r == PAWL_R_GRANT_NOT_YET_VALID ? 2
+         : r == PAWL_R_GRANT_EXPIRED ? 1 : 0;
+}
+
+static enum pawl_reason grant_state(const struct pawl_engine *e, const struct pawl_grant *g,
+                                    uint32_t bit, const struct pawl_decision *o, int64_t now)
+{
+    if (now < g->since_ms)
+        return PAWL_R_GRANT_NOT_YET_VALID;
+    if (now >= g->until_ms)
+        return PAWL_R_GRANT_EXPIRED;
+    if ((bit & e->scoped_roles) && strcmp(pawl_grants_org(e->grants, g), o->principal.org) != 0)
+        return PAWL_R_ORG_MISMATCH;
+    return PAWL_R_ALLOWED;
+}
+
 /* Object level: a grant of (principal, vin), active now, whose role is allowed
  * on the route and holds its capability; org-scoped roles must match org. */
 static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_route *rt,
@@ -148,25 +168,23 @@ static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_rou
     pawl_str uid = { o->principal.uid, strlen(o->principal.uid) }, vin = { o->vin, PAWL_VIN_LEN };
     uint32_t it = 0;
     for (const struct pawl_grant *g; (g = pawl_grants_next(e->grants, uid, vin, &it)) != NULL;) {
-        const char *gname = pawl_grant_role_name((enum pawl_grant_role)g->role);
         uint32_t bit = e->grant_role_bit[g->role];
         if (!(bit & rt->role_mask & e->caps_of_roles[rt->cap]))
             continue;
-        if (now < g->since_ms) {
-            best = PAWL_R_GRANT_NOT_YET_VALID;
+        enum pawl_reason r = grant_state(e, g, bit, o, now);
+        if (r == PAWL_R_ALLOWED)
+            return r;
+        if (closeness(r) <= closeness(best))
+            continue;
+        best = r;
+        const char *gname = pawl_grant_role_name((enum pawl_grant_role)g->role);
+        if (r == PAWL_R_GRANT_NOT_YET_VALID)
             DETAIL(o, "%s grant on %s starts at %lld", gname, o->vin, (long long)g->since_ms);
-        } else if (now >= g->until_ms) {
-            if (best != PAWL_R_GRANT_NOT_YET_VALID)
-                best = PAWL_R_GRANT_EXPIRED;
+        else if (r == PAWL_R_GRANT_EXPIRED)
             DETAIL(o, "%s grant on %s ended at %lld", gname, o->vin, (long long)g->until_ms);
-        } else if ((bit & e->scoped_roles) &&
-                   strcmp(pawl_grants_org(e->grants, g), o->principal.org) != 0) {
-            best = PAWL_R_ORG_MISMATCH;
+        else
             DETAIL(o, "%s grant on %s belongs to org '%s', caller's org is '%s'", gname, o->vin,
                    pawl_grants_org(e->grants, g), o->principal.org);
-        } else {
-            return PAWL_R_ALLOWED;
-        }
     }
     if (best == PAWL_R_NOT_YOUR_VEHICLE)
         DETAIL(o, "%s holds no grant on %s that allows %s", o->principal.uid, o->vin,
@@ -245,7 +263,7 @@ static enum pawl_reason context(struct pawl_engine *e, const struct pawl_route *
             DETAIL(o, "no reported %s for %s", c->signal, o->vin);
             return PAWL_R_VEHICLE_STATE_UNKNOWN;
         }
-        if (now - ts > c->max_age_ms || ts - now > e->p->jwt_leeway_ms) {
+        if (now - ts > c->max_age_ms || ts - now > e->p->twin_max_skew_ms) {
             if (rt->fail_open)
                 continue;
             DETAIL(o, "%s of %s was reported %lld ms ago (limit %lld ms)", c->signal, o->vin,

@@ -59,7 +59,7 @@ struct ld {
 static pawl_err jwt_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i;
+    int64_t i = 0;
     pawl_err e;
     if (strcmp(k, "issuer") == 0)
         return pawl__yl_str(y, v, 1024, &p->jwt_issuer);
@@ -145,6 +145,8 @@ pawl_err pawl__policy_rate(struct pawl__yl *y, yaml_node_t *v, struct pawl_rate 
         return pawl__yl_err(y, v, "rate too high: more than one request per microsecond");
     out->interval_us = r.per_us / r.rate;
     out->burst = r.burst ? r.burst : r.rate;
+    if (out->burst > 366LL * 86400000000LL / out->interval_us)
+        return pawl__yl_err(y, v, "burst x (per / rate) must be at most 366 days");
     return PAWL_OK;
 }
 
@@ -160,7 +162,7 @@ static pawl_err global_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
 static pawl_err rl_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i;
+    int64_t i = 0;
     pawl_err e;
     if (strcmp(k, "principal") == 0)
         return pawl__policy_rate(y, v, &p->rl_principal);
@@ -179,7 +181,7 @@ static pawl_err rl_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *
 static pawl_err grants_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i;
+    int64_t i = 0;
     pawl_err e;
     if (strcmp(k, "max_delegation_s") == 0) {
         e = pawl__yl_int(y, v, 60, 366 * 86400, &i);
@@ -192,11 +194,16 @@ static pawl_err grants_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
 static pawl_err twin_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i;
+    int64_t i = 0;
     pawl_err e;
     if (strcmp(k, "max_age_s") == 0) {
         e = pawl__yl_int(y, v, 1, 86400, &i);
         p->twin_max_age_ms = i * 1000;
+        return e;
+    }
+    if (strcmp(k, "max_skew_s") == 0) {
+        e = pawl__yl_int(y, v, 0, 3600, &i);
+        p->twin_max_skew_ms = i * 1000;
         return e;
     }
     if (strcmp(k, "max_vehicles") == 0) {
@@ -214,7 +221,7 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
 {
     struct ld *l = ctx;
     struct pawl_policy *p = l->p;
-    int64_t ver;
+    int64_t ver = 0;
     pawl_err e;
     if (strcmp(k, "version") == 0) {
         if ((e = pawl__yl_int(y, v, 1, 1, &ver)) != PAWL_OK)
@@ -253,6 +260,7 @@ static void defaults(struct pawl_policy *p)
     p->rl_max_keys = 1u << 21;
     p->twin_max_age_ms = 30000;
     p->twin_max_vehicles = 1000000;
+    p->twin_max_skew_ms = 5000;
 }
 
 static pawl_err finish(struct ld *l, yaml_node_t *root)

@@ -1,5 +1,6 @@
 /* The policy's `routes:` and `clients:` sections (see docs/policy.md). */
 #include "policy_internal.h"
+#include "pawl/twin.h"
 #include "router.h"
 #include "util.h"
 
@@ -50,34 +51,15 @@ struct route_ctx {
     yaml_node_t *fail_open_node;
 };
 
-static bool signal_ok(const char *s)
-{
-    size_t n = strlen(s), seg = 0;
-    if (n > 128 || strncmp(s, "Vehicle", 7) != 0)
-        return false;
-    for (size_t i = 7; i <= n; i++) {
-        if (s[i] == '.' || s[i] == '\0') {
-            if (i > 7 && seg == 0)
-                return false;
-            seg = 0;
-            continue;
-        }
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return false;
-        seg++;
-    }
-    return n > 8;
-}
-
 static pawl_err cond_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     static const char *const ops[] = { "eq", "ne", "lt", "le", "gt", "ge" };
     struct pawl_cond *c = ctx;
     pawl_err e;
-    int64_t age;
+    int64_t age = 0;
     if (strcmp(k, "signal") == 0) {
-        if ((e = pawl__yl_str(y, v, 128, &c->signal)) == PAWL_OK && !signal_ok(c->signal))
+        if ((e = pawl__yl_str(y, v, 256, &c->signal)) == PAWL_OK &&
+            !pawl_vss_path_valid((pawl_str){ c->signal, strlen(c->signal) }))
             return pawl__yl_err(y, v, "signal must be a VSS path such as Vehicle.Speed");
         return e;
     }
@@ -222,6 +204,8 @@ static pawl_err route_check(struct pawl__yl *y, struct route_ctx *rc, yaml_node_
     }
     if (pawl__router_add(p->router, p->routes, r->index, rc->vehicle, err, sizeof err) != PAWL_OK)
         return pawl__yl_err(y, it, "route '%s': %s", r->id, err);
+    if (r->rl_vin_command.interval_us && r->vehicle_seg < 0)
+        return pawl__yl_err(y, it, "route '%s': rate_limits.vin_command needs 'vehicle:'", r->id);
     if (r->nconds > 0 && r->vehicle_seg < 0)
         return pawl__yl_err(y, it, "route '%s': conditions and stationary_only need 'vehicle:' "
                                    "(the path parameter naming the vehicle)", r->id);

@@ -38,7 +38,7 @@ PAWL_MUST_CHECK pawl_err pawl__yl_bool(struct pawl__yl *y, yaml_node_t *n, bool 
 PAWL_MUST_CHECK pawl_err pawl__yl_int(struct pawl__yl *y, yaml_node_t *n, int64_t min,
                                       int64_t max, int64_t *out);
 PAWL_MUST_CHECK pawl_err pawl__yl_num(struct pawl__yl *y, yaml_node_t *n, double *out);
-/* "250ms", "30s", "5m", "2h", "1d" -> microseconds, within [1us, 365d]. */
+/* "250ms", "30s", "5m", "2h", "1d" -> microseconds, within [1 ms, 365 d]. */
 PAWL_MUST_CHECK pawl_err pawl__yl_duration_us(struct pawl__yl *y, yaml_node_t *n, int64_t *out);
 PAWL_MUST_CHECK pawl_err pawl__yl_expect(struct pawl__yl *y, yaml_node_t *n, yaml_node_type_t t,
                                          const char *what);

@@ -93,6 +93,7 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
         __builtin_prefetch(b);
         __builtin_prefetch(b + WAYS / 2);
     }
+    bool ok = true;
     for (unsigned i = 0; i < n; i++) {
         const struct pawl_rate *r = &c[i].rate;
         uint64_t key = c[i].key ? c[i].key : 1;
@@ -103,13 +104,17 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
         s[i] = find(rl, key);
         int64_t tat = s[i] && s[i]->tat > now_us ? s[i]->tat : now_us;
         newtat[i] = tat + r->interval_us;
-        int64_t allowance = r->burst * r->interval_us;
-        if (newtat[i] - now_us > allowance) {
-            *retry_after_us = newtat[i] - now_us - allowance;
+        int64_t wait = newtat[i] - now_us - r->burst * r->interval_us;
+        /* Report the longest wait, so that a client that waits it is not refused again. */
+        if (wait > 0 && (ok || wait > *retry_after_us)) {
+            *retry_after_us = wait;
             *which = i;
-            rl->st.denied++;
-            return false;
+            ok = false;
         }
+    }
+    if (!ok) {
+        rl->st.denied++;
+        return false;
     }
     for (unsigned i = 0; i < n; i++) {
         if (c[i].rate.interval_us == 0)

@@ -65,7 +65,7 @@ void pawl_twin_free(struct pawl_twin *t)
     free(t);
 }
 
-static bool vss_ok(pawl_str s)
+bool pawl_vss_path_valid(pawl_str s)
 {
     size_t seg = 0;
     if (s.n < 9 || s.n > 256 || memcmp(s.p, "Vehicle.", 8) != 0)
@@ -88,7 +88,7 @@ static bool vss_ok(pawl_str s)
 
 uint16_t pawl_twin_signal(struct pawl_twin *t, pawl_str name)
 {
-    if (!vss_ok(name))
+    if (!pawl_vss_path_valid(name))
         return 0;
     uint32_t pid = pawl__strpool_find(&t->names, name);
     for (uint16_t i = 1; pid && i <= t->nnames; i++) /* names are few; ids are cached by callers */

@@ -153,6 +153,34 @@ static void test_roles_and_orgs(void **state)
     EXPECT(f, "GET", "/dealer/" V1 "/keys", 0, T0, PAWL_R_FORBIDDEN_ROLE); /* owners are not dealers */
 }
 
+/* With several refused grants, the reason does not depend on their order. */
+static void test_grant_reason_order(void **state)
+{
+    struct fx *f = *state;
+    const char *lines[2] = {
+        "{\"principal\":\"d1\",\"vin\":\"" V2 "\",\"role\":\"dealer\",\"since\":1763700000000,\"until\":1763710000000,\"org\":\"dealer-1\"}",
+        "{\"principal\":\"d1\",\"vin\":\"" V2 "\",\"role\":\"dealer\",\"since\":1763790000000,\"until\":1763850000000,\"org\":\"dealer-9\"}",
+    };
+    for (int order = 0; order < 2; order++) {
+        struct pawl_grants *g;
+        struct pawl_engine *e;
+        struct pawl_diag d;
+        struct pawl_decision dec;
+        assert_int_equal(pawl_grants_new(f->p->max_delegation_ms, &g), PAWL_OK);
+        for (int i = 0; i < 2; i++) {
+            const char *l = lines[order ? 1 - i : i];
+            assert_int_equal(pawl_grants_add_line(g, l, strlen(l), "g", 1, &d), PAWL_OK);
+        }
+        assert_int_equal(pawl_engine_new(f->p, f->jwks, g, f->t, &e), PAWL_OK);
+        struct pawl_request rq = { .method = PAWL_STR("GET"), .path = PAWL_STR("/v/" V2 "/status"),
+                                   .time_ms = T0, .bearer = { f->tok[2], strlen(f->tok[2]) } };
+        assert_int_equal(pawl_decide(e, &rq, &dec), PAWL_R_ORG_MISMATCH);
+        assert_non_null(strstr(dec.detail, "dealer-9"));
+        pawl_engine_free(e);
+        pawl_grants_free(g);
+    }
+}
+
 static void test_routing_reasons(void **state)
 {
     struct fx *f = *state;
@@ -313,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_and_object_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roles_and_orgs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routing_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_reason_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_context, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_up_and_certs, setup, teardown),

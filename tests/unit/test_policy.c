@@ -77,6 +77,8 @@ static void test_errors_have_positions(void **s)
     load_fails(HDR "rate_limits:\n  principal: {rate: -1, per: 1m}\n", "t.yaml:6:21:", "integer from 1");
     load_fails(HDR "jwt:\n  leeway_s: 99999\n", "t.yaml:6:13:", "integer from 0 to 600");
     load_fails(HDR "routes: []\n", "t.yaml:1:1:", "defines no routes");
+    load_fails(HDR "rate_limits:\n  principal: {rate: 1, per: 365d, burst: 1000000000}\n", "t.yaml:6:14:",
+               "at most 366 days");
 }
 
 static void test_route_semantics_rejected(void **s)
@@ -89,6 +91,10 @@ static void test_route_semantics_rejected(void **s)
     load_fails(y, "t.yaml:6:5:", "vehicle parameter '{id}' is not in the path");
     snprintf(y, sizeof y, HDR "%s    stationary_only: true\n", r);
     load_fails(y, "t.yaml:6:5:", "need 'vehicle:'");
+    snprintf(y, sizeof y, HDR "%s    rate_limits: {vin_command: {rate: 1, per: 1m}}\n", r);
+    load_fails(y, "t.yaml:6:5:", "vin_command needs 'vehicle:'");
+    snprintf(y, sizeof y, HDR "%s    vehicle: vin\n    conditions: [{signal: Vehicles.Speed}]\n", r);
+    load_fails(y, "t.yaml:12:27:", "signal must be a VSS path");
     snprintf(y, sizeof y, HDR "%s    vehicle: vin\n    fail_open: true\n", r);
     load_fails(y, "t.yaml:12:16:", "fail_open is only allowed on read routes");
     snprintf(y, sizeof y, HDR "%s  - id: b\n    path: /v/{id}/x\n    methods: [POST]\n"

@@ -54,6 +54,13 @@ static void test_all_or_nothing(void **s)
     for (int i = 0; i < 9; i++)
         assert_true(one(rl, 1, c[0].rate, t, &retry));
     assert_false(one(rl, 1, c[0].rate, t, &retry));
+    /* Both refuse: the answer is the longer wait, after which both pass. */
+    struct pawl_rl_check two[2] = { { 10, { S, 1 } }, { 11, { 5 * S, 1 } } };
+    assert_true(pawl_ratelimit_check(rl, two, 2, t, &retry, &which));
+    assert_false(pawl_ratelimit_check(rl, two, 2, t, &retry, &which));
+    assert_int_equal(which, 1);
+    assert_int_equal(retry, 5 * S);
+    assert_true(pawl_ratelimit_check(rl, two, 2, t + retry, &retry, &which));
     struct pawl_rl_check none = { 3, { 0, 0 } };
     for (int i = 0; i < 100; i++)
         assert_true(pawl_ratelimit_check(rl, &none, 1, t, &retry, &which));
