@@ -54,13 +54,31 @@ struct ld {
     struct pawl_policy *p;
 };
 
+/* An integer number of seconds in [min, max], stored in milliseconds. */
+static pawl_err secs_ms(struct pawl__yl *y, yaml_node_t *v, int64_t min, int64_t max, int64_t *ms)
+{
+    int64_t s = 0;
+    pawl_err e = pawl__yl_int(y, v, min, max, &s);
+    if (e == PAWL_OK)
+        *ms = s * 1000;
+    return e;
+}
+
+/* A count in [min, max]. */
+static pawl_err count(struct pawl__yl *y, yaml_node_t *v, int64_t min, int64_t max, size_t *out)
+{
+    int64_t n = 0;
+    pawl_err e = pawl__yl_int(y, v, min, max, &n);
+    if (e == PAWL_OK)
+        *out = (size_t)n;
+    return e;
+}
+
 /* ---- jwt: ---- */
 
 static pawl_err jwt_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i = 0;
-    pawl_err e;
     if (strcmp(k, "issuer") == 0)
         return pawl__yl_str(y, v, 1024, &p->jwt_issuer);
     if (strcmp(k, "audience") == 0)
@@ -69,16 +87,10 @@ static pawl_err jwt_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         return pawl__yl_str(y, v, 64, &p->jwt_roles_claim);
     if (strcmp(k, "org_claim") == 0)
         return pawl__yl_str(y, v, 64, &p->jwt_org_claim);
-    if (strcmp(k, "leeway_s") == 0) {
-        e = pawl__yl_int(y, v, 0, 600, &i);
-        p->jwt_leeway_ms = i * 1000;
-        return e;
-    }
-    if (strcmp(k, "cache_entries") == 0) {
-        e = pawl__yl_int(y, v, 0, 262144, &i);
-        p->jwt_cache_entries = (size_t)i;
-        return e;
-    }
+    if (strcmp(k, "leeway_s") == 0)
+        return secs_ms(y, v, 0, 600, &p->jwt_leeway_ms);
+    if (strcmp(k, "cache_entries") == 0)
+        return count(y, v, 0, 262144, &p->jwt_cache_entries);
     return PAWL_ENOTFOUND;
 }
 
@@ -162,17 +174,12 @@ static pawl_err global_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
 static pawl_err rl_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i = 0;
-    pawl_err e;
     if (strcmp(k, "principal") == 0)
         return pawl__policy_rate(y, v, &p->rl_principal);
     if (strcmp(k, "global") == 0)
         return pawl__yl_each(y, v, "rate_limits.global", global_key, p);
-    if (strcmp(k, "max_keys") == 0) {
-        e = pawl__yl_int(y, v, 1024, 1LL << 28, &i);
-        p->rl_max_keys = (size_t)i;
-        return e;
-    }
+    if (strcmp(k, "max_keys") == 0)
+        return count(y, v, 1024, 1LL << 28, &p->rl_max_keys);
     return PAWL_ENOTFOUND;
 }
 
@@ -181,36 +188,20 @@ static pawl_err rl_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *
 static pawl_err grants_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i = 0;
-    pawl_err e;
-    if (strcmp(k, "max_delegation_s") == 0) {
-        e = pawl__yl_int(y, v, 60, 366 * 86400, &i);
-        p->max_delegation_ms = i * 1000;
-        return e;
-    }
+    if (strcmp(k, "max_delegation_s") == 0)
+        return secs_ms(y, v, 60, 366 * 86400, &p->max_delegation_ms);
     return PAWL_ENOTFOUND;
 }
 
 static pawl_err twin_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawl_policy *p = ctx;
-    int64_t i = 0;
-    pawl_err e;
-    if (strcmp(k, "max_age_s") == 0) {
-        e = pawl__yl_int(y, v, 1, 86400, &i);
-        p->twin_max_age_ms = i * 1000;
-        return e;
-    }
-    if (strcmp(k, "max_skew_s") == 0) {
-        e = pawl__yl_int(y, v, 0, 3600, &i);
-        p->twin_max_skew_ms = i * 1000;
-        return e;
-    }
-    if (strcmp(k, "max_vehicles") == 0) {
-        e = pawl__yl_int(y, v, 1, 100000000, &i);
-        p->twin_max_vehicles = (size_t)i;
-        return e;
-    }
+    if (strcmp(k, "max_age_s") == 0)
+        return secs_ms(y, v, 1, 86400, &p->twin_max_age_ms);
+    if (strcmp(k, "max_skew_s") == 0)
+        return secs_ms(y, v, 0, 3600, &p->twin_max_skew_ms);
+    if (strcmp(k, "max_vehicles") == 0)
+        return count(y, v, 1, 100000000, &p->twin_max_vehicles);
     return PAWL_ENOTFOUND;
 }
 
