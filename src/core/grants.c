@@ -32,7 +32,8 @@ bool pawl_vin_valid(pawl_str v)
 struct pawl_grants {
     struct pawl__strpool pool;
     struct pawl_grant *g;  /* g[0] unused so that 0 can mean "none" */
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
     uint32_t *heads;       /* open addressing over (principal, vin): grant index or 0 */
     size_t nheads;
     uint64_t seed;
@@ -121,14 +122,8 @@ static pawl_err insert(struct pawl_grants *g, const struct pawl_grant *gr, pawl_
 {
     if ((g->n + 1) * 2 > g->nheads && !rehash(g))
         return PAWL_ENOMEM;
-    if (g->n >= g->cap) {
-        uint32_t nc = g->cap ? g->cap * 2 : 1024;
-        struct pawl_grant *ng = realloc(g->g, nc * sizeof *ng);
-        if (ng == NULL)
-            return PAWL_ENOMEM;
-        g->g = ng;
-        g->cap = nc;
-    }
+    if (!pawl__grow(&g->g, &g->cap, g->n, sizeof *g->g, 1024))
+        return PAWL_ENOMEM;
     size_t s = slot_of(g, principal, gr->vin);
     g->g[g->n] = *gr;
     g->g[g->n].next = g->heads[s];

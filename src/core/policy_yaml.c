@@ -34,6 +34,16 @@ static pawl_err parser_err(struct pawl__yl *y, yaml_parser_t *p)
     return mark_err(y, m, msg);
 }
 
+static pawl_err open_node(struct pawl__yl *y, const yaml_event_t *ev, bool anchored_or_tagged,
+                          unsigned *depth, unsigned max_depth)
+{
+    if (anchored_or_tagged)
+        return mark_err(y, ev->start_mark, "YAML anchors and tags are not allowed");
+    if (++*depth > max_depth)
+        return mark_err(y, ev->start_mark, "nesting too deep");
+    return PAWL_OK;
+}
+
 /* Refuse what the policy never needs and what makes YAML dangerous to load:
  * aliases (billion laughs), tags, several documents, deep nesting. */
 static pawl_err prepass(struct pawl__yl *y, const char *yaml, size_t n, unsigned max_depth)
@@ -63,13 +73,12 @@ static pawl_err prepass(struct pawl__yl *y, const char *yaml, size_t n, unsigned
                 e = mark_err(y, ev.start_mark, "YAML anchors and tags are not allowed");
             break;
         case YAML_SEQUENCE_START_EVENT:
+            e = open_node(y, &ev, ev.data.sequence_start.anchor || ev.data.sequence_start.tag,
+                          &depth, max_depth);
+            break;
         case YAML_MAPPING_START_EVENT:
-            if (ev.data.mapping_start.anchor || ev.data.mapping_start.tag ||
-                (ev.type == YAML_SEQUENCE_START_EVENT &&
-                 (ev.data.sequence_start.anchor || ev.data.sequence_start.tag)))
-                e = mark_err(y, ev.start_mark, "YAML anchors and tags are not allowed");
-            else if (++depth > max_depth)
-                e = mark_err(y, ev.start_mark, "nesting too deep");
+            e = open_node(y, &ev, ev.data.mapping_start.anchor || ev.data.mapping_start.tag,
+                          &depth, max_depth);
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: depth--; break;

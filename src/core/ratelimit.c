@@ -83,25 +83,26 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
                           int64_t now_us, int64_t *retry_after_us, unsigned *which)
 {
     int64_t newtat[8];
+    uint64_t key[8];
     struct slot *s[8];
     if (n > 8)
         n = 8; /* the decision path checks at most four buckets */
     rl->st.checks++;
     /* The buckets are random cache misses: start them all before the first probe. */
     for (unsigned i = 0; i < n; i++) {
-        const struct slot *b = &rl->slots[((c[i].key ? c[i].key : 1) & (rl->nbuckets - 1)) * WAYS];
+        key[i] = c[i].key ? c[i].key : 1; /* 0 marks an empty slot */
+        const struct slot *b = &rl->slots[(key[i] & (rl->nbuckets - 1)) * WAYS];
         __builtin_prefetch(b);
         __builtin_prefetch(b + WAYS / 2);
     }
     bool ok = true;
     for (unsigned i = 0; i < n; i++) {
         const struct pawl_rate *r = &c[i].rate;
-        uint64_t key = c[i].key ? c[i].key : 1;
         if (r->interval_us == 0) {
             s[i] = NULL;
             continue;
         }
-        s[i] = find(rl, key);
+        s[i] = find(rl, key[i]);
         int64_t tat = s[i] && s[i]->tat > now_us ? s[i]->tat : now_us;
         newtat[i] = tat + r->interval_us;
         int64_t wait = newtat[i] - now_us - r->burst * r->interval_us;
@@ -119,9 +120,8 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
     for (unsigned i = 0; i < n; i++) {
         if (c[i].rate.interval_us == 0)
             continue;
-        uint64_t key = c[i].key ? c[i].key : 1;
-        struct slot *t = s[i] && s[i]->key == key ? s[i] : claim(rl, key, now_us);
-        t->key = key;
+        struct slot *t = s[i] && s[i]->key == key[i] ? s[i] : claim(rl, key[i], now_us);
+        t->key = key[i];
         t->tat = newtat[i];
     }
     return true;

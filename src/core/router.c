@@ -18,26 +18,22 @@ struct lit {
 
 struct rnode {
     struct lit *lits;
-    uint32_t nlit, caplit;
+    uint32_t nlit;
+    size_t caplit;
     int32_t param;                    /* child index or -1 */
     int32_t by_method[PAWL_M__COUNT]; /* route index or -1 */
 };
 
 struct pawl_router {
     struct rnode *nodes;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;
 };
 
 static int32_t node_new(struct pawl_router *r)
 {
-    if (r->n == r->cap) {
-        uint32_t ncap = r->cap ? r->cap * 2 : 64;
-        struct rnode *nn = realloc(r->nodes, ncap * sizeof *nn);
-        if (nn == NULL)
-            return -1;
-        r->nodes = nn;
-        r->cap = ncap;
-    }
+    if (!pawl__grow(&r->nodes, &r->cap, r->n, sizeof *r->nodes, 64))
+        return -1;
     struct rnode *x = &r->nodes[r->n];
     memset(x, 0, sizeof *x);
     x->param = -1;
@@ -94,14 +90,8 @@ static int32_t lit_child(struct pawl_router *r, uint32_t node, const char *s, si
     if (c < 0)
         return -1;
     x = &r->nodes[node]; /* node_new may have moved the array */
-    if (x->nlit == x->caplit) {
-        uint32_t ncap = x->caplit ? x->caplit * 2 : 4;
-        struct lit *nl = realloc(x->lits, ncap * sizeof *nl);
-        if (nl == NULL)
-            return -1;
-        x->lits = nl;
-        x->caplit = ncap;
-    }
+    if (!pawl__grow(&x->lits, &x->caplit, x->nlit, sizeof *x->lits, 4))
+        return -1;
     char *name = pawl__strndup(s, n);
     if (name == NULL)
         return -1;

@@ -115,14 +115,8 @@ static struct vehicle *vehicle_get(struct pawl_twin *t, const char *vin, bool cr
         return &t->veh[t->slots[s] - 1];
     if (!create || t->nveh == t->max_vehicles)
         return NULL;
-    if (t->nveh == t->capveh) {
-        size_t nc = t->capveh ? t->capveh * 2 : 1024;
-        struct vehicle *nv = realloc(t->veh, nc * sizeof *nv);
-        if (nv == NULL)
-            return NULL;
-        t->veh = nv;
-        t->capveh = nc;
-    }
+    if (!pawl__grow(&t->veh, &t->capveh, t->nveh, sizeof *t->veh, 1024))
+        return NULL;
     struct vehicle *v = &t->veh[t->nveh];
     memset(v, 0, sizeof *v);
     memcpy(v->vin, vin, PAWL_VIN_LEN);

@@ -246,3 +246,19 @@ void *pawl__table_alloc(size_t bytes)
     memset(p, 0, bytes);
     return p;
 }
+
+bool pawl__grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    void *arr, *na;
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : first;
+    if (nc <= n || nc > SIZE_MAX / elem)
+        return false;
+    memcpy(&arr, arrp, sizeof arr); /* arrp points at a T *, not a void * */
+    if ((na = realloc(arr, nc * elem)) == NULL)
+        return false;
+    memcpy(arrp, &na, sizeof na);
+    *cap = nc;
+    return true;
+}

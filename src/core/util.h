@@ -35,6 +35,11 @@ uint64_t pawl__seed(void);
 /* Constant-time comparison. */
 bool pawl__ct_eq(const void *a, const void *b, size_t n);
 
+/* Make room for element n of a growable array: *(T **)arrp holding *cap
+ * elements of elem bytes grows to `first`, then doubles. False on
+ * allocation failure or overflow (the array is then unchanged). */
+PAWL_MUST_CHECK bool pawl__grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* Zeroed memory for a large table that is probed at random (rate limiter,
  * token cache): 2 MiB-aligned and hinted for huge pages when big enough, since
  * TLB misses would otherwise dominate each probe. Free with free(). */
