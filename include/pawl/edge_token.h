@@ -160,7 +160,7 @@ struct pawl_edge_bytes {
 };
 
 struct pawl_edge_sig {
-    int alg;                         /* any integer; checked in step 2 */
+    int64_t alg;                     /* any integer; checked in step 2 */
     const uint8_t *kid;              /* PAWL_EDGE_KID_LEN bytes */
     struct pawl_edge_bytes prot;     /* sign_protected bstr contents */
     struct pawl_edge_bytes sig;      /* signature bstr contents */
@@ -209,11 +209,11 @@ pawl_edge_token_verify(const struct pawl_edge_verifier *v, const uint8_t *buf, s
                        uint64_t now, const struct pawl_edge_state *state,
                        struct pawl_edge_work *work, struct pawl_edge_result *out);
 
-/* Builds the Sig_structure for signature `i` of a parsed token into dst
- * (capacity cap); returns its length, or 0 when it does not fit. The issuing
- * side uses the same bytes. */
-size_t pawl_edge_sig_structure(const struct pawl_edge_token *t, const uint8_t *prot,
-                               size_t prot_len, uint8_t *dst, size_t cap);
+/* Builds the bytes a signature covers, ["Signature", h'', prot, h'', payload],
+ * into dst (capacity cap); returns their length, or 0 when they do not fit
+ * or a string is over 65535 bytes. The issuing side signs the same bytes. */
+size_t pawl_edge_sig_structure(const uint8_t *prot, size_t prot_len, const uint8_t *payload,
+                               size_t payload_len, uint8_t *dst, size_t cap);
 
 /* ---- in-memory replay store -------------------------------------------------- */
 

@@ -115,34 +115,11 @@ enum pawl__line_kind pawl__lines_next(struct pawl__lines *r, const char **p, siz
 
 /* ---- keys ---------------------------------------------------------------------- */
 
-/* Never prompt for a passphrase: an encrypted key is an unreadable key here. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 EVP_PKEY *pawl__audit_load_key(const char *path, bool private_key, uint8_t pub[PAWL_AUDIT_KEY_LEN],
                                char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *k = NULL;
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    k = private_key ? PEM_read_PrivateKey(f, NULL, no_passphrase, NULL)
-                    : PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
-    fclose(f);
-    if (k == NULL) {
-        snprintf(err, errlen, "%s: not a PEM %s key", path,
-                 private_key ? "PKCS#8 private" : "public");
-        return NULL;
-    }
-    if (pawl_audit_evp_public(k, pub) != PAWL_OK) {
+    EVP_PKEY *k = pawl_cli_load_key(path, private_key, err, errlen);
+    if (k != NULL && pawl_audit_evp_public(k, pub) != PAWL_OK) {
         snprintf(err, errlen, "%s: not an Ed25519 key", path);
         EVP_PKEY_free(k);
         return NULL;

@@ -3,7 +3,10 @@
 #ifndef PAWL_CLI_H
 #define PAWL_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include <openssl/evp.h>
 
 /* Exit codes shared by every subcommand. */
 enum {
@@ -16,6 +19,11 @@ enum {
 
 int pawl_cli_decide(int argc, char **argv);
 int pawl_cli_audit(int argc, char **argv);
+int pawl_cli_token(int argc, char **argv);
+
+/* A PEM key (PKCS#8 private key or SPKI public key) from a file; never
+ * prompts for a passphrase. NULL with "PATH: why" in err on failure. */
+EVP_PKEY *pawl_cli_load_key(const char *path, bool private_key, char *err, size_t errlen);
 
 /* Read a whole file, at most max bytes, NUL-terminated. Returns NULL and
  * prints "pawl: PATH: why" on failure. */

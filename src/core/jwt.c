@@ -10,6 +10,8 @@
 #include <string.h>
 #include <openssl/err.h>
 
+#include "pawl/edge_host.h"
+
 #define WAYS 4                               /* cache associativity */
 #define TIME_MAX_S INT64_C(253402300799)     /* 9999-12-31T23:59:59Z */
 #define WHERE "jwt"
@@ -59,32 +61,6 @@ static enum pawl_reason fail(struct centry *r, enum pawl_reason why, const char 
 
 /* ---- signature ---------------------------------------------------------- */
 
-/* One DER INTEGER from a 32-byte big-endian unsigned value. */
-static size_t der_int(uint8_t *o, const uint8_t *v)
-{
-    size_t i = 0, k = 2;
-    while (i < 31 && v[i] == 0)
-        i++;
-    bool pad = (v[i] & 0x80) != 0;
-    o[0] = 0x02;
-    o[1] = (uint8_t)(32 - i + pad);
-    if (pad)
-        o[k++] = 0;
-    memcpy(o + k, v + i, 32 - i);
-    return k + 32 - i;
-}
-
-/* JWS ES256 r||s (RFC 7518 3.4) to the DER ECDSA-Sig-Value OpenSSL verifies. */
-static size_t p1363_to_der(const uint8_t *sig, uint8_t der[72])
-{
-    size_t k = 2;
-    k += der_int(der + k, sig);
-    k += der_int(der + k, sig + 32);
-    der[0] = 0x30;
-    der[1] = (uint8_t)(k - 2);
-    return k;
-}
-
 pawl_err pawl__jwt_sig_verify(enum pawl__jwt_alg alg, EVP_PKEY *key, const uint8_t *msg,
                               size_t msgn, const uint8_t *sig, size_t sign)
 {
@@ -96,7 +72,7 @@ pawl_err pawl__jwt_sig_verify(enum pawl__jwt_alg alg, EVP_PKEY *key, const uint8
     if (alg == PAWL__ALG_ES256) {
         if (sign != 64)
             return PAWL_ECRYPTO;
-        sign = p1363_to_der(sig, der);
+        sign = pawl_edge_p1363_to_der(sig, der);
         sig = der;
     }
     EVP_MD_CTX *c = EVP_MD_CTX_new();

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "helper_jwt.h"
+#include "helper_wycheproof.h"
 #include "jwt_internal.h"
 #include "pawl/jwt.h"
 #include "util.h"
@@ -762,87 +763,35 @@ static void jwks_document_rejects(void **state)
 
 /* ---- Wycheproof ------------------------------------------------------- */
 
-/* The vectors live beside the project (../shared, see CMakeLists.txt), not in
- * it: nothing third-party is copied in. When that directory is not there the
- * test says so and is skipped, never passed. */
-static json_t *load_vectors(const char *name)
+/* Each group's key also goes through our own JWKS parser when it has a JWK
+ * (they are all valid keys) and must equal the DER SubjectPublicKeyInfo. */
+static void jwk_matches(void *ctx, json_t *g, EVP_PKEY *k)
 {
-    char path[1024];
-    const char *shared = getenv("PAWL_SHARED");
-    json_error_t je;
-    snprintf(path, sizeof path, "%s/vectors/wycheproof/%s", shared ? shared : "../shared", name);
-    if (access(path, R_OK) != 0) {
-        print_message("SKIPPED: Wycheproof vectors not found at %s (set PAWL_SHARED)\n", path);
-        skip();
-    }
-    json_t *root = json_load_file(path, 0, &je);
-    if (root == NULL)
-        fail_msg("cannot read %s: %s", path, je.text);
-    return root;
-}
-
-static uint8_t *unhex(json_t *s, size_t *n)
-{
-    size_t len = json_string_length(s);
-    uint8_t *b = malloc(len / 2 + 1);
-    assert_non_null(b);
-    *n = len / 2;
-    assert_int_equal(pawl__unhex(json_string_value(s), len, b, *n), PAWL_OK);
-    return b;
-}
-
-/* The group's key through our own JWKS parser when it has a JWK (they are
- * all valid keys), and the DER SubjectPublicKeyInfo as the reference. */
-static EVP_PKEY *group_key(json_t *g)
-{
-    size_t n;
-    uint8_t *der = unhex(json_object_get(g, "publicKeyDer"), &n);
-    const uint8_t *p = der;
-    EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)n);
-    free(der);
-    assert_non_null(k);
+    (void)ctx;
     json_t *jwk = json_object_get(g, "publicKeyJwk");
-    if (jwk != NULL) {
-        struct pawl_jwks *ks;
-        struct pawl_diag d;
-        json_t *set = json_pack("{s:[O]}", "keys", jwk);
-        char *doc = json_dumps(set, 0);
-        json_decref(set);
-        assert_int_equal(pawl_jwks_parse(doc, strlen(doc), "wycheproof", &ks, &d), PAWL_OK);
-        assert_int_equal(EVP_PKEY_eq(ks->keys[0].pkey, k), 1);
-        pawl_jwks_free(ks);
-        free(doc);
-    }
-    return k;
+    if (jwk == NULL)
+        return;
+    struct pawl_jwks *ks;
+    struct pawl_diag d;
+    json_t *set = json_pack("{s:[O]}", "keys", jwk);
+    char *doc = json_dumps(set, 0);
+    json_decref(set);
+    assert_int_equal(pawl_jwks_parse(doc, strlen(doc), "wycheproof", &ks, &d), PAWL_OK);
+    assert_int_equal(EVP_PKEY_eq(ks->keys[0].pkey, k), 1);
+    pawl_jwks_free(ks);
+    free(doc);
+}
+
+static bool jwt_verify(void *ctx, EVP_PKEY *k, const uint8_t *msg, size_t mn, const uint8_t *sig,
+                       size_t sn)
+{
+    const enum pawl__jwt_alg *alg = ctx;
+    return pawl__jwt_sig_verify(*alg, k, msg, mn, sig, sn) == PAWL_OK;
 }
 
 static void run_vectors(const char *file, enum pawl__jwt_alg alg)
 {
-    json_t *root = load_vectors(file);
-    size_t gi, ti, count = 0;
-    json_t *g, *t;
-    json_array_foreach(json_object_get(root, "testGroups"), gi, g) {
-        EVP_PKEY *k = group_key(g);
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
-            size_t mn, sn;
-            uint8_t *msg = unhex(json_object_get(t, "msg"), &mn);
-            uint8_t *sig = unhex(json_object_get(t, "sig"), &sn);
-            const char *want = json_string_value(json_object_get(t, "result"));
-            pawl_err e = pawl__jwt_sig_verify(alg, k, msg, mn, sig, sn);
-            if (strcmp(want, "valid") == 0 && e != PAWL_OK)
-                fail_msg("%s tcId %lld: valid signature rejected", file,
-                         (long long)json_integer_value(json_object_get(t, "tcId")));
-            if (strcmp(want, "invalid") == 0 && e != PAWL_ECRYPTO)
-                fail_msg("%s tcId %lld: invalid signature accepted", file,
-                         (long long)json_integer_value(json_object_get(t, "tcId")));
-            free(msg);
-            free(sig);
-            count++;
-        }
-        EVP_PKEY_free(k);
-    }
-    assert_int_equal(count, json_integer_value(json_object_get(root, "numberOfTests")));
-    json_decref(root);
+    th_wycheproof_run(file, jwk_matches, jwt_verify, &alg);
 }
 
 static void wycheproof_ed25519(void **state)
