@@ -726,7 +726,8 @@ def gen_malformed():
     mal("malformed/tag-96", enc(CBORTag(96, arr)))
     mal("pawl-strict/malformed/cwt-tag-61-around-98", enc(CBORTag(61, CBORTag(98, arr))),
         basis="pawl-strict", note="RFC 8392's optional CWT tag; pawl takes no tag but one 98")
-    mal("pawl-strict/malformed/tag-98-non-shortest", b"\xd9\x00\x62" + base[2:], basis="pawl-strict", note="tag head d9 0062 instead of d8 62")
+    mal("pawl-strict/malformed/tag-98-non-shortest", b"\xd9\x00\x62" + base[2:],
+        basis="pawl-strict", note="tag head d9 0062 instead of d8 62")
     mal("malformed/tag-98-on-map", enc(CBORTag(98, {0: b"", 1: {}, 2: bp, 3: bsigs})))
     mal("malformed/outer-3-elements", enc(CBORTag(98, arr[:3])))
     mal("malformed/outer-5-elements", enc(CBORTag(98, arr + [b""])))
@@ -861,7 +862,8 @@ def gen_malformed():
         mal(name, signed(payload_of(claims(name, **{cl: None})), [AUTH]))
     mal("malformed/empty-claims-map", signed(enc({}), [AUTH]))
     for nm, cl, val in (
-            ("iss-int", "iss", 1), ("sub-bstr", "sub", b"user-42"), ("aud-bstr", "aud", VIN.encode()),
+            ("iss-int", "iss", 1), ("sub-bstr", "sub", b"user-42"),
+            ("aud-bstr", "aud", VIN.encode()),
             ("aud-16-chars", "aud", VIN[:16]), ("aud-18-chars", "aud", VIN + "0"),
             ("aud-empty", "aud", ""),
             ("exp-negative", "exp", -1), ("exp-text", "exp", str(EXP)),
@@ -914,7 +916,8 @@ def gen_malformed():
         ca = claims(name, cmd="climate.start", args={"a": 1})
         pa = sub1(payload_of(ca), b"\xa1\x61\x61\x01", b"\xa1\x61\x61" + bytes.fromhex(hexv))
         mal(name, signed(pa, [AUTH]), basis=basis, note=note)
-    for nm, raw in (("invalid-utf8-sub", b"user-\xff2"), ("utf8-surrogate-sub", b"user\xed\xa0\x80"),
+    for nm, raw in (("invalid-utf8-sub", b"user-\xff2"),
+                    ("utf8-surrogate-sub", b"user\xed\xa0\x80"),
                     ("utf8-overlong-cmd", b"door\xc0\xaelock")):
         name = "malformed/" + nm
         field = "cmd" if "cmd" in nm else "sub"
@@ -979,7 +982,8 @@ def gen_malformed():
     name = "malformed/signature-not-array"
     p = payload_of(claims(name))
     mal(name, token(p, [cose_sig(AUTH, p)[2]]))
-    for nm, prot in (("empty", b""), ("empty-map", enc({})), ("extra-kid", enc({1: ALG_EDDSA, 4: AUTH.kid})),
+    for nm, prot in (("empty", b""), ("empty-map", enc({})),
+                     ("extra-kid", enc({1: ALG_EDDSA, 4: AUTH.kid})),
                      ("extra-crit", enc({1: ALG_EDDSA, 2: [4]})),
                      ("extra-content-type", enc({1: ALG_EDDSA, 3: 60})),
                      ("trailing-byte", enc({1: ALG_EDDSA}) + b"\x00"),
