@@ -91,11 +91,12 @@ static size_t sign(const uint8_t *p, size_t n, bool both, uint8_t *out)
 static void write_seeds(const char *dir)
 {
     static const char *const cmds[] = { "door.lock", "door.unlock", "horn.flash" };
-    struct pawl_token_arg arg = { "level", PAWL_TOKEN_ARG_INT, NULL, 3, false };
+    json_t *args = json_pack("{s:i, s:[f, b, n]}", "level", 3, "list", 21.5, 1);
     uint8_t payload[1024], tok[PAWL_EDGE_TOKEN_MAX];
     for (unsigned i = 0; i < 6; i++) {
         struct pawl_token_claims c = { "pawl-authority", "user-1", VIN, cmds[i % 3],
-                                       NOW + 50, NOW - 10, i + 1, { (uint8_t)i }, &arg, i & 1 };
+                                       NOW + 50, NOW - 10, i + 1, { (uint8_t)i },
+                                       i & 1 ? args : NULL };
         struct pawl_diag d;
         size_t pn, tn;
         char path[1024];
@@ -112,6 +113,7 @@ static void write_seeds(const char *dir)
         if (f == NULL || fwrite(b, 1, pn, f) != pn || fclose(f) != 0)
             abort();
     }
+    json_decref(args);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -8,34 +8,29 @@
 #ifndef PAWL_TOKEN_H
 #define PAWL_TOKEN_H
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "pawl/common.h"
 #include "pawl/edge_token.h"
 
-#define PAWL_TOKEN_MAX_ARGS 16
+#define PAWL_TOKEN_MAX_MAP 64 /* entries per args map or array */
 
-enum pawl_token_arg_type { PAWL_TOKEN_ARG_TEXT, PAWL_TOKEN_ARG_INT, PAWL_TOKEN_ARG_BOOL };
-
-struct pawl_token_arg {
-    const char *key; /* non-empty text */
-    enum pawl_token_arg_type type;
-    const char *text;
-    int64_t i;
-    bool b;
-};
-
-/* The claims; strings are NUL-terminated UTF-8. args may be NULL (nargs 0). */
+/* The claims; strings are NUL-terminated UTF-8. args, when not NULL, is a
+ * JSON object (an empty one is encoded too): strings, integers, reals
+ * (encoded as the shortest float that holds the value exactly), true,
+ * false, null, arrays and objects. */
 struct pawl_token_claims {
     const char *iss, *sub, *aud, *cmd;
     uint64_t exp, iat, seq;
     uint8_t cti[PAWL_EDGE_CTI_LEN];
-    const struct pawl_token_arg *args;
-    size_t nargs;
+    const json_t *args;
 };
 
-/* Encodes the claims map deterministically (keys sorted, args keys too).
- * Refuses an aud that is not 17 bytes, an empty cmd or iss... with a diag. */
+/* Encodes the claims map deterministically (RFC 8949 §4.2.1: shortest
+ * heads, keys sorted, args keys too). Refuses, with a diag, missing iss, sub,
+ * aud or cmd, an aud that is not 17 bytes, an empty cmd, text that is not
+ * UTF-8, args that are not an object or nest deeper than the vehicle reads. */
 PAWL_MUST_CHECK pawl_err pawl_token_claims_encode(const struct pawl_token_claims *c, uint8_t *out,
                                                   size_t cap, size_t *n, struct pawl_diag *d);
 

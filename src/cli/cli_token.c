@@ -9,27 +9,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <math.h>
 #include <openssl/rand.h>
 
 #include "cbor.h"
 #include "pawl/token.h"
 #include "util.h"
 
-#define MAX_ARGS PAWL_TOKEN_MAX_ARGS
-
 struct issue_opts {
-    const char *key, *iss, *sub, *vin, *cmd, *out, *cti_hex;
+    const char *key, *iss, *sub, *vin, *cmd, *out, *cti_hex, *args;
     const char *seq, *iat, *exp, *ttl;
-    struct pawl_token_arg args[MAX_ARGS];
-    size_t nargs;
 };
 
 static void usage_token(FILE *f)
 {
     fputs("usage: pawl token issue --key KEY.pem --iss NAME --sub USER --vin VIN --cmd CMD\n"
           "                        --seq N [--iat UNIX] [--ttl SECONDS | --exp UNIX]\n"
-          "                        [--cti HEX32] [--arg K=TEXT] [--arg-int K=N]\n"
-          "                        [--arg-bool K=true|false] [--out FILE]\n"
+          "                        [--cti HEX32] [--args JSON_OBJECT] [--out FILE]\n"
           "       pawl token cosign --key KEY.pem [--out FILE] TOKEN_FILE\n"
           "       pawl token inspect TOKEN_FILE\n"
           "\n"
@@ -104,53 +101,16 @@ static int signer_from_file(const char *path, EVP_PKEY **key, struct pawl_signer
 
 /* ---- issue -------------------------------------------------------------------------- */
 
-static int add_arg(struct issue_opts *o, const char *opt, char *kv)
-{
-    char *eq = strchr(kv, '=');
-    struct pawl_token_arg *a = &o->args[o->nargs];
-    if (o->nargs == MAX_ARGS || eq == NULL || eq == kv) {
-        fprintf(stderr, "pawl: %s %s: want KEY=VALUE (at most %d args)\n", opt, kv, MAX_ARGS);
-        return -1;
-    }
-    *eq = '\0';
-    a->key = kv;
-    a->text = eq + 1;
-    if (strcmp(opt, "--arg-int") == 0) {
-        a->type = PAWL_TOKEN_ARG_INT;
-        if (pawl__parse_i64(a->text, strlen(a->text), INT64_MIN, INT64_MAX, &a->i) != PAWL_OK) {
-            fprintf(stderr, "pawl: --arg-int %s: '%s' is not an integer\n", kv, a->text);
-            return -1;
-        }
-    } else if (strcmp(opt, "--arg-bool") == 0) {
-        a->type = PAWL_TOKEN_ARG_BOOL;
-        a->b = strcmp(a->text, "true") == 0;
-        if (!a->b && strcmp(a->text, "false") != 0) {
-            fprintf(stderr, "pawl: --arg-bool %s: want true or false\n", kv);
-            return -1;
-        }
-    }
-    o->nargs++;
-    return 0;
-}
-
 static int parse_issue(int argc, char **argv, struct issue_opts *o)
 {
     static const char *const names[] = { "--key", "--iss", "--sub", "--vin", "--cmd", "--out",
-                                         "--cti", "--seq", "--iat", "--exp", "--ttl" };
+                                         "--cti", "--args", "--seq", "--iat", "--exp", "--ttl" };
     const char **slots[] = { &o->key, &o->iss, &o->sub, &o->vin, &o->cmd, &o->out,
-                             &o->cti_hex, &o->seq, &o->iat, &o->exp, &o->ttl };
+                             &o->cti_hex, &o->args, &o->seq, &o->iat, &o->exp, &o->ttl };
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) {
             fprintf(stderr, "pawl: token issue: %s needs a value\n", argv[i]);
             return -1;
-        }
-        if (strncmp(argv[i], "--arg", 5) == 0 &&
-            (strcmp(argv[i], "--arg") == 0 || strcmp(argv[i], "--arg-int") == 0 ||
-             strcmp(argv[i], "--arg-bool") == 0)) {
-            if (add_arg(o, argv[i], argv[i + 1]) != 0)
-                return -1;
-            i++;
-            continue;
         }
         size_t k = 0;
         while (k < sizeof names / sizeof names[0] && strcmp(argv[i], names[k]) != 0)
@@ -184,12 +144,29 @@ static int number(const char *opt, const char *s, uint64_t *v)
     return 0;
 }
 
-static int issue_claims(const struct issue_opts *o, struct pawl_token_claims *c)
+/* --args: a JSON object; duplicate keys are an error, not "last wins". */
+static int parse_args_json(const char *s, json_t **out)
+{
+    json_error_t je;
+    *out = json_loads(s, JSON_REJECT_DUPLICATES, &je);
+    if (*out == NULL || !json_is_object(*out)) {
+        fprintf(stderr, "pawl: token issue: --args: %s\n",
+                *out == NULL ? je.text : "must be a JSON object");
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int issue_claims(const struct issue_opts *o, struct pawl_token_claims *c, json_t **args)
 {
     uint64_t ttl = 60;
     memset(c, 0, sizeof *c);
     c->iss = o->iss, c->sub = o->sub, c->aud = o->vin, c->cmd = o->cmd;
-    c->args = o->args, c->nargs = o->nargs;
+    if (o->args != NULL && parse_args_json(o->args, args) != 0)
+        return -1;
+    c->args = *args;
     c->iat = (uint64_t)time(NULL);
     if (number("--seq", o->seq, &c->seq) != 0 || (o->iat && number("--iat", o->iat, &c->iat) != 0) ||
         (o->ttl && number("--ttl", o->ttl, &ttl) != 0) ||
@@ -218,8 +195,9 @@ static int cmd_issue(int argc, char **argv)
     uint8_t payload[PAWL_EDGE_TOKEN_MAX], tok[PAWL_EDGE_TOKEN_MAX];
     size_t pn, tn;
     EVP_PKEY *key = NULL;
+    json_t *args = NULL;
     int rc = PAWL_EXIT_USAGE;
-    if (parse_issue(argc, argv, &o) != 0 || issue_claims(&o, &c) != 0)
+    if (parse_issue(argc, argv, &o) != 0 || issue_claims(&o, &c, &args) != 0)
         goto out;
     rc = PAWL_EXIT_INPUT;
     if (signer_from_file(o.key, &key, &s) != 0)
@@ -232,6 +210,7 @@ static int cmd_issue(int argc, char **argv)
     }
     rc = write_token(o.out, tok, tn) == 0 ? PAWL_EXIT_OK : PAWL_EXIT_IO;
 out:
+    json_decref(args);
     EVP_PKEY_free(key);
     return rc;
 }
@@ -291,6 +270,27 @@ static void print_text(const struct pawl_edge_bytes *b)
     putchar('"');
 }
 
+/* A half, single or double float from its bits (RFC 8949 Appendix D). */
+static double float_value(uint64_t bits, size_t width)
+{
+    if (width == 2) {
+        int e = (int)(bits >> 10 & 0x1f);
+        double m = (double)(bits & 0x3ff);
+        double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m == 0 ? INFINITY : NAN)
+                                                    : ldexp(m + 1024, e - 25);
+        return bits & 0x8000 ? -v : v;
+    }
+    if (width == 4) {
+        uint32_t u = (uint32_t)bits;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
 /* One item of args in CBOR diagnostic notation (RFC 8949 §8). The parser
  * already checked it, so only the shapes it admits occur. */
 static void print_item(struct pawl__cbor *c)
@@ -334,7 +334,7 @@ static void print_item(struct pawl__cbor *c)
         if (c->p - start == 1)
             printf("%s", v == 20 ? "false" : v == 21 ? "true" : "null");
         else
-            printf("<float>");
+            printf("%.17g", float_value(v, (size_t)(c->p - start) - 1));
     }
 }
 

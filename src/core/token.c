@@ -65,51 +65,86 @@ static void sint(struct w *w, int64_t v)
 
 /* Deterministic order of text keys: by encoded bytes, i.e. shorter first,
  * then bytewise (the head grows with the length). */
-static bool key_less(const char *a, const char *b)
+static int key_cmp(const void *pa, const void *pb)
 {
+    const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
     size_t an = strlen(a), bn = strlen(b);
-    return an != bn ? an < bn : memcmp(a, b, an) < 0;
+    return an != bn ? (an < bn ? -1 : 1) : memcmp(a, b, an);
 }
 
-static pawl_err check_args(const struct pawl_token_claims *c, size_t order[], struct pawl_diag *d)
+/* The shortest of half, single and double that holds d exactly
+ * (RFC 8949 §4.2.1), with the vehicle reader's own narrowing rules. */
+static void put_real(struct w *w, double d)
 {
-    if (c->nargs > PAWL_TOKEN_MAX_ARGS) {
-        pawl__diagf(d, WHERE, 0, 0, "more than %d args", PAWL_TOKEN_MAX_ARGS);
+    uint8_t b[9];
+    uint64_t u;
+    uint32_t f;
+    uint16_t h;
+    size_t len = 8;
+    memcpy(&u, &d, sizeof u);
+    if (pawl__float_double_to_single(u, &f))
+        len = pawl__float_single_to_half(f, &h) ? 2 : 4;
+    if (len == 2)
+        u = h;
+    else if (len == 4)
+        u = f;
+    b[0] = len == 2 ? 0xf9 : len == 4 ? 0xfa : 0xfb;
+    for (size_t i = 0; i < len; i++)
+        b[1 + i] = (uint8_t)(u >> (8 * (len - 1 - i)));
+    put(w, b, 1 + len);
+}
+
+static pawl_err put_json(struct w *w, const json_t *v, unsigned depth, struct pawl_diag *d);
+
+static pawl_err put_object(struct w *w, const json_t *o, unsigned depth, struct pawl_diag *d)
+{
+    const char *keys[PAWL_TOKEN_MAX_MAP];
+    size_t n = 0;
+    const char *k;
+    const json_t *v;
+    if (json_object_size(o) > PAWL_TOKEN_MAX_MAP) {
+        pawl__diagf(d, WHERE, 0, 0, "args: an object has more than %d members", PAWL_TOKEN_MAX_MAP);
         return PAWL_ELIMIT;
     }
-    for (size_t i = 0; i < c->nargs; i++) {
-        const struct pawl_token_arg *a = &c->args[i];
-        if (a->key == NULL || a->key[0] == '\0' || (a->type == PAWL_TOKEN_ARG_TEXT && !a->text)) {
-            pawl__diagf(d, WHERE, 0, 0, "arg %zu: empty key or missing value", i + 1);
-            return PAWL_EINVAL;
-        }
-        size_t j = i; /* insertion sort of at most 16 */
-        while (j > 0 && key_less(a->key, c->args[order[j - 1]].key)) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = i;
+    json_object_foreach((json_t *)(uintptr_t)o, k, v) keys[n++] = k;
+    qsort(keys, n, sizeof keys[0], key_cmp);
+    head(w, 5, n);
+    for (size_t i = 0; i < n; i++) {
+        text(w, keys[i]);
+        pawl_err e = put_json(w, json_object_get(o, keys[i]), depth + 1, d);
+        if (e != PAWL_OK)
+            return e;
     }
-    for (size_t i = 1; i < c->nargs; i++)
-        if (strcmp(c->args[order[i]].key, c->args[order[i - 1]].key) == 0) {
-            pawl__diagf(d, WHERE, 0, 0, "arg \"%s\" given twice", c->args[order[i]].key);
-            return PAWL_EINVAL;
-        }
     return PAWL_OK;
 }
 
-static void put_args(struct w *w, const struct pawl_token_claims *c, const size_t order[])
+static pawl_err put_json(struct w *w, const json_t *v, unsigned depth, struct pawl_diag *d)
 {
-    head(w, 5, c->nargs);
-    for (size_t i = 0; i < c->nargs; i++) {
-        const struct pawl_token_arg *a = &c->args[order[i]];
-        text(w, a->key);
-        if (a->type == PAWL_TOKEN_ARG_TEXT)
-            text(w, a->text);
-        else if (a->type == PAWL_TOKEN_ARG_INT)
-            sint(w, a->i);
-        else
-            head(w, 7, a->b ? 21 : 20);
+    if ((json_is_object(v) || json_is_array(v)) && depth > PAWL_EDGE_MAX_DEPTH) {
+        pawl__diagf(d, WHERE, 0, 0, "args nest deeper than the vehicle reads (%u levels)",
+                    PAWL_EDGE_MAX_DEPTH);
+        return PAWL_ELIMIT;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return put_object(w, v, depth, d);
+    case JSON_ARRAY:
+        if (json_array_size(v) > PAWL_TOKEN_MAX_MAP) {
+            pawl__diagf(d, WHERE, 0, 0, "args: an array has more than %d items", PAWL_TOKEN_MAX_MAP);
+            return PAWL_ELIMIT;
+        }
+        head(w, 4, json_array_size(v));
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            pawl_err e = put_json(w, json_array_get(v, i), depth + 1, d);
+            if (e != PAWL_OK)
+                return e;
+        }
+        return PAWL_OK;
+    case JSON_STRING: str(w, 3, json_string_value(v), json_string_length(v)); return PAWL_OK;
+    case JSON_INTEGER: sint(w, json_integer_value(v)); return PAWL_OK;
+    case JSON_REAL: put_real(w, json_real_value(v)); return PAWL_OK;
+    case JSON_TRUE: head(w, 7, 21); return PAWL_OK;
+    case JSON_FALSE: head(w, 7, 20); return PAWL_OK;
+    default: head(w, 7, 22); return PAWL_OK;
     }
 }
 
@@ -129,12 +164,15 @@ static pawl_err check_claims(const struct pawl_token_claims *c, struct pawl_diag
 pawl_err pawl_token_claims_encode(const struct pawl_token_claims *c, uint8_t *out, size_t cap,
                                   size_t *n, struct pawl_diag *d)
 {
-    size_t order[PAWL_TOKEN_MAX_ARGS];
-    pawl_err e;
-    if ((e = check_claims(c, d)) != PAWL_OK || (e = check_args(c, order, d)) != PAWL_OK)
+    pawl_err e = check_claims(c, d);
+    if (e != PAWL_OK)
         return e;
+    if (c->args != NULL && !json_is_object(c->args)) {
+        pawl__diagf(d, WHERE, 0, 0, "args must be a JSON object");
+        return PAWL_EINVAL;
+    }
     struct w w = { out, cap, 0, false };
-    head(&w, 5, c->nargs > 0 ? 9 : 8);
+    head(&w, 5, c->args != NULL ? 9 : 8);
     sint(&w, 1), text(&w, c->iss);
     sint(&w, 2), text(&w, c->sub);
     sint(&w, 3), text(&w, c->aud);
@@ -142,19 +180,22 @@ pawl_err pawl_token_claims_encode(const struct pawl_token_claims *c, uint8_t *ou
     sint(&w, 6), head(&w, 0, c->iat);
     sint(&w, 7), str(&w, 2, c->cti, sizeof c->cti);
     sint(&w, -70001), text(&w, c->cmd);
-    if (c->nargs > 0) {
+    if (c->args != NULL) {
         sint(&w, -70002);
-        put_args(&w, c, order);
+        /* the claims map is level 1 and args level 2 for the vehicle */
+        if ((e = put_object(&w, c->args, 2, d)) != PAWL_OK)
+            return e;
     }
     sint(&w, -70003), head(&w, 0, c->seq);
     if (w.over) {
         pawl__diagf(d, WHERE, 0, 0, "claims do not fit in %zu bytes", cap);
         return PAWL_ELIMIT;
     }
-    /* Text must be UTF-8: check with the vehicle's own strict reader. */
+    /* Check with the vehicle's own strict reader (UTF-8 above all), so the
+     * issuer never emits claims a vehicle refuses. */
     struct pawl__cbor r = { out, out + w.n };
     if (!pawl__cbor_skip(&r, 1)) {
-        pawl__diagf(d, WHERE, 0, 0, "a claim or arg is not valid UTF-8");
+        pawl__diagf(d, WHERE, 0, 0, "claims the vehicle would refuse (text that is not UTF-8?)");
         return PAWL_EINVAL;
     }
     *n = w.n;

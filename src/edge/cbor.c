@@ -22,8 +22,8 @@ bool pawl__cbor_head(struct pawl__cbor *c, unsigned *major, uint64_t *arg)
         for (size_t i = 0; i < len; i++)
             v = v << 8 | c->p[i];
         c->p += len;
-        /* Floats (major 7, 2/4/8 bytes) are values, not arguments: the
-         * shortest-form rule for them is about the value, not checked. */
+        /* Floats (major 7, 2/4/8 bytes) are values, not arguments: their
+         * shortest form is about the value (see pawl__cbor_skip). */
         static const uint64_t min[] = { 24, 0x100, 0x10000, 0x100000000u };
         if (!(*major == PAWL__CBOR_SIMPLE && ai > 24) && v < min[ai - 24])
             return false;
@@ -33,6 +33,70 @@ bool pawl__cbor_head(struct pawl__cbor *c, unsigned *major, uint64_t *arg)
     }
     if (*major == PAWL__CBOR_BSTR || *major == PAWL__CBOR_TSTR)
         return *arg <= (uint64_t)(c->end - c->p);
+    return true;
+}
+
+bool pawl__float_single_to_half(uint32_t u, uint16_t *h)
+{
+    uint16_t sign = (uint16_t)(u >> 16 & 0x8000u);
+    uint32_t ef = u >> 23 & 0xffu, m = u & 0x7fffffu;
+    int e = (int)ef - 127;
+    if (ef == 0xff || (ef != 0 && e >= -14 && e <= 15)) {
+        if ((m & 0x1fffu) != 0)
+            return false;
+        *h = (uint16_t)(sign | (ef == 0xff ? 0x7c00u : (uint32_t)(e + 15) << 10) | m >> 13);
+        return true;
+    }
+    if (ef == 0 && m == 0) {
+        *h = sign;
+        return true;
+    }
+    if (ef != 0 && e >= -24 && e < -14) { /* a half subnormal */
+        uint32_t full = m | 0x800000u;
+        unsigned shift = (unsigned)(-1 - e);
+        if ((full & ((UINT32_C(1) << shift) - 1)) != 0)
+            return false;
+        *h = (uint16_t)(sign | full >> shift);
+        return true;
+    }
+    return false;
+}
+
+bool pawl__float_double_to_single(uint64_t u, uint32_t *f)
+{
+    uint32_t sign = (uint32_t)(u >> 32) & 0x80000000u;
+    uint64_t ef = u >> 52 & 0x7ffu, m = u & UINT64_C(0xfffffffffffff);
+    int e = (int)ef - 1023;
+    if (ef == 0x7ff || (ef != 0 && e >= -126 && e <= 127)) {
+        if ((m & 0x1fffffffu) != 0)
+            return false;
+        *f = sign | (ef == 0x7ff ? 0x7f800000u : (uint32_t)(e + 127) << 23) | (uint32_t)(m >> 29);
+        return true;
+    }
+    if (ef == 0 && m == 0) {
+        *f = sign;
+        return true;
+    }
+    if (ef != 0 && e >= -149 && e < -126) { /* a single subnormal */
+        uint64_t full = m | UINT64_C(1) << 52;
+        unsigned shift = (unsigned)(-97 - e);
+        if ((full & ((UINT64_C(1) << shift) - 1)) != 0)
+            return false;
+        *f = sign | (uint32_t)(full >> shift);
+        return true;
+    }
+    return false;
+}
+
+/* A float head of `len` value bytes carrying `bits`: shortest exact only. */
+static bool float_shortest(size_t len, uint64_t bits)
+{
+    uint32_t single;
+    uint16_t half;
+    if (len == 4)
+        return !pawl__float_single_to_half((uint32_t)bits, &half);
+    if (len == 8)
+        return !pawl__float_double_to_single(bits, &single);
     return true;
 }
 
@@ -129,7 +193,9 @@ bool pawl__cbor_skip(struct pawl__cbor *c, unsigned level)
         return true;
     case PAWL__CBOR_SIMPLE:
         /* false, true, null, or a half/single/double float */
-        return (arg >= 20 && arg <= 22 && c->p - start == 1) || c->p - start >= 3;
+        if (c->p - start == 1)
+            return arg >= 20 && arg <= 22;
+        return c->p - start >= 3 && float_shortest((size_t)(c->p - start) - 1, arg);
     default:
         return false; /* tags */
     }

@@ -4,7 +4,7 @@
  * 8949 §4.2.1: shortest heads, definite lengths, map keys in strictly
  * ascending bytewise order (so no duplicates), valid UTF-8 in text strings,
  * no tags (the caller reads the one outer tag itself), simple values false,
- * true and null, and floats. Nothing allocates; recursion is bounded by
+ * true and null, and floats in their shortest exact width. Nothing allocates; recursion is bounded by
  * PAWL_EDGE_MAX_DEPTH. Every function returns false on the first violation
  * and then leaves the cursor where it stopped. */
 #ifndef PAWL_EDGE_CBOR_H
@@ -49,6 +49,12 @@ bool pawl__cbor_int(struct pawl__cbor *c, int64_t *v);
 
 /* A container head (array or map) of the given major type; *count entries. */
 bool pawl__cbor_container(struct pawl__cbor *c, unsigned major, uint64_t *count);
+
+/* Exact narrowing of IEEE 754 floats, on bits (no FPU needed): true and the
+ * narrower bits when the value (infinities and NaN payloads included) fits.
+ * Deterministic encoding uses the shortest float that holds a value. */
+bool pawl__float_single_to_half(uint32_t single, uint16_t *half);
+bool pawl__float_double_to_single(uint64_t dbl, uint32_t *single);
 
 /* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 bool pawl__utf8_valid(const uint8_t *p, size_t n);

@@ -435,11 +435,22 @@ def check_build(doc, v, errors):
             errors.append(f"{v['name']}: masked range {m}")
 
 
+def strings_as_big_ints(x):
+    """Undo gen.py's big_ints_as_strings for the numeric fields."""
+    if isinstance(x, dict):
+        return {k: int(v) if k in ("seq", "last_seq", "exp", "iat", "at") and
+                isinstance(v, str) and v.isdigit() else strings_as_big_ints(v)
+                for k, v in x.items()}
+    if isinstance(x, list):
+        return [strings_as_big_ints(v) for v in x]
+    return x
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else \
         os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
     with open(path) as f:
-        doc = json.load(f)
+        doc = strings_as_big_ints(json.load(f))
     errors = []
     names = set()
     for v in doc["build"]:

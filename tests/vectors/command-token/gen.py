@@ -1054,7 +1054,21 @@ def render():
         "build": BUILD,
         "verify": VERIFY,
     }
-    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(big_ints_as_strings(doc), indent=1, ensure_ascii=False) + "\n"
+
+
+def big_ints_as_strings(x):
+    """Integers past 2^63-1 become decimal strings: many JSON parsers (jansson
+    among them) stop at int64. Readers turn them back (README.md)."""
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, int) and x > 2**63 - 1:
+        return str(x)
+    if isinstance(x, dict):
+        return {k: big_ints_as_strings(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [big_ints_as_strings(v) for v in x]
+    return x
 
 
 def main():
