@@ -93,7 +93,8 @@ static enum pawl_edge_pin_result scan_body(const char *s, size_t at, size_t end,
     size_t len = end - at;
     if (len == B64_DATA)
         return fail(err, PAWL_EDGE_PIN_PADDING, end, "missing '=' padding after 43 characters");
-    if (len != PAWL_EDGE_PIN_B64_LEN)
+    /* 44 characters without the '=' would be 33 bytes. */
+    if (len != PAWL_EDGE_PIN_B64_LEN || s[end - 1] != '=')
         return fail(err, PAWL_EDGE_PIN_LENGTH, at,
                     "a pin is 44 base64 characters (32 bytes of SHA-256)");
     return PAWL_EDGE_PIN_OK;

@@ -72,6 +72,8 @@ static const struct bad bads[] = {
     { "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFUAAAAA;" PIN_B, 0, PAWL_EDGE_PIN_LENGTH,
       BODY },
     { "sha256//;" PIN_B, 0, PAWL_EDGE_PIN_LENGTH, BODY },
+    { PIN_A ";sha256//ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0D", 0, PAWL_EDGE_PIN_LENGTH,
+      PLEN + 1 + BODY },                                             /* 44 data, no '=' */
     /* padding */
     { "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU;" PIN_B, 0, PAWL_EDGE_PIN_PADDING,
       PLEN - 1 },                                                    /* '=' missing */
