@@ -39,7 +39,8 @@
  * old one is resumed.
  *
  * NULL is never a valid argument unless a comment says so. Functions leave
- * nothing on OpenSSL's error queue. */
+ * nothing on OpenSSL's error queue. All but pawl_edge_pin_attach are
+ * reentrant; handshakes on many threads may share one pinned SSL_CTX. */
 #ifndef PAWL_EDGE_PIN_OPENSSL_H
 #define PAWL_EDGE_PIN_OPENSSL_H
 
