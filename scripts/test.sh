@@ -56,5 +56,6 @@ done
 
 step "benchmark (figures only)"
 ./build/gcc/bench_decide --quick
+./build/gcc/bench_edge_token --quick
 
 printf '\nall tests passed\n'
