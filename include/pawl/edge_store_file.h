@@ -83,7 +83,7 @@
  * ---- Use ----------------------------------------------------------------------
  *
  * NULL is never a valid argument unless a comment says so. The struct is large
- * (about 160 KiB): keep it static or on the heap, not on a small stack. Its
+ * (about 150 KiB): keep it static or on the heap, not on a small stack. Its
  * fields are private except the two tunables, which a caller may change
  * between open() and the first admit() (tests lower them to compact often).
  *
@@ -143,7 +143,8 @@ PAWL_EDGE_MUST_CHECK int pawl_edge_file_store_open(struct pawl_edge_file_store *
                                                    const char *dir, char *err, size_t errn);
 
 /* The admit() interface of edge_token.h over fs (opened). admit() returns -1
- * on any failure; pawl_edge_file_store_error() then says why. */
+ * on any failure, with *out set to something other than FRESH;
+ * pawl_edge_file_store_error() then says why. */
 struct pawl_edge_store pawl_edge_file_store(struct pawl_edge_file_store *fs);
 
 /* The message of the last failure of open() or admit() on fs, "" when none.
