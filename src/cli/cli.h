@@ -20,6 +20,7 @@ enum {
 int pawl_cli_decide(int argc, char **argv);
 int pawl_cli_audit(int argc, char **argv);
 int pawl_cli_token(int argc, char **argv);
+int pawl_cli_vehicle(int argc, char **argv);
 
 /* A PEM key (PKCS#8 private key or SPKI public key) from a file; never
  * prompts for a passphrase. NULL with "PATH: why" in err on failure. */

@@ -58,17 +58,20 @@ static char *pem_of(EVP_PKEY *k)
 
 static char *trust_json(EVP_PKEY *auth, EVP_PKEY *owner, const char *vin)
 {
-    json_t *o = json_pack("{s:s, s:i, s:i, s:[{s:s, s:s, s:s%}, {s:s, s:s, s:s%}],"
+    char *a = pem_of(auth), *w = pem_of(owner);
+    json_t *o = json_pack("{s:s, s:i, s:i, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}],"
                           " s:{s:[s,s], s:[s,s], s:[s]}, s:[s,s,s]}",
                           "vin", vin, "skew_s", 30, "max_lifetime_s", 120, "keys",
-                          "role", "authority", "alg", "EdDSA", "spki_pem", pem_of(auth), strlen(pem_of(auth)),
-                          "role", "owner", "alg", "ES256", "spki_pem", pem_of(owner), strlen(pem_of(owner)),
+                          "role", "authority", "alg", "EdDSA", "spki_pem", a,
+                          "role", "owner", "alg", "ES256", "spki_pem", w,
                           "require", "door.unlock", "authority", "owner", "engine.start", "authority",
                           "owner", "*", "authority", "stationary_only", "door.unlock",
                           "engine.start", "engine.stop");
     assert_non_null(o);
     char *s = json_dumps(o, 0);
     json_decref(o);
+    free(a);
+    free(w);
     return s;
 }
 
