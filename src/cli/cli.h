@@ -6,7 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <stdint.h>
+
 #include <openssl/evp.h>
+
+#include "pawl/edge_token.h"
 
 /* Exit codes shared by every subcommand. */
 enum {
@@ -21,6 +25,12 @@ int pawl_cli_decide(int argc, char **argv);
 int pawl_cli_audit(int argc, char **argv);
 int pawl_cli_token(int argc, char **argv);
 int pawl_cli_vehicle(int argc, char **argv);
+
+/* Reads a command token file ("-": stdin) into buf, which holds
+ * PAWL_EDGE_TOKEN_MAX + 1 bytes: a longer file is read that far, so that the
+ * parser calls it malformed rather than the CLI an I/O error. Returns 0, or
+ * -1 after printing "pawl: PATH: why". */
+int pawl_cli_read_token(const char *path, uint8_t *buf, size_t *n);
 
 /* A PEM key (PKCS#8 private key or SPKI public key) from a file; never
  * prompts for a passphrase. NULL with "PATH: why" in err on failure. */

@@ -41,26 +41,6 @@ static void usage_token(FILE *f)
 
 /* ---- files ------------------------------------------------------------------------ */
 
-/* Reads a token file; a file over the contract's bound is read as far as
- * PAWL_EDGE_TOKEN_MAX + 1 bytes so that the parser calls it malformed. */
-static int read_token(const char *path, uint8_t *buf, size_t *n)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    *n = fread(buf, 1, PAWL_EDGE_TOKEN_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        fprintf(stderr, "pawl: %s: read error\n", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* Writes to path through a temporary file and rename, or to stdout. */
 static int write_token(const char *path, const uint8_t *b, size_t n)
 {
@@ -241,7 +221,7 @@ static int cmd_cosign(int argc, char **argv)
     struct pawl_diag d = { 0 };
     EVP_PKEY *key = NULL;
     int rc = PAWL_EXIT_INPUT;
-    if (read_token(file, in, &n) != 0 || signer_from_file(keyp, &key, &s) != 0)
+    if (pawl_cli_read_token(file, in, &n) != 0 || signer_from_file(keyp, &key, &s) != 0)
         goto out;
     if (pawl_token_cosign(in, n, &s, tok, sizeof tok, &tn, &d) != PAWL_OK) {
         fprintf(stderr, "pawl: token cosign: %s: %s\n", file, d.msg);
@@ -384,7 +364,7 @@ static int cmd_inspect(int argc, char **argv)
         usage_token(stderr);
         return PAWL_EXIT_USAGE;
     }
-    if (read_token(argv[1], buf, &n) != 0)
+    if (pawl_cli_read_token(argv[1], buf, &n) != 0)
         return PAWL_EXIT_INPUT;
     if (pawl_edge_token_parse(buf, n, &t, &why) != PAWL_EDGE_OK) {
         printf("malformed: %s\n", why);

@@ -136,22 +136,6 @@ static int print_verdict(const struct pawl_edge_result *r)
     return 0;
 }
 
-static int read_token(const char *path, uint8_t *buf, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* One byte past the bound is enough for the parser to call it malformed. */
-    *n = fread(buf, 1, PAWL_EDGE_TOKEN_MAX + 1, f);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad)
-        fprintf(stderr, "pawl: %s: read error\n", path);
-    return bad ? -1 : 0;
-}
-
 static int verify(const struct verify_opts *o, uint64_t now, const struct pawl_edge_state *st)
 {
     static struct pawl_edge_trust trust; /* large; one per process */
@@ -163,7 +147,7 @@ static int verify(const struct verify_opts *o, uint64_t now, const struct pawl_e
     size_t n;
     bool fs_open = false;
     int rc = V_ERROR;
-    if (read_token(o->file, buf, &n) != 0 || load_trust(o->trust, &trust) != 0)
+    if (pawl_cli_read_token(o->file, buf, &n) != 0 || load_trust(o->trust, &trust) != 0)
         return V_ERROR;
     if (pawl_edge_file_store_open(&fs, o->store, err, sizeof err) != 0) {
         fprintf(stderr, "pawl: %s\n", err);

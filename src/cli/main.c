@@ -72,6 +72,22 @@ fail:
     return NULL;
 }
 
+int pawl_cli_read_token(const char *path, uint8_t *buf, size_t *n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    *n = fread(buf, 1, PAWL_EDGE_TOKEN_MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    if (f != stdin)
+        fclose(f);
+    if (bad)
+        fprintf(stderr, "pawl: %s: read error\n", path);
+    return bad ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
