@@ -118,16 +118,24 @@ void pawl__tuf_roles_for_target(const struct tuf_md *md, const char *path,
                                 int (*fn)(void *ctx, const char *role, bool terminating),
                                 void *ctx);
 
+/* Files: write everything; a new temporary file in dir (its name in tmp);
+ * fsync fd, close it, rename tmp to path and fsync dir (tmp is removed if
+ * that fails). */
+int pawl__tuf_write_all(int fd, const uint8_t *p, size_t n);
+int pawl__tuf_make_temp(const char *dir, char *tmp, size_t cap);
+int pawl__tuf_commit_temp(int fd, const char *tmp, const char *path, const char *dir);
+
 /* The trusted set (specification 5.3 to 5.6): what the client trusts now.
  * Each update checks the new document fully before it replaces anything. */
 struct tuf_deleg {
     char *name;
+    const struct tuf_md *parent; /* trusted as delegated by this document */
     struct tuf_md md;
 };
 struct tuf_trusted {
     struct tuf_md root, timestamp, snapshot, targets;
     bool has_timestamp, has_snapshot, has_targets;
-    struct tuf_deleg *deleg;
+    struct tuf_deleg **deleg; /* each allocated alone: md pointers stay valid */
     size_t ndeleg, cap;
     int64_t now; /* 0: time(NULL) */
 };
@@ -145,10 +153,15 @@ int pawl__tuf_update_timestamp(struct tuf_trusted *ts, const uint8_t *data, size
 /* trusted: the bytes come from the local store (no length/hash check). */
 int pawl__tuf_update_snapshot(struct tuf_trusted *ts, const uint8_t *data, size_t n,
                               bool trusted, char *err, size_t errn);
+/* parent: the trusted document delegating to role, NULL for top-level
+ * targets (which root delegates). A role reached through two delegators
+ * is verified, and trusted, once per delegator. */
 int pawl__tuf_update_targets(struct tuf_trusted *ts, const uint8_t *data, size_t n,
-                             const char *role, const char *parent, char *err, size_t errn);
-/* The trusted targets document of role, or NULL. */
-struct tuf_md *pawl__tuf_trusted_role(struct tuf_trusted *ts, const char *role);
+                             const char *role, const struct tuf_md *parent, char *err,
+                             size_t errn);
+/* The trusted targets document of role as parent delegates it, or NULL. */
+struct tuf_md *pawl__tuf_trusted_role(struct tuf_trusted *ts, const char *role,
+                                      const struct tuf_md *parent);
 int64_t pawl__tuf_now(const struct tuf_trusted *ts);
 
 #endif
