@@ -351,17 +351,18 @@ static bool spec_version_ok(const char *s)
     int parts = 0;
     if (strncmp(s, "1.", 2) != 0)
         return false;
-    for (s += 2;; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        while (s[1] >= '0' && s[1] <= '9')
+    s += 2;
+    for (;;) {
+        const char *start = s;
+        while (*s >= '0' && *s <= '9')
             s++;
-        parts++;
-        if (s[1] == '\0')
-            return parts <= 2;
-        if (s[1] != '.')
+        if (s == start)
             return false;
-        s++;
+        parts++;
+        if (*s == '\0')
+            return parts <= 2;
+        if (*s++ != '.')
+            return false;
     }
 }
 
