@@ -84,6 +84,7 @@ struct pawl_tuf_target {
         const char *alg; /* as named in the metadata; unknown ones fail verification */
         const char *hex;
     } hashes[PAWL_TUF_MAX_HASHES];
+    const void *custom; /* the target's "custom" value (a jansson json_t *), or NULL */
 };
 
 struct pawl_tuf_updater;
@@ -113,6 +114,14 @@ int pawl_tuf_refresh(struct pawl_tuf_updater *u);
  * updater has not). 0 with *t filled, PAWL_TUF_NOTFOUND when no trusted
  * role lists it, -1 on an error (which leaves the trusted state as it was). */
 int pawl_tuf_find_target(struct pawl_tuf_updater *u, const char *path, struct pawl_tuf_target *t);
+
+/* Calls fn for each target the top-level targets role itself lists (not
+ * its delegations), in the document's order, after a successful refresh;
+ * fn returning nonzero stops the walk and is returned. -1 if this updater
+ * has no trusted targets. *delegates tells whether targets delegates. */
+int pawl_tuf_top_targets(struct pawl_tuf_updater *u,
+                         int (*fn)(void *ctx, const struct pawl_tuf_target *t), void *ctx,
+                         bool *delegates);
 
 /* Streams target t from the targets URL through sink, verifying length and
  * every hash as it goes. Returns 0 only when everything matched; the sink

@@ -762,6 +762,7 @@ int pawl__tuf_target_info(const struct tuf_md *targets, const char *path,
     t->path = json_object_iter_key(
         json_object_iter_at(json_object_get(targets->signed_, "targets"), path));
     t->length = (uint64_t)json_integer_value(json_object_get(tf, "length"));
+    t->custom = json_object_get(tf, "custom");
     const char *alg;
     json_t *hex;
     json_object_foreach(json_object_get(tf, "hashes"), alg, hex)

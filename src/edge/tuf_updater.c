@@ -409,6 +409,27 @@ int pawl_tuf_find_target(struct pawl_tuf_updater *u, const char *path, struct pa
     return walk_targets(u, path, t);
 }
 
+int pawl_tuf_top_targets(struct pawl_tuf_updater *u,
+                         int (*fn)(void *ctx, const struct pawl_tuf_target *t), void *ctx,
+                         bool *delegates)
+{
+    const char *path;
+    json_t *tf;
+    if (!u->refreshed || !u->ts.has_targets)
+        return TUF_ERR(u->err, sizeof u->err, "no trusted targets: refresh first");
+    *delegates = json_object_get(u->ts.targets.signed_, "delegations") != NULL;
+    json_object_foreach(json_object_get(u->ts.targets.signed_, "targets"), path, tf)
+    {
+        struct pawl_tuf_target t;
+        (void)tf;
+        (void)pawl__tuf_target_info(&u->ts.targets, path, &t);
+        int rc = fn(ctx, &t);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- target download -------------------------------------------------- */
 
 struct target_sink {
