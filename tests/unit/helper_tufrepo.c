@@ -322,6 +322,26 @@ void trepo_add_target(struct trepo *r, const char *role, const char *path, const
     put(&r->served, name, data, n);
 }
 
+void trepo_set_target_custom(struct trepo *r, const char *role, const char *path,
+                             json_t *custom)
+{
+    json_t *t = json_object_get(json_object_get(trepo_signed(r, role), "targets"), path);
+    if (t == NULL)
+        die("set_target_custom: no such target");
+    if (custom != NULL)
+        json_object_set_new(t, "custom", custom);
+    else
+        json_object_del(t, "custom");
+}
+
+void trepo_set_custom(struct trepo *r, const char *role, json_t *custom)
+{
+    if (custom != NULL)
+        json_object_set_new(trepo_signed(r, role), "custom", custom);
+    else
+        json_object_del(trepo_signed(r, role), "custom");
+}
+
 static json_t *metafile(struct trepo *r, const char *served, int64_t version)
 {
     json_t *m = json_pack("{s:I}", "version", (json_int_t)version);

@@ -46,6 +46,14 @@ void trepo_delegate_bins(struct trepo *r, const char *from, const char *prefix, 
 void trepo_add_target(struct trepo *r, const char *role, const char *path, const void *data,
                       size_t n);
 
+/* Sets (custom non-NULL, reference stolen) or removes the "custom" value of
+ * target path in role's targets. Publish the role afterwards. */
+void trepo_set_target_custom(struct trepo *r, const char *role, const char *path,
+                             json_t *custom);
+/* Sets or removes (custom NULL) the top-level "custom" field of role's
+ * signed part (Uptane's Director puts the vehicle identifier there). */
+void trepo_set_custom(struct trepo *r, const char *role, json_t *custom);
+
 /* Bumps the version of each role named in the space-separated list, in
  * order, refreshes snapshot and timestamp meta, signs and serves them. With
  * meta_hashes set, snapshot and timestamp list lengths and hashes. */
