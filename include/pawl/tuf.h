@@ -123,6 +123,11 @@ int pawl_tuf_top_targets(struct pawl_tuf_updater *u,
                          int (*fn)(void *ctx, const struct pawl_tuf_target *t), void *ctx,
                          bool *delegates);
 
+/* The "custom" value of the trusted top-level targets' signed part (a
+ * jansson json_t *; Uptane's Director puts the vehicle identifier there),
+ * or NULL when it has none or this updater has no trusted targets. */
+const void *pawl_tuf_top_custom(const struct pawl_tuf_updater *u);
+
 /* Streams target t from the targets URL through sink, verifying length and
  * every hash as it goes. Returns 0 only when everything matched; the sink
  * may have seen bytes of a failed download, so commit nothing before 0. */

@@ -139,11 +139,9 @@ struct pawl_uptane_install {
  * same release counter, and the ECU's hardware id among the Image
  * repository's "hardwareIds" when it lists them.
  *
- * director_store MUST be the store the director updater was made with: the
- * vehicle identifier sits in the signed part of the Director's targets
- * outside any target, which pawl/tuf.h does not expose, so it is read from
- * the stored targets.json, verified again against the stored root's
- * targets keys and checked to list exactly the trusted targets.
+ * The vehicle identifier is the "vin" of the "custom" object in the
+ * signed part of the Director's targets (pawl_tuf_top_custom): required,
+ * and equal to p->vin, even when the Director orders nothing.
  *
  * On success out[0..*n) holds one entry per (ECU, image) in the Director's
  * order (*n may be 0: nothing to install); cap must be at least the number
@@ -152,7 +150,6 @@ struct pawl_uptane_install {
  * ECU and the target. */
 PAWL_MUST_CHECK pawl_uptane_status
 pawl_uptane_full_verify(const struct pawl_uptane_primary *p, struct pawl_tuf_updater *director,
-                        const struct pawl_tuf_store *director_store,
                         struct pawl_tuf_updater *image, struct pawl_uptane_install *out,
                         size_t cap, size_t *n, char *err, size_t errn);
 

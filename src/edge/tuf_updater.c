@@ -430,6 +430,13 @@ int pawl_tuf_top_targets(struct pawl_tuf_updater *u,
     return 0;
 }
 
+const void *pawl_tuf_top_custom(const struct pawl_tuf_updater *u)
+{
+    if (!u->refreshed || !u->ts.has_targets)
+        return NULL;
+    return json_object_get(u->ts.targets.signed_, "custom");
+}
+
 /* ---- target download -------------------------------------------------- */
 
 struct target_sink {

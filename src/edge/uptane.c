@@ -333,7 +333,6 @@ struct plan {
 struct director_walk {
     const struct pawl_uptane_primary *p;
     struct upt_chk *c;
-    struct tuf_md *copy; /* the re-verified stored targets.json */
     const bool *delegates;
     size_t ntargets;
     struct plan plans[PAWL_UPTANE_MAX_ECUS];
@@ -390,39 +389,12 @@ static const struct pawl_uptane_ecu *find_ecu(const struct pawl_uptane_primary *
     return NULL;
 }
 
-/* The stored copy of the Director's targets.json, verified with the stored
- * root's targets keys (pawl/uptane.h says why it is read again). */
-static pawl_uptane_status load_director_copy(const struct pawl_tuf_store *s, struct tuf_md *root,
-                                             struct tuf_md *targets, struct upt_chk *c)
-{
-    static const char *const names[] = {"root.json", "targets.json"};
-    static const uint64_t max[] = {PAWL_TUF_ROOT_MAX, PAWL_TUF_TARGETS_MAX};
-    struct tuf_md *md[] = {root, targets};
-    char e[512] = "";
-    for (int i = 0; i < 2; i++) {
-        uint8_t *data = NULL;
-        size_t n = 0;
-        if (s->load(s->ctx, names[i], max[i], &data, &n, e, sizeof e) != 0)
-            return pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: no stored %s", names[i]);
-        int rc = pawl__tuf_parse(data, n, i == 0 ? TUF_ROOT : TUF_TARGETS, names[i], md[i], e,
-                                 sizeof e);
-        free(data);
-        if (rc != 0)
-            return pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: %s", e);
-    }
-    struct tuf_role role;
-    pawl__tuf_root_role(root, "targets", &role);
-    if (pawl__tuf_verify(&role, targets, "stored targets.json", e, sizeof e) != 0)
-        return pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: %s", e);
-    return PAWL_UPTANE_OK;
-}
-
 /* Standard, "Targets metadata": the Director's targets carry a vehicle
  * identifier against replay to another vehicle (pawl: always, in "custom"). */
-static pawl_uptane_status check_vehicle(const struct tuf_md *targets, const char *vin,
+static pawl_uptane_status check_vehicle(const json_t *top_custom, const char *vin,
                                         struct upt_chk *c)
 {
-    json_t *custom = json_object_get(targets->signed_, "custom");
+    json_t *custom = (json_t *)(uintptr_t)top_custom; /* read only */
     json_t *v = json_object_get(custom, "vin");
     if (!json_is_object(custom) || !pawl__upt_string_ok(v, PAWL_UPTANE_ID_MAX, true))
         return pawl__upt_fail(c, PAWL_UPTANE_EVEHICLE,
@@ -434,32 +406,6 @@ static pawl_uptane_status check_vehicle(const struct tuf_md *targets, const char
                               "director targets are for vehicle %s, this is %s",
                               json_string_value(v), vin);
     return PAWL_UPTANE_OK;
-}
-
-static bool has_hash(const struct pawl_tuf_target *t, const char *alg, const char *hex)
-{
-    for (size_t i = 0; i < t->nhashes; i++)
-        if (strcmp(t->hashes[i].alg, alg) == 0)
-            return strcmp(t->hashes[i].hex, hex) == 0;
-    return false;
-}
-
-static bool same_custom(const json_t *a, const json_t *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return json_equal(a, b) != 0;
-}
-
-static bool same_target(const struct pawl_tuf_target *a, const struct pawl_tuf_target *b)
-{
-    if (a->length != b->length || a->nhashes != b->nhashes ||
-        !same_custom(a->custom, b->custom))
-        return false;
-    for (size_t i = 0; i < a->nhashes; i++)
-        if (!has_hash(b, a->hashes[i].alg, a->hashes[i].hex))
-            return false;
-    return true;
 }
 
 /* One ECU identifier of a Director target (Standard, "How to check Targets
@@ -507,7 +453,6 @@ static int director_target(void *ctx, const struct pawl_tuf_target *t)
 {
     struct director_walk *w = ctx;
     struct upt_chk *c = w->c;
-    struct pawl_tuf_target st;
     /* Standard, "How to check Targets metadata": no delegations. */
     if (*w->delegates)
         return pawl__upt_fail(c, PAWL_UPTANE_EDELEGATION,
@@ -515,9 +460,6 @@ static int director_target(void *ctx, const struct pawl_tuf_target *t)
     if (++w->ntargets > PAWL_UPTANE_MAX_TARGETS)
         return pawl__upt_fail(c, PAWL_UPTANE_EINPUT, "director lists more than %d targets",
                               PAWL_UPTANE_MAX_TARGETS);
-    if (pawl__tuf_target_info(w->copy, t->path, &st) != 0 || !same_target(t, &st))
-        return pawl__upt_fail(c, PAWL_UPTANE_EREPO,
-                              "director: the stored targets.json is not the trusted one");
     if (!pawl__upt_cstr_ok(t->path, PAWL_UPTANE_PATH_MAX, false))
         return pawl__upt_fail(c, PAWL_UPTANE_EINPUT, "target %.64s...: path over %d bytes",
                               t->path, PAWL_UPTANE_PATH_MAX);
@@ -547,32 +489,22 @@ static int director_target(void *ctx, const struct pawl_tuf_target *t)
 
 /* The Director phase: refresh, vehicle identifier, every target's ECUs. */
 static pawl_uptane_status director_phase(struct director_walk *w,
-                                         struct pawl_tuf_updater *director,
-                                         const struct pawl_tuf_store *store)
+                                         struct pawl_tuf_updater *director)
 {
     struct upt_chk *c = w->c;
-    struct tuf_md root = {0}, copy = {0};
     bool delegates = false;
     if (pawl_tuf_refresh(director) != 0)
         return pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: %s", pawl_tuf_error(director));
-    if (load_director_copy(store, &root, &copy, c) == PAWL_UPTANE_OK &&
-        check_vehicle(&copy, w->p->vin, c) == PAWL_UPTANE_OK) {
-        w->copy = &copy;
-        w->delegates = &delegates;
-        int rc = pawl_tuf_top_targets(director, director_target, w, &delegates);
-        if (rc == -1 && c->st == PAWL_UPTANE_OK)
-            pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: %s", pawl_tuf_error(director));
-        /* An empty target list never reaches director_target. */
-        if (c->st == PAWL_UPTANE_OK && delegates)
-            pawl__upt_fail(c, PAWL_UPTANE_EDELEGATION,
-                           "director targets delegate: the Director must not");
-        if (c->st == PAWL_UPTANE_OK &&
-            w->ntargets != json_object_size(json_object_get(copy.signed_, "targets")))
-            pawl__upt_fail(c, PAWL_UPTANE_EREPO,
-                           "director: the stored targets.json is not the trusted one");
-    }
-    pawl__tuf_md_clear(&root);
-    pawl__tuf_md_clear(&copy);
+    if (check_vehicle(pawl_tuf_top_custom(director), w->p->vin, c) != PAWL_UPTANE_OK)
+        return c->st;
+    w->delegates = &delegates;
+    int rc = pawl_tuf_top_targets(director, director_target, w, &delegates);
+    if (rc == -1 && c->st == PAWL_UPTANE_OK)
+        pawl__upt_fail(c, PAWL_UPTANE_EREPO, "director: %s", pawl_tuf_error(director));
+    /* An empty target list never reaches director_target. */
+    if (c->st == PAWL_UPTANE_OK && delegates)
+        pawl__upt_fail(c, PAWL_UPTANE_EDELEGATION,
+                       "director targets delegate: the Director must not");
     return c->st;
 }
 
@@ -683,7 +615,6 @@ static pawl_uptane_status image_phase(struct director_walk *w, struct pawl_tuf_u
 
 pawl_uptane_status pawl_uptane_full_verify(const struct pawl_uptane_primary *p,
                                            struct pawl_tuf_updater *director,
-                                           const struct pawl_tuf_store *director_store,
                                            struct pawl_tuf_updater *image,
                                            struct pawl_uptane_install *out, size_t cap,
                                            size_t *n, char *err, size_t errn)
@@ -700,7 +631,7 @@ pawl_uptane_status pawl_uptane_full_verify(const struct pawl_uptane_primary *p,
     }
     w->p = p;
     w->c = &c;
-    if (check_primary(p, &c) != 0 || director_phase(w, director, director_store) != 0)
+    if (check_primary(p, &c) != 0 || director_phase(w, director) != 0)
         goto out;
     /* Standard, "Full verification", step 6: nothing new, nothing more. */
     if (w->nplans == 0)

@@ -63,7 +63,7 @@ static pawl_uptane_status verify(struct world *w)
     w->iu = trepo_updater(w->img, 0);
     w->ds = trepo_store(w->dir);
     w->n = 99;
-    pawl_uptane_status st = pawl_uptane_full_verify(&w->p, w->du, &w->ds, w->iu, w->out,
+    pawl_uptane_status st = pawl_uptane_full_verify(&w->p, w->du, w->iu, w->out,
                                                     PAWL_UPTANE_MAX_ECUS, &w->n, w->err,
                                                     sizeof w->err);
     if (st != PAWL_UPTANE_OK)
