@@ -528,17 +528,22 @@ bool pawl_ota_delegation_covers(const json_t *role, const char *path)
 pawl_err pawl_ota_role_filename(const char *role, int64_t version, char *out, size_t cap,
                                 struct pawl_diag *d)
 {
-    char enc[PAWL_OTA_NAME_MAX + 1];
-    size_t n = pawl_tuf_quote(role, enc, sizeof enc);
+    char enc[3 * PAWL_OTA_NAME_MAX + 1];
+    size_t n = strlen(role) <= PAWL_OTA_NAME_MAX ? pawl_tuf_quote(role, enc, sizeof enc) : 0;
     int r = -1;
     if (n > 0 && version > 0)
         r = snprintf(out, cap, "%lld.%s.json", (long long)version, enc);
     else if (n > 0 && version == 0)
         r = snprintf(out, cap, "%s.json", enc);
-    if (r < 0 || (size_t)r >= cap) {
-        pawl__diagf(d, WHERE, 0, 0, "role '%s': empty, or its file name is over %d bytes", role,
+    if (n == 0) {
+        pawl__diagf(d, WHERE, 0, 0, "role name of %zu bytes: 1..%d", strlen(role),
                     PAWL_OTA_NAME_MAX);
-        return n == 0 ? PAWL_EINVAL : PAWL_ELIMIT;
+        return PAWL_EINVAL;
+    }
+    if (r < 0 || (size_t)r >= cap || (size_t)r > PAWL_OTA_NAME_MAX) {
+        pawl__diagf(d, WHERE, 0, 0, "role '%s': its file name is over %d bytes (or %zu)", role,
+                    PAWL_OTA_NAME_MAX, cap - 1);
+        return PAWL_ELIMIT;
     }
     return PAWL_OK;
 }
