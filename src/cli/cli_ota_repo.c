@@ -516,7 +516,8 @@ static int add_files(struct ota_repo *r, const struct add_opts *o, const json_t 
     struct files fs = { 0 };
     char src[PATH_MAX], dest[PAWL_OTA_NAME_MAX + 2];
     int rc = walk(o->images, "", 0, &fs);
-    qsort(fs.v, fs.n, sizeof *fs.v, cmp_str);
+    if (fs.n > 0)
+        qsort(fs.v, fs.n, sizeof *fs.v, cmp_str);
     for (size_t i = 0; rc == 0 && i < fs.n; i++) {
         json_t *info = NULL;
         struct pawl_diag d = { 0 };
