@@ -627,14 +627,13 @@ static int rot_fail(const char *what, const struct pawl_diag *d)
     return -1;
 }
 
-static int rot_add(struct ota_repo *r, struct ota_keys *ks, struct rot *t, const char *file)
+static int rot_add(struct ota_keys *ks, struct rot *t, const char *file)
 {
     const json_t *pub;
     struct pawl_diag d = { 0 };
     json_t *e = pawl__ota_key_entry(ks, file, t->role, &pub);
     if (e == NULL)
         return -1;
-    (void)r;
     if (pawl_ota_add_key(t->delegator, t->arg, pub, &d) != PAWL_OK) {
         json_decref(e);
         return rot_fail(file, &d);
@@ -755,7 +754,7 @@ static int rotate(struct ota_repo *r, struct ota_keys *ks, struct rot *t,
     if (rot_find(r, t) != 0 || (t->parent == NULL && rot_old_root_keys(r, ks, t) != 0))
         return -1;
     for (size_t i = 0; i < add->n; i++)
-        if (rot_add(r, ks, t, add->v[i]) != 0)
+        if (rot_add(ks, t, add->v[i]) != 0)
             return -1;
     /* A lower threshold first lets keys go; a higher one waits for them. */
     if (!th_done && pawl_ota_set_threshold(t->delegator, t->arg, th, NULL) == PAWL_OK)
