@@ -25,6 +25,7 @@ int pawl_cli_decide(int argc, char **argv);
 int pawl_cli_audit(int argc, char **argv);
 int pawl_cli_token(int argc, char **argv);
 int pawl_cli_vehicle(int argc, char **argv);
+int pawl_cli_ota(int argc, char **argv);
 
 /* Reads a command token file ("-": stdin) into buf, which holds
  * PAWL_EDGE_TOKEN_MAX + 1 bytes: a longer file is read that far, so that the

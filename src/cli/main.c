@@ -15,6 +15,7 @@ static void usage(FILE *f)
           "  audit append  append JSON lines (stdin) to a signed audit log\n"
           "  token         issue, co-sign and inspect command tokens\n"
           "  vehicle verify  verify a command token as the vehicle does\n"
+          "  ota           create and sign TUF repositories of OTA images (keygen, repo)\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
           "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file,\n"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
         return pawl_cli_token(argc - 1, argv + 1);
     if (strcmp(argv[1], "vehicle") == 0)
         return pawl_cli_vehicle(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ota") == 0)
+        return pawl_cli_ota(argc - 1, argv + 1);
     fprintf(stderr, "pawl: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return PAWL_EXIT_USAGE;
