@@ -3,16 +3,17 @@
 # delegate (paths and hash bins), publish, rotate; exit codes and messages;
 # every signature of every metadata file verified independently by
 # ota_verify.py (Debian's python3 + python3-cryptography); and pawl's own
-# TUF client (pawl-tuf-client, when built) refreshing and downloading over
-# HTTP on loopback.
+# TUF client (pawl-tuf-client, when built) refreshing and downloading from
+# a real nginx on loopback.
 set -euo pipefail
 : "${PAWL_BIN:?}" "${PAWL_SRC:?}"
 PY=/usr/bin/python3 # Debian's: the python3 on PATH may be another one
 here=$PAWL_SRC/tests/integration
 tmp=$(mktemp -d)
 server=
+. "$here/lib_nginx.sh"
 cleanup() {
-    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
+    nginx_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -169,14 +170,9 @@ grep -q "1.ecu.json: signature by .* does not verify" "$tmp/verify" || fail "tam
 # 6. pawl's TUF client over HTTP: refresh, download from targets and a bin.
 client=$(dirname "$PAWL_BIN")/pawl-tuf-client
 start_server() {
-    "$PY" -m http.server --bind 127.0.0.1 0 --directory repo >"$tmp/http.log" 2>&1 &
-    server=$!
-    for _ in $(seq 50); do
-        port=$(grep -o 'port [0-9]*' "$tmp/http.log" | awk '{print $2}') || true
-        [ -n "$port" ] && return 0
-        sleep 0.1
-    done
-    fail "http.server did not start: $(cat "$tmp/http.log")"
+    nginx_start "$PWD/repo" "$tmp" || fail "nginx"
+    server=$nginx_pid
+    port=$nginx_port
 }
 fetch() { # refresh [targets...]
     local args=(--metadata-dir client --metadata-url "http://127.0.0.1:$port/metadata")
@@ -190,6 +186,8 @@ if [ -x "$client" ]; then
     mkdir client
     "$client" --metadata-dir client init $m/1.root.json
     fetch >/dev/null 2>&1 || fail "pawl-tuf-client refused the repository"
+    grep -q '"GET /metadata/timestamp.json HTTP/1.1" 200' "$tmp/nginx/access.log" ||
+        fail "nginx did not serve the client"
     fetch misc/big.bin ecu/door/lock.bin >/dev/null 2>&1 || fail "download failed"
     cmp -s dl/misc%2Fbig.bin img/misc/big.bin || fail "downloaded big.bin differs"
     cmp -s dl/ecu%2Fdoor%2Flock.bin img2/ecu/door/lock.bin || fail "downloaded lock.bin differs"
