@@ -25,6 +25,8 @@ int pawl_cli_decide(int argc, char **argv);
 int pawl_cli_audit(int argc, char **argv);
 int pawl_cli_token(int argc, char **argv);
 int pawl_cli_vehicle(int argc, char **argv);
+/* pawl vehicle update: Uptane full verification (cli_vehicle_update.c). */
+int pawl_cli_vehicle_update(int argc, char **argv);
 int pawl_cli_ota(int argc, char **argv);
 
 /* Reads a command token file ("-": stdin) into buf, which holds

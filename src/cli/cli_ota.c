@@ -34,6 +34,7 @@ static void usage_ota(FILE *f)
           "       pawl ota repo publish --repo DIR [--refresh ROLE|all]...\n"
           "       pawl ota repo rotate --repo DIR --role ROLE [--add-key K.pem]...\n"
           "                          [--remove-key K.pem|KEYID]... [--threshold N]\n"
+          "       pawl ota repo set-custom --repo DIR [--role ROLE] --custom JSON|null\n"
           "\n"
           "Creates and signs TUF 1.0 repositories from directories of images; keys are\n"
           "PKCS#8 PEM files (Ed25519, EC P-256, RSA >= 2048 bits) that DIR/keys.json names.\n"
@@ -816,7 +817,7 @@ int pawl_cli_ota(int argc, char **argv)
     } verbs[] = {
         { "init", cmd_init },        { "add", pawl__ota_add },
         { "delegate", pawl__ota_delegate }, { "publish", pawl__ota_publish_cmd },
-        { "rotate", cmd_rotate },
+        { "rotate", cmd_rotate },    { "set-custom", pawl__ota_set_custom },
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage_ota(stdout);

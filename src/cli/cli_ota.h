@@ -97,6 +97,7 @@ int pawl__ota_publish(struct ota_repo *r, struct ota_keys *ks, const struct ota_
 /* The verbs. */
 int pawl__ota_add(int argc, char **argv);
 int pawl__ota_delegate(int argc, char **argv);
+int pawl__ota_set_custom(int argc, char **argv);
 int pawl__ota_publish_cmd(int argc, char **argv);
 
 /* The staged "signed" of a targets role (DIR/staged/NAME.json). */

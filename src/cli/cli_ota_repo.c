@@ -784,3 +784,47 @@ int pawl__ota_delegate(int argc, char **argv)
     pawl__ota_close(&r);
     return rc;
 }
+
+/* ---- custom ------------------------------------------------------------------------------------- */
+
+/* The "custom" object in the signed part of a targets role (Uptane's
+ * Director carries the vehicle identifier there); null removes it. */
+int pawl__ota_set_custom(int argc, char **argv)
+{
+    const char *repo = NULL, *role = "targets", *text = NULL;
+    const struct ota_opt opts[] = { { "--repo", &repo, NULL, NULL },
+                                    { "--role", &role, NULL, NULL },
+                                    { "--custom", &text, NULL, NULL } };
+    struct ota_repo r = { 0 };
+    json_t *custom = NULL, *staged = NULL;
+    json_error_t je;
+    int rc = PAWL_EXIT_USAGE;
+    if (pawl__ota_opts("repo set-custom", argc, argv, opts, 3) != 0)
+        return rc;
+    if (repo == NULL || text == NULL) {
+        fputs("pawl: ota repo set-custom: --repo DIR and --custom JSON are required\n", stderr);
+        return rc;
+    }
+    custom = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (custom == NULL || !(json_is_object(custom) || json_is_null(custom))) {
+        fprintf(stderr, "pawl: ota repo set-custom: --custom: %s\n",
+                custom == NULL ? je.text : "want a JSON object or null");
+        json_decref(custom);
+        return rc;
+    }
+    rc = PAWL_EXIT_FAIL;
+    if (pawl__ota_open(&r, repo) == 0 && pawl__ota_staged_load(&r, role, &staged) == 0) {
+        if (json_is_null(custom))
+            json_object_del(staged, "custom");
+        else
+            json_object_set(staged, "custom", custom);
+        if (pawl__ota_staged_save(&r, role, staged) == 0) {
+            puts("run 'pawl ota repo publish' to sign it");
+            rc = PAWL_EXIT_OK;
+        }
+    }
+    json_decref(staged);
+    json_decref(custom);
+    pawl__ota_close(&r);
+    return rc;
+}

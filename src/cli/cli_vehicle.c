@@ -35,7 +35,9 @@ static void usage_vehicle(FILE *f)
           "{\"verdict\":\"accept\"|\"reject\",\"reason\":...,\"cmd\":...,\"seq\":...}.\n"
           "DIR keeps the replay state (created if missing). VALUE is a number or\n"
           "true/false; Vehicle.Speed, when not given, is taken as 0 (parked).\n"
-          "Exit codes: 0 accept, 1 reject, 2 usage or I/O error.\n",
+          "Exit codes: 0 accept, 1 reject, 2 usage or I/O error.\n"
+          "\n"
+          "       pawl vehicle update ...   (Uptane OTA verification; --help for its options)\n",
           f);
 }
 
@@ -179,6 +181,8 @@ int pawl_cli_vehicle(int argc, char **argv)
     struct pawl_edge_state st = { true, 0.0f };
     unsigned speeds = 0;
     int64_t now;
+    if (argc >= 2 && strcmp(argv[1], "update") == 0)
+        return pawl_cli_vehicle_update(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
         usage_vehicle(help ? stdout : stderr);

@@ -15,6 +15,7 @@ static void usage(FILE *f)
           "  audit append  append JSON lines (stdin) to a signed audit log\n"
           "  token         issue, co-sign and inspect command tokens\n"
           "  vehicle verify  verify a command token as the vehicle does\n"
+          "  vehicle update  Uptane full verification of OTA updates as a Primary\n"
           "  ota           create and sign TUF repositories of OTA images (keygen, repo)\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
