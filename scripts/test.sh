@@ -57,5 +57,6 @@ done
 step "benchmark (figures only)"
 ./build/gcc/bench_decide --quick
 ./build/gcc/bench_edge_token --quick
+PAWL_BUILD=$PWD/build/gcc bash bench/tuf-bench.sh --quick
 
 printf '\nall tests passed\n'
