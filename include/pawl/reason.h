@@ -34,7 +34,9 @@
     X(VEHICLE_STATE_STALE, "vehicle_state_stale", 409)                              \
     X(UNSAFE_VEHICLE_STATE, "unsafe_vehicle_state", 409)                            \
     X(STEP_UP_REQUIRED, "step_up_required", 428)                                    \
-    X(DEPENDENCY_UNAVAILABLE, "dependency_unavailable", 503)
+    X(DEPENDENCY_UNAVAILABLE, "dependency_unavailable", 503)                        \
+    X(HEADERS_TOO_LARGE, "headers_too_large", 431) /* pawld: head over its limits */ \
+    X(BODY_TOO_LARGE, "body_too_large", 413)       /* pawld: body over its limit */
 
 enum pawl_reason {
 #define PAWL_R_ENUM(id, name, status) PAWL_R_##id,

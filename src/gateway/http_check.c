@@ -1,0 +1,258 @@
+/* see pawl/http_check.h */
+#include "pawl/http_check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void refuse(struct pawl_http_verdict *v, enum pawl_reason r, const char *fmt, ...)
+    PAWL_PRINTF(3, 4);
+static void refuse(struct pawl_http_verdict *v, enum pawl_reason r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+    va_end(ap);
+    v->reason = r;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ieq(pawl_str a, const char *b)
+{
+    size_t n = strlen(b);
+    if (a.n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(a.p[i]) != b[i])
+            return false;
+    return true;
+}
+
+/* RFC 9110 tchar. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool is_token(pawl_str s)
+{
+    if (s.n == 0)
+        return false;
+    for (size_t i = 0; i < s.n; i++)
+        if (!is_tchar((unsigned char)s.p[i]))
+            return false;
+    return true;
+}
+
+/* field-value: visible bytes, SP, HTAB and obs-text; no CTL. Leading
+ * whitespace is how obs-fold shows through a parser that keeps it. */
+static const char *value_problem(pawl_str v)
+{
+    if (v.n > 0 && (v.p[0] == ' ' || v.p[0] == '\t'))
+        return "starts with whitespace (obs-fold)";
+    for (size_t i = 0; i < v.n; i++) {
+        unsigned char c = (unsigned char)v.p[i];
+        if (c == '\0')
+            return "holds a NUL byte";
+        if (c == '\r' || c == '\n')
+            return "holds CR or LF (obs-fold or injection)";
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return "holds a control byte";
+    }
+    return NULL;
+}
+
+/* origin-form: "/" then visible ASCII, no '#' (a fragment never travels). */
+static const char *target_problem(pawl_str t)
+{
+    if (t.n == 0)
+        return "is empty";
+    if (t.p[0] != '/')
+        return t.n == 1 && t.p[0] == '*' ? "is '*' (asterisk-form)"
+               : memchr(t.p, ':', t.n) != NULL
+                   ? "is not origin-form (absolute-form or authority-form)"
+                   : "does not start with '/'";
+    for (size_t i = 0; i < t.n; i++) {
+        unsigned char c = (unsigned char)t.p[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return "holds a control, space or non-ASCII byte";
+        if (c == '#')
+            return "holds a fragment ('#')";
+    }
+    return NULL;
+}
+
+/* 1*DIGIT, no sign, no spaces, no list; at most 18 digits. */
+static bool parse_length(pawl_str v, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (v.n == 0 || v.n > 18)
+        return false;
+    for (size_t i = 0; i < v.n; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return false;
+        n = n * 10 + (uint64_t)(v.p[i] - '0');
+    }
+    *out = n;
+    return true;
+}
+
+struct seen {
+    int content_length, transfer_encoding, host, authorization;
+};
+
+static bool check_framing_header(const struct pawl_http_header *hd, const struct pawl_http_limits *lim,
+                                 struct seen *s, struct pawl_http_verdict *out)
+{
+    if (ieq(hd->name, "content-length")) {
+        if (++s->content_length > 1) {
+            refuse(out, PAWL_R_BAD_REQUEST, "Content-Length appears more than once");
+            return false;
+        }
+        if (!parse_length(hd->value, &out->content_length)) {
+            refuse(out, PAWL_R_BAD_REQUEST, "Content-Length '%.*s' is not a decimal number",
+                   (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
+            return false;
+        }
+        if (out->content_length > lim->max_body_bytes) {
+            refuse(out, PAWL_R_BODY_TOO_LARGE, "Content-Length %llu is over the limit of %llu",
+                   (unsigned long long)out->content_length,
+                   (unsigned long long)lim->max_body_bytes);
+            return false;
+        }
+    } else if (ieq(hd->name, "transfer-encoding")) {
+        if (++s->transfer_encoding > 1 || !ieq(hd->value, "chunked")) {
+            refuse(out, PAWL_R_BAD_REQUEST,
+                   "Transfer-Encoding must be one 'chunked' header, got '%.*s'",
+                   (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
+            return false;
+        }
+    } else if (ieq(hd->name, "host")) {
+        if (++s->host > 1) {
+            refuse(out, PAWL_R_BAD_REQUEST, "Host appears more than once");
+            return false;
+        }
+        out->host = hd->value;
+    } else if (ieq(hd->name, "authorization")) {
+        if (++s->authorization > 1) {
+            refuse(out, PAWL_R_BAD_REQUEST, "Authorization appears more than once");
+            return false;
+        }
+        out->authorization = hd->value;
+    }
+    return true;
+}
+
+static bool check_headers(const struct pawl_http_head *h, const struct pawl_http_limits *lim,
+                          struct seen *s, struct pawl_http_verdict *out)
+{
+    size_t total = h->target.n;
+    if (h->nheaders > lim->max_headers) {
+        refuse(out, PAWL_R_HEADERS_TOO_LARGE, "%zu headers, the limit is %zu", h->nheaders,
+               lim->max_headers);
+        return false;
+    }
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const struct pawl_http_header *hd = &h->headers[i];
+        const char *why;
+        int nl = (int)(hd->name.n > 40 ? 40 : hd->name.n);
+        if (!is_token(hd->name)) {
+            refuse(out, PAWL_R_BAD_REQUEST, "header %zu: name '%.*s' is not a token", i + 1, nl,
+                   hd->name.p);
+            return false;
+        }
+        if (hd->name.n + hd->value.n > lim->max_header_bytes) {
+            refuse(out, PAWL_R_HEADERS_TOO_LARGE, "header %.*s: %zu bytes, the limit is %zu", nl,
+                   hd->name.p, hd->name.n + hd->value.n, lim->max_header_bytes);
+            return false;
+        }
+        total += hd->name.n + hd->value.n;
+        if (total > lim->max_head_bytes) {
+            refuse(out, PAWL_R_HEADERS_TOO_LARGE, "request head over %zu bytes",
+                   lim->max_head_bytes);
+            return false;
+        }
+        if ((why = value_problem(hd->value)) != NULL) {
+            refuse(out, PAWL_R_BAD_REQUEST, "header %.*s: value %s", nl, hd->name.p, why);
+            return false;
+        }
+        if (!check_framing_header(hd, lim, s, out))
+            return false;
+    }
+    return true;
+}
+
+void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limits *lim,
+                     struct pawl_http_verdict *out)
+{
+    static const struct pawl_http_limits def = PAWL_HTTP_LIMITS_DEFAULT;
+    struct seen s = {0, 0, 0, 0};
+    const char *why;
+    memset(out, 0, sizeof *out);
+    out->reason = PAWL_R_ALLOWED;
+    if (lim == NULL)
+        lim = &def;
+    if (h->version_minor != 0 && h->version_minor != 1) {
+        refuse(out, PAWL_R_BAD_REQUEST, "HTTP/1.%d is not HTTP/1.0 or HTTP/1.1", h->version_minor);
+        return;
+    }
+    if (!is_token(h->method) || h->method.n > 16) {
+        refuse(out, PAWL_R_BAD_REQUEST, "the method is not a token of at most 16 bytes");
+        return;
+    }
+    if ((why = target_problem(h->target)) != NULL) {
+        refuse(out, PAWL_R_BAD_REQUEST, "the request target %s", why);
+        return;
+    }
+    if (h->target.n > lim->max_head_bytes) {
+        refuse(out, PAWL_R_HEADERS_TOO_LARGE, "the request target is over %zu bytes",
+               lim->max_head_bytes);
+        return;
+    }
+    if (!check_headers(h, lim, &s, out))
+        return;
+    if (s.content_length > 0 && s.transfer_encoding > 0) {
+        refuse(out, PAWL_R_BAD_REQUEST, "both Content-Length and Transfer-Encoding");
+        return;
+    }
+    if (s.transfer_encoding > 0 && h->version_minor == 0) {
+        refuse(out, PAWL_R_BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request");
+        return;
+    }
+    if (s.host == 0 && h->version_minor == 1) {
+        refuse(out, PAWL_R_BAD_REQUEST, "an HTTP/1.1 request without Host");
+        return;
+    }
+    out->framing = s.transfer_encoding ? PAWL_HTTP_CHUNKED
+                   : s.content_length  ? PAWL_HTTP_LENGTH
+                                       : PAWL_HTTP_NO_BODY;
+}
+
+bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header)
+{
+    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
+                                      "trailer", "upgrade", "transfer-encoding", "forwarded",
+                                      "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                                      "x-real-ip"};
+    if (identity_header.n > 0 && name.n == identity_header.n) {
+        bool same = true;
+        for (size_t i = 0; i < name.n && same; i++)
+            same = lower(name.p[i]) == lower(identity_header.p[i]);
+        if (same)
+            return true;
+    }
+    if (name.n >= 7) {
+        pawl_str p = {name.p, 7};
+        if (ieq(p, "x-pawl-"))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (ieq(name, hop[i]))
+            return true;
+    return false;
+}
