@@ -1,0 +1,316 @@
+/* see pawl/extauthz.h */
+#include "pawl/extauthz.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define CERT_MAX 16384 /* bytes of a decoded PEM certificate */
+
+static enum pawl_reason refuse(char *detail, size_t n, enum pawl_reason r, const char *fmt, ...)
+    PAWL_PRINTF(4, 5);
+static enum pawl_reason refuse(char *detail, size_t n, enum pawl_reason r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0)
+        vsnprintf(detail, n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool ieq(pawl_str a, const char *b)
+{
+    size_t n = strlen(b);
+    if (a.n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(a.p[i]) != lower(b[i]))
+            return false;
+    return true;
+}
+
+/* The one header called name: 1 found, 0 absent, -1 repeated. */
+static int header(const struct pawl_http_head *h, const char *name, pawl_str *out)
+{
+    int found = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (ieq(h->headers[i].name, name)) {
+            if (found++)
+                return -1;
+            *out = h->headers[i].value;
+        }
+    return found;
+}
+
+static int unhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* %XX decoding (nginx's $ssl_client_escaped_cert, Envoy's XFCC Cert). */
+static bool url_decode(pawl_str s, char *out, size_t cap, size_t *n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        char c = s.p[i];
+        if (c == '%') {
+            int hi = i + 2 < s.n ? unhex(s.p[i + 1]) : -1, lo = hi >= 0 ? unhex(s.p[i + 2]) : -1;
+            if (lo < 0)
+                return false;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    *n = o;
+    return true;
+}
+
+/* SPKI SHA-256 and RFC 2253 subject of a PEM certificate. */
+static bool cert_identity(const char *pem, size_t n, struct pawl_authz_input *in)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)n);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    unsigned char *der = NULL;
+    int dn = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : -1;
+    unsigned hn = 0;
+    bool ok = dn > 0 && EVP_Digest(der, (size_t)dn, in->spki, &hn, EVP_sha256(), NULL) == 1;
+    BIO *sb = ok ? BIO_new(BIO_s_mem()) : NULL;
+    if (sb != NULL && X509_NAME_print_ex(sb, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+        int sl = BIO_read(sb, in->subject, (int)sizeof in->subject - 1);
+        in->subject[sl > 0 ? sl : 0] = '\0';
+    } else {
+        ok = false;
+    }
+    BIO_free(sb);
+    OPENSSL_free(der);
+    X509_free(x);
+    BIO_free(b);
+    ERR_clear_error();
+    return ok;
+}
+
+static enum pawl_reason use_cert(pawl_str enc, struct pawl_authz_input *in, char *detail,
+                                 size_t n)
+{
+    char *pem = malloc(CERT_MAX);
+    size_t pn = 0;
+    bool ok = pem != NULL && url_decode(enc, pem, CERT_MAX, &pn) && cert_identity(pem, pn, in);
+    free(pem);
+    if (!ok)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "the client certificate header is not a URL-encoded PEM certificate");
+    in->rq.cert_spki_sha256 = in->spki;
+    in->rq.cert_subject.p = in->subject;
+    in->rq.cert_subject.n = strlen(in->subject);
+    return PAWL_R_ALLOWED;
+}
+
+static enum pawl_reason nginx_input(const struct pawl_http_head *h, struct pawl_authz_input *in,
+                                    char *detail, size_t n)
+{
+    pawl_str method, uri, cert = {NULL, 0}, verify = {NULL, 0};
+    if (header(h, "X-Original-Method", &method) != 1 || header(h, "X-Original-URI", &uri) != 1)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "want one X-Original-Method and one X-Original-URI header (nginx "
+                      "auth_request: proxy_set_header X-Original-URI $request_uri)");
+    if (uri.n == 0 || uri.n >= sizeof in->uri || uri.p[0] != '/')
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "X-Original-URI must be an origin-form URI of at most %zu bytes",
+                      sizeof in->uri - 1);
+    memcpy(in->uri, uri.p, uri.n);
+    in->uri[uri.n] = '\0';
+    in->rq.method = method;
+    in->rq.path.p = in->uri;
+    in->rq.path.n = uri.n;
+    int hc = header(h, "X-SSL-Client-Cert", &cert), hv = header(h, "X-SSL-Client-Verify", &verify);
+    if (hc < 0 || hv < 0)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "a client certificate header is repeated");
+    if (hc == 0 || cert.n == 0)
+        return PAWL_R_ALLOWED; /* no certificate */
+    if (!ieq(verify, "SUCCESS"))
+        return refuse(detail, n, PAWL_R_UNAUTHENTICATED,
+                      "the gateway did not verify the client certificate (X-SSL-Client-Verify: "
+                      "%.*s)",
+                      (int)(verify.n > 64 ? 64 : verify.n), verify.p ? verify.p : "");
+    return use_cert(cert, in, detail, n);
+}
+
+/* The Cert= field of the one element of an x-forwarded-client-cert value. */
+static bool xfcc_cert(pawl_str v, pawl_str *cert, bool *several)
+{
+    bool quoted = false;
+    size_t start = 0;
+    *several = false;
+    cert->p = NULL;
+    cert->n = 0;
+    for (size_t i = 0; i <= v.n; i++) {
+        char c = i < v.n ? v.p[i] : ';';
+        if (c == '"')
+            quoted = !quoted;
+        if (quoted)
+            continue;
+        if (c == ',') {
+            *several = true;
+            return false;
+        }
+        if (c != ';')
+            continue;
+        pawl_str f = {v.p + start, i - start};
+        if (f.n > 5 && ieq((pawl_str){f.p, 5}, "cert=")) {
+            cert->p = f.p + 5;
+            cert->n = f.n - 5;
+            if (cert->n >= 2 && cert->p[0] == '"' && cert->p[cert->n - 1] == '"') {
+                cert->p++;
+                cert->n -= 2;
+            }
+        }
+        start = i + 1;
+    }
+    return !quoted;
+}
+
+static enum pawl_reason envoy_input(const struct pawl_authz_config *c,
+                                    const struct pawl_http_head *h, struct pawl_authz_input *in,
+                                    char *detail, size_t n)
+{
+    pawl_str t = h->target, xfcc, cert;
+    bool several;
+    if (t.n < c->path_prefix.n || memcmp(t.p, c->path_prefix.p, c->path_prefix.n) != 0 ||
+        t.n - c->path_prefix.n >= sizeof in->uri)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "the check request's path does not start with the path_prefix '%.*s'",
+                      (int)c->path_prefix.n, c->path_prefix.p);
+    memcpy(in->uri, t.p + c->path_prefix.n, t.n - c->path_prefix.n);
+    in->uri[t.n - c->path_prefix.n] = '\0';
+    in->rq.method = h->method;
+    in->rq.path.p = in->uri;
+    in->rq.path.n = t.n - c->path_prefix.n;
+    if (in->rq.path.n == 0 || in->uri[0] != '/')
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "the original path is not origin-form");
+    int hx = header(h, "x-forwarded-client-cert", &xfcc);
+    if (hx < 0)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "x-forwarded-client-cert is repeated");
+    if (hx == 0)
+        return PAWL_R_ALLOWED;
+    if (!xfcc_cert(xfcc, &cert, &several))
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      several ? "x-forwarded-client-cert holds more than one element (use "
+                                "forward_client_cert_details: SANITIZE_SET)"
+                              : "x-forwarded-client-cert has an unterminated quote");
+    if (cert.n == 0)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "x-forwarded-client-cert has no Cert= field (set_current_client_cert_"
+                      "details: {cert: true})");
+    return use_cert(cert, in, detail, n);
+}
+
+enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
+                                  const struct pawl_http_head *h, int64_t time_ms,
+                                  struct pawl_authz_input *in, char *detail, size_t n)
+{
+    pawl_str auth, step;
+    memset(in, 0, sizeof *in);
+    if (n > 0)
+        detail[0] = '\0';
+    in->rq.time_ms = time_ms;
+    enum pawl_reason r = c->flavor == PAWL_AUTHZ_NGINX ? nginx_input(h, in, detail, n)
+                                                       : envoy_input(c, h, in, detail, n);
+    if (r != PAWL_R_ALLOWED)
+        return r;
+    int ha = header(h, "Authorization", &auth);
+    if (ha < 0)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "Authorization is repeated");
+    if (ha == 1 && auth.n > 7 && ieq((pawl_str){auth.p, 7}, "bearer ")) {
+        in->rq.bearer.p = auth.p + 7;
+        in->rq.bearer.n = auth.n - 7;
+    }
+    if (c->step_up_header.n > 0) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)c->step_up_header.n, c->step_up_header.p);
+        int hs = header(h, name, &step);
+        if (hs < 0)
+            return refuse(detail, n, PAWL_R_BAD_REQUEST, "%s is repeated", name);
+        if (hs == 1)
+            in->step_up_token = step;
+    }
+    return PAWL_R_ALLOWED;
+}
+
+size_t pawl_authz_body(const struct pawl_decision *d, char *out, size_t cap)
+{
+    json_t *o = json_pack("{s:s}", "reason", pawl_reason_name(d->reason));
+    if (o != NULL && d->reason != PAWL_R_ALLOWED) {
+        json_object_set_new(o, "detail", json_string(d->detail));
+        json_object_set_new(o, "status", json_integer(d->status));
+        if (d->reason == PAWL_R_RATE_LIMITED)
+            json_object_set_new(o, "retry_after_s", json_integer(d->retry_after_s));
+    }
+    size_t need = o ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
+    size_t n = need > 0 && need < cap ? json_dumpb(o, out, cap, JSON_COMPACT) : 0;
+    json_decref(o);
+    if (n == 0 || n >= cap)
+        return 0;
+    out[n] = '\0';
+    return n;
+}
+
+static bool put(char *out, size_t cap, size_t *o, const char *s, bool encode)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = !encode || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                     (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (*o + (plain ? 1 : 3) >= cap)
+            return false;
+        if (plain) {
+            out[(*o)++] = (char)c;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[c >> 4];
+            out[(*o)++] = hex[c & 15];
+        }
+    }
+    out[*o] = '\0';
+    return true;
+}
+
+size_t pawl_authz_identity(const struct pawl_decision *d, char *out, size_t cap)
+{
+    size_t o = 0;
+    const struct pawl_principal *p = &d->principal;
+    if (cap == 0)
+        return 0;
+    bool ok = put(out, cap, &o, "sub=", false) && put(out, cap, &o, p->uid, true) &&
+              put(out, cap, &o, "; roles=", false);
+    for (unsigned i = 0; ok && i < p->nroles; i++)
+        ok = (i == 0 || put(out, cap, &o, ",", false)) && put(out, cap, &o, p->roles[i], true);
+    if (ok && p->org[0] != '\0')
+        ok = put(out, cap, &o, "; org=", false) && put(out, cap, &o, p->org, true);
+    if (!ok) {
+        out[0] = '\0';
+        return 0;
+    }
+    return o;
+}
