@@ -1,0 +1,524 @@
+/* see config.h */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_yaml.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define CONFIG_MAX_DEPTH 8
+#define PATH_MAX_BYTES 4096
+
+struct ld {
+    struct pawl__yl y;
+    struct pawld_config *c;
+    struct pawld_listener *l;  /* the listener being read */
+    struct pawld_upstream *u;  /* the upstream being read */
+    bool have_listen, have_mode;
+};
+
+static pawl_err path(struct pawl__yl *y, yaml_node_t *v, char **out)
+{
+    return pawl__yl_str(y, v, PATH_MAX_BYTES, out);
+}
+
+static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, int64_t *out)
+{
+    int64_t us;
+    pawl_err e = pawl__yl_duration_us(y, v, &us);
+    if (e == PAWL_OK)
+        *out = us / 1000;
+    return e;
+}
+
+static pawl_err size_val(struct pawl__yl *y, yaml_node_t *v, int64_t min, int64_t max, size_t *out)
+{
+    int64_t n;
+    pawl_err e = pawl__yl_int(y, v, min, max, &n);
+    if (e == PAWL_OK)
+        *out = (size_t)n;
+    return e;
+}
+
+/* "IPv4:port" or "[IPv6]:port": literals only, so that what is loopback is
+ * never a matter of name resolution. */
+static pawl_err listen_addr(struct pawl__yl *y, yaml_node_t *v, struct pawld_listener *l)
+{
+    char *s = NULL;
+    pawl_err e = pawl__yl_str(y, v, 80, &s);
+    if (e != PAWL_OK)
+        return e;
+    char *colon = strrchr(s, ':');
+    const char *host = s;
+    int64_t port = 0;
+    unsigned char buf[16];
+    if (colon != NULL)
+        *colon = '\0';
+    if (s[0] == '[' && colon != NULL && colon[-1] == ']') {
+        colon[-1] = '\0';
+        host = s + 1;
+    }
+    bool v4 = inet_pton(AF_INET, host, buf) == 1, v6 = !v4 && inet_pton(AF_INET6, host, buf) == 1;
+    if (colon == NULL || (!v4 && !v6) || (v6 && host == s) ||
+        pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &port) != PAWL_OK) {
+        free(s);
+        return pawl__yl_err(y, v, "listen must be IPV4:PORT or [IPV6]:PORT (an address literal)");
+    }
+    snprintf(l->host, sizeof l->host, "%s", host);
+    l->port = (int)port;
+    l->loopback = v4 ? buf[0] == 127 : memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+    free(s);
+    return PAWL_OK;
+}
+
+static pawl_err tls_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_tls *t = ctx;
+    if (strcmp(k, "cert") == 0)
+        return path(y, v, &t->cert);
+    if (strcmp(k, "key") == 0)
+        return path(y, v, &t->key);
+    if (strcmp(k, "client_ca") == 0)
+        return path(y, v, &t->client_ca);
+    if (strcmp(k, "crl") == 0)
+        return path(y, v, &t->crl);
+    if (strcmp(k, "client_certs") == 0) {
+        char *s = NULL;
+        pawl_err e = pawl__yl_str(y, v, 16, &s);
+        if (e != PAWL_OK)
+            return e;
+        t->client_certs = !strcmp(s, "off")        ? PAWLD_CERTS_OFF
+                          : !strcmp(s, "optional") ? PAWLD_CERTS_OPTIONAL
+                          : !strcmp(s, "required") ? PAWLD_CERTS_REQUIRED
+                                                   : (enum pawld_client_certs)-1;
+        free(s);
+        if ((int)t->client_certs < 0)
+            return pawl__yl_err(y, v, "client_certs must be off, optional or required");
+        return PAWL_OK;
+    }
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err limits_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawl_http_limits *l = ctx;
+    if (strcmp(k, "max_headers") == 0)
+        return size_val(y, v, 8, 1000, &l->max_headers);
+    if (strcmp(k, "max_header_bytes") == 0)
+        return size_val(y, v, 256, 1 << 20, &l->max_header_bytes);
+    if (strcmp(k, "max_head_bytes") == 0)
+        return size_val(y, v, 1024, 1 << 22, &l->max_head_bytes);
+    if (strcmp(k, "max_body_bytes") == 0) {
+        int64_t n;
+        pawl_err e = pawl__yl_int(y, v, 0, (int64_t)1 << 40, &n);
+        l->max_body_bytes = (uint64_t)n;
+        return e;
+    }
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err ltimeouts_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_listener *l = ctx;
+    if (strcmp(k, "header") == 0)
+        return ms(y, v, &l->header_timeout_ms);
+    if (strcmp(k, "body") == 0)
+        return ms(y, v, &l->body_timeout_ms);
+    if (strcmp(k, "idle") == 0)
+        return ms(y, v, &l->idle_timeout_ms);
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err authz_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_listener *l = ctx;
+    if (strcmp(k, "path_prefix") == 0) {
+        pawl_err e = path(y, v, &l->path_prefix);
+        if (e == PAWL_OK && l->path_prefix[0] != '/')
+            return pawl__yl_err(y, v, "path_prefix must start with '/'");
+        return e;
+    }
+    if (strcmp(k, "flavor") == 0) {
+        char *s = NULL;
+        pawl_err e = pawl__yl_str(y, v, 16, &s);
+        if (e != PAWL_OK)
+            return e;
+        bool nginx = !strcmp(s, "nginx"), envoy = !strcmp(s, "envoy");
+        free(s);
+        if (!nginx && !envoy)
+            return pawl__yl_err(y, v, "flavor must be nginx or envoy");
+        l->flavor = nginx ? PAWL_AUTHZ_NGINX : PAWL_AUTHZ_ENVOY;
+        return PAWL_OK;
+    }
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err mode(struct pawl__yl *y, yaml_node_t *v, enum pawld_mode *out)
+{
+    char *s = NULL;
+    pawl_err e = pawl__yl_str(y, v, 16, &s);
+    if (e != PAWL_OK)
+        return e;
+    int m = !strcmp(s, "proxy") ? PAWLD_PROXY
+            : !strcmp(s, "authz") ? PAWLD_AUTHZ
+            : !strcmp(s, "admin") ? PAWLD_ADMIN
+                                  : -1;
+    free(s);
+    if (m < 0)
+        return pawl__yl_err(y, v, "mode must be proxy, authz or admin");
+    *out = (enum pawld_mode)m;
+    return PAWL_OK;
+}
+
+static pawl_err listener_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct ld *ld = ctx;
+    struct pawld_listener *l = ld->l;
+    if (strcmp(k, "name") == 0)
+        return pawl__yl_str(y, v, 64, &l->name);
+    if (strcmp(k, "listen") == 0) {
+        ld->have_listen = true;
+        return listen_addr(y, v, l);
+    }
+    if (strcmp(k, "mode") == 0) {
+        ld->have_mode = true;
+        return mode(y, v, &l->mode);
+    }
+    if (strcmp(k, "tls") == 0) {
+        l->tls_on = true;
+        return pawl__yl_each(y, v, "tls", tls_key, &l->tls);
+    }
+    if (strcmp(k, "authz") == 0)
+        return pawl__yl_each(y, v, "authz", authz_key, l);
+    if (strcmp(k, "limits") == 0)
+        return pawl__yl_each(y, v, "limits", limits_key, &l->limits);
+    if (strcmp(k, "timeouts") == 0)
+        return pawl__yl_each(y, v, "timeouts", ltimeouts_key, l);
+    return PAWL_ENOTFOUND;
+}
+
+/* The rules a listener must follow as a whole. */
+static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
+{
+    struct pawld_listener *l = ld->l;
+    struct pawl__yl *y = &ld->y;
+    if (!ld->have_listen || !ld->have_mode || l->name == NULL)
+        return pawl__yl_err(y, v, "a listener needs name, listen and mode");
+    for (size_t i = 0; i + 1 < ld->c->nlisteners; i++)
+        if (strcmp(ld->c->listeners[i].name, l->name) == 0)
+            return pawl__yl_err(y, v, "listener name '%s' is used twice", l->name);
+    if (!l->tls_on && !l->loopback)
+        return pawl__yl_err(y, v, "listener '%s': plain HTTP is only allowed on a loopback "
+                            "address; add tls: {cert, key}", l->name);
+    if (l->tls_on && (l->tls.cert == NULL || l->tls.key == NULL))
+        return pawl__yl_err(y, v, "listener '%s': tls needs cert and key", l->name);
+    if (l->tls.client_certs != PAWLD_CERTS_OFF && l->tls.client_ca == NULL)
+        return pawl__yl_err(y, v, "listener '%s': client_certs %s needs client_ca", l->name,
+                            l->tls.client_certs == PAWLD_CERTS_REQUIRED ? "required" : "optional");
+    if (l->tls.crl != NULL && l->tls.client_ca == NULL)
+        return pawl__yl_err(y, v, "listener '%s': crl needs client_ca", l->name);
+    if (l->mode != PAWLD_AUTHZ && l->path_prefix != NULL)
+        return pawl__yl_err(y, v, "listener '%s': authz settings on a %s listener", l->name,
+                            l->mode == PAWLD_PROXY ? "proxy" : "admin");
+    return PAWL_OK;
+}
+
+static pawl_err listeners(struct ld *ld, yaml_node_t *v)
+{
+    struct pawl__yl *y = &ld->y;
+    static const struct pawl_http_limits lim = PAWL_HTTP_LIMITS_DEFAULT;
+    pawl_err e = pawl__yl_expect(y, v, YAML_SEQUENCE_NODE, "listeners");
+    size_t n = e == PAWL_OK ? pawl__yl_seq_len(v) : 0;
+    if (e != PAWL_OK)
+        return e;
+    if (n == 0 || n > PAWLD_MAX_LISTENERS)
+        return pawl__yl_err(y, v, "listeners: want 1 to %d", PAWLD_MAX_LISTENERS);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = pawl__yl_seq_item(y, v, i);
+        struct pawld_listener *l = &ld->c->listeners[ld->c->nlisteners++];
+        l->limits = lim;
+        l->header_timeout_ms = 10000;
+        l->body_timeout_ms = 30000;
+        l->idle_timeout_ms = 60000;
+        ld->l = l;
+        ld->have_listen = ld->have_mode = false;
+        if ((e = pawl__yl_each(y, item, "a listener", listener_key, ld)) != PAWL_OK ||
+            (e = listener_done(ld, item)) != PAWL_OK)
+            return e;
+    }
+    return PAWL_OK;
+}
+
+/* "http://HOST:PORT" or "https://HOST:PORT", no path. */
+static pawl_err server(struct pawl__yl *y, yaml_node_t *v, struct pawld_server *s)
+{
+    char *u = NULL;
+    pawl_err e = pawl__yl_str(y, v, 300, &u);
+    if (e != PAWL_OK)
+        return e;
+    s->https = strncmp(u, "https://", 8) == 0;
+    const char *h = s->https ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+    const char *colon = h ? strrchr(h, ':') : NULL;
+    int64_t port = 0;
+    bool ok = colon != NULL && colon > h && (size_t)(colon - h) < sizeof s->host &&
+              strpbrk(h, "/?#@ ") == NULL &&
+              pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &port) == PAWL_OK;
+    if (ok) {
+        memcpy(s->host, h, (size_t)(colon - h));
+        s->host[colon - h] = '\0';
+        s->port = (int)port;
+    }
+    free(u);
+    return ok ? PAWL_OK : pawl__yl_err(y, v, "a server must be http://HOST:PORT or https://HOST:PORT");
+}
+
+static pawl_err upstream_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_upstream *u = ctx;
+    if (strcmp(k, "servers") == 0) {
+        pawl_err e = pawl__yl_expect(y, v, YAML_SEQUENCE_NODE, "servers");
+        size_t n = e == PAWL_OK ? pawl__yl_seq_len(v) : 0;
+        if (e != PAWL_OK)
+            return e;
+        if (n == 0 || n > PAWLD_MAX_SERVERS)
+            return pawl__yl_err(y, v, "servers: want 1 to %d", PAWLD_MAX_SERVERS);
+        for (size_t i = 0; i < n; i++)
+            if ((e = server(y, pawl__yl_seq_item(y, v, i), &u->servers[u->nservers++])) != PAWL_OK)
+                return e;
+        return PAWL_OK;
+    }
+    if (strcmp(k, "ca") == 0)
+        return path(y, v, &u->ca);
+    if (strcmp(k, "connect_timeout") == 0)
+        return ms(y, v, &u->connect_timeout_ms);
+    if (strcmp(k, "response_timeout") == 0)
+        return ms(y, v, &u->response_timeout_ms);
+    if (strcmp(k, "max_idle") == 0) {
+        int64_t n;
+        pawl_err e = pawl__yl_int(y, v, 0, 10000, &n);
+        u->max_idle = (unsigned)n;
+        return e;
+    }
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err upstreams_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    if (c->nupstreams == PAWLD_MAX_UPSTREAMS)
+        return pawl__yl_err(y, v, "more than %d upstreams", PAWLD_MAX_UPSTREAMS);
+    struct pawld_upstream *u = &c->upstreams[c->nupstreams++];
+    u->connect_timeout_ms = 2000;
+    u->response_timeout_ms = 30000;
+    u->max_idle = 32;
+    if ((u->name = pawl__strndup(k, strlen(k))) == NULL)
+        return PAWL_ENOMEM;
+    pawl_err e = pawl__yl_each(y, v, "an upstream", upstream_key, u);
+    if (e == PAWL_OK && u->nservers == 0)
+        return pawl__yl_err(y, v, "upstream '%s' has no servers", k);
+    return e;
+}
+
+static long upstream_index(const struct pawld_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nupstreams; i++)
+        if (strcmp(c->upstreams[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static pawl_err routes_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    char *name = NULL;
+    pawl_err e = pawl__yl_str(y, v, 64, &name);
+    if (e != PAWL_OK)
+        return e;
+    long u = upstream_index(c, name);
+    free(name);
+    if (u < 0)
+        return pawl__yl_err(y, v, "no upstream named like this under upstreams:");
+    if (strcmp(k, "default") == 0) {
+        c->default_upstream = u;
+        return PAWL_OK;
+    }
+    if (c->nroutes == PAWLD_MAX_ROUTE_MAP)
+        return pawl__yl_err(y, v, "more than %d routes", PAWLD_MAX_ROUTE_MAP);
+    c->routes[c->nroutes].upstream = (size_t)u;
+    c->routes[c->nroutes].route = pawl__strndup(k, strlen(k));
+    return c->routes[c->nroutes++].route ? PAWL_OK : PAWL_ENOMEM;
+}
+
+static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    if (strcmp(k, "json") == 0)
+        return path(y, v, &c->log_json);
+    if (strcmp(k, "ocsf") == 0)
+        return path(y, v, &c->ocsf);
+    if (strcmp(k, "audit") == 0)
+        return path(y, v, &c->audit);
+    if (strcmp(k, "audit_key") == 0)
+        return path(y, v, &c->audit_key);
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct ld *ld = ctx;
+    struct pawld_config *c = ld->c;
+    int64_t n;
+    pawl_err e;
+    if (strcmp(k, "version") == 0)
+        return pawl__yl_int(y, v, 1, 1, &n) == PAWL_OK
+                   ? PAWL_OK
+                   : pawl__yl_err(y, v, "unsupported config version (this pawld reads version: 1)");
+    if (strcmp(k, "workers") == 0) {
+        e = pawl__yl_int(y, v, 0, PAWLD_MAX_WORKERS, &n);
+        c->workers = (unsigned)n;
+        return e;
+    }
+    if (strcmp(k, "policy") == 0)
+        return path(y, v, &c->policy);
+    if (strcmp(k, "jwks") == 0)
+        return path(y, v, &c->jwks);
+    if (strcmp(k, "grants") == 0)
+        return path(y, v, &c->grants);
+    if (strcmp(k, "identity_header") == 0)
+        return pawl__yl_str(y, v, 64, &c->identity_header);
+    if (strcmp(k, "step_up_header") == 0)
+        return pawl__yl_str(y, v, 64, &c->step_up_header);
+    if (strcmp(k, "listeners") == 0)
+        return listeners(ld, v);
+    if (strcmp(k, "upstreams") == 0)
+        return pawl__yl_each(y, v, "upstreams", upstreams_key, c);
+    if (strcmp(k, "logs") == 0)
+        return pawl__yl_each(y, v, "logs", logs_key, c);
+    if (strcmp(k, "routes") == 0)
+        return PAWL_OK; /* second pass: refers to upstreams */
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err top_key2(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct ld *ld = ctx;
+    if (strcmp(k, "routes") == 0)
+        return pawl__yl_each(y, v, "routes", routes_key, ld->c);
+    return PAWL_OK;
+}
+
+static pawl_err finish(struct ld *ld, yaml_node_t *root)
+{
+    struct pawld_config *c = ld->c;
+    bool proxy = false;
+    if (c->policy == NULL)
+        return pawl__yl_err(&ld->y, root, "the config names no policy file (policy: FILE)");
+    if (c->nlisteners == 0)
+        return pawl__yl_err(&ld->y, root, "the config defines no listeners");
+    for (size_t i = 0; i < c->nlisteners; i++)
+        proxy |= c->listeners[i].mode == PAWLD_PROXY;
+    if (proxy && c->nupstreams == 0)
+        return pawl__yl_err(&ld->y, root, "a proxy listener needs upstreams:");
+    if ((c->identity_header == NULL &&
+         (c->identity_header = pawl__strndup("X-Pawl-Principal", 16)) == NULL) ||
+        (c->step_up_header == NULL &&
+         (c->step_up_header = pawl__strndup("X-Pawl-Command-Token", 20)) == NULL))
+        return PAWL_ENOMEM;
+    return PAWL_OK;
+}
+
+pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
+                           struct pawld_config **out, struct pawl_diag *d)
+{
+    struct ld ld = {.y = {.where = where, .d = d}};
+    pawl_err e;
+    *out = NULL;
+    if (n > CONFIG_MAX_BYTES) {
+        pawl__diagf(d, where, 0, 0, "config larger than %u bytes", CONFIG_MAX_BYTES);
+        return PAWL_ELIMIT;
+    }
+    if ((ld.c = calloc(1, sizeof *ld.c)) == NULL)
+        return PAWL_ENOMEM;
+    ld.c->default_upstream = -1;
+    if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
+        pawld_config_free(ld.c);
+        return e;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&ld.y.doc);
+    if ((e = pawl__yl_each(&ld.y, root, "the config", top_key, &ld)) == PAWL_OK &&
+        (e = pawl__yl_each(&ld.y, root, "the config", top_key2, &ld)) == PAWL_OK)
+        e = finish(&ld, root);
+    pawl__yl_free(&ld.y);
+    if (e != PAWL_OK) {
+        pawld_config_free(ld.c);
+        return e;
+    }
+    *out = ld.c;
+    return PAWL_OK;
+}
+
+void pawld_config_free(struct pawld_config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        struct pawld_listener *l = &c->listeners[i];
+        free(l->name);
+        free(l->path_prefix);
+        free(l->tls.cert);
+        free(l->tls.key);
+        free(l->tls.client_ca);
+        free(l->tls.crl);
+    }
+    for (size_t i = 0; i < c->nupstreams; i++) {
+        free(c->upstreams[i].name);
+        free(c->upstreams[i].ca);
+    }
+    for (size_t i = 0; i < c->nroutes; i++)
+        free(c->routes[i].route);
+    free(c->policy);
+    free(c->jwks);
+    free(c->grants);
+    free(c->identity_header);
+    free(c->step_up_header);
+    free(c->log_json);
+    free(c->ocsf);
+    free(c->audit);
+    free(c->audit_key);
+    free(c);
+}
+
+pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pawl_policy *p,
+                                   const char *where, struct pawl_diag *d)
+{
+    bool proxy = false;
+    for (size_t i = 0; i < c->nlisteners; i++)
+        proxy |= c->listeners[i].mode == PAWLD_PROXY;
+    for (size_t i = 0; i < c->nroutes; i++) {
+        bool found = false;
+        for (size_t j = 0; j < p->nroutes && !found; j++)
+            found = strcmp(p->routes[j].id, c->routes[i].route) == 0;
+        if (!found) {
+            pawl__diagf(d, where, 0, 0, "routes: '%s' is not a route id of the policy",
+                        c->routes[i].route);
+            return PAWL_EINVAL;
+        }
+    }
+    for (size_t j = 0; proxy && c->default_upstream < 0 && j < p->nroutes; j++) {
+        bool mapped = false;
+        for (size_t i = 0; i < c->nroutes && !mapped; i++)
+            mapped = strcmp(p->routes[j].id, c->routes[i].route) == 0;
+        if (!mapped) {
+            pawl__diagf(d, where, 0, 0,
+                        "routes: policy route '%s' reaches no upstream (map it or set "
+                        "routes: {default: UPSTREAM})",
+                        p->routes[j].id);
+            return PAWL_EINVAL;
+        }
+    }
+    return PAWL_OK;
+}

@@ -1,0 +1,92 @@
+/* config.h: pawld's configuration file (YAML), loaded strictly: unknown
+ * keys, wrong types, out-of-range values, plain HTTP off loopback, and
+ * references to nothing are errors with file:line:column (docs/gateway.md
+ * lists every key). No I/O here: the caller reads the file; paths in it are
+ * kept as written and resolved against the file's directory by the caller. */
+#ifndef PAWLD_CONFIG_H
+#define PAWLD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pawl/common.h"
+#include "pawl/extauthz.h"
+#include "pawl/http_check.h"
+#include "pawl/policy.h"
+
+#define PAWLD_MAX_LISTENERS 8
+#define PAWLD_MAX_UPSTREAMS 32
+#define PAWLD_MAX_SERVERS 16
+#define PAWLD_MAX_ROUTE_MAP 512
+#define PAWLD_MAX_WORKERS 256
+
+enum pawld_mode { PAWLD_PROXY, PAWLD_AUTHZ, PAWLD_ADMIN };
+enum pawld_client_certs { PAWLD_CERTS_OFF, PAWLD_CERTS_OPTIONAL, PAWLD_CERTS_REQUIRED };
+
+struct pawld_tls {
+    char *cert, *key;   /* PEM chain and private key */
+    char *client_ca;    /* PEM bundle that client certificates must chain to */
+    char *crl;          /* PEM CRLs (optional) */
+    enum pawld_client_certs client_certs;
+};
+
+struct pawld_listener {
+    char *name;
+    char host[64]; /* an IPv4 or IPv6 literal */
+    int port;
+    bool loopback;
+    enum pawld_mode mode;
+    bool tls_on;
+    struct pawld_tls tls;
+    enum pawl_authz_flavor flavor; /* mode authz */
+    char *path_prefix;             /* mode authz, Envoy; NULL: none */
+    struct pawl_http_limits limits;
+    int64_t header_timeout_ms, body_timeout_ms, idle_timeout_ms;
+};
+
+struct pawld_server {
+    bool https;
+    char host[256];
+    int port;
+};
+
+struct pawld_upstream {
+    char *name;
+    struct pawld_server servers[PAWLD_MAX_SERVERS];
+    size_t nservers;
+    char *ca; /* PEM bundle for https servers; NULL: the system's */
+    int64_t connect_timeout_ms, response_timeout_ms;
+    unsigned max_idle; /* kept-alive connections per server and worker */
+};
+
+struct pawld_route_map {
+    char *route; /* a policy route id */
+    size_t upstream;
+};
+
+struct pawld_config {
+    unsigned workers; /* 0: one per core */
+    char *policy, *jwks, *grants;
+    struct pawld_listener listeners[PAWLD_MAX_LISTENERS];
+    size_t nlisteners;
+    struct pawld_upstream upstreams[PAWLD_MAX_UPSTREAMS];
+    size_t nupstreams;
+    struct pawld_route_map routes[PAWLD_MAX_ROUTE_MAP];
+    size_t nroutes;
+    long default_upstream; /* -1: none */
+    char *identity_header, *step_up_header;
+    char *log_json, *ocsf, *audit, *audit_key;
+};
+
+PAWL_MUST_CHECK pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
+                                           struct pawld_config **out, struct pawl_diag *d);
+void pawld_config_free(struct pawld_config *c);
+
+/* Cross-checks with the loaded policy: every route id in routes: exists,
+ * and with a proxy listener every policy route reaches an upstream. */
+PAWL_MUST_CHECK pawl_err pawld_config_check_policy(const struct pawld_config *c,
+                                                   const struct pawl_policy *p,
+                                                   const char *where, struct pawl_diag *d);
+
+#endif

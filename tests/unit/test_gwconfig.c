@@ -1,0 +1,167 @@
+/* pawld's configuration loader (src/gateway/config.h): a full config, the
+ * defaults, and each refusal with its line and column. */
+#include "helper_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static const char good[] =
+    "version: 1\n"
+    "workers: 2\n"
+    "policy: policy.yaml\n"
+    "jwks: jwks.json\n"
+    "grants: grants.jsonl\n"
+    "listeners:\n"
+    "  - name: public\n"
+    "    listen: 0.0.0.0:8443\n"
+    "    mode: proxy\n"
+    "    tls: {cert: server.pem, key: server.key, client_ca: ca.pem, client_certs: optional,\n"
+    "          crl: crl.pem}\n"
+    "    limits: {max_headers: 50, max_body_bytes: 65536}\n"
+    "    timeouts: {header: 5s, idle: 2m}\n"
+    "  - name: authz\n"
+    "    listen: 127.0.0.1:9000\n"
+    "    mode: authz\n"
+    "    authz: {flavor: envoy, path_prefix: /authz}\n"
+    "  - name: admin\n"
+    "    listen: '[::1]:9901'\n"
+    "    mode: admin\n"
+    "upstreams:\n"
+    "  backend:\n"
+    "    servers: [http://127.0.0.1:8080, https://api.internal:8443]\n"
+    "    ca: upstream-ca.pem\n"
+    "    connect_timeout: 250ms\n"
+    "    max_idle: 8\n"
+    "  ota: {servers: ['http://[::1]:8081']}\n"
+    "routes: {unlock: backend, default: ota}\n"
+    "logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}\n";
+
+static void test_good_config(void **state)
+{
+    (void)state;
+    struct pawld_config *c;
+    struct pawl_diag d;
+    if (pawld_config_load(good, sizeof good - 1, "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_int_equal(c->workers, 2);
+    assert_string_equal(c->policy, "policy.yaml");
+    assert_int_equal(c->nlisteners, 3);
+    const struct pawld_listener *l = &c->listeners[0];
+    assert_string_equal(l->host, "0.0.0.0");
+    assert_int_equal(l->port, 8443);
+    assert_false(l->loopback);
+    assert_true(l->tls_on);
+    assert_int_equal(l->tls.client_certs, PAWLD_CERTS_OPTIONAL);
+    assert_int_equal(l->limits.max_headers, 50);
+    assert_int_equal(l->limits.max_header_bytes, 8192); /* default kept */
+    assert_int_equal(l->limits.max_body_bytes, 65536);
+    assert_int_equal(l->header_timeout_ms, 5000);
+    assert_int_equal(l->body_timeout_ms, 30000);
+    assert_int_equal(l->idle_timeout_ms, 120000);
+    assert_int_equal(c->listeners[1].flavor, PAWL_AUTHZ_ENVOY);
+    assert_string_equal(c->listeners[1].path_prefix, "/authz");
+    assert_true(c->listeners[1].loopback);
+    assert_true(c->listeners[2].loopback);
+    assert_string_equal(c->listeners[2].host, "::1");
+    assert_int_equal(c->nupstreams, 2);
+    assert_int_equal(c->upstreams[0].nservers, 2);
+    assert_true(c->upstreams[0].servers[1].https);
+    assert_string_equal(c->upstreams[0].servers[1].host, "api.internal");
+    assert_int_equal(c->upstreams[0].connect_timeout_ms, 250);
+    assert_int_equal(c->upstreams[0].max_idle, 8);
+    assert_string_equal(c->upstreams[1].servers[0].host, "[::1]");
+    assert_int_equal(c->nroutes, 1);
+    assert_int_equal(c->default_upstream, 1);
+    assert_string_equal(c->identity_header, "X-Pawl-Principal");
+    assert_string_equal(c->step_up_header, "X-Pawl-Command-Token");
+    assert_string_equal(c->audit_key, "audit.key");
+    pawld_config_free(c);
+}
+
+/* Replaces the first occurrence of from in good by to and loads it: must
+ * fail with msg at line:col (col 0: any column). */
+static void refused(const char *from, const char *to, unsigned line, const char *msg)
+{
+    char buf[4096];
+    const char *at = strstr(good, from);
+    assert_non_null(at);
+    int n = snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+    struct pawld_config *c = NULL;
+    struct pawl_diag d;
+    memset(&d, 0, sizeof d);
+    if (pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d) == PAWL_OK) {
+        pawld_config_free(c);
+        fail_msg("accepted with '%s' -> '%s'", from, to);
+    }
+    if (strstr(d.msg, msg) == NULL || (line != 0 && d.line != line))
+        fail_msg("'%s' -> '%s': got %s, want line %u '%s'", from, to, th_diag(&d), line, msg);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    refused("version: 1", "version: 2", 1, "unsupported config version");
+    refused("workers: 2", "workers: many", 2, "");
+    refused("workers: 2", "threads: 2", 2, "unknown key 'threads'");
+    refused("listen: 0.0.0.0:8443", "listen: example.com:8443", 8, "address literal");
+    refused("listen: 0.0.0.0:8443", "listen: 0.0.0.0:70000", 8, "address literal");
+    refused("listen: 0.0.0.0:8443", "listen: ::1:8443", 8, "address literal");
+    refused("mode: proxy", "mode: tunnel", 9, "mode must be proxy, authz or admin");
+    refused("client_certs: optional", "client_certs: maybe", 10, "client_certs must be");
+    refused("client_ca: ca.pem, ", "", 7, "needs client_ca");
+    refused("tls: {cert: server.pem, key: server.key, ", "tls: {", 7, "tls needs cert and key");
+    refused("max_headers: 50", "max_headers: 2", 12, "");
+    refused("header: 5s", "header: 5 parsecs", 13, "");
+    refused("flavor: envoy", "flavor: haproxy", 17, "flavor must be nginx or envoy");
+    refused("path_prefix: /authz", "path_prefix: authz", 17, "must start with '/'");
+    refused("listen: 127.0.0.1:9000", "listen: 10.0.0.1:9000", 14,
+            "plain HTTP is only allowed on a loopback address");
+    refused("name: admin", "name: authz", 18, "used twice");
+    refused("http://127.0.0.1:8080", "ftp://127.0.0.1:8080", 23, "http://HOST:PORT");
+    refused("http://127.0.0.1:8080", "http://127.0.0.1:8080/api", 23, "http://HOST:PORT");
+    refused("http://127.0.0.1:8080", "http://user@127.0.0.1:8080", 23, "http://HOST:PORT");
+    refused("unlock: backend", "unlock: nowhere", 28, "no upstream named");
+    refused("policy: policy.yaml\n", "", 1, "no policy file");
+    refused("upstreams:", "upstreamz:", 21, "unknown key 'upstreamz'");
+    refused("logs: {json:", "logs: {jsn:", 29, "unknown key 'jsn'");
+    refused("version: 1\n", "version: 1\nversion: 1\n", 2, "");
+}
+
+static void test_check_policy(void **state)
+{
+    (void)state;
+    static const char policy[] =
+        "version: 1\n"
+        "roles: {owner: [read, control]}\n"
+        "routes:\n"
+        "  - {id: status, path: '/v/{vin}/status', methods: [GET], capability: read, roles: [owner]}\n"
+        "  - {id: unlock, path: '/v/{vin}/unlock', methods: [POST], capability: control, roles: [owner]}\n";
+    struct pawl_policy *p;
+    struct pawld_config *c;
+    struct pawl_diag d;
+    assert_int_equal(pawl_policy_load(policy, sizeof policy - 1, "p", &p, &d), PAWL_OK);
+    assert_int_equal(pawld_config_load(good, sizeof good - 1, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_OK);
+    c->default_upstream = -1; /* status reaches no upstream now */
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "'status' reaches no upstream"));
+    free(c->routes[0].route);
+    c->routes[0].route = strdup("lock");
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "'lock' is not a route id"));
+    pawld_config_free(c);
+    pawl_policy_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_config),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_check_policy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
