@@ -1,0 +1,167 @@
+/* see metrics.h */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint64_t bounds[PAWLD_LAT_BUCKETS] = PAWLD_LAT_BOUNDS;
+
+pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes)
+{
+    memset(m, 0, sizeof *m);
+    m->routes = calloc(nroutes + 1, sizeof *m->routes);
+    if (m->routes == NULL)
+        return PAWL_ENOMEM;
+    m->nroutes = nroutes;
+    return PAWL_OK;
+}
+
+void pawld_metrics_free(struct pawld_metrics *m)
+{
+    free(m->routes);
+    memset(m, 0, sizeof *m);
+}
+
+void pawld_metrics_record(struct pawld_metrics *m, long route, enum pawl_reason r,
+                          uint64_t latency_us)
+{
+    struct pawld_route_metrics *rm =
+        &m->routes[route >= 0 && (size_t)route < m->nroutes ? (size_t)route : m->nroutes];
+    size_t b = 0;
+    while (b < PAWLD_LAT_BUCKETS && latency_us > bounds[b])
+        b++;
+    rm->by_reason[r < PAWL_R__COUNT ? r : PAWL_R_BAD_REQUEST]++;
+    rm->lat[b]++;
+    rm->lat_sum_us += latency_us;
+}
+
+void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *src)
+{
+    for (size_t i = 0; i <= dst->nroutes && i <= src->nroutes; i++) {
+        for (size_t r = 0; r < PAWL_R__COUNT; r++)
+            dst->routes[i].by_reason[r] += src->routes[i].by_reason[r];
+        for (size_t b = 0; b <= PAWLD_LAT_BUCKETS; b++)
+            dst->routes[i].lat[b] += src->routes[i].lat[b];
+        dst->routes[i].lat_sum_us += src->routes[i].lat_sum_us;
+    }
+    dst->upstream_errors += src->upstream_errors;
+    dst->upstream_timeouts += src->upstream_timeouts;
+    dst->client_timeouts += src->client_timeouts;
+    dst->jwt_cache_hits += src->jwt_cache_hits;
+    dst->jwt_cache_misses += src->jwt_cache_misses;
+}
+
+struct out {
+    char *p;
+    size_t n, cap;
+    bool full;
+};
+
+static void emit(struct out *o, const char *fmt, ...) PAWL_PRINTF(2, 3);
+static void emit(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    if (o->full)
+        return;
+    va_start(ap, fmt);
+    int w = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= o->cap - o->n)
+        o->full = true;
+    else
+        o->n += (size_t)w;
+}
+
+/* A label value: '\', '"' and newline escaped (the text format's rule). */
+static void label(struct out *o, const char *s)
+{
+    for (; *s && !o->full; s++) {
+        if (*s == '\\' || *s == '"')
+            emit(o, "\\%c", *s);
+        else if (*s == '\n')
+            emit(o, "\\n");
+        else
+            emit(o, "%c", *s);
+    }
+}
+
+static void route_label(struct out *o, const char *const *ids, size_t nroutes, size_t i)
+{
+    emit(o, "route=\"");
+    label(o, i < nroutes ? ids[i] : "");
+    emit(o, "\"");
+}
+
+static void render_requests(struct out *o, const struct pawld_metrics *m, const char *const *ids)
+{
+    emit(o, "# HELP pawld_requests_total Requests decided, by route, decision and reason "
+            "(route \"\" when no route matched).\n# TYPE pawld_requests_total counter\n");
+    for (size_t i = 0; i <= m->nroutes; i++)
+        for (size_t r = 0; r < PAWL_R__COUNT; r++) {
+            if (m->routes[i].by_reason[r] == 0)
+                continue;
+            emit(o, "pawld_requests_total{");
+            route_label(o, ids, m->nroutes, i);
+            emit(o, ",decision=\"%s\",reason=\"%s\"} %llu\n",
+                 r == PAWL_R_ALLOWED ? "allow" : "deny", pawl_reason_name((enum pawl_reason)r),
+                 (unsigned long long)m->routes[i].by_reason[r]);
+        }
+}
+
+static void render_latency(struct out *o, const struct pawld_metrics *m, const char *const *ids)
+{
+    emit(o, "# HELP pawld_request_duration_seconds Time pawld spent on a request, by route.\n"
+            "# TYPE pawld_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= m->nroutes; i++) {
+        const struct pawld_route_metrics *rm = &m->routes[i];
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= PAWLD_LAT_BUCKETS; b++)
+            cum += rm->lat[b];
+        if (cum == 0)
+            continue;
+        cum = 0;
+        for (size_t b = 0; b <= PAWLD_LAT_BUCKETS; b++) {
+            cum += rm->lat[b];
+            emit(o, "pawld_request_duration_seconds_bucket{");
+            route_label(o, ids, m->nroutes, i);
+            if (b < PAWLD_LAT_BUCKETS)
+                emit(o, ",le=\"%g\"} %llu\n", (double)bounds[b] / 1e6, (unsigned long long)cum);
+            else
+                emit(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+        emit(o, "pawld_request_duration_seconds_sum{");
+        route_label(o, ids, m->nroutes, i);
+        emit(o, "} %.6f\npawld_request_duration_seconds_count{", (double)rm->lat_sum_us / 1e6);
+        route_label(o, ids, m->nroutes, i);
+        emit(o, "} %llu\n", (unsigned long long)cum);
+    }
+}
+
+size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
+                            char *out, size_t cap)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    render_requests(&o, m, route_ids);
+    render_latency(&o, m, route_ids);
+    emit(&o,
+         "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
+         "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"
+         "# HELP pawld_upstream_timeouts_total Upstream responses that timed out.\n"
+         "# TYPE pawld_upstream_timeouts_total counter\npawld_upstream_timeouts_total %llu\n"
+         "# HELP pawld_client_timeouts_total Client connections cut at a header, body or "
+         "idle timeout.\n"
+         "# TYPE pawld_client_timeouts_total counter\npawld_client_timeouts_total %llu\n"
+         "# HELP pawld_jwt_cache_hits_total Bearer tokens found in the verified-token cache.\n"
+         "# TYPE pawld_jwt_cache_hits_total counter\npawld_jwt_cache_hits_total %llu\n"
+         "# HELP pawld_jwt_cache_misses_total Bearer tokens verified by signature.\n"
+         "# TYPE pawld_jwt_cache_misses_total counter\npawld_jwt_cache_misses_total %llu\n",
+         (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
+         (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
+         (unsigned long long)m->jwt_cache_misses);
+    if (o.full)
+        return 0;
+    return o.n;
+}

@@ -1,0 +1,46 @@
+/* metrics.h: pawld's counters and latency histograms, kept per worker
+ * without locks, merged and rendered in the Prometheus text exposition
+ * format (version 0.0.4) for the admin listener's /metrics. No I/O. */
+#ifndef PAWLD_METRICS_H
+#define PAWLD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pawl/common.h"
+#include "pawl/reason.h"
+
+/* Upper bounds of the latency buckets, in microseconds; +Inf follows. */
+#define PAWLD_LAT_BOUNDS {25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000}
+#define PAWLD_LAT_BUCKETS 12
+
+struct pawld_route_metrics {
+    uint64_t by_reason[PAWL_R__COUNT];
+    uint64_t lat[PAWLD_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
+    uint64_t lat_sum_us;
+};
+
+struct pawld_metrics {
+    size_t nroutes;                     /* policy routes; index nroutes: no route matched */
+    struct pawld_route_metrics *routes; /* nroutes + 1 */
+    uint64_t upstream_errors, upstream_timeouts, client_timeouts;
+    uint64_t jwt_cache_hits, jwt_cache_misses;
+};
+
+PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);
+void pawld_metrics_free(struct pawld_metrics *m);
+
+/* One decided request: route index (-1: none matched), its reason and how
+ * long pawld took, in microseconds. */
+void pawld_metrics_record(struct pawld_metrics *m, long route, enum pawl_reason r,
+                          uint64_t latency_us);
+
+/* dst += src (same number of routes). */
+void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *src);
+
+/* Renders m; route_ids[i] names route i. Returns the length written
+ * (NUL-terminated), or 0 when cap is too small. */
+size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
+                            char *out, size_t cap);
+
+#endif

@@ -1,0 +1,63 @@
+/* pawld's metrics (src/gateway/metrics.h): per-worker counters merged and
+ * rendered in the Prometheus text format, checked line by line. */
+#include "helper_common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static void has(const char *text, const char *line)
+{
+    char want[512];
+    snprintf(want, sizeof want, "\n%s\n", line);
+    if (strstr(text, want) == NULL)
+        fail_msg("missing line: %s\n--- in:\n%s", line, text);
+}
+
+static void test_record_merge_render(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"status", "un\"lock"};
+    struct pawld_metrics w1, w2;
+    static char out[16384];
+    assert_int_equal(pawld_metrics_init(&w1, 2), PAWL_OK);
+    assert_int_equal(pawld_metrics_init(&w2, 2), PAWL_OK);
+    pawld_metrics_record(&w1, 0, PAWL_R_ALLOWED, 20);      /* <= 25 us */
+    pawld_metrics_record(&w1, 0, PAWL_R_ALLOWED, 30);      /* <= 50 us */
+    pawld_metrics_record(&w2, 0, PAWL_R_ALLOWED, 2000000); /* +Inf */
+    pawld_metrics_record(&w2, 1, PAWL_R_NOT_YOUR_VEHICLE, 100);
+    pawld_metrics_record(&w2, -1, PAWL_R_ROUTE_NOT_FOUND, 5);
+    w2.upstream_timeouts = 3;
+    pawld_metrics_add(&w1, &w2);
+    size_t n = pawld_metrics_render(&w1, ids, out + 1, sizeof out - 1);
+    out[0] = '\n';
+    assert_true(n > 0);
+    assert_int_equal(n, strlen(out + 1));
+    has(out, "# TYPE pawld_requests_total counter");
+    has(out, "pawld_requests_total{route=\"status\",decision=\"allow\",reason=\"allowed\"} 3");
+    has(out, "pawld_requests_total{route=\"un\\\"lock\",decision=\"deny\",reason=\"not_your_vehicle\"} 1");
+    has(out, "pawld_requests_total{route=\"\",decision=\"deny\",reason=\"route_not_found\"} 1");
+    has(out, "pawld_request_duration_seconds_bucket{route=\"status\",le=\"2.5e-05\"} 1");
+    has(out, "pawld_request_duration_seconds_bucket{route=\"status\",le=\"5e-05\"} 2");
+    has(out, "pawld_request_duration_seconds_bucket{route=\"status\",le=\"1\"} 2");
+    has(out, "pawld_request_duration_seconds_bucket{route=\"status\",le=\"+Inf\"} 3");
+    has(out, "pawld_request_duration_seconds_sum{route=\"status\"} 2.000050");
+    has(out, "pawld_request_duration_seconds_count{route=\"status\"} 3");
+    has(out, "pawld_request_duration_seconds_bucket{route=\"un\\\"lock\",le=\"0.0001\"} 1");
+    has(out, "pawld_upstream_timeouts_total 3");
+    /* nothing for a route without requests */
+    assert_null(strstr(out, "reason=\"rate_limited\""));
+    /* too small a buffer: 0, never a cut text */
+    assert_int_equal(pawld_metrics_render(&w1, ids, out, 100), 0);
+    pawld_metrics_free(&w1);
+    pawld_metrics_free(&w2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_merge_render),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
