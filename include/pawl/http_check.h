@@ -7,7 +7,8 @@
  * Transfer-Encoding, Content-Length repeated or not a plain decimal, any
  * Transfer-Encoding other than a single "chunked", obs-fold, NUL/CR/LF or
  * other control bytes in a header, header names that are not tokens, too
- * many or too large headers, a missing or repeated Host, and any request
+ * many or too large headers, a missing or repeated Host, an Upgrade header
+ * (h2c, WebSocket: a client must not talk past the checks), and any request
  * target other than origin-form ("/path?query"): absolute-form, authority
  * form and "*" are refused. Header names compare case-insensitively. */
 #ifndef PAWL_HTTP_CHECK_H

@@ -132,6 +132,11 @@ static bool check_framing_header(const struct pawl_http_header *hd, const struct
                    (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
             return false;
         }
+    } else if (ieq(hd->name, "upgrade")) {
+        /* h2c and WebSocket upgrades would let a client talk past the checks */
+        refuse(out, PAWL_R_BAD_REQUEST, "protocol upgrades (Upgrade: %.*s) are not supported",
+               (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
+        return false;
     } else if (ieq(hd->name, "host")) {
         if (++s->host > 1) {
             refuse(out, PAWL_R_BAD_REQUEST, "Host appears more than once");

@@ -151,6 +151,8 @@ static void test_header_names_and_host(void **state)
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", ": b");
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "X-A: b");                /* 1.1 without Host */
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: a", "Host: b");    /* two Hosts */
+    CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "Upgrade: h2c");
+    CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "upgrade: websocket");
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "Authorization: Bearer a",
           "Authorization: Bearer b");
 }

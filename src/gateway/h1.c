@@ -1,0 +1,261 @@
+/* see h1.h */
+#include "h1.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(struct pawld_h1 *r, enum pawl_reason why, const char *fmt, ...) PAWL_PRINTF(3, 4);
+static int fail(struct pawld_h1 *r, enum pawl_reason why, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+    va_end(ap);
+    r->reason = why;
+    r->state = PAWLD_H1_ERROR;
+    return -1;
+}
+
+/* Appends to the head copy; the whole head stays within max_head_bytes. */
+static int keep(struct pawld_h1 *r, const char *at, size_t n)
+{
+    if (r->used + n > r->lim->max_head_bytes + 64)
+        return fail(r, PAWL_R_HEADERS_TOO_LARGE, "request head over %zu bytes",
+                    r->lim->max_head_bytes);
+    if (r->used + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 1024;
+        while (cap < r->used + n)
+            cap *= 2;
+        char *b = realloc(r->buf, cap);
+        if (b == NULL)
+            return fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory reading the head");
+        r->buf = b;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->used, at, n);
+    r->used += n;
+    return 0;
+}
+
+static struct pawld_h1 *of(http_parser *p)
+{
+    return p->data;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_h1 *r = of(p);
+    if (r->target_len == 0)
+        r->target_off = r->used;
+    r->target_len += n;
+    return keep(r, at, n);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_h1 *r = of(p);
+    if (r->in_value || r->nhdr == 0) {
+        if (r->nhdr == r->lim->max_headers)
+            return fail(r, PAWL_R_HEADERS_TOO_LARGE, "more than %zu headers",
+                        r->lim->max_headers);
+        r->hdr[r->nhdr].name_off = r->used;
+        r->hdr[r->nhdr].name_len = 0;
+        r->hdr[r->nhdr].value_off = 0;
+        r->hdr[r->nhdr].value_len = 0;
+        r->nhdr++;
+        r->in_value = false;
+    }
+    r->hdr[r->nhdr - 1].name_len += n;
+    return keep(r, at, n);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_h1 *r = of(p);
+    struct pawld_h1_hdr *h = &r->hdr[r->nhdr - 1];
+    if (!r->in_value) {
+        h->value_off = r->used;
+        r->in_value = true;
+    }
+    h->value_len += n;
+    return keep(r, at, n);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct pawld_h1 *r = of(p);
+    r->state = PAWLD_H1_HEAD;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_h1 *r = of(p);
+    r->body_bytes += n;
+    if (r->body_bytes > r->lim->max_body_bytes)
+        return fail(r, PAWL_R_BODY_TOO_LARGE, "body over %llu bytes",
+                    (unsigned long long)r->lim->max_body_bytes);
+    return r->on_body ? r->on_body(r->ctx, at, n) : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct pawld_h1 *r = of(p);
+    r->state = PAWLD_H1_DONE;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+int pawld_h1_init(struct pawld_h1 *r, const struct pawl_http_limits *lim,
+                  int (*body)(void *ctx, const char *p, size_t n), void *ctx)
+{
+    memset(r, 0, sizeof *r);
+    r->lim = lim;
+    r->on_body = body;
+    r->ctx = ctx;
+    r->hdr = calloc(lim->max_headers ? lim->max_headers : 1, sizeof *r->hdr);
+    r->view = calloc(lim->max_headers ? lim->max_headers : 1, sizeof *r->view);
+    if (r->hdr == NULL || r->view == NULL) {
+        pawld_h1_free(r);
+        return -1;
+    }
+    http_parser_init(&r->parser, HTTP_REQUEST);
+    r->parser.data = r;
+    r->line_start = true; /* the first line may not start with whitespace either */
+    return 0;
+}
+
+void pawld_h1_free(struct pawld_h1 *r)
+{
+    free(r->buf);
+    free(r->hdr);
+    free(r->view);
+    memset(r, 0, sizeof *r);
+}
+
+/* Scans the head's raw bytes up to the blank line that ends it: a line
+ * that starts with SP or HTAB is obs-fold (or whitespace before the request
+ * line) and refused. Empty lines before the request line (which
+ * http-parser skips) do not end the head. Counts the head's bytes. */
+static bool scan_head(struct pawld_h1 *r, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !r->head_end; i++) {
+        char c = p[i];
+        r->head_bytes++;
+        if (r->cr_at_start) {
+            r->cr_at_start = false;
+            if (c == '\n') {
+                r->head_end = r->seen_content;
+                r->line_start = true;
+                continue;
+            }
+        } else if (r->line_start) {
+            if (c == ' ' || c == '\t')
+                return false;
+            if (c == '\r') {
+                r->cr_at_start = true;
+                continue;
+            }
+            if (c == '\n') {
+                r->head_end = r->seen_content;
+                continue;
+            }
+        }
+        r->seen_content = true;
+        r->line_start = c == '\n';
+    }
+    return true;
+}
+
+static size_t feed_head(struct pawld_h1 *r, const char *p, size_t n)
+{
+    if (!scan_head(r, p, n)) {
+        fail(r, PAWL_R_BAD_REQUEST, "a header line starts with whitespace (obs-fold)");
+        return 0;
+    }
+    if (r->head_bytes > r->lim->max_head_bytes + 64) {
+        fail(r, PAWL_R_HEADERS_TOO_LARGE, "request head over %zu bytes", r->lim->max_head_bytes);
+        return 0;
+    }
+    return n;
+}
+
+size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
+{
+    if (r->state == PAWLD_H1_ERROR || r->state == PAWLD_H1_HEAD || r->state == PAWLD_H1_DONE)
+        return 0;
+    if (r->state == PAWLD_H1_HEAD_WAIT && feed_head(r, p, n) == 0 && n > 0)
+        return 0;
+    size_t done = http_parser_execute(&r->parser, &settings, p, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (r->state == PAWLD_H1_ERROR)
+        return done;
+    if (e == HPE_PAUSED)
+        return done;
+    if (e != HPE_OK) {
+        fail(r, PAWL_R_BAD_REQUEST, "HTTP parse error %s: %s", http_errno_name(e),
+             http_errno_description(e));
+        return done;
+    }
+    if (r->parser.upgrade) {
+        fail(r, PAWL_R_BAD_REQUEST, "protocol upgrades are not supported");
+        return done;
+    }
+    return done;
+}
+
+void pawld_h1_head(struct pawld_h1 *r, struct pawl_http_head *h)
+{
+    const char *m = http_method_str((enum http_method)r->parser.method);
+    for (size_t i = 0; i < r->nhdr; i++) {
+        r->view[i].name.p = r->buf + r->hdr[i].name_off;
+        r->view[i].name.n = r->hdr[i].name_len;
+        r->view[i].value.p = r->hdr[i].value_len ? r->buf + r->hdr[i].value_off : "";
+        r->view[i].value.n = r->hdr[i].value_len;
+    }
+    h->method.p = m;
+    h->method.n = strlen(m);
+    h->target.p = r->target_len ? r->buf + r->target_off : "";
+    h->target.n = r->target_len;
+    h->version_minor = r->parser.http_major == 1 ? r->parser.http_minor : -1;
+    h->headers = r->view;
+    h->nheaders = r->nhdr;
+}
+
+bool pawld_h1_keep_alive(const struct pawld_h1 *r)
+{
+    return r->state != PAWLD_H1_ERROR && http_should_keep_alive(&r->parser) != 0;
+}
+
+void pawld_h1_resume(struct pawld_h1 *r)
+{
+    if (r->state != PAWLD_H1_HEAD)
+        return;
+    r->state = PAWLD_H1_BODY;
+    http_parser_pause(&r->parser, 0);
+}
+
+void pawld_h1_next(struct pawld_h1 *r)
+{
+    if (r->state != PAWLD_H1_DONE)
+        return;
+    r->state = PAWLD_H1_HEAD_WAIT;
+    r->used = r->target_len = r->target_off = r->nhdr = r->head_bytes = 0;
+    r->body_bytes = 0;
+    r->in_value = false;
+    r->line_start = true;
+    r->cr_at_start = r->seen_content = r->head_end = false;
+    http_parser_pause(&r->parser, 0);
+}
