@@ -108,6 +108,15 @@ int pawl__tuf_hasher_finish(struct tuf_hasher *h, const struct pawl_tuf_target *
                             size_t errn);
 void pawl__tuf_hasher_free(struct tuf_hasher *h);
 
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void pawl__tuf_hex(const uint8_t *p, size_t n, char *out);
+
+/* A delegation path pattern against a target path (and a TAP 4 mapping's
+ * paths): part by part between '/', the same number of parts, each matched
+ * with shell wildcards (fnmatch, no escapes). Parts of 1024 bytes or more
+ * never match. */
+bool pawl__tuf_path_matches(const char *pattern, const char *path);
+
 /* Fills t from entry `path` of a targets document's "targets". */
 int pawl__tuf_target_info(const struct tuf_md *targets, const char *path,
                           struct pawl_tuf_target *t);

@@ -658,7 +658,7 @@ static const EVP_MD *hash_alg(const char *name)
     return NULL;
 }
 
-static void tohex(const uint8_t *p, size_t n, char *out)
+void pawl__tuf_hex(const uint8_t *p, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -686,7 +686,7 @@ int pawl__tuf_check_data(const json_t *hashes, int64_t length, const uint8_t *da
             return TUF_ERR(err, errn, "%s: unknown hash algorithm \"%.32s\"", what, alg);
         if (EVP_Digest(data, n, d, &dn, md, NULL) != 1)
             return TUF_ERR(err, errn, "%s: cannot compute %s", what, alg);
-        tohex(d, dn, hex);
+        pawl__tuf_hex(d, dn, hex);
         if (strcmp(hex, json_string_value(want)) != 0)
             return TUF_ERR(err, errn, "%s: %s does not match the metadata", what, alg);
     }
@@ -736,7 +736,7 @@ int pawl__tuf_hasher_finish(struct tuf_hasher *h, const struct pawl_tuf_target *
         char hex[2 * EVP_MAX_MD_SIZE + 1];
         if (EVP_DigestFinal_ex(h->ctx[i], d, &dn) != 1)
             rc = TUF_ERR(err, errn, "target %s: cannot finish %s", t->path, t->hashes[i].alg);
-        tohex(d, dn, hex);
+        pawl__tuf_hex(d, dn, hex);
         if (rc == 0 && strcmp(hex, t->hashes[i].hex) != 0)
             rc = TUF_ERR(err, errn, "target %s: %s does not match the metadata", t->path,
                          t->hashes[i].alg);
@@ -776,9 +776,8 @@ int pawl__tuf_target_info(const struct tuf_md *targets, const char *path,
 
 /* ---- delegation matching ---------------------------------------------- */
 
-/* Each "/"-separated part of path matches the same part of the pattern
- * (shell wildcards within a part; the same number of parts). */
-static bool path_matches(const char *pattern, const char *path)
+/* see tuf_internal.h */
+bool pawl__tuf_path_matches(const char *pattern, const char *path)
 {
     for (;;) {
         const char *ps = strchr(pattern, '/'), *ts = strchr(path, '/');
@@ -808,7 +807,7 @@ static void path_hash(const char *path, char hex[65])
     unsigned dn = 0;
     if (EVP_Digest(path, strlen(path), d, &dn, EVP_sha256(), NULL) != 1)
         memset(d, 0, sizeof d);
-    tohex(d, 32, hex);
+    pawl__tuf_hex(d, 32, hex);
 }
 
 static bool role_matches(const json_t *role, const char *path, const char *hash)
@@ -816,7 +815,7 @@ static bool role_matches(const json_t *role, const char *path, const char *hash)
     json_t *paths = json_object_get(role, "paths");
     json_t *prefixes = json_object_get(role, "path_hash_prefixes");
     for (size_t i = 0; i < json_array_size(paths); i++)
-        if (path_matches(json_string_value(json_array_get(paths, i)), path))
+        if (pawl__tuf_path_matches(json_string_value(json_array_get(paths, i)), path))
             return true;
     for (size_t i = 0; i < json_array_size(prefixes); i++) {
         const char *p = json_string_value(json_array_get(prefixes, i));

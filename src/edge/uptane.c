@@ -2,7 +2,6 @@
  * and formats are docs/uptane.md's; comments name the Standard's sections. */
 #include "uptane_internal.h"
 
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,30 +117,6 @@ json_t *pawl__upt_load(struct upt_chk *c, const uint8_t *data, size_t n, size_t 
         return NULL;
     }
     return doc;
-}
-
-bool pawl__upt_path_matches(const char *pattern, const char *path)
-{
-    for (;;) {
-        const char *ps = strchr(pattern, '/'), *ts = strchr(path, '/');
-        if ((ps == NULL) != (ts == NULL))
-            return false;
-        size_t pl = ps ? (size_t)(ps - pattern) : strlen(pattern);
-        size_t tl = ts ? (size_t)(ts - path) : strlen(path);
-        char pbuf[PAWL_UPTANE_PATH_MAX + 1], tbuf[PAWL_UPTANE_PATH_MAX + 1];
-        if (pl >= sizeof pbuf || tl >= sizeof tbuf)
-            return false;
-        memcpy(pbuf, pattern, pl);
-        pbuf[pl] = '\0';
-        memcpy(tbuf, path, tl);
-        tbuf[tl] = '\0';
-        if (fnmatch(pbuf, tbuf, FNM_NOESCAPE) != 0)
-            return false;
-        if (ps == NULL)
-            return true;
-        pattern = ps + 1;
-        path = ts + 1;
-    }
 }
 
 /* ---- repository mapping (TAP 4) --------------------------------------- */
@@ -303,7 +278,7 @@ pawl_uptane_status pawl_uptane_map_check(const struct pawl_uptane_map *m, const 
         json_t *mp = json_array_get(mapping, i), *paths = json_object_get(mp, "paths");
         bool match = false;
         for (size_t j = 0; !match && j < json_array_size(paths); j++)
-            match = pawl__upt_path_matches(json_string_value(json_array_get(paths, j)), path);
+            match = pawl__tuf_path_matches(json_string_value(json_array_get(paths, j)), path);
         if (!match)
             continue;
         /* TAP 4 would go on to later mappings when a non-terminating one is

@@ -42,7 +42,4 @@ pawl_uptane_status pawl__upt_only_keys(struct upt_chk *c, json_t *obj, const cha
 /* Parses n bytes (at most max) as a JSON object, duplicate keys refused. */
 json_t *pawl__upt_load(struct upt_chk *c, const uint8_t *data, size_t n, size_t max);
 
-/* TUF path pattern matching: part by part between '/', shell wildcards. */
-bool pawl__upt_path_matches(const char *pattern, const char *path);
-
 #endif

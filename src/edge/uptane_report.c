@@ -15,20 +15,10 @@
 #define MANIFEST_TYPE "vehicle_version_manifest"
 #define MAX_SIGNATURES 8
 
-static void tohex(const uint8_t *p, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[p[i] >> 4];
-        out[2 * i + 1] = hx[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static json_t *key_object(const uint8_t public_key[32])
 {
     char hex[65];
-    tohex(public_key, 32, hex);
+    pawl__tuf_hex(public_key, 32, hex);
     return json_pack("{s:s, s:s, s:{s:s}}", "keytype", "ed25519", "scheme", "ed25519", "keyval",
                      "public", hex);
 }
@@ -43,7 +33,7 @@ void pawl_uptane_keyid(const uint8_t public_key[32], char keyid[65])
     keyid[0] = '\0';
     if (k != NULL && pawl__tuf_cjson(k, &b, e, sizeof e) == 0 &&
         EVP_Digest(b.p, b.n, d, &dn, EVP_sha256(), NULL) == 1 && dn == 32)
-        tohex(d, 32, keyid);
+        pawl__tuf_hex(d, 32, keyid);
     json_decref(k);
     pawl__tuf_buf_free(&b);
 }
@@ -94,7 +84,7 @@ static json_t *sign_doc(struct upt_chk *c, json_t *signed_, const struct pawl_up
         goto out;
     }
     pawl_uptane_keyid(s->public_key, keyid);
-    tohex(sig, sizeof sig, sighex);
+    pawl__tuf_hex(sig, sizeof sig, sighex);
     doc = json_pack("{s:[{s:s, s:s}], s:O}", "signatures", "keyid", keyid, "sig", sighex,
                     "signed", signed_);
     if (doc == NULL)
