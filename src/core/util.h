@@ -4,6 +4,7 @@
 
 #include "pawl/common.h"
 #include <stdarg.h>
+#include <string.h>
 
 /* Fill a diagnostic; d may be NULL. */
 void pawl__diagf(struct pawl_diag *d, const char *where, unsigned line, unsigned col,
@@ -55,6 +56,27 @@ static inline bool pawl__str_eq(pawl_str a, const char *lit)
         if (lit[i] != a.p[i] || lit[i] == '\0')
             return false;
     return lit[i] == '\0';
+}
+
+/* ASCII case-insensitive equality (HTTP header names, tokens). */
+static inline bool pawl__str_ieq(pawl_str a, pawl_str b)
+{
+    if (a.n != b.n)
+        return false;
+    for (size_t i = 0; i < a.n; i++) {
+        char x = a.p[i], y = b.p[i];
+        x = x >= 'A' && x <= 'Z' ? (char)(x - 'A' + 'a') : x;
+        y = y >= 'A' && y <= 'Z' ? (char)(y - 'A' + 'a') : y;
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+static inline bool pawl__str_ieq_cstr(pawl_str a, const char *s)
+{
+    pawl_str b = {s, strlen(s)};
+    return pawl__str_ieq(a, b);
 }
 
 #endif

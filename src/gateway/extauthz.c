@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "util.h"
+
 #define CERT_MAX 16384 /* bytes of a decoded PEM certificate */
 
 static enum pawl_reason refuse(char *detail, size_t n, enum pawl_reason r, const char *fmt, ...)
@@ -27,28 +29,12 @@ static enum pawl_reason refuse(char *detail, size_t n, enum pawl_reason r, const
     return r;
 }
 
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool ieq(pawl_str a, const char *b)
-{
-    size_t n = strlen(b);
-    if (a.n != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower(a.p[i]) != lower(b[i]))
-            return false;
-    return true;
-}
-
 /* The one header called name: 1 found, 0 absent, -1 repeated. */
 static int header(const struct pawl_http_head *h, const char *name, pawl_str *out)
 {
     int found = 0;
     for (size_t i = 0; i < h->nheaders; i++)
-        if (ieq(h->headers[i].name, name)) {
+        if (pawl__str_ieq_cstr(h->headers[i].name, name)) {
             if (found++)
                 return -1;
             *out = h->headers[i].value;
@@ -148,7 +134,7 @@ static enum pawl_reason nginx_input(const struct pawl_http_head *h, struct pawl_
         return refuse(detail, n, PAWL_R_BAD_REQUEST, "a client certificate header is repeated");
     if (hc == 0 || cert.n == 0)
         return PAWL_R_ALLOWED; /* no certificate */
-    if (!ieq(verify, "SUCCESS"))
+    if (!pawl__str_ieq_cstr(verify, "SUCCESS"))
         return refuse(detail, n, PAWL_R_UNAUTHENTICATED,
                       "the gateway did not verify the client certificate (X-SSL-Client-Verify: "
                       "%.*s)",
@@ -177,7 +163,7 @@ static bool xfcc_cert(pawl_str v, pawl_str *cert, bool *several)
         if (c != ';')
             continue;
         pawl_str f = {v.p + start, i - start};
-        if (f.n > 5 && ieq((pawl_str){f.p, 5}, "cert=")) {
+        if (f.n > 5 && pawl__str_ieq_cstr((pawl_str){f.p, 5}, "cert=")) {
             cert->p = f.p + 5;
             cert->n = f.n - 5;
             if (cert->n >= 2 && cert->p[0] == '"' && cert->p[cert->n - 1] == '"') {
@@ -241,7 +227,7 @@ enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
     int ha = header(h, "Authorization", &auth);
     if (ha < 0)
         return refuse(detail, n, PAWL_R_BAD_REQUEST, "Authorization is repeated");
-    if (ha == 1 && auth.n > 7 && ieq((pawl_str){auth.p, 7}, "bearer ")) {
+    if (ha == 1 && auth.n > 7 && pawl__str_ieq_cstr((pawl_str){auth.p, 7}, "bearer ")) {
         in->rq.bearer.p = auth.p + 7;
         in->rq.bearer.n = auth.n - 7;
     }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 static void refuse(struct pawl_http_verdict *v, enum pawl_reason r, const char *fmt, ...)
     PAWL_PRINTF(3, 4);
 static void refuse(struct pawl_http_verdict *v, enum pawl_reason r, const char *fmt, ...)
@@ -14,22 +16,6 @@ static void refuse(struct pawl_http_verdict *v, enum pawl_reason r, const char *
     vsnprintf(v->detail, sizeof v->detail, fmt, ap);
     va_end(ap);
     v->reason = r;
-}
-
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool ieq(pawl_str a, const char *b)
-{
-    size_t n = strlen(b);
-    if (a.n != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower(a.p[i]) != b[i])
-            return false;
-    return true;
 }
 
 /* RFC 9110 tchar. */
@@ -109,7 +95,7 @@ struct seen {
 static bool check_framing_header(const struct pawl_http_header *hd, const struct pawl_http_limits *lim,
                                  struct seen *s, struct pawl_http_verdict *out)
 {
-    if (ieq(hd->name, "content-length")) {
+    if (pawl__str_ieq_cstr(hd->name, "content-length")) {
         if (++s->content_length > 1) {
             refuse(out, PAWL_R_BAD_REQUEST, "Content-Length appears more than once");
             return false;
@@ -125,25 +111,25 @@ static bool check_framing_header(const struct pawl_http_header *hd, const struct
                    (unsigned long long)lim->max_body_bytes);
             return false;
         }
-    } else if (ieq(hd->name, "transfer-encoding")) {
-        if (++s->transfer_encoding > 1 || !ieq(hd->value, "chunked")) {
+    } else if (pawl__str_ieq_cstr(hd->name, "transfer-encoding")) {
+        if (++s->transfer_encoding > 1 || !pawl__str_ieq_cstr(hd->value, "chunked")) {
             refuse(out, PAWL_R_BAD_REQUEST,
                    "Transfer-Encoding must be one 'chunked' header, got '%.*s'",
                    (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
             return false;
         }
-    } else if (ieq(hd->name, "upgrade")) {
+    } else if (pawl__str_ieq_cstr(hd->name, "upgrade")) {
         /* h2c and WebSocket upgrades would let a client talk past the checks */
         refuse(out, PAWL_R_BAD_REQUEST, "protocol upgrades (Upgrade: %.*s) are not supported",
                (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
         return false;
-    } else if (ieq(hd->name, "host")) {
+    } else if (pawl__str_ieq_cstr(hd->name, "host")) {
         if (++s->host > 1) {
             refuse(out, PAWL_R_BAD_REQUEST, "Host appears more than once");
             return false;
         }
         out->host = hd->value;
-    } else if (ieq(hd->name, "authorization")) {
+    } else if (pawl__str_ieq_cstr(hd->name, "authorization")) {
         if (++s->authorization > 1) {
             refuse(out, PAWL_R_BAD_REQUEST, "Authorization appears more than once");
             return false;
@@ -244,20 +230,15 @@ bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header)
                                       "trailer", "upgrade", "transfer-encoding", "forwarded",
                                       "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                       "x-real-ip"};
-    if (identity_header.n > 0 && name.n == identity_header.n) {
-        bool same = true;
-        for (size_t i = 0; i < name.n && same; i++)
-            same = lower(name.p[i]) == lower(identity_header.p[i]);
-        if (same)
-            return true;
-    }
+    if (identity_header.n > 0 && pawl__str_ieq(name, identity_header))
+        return true;
     if (name.n >= 7) {
         pawl_str p = {name.p, 7};
-        if (ieq(p, "x-pawl-"))
+        if (pawl__str_ieq_cstr(p, "x-pawl-"))
             return true;
     }
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (ieq(name, hop[i]))
+        if (pawl__str_ieq_cstr(name, hop[i]))
             return true;
     return false;
 }
