@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fileio.h"
+
 #define ANCHOR_MAX 4096 /* a checkpoint line is about 400 bytes */
 
 struct pawl_audit_log {
@@ -279,33 +281,14 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* fsync the directory holding path, so a rename or create in it is durable. */
 static int fsync_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash == NULL ? strdup(".") : strndup(path, slash == path ? 1 : (size_t)(slash - path));
-    int fd, rc = -1;
     if (dir == NULL)
         return -1;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        rc = fsync(fd);
-        close(fd);
-    }
+    int rc = pawl__fsync_dir(dir);
     free(dir);
     return rc;
 }
@@ -323,7 +306,7 @@ static int replace_file(const char *dst, const char *p, size_t n, bool excl)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (write_all(fd, p, n) == 0 && fsync(fd) == 0)
+    if (pawl__write_all(fd, p, n) == 0 && fsync(fd) == 0)
         rc = 0;
     if (close(fd) != 0)
         rc = -1;
@@ -350,7 +333,7 @@ static int write_anchor(struct pawl_audit_log *l, const char *line, size_t n, ch
 /* Write out l->buf; a checkpoint in it is fsynced, then anchored. */
 static int flush(struct pawl_audit_log *l, const struct pawl_audit_emit *em, char *err, size_t errlen)
 {
-    if (write_all(l->fd, l->buf.p, l->buf.len) != 0 ||
+    if (pawl__write_all(l->fd, l->buf.p, l->buf.len) != 0 ||
         ((em->checkpoint || l->fsync_each) && fsync(l->fd) != 0)) {
         l->broken = true;
         snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
@@ -379,7 +362,7 @@ static int move_torn(struct pawl_audit_log *l, uint64_t off, uint64_t len, char 
         if (tfd < 0 && errno != EEXIST)
             goto out;
     }
-    if (tfd < 0 || write_all(tfd, b, len) != 0 || fsync(tfd) != 0)
+    if (tfd < 0 || pawl__write_all(tfd, b, len) != 0 || fsync(tfd) != 0)
         goto out;
     if (ftruncate(l->fd, (off_t)off) != 0 || fsync(l->fd) != 0 || fsync_dir(l->path) != 0)
         goto out;

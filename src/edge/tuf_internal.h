@@ -127,10 +127,8 @@ void pawl__tuf_roles_for_target(const struct tuf_md *md, const char *path,
                                 int (*fn)(void *ctx, const char *role, bool terminating),
                                 void *ctx);
 
-/* Files: write everything; a new temporary file in dir (its name in tmp);
- * fsync fd, close it, rename tmp to path and fsync dir (tmp is removed if
- * that fails). */
-int pawl__tuf_write_all(int fd, const uint8_t *p, size_t n);
+/* Files: a new temporary file in dir (its name in tmp); fsync fd, close
+ * it, rename tmp to path and fsync dir (tmp is removed if that fails). */
 int pawl__tuf_make_temp(const char *dir, char *tmp, size_t cap);
 int pawl__tuf_commit_temp(int fd, const char *tmp, const char *path, const char *dir);
 

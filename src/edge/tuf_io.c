@@ -3,6 +3,8 @@
  * temporary file that is renamed only after verification. */
 #include "tuf_internal.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,30 +18,6 @@
 #define READ_CHUNK 65536
 
 /* ---- files ------------------------------------------------------------ */
-
-int pawl__tuf_write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 int pawl__tuf_make_temp(const char *dir, char *tmp, size_t cap)
 {
@@ -56,7 +34,7 @@ int pawl__tuf_commit_temp(int fd, const char *tmp, const char *path, const char 
     if (rc == 0)
         rc = rename(tmp, path);
     if (rc == 0)
-        rc = fsync_dir(dir);
+        rc = pawl__fsync_dir(dir);
     else
         unlink(tmp);
     return rc;
@@ -111,7 +89,7 @@ static int dir_save(void *ctx, const char *name, const uint8_t *data, size_t n, 
     if (fd < 0)
         return TUF_ERR(err, errn, "%s: cannot create a temporary file: %s", dir,
                        strerror(errno));
-    if (pawl__tuf_write_all(fd, data, n) != 0) {
+    if (pawl__write_all(fd, data, n) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -3,6 +3,8 @@
  * checks themselves are tuf_trusted.c's. */
 #include "tuf_internal.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,7 +534,7 @@ struct fd_sink {
 
 static int fd_put(void *ctx, const uint8_t *p, size_t n)
 {
-    return pawl__tuf_write_all(((struct fd_sink *)ctx)->fd, p, n);
+    return pawl__write_all(((struct fd_sink *)ctx)->fd, p, n);
 }
 
 int pawl_tuf_download_target(struct pawl_tuf_updater *u, const struct pawl_tuf_target *t,
