@@ -12,8 +12,7 @@ k=examples/keys
 [ -f $k/audit-ed25519.pem ] || openssl genpkey -algorithm ed25519 -out $k/audit-ed25519.pem
 openssl pkey -in $k/audit-ed25519.pem -pubout -out $k/audit-ed25519.pub.pem
 
-b64url() { basenc --base64url -w0 | tr -d '='; }
-hex2bin() { perl -ne 'chomp; print pack("H*", $_)'; }
+. scripts/lib_jwt.sh
 
 rsa_n=$(openssl rsa -in $k/demo-rs256.pem -noout -modulus 2>/dev/null | cut -d= -f2 | hex2bin | b64url)
 ed_x=$(openssl pkey -in $k/demo-ed25519.pem -pubout -outform DER | tail -c 32 | b64url)
@@ -24,21 +23,6 @@ cat > examples/jwks.json <<JWKS
 ]}
 JWKS
 
-# sign ALG KEY HEADER_JSON PAYLOAD_JSON -> compact JWS
-sign() {
-    local alg=$1 key=$2 h p input sig
-    h=$(printf '%s' "$3" | b64url)
-    p=$(printf '%s' "$4" | b64url)
-    input="$h.$p"
-    case $alg in
-    RS256) sig=$(printf '%s' "$input" | openssl dgst -sha256 -sign "$key" | b64url) ;;
-    EdDSA) local f; f=$(mktemp); printf '%s' "$input" >"$f"
-           sig=$(openssl pkeyutl -sign -rawin -inkey "$key" -in "$f" | b64url); rm -f "$f" ;;
-    HS256) sig=$(printf '%s' "$input" | openssl dgst -sha256 -hmac secret -binary | b64url) ;;
-    none)  sig="" ;;
-    esac
-    printf '%s.%s' "$input" "$sig"
-}
 iss=https://id.example-oem.com aud=vehicle-api
 claims() { # sub roles_json [org] [exp]
     local org=""

@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "host.h"
 #include "pawl/edge_token.h"
 
 /* Exit codes shared by every subcommand. */
@@ -34,10 +35,6 @@ int pawl_cli_ota(int argc, char **argv);
  * parser calls it malformed rather than the CLI an I/O error. Returns 0, or
  * -1 after printing "pawl: PATH: why". */
 int pawl_cli_read_token(const char *path, uint8_t *buf, size_t *n);
-
-/* A PEM key (PKCS#8 private key or SPKI public key) from a file; never
- * prompts for a passphrase. NULL with "PATH: why" in err on failure. */
-EVP_PKEY *pawl_cli_load_key(const char *path, bool private_key, char *err, size_t errlen);
 
 /* Read a whole file, at most max bytes, NUL-terminated. Returns NULL and
  * prints "pawl: PATH: why" on failure. */

@@ -276,7 +276,7 @@ const struct pawl_ota_signer *pawl__ota_key(struct ota_keys *ks, const char *fil
         fputs("pawl: ota: out of memory\n", stderr);
         return NULL;
     }
-    if ((k->pkey = pawl_cli_load_key(file, true, err, sizeof err)) == NULL) {
+    if ((k->pkey = pawl_host_load_key(file, true, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawl: ota: role '%s': %s\n", role, err);
         free(k);
         return NULL;

@@ -68,7 +68,7 @@ static int write_token(const char *path, const uint8_t *b, size_t n)
 static int signer_from_file(const char *path, EVP_PKEY **key, struct pawl_signer *s)
 {
     char err[512];
-    if ((*key = pawl_cli_load_key(path, true, err, sizeof err)) == NULL) {
+    if ((*key = pawl_host_load_key(path, true, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawl: %s\n", err);
         return -1;
     }

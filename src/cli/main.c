@@ -26,52 +26,11 @@ static void usage(FILE *f)
 
 char *pawl_cli_slurp(const char *path, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    if (f == NULL) {
-        fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    for (;;) {
-        if (cap - n < 4096) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nb;
-            if (ncap > max + 1)
-                ncap = max + 1;
-            if (ncap <= n) {
-                fprintf(stderr, "pawl: %s: file larger than %zu bytes\n", path, max);
-                goto fail;
-            }
-            nb = realloc(buf, ncap + 1);
-            if (nb == NULL) {
-                fprintf(stderr, "pawl: %s: out of memory\n", path);
-                goto fail;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        fprintf(stderr, "pawl: %s: read error\n", path);
-        goto fail;
-    }
-    if (n > max) {
-        fprintf(stderr, "pawl: %s: file larger than %zu bytes\n", path, max);
-        goto fail;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
+    char err[600];
+    char *buf = pawl_host_slurp(path, max, len, err, sizeof err);
+    if (buf == NULL)
+        fprintf(stderr, "pawl: %s\n", err);
     return buf;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 int pawl_cli_read_token(const char *path, uint8_t *buf, size_t *n)

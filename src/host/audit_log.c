@@ -1,6 +1,6 @@
 /* see audit_log.h and docs/audit.md */
 #include "audit_log.h"
-#include "cli.h"
+#include "host.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +120,7 @@ enum pawl__line_kind pawl__lines_next(struct pawl__lines *r, const char **p, siz
 EVP_PKEY *pawl__audit_load_key(const char *path, bool private_key, uint8_t pub[PAWL_AUDIT_KEY_LEN],
                                char *err, size_t errlen)
 {
-    EVP_PKEY *k = pawl_cli_load_key(path, private_key, err, errlen);
+    EVP_PKEY *k = pawl_host_load_key(path, private_key, err, errlen);
     if (k != NULL && pawl_audit_evp_public(k, pub) != PAWL_OK) {
         snprintf(err, errlen, "%s: not an Ed25519 key", path);
         EVP_PKEY_free(k);
@@ -148,9 +148,10 @@ static int load_anchor(struct pawl__audit_scan *s, const char *anchor, bool requ
     char *a;
     if (!required && access(anchor, F_OK) != 0 && errno == ENOENT)
         return 0;
-    a = pawl_cli_slurp(anchor, ANCHOR_MAX, &n);
+    char err[400];
+    a = pawl_host_slurp(anchor, ANCHOR_MAX, &n, err, sizeof err);
     if (a == NULL) {
-        snprintf(s->msg, sizeof s->msg, "%s: cannot read the anchor", anchor);
+        snprintf(s->msg, sizeof s->msg, "cannot read the anchor: %s", err);
         return 3;
     }
     if (n == 0 || a[n - 1] != '\n' || memchr(a, '\n', n - 1) != NULL) {
