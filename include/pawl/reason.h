@@ -36,7 +36,10 @@
     X(STEP_UP_REQUIRED, "step_up_required", 428)                                    \
     X(DEPENDENCY_UNAVAILABLE, "dependency_unavailable", 503)                        \
     X(HEADERS_TOO_LARGE, "headers_too_large", 431) /* pawld: head over its limits */ \
-    X(BODY_TOO_LARGE, "body_too_large", 413)       /* pawld: body over its limit */
+    X(BODY_TOO_LARGE, "body_too_large", 413)       /* pawld: body over its limit */ \
+    X(REQUEST_TIMEOUT, "request_timeout", 408)     /* pawld: head or body too slow */ \
+    X(UPSTREAM_UNAVAILABLE, "upstream_unavailable", 502) /* pawld: no upstream answer */ \
+    X(UPSTREAM_TIMEOUT, "upstream_timeout", 504)   /* pawld: upstream too slow */
 
 enum pawl_reason {
 #define PAWL_R_ENUM(id, name, status) PAWL_R_##id,

@@ -1,0 +1,467 @@
+/* conn.c: one client connection: read a head, check it, decide, then
+ * proxy (proxy.c) or answer (handlers.c); timeouts; keep-alive.
+ *
+ * Input is fed to the request reader straight from the read buffer; only
+ * what the reader does not take yet (the rest of a pipelined request, a
+ * body while the upstream connects) is kept, bounded by IN_MAX: reading
+ * stops before it fills. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pawl/extauthz.h"
+#include "pawld.h"
+#include "util.h"
+
+#define IN_MAX (4 * PAWLD_IO_READ_CHUNK)
+
+static void on_data(struct pawld_io *io, const char *p, size_t n);
+static void on_error(struct pawld_io *io, int uverr);
+static void on_drain(struct pawld_io *io);
+static void io_closed(struct pawld_io *io);
+static const struct pawld_io_ops conn_ops = {on_data, NULL, on_error, on_drain, io_closed};
+
+uint64_t pawld_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t pawld_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void conn_freed(struct pawld_conn *c)
+{
+    struct pawld_worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conn_list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->conns--;
+    if (c->h1_ok)
+        pawld_h1_free(&c->h1);
+    pawld_world_unref(c->world);
+    free(c->in);
+    free(c->fwd_head);
+    free(c);
+    pawld_worker_conn_gone(w);
+}
+
+/* The timer and the stream close separately; the last one frees. */
+static void handle_gone(struct pawld_conn *c)
+{
+    if (--c->handles == 0)
+        conn_freed(c);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    handle_gone(h->data);
+}
+
+static void io_closed(struct pawld_io *io)
+{
+    struct pawld_conn *c = io->owner;
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, timer_closed);
+    handle_gone(c);
+}
+
+void pawld_conn_close(struct pawld_conn *c)
+{
+    if (c->up)
+        pawld_proxy_abort(c);
+    c->state = PAWLD_C_CLOSING;
+    pawld_io_close(&c->io);
+}
+
+/* Close once the answer is written. */
+static void conn_end(struct pawld_conn *c)
+{
+    if (c->up)
+        pawld_proxy_abort(c);
+    c->state = PAWLD_C_CLOSING;
+    uv_timer_stop(&c->timer);
+    pawld_io_end(&c->io);
+}
+
+static void on_error(struct pawld_io *io, int uverr)
+{
+    (void)uverr;
+    pawld_conn_close(io->owner);
+}
+
+static void on_drain(struct pawld_io *io)
+{
+    struct pawld_conn *c = io->owner;
+    if (c->up)
+        pawld_proxy_client_drained(c);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+const char *pawld_status_text(int s)
+{
+    switch (s) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const char *extra_headers,
+                   const char *body, size_t body_len, bool close)
+{
+    char head[2048];
+    if (c->w->draining)
+        close = true; /* a draining worker ends every connection after its answer */
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n%s%s\r\n",
+                     status, pawld_status_text(status), ctype, body_len, extra_headers ? extra_headers : "",
+                     close ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head || pawld_io_write(&c->io, head, (size_t)n) != 0 ||
+        (!c->head_method && pawld_io_write(&c->io, body, body_len) != 0)) {
+        pawld_conn_close(c);
+        return;
+    }
+    if (close) {
+        c->keep_alive = false;
+        conn_end(c);
+    }
+}
+
+/* The JSON answer for a decision. Unless closing, the rest of the request
+ * (the end of its head, any body) is read and dropped. */
+void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, const char *extra,
+                       bool close)
+{
+    char body[1024], hdrs[512] = "";
+    size_t n = pawl_authz_body(d, body, sizeof body);
+    if (d->reason == PAWL_R_RATE_LIMITED)
+        snprintf(hdrs, sizeof hdrs, "Retry-After: %lld\r\n", (long long)d->retry_after_s);
+    else if (d->status == 401)
+        snprintf(hdrs, sizeof hdrs, "WWW-Authenticate: Bearer realm=\"pawl\"\r\n");
+    if (extra && strlen(hdrs) + strlen(extra) < sizeof hdrs)
+        memcpy(hdrs + strlen(hdrs), extra, strlen(extra) + 1);
+    close = close || !c->keep_alive;
+    pawld_respond(c, d->status, "application/json", hdrs, body, n, close);
+    if (!close && !c->io.closing) {
+        c->discard_body = true; /* only the end of the head is left to read */
+        c->state = PAWLD_C_BODY;
+        pawld_h1_resume(&c->h1);
+    }
+}
+
+void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close)
+{
+    struct pawl_decision d;
+    memset(&d, 0, sizeof d);
+    d.reason = r;
+    d.status = pawl_reason_status(r);
+    snprintf(d.detail, sizeof d.detail, "%s", detail);
+    pawld_conn_answer(c, &d, NULL, close);
+}
+
+void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r)
+{
+    struct pawld_worker *w = c->w;
+    uint64_t us = (pawld_now_ns() - c->started_ns) / 1000;
+    pthread_mutex_lock(&w->metrics_lock);
+    pawld_metrics_record(&w->metrics, c->route, r, us);
+    pthread_mutex_unlock(&w->metrics_lock);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
+                        struct pawld_reqinfo *ri)
+{
+    memset(ri, 0, sizeof *ri);
+    ri->time_ms = pawld_wall_ms();
+    ri->method = h->method;
+    ri->target = h->target;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (pawl__str_ieq_cstr(h->headers[i].name, "user-agent"))
+            ri->user_agent = h->headers[i].value;
+    ri->client_ip = c->peer_ip;
+    ri->client_port = c->peer_port;
+    ri->listener = c->lc->name;
+}
+
+/* A head the checks refused: audited, counted, answered, closed. */
+static void refuse(struct pawld_conn *c, const struct pawl_http_head *h, enum pawl_reason r,
+                   const char *detail)
+{
+    struct pawl_decision d;
+    struct pawld_reqinfo ri;
+    memset(&d, 0, sizeof d);
+    d.reason = r;
+    d.status = pawl_reason_status(r);
+    snprintf(d.detail, sizeof d.detail, "%s", detail);
+    if (h) {
+        pawld_conn_reqinfo(c, h, &ri);
+        (void)pawld_record(c->w->sinks, &ri, &d); /* refused either way */
+    }
+    pawld_conn_count(c, r);
+    pawld_conn_answer(c, &d, NULL, true);
+}
+
+static void on_head(struct pawld_conn *c)
+{
+    struct pawl_http_head h;
+    struct pawl_http_verdict v;
+    c->started_ns = pawld_now_ns();
+    c->route = -1;
+    c->discard_body = false;
+    pawld_h1_head(&c->h1, &h);
+    c->keep_alive = pawld_h1_keep_alive(&c->h1);
+    c->head_method = pawl__str_eq(h.method, "HEAD");
+    pawl_http_check(&h, &c->lc->limits, &v);
+    c->framing = v.framing;
+    c->content_length = v.content_length;
+    c->step_up_ok = false;
+    uv_timer_stop(&c->timer);
+    if (v.framing != PAWL_HTTP_NO_BODY && c->lc->body_timeout_ms > 0)
+        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->body_timeout_ms, 0);
+    if (v.reason != PAWL_R_ALLOWED) {
+        refuse(c, &h, v.reason, v.detail);
+        return;
+    }
+    switch (c->lc->mode) {
+    case PAWLD_PROXY: pawld_handle_proxy(c, &h, &v); break;
+    case PAWLD_AUTHZ: pawld_handle_authz(c, &h); break;
+    case PAWLD_ADMIN: pawld_handle_admin(c, &h); break;
+    }
+}
+
+/* The request reader refused the bytes (parse error, obs-fold, limits). */
+static void on_parse_error(struct pawld_conn *c)
+{
+    c->framing = PAWL_HTTP_NO_BODY;
+    if (c->up && c->resp_started) { /* the answer is already on its way */
+        pawld_conn_close(c);
+        return;
+    }
+    if (c->state != PAWLD_C_BODY)
+        c->started_ns = pawld_now_ns();
+    refuse(c, NULL, c->h1.reason, c->h1.detail);
+}
+
+static void on_request_done(struct pawld_conn *c)
+{
+    uv_timer_stop(&c->timer);
+    if (c->discard_body)
+        pawld_conn_finish(c);
+    else if (c->up)
+        pawld_proxy_body_done(c);
+}
+
+/* Feeds p[0..n) to the reader as far as the current state takes input. */
+static size_t consume(struct pawld_conn *c, const char *p, size_t n)
+{
+    size_t used = 0;
+    c->in_consume = true;
+    while (used < n && !c->io.closing &&
+           (c->state == PAWLD_C_HEAD || c->state == PAWLD_C_BODY)) {
+        used += pawld_h1_feed(&c->h1, p + used, n - used);
+        if (c->h1.state == PAWLD_H1_HEAD)
+            on_head(c);
+        else if (c->h1.state == PAWLD_H1_DONE)
+            on_request_done(c);
+        else if (c->h1.state == PAWLD_H1_ERROR)
+            on_parse_error(c);
+    }
+    c->in_consume = false;
+    return used;
+}
+
+static int stash(struct pawld_conn *c, const char *p, size_t n)
+{
+    if (c->in_len + n > IN_MAX)
+        return -1;
+    if (c->in_len + n > c->in_cap) {
+        char *b = realloc(c->in, c->in_len + n);
+        if (b == NULL)
+            return -1;
+        c->in = b;
+        c->in_cap = c->in_len + n;
+    }
+    memcpy(c->in + c->in_len, p, n);
+    c->in_len += n;
+    return 0;
+}
+
+void pawld_conn_pump(struct pawld_conn *c)
+{
+    if (c->in_consume || c->in_len == 0)
+        return;
+    size_t used = consume(c, c->in, c->in_len);
+    if (c->io.closing)
+        return;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    if (c->in_len == 0) { /* an idle connection holds no buffer */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    if (c->in_len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
+        pawld_io_resume(&c->io);
+}
+
+void pawld_conn_read_more(struct pawld_conn *c)
+{
+    pawld_conn_pump(c);
+    if (!c->io.closing && c->in_len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
+        pawld_io_resume(&c->io);
+}
+
+static void on_data(struct pawld_io *io, const char *p, size_t n)
+{
+    struct pawld_conn *c = io->owner;
+    if (c->state == PAWLD_C_CLOSING)
+        return;
+    if (c->state == PAWLD_C_HEAD && !c->head_timing) {
+        c->head_timing = true; /* the header timeout runs from a head's first byte */
+        uv_timer_stop(&c->timer);
+        if (c->lc->header_timeout_ms > 0)
+            uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->header_timeout_ms, 0);
+    }
+    size_t used = c->in_len == 0 ? consume(c, p, n) : 0;
+    if (c->io.closing || used == n)
+        return;
+    if (stash(c, p + used, n - used) != 0) {
+        pawld_conn_close(c);
+        return;
+    }
+    pawld_conn_pump(c);
+    if (!c->io.closing && c->in_len >= IN_MAX - PAWLD_IO_READ_CHUNK)
+        pawld_io_pause(&c->io);
+}
+
+void pawld_conn_finish(struct pawld_conn *c)
+{
+    free(c->fwd_head);
+    c->fwd_head = NULL;
+    c->resp_started = false;
+    if (!c->keep_alive || c->w->draining || c->state == PAWLD_C_CLOSING) {
+        conn_end(c);
+        return;
+    }
+    pawld_h1_next(&c->h1);
+    c->state = PAWLD_C_HEAD;
+    c->head_timing = false;
+    uv_timer_stop(&c->timer);
+    if (c->lc->idle_timeout_ms > 0)
+        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
+    pawld_io_resume(&c->io);
+    pawld_conn_pump(c);
+}
+
+void pawld_conn_timer(uv_timer_t *t)
+{
+    struct pawld_conn *c = t->data;
+    char why[128];
+    if (c->state == PAWLD_C_HEAD && !c->head_timing) {
+        conn_end(c); /* idle keep-alive connection */
+        return;
+    }
+    if (c->state != PAWLD_C_HEAD && c->state != PAWLD_C_BODY)
+        return;
+    pthread_mutex_lock(&c->w->metrics_lock);
+    c->w->metrics.client_timeouts++;
+    pthread_mutex_unlock(&c->w->metrics_lock);
+    if (c->resp_started) {
+        pawld_conn_close(c);
+        return;
+    }
+    snprintf(why, sizeof why, "request %s not complete within %lld ms",
+             c->state == PAWLD_C_HEAD ? "head" : "body",
+             (long long)(c->state == PAWLD_C_HEAD ? c->lc->header_timeout_ms : c->lc->body_timeout_ms));
+    if (c->state == PAWLD_C_HEAD)
+        c->started_ns = pawld_now_ns();
+    refuse(c, NULL, PAWL_R_REQUEST_TIMEOUT, why);
+}
+
+static void peer_name(struct pawld_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(c->peer_ip, sizeof c->peer_ip, "unknown");
+    if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        uv_ip4_name(a, c->peer_ip, sizeof c->peer_ip);
+        c->peer_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, c->peer_ip, sizeof c->peer_ip);
+        c->peer_port = ntohs(a->sin6_port);
+    }
+}
+
+void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server)
+{
+    struct pawld_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->w = w;
+    c->world = w->world;
+    pawld_world_ref(c->world);
+    c->listener = listener;
+    c->lc = &c->world->cfg->listeners[listener];
+    c->route = -1;
+    c->next = w->conn_list;
+    if (c->next)
+        c->next->prev = c;
+    w->conn_list = c;
+    w->conns++;
+    c->handles = 2;
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    if (pawld_io_accept(&c->io, server, c->world->listen_tls[listener], &conn_ops, c) != 0)
+        return; /* closed: io_closed frees */
+    if (pawld_h1_init(&c->h1, &c->lc->limits, pawld_conn_body, c) != 0) {
+        pawld_conn_close(c);
+        return;
+    }
+    c->h1_ok = true;
+    peer_name(c);
+    if (c->lc->idle_timeout_ms > 0)
+        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
+}
+
+int pawld_conn_body(void *ctx, const char *p, size_t n)
+{
+    struct pawld_conn *c = ctx;
+    if (c->discard_body || c->up == NULL)
+        return 0;
+    return pawld_proxy_body(c, p, n);
+}

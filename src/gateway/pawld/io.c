@@ -1,0 +1,342 @@
+/* io.c: one byte stream over libuv TCP, in the clear or through OpenSSL
+ * with memory BIOs (OpenSSL never touches the socket; libuv does all I/O).
+ * See pawld.h for the contract. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "pawld.h"
+
+/* Each direction of the BIO pair holds a few TLS records: reading stops
+ * while the owner is paused, so at most one read chunk waits in it. */
+#define PAWLD_TLS_PAIR (4 * PAWLD_IO_READ_CHUNK + 1024)
+
+struct wreq {
+    uv_write_t req;
+    struct pawld_io *io;
+    size_t n;
+    char data[];
+};
+
+static void on_closed(uv_handle_t *h)
+{
+    struct pawld_io *io = h->data;
+    if (io->ssl)
+        SSL_free(io->ssl); /* frees both BIOs */
+    io->ssl = NULL;
+    io->ops->on_closed(io);
+}
+
+void pawld_io_close(struct pawld_io *io)
+{
+    if (io->closing)
+        return;
+    io->closing = true;
+    uv_close((uv_handle_t *)&io->tcp, on_closed);
+}
+
+static void fail(struct pawld_io *io, int uverr)
+{
+    if (!io->closing)
+        io->ops->on_error(io, uverr);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct pawld_io *io = w->io;
+    io->queued -= w->n;
+    free(w);
+    if (io->closing)
+        return;
+    if (status < 0) {
+        fail(io, status);
+        return;
+    }
+    if (io->want_close_after_write && io->queued == 0) {
+        pawld_io_close(io);
+        return;
+    }
+    if (io->above_high && io->queued < PAWLD_IO_HIGH_WATER / 2) {
+        io->above_high = false;
+        if (io->ops->on_drain)
+            io->ops->on_drain(io);
+    }
+}
+
+/* Hands bytes to the socket: written at once when the kernel takes them,
+ * else copied into a write request. */
+static int raw_write(struct pawld_io *io, const char *p, size_t n)
+{
+    if (io->queued == 0) {
+        uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+        int r = uv_try_write((uv_stream_t *)&io->tcp, &b, 1);
+        if (r > 0) {
+            p += r;
+            n -= (size_t)r;
+        } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+    }
+    struct wreq *w = malloc(sizeof *w + n);
+    if (w == NULL)
+        return -1;
+    w->io = io;
+    w->n = n;
+    memcpy(w->data, p, n);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+    if (uv_write(&w->req, (uv_stream_t *)&io->tcp, &b, 1, on_written) != 0) {
+        free(w);
+        return -1;
+    }
+    io->queued += n;
+    if (io->queued >= PAWLD_IO_HIGH_WATER)
+        io->above_high = true; /* whoever feeds this stream pauses; on_drain resumes it */
+    return 0;
+}
+
+/* Moves what OpenSSL produced to the socket. */
+static int tls_flush(struct pawld_io *io)
+{
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(io->net, buf, sizeof buf)) > 0)
+        if (raw_write(io, buf, (size_t)n) != 0)
+            return -1;
+    return 0;
+}
+
+static int tls_handshake(struct pawld_io *io)
+{
+    int r = SSL_do_handshake(io->ssl);
+    if (tls_flush(io) != 0)
+        return -1;
+    if (r == 1) {
+        io->handshaken = true;
+        if (io->ops->on_ready && !SSL_is_server(io->ssl))
+            io->ops->on_ready(io);
+        return 0;
+    }
+    int e = SSL_get_error(io->ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 1 : -1;
+}
+
+/* Decrypts and delivers what is buffered, as far as the owner wants it. */
+static void tls_pump(struct pawld_io *io)
+{
+    if (!io->handshaken) {
+        int r = tls_handshake(io);
+        if (r != 0) {
+            if (r < 0)
+                fail(io, UV_EPROTO);
+            return;
+        }
+    }
+    while (!io->paused && !io->closing) {
+        int n = SSL_read(io->ssl, io->rbuf, sizeof io->rbuf);
+        if (n > 0) {
+            io->ops->on_data(io, io->rbuf, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(io->ssl, n);
+        if (e == SSL_ERROR_WANT_READ)
+            break;
+        fail(io, e == SSL_ERROR_ZERO_RETURN ? UV_EOF : UV_EPROTO);
+        return;
+    }
+    if (!io->closing && tls_flush(io) != 0)
+        fail(io, UV_EPROTO);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    struct pawld_io *io = h->data;
+    *buf = uv_buf_init(io->rbuf, sizeof io->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct pawld_io *io = s->data;
+    if (io->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        fail(io, (int)nread);
+        return;
+    }
+    if (io->ssl == NULL) {
+        io->ops->on_data(io, buf->base, (size_t)nread);
+        return;
+    }
+    if (BIO_write(io->net, buf->base, (int)nread) != (int)nread) {
+        fail(io, UV_ENOMEM);
+        return;
+    }
+    tls_pump(io);
+}
+
+static int tls_setup(struct pawld_io *io, SSL_CTX *ctx)
+{
+    BIO *inner = NULL;
+    io->ssl = SSL_new(ctx);
+    if (io->ssl == NULL || BIO_new_bio_pair(&inner, PAWLD_TLS_PAIR, &io->net, PAWLD_TLS_PAIR) != 1)
+        return -1;
+    SSL_set_bio(io->ssl, inner, inner);
+    return 0;
+}
+
+static void io_init(struct pawld_io *io, const struct pawld_io_ops *ops, void *owner)
+{
+    io->ops = ops;
+    io->owner = owner;
+    io->tcp.data = io;
+    io->connect.data = io;
+}
+
+int pawld_io_accept(struct pawld_io *io, uv_stream_t *listener, SSL_CTX *ctx,
+                    const struct pawld_io_ops *ops, void *owner)
+{
+    io_init(io, ops, owner);
+    if (uv_tcp_init(listener->loop, &io->tcp) != 0)
+        return -1;
+    if (uv_accept(listener, (uv_stream_t *)&io->tcp) != 0 || (ctx && tls_setup(io, ctx) != 0)) {
+        pawld_io_close(io);
+        return -1;
+    }
+    uv_tcp_nodelay(&io->tcp, 1);
+    if (io->ssl)
+        SSL_set_accept_state(io->ssl);
+    if (uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0) {
+        pawld_io_close(io);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    struct pawld_io *io = req->data;
+    if (io->closing)
+        return;
+    if (status < 0) {
+        fail(io, status);
+        return;
+    }
+    uv_tcp_nodelay(&io->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0) {
+        fail(io, UV_EIO);
+        return;
+    }
+    if (io->ssl == NULL) {
+        io->handshaken = true;
+        io->ops->on_ready(io);
+    } else if (tls_handshake(io) < 0) {
+        fail(io, UV_EPROTO);
+    }
+}
+
+int pawld_io_connect(struct pawld_io *io, uv_loop_t *loop, const struct sockaddr *addr,
+                     SSL_CTX *ctx, const char *host, const struct pawld_io_ops *ops, void *owner)
+{
+    io_init(io, ops, owner);
+    if (uv_tcp_init(loop, &io->tcp) != 0)
+        return -1;
+    if (ctx) {
+        if (tls_setup(io, ctx) != 0 || SSL_set1_host(io->ssl, host) != 1 ||
+            SSL_set_tlsext_host_name(io->ssl, host) != 1) {
+            pawld_io_close(io);
+            return -1;
+        }
+        SSL_set_connect_state(io->ssl);
+    }
+    if (uv_tcp_connect(&io->connect, &io->tcp, addr, on_connected) != 0) {
+        pawld_io_close(io);
+        return -1;
+    }
+    return 0;
+}
+
+int pawld_io_write(struct pawld_io *io, const char *p, size_t n)
+{
+    if (io->closing)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (io->ssl == NULL)
+        return raw_write(io, p, n);
+    while (n > 0) {
+        int chunk = n > 16384 ? 16384 : (int)n; /* one record fits the BIO pair */
+        int r = SSL_write(io->ssl, p, chunk);
+        if (r <= 0)
+            return -1;
+        if (tls_flush(io) != 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+void pawld_io_end(struct pawld_io *io)
+{
+    if (io->closing)
+        return;
+    uv_read_stop((uv_stream_t *)&io->tcp);
+    if (io->ssl && io->handshaken) {
+        SSL_shutdown(io->ssl); /* close_notify: the peer sees a clean end */
+        (void)tls_flush(io);
+    }
+    if (io->queued == 0)
+        pawld_io_close(io);
+    else
+        io->want_close_after_write = true;
+}
+
+void pawld_io_pause(struct pawld_io *io)
+{
+    if (io->paused || io->closing)
+        return;
+    io->paused = true;
+    uv_read_stop((uv_stream_t *)&io->tcp);
+}
+
+void pawld_io_resume(struct pawld_io *io)
+{
+    if (!io->paused || io->closing)
+        return;
+    io->paused = false;
+    if (io->ssl)
+        tls_pump(io); /* plaintext already decrypted or buffered */
+    if (!io->closing && !io->paused &&
+        uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0)
+        fail(io, UV_EIO);
+}
+
+bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n)
+{
+    if (io->ssl == NULL || SSL_get_verify_result(io->ssl) != X509_V_OK)
+        return false;
+    X509 *cert = SSL_get0_peer_certificate(io->ssl);
+    if (cert == NULL)
+        return false;
+    unsigned char *der = NULL;
+    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+    unsigned int mdlen = 0;
+    bool ok = len > 0 && EVP_Digest(der, (size_t)len, spki, &mdlen, EVP_sha256(), NULL) == 1;
+    OPENSSL_free(der);
+    BIO *b = BIO_new(BIO_s_mem());
+    int sl = b ? X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) : -1;
+    if (sl < 0 || (size_t)sl >= n) {
+        ok = false;
+    } else {
+        int r = BIO_read(b, subject, sl);
+        subject[r > 0 ? r : 0] = '\0';
+    }
+    BIO_free(b);
+    return ok;
+}

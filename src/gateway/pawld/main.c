@@ -1,0 +1,180 @@
+/* pawld: the inline gateway. See docs/gateway.md.
+ *
+ *   pawld --config FILE [--check]
+ *
+ * The main thread loads the configuration, starts the workers and then
+ * waits for signals: SIGHUP reloads (configuration, policy, JWKS, grants,
+ * certificates, keys, CA bundles and CRLs) without dropping connections,
+ * SIGTERM and SIGINT drain (stop accepting, finish in-flight requests,
+ * exit). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pawld.h"
+
+static const char usage_text[] =
+    "usage: pawld --config FILE [--check]\n"
+    "  --config FILE  the YAML configuration (docs/gateway.md)\n"
+    "  --check        validate the configuration and everything it names, then exit\n"
+    "Signals: SIGHUP reloads, SIGTERM drains and exits.\n"
+    "Exit codes: 0 ok, 1 invalid configuration or start-up failure, 2 usage.\n";
+
+static const char *mode_name(enum pawld_mode m)
+{
+    return m == PAWLD_PROXY ? "proxy" : m == PAWLD_AUTHZ ? "authz" : "admin";
+}
+
+/* Listeners cannot move on a reload: their sockets are bound once. */
+static bool same_listeners(const struct pawld_config *a, const struct pawld_config *b)
+{
+    if (a->nlisteners != b->nlisteners)
+        return false;
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        const struct pawld_listener *x = &a->listeners[i], *y = &b->listeners[i];
+        if (strcmp(x->host, y->host) != 0 || x->port != y->port || x->mode != y->mode ||
+            x->tls_on != y->tls_on)
+            return false;
+    }
+    return true;
+}
+
+static void reload(struct pawld_server_state *srv, const char *config, uint64_t *gen)
+{
+    char err[2048];
+    struct pawld_world *nw = pawld_world_load(config, *gen + 1, err, sizeof err);
+    if (nw == NULL) {
+        pawld_log(srv->sinks, "error", "\"msg\":\"reload refused; still serving the previous configuration\",\"why\":\"%s\"",
+                  pawld_json_escape(err, err, sizeof err));
+        return;
+    }
+    if (!same_listeners(srv->world->cfg, nw->cfg)) {
+        pawld_log(srv->sinks, "error", "\"msg\":\"reload refused: listeners changed (restart pawld to change them)\"");
+        pawld_world_unref(nw);
+        return;
+    }
+    *gen += 1;
+    pthread_mutex_lock(&srv->lock);
+    struct pawld_world *old = srv->world;
+    srv->world = nw;
+    pthread_mutex_unlock(&srv->lock);
+    pawld_world_unref(old);
+    pawld_workers_wake(srv);
+    pawld_log(srv->sinks, "info", "\"msg\":\"reloaded\",\"generation\":%llu,\"routes\":%zu",
+              (unsigned long long)*gen, nw->policy->nroutes);
+}
+
+static int serve(struct pawld_server_state *srv, const char *config, sigset_t *sigs)
+{
+    uint64_t gen = srv->world->generation;
+    for (size_t i = 0; i < srv->world->cfg->nlisteners; i++) {
+        const struct pawld_listener *l = &srv->world->cfg->listeners[i];
+        pawld_log(srv->sinks, "info", "\"msg\":\"listening\",\"listener\":\"%s\",\"address\":\"%s\",\"port\":%d,\"mode\":\"%s\",\"tls\":%s",
+                  l->name, l->host, l->port, mode_name(l->mode), l->tls_on ? "true" : "false");
+    }
+    atomic_store(&srv->ready, true);
+    pawld_log(srv->sinks, "info", "\"msg\":\"ready\",\"workers\":%u", srv->nworkers);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(srv, config, &gen);
+            continue;
+        }
+        pawld_log(srv->sinks, "info", "\"msg\":\"draining\",\"signal\":\"%s\"", sig == SIGTERM ? "TERM" : "INT");
+        atomic_store(&srv->ready, false);
+        atomic_store(&srv->draining, true);
+        pawld_workers_wake(srv);
+        return 0;
+    }
+}
+
+static unsigned worker_count(const struct pawld_config *cfg)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cfg->workers > 0)
+        return cfg->workers;
+    return n < 1 ? 1 : n > PAWLD_MAX_WORKERS ? PAWLD_MAX_WORKERS : (unsigned)n;
+}
+
+static int start(struct pawld_server_state *srv, const char *config)
+{
+    char err[2048];
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the workers inherit the mask: only main waits */
+    signal(SIGPIPE, SIG_IGN);
+    if ((srv->sinks = pawld_sinks_open(srv->world->cfg, srv->world->dir, err, sizeof err)) == NULL) {
+        fprintf(stderr, "pawld: %s\n", err);
+        return 1;
+    }
+    srv->nworkers = worker_count(srv->world->cfg);
+    if ((srv->workers = calloc(srv->nworkers, sizeof *srv->workers)) == NULL)
+        return 1;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        srv->workers[i].id = i;
+        if (pawld_worker_start(&srv->workers[i], srv, err, sizeof err) != 0) {
+            fprintf(stderr, "pawld: %s\n", err);
+            _exit(1); /* threads already running: no orderly teardown to do */
+        }
+    }
+    serve(srv, config, &sigs);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        pthread_join(srv->workers[i].tid, NULL);
+    pawld_log(srv->sinks, "info", "\"msg\":\"stopped\"");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL;
+    bool check = false;
+    char err[2048];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "pawld: unknown option '%s'\n%s", argv[i], usage_text);
+            return 2;
+        }
+    }
+    if (config == NULL) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    static struct pawld_server_state srv;
+    pthread_mutex_init(&srv.lock, NULL);
+    if ((srv.world = pawld_world_load(config, 1, err, sizeof err)) == NULL) {
+        fprintf(stderr, "pawld: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("pawld: %s: configuration OK (%zu listeners, %zu upstreams, %zu policy routes)\n",
+               config, srv.world->cfg->nlisteners, srv.world->cfg->nupstreams,
+               srv.world->policy->nroutes);
+        pawld_world_unref(srv.world);
+        return 0;
+    }
+    int rc = start(&srv, config);
+    pawld_sinks_close(srv.sinks);
+    for (unsigned i = 0; i < srv.nworkers; i++) {
+        pawl_engine_free(srv.workers[i].engine);
+        pawld_metrics_free(&srv.workers[i].metrics);
+        uv_loop_close(&srv.workers[i].loop);
+        pawld_world_unref(srv.workers[i].world);
+    }
+    free(srv.workers);
+    pawld_world_unref(srv.world);
+    return rc;
+}

@@ -1,0 +1,270 @@
+/* pawld.h: the gateway process. Internal to src/gateway/pawld/.
+ *
+ * Threads: the main thread loads the configuration into a world (policy,
+ * JWKS, grants, TLS contexts), starts one worker per core and then only
+ * waits for signals. Each worker runs its own libuv loop with its own
+ * SO_REUSEPORT listening sockets, its own engine (pawl_engine is not
+ * thread-safe) over the shared read-only world, its own upstream connection
+ * pools and its own metrics. A reload builds a new world and hands it to the
+ * workers; each switches between requests and drops the old one, which is
+ * freed when the last worker lets go (reference count).
+ *
+ * Memory rule for every libuv handle owner here: it is freed only in its
+ * uv_close callback, so code that made a call which may close it can still
+ * read its `closing` flag afterwards. */
+#ifndef PAWLD_PAWLD_H
+#define PAWLD_PAWLD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "config.h"
+#include "h1.h"
+#include "metrics.h"
+#include "pawl/engine.h"
+#include "pawl/jwt.h"
+
+/* ---- the world: everything a reload replaces ---------------------------- */
+
+struct pawld_world {
+    atomic_int refs;
+    uint64_t generation;
+    struct pawld_config *cfg;
+    struct pawl_policy *policy;
+    struct pawl_jwks *jwks;     /* may be NULL */
+    struct pawl_grants *grants;
+    struct pawl_twin *twin;     /* read-only here; the vehicle link feeds it */
+    SSL_CTX *listen_tls[PAWLD_MAX_LISTENERS]; /* NULL: plain */
+    SSL_CTX *upstream_tls[PAWLD_MAX_UPSTREAMS]; /* NULL: no https server */
+    struct sockaddr_storage upstream_addr[PAWLD_MAX_UPSTREAMS][PAWLD_MAX_SERVERS];
+    long *route_upstream;       /* per policy route: upstream index or -1 */
+    const char **route_ids;     /* per policy route, for metrics */
+    char dir[4096];             /* the configuration file's directory ("" = cwd) */
+};
+
+/* Loads the configuration file and everything it names. On failure prints
+ * "file:line:column: message" lines to err (one per problem) and returns NULL. */
+struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
+                                     size_t errlen);
+void pawld_world_ref(struct pawld_world *w);
+void pawld_world_unref(struct pawld_world *w);
+
+/* ---- sinks: log lines, OCSF events, the audit chain ---------------------- */
+
+struct pawld_sinks;
+/* Opens the files named in cfg->log_json, ocsf and audit (paths resolved
+ * against dir). Returns NULL with err set on failure. */
+struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char *dir, char *err,
+                                     size_t errlen);
+void pawld_sinks_close(struct pawld_sinks *s);
+/* One JSON log line: {"time":..,"level":..,"msg":..} plus the extra
+ * fields (a JSON object's members without braces, or NULL). To stderr when
+ * no log file is configured. Thread-safe. */
+void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* One decided request: the OCSF event line and its audit record.
+ * Returns -1 when the audit chain could not be written (the caller then
+ * refuses the request: nothing goes unaudited). Thread-safe. */
+struct pawld_reqinfo {
+    int64_t time_ms;
+    pawl_str method, target, user_agent;
+    const char *client_ip;
+    int client_port;
+    const char *listener;
+};
+int pawld_record(struct pawld_sinks *s, const struct pawld_reqinfo *ri,
+                 const struct pawl_decision *dec);
+bool pawld_sinks_want_events(const struct pawld_sinks *s);
+/* s as the inside of a JSON string (quotes, backslashes, controls escaped)
+ * into out; s and out may be the same buffer. Returns out. */
+char *pawld_json_escape(const char *s, char *out, size_t n);
+
+/* ---- a byte stream: TCP, optionally TLS over memory BIOs ----------------- */
+
+struct pawld_io;
+struct pawld_io_ops {
+    void (*on_data)(struct pawld_io *io, const char *p, size_t n); /* plaintext */
+    void (*on_ready)(struct pawld_io *io);   /* connected and handshaken (client role) */
+    void (*on_error)(struct pawld_io *io, int uverr); /* EOF (UV_EOF) or error: owner closes */
+    void (*on_drain)(struct pawld_io *io);   /* the write queue fell below the low mark */
+    void (*on_closed)(struct pawld_io *io);  /* the handle is closed: free the owner */
+};
+
+#define PAWLD_IO_READ_CHUNK 16384
+#define PAWLD_IO_HIGH_WATER (256u * 1024u) /* stop feeding a stream above this many queued bytes */
+
+struct pawld_io {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    const struct pawld_io_ops *ops;
+    void *owner;
+    SSL *ssl;
+    BIO *net;          /* the network side of the BIO pair */
+    bool handshaken, paused, closing, want_close_after_write, above_high;
+    size_t queued;     /* bytes handed to uv_write and not yet written */
+    char rbuf[PAWLD_IO_READ_CHUNK];
+};
+
+/* Accepts a connection from listener into io (TLS server role when ctx). */
+int pawld_io_accept(struct pawld_io *io, uv_stream_t *listener, SSL_CTX *ctx,
+                    const struct pawld_io_ops *ops, void *owner);
+/* Connects to addr (TLS client role when ctx, with SNI and name check on host). */
+int pawld_io_connect(struct pawld_io *io, uv_loop_t *loop, const struct sockaddr *addr,
+                     SSL_CTX *ctx, const char *host, const struct pawld_io_ops *ops, void *owner);
+/* Queues n bytes (copied). Returns 0, or -1 when the stream is closing/failed. */
+int pawld_io_write(struct pawld_io *io, const char *p, size_t n);
+/* Close once everything queued is written. */
+void pawld_io_end(struct pawld_io *io);
+void pawld_io_close(struct pawld_io *io);
+void pawld_io_pause(struct pawld_io *io);
+void pawld_io_resume(struct pawld_io *io);
+/* The verified peer certificate's SPKI SHA-256 and RFC 2253 subject;
+ * false when there is none (or it did not verify). */
+bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n);
+
+/* ---- workers -------------------------------------------------------------- */
+
+struct pawld_pool; /* per upstream server: idle connections */
+
+struct pawld_worker {
+    unsigned id;
+    pthread_t tid;
+    uv_loop_t loop;
+    uv_async_t wake;           /* reload, drain */
+    uv_tcp_t listeners[PAWLD_MAX_LISTENERS];
+    size_t nlisteners;
+    int listen_fds[PAWLD_MAX_LISTENERS];
+    struct pawld_world *world;
+    struct pawl_engine *engine;
+    struct pawld_pool *pools;  /* [upstream][server] of this world */
+    struct pawld_sinks *sinks;
+    struct pawld_metrics metrics;
+    struct pawl_jwt_stats jwt_base; /* token-cache counters of engines already replaced */
+    uv_timer_t drain_timer;
+    pthread_mutex_t metrics_lock; /* held by this worker while counting, by /metrics while reading */
+    struct pawld_server_state *srv;
+    unsigned long conns;       /* open client connections */
+    bool draining;
+    struct pawld_conn *conn_list; /* open client connections, for drain */
+};
+
+/* Process-wide state the workers read. */
+struct pawld_server_state {
+    pthread_mutex_t lock;
+    struct pawld_world *world;  /* the newest; guarded by lock */
+    atomic_bool draining;
+    atomic_bool ready;
+    struct pawld_worker *workers;
+    unsigned nworkers;
+    struct pawld_sinks *sinks;
+};
+
+/* Binds w's listening sockets (SO_REUSEPORT) and starts its thread.
+ * Returns 0, or -1 with err set. */
+int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, char *err,
+                       size_t errlen);
+/* Makes every worker look at srv->world and srv->draining. */
+void pawld_workers_wake(struct pawld_server_state *srv);
+/* A client connection was freed (a draining worker stops after the last). */
+void pawld_worker_conn_gone(struct pawld_worker *w);
+/* Pools for a world: one per upstream server. */
+struct pawld_pool *pawld_pools_new(const struct pawld_world *world);
+void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world);
+
+/* ---- client connections --------------------------------------------------- */
+
+enum pawld_conn_state {
+    PAWLD_C_HEAD,     /* reading a request head */
+    PAWLD_C_WAIT_UP,  /* allowed; waiting for an upstream connection */
+    PAWLD_C_BODY,     /* streaming the request body upstream (or discarding it) */
+    PAWLD_C_RESPONSE, /* waiting for / relaying the upstream response */
+    PAWLD_C_CLOSING,  /* answered; closing when written */
+};
+
+struct pawld_upconn;
+
+struct pawld_conn {
+    struct pawld_io io;
+    struct pawld_worker *w;
+    const struct pawld_listener *lc; /* in w->world->cfg; the world is pinned below */
+    struct pawld_world *world;       /* the world this connection's current request uses */
+    size_t listener;
+    struct pawld_conn *next, *prev;
+    enum pawld_conn_state state;
+    struct pawld_h1 h1;
+    bool h1_ok;
+    char *in;          /* received, not yet fed to the reader */
+    size_t in_len, in_cap;
+    uv_timer_t timer;
+    int handles;       /* open libuv handles (stream, timer): freed at 0 */
+    bool in_consume, head_timing, resp_started;
+    char peer_ip[64];
+    int peer_port;
+    /* the current request */
+    uint64_t started_ns;
+    enum pawl_http_framing framing;
+    uint64_t content_length;
+    bool step_up_ok;   /* an owner co-signed command token was verified for it */
+    bool keep_alive, head_method, discard_body, body_done;
+    long route;
+    struct pawld_upconn *up;
+    int64_t up_tries;
+    char *fwd_head;    /* the head as sent upstream, kept for one retry */
+    size_t fwd_head_len;
+};
+
+void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server);
+/* Answers with the decision's status and JSON body (and Retry-After or
+ * WWW-Authenticate where they apply, plus extra header lines); then closes,
+ * or reads and drops the rest of the request and goes on. */
+void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, const char *extra,
+                       bool close);
+void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close);
+void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
+                        struct pawld_reqinfo *ri);
+void pawld_conn_timer(uv_timer_t *t);
+int pawld_conn_body(void *ctx, const char *p, size_t n);
+int64_t pawld_wall_ms(void);
+void pawld_conn_close(struct pawld_conn *c);
+/* The request is over (response written): next request or close. */
+void pawld_conn_finish(struct pawld_conn *c);
+void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
+/* Feed buffered input to the reader; used again when a state wants more. */
+void pawld_conn_pump(struct pawld_conn *c);
+/* Pump, then read again if there is room. */
+void pawld_conn_read_more(struct pawld_conn *c);
+const char *pawld_status_text(int status);
+uint64_t pawld_now_ns(void);
+
+/* ---- the proxy (proxy.c) -------------------------------------------------- */
+
+/* Forwards the allowed request whose head is in c->h1 to the route's
+ * upstream; identity is the identity header's value. */
+void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
+                       const struct pawl_decision *dec);
+/* Body bytes of the current request (decoded). */
+int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n);
+/* The client's request is complete. */
+void pawld_proxy_body_done(struct pawld_conn *c);
+/* The client went away: drop the upstream side. */
+void pawld_proxy_abort(struct pawld_conn *c);
+/* The client's write queue drained: read the upstream again. */
+void pawld_proxy_client_drained(struct pawld_conn *c);
+
+/* ---- answers for the authz and admin listeners (handlers.c) --------------- */
+
+void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
+                        const struct pawl_http_verdict *v);
+void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h);
+void pawld_handle_admin(struct pawld_conn *c, const struct pawl_http_head *h);
+/* Writes a complete response: status, extra header lines ("Name: v\r\n"...),
+ * a JSON or text body. */
+void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const char *extra_headers,
+                   const char *body, size_t body_len, bool close);
+
+#endif

@@ -1,0 +1,617 @@
+/* proxy.c: forwarding an allowed request to its route's upstream and the
+ * response back, both streamed through bounded buffers (a side that is
+ * ahead pauses the other above PAWLD_IO_HIGH_WATER), over kept-alive
+ * connections per worker and upstream server.
+ *
+ * The upstream gets a request head pawld writes itself: the method and
+ * target as received, the client's headers minus every reserved one
+ * (pawl_http_is_reserved: the identity header, X-Pawl-*, Forwarded,
+ * X-Forwarded-*, X-Real-IP, hop-by-hop) and minus Content-Length,
+ * Transfer-Encoding and Expect, then the verified identity, Forwarded and
+ * X-Forwarded-For/-Proto, the owner co-signed command token when one was
+ * verified, and the body's framing. The response comes back the same way:
+ * hop-by-hop headers dropped, framing rewritten. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pawl/extauthz.h"
+#include "pawld.h"
+#include "util.h"
+
+#define UP_HEAD_MAX (64u * 1024u) /* a response head larger than this is refused */
+#define UP_MAX_HEADERS 128
+#define UP_IDLE_MS 30000          /* kept-alive upstream connections live this long idle */
+
+struct pawld_pool {
+    struct pawld_upconn *idle;
+    unsigned nidle;
+    unsigned rr; /* next server (used in the upstream's first pool) */
+};
+
+struct pawld_upconn {
+    struct pawld_io io;
+    struct pawld_worker *w;
+    struct pawld_conn *c; /* the client served; NULL while idle */
+    size_t upstream, server;
+    uint64_t generation;
+    uv_timer_t timer;
+    int handles;
+    http_parser parser;
+    bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited;
+    struct pawld_upconn *next_idle;
+    char *hbuf;
+    size_t hlen;
+    struct { size_t no, nl, vo, vl; } hdr[UP_MAX_HEADERS];
+    size_t nhdr;
+    bool in_value, too_big;
+};
+
+static void up_data(struct pawld_io *io, const char *p, size_t n);
+static void up_ready(struct pawld_io *io);
+static void up_error(struct pawld_io *io, int uverr);
+static void up_drain(struct pawld_io *io);
+static void up_closed(struct pawld_io *io);
+static const struct pawld_io_ops up_ops = {up_data, up_ready, up_error, up_drain, up_closed};
+
+/* ---- pools ---------------------------------------------------------------- */
+
+struct pawld_pool *pawld_pools_new(const struct pawld_world *world)
+{
+    size_t n = world->cfg->nupstreams * PAWLD_MAX_SERVERS;
+    return calloc(n ? n : 1, sizeof(struct pawld_pool));
+}
+
+static void up_close(struct pawld_upconn *up);
+
+void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world)
+{
+    if (pools == NULL)
+        return;
+    for (size_t i = 0; i < world->cfg->nupstreams * PAWLD_MAX_SERVERS; i++)
+        while (pools[i].idle) {
+            struct pawld_upconn *up = pools[i].idle;
+            pools[i].idle = up->next_idle;
+            up_close(up);
+        }
+    free(pools);
+}
+
+static struct pawld_pool *pool_of(struct pawld_upconn *up)
+{
+    if (up->generation != up->w->world->generation)
+        return NULL; /* a reload replaced the pools */
+    return &up->w->pools[up->upstream * PAWLD_MAX_SERVERS + up->server];
+}
+
+static void pool_remove(struct pawld_upconn *up)
+{
+    struct pawld_pool *pl = pool_of(up);
+    for (struct pawld_upconn **pp = pl ? &pl->idle : NULL; pp && *pp; pp = &(*pp)->next_idle)
+        if (*pp == up) {
+            *pp = up->next_idle;
+            pl->nidle--;
+            return;
+        }
+}
+
+/* ---- upstream connection lifetime ----------------------------------------- */
+
+static void up_handle_gone(struct pawld_upconn *up)
+{
+    if (--up->handles == 0) {
+        free(up->hbuf);
+        free(up);
+    }
+}
+
+static void up_timer_closed(uv_handle_t *h)
+{
+    up_handle_gone(h->data);
+}
+
+static void up_closed(struct pawld_io *io)
+{
+    struct pawld_upconn *up = io->owner;
+    if (!uv_is_closing((uv_handle_t *)&up->timer))
+        uv_close((uv_handle_t *)&up->timer, up_timer_closed);
+    up_handle_gone(up);
+}
+
+static void up_close(struct pawld_upconn *up)
+{
+    if (up->c) {
+        up->c->up = NULL;
+        up->c = NULL;
+    }
+    uv_timer_stop(&up->timer);
+    pawld_io_close(&up->io);
+}
+
+static void up_arm(struct pawld_upconn *up, int64_t ms, uv_timer_cb cb)
+{
+    uv_timer_stop(&up->timer);
+    if (ms > 0)
+        uv_timer_start(&up->timer, cb, (uint64_t)ms, 0);
+}
+
+/* ---- failures ------------------------------------------------------------- */
+
+static void acquire(struct pawld_conn *c, size_t u, bool fresh);
+static void complete(struct pawld_upconn *up);
+static const http_parser_settings resp_settings;
+
+static void up_fail(struct pawld_upconn *up, enum pawl_reason r, const char *detail)
+{
+    struct pawld_conn *c = up->c;
+    struct pawld_worker *w = up->w;
+    bool retry = c && up->reused && !up->got_bytes && c->framing == PAWL_HTTP_NO_BODY &&
+                 c->up_tries == 0 && c->fwd_head;
+    size_t u = up->upstream;
+    up_close(up);
+    if (c == NULL)
+        return;
+    if (retry) { /* a kept-alive connection the upstream had closed: once more, fresh */
+        c->up_tries++;
+        acquire(c, u, true);
+        return;
+    }
+    pthread_mutex_lock(&w->metrics_lock);
+    if (r == PAWL_R_UPSTREAM_TIMEOUT)
+        w->metrics.upstream_timeouts++;
+    else
+        w->metrics.upstream_errors++;
+    pthread_mutex_unlock(&w->metrics_lock);
+    pawld_log(w->sinks, "warn", "\"msg\":\"upstream failed\",\"upstream\":\"%s\",\"reason\":\"%s\"",
+              w->world->cfg->upstreams[u].name, pawl_reason_name(r));
+    if (c->resp_started)
+        pawld_conn_close(c);
+    else
+        pawld_conn_deny(c, r, detail, true);
+}
+
+static void up_timeout(uv_timer_t *t)
+{
+    struct pawld_upconn *up = t->data;
+    if (up->c == NULL) { /* idle too long */
+        pool_remove(up);
+        up_close(up);
+        return;
+    }
+    up_fail(up, PAWL_R_UPSTREAM_TIMEOUT,
+            up->io.handshaken ? "the upstream did not answer in time"
+                              : "the upstream did not accept the connection in time");
+}
+
+static void up_error(struct pawld_io *io, int uverr)
+{
+    struct pawld_upconn *up = io->owner;
+    char why[160];
+    if (up->c == NULL) {
+        pool_remove(up);
+        up_close(up);
+        return;
+    }
+    if (uverr == UV_EOF && up->head_done) { /* the end of a body delimited by the close */
+        http_parser_execute(&up->parser, &resp_settings, NULL, 0);
+        if (up->msg_done) {
+            complete(up);
+            return;
+        }
+    }
+    snprintf(why, sizeof why, "upstream %s: %s", up->w->world->cfg->upstreams[up->upstream].name,
+             uverr == UV_EOF ? "closed the connection before answering" : uv_strerror(uverr));
+    up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, why);
+}
+
+/* ---- the response ---------------------------------------------------------- */
+
+static int keep_bytes(struct pawld_upconn *up, const char *p, size_t n)
+{
+    if (up->hlen + n > UP_HEAD_MAX) {
+        up->too_big = true;
+        return -1;
+    }
+    if (up->hbuf == NULL && (up->hbuf = malloc(UP_HEAD_MAX)) == NULL)
+        return -1;
+    memcpy(up->hbuf + up->hlen, p, n);
+    up->hlen += n;
+    return 0;
+}
+
+static int on_resp_field(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_upconn *up = p->data;
+    if (up->in_value || up->nhdr == 0) {
+        if (up->nhdr == UP_MAX_HEADERS) {
+            up->too_big = true;
+            return -1;
+        }
+        up->hdr[up->nhdr].no = up->hlen;
+        up->hdr[up->nhdr].nl = up->hdr[up->nhdr].vl = 0;
+        up->nhdr++;
+        up->in_value = false;
+    }
+    up->hdr[up->nhdr - 1].nl += n;
+    return keep_bytes(up, at, n);
+}
+
+static int on_resp_value(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_upconn *up = p->data;
+    if (!up->in_value) {
+        up->hdr[up->nhdr - 1].vo = up->hlen;
+        up->in_value = true;
+    }
+    up->hdr[up->nhdr - 1].vl += n;
+    return keep_bytes(up, at, n);
+}
+
+static bool hop_by_hop(pawl_str name)
+{
+    static const char *const drop[] = {"connection", "keep-alive", "proxy-connection", "te",
+                                       "trailer", "transfer-encoding", "upgrade", "content-length"};
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+        if (pawl__str_ieq_cstr(name, drop[i]))
+            return true;
+    return false;
+}
+
+/* The client's response head: status, the upstream's end-to-end headers,
+ * and framing pawld chooses (length, chunked, or end at close). */
+static int client_head(struct pawld_upconn *up, char *out, size_t cap)
+{
+    struct pawld_conn *c = up->c;
+    http_parser *p = &up->parser;
+    int status = p->status_code;
+    size_t o = (size_t)snprintf(out, cap, "HTTP/1.1 %d %s\r\n", status, pawld_status_text(status));
+    for (size_t i = 0; i < up->nhdr && o < cap; i++) {
+        pawl_str name = {up->hbuf + up->hdr[i].no, up->hdr[i].nl};
+        if (!hop_by_hop(name))
+            o += (size_t)snprintf(out + o, cap - o, "%.*s: %.*s\r\n", (int)name.n, name.p,
+                                  (int)up->hdr[i].vl, up->hbuf + up->hdr[i].vo);
+    }
+    bool no_body = c->head_method || status == 204 || status == 304;
+    bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
+    if (length && status != 204)
+        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Content-Length: %llu\r\n",
+                              (unsigned long long)p->content_length);
+    else if (!no_body && c->h1.parser.http_minor >= 1)
+        up->chunked_out = true;
+    else if (!no_body)
+        up->close_delimited = true;
+    if (up->chunked_out)
+        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Transfer-Encoding: chunked\r\n");
+    if (up->close_delimited || !c->keep_alive || c->w->draining) {
+        c->keep_alive = false;
+        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Connection: close\r\n");
+    }
+    o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "\r\n");
+    return o < cap ? (int)o : -1;
+}
+
+static int on_resp_headers(http_parser *p)
+{
+    struct pawld_upconn *up = p->data;
+    if (p->status_code < 200)
+        return p->status_code == 101 ? -1 : 0; /* interim answers are dropped; no upgrades */
+    char *head = malloc(UP_HEAD_MAX + 1024);
+    int n = head ? client_head(up, head, UP_HEAD_MAX + 1024) : -1;
+    if (n < 0 || pawld_io_write(&up->c->io, head, (size_t)n) != 0) {
+        free(head);
+        return -1;
+    }
+    free(head);
+    up->head_done = true;
+    up->c->resp_started = true;
+    return up->c->head_method ? 1 : 0; /* 1: a response to HEAD has no body */
+}
+
+static int on_resp_body(http_parser *p, const char *at, size_t n)
+{
+    struct pawld_upconn *up = p->data;
+    struct pawld_io *cio = &up->c->io;
+    char size[32];
+    if (up->chunked_out) {
+        int k = snprintf(size, sizeof size, "%zx\r\n", n);
+        if (pawld_io_write(cio, size, (size_t)k) != 0 || pawld_io_write(cio, at, n) != 0 ||
+            pawld_io_write(cio, "\r\n", 2) != 0)
+            return -1;
+    } else if (pawld_io_write(cio, at, n) != 0) {
+        return -1;
+    }
+    if (cio->queued >= PAWLD_IO_HIGH_WATER)
+        pawld_io_pause(&up->io); /* the client is slower: wait for it */
+    return 0;
+}
+
+static int on_resp_begin(http_parser *p)
+{
+    struct pawld_upconn *up = p->data;
+    up->hlen = up->nhdr = 0;
+    up->in_value = false;
+    return 0;
+}
+
+static int on_resp_complete(http_parser *p)
+{
+    struct pawld_upconn *up = p->data;
+    if (p->status_code >= 200) {
+        up->msg_done = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+static const http_parser_settings resp_settings = {
+    .on_message_begin = on_resp_begin,
+    .on_header_field = on_resp_field,
+    .on_header_value = on_resp_value,
+    .on_headers_complete = on_resp_headers,
+    .on_body = on_resp_body,
+    .on_message_complete = on_resp_complete,
+};
+
+/* The response is complete: the upstream connection goes back to its
+ * pool (or closes), the client goes on to its next request. */
+static void complete(struct pawld_upconn *up)
+{
+    struct pawld_conn *c = up->c;
+    bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited;
+    if (up->chunked_out && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
+        keep = false;
+    c->up = NULL;
+    up->c = NULL;
+    struct pawld_pool *pl = pool_of(up);
+    unsigned max = up->w->world->cfg->upstreams[up->upstream].max_idle;
+    if (keep && pl && pl->nidle < max && !up->w->draining) {
+        up->next_idle = pl->idle;
+        pl->idle = up;
+        pl->nidle++;
+        up_arm(up, UP_IDLE_MS, up_timeout);
+    } else {
+        up_close(up);
+    }
+    if (c->state != PAWLD_C_RESPONSE)
+        c->keep_alive = false; /* answered before the request body ended */
+    pawld_conn_finish(c);
+}
+
+static void up_data(struct pawld_io *io, const char *p, size_t n)
+{
+    struct pawld_upconn *up = io->owner;
+    if (up->c == NULL) { /* bytes on an idle connection: it is out of step */
+        pool_remove(up);
+        up_close(up);
+        return;
+    }
+    up->got_bytes = true;
+    up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    size_t done = http_parser_execute(&up->parser, &resp_settings, p, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&up->parser);
+    if (up->c == NULL || up->c->io.closing) {
+        up_close(up);
+        return;
+    }
+    if (up->msg_done) {
+        complete(up);
+        return;
+    }
+    if (e != HPE_OK || done != n) {
+        char why[160];
+        snprintf(why, sizeof why, "the upstream's response is malformed: %s",
+                 up->too_big ? "head too large" : http_errno_description(e));
+        up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, why);
+    }
+}
+
+static void up_drain(struct pawld_io *io)
+{
+    struct pawld_upconn *up = io->owner;
+    if (up->c)
+        pawld_conn_read_more(up->c); /* the upstream took the body so far */
+}
+
+void pawld_proxy_client_drained(struct pawld_conn *c)
+{
+    pawld_io_resume(&c->up->io);
+}
+
+/* ---- the request ------------------------------------------------------------ */
+
+static void up_send(struct pawld_upconn *up)
+{
+    struct pawld_conn *c = up->c;
+    http_parser_init(&up->parser, HTTP_RESPONSE);
+    up->parser.data = up;
+    up->got_bytes = up->head_done = up->msg_done = false;
+    up->chunked_out = up->close_delimited = up->too_big = false;
+    up->hlen = up->nhdr = 0;
+    up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    if (pawld_io_write(&up->io, c->fwd_head, c->fwd_head_len) != 0) {
+        up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+        return;
+    }
+    if (c->state == PAWLD_C_WAIT_UP) {
+        c->state = PAWLD_C_BODY;
+        pawld_h1_resume(&c->h1);
+        pawld_conn_read_more(c);
+    }
+}
+
+static void up_ready(struct pawld_io *io)
+{
+    struct pawld_upconn *up = io->owner;
+    if (up->c == NULL) {
+        up_close(up);
+        return;
+    }
+    up_send(up);
+}
+
+static struct pawld_upconn *up_connect(struct pawld_worker *w, size_t u, size_t s)
+{
+    const struct pawld_world *wd = w->world;
+    const struct pawld_upstream *us = &wd->cfg->upstreams[u];
+    struct pawld_upconn *up = calloc(1, sizeof *up);
+    if (up == NULL)
+        return NULL;
+    up->w = w;
+    up->upstream = u;
+    up->server = s;
+    up->generation = wd->generation;
+    up->handles = 2;
+    uv_timer_init(&w->loop, &up->timer);
+    up->timer.data = up;
+    if (pawld_io_connect(&up->io, &w->loop, (const struct sockaddr *)&wd->upstream_addr[u][s],
+                         us->servers[s].https ? wd->upstream_tls[u] : NULL, us->servers[s].host,
+                         &up_ops, up) != 0)
+        return NULL; /* closed: up_closed frees */
+    up_arm(up, us->connect_timeout_ms, up_timeout);
+    return up;
+}
+
+/* An upstream connection for c: a kept-alive one unless fresh, else new. */
+static void acquire(struct pawld_conn *c, size_t u, bool fresh)
+{
+    struct pawld_worker *w = c->w;
+    const struct pawld_upstream *us = &w->world->cfg->upstreams[u];
+    struct pawld_pool *first = &w->pools[u * PAWLD_MAX_SERVERS];
+    size_t s = first->rr++ % us->nservers;
+    struct pawld_pool *pl = &w->pools[u * PAWLD_MAX_SERVERS + s];
+    struct pawld_upconn *up = fresh ? NULL : pl->idle;
+    if (up) {
+        pl->idle = up->next_idle;
+        pl->nidle--;
+        up->reused = true;
+        up->c = c;
+        c->up = up;
+        up_send(up);
+        return;
+    }
+    if ((up = up_connect(w, u, s)) == NULL) {
+        pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "cannot connect to the upstream", true);
+        return;
+    }
+    up->c = c;
+    c->up = up;
+}
+
+static bool append(char *out, size_t cap, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool append(char *out, size_t cap, size_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *o, cap - *o, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap - *o)
+        return false;
+    *o += (size_t)n;
+    return true;
+}
+
+/* Whether a client header goes upstream as it is. */
+static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str ident,
+                           pawl_str step_up)
+{
+    if (pawl__str_ieq(name, step_up))
+        return c->step_up_ok; /* verified: the vehicle checks it again */
+    return !pawl_http_is_reserved(name, ident) && !pawl__str_ieq_cstr(name, "content-length") &&
+           !pawl__str_ieq_cstr(name, "expect");
+}
+
+static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
+                       const struct pawl_decision *dec, char *out, size_t cap, size_t *len)
+{
+    const struct pawld_config *cfg = c->w->world->cfg;
+    pawl_str ident = {cfg->identity_header, strlen(cfg->identity_header)};
+    pawl_str step_up = {cfg->step_up_header, strlen(cfg->step_up_header)};
+    bool v6 = strchr(c->peer_ip, ':') != NULL, tls = c->io.ssl != NULL;
+    char id[2048];
+    size_t o = 0;
+    bool ok = append(out, cap, &o, "%.*s %.*s HTTP/1.1\r\n", (int)h->method.n, h->method.p,
+                     (int)h->target.n, h->target.p);
+    for (size_t i = 0; ok && i < h->nheaders; i++)
+        if (forward_header(c, h->headers[i].name, ident, step_up))
+            ok = append(out, cap, &o, "%.*s: %.*s\r\n", (int)h->headers[i].name.n,
+                        h->headers[i].name.p, (int)h->headers[i].value.n, h->headers[i].value.p);
+    if (ok && dec->authenticated && pawl_authz_identity(dec, id, sizeof id) > 0)
+        ok = append(out, cap, &o, "%s: %s\r\n", cfg->identity_header, id);
+    ok = ok && append(out, cap, &o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
+                      "Forwarded: for=%s%s%s;proto=%s\r\n", c->peer_ip, tls ? "https" : "http",
+                      v6 ? "\"[" : "", c->peer_ip, v6 ? "]\"" : "", tls ? "https" : "http");
+    if (ok && c->framing == PAWL_HTTP_LENGTH)
+        ok = append(out, cap, &o, "Content-Length: %llu\r\n",
+                    (unsigned long long)c->content_length);
+    if (ok && c->framing == PAWL_HTTP_CHUNKED)
+        ok = append(out, cap, &o, "Transfer-Encoding: chunked\r\n");
+    ok = ok && append(out, cap, &o, "\r\n");
+    *len = o;
+    return ok;
+}
+
+static bool expects_continue(const struct pawl_http_head *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (pawl__str_ieq_cstr(h->headers[i].name, "expect") &&
+            pawl__str_ieq_cstr(h->headers[i].value, "100-continue"))
+            return true;
+    return false;
+}
+
+void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
+                       const struct pawl_decision *dec)
+{
+    long u = dec->route ? c->w->world->route_upstream[dec->route->index] : -1;
+    size_t cap = c->h1.used + 8192;
+    if (u < 0) {
+        pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
+        return;
+    }
+    free(c->fwd_head);
+    if ((c->fwd_head = malloc(cap)) == NULL ||
+        !build_head(c, h, dec, c->fwd_head, cap, &c->fwd_head_len)) {
+        pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the forwarded request head is too large", true);
+        return;
+    }
+    if (c->framing != PAWL_HTTP_NO_BODY && expects_continue(h) &&
+        pawld_io_write(&c->io, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0)
+        return;
+    c->state = PAWLD_C_WAIT_UP;
+    c->up_tries = 0;
+    acquire(c, (size_t)u, false);
+}
+
+int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
+{
+    struct pawld_upconn *up = c->up;
+    char size[32];
+    if (c->framing == PAWL_HTTP_CHUNKED) {
+        int k = snprintf(size, sizeof size, "%zx\r\n", n);
+        if (pawld_io_write(&up->io, size, (size_t)k) != 0 || pawld_io_write(&up->io, p, n) != 0 ||
+            pawld_io_write(&up->io, "\r\n", 2) != 0)
+            return -1;
+    } else if (pawld_io_write(&up->io, p, n) != 0) {
+        return -1;
+    }
+    up_arm(up, c->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    if (up->io.queued >= PAWLD_IO_HIGH_WATER)
+        pawld_io_pause(&c->io); /* the upstream is slower: stop reading the client */
+    return 0;
+}
+
+void pawld_proxy_body_done(struct pawld_conn *c)
+{
+    c->state = PAWLD_C_RESPONSE;
+    if (c->framing == PAWL_HTTP_CHUNKED && pawld_io_write(&c->up->io, "0\r\n\r\n", 5) != 0)
+        up_fail(c->up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+}
+
+void pawld_proxy_abort(struct pawld_conn *c)
+{
+    struct pawld_upconn *up = c->up;
+    if (up) /* mid-request: the connection cannot be reused */
+        up_close(up);
+}

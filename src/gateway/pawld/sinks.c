@@ -1,0 +1,175 @@
+/* sinks.c: where pawld writes: JSON log lines, the OCSF event stream and
+ * the hash-chained audit trail (src/host/audit_log.c). Workers call these
+ * from their own threads: stdio locks each FILE per call, and the audit
+ * chain, which has one writer, is behind a mutex. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "audit_log.h"
+#include "pawl/event.h"
+#include "pawld.h"
+
+struct pawld_sinks {
+    FILE *log;    /* NULL: stderr */
+    FILE *ocsf;   /* NULL: none */
+    struct pawl_audit_log *audit;
+    pthread_mutex_t audit_lock;
+    int64_t last_ms;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static FILE *open_append(const char *dir, const char *p, char *err, size_t errlen)
+{
+    char path[4200];
+    if (p[0] == '/' || dir[0] == '\0')
+        snprintf(path, sizeof path, "%s", p);
+    else
+        snprintf(path, sizeof path, "%s/%s", dir, p);
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        snprintf(err, errlen, "%s: cannot open for appending", path);
+    else
+        setvbuf(f, NULL, _IOLBF, 1u << 16); /* one write per line: nothing waits in memory */
+    return f;
+}
+
+struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char *dir, char *err,
+                                     size_t errlen)
+{
+    struct pawld_sinks *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->audit_lock, NULL);
+    if ((cfg->log_json && (s->log = open_append(dir, cfg->log_json, err, errlen)) == NULL) ||
+        (cfg->ocsf && (s->ocsf = open_append(dir, cfg->ocsf, err, errlen)) == NULL))
+        goto fail;
+    if (cfg->audit) {
+        char path[4200], key[4200];
+        snprintf(path, sizeof path, "%s%s%s", cfg->audit[0] == '/' ? "" : dir,
+                 cfg->audit[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit);
+        snprintf(key, sizeof key, "%s%s%s", cfg->audit_key[0] == '/' ? "" : dir,
+                 cfg->audit_key[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit_key);
+        if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0)
+            goto fail;
+    }
+    return s;
+fail:
+    pawld_sinks_close(s);
+    return NULL;
+}
+
+void pawld_sinks_close(struct pawld_sinks *s)
+{
+    if (s == NULL)
+        return;
+    char err[512];
+    if (s->audit && pawl_audit_log_close(s->audit, wall_ms(), err, sizeof err) != 0)
+        fprintf(stderr, "pawld: audit: %s\n", err);
+    if (s->log)
+        fclose(s->log);
+    if (s->ocsf)
+        fclose(s->ocsf);
+    pthread_mutex_destroy(&s->audit_lock);
+    free(s);
+}
+
+void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
+{
+    char extra[2048] = "";
+    if (extra_fmt) {
+        va_list ap;
+        va_start(ap, extra_fmt);
+        vsnprintf(extra, sizeof extra, extra_fmt, ap);
+        va_end(ap);
+    }
+    FILE *f = s && s->log ? s->log : stderr;
+    fprintf(f, "{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
+            (long long)wall_ms(), level, extra[0] ? "," : "", extra);
+}
+
+char *pawld_json_escape(const char *s, char *out, size_t n)
+{
+    char tmp[4096];
+    size_t o = 0;
+    for (; *s && o + 7 < sizeof tmp; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            tmp[o++] = '\\';
+            tmp[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\u%04x", c);
+        } else {
+            tmp[o++] = (char)c;
+        }
+    }
+    tmp[o] = '\0';
+    snprintf(out, n, "%s", tmp);
+    return out;
+}
+
+bool pawld_sinks_want_events(const struct pawld_sinks *s)
+{
+    return s->ocsf != NULL || s->audit != NULL;
+}
+
+/* The API Activity event of one request, before the decision's fields. */
+static json_t *request_event(const struct pawld_reqinfo *ri)
+{
+    json_t *h = json_pack("{s:s%, s:{s:s%}}", "http_method", ri->method.p, ri->method.n, "url",
+                          "path", ri->target.p, ri->target.n);
+    if (h && ri->user_agent.n > 0)
+        json_object_set_new(h, "user_agent", json_stringn(ri->user_agent.p, ri->user_agent.n));
+    return json_pack("{s:i, s:i, s:I, s:{s:s, s:{s:s}}, s:{s:s, s:i}, s:o, s:{s:s}}", "class_uid",
+                     6003, "category_uid", 6, "time", (json_int_t)ri->time_ms, "metadata",
+                     "version", "1.3.0", "product", "name", "pawld", "src_endpoint", "ip",
+                     ri->client_ip, "port", ri->client_port, "http_request", h, "dst_endpoint",
+                     "svc_name", ri->listener);
+}
+
+int pawld_record(struct pawld_sinks *s, const struct pawld_reqinfo *ri,
+                 const struct pawl_decision *dec)
+{
+    if (!pawld_sinks_want_events(s))
+        return 0;
+    json_t *base = request_event(ri), *ev = base ? pawl_event_decision(base, ri->time_ms, ri->method, dec) : NULL;
+    size_t n = 0;
+    char *line = ev ? pawl_event_dump(ev, &n) : NULL;
+    json_decref(ev);
+    json_decref(base);
+    if (line == NULL)
+        return -1;
+    int rc = 0;
+    if (s->ocsf) {
+        line[n] = '\n';
+        fwrite(line, 1, n + 1, s->ocsf);
+        line[n] = '\0';
+    }
+    if (s->audit) {
+        char err[512];
+        pthread_mutex_lock(&s->audit_lock);
+        /* the chain's times never go backwards, whichever thread is first */
+        int64_t t = ri->time_ms > s->last_ms ? ri->time_ms : s->last_ms;
+        s->last_ms = t;
+        if (pawl_audit_log_append(s->audit, t, "decision", line, n, err, sizeof err) != 0)
+            rc = -1;
+        pthread_mutex_unlock(&s->audit_lock);
+        if (rc != 0)
+            pawld_log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"",
+                      pawld_json_escape(err, err, sizeof err));
+    }
+    free(line);
+    return rc;
+}

@@ -1,0 +1,203 @@
+/* worker.c: one event loop per core: its listening sockets, its engine, its
+ * upstream pools; switching to a reloaded world; draining on SIGTERM. */
+#define _GNU_SOURCE /* SO_REUSEPORT, SOCK_NONBLOCK */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pawld.h"
+
+#define DRAIN_MAX_MS 30000 /* a draining worker closes what is left after this */
+
+static int listen_socket(const struct pawld_listener *l, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    bool v6 = strchr(l->host, ':') != NULL;
+    int r = v6 ? uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss)
+               : uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
+    int fd = r == 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0) {
+        snprintf(err, errlen, "listener %s: cannot listen on %s:%d: %s", l->name, l->host, l->port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct pawld_worker *w = server->loop->data;
+    if (status < 0 || w->draining)
+        return;
+    pawld_conn_accept(w, (size_t)(uintptr_t)server->data, server);
+}
+
+static void drain_done(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void pawld_worker_conn_gone(struct pawld_worker *w)
+{
+    if (w->draining && w->conns == 0 && !uv_is_closing((uv_handle_t *)&w->drain_timer))
+        uv_close((uv_handle_t *)&w->drain_timer, drain_done);
+}
+
+static void drain_deadline(uv_timer_t *t)
+{
+    struct pawld_worker *w = t->data;
+    for (struct pawld_conn *c = w->conn_list; c; c = c->next)
+        pawld_conn_close(c);
+}
+
+/* Stops accepting; idle connections close now, busy ones after their
+ * answer (which then says Connection: close). */
+static void drain(struct pawld_worker *w)
+{
+    w->draining = true;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    pawld_pools_free(w->pools, w->world);
+    w->pools = NULL;
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    uv_timer_start(&w->drain_timer, drain_deadline, DRAIN_MAX_MS, 0);
+    for (struct pawld_conn *c = w->conn_list, *next; c; c = next) {
+        next = c->next;
+        if (c->state == PAWLD_C_HEAD && !c->head_timing && c->in_len == 0)
+            pawld_conn_close(c);
+    }
+    pawld_worker_conn_gone(w);
+}
+
+static bool same_routes(const struct pawld_world *a, const struct pawld_world *b)
+{
+    if (a->policy->nroutes != b->policy->nroutes)
+        return false;
+    for (size_t i = 0; i < a->policy->nroutes; i++)
+        if (strcmp(a->route_ids[i], b->route_ids[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Switches to the newest world between requests: new engine (rate-limit
+ * state starts afresh), new pools; connections keep the listener settings
+ * they were accepted with. */
+static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
+{
+    struct pawl_engine *e;
+    struct pawld_pool *pools = pawld_pools_new(nw);
+    struct pawl_jwt_stats st;
+    if (pools == NULL || pawl_engine_new(nw->policy, nw->jwks, nw->grants, nw->twin, &e) != PAWL_OK) {
+        free(pools);
+        pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory\",\"worker\":%u", w->id);
+        pawld_world_unref(nw);
+        return;
+    }
+    pawl_engine_jwt_stats(w->engine, &st);
+    pthread_mutex_lock(&w->metrics_lock);
+    w->jwt_base.hits += st.hits;
+    w->jwt_base.misses += st.misses;
+    struct pawld_metrics fresh;
+    if (!same_routes(w->world, nw) && pawld_metrics_init(&fresh, nw->policy->nroutes) == PAWL_OK) {
+        pawld_metrics_free(&w->metrics); /* counters per route start again */
+        w->metrics = fresh;
+    }
+    pthread_mutex_unlock(&w->metrics_lock);
+    pawl_engine_free(w->engine);
+    pawld_pools_free(w->pools, w->world);
+    pawld_world_unref(w->world);
+    w->engine = e;
+    w->pools = pools;
+    w->world = nw;
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct pawld_worker *w = a->data;
+    struct pawld_server_state *srv = w->srv;
+    if (w->draining)
+        return;
+    pthread_mutex_lock(&srv->lock);
+    struct pawld_world *nw = srv->world;
+    if (nw != w->world)
+        pawld_world_ref(nw);
+    pthread_mutex_unlock(&srv->lock);
+    if (nw != w->world)
+        switch_world(w, nw);
+    if (atomic_load(&srv->draining))
+        drain(w);
+}
+
+void pawld_workers_wake(struct pawld_server_state *srv)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        uv_async_send(&srv->workers[i].wake);
+}
+
+static void *run(void *arg)
+{
+    struct pawld_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int open_listeners(struct pawld_worker *w, char *err, size_t errlen)
+{
+    const struct pawld_config *cfg = w->world->cfg;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        int fd = listen_socket(&cfg->listeners[i], err, errlen);
+        if (fd < 0)
+            return -1;
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = (void *)(uintptr_t)i;
+        w->nlisteners = i + 1;
+        if (uv_tcp_open(&w->listeners[i], fd) != 0 ||
+            uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection) != 0) {
+            snprintf(err, errlen, "listener %s: cannot listen", cfg->listeners[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, char *err,
+                       size_t errlen)
+{
+    w->srv = srv;
+    w->sinks = srv->sinks;
+    w->world = srv->world;
+    pawld_world_ref(w->world);
+    pthread_mutex_init(&w->metrics_lock, NULL);
+    if (uv_loop_init(&w->loop) != 0 || uv_async_init(&w->loop, &w->wake, on_wake) != 0) {
+        snprintf(err, errlen, "cannot create an event loop");
+        return -1;
+    }
+    w->loop.data = w;
+    w->wake.data = w;
+    if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, w->world->twin,
+                        &w->engine) != PAWL_OK ||
+        (w->pools = pawld_pools_new(w->world)) == NULL ||
+        pawld_metrics_init(&w->metrics, w->world->policy->nroutes) != PAWL_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (open_listeners(w, err, errlen) != 0)
+        return -1;
+    if (pthread_create(&w->tid, NULL, run, w) != 0) {
+        snprintf(err, errlen, "cannot start a worker thread");
+        return -1;
+    }
+    return 0;
+}
