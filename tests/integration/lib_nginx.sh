@@ -1,6 +1,7 @@
 # Sourced by integration tests: a real nginx (Debian's) serving a directory
 # on loopback, started and stopped by the test itself.
-#   nginx_start DIR WORKDIR   sets nginx_port and nginx_pid
+#   nginx_start DIR WORKDIR   sets nginx_port and nginx_pid; NGINX_EXTRA, when
+#                             set, is added inside the server block
 #   nginx_stop
 # Runs in the foreground of its own process (daemon off, master_process off),
 # so it needs no root and stops with the test.
@@ -31,6 +32,7 @@ http {
     server {
         listen 127.0.0.1:$nginx_port;
         root $root;
+        ${NGINX_EXTRA:-}
     }
 }
 CONF

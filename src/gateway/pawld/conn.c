@@ -54,6 +54,7 @@ static void conn_freed(struct pawld_conn *c)
     pawld_world_unref(c->world);
     free(c->in);
     free(c->fwd_head);
+    free(c->cork);
     free(c);
     pawld_worker_conn_gone(w);
 }
@@ -224,10 +225,9 @@ static void refuse(struct pawld_conn *c, const struct pawl_http_head *h, enum pa
     d.reason = r;
     d.status = pawl_reason_status(r);
     snprintf(d.detail, sizeof d.detail, "%s", detail);
-    if (h) {
-        pawld_conn_reqinfo(c, h, &ri);
-        (void)pawld_record(c->w->sinks, &ri, &d); /* refused either way */
-    }
+    struct pawl_http_head none = {{"", 0}, {"", 0}, 1, NULL, 0};
+    pawld_conn_reqinfo(c, h ? h : &none, &ri); /* without a head: what is known */
+    (void)pawld_record(c->w->sinks, &ri, &d);  /* refused either way */
     pawld_conn_count(c, r);
     pawld_conn_answer(c, &d, NULL, true);
 }
@@ -298,6 +298,8 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
             on_parse_error(c);
     }
     c->in_consume = false;
+    if (c->up && !c->io.closing)
+        pawld_proxy_flush(c); /* nothing in this pass was refused */
     return used;
 }
 

@@ -1,6 +1,7 @@
 /* io.c: one byte stream over libuv TCP, in the clear or through OpenSSL
  * with memory BIOs (OpenSSL never touches the socket; libuv does all I/O).
  * See pawld.h for the contract. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,10 +10,6 @@
 #include <openssl/x509v3.h>
 
 #include "pawld.h"
-
-/* Each direction of the BIO pair holds a few TLS records: reading stops
- * while the owner is paused, so at most one read chunk waits in it. */
-#define PAWLD_TLS_PAIR (4 * PAWLD_IO_READ_CHUNK + 1024)
 
 struct wreq {
     uv_write_t req;
@@ -25,7 +22,7 @@ static void on_closed(uv_handle_t *h)
 {
     struct pawld_io *io = h->data;
     if (io->ssl)
-        SSL_free(io->ssl); /* frees both BIOs */
+        SSL_free(io->ssl); /* and its two memory BIOs */
     io->ssl = NULL;
     io->ops->on_closed(io);
 }
@@ -105,7 +102,7 @@ static int tls_flush(struct pawld_io *io)
 {
     char buf[16384];
     int n;
-    while ((n = BIO_read(io->net, buf, sizeof buf)) > 0)
+    while ((n = BIO_read(io->wbio, buf, sizeof buf)) > 0)
         if (raw_write(io, buf, (size_t)n) != 0)
             return -1;
     return 0;
@@ -173,20 +170,28 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         io->ops->on_data(io, buf->base, (size_t)nread);
         return;
     }
-    if (BIO_write(io->net, buf->base, (int)nread) != (int)nread) {
+    if (BIO_write(io->rbio, buf->base, (int)nread) != (int)nread) {
         fail(io, UV_ENOMEM);
         return;
     }
     tls_pump(io);
 }
 
+/* Memory BIOs grow with what waits in them: reading stops while the owner
+ * is paused, so that is at most one read chunk in, one flush out. */
 static int tls_setup(struct pawld_io *io, SSL_CTX *ctx)
 {
-    BIO *inner = NULL;
     io->ssl = SSL_new(ctx);
-    if (io->ssl == NULL || BIO_new_bio_pair(&inner, PAWLD_TLS_PAIR, &io->net, PAWLD_TLS_PAIR) != 1)
+    io->rbio = BIO_new(BIO_s_mem());
+    io->wbio = BIO_new(BIO_s_mem());
+    if (io->ssl == NULL || io->rbio == NULL || io->wbio == NULL) {
+        BIO_free(io->rbio);
+        BIO_free(io->wbio);
+        io->rbio = io->wbio = NULL;
         return -1;
-    SSL_set_bio(io->ssl, inner, inner);
+    }
+    BIO_set_mem_eof_return(io->rbio, -1); /* empty means "want more", not EOF */
+    SSL_set_bio(io->ssl, io->rbio, io->wbio);
     return 0;
 }
 
@@ -247,8 +252,13 @@ int pawld_io_connect(struct pawld_io *io, uv_loop_t *loop, const struct sockaddr
     if (uv_tcp_init(loop, &io->tcp) != 0)
         return -1;
     if (ctx) {
+        /* name check on the certificate (host names and IP literals); SNI
+         * only for names, as RFC 6066 says */
+        unsigned char ip[16];
+        bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
         if (tls_setup(io, ctx) != 0 || SSL_set1_host(io->ssl, host) != 1 ||
-            SSL_set_tlsext_host_name(io->ssl, host) != 1) {
+            (!literal && SSL_ctrl(io->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                                  (void *)(uintptr_t)host) != 1)) {
             pawld_io_close(io);
             return -1;
         }
@@ -270,7 +280,7 @@ int pawld_io_write(struct pawld_io *io, const char *p, size_t n)
     if (io->ssl == NULL)
         return raw_write(io, p, n);
     while (n > 0) {
-        int chunk = n > 16384 ? 16384 : (int)n; /* one record fits the BIO pair */
+        int chunk = n > 16384 ? 16384 : (int)n; /* one record at a time */
         int r = SSL_write(io->ssl, p, chunk);
         if (r <= 0)
             return -1;

@@ -104,7 +104,7 @@ struct pawld_io {
     const struct pawld_io_ops *ops;
     void *owner;
     SSL *ssl;
-    BIO *net;          /* the network side of the BIO pair */
+    BIO *rbio, *wbio;  /* memory BIOs: network bytes in, network bytes out (owned by ssl) */
     bool handshaken, paused, closing, want_close_after_write, above_high;
     size_t queued;     /* bytes handed to uv_write and not yet written */
     char rbuf[PAWLD_IO_READ_CHUNK];
@@ -216,6 +216,8 @@ struct pawld_conn {
     int64_t up_tries;
     char *fwd_head;    /* the head as sent upstream, kept for one retry */
     size_t fwd_head_len;
+    char *cork;        /* upstream bytes held until the reader has checked this pass's input */
+    size_t cork_len, cork_cap;
 };
 
 void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server);
@@ -251,6 +253,8 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
 int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n);
 /* The client's request is complete. */
 void pawld_proxy_body_done(struct pawld_conn *c);
+/* Sends what was corked during a pass of the reader (which found no error). */
+void pawld_proxy_flush(struct pawld_conn *c);
 /* The client went away: drop the upstream side. */
 void pawld_proxy_abort(struct pawld_conn *c);
 /* The client's write queue drained: read the upstream again. */

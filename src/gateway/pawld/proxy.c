@@ -10,7 +10,14 @@
  * Transfer-Encoding and Expect, then the verified identity, Forwarded and
  * X-Forwarded-For/-Proto, the owner co-signed command token when one was
  * verified, and the body's framing. The response comes back the same way:
- * hop-by-hop headers dropped, framing rewritten. */
+ * hop-by-hop headers dropped, framing rewritten.
+ *
+ * What goes upstream is corked for the length of one pass of the request
+ * reader over the input at hand and sent only when the pass found nothing
+ * wrong: a smuggling attempt in one packet (a bad chunk size after a valid
+ * head) never reaches the upstream, not even its head. A body error in a
+ * later packet aborts the upstream request mid-body: the upstream sees a
+ * truncated request and a closed connection, never a complete request. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +87,8 @@ void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world)
 
 static struct pawld_pool *pool_of(struct pawld_upconn *up)
 {
-    if (up->generation != up->w->world->generation)
-        return NULL; /* a reload replaced the pools */
+    if (up->generation != up->w->world->generation || up->w->pools == NULL)
+        return NULL; /* a reload replaced the pools, or the worker drains */
     return &up->w->pools[up->upstream * PAWLD_MAX_SERVERS + up->server];
 }
 
@@ -139,6 +146,7 @@ static void up_arm(struct pawld_upconn *up, int64_t ms, uv_timer_cb cb)
 /* ---- failures ------------------------------------------------------------- */
 
 static void acquire(struct pawld_conn *c, size_t u, bool fresh);
+static int cork(struct pawld_conn *c, const char *p, size_t n);
 static void complete(struct pawld_upconn *up);
 static const http_parser_settings resp_settings;
 
@@ -420,6 +428,39 @@ void pawld_proxy_client_drained(struct pawld_conn *c)
 
 /* ---- the request ------------------------------------------------------------ */
 
+static int cork(struct pawld_conn *c, const char *p, size_t n)
+{
+    if (c->cork_len + n > c->cork_cap) {
+        size_t cap = c->cork_cap ? c->cork_cap : 4096;
+        while (cap < c->cork_len + n)
+            cap *= 2;
+        char *b = realloc(c->cork, cap);
+        if (b == NULL)
+            return -1;
+        c->cork = b;
+        c->cork_cap = cap;
+    }
+    memcpy(c->cork + c->cork_len, p, n);
+    c->cork_len += n;
+    return 0;
+}
+
+void pawld_proxy_flush(struct pawld_conn *c)
+{
+    struct pawld_upconn *up = c->up;
+    if (up == NULL || c->cork_len == 0)
+        return;
+    size_t n = c->cork_len;
+    c->cork_len = 0;
+    if (pawld_io_write(&up->io, c->cork, n) != 0)
+        up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+    if (c->cork_cap > 65536) { /* a large pass does not pin its buffer */
+        free(c->cork);
+        c->cork = NULL;
+        c->cork_cap = 0;
+    }
+}
+
 static void up_send(struct pawld_upconn *up)
 {
     struct pawld_conn *c = up->c;
@@ -429,14 +470,19 @@ static void up_send(struct pawld_upconn *up)
     up->chunked_out = up->close_delimited = up->too_big = false;
     up->hlen = up->nhdr = 0;
     up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
-    if (pawld_io_write(&up->io, c->fwd_head, c->fwd_head_len) != 0) {
-        up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+    c->cork_len = 0;
+    if (cork(c, c->fwd_head, c->fwd_head_len) != 0) {
+        up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
         return;
     }
     if (c->state == PAWLD_C_WAIT_UP) {
         c->state = PAWLD_C_BODY;
         pawld_h1_resume(&c->h1);
+    }
+    if (!c->in_consume) {
         pawld_conn_read_more(c);
+        if (c->up == up && !c->io.closing)
+            pawld_proxy_flush(c);
     }
 }
 
@@ -590,14 +636,13 @@ int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
     char size[32];
     if (c->framing == PAWL_HTTP_CHUNKED) {
         int k = snprintf(size, sizeof size, "%zx\r\n", n);
-        if (pawld_io_write(&up->io, size, (size_t)k) != 0 || pawld_io_write(&up->io, p, n) != 0 ||
-            pawld_io_write(&up->io, "\r\n", 2) != 0)
+        if (cork(c, size, (size_t)k) != 0 || cork(c, p, n) != 0 || cork(c, "\r\n", 2) != 0)
             return -1;
-    } else if (pawld_io_write(&up->io, p, n) != 0) {
+    } else if (cork(c, p, n) != 0) {
         return -1;
     }
     up_arm(up, c->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
-    if (up->io.queued >= PAWLD_IO_HIGH_WATER)
+    if (up->io.queued + c->cork_len >= PAWLD_IO_HIGH_WATER)
         pawld_io_pause(&c->io); /* the upstream is slower: stop reading the client */
     return 0;
 }
@@ -605,13 +650,14 @@ int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
 void pawld_proxy_body_done(struct pawld_conn *c)
 {
     c->state = PAWLD_C_RESPONSE;
-    if (c->framing == PAWL_HTTP_CHUNKED && pawld_io_write(&c->up->io, "0\r\n\r\n", 5) != 0)
-        up_fail(c->up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+    if (c->framing == PAWL_HTTP_CHUNKED && cork(c, "0\r\n\r\n", 5) != 0)
+        up_fail(c->up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
 }
 
 void pawld_proxy_abort(struct pawld_conn *c)
 {
     struct pawld_upconn *up = c->up;
+    c->cork_len = 0;
     if (up) /* mid-request: the connection cannot be reused */
         up_close(up);
 }

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# pawld end to end on loopback, against the example backend (which records
+# every request it receives) and real clients: curl with and without client
+# certificates, a raw-socket client for smuggling and slowloris, and nginx
+# in auth_request mode asking pawld. Every deny must be a 4xx JSON answer
+# naming its reason, be audited, and never reach the backend.
+set -euo pipefail
+: "${PAWL_BIN:?}" "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+tmp=$(mktemp -d)
+. "$here/lib_pawld.sh"
+. "$here/lib_nginx.sh"
+cleanup() {
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    backend_stop
+    nginx_stop
+    [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$tmp/pawld.log" ] && tail -5 "$tmp/pawld.log" >&2; exit 1; }
+raw() { $py "$here/rawhttp.py" "$@"; }
+cd "$tmp"
+
+bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
+cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
+cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
+now_ms=$(($(date +%s) * 1000))
+echo '{"principal": "dealer-tool-17", "vin": "1HGCM82633A004352", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>grants.jsonl
+backend_start "$tmp"
+proxy_port=$(free_port) tls_port=$(free_port) mtls_port=$(free_port) authz_port=$(free_port)
+admin_port=$(free_port) dead_port=$(free_port)
+write_config() { # extra grants file name
+    cat >pawld.yaml <<EOF
+version: 1
+workers: 2
+policy: policy.yaml
+jwks: jwks.json
+grants: ${1:-grants.jsonl}
+listeners:
+  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy,
+     timeouts: {header: 1s, body: 2s, idle: 10s}}
+  - name: tls
+    listen: 127.0.0.1:$tls_port
+    mode: proxy
+    tls: {cert: certs/server.pem, key: certs/server.key, client_ca: certs/ca.pem,
+          client_certs: optional, crl: certs/crl.pem}
+  - name: mtls
+    listen: 127.0.0.1:$mtls_port
+    mode: proxy
+    tls: {cert: certs/server.pem, key: certs/server.key, client_ca: certs/ca.pem,
+          client_certs: required, crl: certs/crl.pem}
+  - {name: authz, listen: 127.0.0.1:$authz_port, mode: authz, authz: {flavor: nginx}}
+  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
+upstreams:
+  backend: {servers: [http://127.0.0.1:$backend_port], response_timeout: 1500ms}
+  dead: {servers: [http://127.0.0.1:$dead_port], connect_timeout: 1s}
+routes:
+  admin-users: dead
+  default: backend
+logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
+EOF
+}
+write_config
+
+# --check: valid, then errors with file:line:column
+"$PAWLD_BIN" --config pawld.yaml --check | grep -q "configuration OK" || fail "--check on a good config"
+sed 's/^workers: 2/workers: 2\nworkerz: 3/' pawld.yaml >bad.yaml
+out=$("$PAWLD_BIN" --config bad.yaml --check 2>&1) && fail "--check accepted an unknown key"
+echo "$out" | grep -q "bad.yaml:3:" || fail "--check error without file:line: $out"
+sed 's/policy: policy.yaml/policy: nowhere.yaml/' pawld.yaml >bad2.yaml
+out=$("$PAWLD_BIN" --config bad2.yaml --check 2>&1) && fail "--check accepted a missing policy"
+echo "$out" | grep -q "nowhere.yaml" || fail "--check did not name the missing file: $out"
+
+pawld_start "$tmp/pawld.yaml"
+owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
+stranger=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-6666 '["owner"]')
+admin=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" root-1 '["admin"]')
+dealer=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" dealer-tool-17 '["dealer"]' dealer-17)
+V=1HGCM82633A004352
+P=http://127.0.0.1:$proxy_port
+st=/api/v1/vehicles/$V/status
+
+# An allowed request reaches the backend with pawld's identity header; the
+# one the client tried to inject is gone, and so is its X-Forwarded-For.
+body=$(curl -fsS "$P$st" -H "Authorization: Bearer $owner" -H 'X-Pawl-Principal: sub=admin; roles=admin' \
+    -H 'X-Forwarded-For: 10.6.6.6')
+echo "$body" | grep -q '"principal": "sub=u-1042; roles=owner"' || fail "identity not passed: $body"
+last=$(tail -1 "$backend_rec")
+echo "$last" | grep -q '10.6.6.6' && fail "a client's X-Forwarded-For reached the backend"
+echo "$last" | grep -q '"Forwarded", "for=127.0.0.1;proto=http"' || fail "no Forwarded header: $last"
+
+# Denied requests: JSON reason, never forwarded.
+deny() { # expected_status reason curl-args...
+    local want=$1 reason=$2 before out code
+    shift 2
+    before=$(recorded)
+    out=$(curl -sS -o body.json -w '%{http_code}' "$@" 2>/dev/null || true)
+    [ "$out" = "$want" ] || fail "$reason: status $out, want $want ($(cat body.json))"
+    grep -q "\"reason\":\"$reason\"" body.json || fail "$reason: body $(cat body.json)"
+    [ "$(recorded)" = "$before" ] || fail "$reason: a denied request reached the backend"
+}
+deny 401 unauthenticated "$P$st"
+deny 401 token_malformed "$P$st" -H "Authorization: Bearer x.y.z"
+deny 403 not_your_vehicle "$P$st" -H "Authorization: Bearer $stranger"
+deny 400 bad_path "$P/api/v1/vehicles/$V/..%2F..%2Fadmin/users/u-1" -H "Authorization: Bearer $owner"
+deny 404 route_not_found "$P/api/v2/vehicles/$V/status" -H "Authorization: Bearer $owner"
+deny 405 method_not_allowed -X DELETE "$P$st" -H "Authorization: Bearer $owner"
+deny 409 vehicle_state_unknown -X POST "$P/api/v1/vehicles/$V/commands/door.unlock" -H "Authorization: Bearer $owner"
+deny 428 step_up_required "$P/api/v1/dealer/vehicles/$V/key-codes" -H "Authorization: Bearer $dealer"
+deny 413 body_too_large -X POST "$P/api/v1/vehicles/$V/commands/door.lock" -H "Authorization: Bearer $owner" \
+    -H 'Content-Length: 2000000000' --data-binary 'x'
+
+# Request smuggling and parsing defenses, with raw bytes.
+smuggle() { # reason raw-request
+    local before out
+    before=$(recorded)
+    out=$(printf '%s' "$2" | raw --timeout 3 127.0.0.1 "$proxy_port" || true)
+    echo "$out" | head -1 | grep -q '^HTTP/1.1 4' || fail "smuggling '$2': $(echo "$out" | head -1)"
+    echo "$out" | grep -q "\"reason\":\"$1\"" || fail "smuggling '$2': want $1, got: $out"
+    echo "$out" | grep -qi '^connection: close' || fail "smuggling '$2': connection kept open"
+    [ "$(recorded)" = "$before" ] || fail "smuggling '$2' reached the backend"
+}
+A="Authorization: Bearer $owner\r\n"
+LK="POST /api/v1/vehicles/$V/commands/door.lock HTTP/1.1\r\nHost: a\r\n$A"
+smuggle bad_request "${LK}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+smuggle bad_request "${LK}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+smuggle bad_request "${LK}Content-Length: +5\r\n\r\nhello"
+smuggle bad_request "${LK}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+smuggle bad_request "${LK}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+smuggle bad_request "${LK}X-Note: a\r\n folded\r\nContent-Length: 0\r\n\r\n"
+smuggle bad_request "${LK}X-Note: a\0b\r\nContent-Length: 0\r\n\r\n"
+smuggle bad_request "GET http://127.0.0.1:$backend_port$st HTTP/1.1\r\nHost: a\r\n$A\r\n"
+smuggle bad_request "${LK}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+smuggle bad_request "GET $st HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n$A\r\n"
+smuggle bad_request "GET $st HTTP/1.1\r\n$A\r\n"
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+smuggle headers_too_large "GET $st HTTP/1.1\r\nHost: a\r\nX-Long: $long\r\n$A\r\n"
+# a valid chunked body is decoded and re-framed, byte for byte
+head -c 300000 /dev/urandom >up.bin
+curl -fsS -o /dev/null -H "Authorization: Bearer $owner" -H 'Transfer-Encoding: chunked' \
+    --data-binary @up.bin "$P/api/v1/vehicles/$V/commands/door.lock"
+tail -1 "$backend_rec" | grep -q "\"body_sha256\": \"$(sha256sum up.bin | cut -d' ' -f1)\"" ||
+    fail "chunked body changed on the way"
+
+# Streaming: 20 MB through pawld, plain and over TLS, byte for byte.
+want=$($py -c 'import hashlib; s=b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"; print(hashlib.sha256((s*(20000000//64+1))[:20000000]).hexdigest())')
+got=$(curl -fsS -H "Authorization: Bearer $owner" "$P$st?size=20000000" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "20 MB response changed on the way"
+got=$(curl -fsS --cacert certs/ca.pem -H "Authorization: Bearer $owner" \
+    "https://127.0.0.1:$tls_port$st?size=20000000" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "20 MB response changed on the way (TLS)"
+
+# Keep-alive: three requests, one connection.
+n=$(curl -fsS -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' -H "Authorization: Bearer $owner" \
+    "$P$st" "$P$st" "$P/api/v1/vehicles/$V/location" | awk '{s += $1} END {print s}')
+[ "$n" = 1 ] || fail "keep-alive: $n connections for 3 requests"
+
+# Upstream down: 502; slow upstream: 504 after the response timeout.
+deny 502 upstream_unavailable "$P/api/v1/admin/users/u-1" -H "Authorization: Bearer $admin"
+before=$(recorded)
+code=$(curl -sS -o body.json -w '%{http_code}' -H "Authorization: Bearer $owner" "$P$st?delay_ms=4000")
+[ "$code" = 504 ] && grep -q upstream_timeout body.json || fail "slow upstream: $code $(cat body.json)"
+
+# mTLS: the client certificate is the identity.
+T=https://127.0.0.1:$tls_port
+M=https://127.0.0.1:$mtls_port
+ota=(--cert certs/client-ota.pem --key certs/client-ota.key)
+curl -fsS --cacert certs/ca.pem "${ota[@]}" "$M/api/v1/ota/campaigns" | grep -q 'sub=svc-ota; roles=service; org=example-oem' ||
+    fail "mTLS: the ota client's identity did not reach the backend"
+deny 401 unauthenticated --cacert certs/ca.pem "$T/api/v1/ota/campaigns"
+deny 401 cert_unknown --cacert certs/ca.pem --cert certs/client-unknown.pem --key certs/client-unknown.key "$T/api/v1/ota/campaigns"
+for who in revoked rogue; do
+    before=$(recorded)
+    curl -s --cacert certs/ca.pem --cert certs/client-$who.pem --key certs/client-$who.key \
+        "$T/api/v1/ota/campaigns" -o /dev/null && fail "mTLS: the $who certificate was accepted"
+    [ "$(recorded)" = "$before" ] || fail "mTLS: the $who certificate reached the backend"
+done
+curl -s --cacert certs/ca.pem "$M/api/v1/ota/campaigns" -o /dev/null &&
+    fail "mTLS: a required listener accepted a client without a certificate"
+
+# Slowloris: a head dribbled byte by byte is cut off at the header timeout
+# (1 s) with 408, while another client is served meanwhile.
+printf 'GET %s HTTP/1.1\\r\\nHost: a\\r\\nX-A: %s\\r\\n\\r\\n' "$st" "$(head -c 200 /dev/zero | tr '\0' b)" |
+    raw --slow-ms 50 --timeout 5 127.0.0.1 "$proxy_port" >slow.out &
+slow=$!
+sleep 0.3
+curl -fsS -o /dev/null -H "Authorization: Bearer $owner" "$P$st" || fail "a client was not served during slowloris"
+wait $slow || true
+grep -q '"reason":"request_timeout"' slow.out || fail "slowloris not cut off: $(head -c 300 slow.out)"
+
+# nginx auth_request in front of the backend, asking pawld.
+mkdir -p www
+cat >nginx-site.conf <<EOF
+location /api/ {
+    auth_request /pawl-authz;
+    auth_request_set \$pawl_principal \$upstream_http_x_pawl_principal;
+    proxy_set_header X-Pawl-Principal \$pawl_principal;
+    proxy_pass http://127.0.0.1:$backend_port;
+}
+location = /pawl-authz {
+    internal;
+    proxy_pass http://127.0.0.1:$authz_port/authz;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_set_header X-Original-Method \$request_method;
+    proxy_set_header X-Original-URI \$request_uri;
+}
+EOF
+NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
+N=http://127.0.0.1:$nginx_port
+curl -fsS "$N$st" -H "Authorization: Bearer $owner" | grep -q '"principal": "sub=u-1042; roles=owner"' ||
+    fail "nginx auth_request: allowed request without pawld's identity"
+before=$(recorded)
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st")" = 401 ] || fail "nginx: no token was not 401"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st" -H "Authorization: Bearer $stranger")" = 403 ] ||
+    fail "nginx: a stranger was not 403"
+[ "$(recorded)" = "$before" ] || fail "nginx: a request pawld denied reached the backend"
+nginx_stop
+
+# Admin: health, readiness, metrics by route and reason.
+curl -fsS "http://127.0.0.1:$admin_port/healthz" | grep -q ok || fail "/healthz"
+curl -fsS "http://127.0.0.1:$admin_port/metrics" >metrics.txt
+grep -q 'pawld_requests_total{route="vehicle-status",decision="deny",reason="not_your_vehicle"}' metrics.txt ||
+    fail "/metrics lacks the deny counter"
+grep -q 'pawld_upstream_timeouts_total 1' metrics.txt || fail "/metrics lacks the upstream timeout"
+grep -q '^pawld_request_duration_seconds_bucket{route="vehicle-status",le="+Inf"}' metrics.txt || fail "/metrics lacks the histogram"
+
+# SIGHUP: a new grant takes effect, an in-flight request finishes, a broken
+# configuration is refused and the old one keeps serving.
+curl -fsS -o inflight.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &
+inflight=$!
+sleep 0.2
+{ cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants2.jsonl
+write_config grants2.jsonl
+kill -HUP "$pawld_pid"
+wait $inflight || fail "an in-flight request failed across a reload"
+grep -q u-1042 inflight.out || fail "in-flight answer: $(cat inflight.out)"
+for _ in $(seq 50); do
+    grep -q '"msg":"reloaded"' pawld.log && break
+    sleep 0.1
+done
+curl -fsS -o /dev/null "$P$st" -H "Authorization: Bearer $stranger" || fail "reload: the new grant is not used"
+echo 'nonsense: [' >>pawld.yaml
+kill -HUP "$pawld_pid"
+for _ in $(seq 50); do
+    grep -q 'reload refused' pawld.log && break
+    sleep 0.1
+done
+grep -q 'reload refused' pawld.log || fail "a broken reload was not reported"
+curl -fsS -o /dev/null "$P$st" -H "Authorization: Bearer $owner" || fail "pawld stopped serving after a broken reload"
+
+# SIGTERM drains: the in-flight request completes, then pawld exits 0.
+curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &
+inflight=$!
+sleep 0.2
+pawld_stop
+wait $inflight || fail "an in-flight request failed during drain"
+[ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc after SIGTERM"
+curl -s -o /dev/null "$P$st" && fail "pawld still answers after draining"
+
+# Every decision is in the OCSF stream and in a verifiable audit chain.
+grep -q '"disposition":"not_your_vehicle"' events.jsonl || fail "no OCSF event for a deny"
+grep -q '"disposition":"bad_request"' events.jsonl || fail "no OCSF event for a smuggling refusal"
+openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
+"$PAWL_BIN" audit verify audit.log --key audit.pub >verify.out || fail "audit chain: $(cat verify.out)"
+decisions=$(grep -c '"kind":"decision"' audit.log)
+[ "$decisions" = "$(wc -l <events.jsonl)" ] || fail "audit has $decisions decisions, OCSF $(wc -l <events.jsonl)"
+echo "pawld: all checks passed ($decisions decisions audited)"
