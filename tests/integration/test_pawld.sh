@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 . "$here/lib_nginx.sh"
 cleanup() {
     [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "${secure_pid:-}" ] && kill "$secure_pid" 2>/dev/null
     backend_stop
     nginx_stop
     [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
@@ -24,9 +25,24 @@ cd "$tmp"
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
 cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
 cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
+cat >>policy.yaml <<'EOF'
+
+  - id: fleet-report
+    path: /api/v1/fleet/report
+    methods: [GET]
+    capability: read
+    roles: [owner]
+EOF
 now_ms=$(($(date +%s) * 1000))
 echo '{"principal": "dealer-tool-17", "vin": "1HGCM82633A004352", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>grants.jsonl
 backend_start "$tmp"
+# a second backend over HTTPS, for the route vehicle-location
+secure_port=$(free_port)
+mkdir -p secure
+$py "$PAWL_SRC/examples/backend/vehicle-backend.py" --listen "127.0.0.1:$secure_port" \
+    --record "$tmp/secure/rec.jsonl" --tls-cert certs/upstream.pem --tls-key certs/upstream.key &
+secure_pid=$!
+wait_port "$secure_port" "$secure_pid" || fail "the HTTPS backend did not start"
 proxy_port=$(free_port) tls_port=$(free_port) mtls_port=$(free_port) authz_port=$(free_port)
 admin_port=$(free_port) dead_port=$(free_port)
 write_config() { # extra grants file name
@@ -54,8 +70,12 @@ listeners:
 upstreams:
   backend: {servers: [http://127.0.0.1:$backend_port], response_timeout: 1500ms}
   dead: {servers: [http://127.0.0.1:$dead_port], connect_timeout: 1s}
+  secure: {servers: ["https://localhost:$secure_port"], ca: certs/ca.pem}
+  wrongca: {servers: ["https://localhost:$secure_port"], ca: certs/rogue-ca.pem}
 routes:
   admin-users: dead
+  vehicle-location: secure
+  fleet-report: wrongca
   default: backend
 logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
 EOF
@@ -155,6 +175,14 @@ n=$(curl -fsS -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' -H "
     "$P$st" "$P$st" "$P/api/v1/vehicles/$V/location" | awk '{s += $1} END {print s}')
 [ "$n" = 1 ] || fail "keep-alive: $n connections for 3 requests"
 
+# An HTTPS upstream verified against its CA; one that fails verification is 502.
+curl -fsS "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $owner" | grep -q '"lat"' ||
+    fail "HTTPS upstream: no answer"
+grep -q '"X-Pawl-Principal", "sub=u-1042; roles=owner"' secure/rec.jsonl || fail "HTTPS upstream: no identity"
+n0=$(wc -l <secure/rec.jsonl)
+deny 502 upstream_unavailable "$P/api/v1/fleet/report" -H "Authorization: Bearer $owner"
+[ "$(wc -l <secure/rec.jsonl)" = "$n0" ] || fail "an upstream with an unverified certificate got a request"
+
 # Upstream down: 502; slow upstream: 504 after the response timeout.
 deny 502 upstream_unavailable "$P/api/v1/admin/users/u-1" -H "Authorization: Bearer $admin"
 before=$(recorded)
@@ -167,15 +195,16 @@ M=https://127.0.0.1:$mtls_port
 ota=(--cert certs/client-ota.pem --key certs/client-ota.key)
 curl -fsS --cacert certs/ca.pem "${ota[@]}" "$M/api/v1/ota/campaigns" | grep -q 'sub=svc-ota; roles=service; org=example-oem' ||
     fail "mTLS: the ota client's identity did not reach the backend"
-deny 401 unauthenticated --cacert certs/ca.pem "$T/api/v1/ota/campaigns"
-deny 401 cert_unknown --cacert certs/ca.pem --cert certs/client-unknown.pem --key certs/client-unknown.key "$T/api/v1/ota/campaigns"
+deny 403 forbidden_role --cacert certs/ca.pem "${ota[@]}" "$M$st"
+deny 401 unauthenticated --cacert certs/ca.pem "$T$st"
+deny 401 cert_unknown --cacert certs/ca.pem --cert certs/client-unknown.pem --key certs/client-unknown.key "$T$st"
 for who in revoked rogue; do
     before=$(recorded)
     curl -s --cacert certs/ca.pem --cert certs/client-$who.pem --key certs/client-$who.key \
-        "$T/api/v1/ota/campaigns" -o /dev/null && fail "mTLS: the $who certificate was accepted"
+        "$T$st" -o /dev/null && fail "mTLS: the $who certificate was accepted"
     [ "$(recorded)" = "$before" ] || fail "mTLS: the $who certificate reached the backend"
 done
-curl -s --cacert certs/ca.pem "$M/api/v1/ota/campaigns" -o /dev/null &&
+curl -s --cacert certs/ca.pem "$M$st" -o /dev/null &&
     fail "mTLS: a required listener accepted a client without a certificate"
 
 # Slowloris: a head dribbled byte by byte is cut off at the header timeout
