@@ -353,6 +353,27 @@ static pawl_err routes_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
     return c->routes[c->nroutes++].route ? PAWL_OK : PAWL_ENOMEM;
 }
 
+static pawl_err step_up_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    if (c->nstep_up_cmds == PAWLD_MAX_ROUTE_MAP)
+        return pawl__yl_err(y, v, "more than %d step-up commands", PAWLD_MAX_ROUTE_MAP);
+    struct pawld_step_up_cmd *sc = &c->step_up_cmds[c->nstep_up_cmds++];
+    if ((sc->route = pawl__strndup(k, strlen(k))) == NULL)
+        return PAWL_ENOMEM;
+    return pawl__yl_str(y, v, 63, &sc->command);
+}
+
+static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    if (strcmp(k, "trust_dir") == 0)
+        return path(y, v, &c->step_up_trust_dir);
+    if (strcmp(k, "commands") == 0)
+        return pawl__yl_each(y, v, "step_up.commands", step_up_cmd_key, c);
+    return PAWL_ENOTFOUND;
+}
+
 static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_config *c = ctx;
@@ -398,6 +419,12 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         return pawl__yl_each(y, v, "upstreams", upstreams_key, c);
     if (strcmp(k, "logs") == 0)
         return pawl__yl_each(y, v, "logs", logs_key, c);
+    if (strcmp(k, "step_up") == 0) {
+        e = pawl__yl_each(y, v, "step_up", step_up_key, c);
+        if (e == PAWL_OK && c->step_up_trust_dir == NULL)
+            return pawl__yl_err(y, v, "step_up: needs trust_dir:");
+        return e;
+    }
     if (strcmp(k, "routes") == 0)
         return PAWL_OK; /* second pass: refers to upstreams */
     return PAWL_ENOTFOUND;
@@ -485,11 +512,49 @@ void pawld_config_free(struct pawld_config *c)
     free(c->grants);
     free(c->identity_header);
     free(c->step_up_header);
+    free(c->step_up_trust_dir);
+    for (size_t i = 0; i < c->nstep_up_cmds; i++) {
+        free(c->step_up_cmds[i].route);
+        free(c->step_up_cmds[i].command);
+    }
     free(c->log_json);
     free(c->ocsf);
     free(c->audit);
     free(c->audit_key);
     free(c);
+}
+
+static const struct pawl_route *route_by_id(const struct pawl_policy *p, const char *id)
+{
+    for (size_t j = 0; j < p->nroutes; j++)
+        if (strcmp(p->routes[j].id, id) == 0)
+            return &p->routes[j];
+    return NULL;
+}
+
+static pawl_err check_step_up(const struct pawld_config *c, const struct pawl_policy *p,
+                              const char *where, struct pawl_diag *d)
+{
+    for (size_t i = 0; i < c->nstep_up_cmds; i++) {
+        const struct pawl_route *r = route_by_id(p, c->step_up_cmds[i].route);
+        if (r == NULL || !r->step_up) {
+            pawl__diagf(d, where, 0, 0, "step_up.commands: '%s' is not a step-up route of the policy",
+                        c->step_up_cmds[i].route);
+            return PAWL_EINVAL;
+        }
+    }
+    for (size_t j = 0; c->step_up_trust_dir && j < p->nroutes; j++) {
+        bool named = false;
+        for (size_t i = 0; i < c->nstep_up_cmds && !named; i++)
+            named = strcmp(c->step_up_cmds[i].route, p->routes[j].id) == 0;
+        if (p->routes[j].step_up && !named) {
+            pawl__diagf(d, where, 0, 0,
+                        "step_up.commands: the step-up route '%s' names no command",
+                        p->routes[j].id);
+            return PAWL_EINVAL;
+        }
+    }
+    return PAWL_OK;
 }
 
 pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pawl_policy *p,
@@ -508,6 +573,8 @@ pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pa
             return PAWL_EINVAL;
         }
     }
+    if (check_step_up(c, p, where, d) != PAWL_OK)
+        return PAWL_EINVAL;
     for (size_t j = 0; proxy && c->default_upstream < 0 && j < p->nroutes; j++) {
         bool mapped = false;
         for (size_t i = 0; i < c->nroutes && !mapped; i++)

@@ -65,6 +65,11 @@ struct pawld_route_map {
     size_t upstream;
 };
 
+/* A step-up route and the command its owner co-signed token must carry. */
+struct pawld_step_up_cmd {
+    char *route, *command;
+};
+
 struct pawld_config {
     unsigned workers; /* 0: one per core */
     char *policy, *jwks, *grants;
@@ -76,6 +81,9 @@ struct pawld_config {
     size_t nroutes;
     long default_upstream; /* -1: none */
     char *identity_header, *step_up_header;
+    char *step_up_trust_dir; /* <VIN>.json trust policies (COMMAND-TOKEN.md); NULL: none */
+    struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
+    size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;
 };
 
@@ -83,8 +91,10 @@ PAWL_MUST_CHECK pawl_err pawld_config_load(const char *yaml, size_t n, const cha
                                            struct pawld_config **out, struct pawl_diag *d);
 void pawld_config_free(struct pawld_config *c);
 
-/* Cross-checks with the loaded policy: every route id in routes: exists,
- * and with a proxy listener every policy route reaches an upstream. */
+/* Cross-checks with the loaded policy: every route id in routes: and
+ * step_up.commands: exists, with a proxy listener every policy route reaches
+ * an upstream, and with step_up: every step-up route of the policy names
+ * its command. */
 PAWL_MUST_CHECK pawl_err pawld_config_check_policy(const struct pawld_config *c,
                                                    const struct pawl_policy *p,
                                                    const char *where, struct pawl_diag *d);

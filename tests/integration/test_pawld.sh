@@ -77,9 +77,23 @@ routes:
   vehicle-location: secure
   fleet-report: wrongca
   default: backend
+step_up:
+  trust_dir: owners
+  commands: {engine-start: engine.start, dealer-key-codes: dealer.key-codes,
+             ownership-transfer: ownership.transfer}
 logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
 EOF
 }
+# The owner's key (their phone's) and the trust policy pawld holds for the car.
+mkdir -p owners
+openssl genpkey -algorithm ed25519 -out owner.pem 2>/dev/null
+openssl genpkey -algorithm ed25519 -out intruder.pem 2>/dev/null
+$py - "$(openssl pkey -in owner.pem -pubout)" >owners/1HGCM82633A004352.json <<'PY'
+import json, sys
+print(json.dumps({"vin": "1HGCM82633A004352", "max_lifetime_s": 300,
+                  "keys": [{"role": "owner", "alg": "EdDSA", "spki_pem": sys.argv[1] + "\n"}],
+                  "require": {"*": ["owner"]}}))
+PY
 write_config
 
 # --check: valid, then errors with file:line:column
@@ -129,6 +143,30 @@ deny 409 vehicle_state_unknown -X POST "$P/api/v1/vehicles/$V/commands/door.unlo
 deny 428 step_up_required "$P/api/v1/dealer/vehicles/$V/key-codes" -H "Authorization: Bearer $dealer"
 deny 413 body_too_large -X POST "$P/api/v1/vehicles/$V/commands/door.lock" -H "Authorization: Bearer $owner" \
     -H 'Content-Length: 2000000000' --data-binary 'x'
+
+# Step-up: the dealer pulls key codes only with the owner's co-signed
+# command token for this car and this command; pawld forwards it.
+token() { # key vin cmd
+    "$PAWL_BIN" token issue --key "$1" --iss owner-app --sub u-1042 --vin "$2" --cmd "$3" --seq 1 \
+        --ttl 60 | basenc --base64url -w0 | tr -d '='
+}
+KC=$P/api/v1/dealer/vehicles/$V/key-codes
+good=$(token owner.pem "$V" dealer.key-codes)
+curl -fsS -o /dev/null "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $good" ||
+    fail "step-up: a valid owner co-signature was refused"
+tail -1 "$backend_rec" | grep -q "\"X-Pawl-Command-Token\", \"$good\"" || fail "step-up: the token was not forwarded"
+deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $good"
+grep -q replay body.json || fail "step-up: a replayed token: $(cat body.json)"
+deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" \
+    -H "X-Pawl-Command-Token: $(token owner.pem "$V" engine.start)"
+grep -q 'for engine.start' body.json || fail "step-up: token for another command: $(cat body.json)"
+deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" \
+    -H "X-Pawl-Command-Token: $(token intruder.pem "$V" dealer.key-codes)"
+grep -q unknown_key body.json || fail "step-up: a stranger's signature: $(cat body.json)"
+deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" \
+    -H "X-Pawl-Command-Token: $(token owner.pem 5YJ3E1EA7KF317000 dealer.key-codes)"
+deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: %%%not-a-token"
+grep -q base64url body.json || fail "step-up: garbage: $(cat body.json)"
 
 # Request smuggling and parsing defenses, with raw bytes.
 smuggle() { # reason raw-request

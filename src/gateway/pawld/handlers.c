@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pawl/extauthz.h"
+#include "host.h"
 #include "pawl/jwt.h"
 #include "pawld.h"
 #include "util.h"
@@ -31,6 +32,66 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     w->metrics.jwt_cache_misses = w->jwt_base.misses + st.misses;
     pthread_mutex_unlock(&w->metrics_lock);
     pawld_conn_count(c, d->reason);
+}
+
+/* ---- step-up -------------------------------------------------------------- */
+
+/* Before deciding: a command token in the request, when there is one, is
+ * verified with the trust policy of the vehicle it names. */
+static bool step_up_pre(struct pawld_conn *c, pawl_str header, struct pawld_step_up *su)
+{
+    const struct pawld_world *wd = c->w->world;
+    char path[4300], err[512];
+    size_t n;
+    if (header.n == 0)
+        return false;
+    if (wd->step_up_dir[0] == '\0') {
+        snprintf(su->detail, sizeof su->detail, "this pawld verifies no command tokens (step_up: not configured)");
+        return false;
+    }
+    if (!pawld_step_up_parse(header, su))
+        return false;
+    snprintf(path, sizeof path, "%s/%s.json", wd->step_up_dir, su->vin); /* a VIN has no '/' or '.' */
+    char *trust = pawl_host_slurp(path, 1u << 16, &n, err, sizeof err);
+    if (trust == NULL) {
+        snprintf(su->detail, sizeof su->detail, "no trust policy for %s", su->vin);
+        return false;
+    }
+    bool ok = pawld_step_up_verify(su, trust, n, path, (uint64_t)(pawld_wall_ms() / 1000),
+                                   &c->w->srv->replay);
+    free(trust);
+    return ok;
+}
+
+/* After deciding: a verified token counts only for the vehicle in the path
+ * and the command the route stands for. */
+static void step_up_bind(struct pawld_conn *c, bool present, bool verified,
+                         const struct pawld_step_up *su, struct pawl_decision *d)
+{
+    const char *cmd = d->route ? c->w->world->route_command[d->route->index] : NULL;
+    if (d->reason == PAWL_R_STEP_UP_REQUIRED && present && !verified) {
+        snprintf(d->detail, sizeof d->detail, "%s", su->detail);
+        return;
+    }
+    if (d->reason != PAWL_R_ALLOWED || d->route == NULL || !d->route->step_up)
+        return;
+    if (cmd == NULL || strcmp(su->vin, d->vin) != 0 || strcmp(su->cmd, cmd) != 0) {
+        d->reason = PAWL_R_STEP_UP_REQUIRED;
+        d->status = pawl_reason_status(d->reason);
+        snprintf(d->detail, sizeof d->detail, "the command token is for %s on %s, not %s on %s",
+                 su->cmd, su->vin, cmd ? cmd : "?", d->vin);
+        return;
+    }
+    c->step_up_ok = true; /* forwarded: the vehicle checks it again */
+}
+
+static pawl_str header_value(const struct pawl_http_head *h, const char *name)
+{
+    pawl_str n = {name, strlen(name)}, none = {"", 0};
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (pawl__str_ieq(h->headers[i].name, n))
+            return h->headers[i].value;
+    return none;
 }
 
 /* "Bearer <token>" (scheme case-insensitive); anything else is no token. */
@@ -64,7 +125,11 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         rq.cert_subject.p = subject;
         rq.cert_subject.n = strlen(subject);
     }
+    struct pawld_step_up su;
+    pawl_str token = header_value(h, c->w->world->cfg->step_up_header);
+    rq.step_up_verified = step_up_pre(c, token, &su);
     pawl_decide(c->w->engine, &rq, &d);
+    step_up_bind(c, token.n > 0, rq.step_up_verified, &su, &d);
     decided(c, h, &d);
     if (d.reason != PAWL_R_ALLOWED) {
         /* a body is never read: the connection closes after the answer */
@@ -92,10 +157,14 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     }
     memset(&d, 0, sizeof d);
     d.reason = pawl_authz_input(&ac, h, pawld_wall_ms(), in, d.detail, sizeof d.detail);
-    if (d.reason == PAWL_R_ALLOWED)
+    if (d.reason == PAWL_R_ALLOWED) {
+        struct pawld_step_up su;
+        in->rq.step_up_verified = step_up_pre(c, in->step_up_token, &su);
         pawl_decide(c->w->engine, &in->rq, &d);
-    else
+        step_up_bind(c, in->step_up_token.n > 0, in->rq.step_up_verified, &su, &d);
+    } else {
         d.status = pawl_reason_status(d.reason);
+    }
     decided(c, h, &d);
     free(in);
     if (d.reason == PAWL_R_ALLOWED && d.authenticated && pawl_authz_identity(&d, id, sizeof id) > 0)

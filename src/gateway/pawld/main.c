@@ -155,8 +155,13 @@ int main(int argc, char **argv)
     }
     static struct pawld_server_state srv;
     pthread_mutex_init(&srv.lock, NULL);
+    if (pawld_replay_init(&srv.replay, 1u << 16) != 0) {
+        fprintf(stderr, "pawld: out of memory\n");
+        return 1;
+    }
     if ((srv.world = pawld_world_load(config, 1, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawld: %s\n", err);
+        pawld_replay_free(&srv.replay);
         return 1;
     }
     if (check) {
@@ -164,6 +169,7 @@ int main(int argc, char **argv)
                config, srv.world->cfg->nlisteners, srv.world->cfg->nupstreams,
                srv.world->policy->nroutes);
         pawld_world_unref(srv.world);
+        pawld_replay_free(&srv.replay);
         return 0;
     }
     int rc = start(&srv, config);
@@ -176,5 +182,6 @@ int main(int argc, char **argv)
     }
     free(srv.workers);
     pawld_world_unref(srv.world);
+    pawld_replay_free(&srv.replay);
     return rc;
 }

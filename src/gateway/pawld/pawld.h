@@ -26,6 +26,7 @@
 #include "config.h"
 #include "h1.h"
 #include "metrics.h"
+#include "stepup.h"
 #include "pawl/engine.h"
 #include "pawl/jwt.h"
 
@@ -44,6 +45,8 @@ struct pawld_world {
     struct sockaddr_storage upstream_addr[PAWLD_MAX_UPSTREAMS][PAWLD_MAX_SERVERS];
     long *route_upstream;       /* per policy route: upstream index or -1 */
     const char **route_ids;     /* per policy route, for metrics */
+    const char **route_command; /* per policy route: step-up command name, or NULL */
+    char step_up_dir[4200];     /* resolved step_up.trust_dir ("" = none) */
     char dir[4096];             /* the configuration file's directory ("" = cwd) */
 };
 
@@ -162,6 +165,7 @@ struct pawld_server_state {
     struct pawld_worker *workers;
     unsigned nworkers;
     struct pawld_sinks *sinks;
+    struct pawld_replay replay; /* step-up token ids seen, across reloads */
 };
 
 /* Binds w's listening sockets (SO_REUSEPORT) and starts its thread.

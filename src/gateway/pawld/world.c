@@ -222,7 +222,8 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
     size_t nr = w->policy->nroutes;
     w->route_upstream = calloc(nr + 1, sizeof *w->route_upstream);
     w->route_ids = calloc(nr + 1, sizeof *w->route_ids);
-    if (w->route_upstream == NULL || w->route_ids == NULL)
+    w->route_command = calloc(nr + 1, sizeof *w->route_command);
+    if (w->route_upstream == NULL || w->route_ids == NULL || w->route_command == NULL)
         return load_fail(ld, "out of memory"), false;
     for (size_t j = 0; j < nr; j++) {
         w->route_ids[j] = w->policy->routes[j].id;
@@ -230,7 +231,12 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
         for (size_t i = 0; i < w->cfg->nroutes; i++)
             if (strcmp(w->cfg->routes[i].route, w->policy->routes[j].id) == 0)
                 w->route_upstream[j] = (long)w->cfg->routes[i].upstream;
+        for (size_t i = 0; i < w->cfg->nstep_up_cmds; i++)
+            if (strcmp(w->cfg->step_up_cmds[i].route, w->policy->routes[j].id) == 0)
+                w->route_command[j] = w->cfg->step_up_cmds[i].command;
     }
+    if (w->cfg->step_up_trust_dir)
+        resolve(ld, w->cfg->step_up_trust_dir, w->step_up_dir, sizeof w->step_up_dir);
     return true;
 }
 
@@ -307,5 +313,6 @@ void pawld_world_unref(struct pawld_world *w)
         pawld_config_free(w->cfg);
     free(w->route_upstream);
     free(w->route_ids);
+    free(w->route_command);
     free(w);
 }

@@ -1,0 +1,126 @@
+/* see stepup.h */
+#include "stepup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pawl/edge_host.h"
+#include "pawl/grants.h"
+#include "util.h"
+
+int pawld_replay_init(struct pawld_replay *r, size_t nslots)
+{
+    size_t n = 64;
+    while (n < nslots && n < ((size_t)1 << 24))
+        n *= 2;
+    r->slots = calloc(n, sizeof *r->slots);
+    r->nslots = r->slots ? n : 0;
+    pthread_mutex_init(&r->lock, NULL);
+    return r->slots ? 0 : -1;
+}
+
+void pawld_replay_free(struct pawld_replay *r)
+{
+    free(r->slots);
+    r->slots = NULL;
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* Open addressing over at most 16 probes from the cti's first bytes (random
+ * by the contract). A full neighbourhood of live entries refuses the token
+ * rather than forget one that could be replayed. */
+static int replay_admit(void *ctx, const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t seq,
+                        uint64_t now, uint64_t window, bool record, enum pawl_edge_admit *out)
+{
+    struct pawld_replay *r = ctx;
+    uint64_t h;
+    struct pawld_replay_slot *free_slot = NULL;
+    (void)seq;
+    memcpy(&h, cti, sizeof h);
+    pthread_mutex_lock(&r->lock);
+    *out = PAWL_EDGE_ADMIT_FRESH;
+    for (size_t i = 0; i < 16; i++) {
+        struct pawld_replay_slot *sl = &r->slots[(h + i) & (r->nslots - 1)];
+        bool live = sl->until > now;
+        if (live && memcmp(sl->cti, cti, PAWL_EDGE_CTI_LEN) == 0) {
+            *out = PAWL_EDGE_ADMIT_REPLAY;
+            break;
+        }
+        if (!live && free_slot == NULL)
+            free_slot = sl;
+    }
+    int rc = 0;
+    if (*out == PAWL_EDGE_ADMIT_FRESH && record) {
+        if (free_slot == NULL) {
+            rc = -1;
+        } else {
+            memcpy(free_slot->cti, cti, PAWL_EDGE_CTI_LEN);
+            free_slot->until = now + window;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+static void copy_str(char *dst, size_t cap, struct pawl_edge_bytes b)
+{
+    size_t n = b.n < cap - 1 ? b.n : cap - 1;
+    memcpy(dst, b.p, n);
+    dst[n] = '\0';
+}
+
+bool pawld_step_up_parse(pawl_str header, struct pawld_step_up *s)
+{
+    struct pawl_edge_token t;
+    const char *where = NULL;
+    s->vin[0] = s->cmd[0] = s->detail[0] = '\0';
+    if (pawl__b64url_decode(header.p, header.n, s->tok, sizeof s->tok, &s->len) != PAWL_OK) {
+        snprintf(s->detail, sizeof s->detail, "command token: not base64url or over %u bytes",
+                 PAWL_EDGE_TOKEN_MAX);
+        return false;
+    }
+    if (pawl_edge_token_parse(s->tok, s->len, &t, &where) != PAWL_EDGE_OK) {
+        snprintf(s->detail, sizeof s->detail, "command token: malformed: %s", where ? where : "?");
+        return false;
+    }
+    pawl_str aud = {(const char *)t.aud.p, t.aud.n};
+    if (!pawl_vin_valid(aud)) {
+        snprintf(s->detail, sizeof s->detail, "command token: aud is not a VIN");
+        return false;
+    }
+    copy_str(s->vin, sizeof s->vin, t.aud);
+    copy_str(s->cmd, sizeof s->cmd, t.cmd);
+    return true;
+}
+
+bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_t n,
+                          const char *where, uint64_t now, struct pawld_replay *replay)
+{
+    struct pawl_edge_trust *trust = calloc(1, sizeof *trust);
+    struct pawl_edge_work *work = malloc(sizeof *work);
+    struct pawl_edge_result res;
+    struct pawl_edge_state state = {false, 0.0f}; /* the twin decides stationary_only */
+    char err[256];
+    bool ok = false;
+    if (trust == NULL || work == NULL) {
+        snprintf(s->detail, sizeof s->detail, "command token: out of memory");
+    } else if (pawl_edge_trust_load(trust_json, n, where, trust, err, sizeof err) != 0) {
+        snprintf(s->detail, sizeof s->detail, "trust policy: %s", err);
+    } else if (strcmp(trust->vin, s->vin) != 0) {
+        snprintf(s->detail, sizeof s->detail, "trust policy %s is for %s", where, trust->vin);
+    } else {
+        struct pawl_edge_verifier v = {trust, pawl_edge_openssl_crypto(),
+                                       {replay_admit, replay}};
+        enum pawl_edge_reason r = pawl_edge_token_verify(&v, s->tok, s->len, now, &state, work, &res);
+        ok = r == PAWL_EDGE_OK;
+        if (!ok)
+            snprintf(s->detail, sizeof s->detail, "command token refused: %s%s%s",
+                     pawl_edge_reason_str(r), res.detail ? ": " : "", res.detail ? res.detail : "");
+    }
+    if (trust)
+        pawl_edge_trust_release(trust);
+    free(trust);
+    free(work);
+    return ok;
+}

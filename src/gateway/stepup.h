@@ -1,0 +1,59 @@
+/* stepup.h: pawld's check of an owner co-signed command token
+ * (../shared/COMMAND-TOKEN.md) on a step-up route. No I/O: the caller reads
+ * the vehicle's trust policy.
+ *
+ * The client sends the token base64url-encoded (RFC 4648 section 5, no
+ * padding) in the step-up header. pawld parses it, reads the trust policy of
+ * the vehicle the token names (aud), and runs the vehicle's own checks 1 to
+ * 9 with it: signatures, required signer roles (e.g. "owner"), VIN, time
+ * window, and a gateway-wide replay check on cti (a token is accepted once
+ * per pawld). The sequence number is the vehicle's business (the authority
+ * assigns it) and is not compared here. The caller then binds the token to
+ * the request: its aud must be the VIN in the path and its cmd the command
+ * the route stands for. On an allow pawld forwards the token; the vehicle
+ * checks it again, with its own replay state. */
+#ifndef PAWLD_STEPUP_H
+#define PAWLD_STEPUP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pawl/common.h"
+#include "pawl/edge_token.h"
+
+/* Token ids seen, shared by the workers (a mutex inside). */
+struct pawld_replay {
+    pthread_mutex_t lock;
+    struct pawld_replay_slot {
+        uint8_t cti[PAWL_EDGE_CTI_LEN];
+        uint64_t until; /* UNIX seconds; 0: free */
+    } *slots;
+    size_t nslots;      /* a power of two */
+};
+
+/* nslots is rounded up to a power of two. Returns -1 on out of memory. */
+int pawld_replay_init(struct pawld_replay *r, size_t nslots);
+void pawld_replay_free(struct pawld_replay *r);
+
+struct pawld_step_up {
+    uint8_t tok[PAWL_EDGE_TOKEN_MAX];
+    size_t len;
+    char vin[PAWL_EDGE_VIN_LEN + 1]; /* aud, when it is 17 VIN characters */
+    char cmd[PAWL_EDGE_CMD_MAX + 1];
+    char detail[160];                /* why not, on a refusal */
+};
+
+/* Decodes and parses the header value; fills vin and cmd. false with
+ * detail set when it is not a well-formed token naming a VIN. */
+bool pawld_step_up_parse(pawl_str header, struct pawld_step_up *s);
+
+/* Runs the checks with the vehicle's trust policy (JSON, n bytes, where
+ * names it in errors) at now (UNIX seconds); records cti on success. false
+ * with detail set otherwise (including a trust policy that does not load or
+ * is for another VIN). */
+bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_t n,
+                          const char *where, uint64_t now, struct pawld_replay *replay);
+
+#endif
