@@ -156,12 +156,54 @@ static void test_check_policy(void **state)
     pawl_policy_free(p);
 }
 
+/* step_up: trust_dir is required; every step-up route of the policy names
+ * its command, and only step-up routes may. */
+static void test_step_up(void **state)
+{
+    (void)state;
+    static const char policy[] =
+        "version: 1\n"
+        "roles: {owner: [read, control]}\n"
+        "routes:\n"
+        "  - {id: start, path: '/v/{vin}/start', methods: [POST], capability: control, roles: [owner],\n"
+        "     vehicle: vin, step_up: true}\n"
+        "  - {id: status, path: '/v/{vin}/status', methods: [GET], capability: read, roles: [owner]}\n"
+        "  - {id: unlock, path: '/v/{vin}/unlock', methods: [POST], capability: control, roles: [owner]}\n";
+    char buf[4096];
+    struct pawl_policy *p;
+    struct pawld_config *c;
+    struct pawl_diag d;
+    assert_int_equal(pawl_policy_load(policy, sizeof policy - 1, "p", &p, &d), PAWL_OK);
+    int n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, commands: {start: engine.start}}\n", good);
+    if (pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_string_equal(c->step_up_trust_dir, "owners");
+    assert_int_equal(c->nstep_up_cmds, 1);
+    assert_string_equal(c->step_up_cmds[0].command, "engine.start");
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_OK);
+    free(c->step_up_cmds[0].route);
+    c->step_up_cmds[0].route = strdup("status");
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "'status' is not a step-up route"));
+    c->nstep_up_cmds = 0;
+    free(c->step_up_cmds[0].route);
+    free(c->step_up_cmds[0].command);
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "'start' names no command"));
+    pawld_config_free(c);
+    n = snprintf(buf, sizeof buf, "%sstep_up: {commands: {start: engine.start}}\n", good);
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "needs trust_dir"));
+    pawl_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_check_policy),
+        cmocka_unit_test(test_step_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

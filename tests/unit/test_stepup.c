@@ -1,0 +1,166 @@
+/* pawld's step-up check (src/gateway/stepup.h): owner co-signed command
+ * tokens verified with the vehicle's trust policy, the gateway-wide replay
+ * set, and every refusal with a reason a human can act on. */
+#include "helper_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "pawl/token.h"
+#include "stepup.h"
+#include "util.h"
+
+#define VIN "1HGCM82633A004352"
+
+struct fx {
+    EVP_PKEY *owner, *intruder;
+    struct pawl_signer s_owner, s_intruder;
+    char *trust;
+    struct pawld_replay replay;
+    uint64_t now;
+    uint8_t next_cti;
+};
+
+static EVP_PKEY *ed25519(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(k);
+    return k;
+}
+
+static char *trust_for(EVP_PKEY *owner, const char *vin)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p;
+    assert_int_equal(PEM_write_bio_PUBKEY(b, owner), 1);
+    long n = BIO_get_mem_data(b, &p);
+    json_t *o = json_pack("{s:s, s:[{s:s, s:s, s:s%}], s:{s:[s]}}", "vin", vin, "keys", "role",
+                          "owner", "alg", "EdDSA", "spki_pem", p, (size_t)n, "require", "*",
+                          "owner");
+    char *s = json_dumps(o, 0);
+    json_decref(o);
+    BIO_free(b);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->owner = ed25519();
+    f->intruder = ed25519();
+    assert_int_equal(pawl_signer_openssl(f->owner, &f->s_owner), PAWL_OK);
+    assert_int_equal(pawl_signer_openssl(f->intruder, &f->s_intruder), PAWL_OK);
+    f->trust = trust_for(f->owner, VIN);
+    assert_int_equal(pawld_replay_init(&f->replay, 64), 0);
+    f->now = (uint64_t)time(NULL);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY_free(f->owner);
+    EVP_PKEY_free(f->intruder);
+    free(f->trust);
+    pawld_replay_free(&f->replay);
+    free(f);
+    return 0;
+}
+
+/* The header value of a token for vin/cmd signed by s. */
+static void header(struct fx *f, const struct pawl_signer *s, const char *vin, const char *cmd,
+                   char *out)
+{
+    struct pawl_token_claims c = {"owner-app", "u-1042", vin, cmd, f->now + 60, f->now, 1, {0}, NULL};
+    uint8_t payload[PAWL_EDGE_TOKEN_MAX], tok[PAWL_EDGE_TOKEN_MAX];
+    size_t pn, n;
+    struct pawl_diag d;
+    c.cti[0] = ++f->next_cti;
+    c.cti[9] = 0x5a;
+    assert_int_equal(pawl_token_claims_encode(&c, payload, sizeof payload, &pn, &d), PAWL_OK);
+    assert_int_equal(pawl_token_sign(payload, pn, s, tok, sizeof tok, &n, &d), PAWL_OK);
+    pawl__b64url_encode(tok, n, out);
+}
+
+static bool check(struct fx *f, const char *hdr, struct pawld_step_up *su)
+{
+    pawl_str h = {hdr, strlen(hdr)};
+    if (!pawld_step_up_parse(h, su))
+        return false;
+    return pawld_step_up_verify(su, f->trust, strlen(f->trust), "owners/" VIN ".json", f->now,
+                                &f->replay);
+}
+
+static void test_accepts_once(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su;
+    char h[8192];
+    header(f, &f->s_owner, VIN, "engine.start", h);
+    assert_true(check(f, h, &su));
+    assert_string_equal(su.vin, VIN);
+    assert_string_equal(su.cmd, "engine.start");
+    assert_false(check(f, h, &su)); /* the same token again */
+    assert_non_null(strstr(su.detail, "replay"));
+}
+
+static void test_refusals(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su;
+    char h[8192];
+    header(f, &f->s_intruder, VIN, "engine.start", h);
+    assert_false(check(f, h, &su));
+    assert_non_null(strstr(su.detail, "unknown_key"));
+    header(f, &f->s_owner, "5YJ3E1EA7KF317000", "engine.start", h);
+    assert_false(check(f, h, &su)); /* the trust policy is for another car */
+    assert_non_null(strstr(su.detail, "is for " VIN));
+    assert_false(check(f, "not base64!", &su));
+    assert_non_null(strstr(su.detail, "base64url"));
+    assert_false(check(f, "2QBi", &su)); /* tag 98 and nothing else */
+    assert_non_null(strstr(su.detail, "malformed"));
+    header(f, &f->s_owner, VIN, "engine.start", h);
+    pawl_str hv = {h, strlen(h)};
+    assert_true(pawld_step_up_parse(hv, &su));
+    assert_false(pawld_step_up_verify(&su, "{", 1, "bad.json", f->now, &f->replay));
+    assert_non_null(strstr(su.detail, "trust policy"));
+    assert_false(pawld_step_up_verify(&su, f->trust, strlen(f->trust), "t", f->now + 3600,
+                                      &f->replay));
+    assert_non_null(strstr(su.detail, "expired"));
+}
+
+/* A full neighbourhood of live token ids refuses a fresh one instead of
+ * forgetting an id that could be replayed. */
+static void test_replay_set_fails_closed(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su;
+    char h[8192];
+    for (size_t i = 0; i < f->replay.nslots; i++) {
+        memset(f->replay.slots[i].cti, 0xee, PAWL_EDGE_CTI_LEN);
+        f->replay.slots[i].until = f->now + 1000;
+    }
+    header(f, &f->s_owner, VIN, "engine.start", h);
+    assert_false(check(f, h, &su));
+    assert_non_null(strstr(su.detail, "store"));
+    for (size_t i = 0; i < f->replay.nslots; i++)
+        f->replay.slots[i].until = f->now; /* expired: free again */
+    assert_true(check(f, h, &su));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_accepts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_set_fails_closed, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
