@@ -53,6 +53,21 @@ PAWL_MUST_CHECK pawl_err pawl_engine_new(const struct pawl_policy *policy,
                                          struct pawl_engine **out);
 void pawl_engine_free(struct pawl_engine *e);
 
+/* Rate limits kept outside the engine: shared by a front end's threads
+ * (behind a lock) or by several instances. check has the contract of
+ * pawl_ratelimit_check. Engines that share a backend must share the seed
+ * too, so that they derive the same keys. */
+struct pawl_rl_backend {
+    bool (*check)(void *ctx, const struct pawl_rl_check *c, unsigned n, int64_t now_us,
+                  int64_t *retry_after_us, unsigned *which);
+    void *ctx;
+    uint64_t seed;
+};
+
+/* From now on e checks rate limits through b (copied) instead of its own
+ * limiter. */
+void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backend *b);
+
 /* Decide one request. Never fails: a problem is a deny with its reason. */
 enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
                              struct pawl_decision *out);

@@ -20,6 +20,7 @@ struct pawl_engine {
     uint32_t scoped_roles;             /* dealer and support: org-scoped */
     uint32_t grant_role_bit[PAWL_GR__COUNT]; /* grant role -> policy role bit (0: unknown) */
     uint64_t seed;
+    struct pawl_rl_backend rl_ext;     /* check == NULL: rl above */
     struct pawl_engine_stats st;
 };
 
@@ -93,6 +94,14 @@ void pawl_engine_free(struct pawl_engine *e)
     free(e->sig);
     free(e->route_hash);
     free(e);
+}
+
+void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backend *b)
+{
+    e->rl_ext = *b;
+    e->seed = b->seed;
+    for (size_t r = 0; r < e->p->nroutes; r++)
+        e->route_hash[r] = pawl__hash64(e->seed, e->p->routes[r].id, strlen(e->p->routes[r].id));
 }
 
 void pawl_engine_stats(const struct pawl_engine *e, struct pawl_engine_stats *out)
@@ -227,7 +236,8 @@ static enum pawl_reason rate_limit(struct pawl_engine *e, const struct pawl_rout
     };
     int64_t retry_us;
     unsigned which;
-    if (pawl_ratelimit_check(e->rl, c, 4, now_ms * 1000, &retry_us, &which))
+    if (e->rl_ext.check ? e->rl_ext.check(e->rl_ext.ctx, c, 4, now_ms * 1000, &retry_us, &which)
+                        : pawl_ratelimit_check(e->rl, c, 4, now_ms * 1000, &retry_us, &which))
         return PAWL_R_ALLOWED;
     o->retry_after_s = (retry_us + 999999) / 1000000;
     if (o->retry_after_s < 1)

@@ -25,6 +25,9 @@ cd "$tmp"
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
 cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
 cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
+# the principal-wide limit is raised for the load below; per-route limits stay
+sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' policy.yaml
+grep -q 'rate: 1000000' policy.yaml || { echo "FAIL: could not raise the principal rate limit" >&2; exit 1; }
 cat >>policy.yaml <<'EOF'
 
   - id: fleet-report
@@ -315,6 +318,31 @@ for _ in $(seq 50); do
 done
 grep -q 'reload refused' pawld.log || fail "a broken reload was not reported"
 curl -fsS -o /dev/null "$P$st" -H "Authorization: Bearer $owner" || fail "pawld stopped serving after a broken reload"
+
+# Rate limits: the location route allows a burst of 10 per principal.
+for _ in $(seq 10); do curl -fsS -o /dev/null "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $stranger"; done
+deny 429 rate_limited "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $stranger"
+curl -sS -D - -o /dev/null "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $stranger" |
+    grep -qi '^retry-after: [0-9]' || fail "429 without Retry-After"
+
+# Reloads under load: wrk keeps 16 connections busy while pawld reloads three
+# times, the last time with a new server certificate; not one request fails.
+write_config grants2.jsonl # the broken one above is repaired
+wrk -t2 -c16 -d4s -H "Authorization: Bearer $owner" "$P$st" >wrk.out 2>&1 &
+load=$!
+bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs2" >/dev/null
+for i in 1 2 3; do
+    sleep 0.8
+    [ "$i" = 3 ] && cp certs2/server.pem certs/server.pem && cp certs2/server.key certs/server.key
+    kill -HUP "$pawld_pid"
+done
+wait $load || fail "wrk failed: $(cat wrk.out)"
+grep -q 'requests in' wrk.out || fail "wrk did not run: $(cat wrk.out)"
+grep -Eq 'Non-2xx|Socket errors' wrk.out && fail "requests failed across reloads: $(cat wrk.out)"
+[ "$(grep -c '"msg":"reloaded"' pawld.log)" -ge 4 ] || fail "not every reload was applied"
+curl -fsS -o /dev/null --cacert certs2/ca.pem -H "Authorization: Bearer $owner" "https://127.0.0.1:$tls_port$st" ||
+    fail "the new server certificate is not served after the reload"
+echo "reloads under load: $(grep 'requests in' wrk.out | sed 's/^ *//'), none failed"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0.
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pawl/ratelimit.h"
 #include "pawld.h"
 
 static const char usage_text[] =
@@ -114,6 +115,10 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
     }
+    if (pawld_ratelimit_init(srv, srv->world->policy->rl_max_keys) != 0) {
+        fprintf(stderr, "pawld: out of memory for the rate limiter\n");
+        return 1;
+    }
     srv->nworkers = worker_count(srv->world->cfg);
     if ((srv->workers = calloc(srv->nworkers, sizeof *srv->workers)) == NULL)
         return 1;
@@ -183,5 +188,6 @@ int main(int argc, char **argv)
     free(srv.workers);
     pawld_world_unref(srv.world);
     pawld_replay_free(&srv.replay);
+    pawl_ratelimit_free(srv.rl);
     return rc;
 }

@@ -166,7 +166,14 @@ struct pawld_server_state {
     unsigned nworkers;
     struct pawld_sinks *sinks;
     struct pawld_replay replay; /* step-up token ids seen, across reloads */
+    /* one rate limiter for every worker, kept across reloads */
+    struct pawl_ratelimit *rl;
+    pthread_mutex_t rl_lock;
+    struct pawl_rl_backend rl_backend;
 };
+
+/* Sets up srv's shared rate limiter for max_keys keys. -1 on failure. */
+int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);
 
 /* Binds w's listening sockets (SO_REUSEPORT) and starts its thread.
  * Returns 0, or -1 with err set. */

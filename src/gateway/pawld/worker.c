@@ -9,9 +9,36 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
+#include "pawl/ratelimit.h"
 #include "pawld.h"
 
 #define DRAIN_MAX_MS 30000 /* a draining worker closes what is left after this */
+
+static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, int64_t now_us,
+                         int64_t *retry_after_us, unsigned *which)
+{
+    struct pawld_server_state *srv = ctx;
+    pthread_mutex_lock(&srv->rl_lock);
+    bool ok = pawl_ratelimit_check(srv->rl, c, n, now_us, retry_after_us, which);
+    pthread_mutex_unlock(&srv->rl_lock);
+    return ok;
+}
+
+/* Rate limits hold for the whole process, not per worker: one limiter
+ * behind a lock (a check is one bucket probe per limit, well under a
+ * microsecond), kept across reloads so that a reload forgives nobody. */
+int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys)
+{
+    if (pawl_ratelimit_new(max_keys, &srv->rl) != PAWL_OK ||
+        RAND_bytes((unsigned char *)&srv->rl_backend.seed, sizeof srv->rl_backend.seed) != 1)
+        return -1;
+    pthread_mutex_init(&srv->rl_lock, NULL);
+    srv->rl_backend.check = shared_check;
+    srv->rl_backend.ctx = srv;
+    return 0;
+}
 
 static int listen_socket(const struct pawld_listener *l, char *err, size_t errlen)
 {
@@ -105,6 +132,7 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
         pawld_world_unref(nw);
         return;
     }
+    pawl_engine_set_ratelimit(e, &w->srv->rl_backend);
     pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
     w->jwt_base.hits += st.hits;
@@ -193,6 +221,7 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    pawl_engine_set_ratelimit(w->engine, &srv->rl_backend);
     if (open_listeners(w, err, errlen) != 0)
         return -1;
     if (pthread_create(&w->tid, NULL, run, w) != 0) {
