@@ -228,6 +228,35 @@ static void test_rate_limit(void **state)
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 160000, PAWL_R_ALLOWED);
 }
 
+static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, int64_t now_us,
+                         int64_t *retry_after_us, unsigned *which)
+{
+    return pawl_ratelimit_check(ctx, c, n, now_us, retry_after_us, which);
+}
+
+/* Two engines (two threads of a front end) over one external limiter: the
+ * budget is shared, whichever engine a request reaches. */
+static void test_shared_rate_limit(void **state)
+{
+    struct fx *f = *state;
+    struct pawl_engine *e2, *e1 = f->e;
+    struct pawl_ratelimit *rl;
+    assert_int_equal(pawl_ratelimit_new(1000, &rl), PAWL_OK);
+    struct pawl_rl_backend b = {shared_check, rl, 0x1234};
+    assert_int_equal(pawl_engine_new(f->p, f->jwks, f->g, f->t, &e2), PAWL_OK);
+    pawl_engine_set_ratelimit(e1, &b);
+    pawl_engine_set_ratelimit(e2, &b);
+    speed(f, V1, 0, T0 + 100000);
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
+    f->e = e2;
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_RATE_LIMITED);
+    f->e = e1;
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_RATE_LIMITED);
+    pawl_engine_free(e2);
+    pawl_ratelimit_free(rl);
+}
+
 static void test_step_up_and_certs(void **state)
 {
     struct fx *f = *state;
@@ -339,6 +368,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_and_object_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roles_and_orgs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routing_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_reason_order, setup, teardown),
