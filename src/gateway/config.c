@@ -403,6 +403,8 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         c->workers = (unsigned)n;
         return e;
     }
+    if (strcmp(k, "watch") == 0)
+        return pawl__yl_bool(y, v, &c->watch);
     if (strcmp(k, "policy") == 0)
         return path(y, v, &c->policy);
     if (strcmp(k, "jwks") == 0)
@@ -471,6 +473,7 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     if ((ld.c = calloc(1, sizeof *ld.c)) == NULL)
         return PAWL_ENOMEM;
     ld.c->default_upstream = -1;
+    ld.c->watch = true;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
         pawld_config_free(ld.c);
         return e;

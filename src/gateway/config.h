@@ -72,6 +72,7 @@ struct pawld_step_up_cmd {
 
 struct pawld_config {
     unsigned workers; /* 0: one per core */
+    bool watch;       /* reload when a file read changes (default true) */
     char *policy, *jwks, *grants;
     struct pawld_listener listeners[PAWLD_MAX_LISTENERS];
     size_t nlisteners;

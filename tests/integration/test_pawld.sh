@@ -344,6 +344,17 @@ curl -fsS -o /dev/null --cacert certs2/ca.pem -H "Authorization: Bearer $owner" 
     fail "the new server certificate is not served after the reload"
 echo "reloads under load: $(grep 'requests in' wrk.out | sed 's/^ *//'), none failed"
 
+# A changed file is reloaded without a signal: the stranger's grant goes
+# away when grants2.jsonl is replaced by rename.
+cp grants.jsonl grants3.jsonl
+mv grants3.jsonl grants2.jsonl
+for _ in $(seq 40); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$P$st" -H "Authorization: Bearer $stranger")
+    [ "$code" = 403 ] && break
+    sleep 0.1
+done
+[ "$code" = 403 ] || fail "a replaced grants file was not reloaded (still $code)"
+
 # SIGTERM drains: the in-flight request completes, then pawld exits 0.
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &
 inflight=$!

@@ -70,6 +70,7 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
 static int serve(struct pawld_server_state *srv, const char *config, sigset_t *sigs)
 {
     uint64_t gen = srv->world->generation;
+    struct pawld_watch *wt = srv->world->cfg->watch ? pawld_watch_start(srv, config) : NULL;
     for (size_t i = 0; i < srv->world->cfg->nlisteners; i++) {
         const struct pawld_listener *l = &srv->world->cfg->listeners[i];
         pawld_log(srv->sinks, "info", "\"msg\":\"listening\",\"listener\":\"%s\",\"address\":\"%s\",\"port\":%d,\"mode\":\"%s\",\"tls\":%s",
@@ -83,8 +84,10 @@ static int serve(struct pawld_server_state *srv, const char *config, sigset_t *s
             continue;
         if (sig == SIGHUP) {
             reload(srv, config, &gen);
+            pawld_watch_update(wt);
             continue;
         }
+        pawld_watch_stop(wt);
         pawld_log(srv->sinks, "info", "\"msg\":\"draining\",\"signal\":\"%s\"", sig == SIGTERM ? "TERM" : "INT");
         atomic_store(&srv->ready, false);
         atomic_store(&srv->draining, true);

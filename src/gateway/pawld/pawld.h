@@ -130,6 +130,18 @@ void pawld_io_resume(struct pawld_io *io);
  * false when there is none (or it did not verify). */
 bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n);
 
+/* ---- file watching (watch.c) ---------------------------------------------- */
+
+struct pawld_watch;
+struct pawld_server_state;
+/* Starts watching the files of srv->world (and the configuration file);
+ * a change raises SIGHUP. NULL when it cannot (pawld then reloads on
+ * SIGHUP only). */
+struct pawld_watch *pawld_watch_start(struct pawld_server_state *srv, const char *config);
+/* Watch the current world's files (after a reload attempt). */
+void pawld_watch_update(struct pawld_watch *wt);
+void pawld_watch_stop(struct pawld_watch *wt);
+
 /* ---- workers -------------------------------------------------------------- */
 
 struct pawld_pool; /* per upstream server: idle connections */

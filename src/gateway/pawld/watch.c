@@ -1,0 +1,154 @@
+/* watch.c: reload when a file pawld read changes (configuration, policy,
+ * JWKS, grants, certificates, keys, CA bundles, CRLs), as if SIGHUP had
+ * come. A thread of its own watches each file (inotify through libuv: a
+ * write in place, and a replacement by rename as certificate tools and
+ * editors do it, both touch the watched inode) and, once changes settle for
+ * WATCH_SETTLE_MS, raises SIGHUP for the main thread, which reloads. After
+ * every reload attempt the main thread asks it to watch the files anew (new
+ * inodes, new names). Files are watched one by one rather than their
+ * directories so that the audit log and event stream, written on every
+ * request, wake nobody. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pawld.h"
+
+#define WATCH_MAX 64
+#define WATCH_SETTLE_MS 300
+
+struct pawld_watch {
+    pthread_t tid;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t settle;
+    struct pawld_server_state *srv;
+    const char *config;
+    uv_fs_event_t *files[WATCH_MAX];
+    size_t nfiles;
+    atomic_bool stop;
+};
+
+static void resolved(const struct pawld_world *w, const char *p, char *out, size_t n)
+{
+    if (p[0] == '/' || w->dir[0] == '\0')
+        snprintf(out, n, "%s", p);
+    else
+        snprintf(out, n, "%s/%s", w->dir, p);
+}
+
+static void on_settled(uv_timer_t *t)
+{
+    (void)t;
+    kill(getpid(), SIGHUP); /* the main thread reloads; it logs what happened */
+}
+
+static void on_change(uv_fs_event_t *ev, const char *name, int events, int status)
+{
+    struct pawld_watch *wt = ev->loop->data;
+    (void)name;
+    (void)events;
+    if (status == 0)
+        uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
+}
+
+static void file_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void add_file(struct pawld_watch *wt, const char *path)
+{
+    uv_fs_event_t *ev;
+    if (wt->nfiles == WATCH_MAX || (ev = malloc(sizeof *ev)) == NULL)
+        return;
+    uv_fs_event_init(&wt->loop, ev);
+    if (uv_fs_event_start(ev, on_change, path, 0) != 0) {
+        uv_close((uv_handle_t *)ev, file_closed); /* a missing file: the reload says so */
+        return;
+    }
+    wt->files[wt->nfiles++] = ev;
+}
+
+/* Watches the files of the current world, replacing the previous set. */
+static void rewatch(uv_async_t *a)
+{
+    struct pawld_watch *wt = a->data;
+    char p[4300];
+    for (size_t i = 0; i < wt->nfiles; i++)
+        uv_close((uv_handle_t *)wt->files[i], file_closed);
+    wt->nfiles = 0;
+    if (atomic_load(&wt->stop)) {
+        uv_close((uv_handle_t *)&wt->wake, NULL);
+        uv_close((uv_handle_t *)&wt->settle, NULL);
+        return;
+    }
+    pthread_mutex_lock(&wt->srv->lock);
+    struct pawld_world *w = wt->srv->world;
+    pawld_world_ref(w);
+    pthread_mutex_unlock(&wt->srv->lock);
+    const struct pawld_config *c = w->cfg;
+    add_file(wt, wt->config);
+    const char *files[] = {c->policy, c->jwks, c->grants};
+    for (size_t i = 0; i < 3; i++)
+        if (files[i])
+            add_file(wt, (resolved(w, files[i], p, sizeof p), p));
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct pawld_tls *t = &c->listeners[i].tls;
+        const char *tf[] = {t->cert, t->key, t->client_ca, t->crl};
+        for (size_t j = 0; c->listeners[i].tls_on && j < 4; j++)
+            if (tf[j])
+                add_file(wt, (resolved(w, tf[j], p, sizeof p), p));
+    }
+    for (size_t i = 0; i < c->nupstreams; i++)
+        if (c->upstreams[i].ca)
+            add_file(wt, (resolved(w, c->upstreams[i].ca, p, sizeof p), p));
+    pawld_world_unref(w);
+}
+
+static void *run(void *arg)
+{
+    struct pawld_watch *wt = arg;
+    uv_run(&wt->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+struct pawld_watch *pawld_watch_start(struct pawld_server_state *srv, const char *config)
+{
+    struct pawld_watch *wt = calloc(1, sizeof *wt);
+    if (wt == NULL || uv_loop_init(&wt->loop) != 0) {
+        free(wt);
+        return NULL;
+    }
+    wt->srv = srv;
+    wt->config = config;
+    wt->loop.data = wt;
+    uv_async_init(&wt->loop, &wt->wake, rewatch);
+    wt->wake.data = wt;
+    uv_timer_init(&wt->loop, &wt->settle);
+    rewatch(&wt->wake);
+    if (pthread_create(&wt->tid, NULL, run, wt) != 0) {
+        free(wt); /* the loop is abandoned with the process */
+        return NULL;
+    }
+    return wt;
+}
+
+void pawld_watch_update(struct pawld_watch *wt)
+{
+    if (wt)
+        uv_async_send(&wt->wake);
+}
+
+void pawld_watch_stop(struct pawld_watch *wt)
+{
+    if (wt == NULL)
+        return;
+    atomic_store(&wt->stop, true);
+    uv_async_send(&wt->wake);
+    pthread_join(wt->tid, NULL);
+    uv_loop_close(&wt->loop);
+    free(wt);
+}
