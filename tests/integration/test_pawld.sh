@@ -47,7 +47,7 @@ $py "$PAWL_SRC/examples/backend/vehicle-backend.py" --listen "127.0.0.1:$secure_
 secure_pid=$!
 wait_port "$secure_port" "$secure_pid" || fail "the HTTPS backend did not start"
 proxy_port=$(free_port) tls_port=$(free_port) mtls_port=$(free_port) authz_port=$(free_port)
-admin_port=$(free_port) dead_port=$(free_port)
+admin_port=$(free_port) dead_port=$(free_port) envoy_port=$(free_port)
 write_config() { # extra grants file name
     cat >pawld.yaml <<EOF
 version: 1
@@ -69,6 +69,7 @@ listeners:
     tls: {cert: certs/server.pem, key: certs/server.key, client_ca: certs/ca.pem,
           client_certs: required, crl: certs/crl.pem}
   - {name: authz, listen: 127.0.0.1:$authz_port, mode: authz, authz: {flavor: nginx}}
+  - {name: envoy, listen: 127.0.0.1:$envoy_port, mode: authz, authz: {flavor: envoy, path_prefix: /authz}}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:
   backend: {servers: [http://127.0.0.1:$backend_port], response_timeout: 1500ms}
@@ -286,6 +287,19 @@ before=$(recorded)
     fail "nginx: a stranger was not 403"
 [ "$(recorded)" = "$before" ] || fail "nginx: a request pawld denied reached the backend"
 nginx_stop
+
+# Envoy ext_authz (HTTP service), as Envoy sends its checks: the original
+# method, path_prefix + the original path, the allowed headers, and the
+# client certificate URL-encoded in x-forwarded-client-cert.
+E=http://127.0.0.1:$envoy_port/authz
+curl -fsS -D hdr.txt -o /dev/null "$E$st" -H "Authorization: Bearer $owner" || fail "envoy: allowed check failed"
+grep -qi '^x-pawl-principal: sub=u-1042; roles=owner' hdr.txt || fail "envoy: no identity header: $(cat hdr.txt)"
+deny 401 unauthenticated "$E$st"
+deny 403 not_your_vehicle "$E$st" -H "Authorization: Bearer $stranger"
+xfcc="By=spiffe://pawl/gw;Hash=00;Cert=\"$($py -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' certs/client-ota.pem)\";Subject=\"CN=x\""
+curl -fsS "$E/api/v1/ota/campaigns" -H "x-forwarded-client-cert: $xfcc" -D hdr.txt -o /dev/null ||
+    fail "envoy: the client certificate in XFCC was not accepted"
+grep -qi '^x-pawl-principal: sub=svc-ota; roles=service; org=example-oem' hdr.txt || fail "envoy: XFCC identity: $(cat hdr.txt)"
 
 # Admin: health, readiness, metrics by route and reason.
 curl -fsS "http://127.0.0.1:$admin_port/healthz" | grep -q ok || fail "/healthz"
