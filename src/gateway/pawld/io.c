@@ -134,10 +134,11 @@ static void tls_pump(struct pawld_io *io)
             return;
         }
     }
+    char plain[PAWLD_IO_READ_CHUNK]; /* on the stack: an idle stream holds no buffer */
     while (!io->paused && !io->closing) {
-        int n = SSL_read(io->ssl, io->rbuf, sizeof io->rbuf);
+        int n = SSL_read(io->ssl, plain, sizeof plain);
         if (n > 0) {
-            io->ops->on_data(io, io->rbuf, (size_t)n);
+            io->ops->on_data(io, plain, (size_t)n);
             continue;
         }
         int e = SSL_get_error(io->ssl, n);
@@ -150,16 +151,19 @@ static void tls_pump(struct pawld_io *io)
         fail(io, UV_EPROTO);
 }
 
+/* A read buffer exists only while a read is being handled: libuv asks for
+ * one when the socket is readable, and it is freed when the bytes have been
+ * consumed or stashed by the owner. 10,000 idle connections hold none. */
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
+    (void)h;
     (void)hint;
-    struct pawld_io *io = h->data;
-    *buf = uv_buf_init(io->rbuf, sizeof io->rbuf);
+    buf->base = malloc(PAWLD_IO_READ_CHUNK);
+    buf->len = buf->base ? PAWLD_IO_READ_CHUNK : 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void handle_read(struct pawld_io *io, ssize_t nread, const uv_buf_t *buf)
 {
-    struct pawld_io *io = s->data;
     if (io->closing || nread == 0)
         return;
     if (nread < 0) {
@@ -175,6 +179,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     tls_pump(io);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    handle_read(s->data, nread, buf);
+    free(buf->base); /* the owner copied what it keeps */
 }
 
 /* Memory BIOs grow with what waits in them: reading stops while the owner

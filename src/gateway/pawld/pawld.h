@@ -110,7 +110,6 @@ struct pawld_io {
     BIO *rbio, *wbio;  /* memory BIOs: network bytes in, network bytes out (owned by ssl) */
     bool handshaken, paused, closing, want_close_after_write, above_high;
     size_t queued;     /* bytes handed to uv_write and not yet written */
-    char rbuf[PAWLD_IO_READ_CHUNK];
 };
 
 /* Accepts a connection from listener into io (TLS server role when ctx). */
