@@ -53,9 +53,28 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return keep(r, at, n);
 }
 
+/* The header arrays exist only while a request has headers: an idle
+ * kept-alive connection holds none (pawld_h1_release). */
+static bool header_arrays(struct pawld_h1 *r)
+{
+    size_t n = r->lim->max_headers ? r->lim->max_headers : 1;
+    r->hdr = calloc(n, sizeof *r->hdr);
+    r->view = calloc(n, sizeof *r->view);
+    if (r->hdr == NULL || r->view == NULL) {
+        free(r->hdr);
+        free(r->view);
+        r->hdr = NULL;
+        r->view = NULL;
+        return false;
+    }
+    return true;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct pawld_h1 *r = of(p);
+    if (r->hdr == NULL && !header_arrays(r))
+        return fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory reading the head");
     if (r->in_value || r->nhdr == 0) {
         if (r->nhdr == r->lim->max_headers)
             return fail(r, PAWL_R_HEADERS_TOO_LARGE, "more than %zu headers",
@@ -125,16 +144,23 @@ int pawld_h1_init(struct pawld_h1 *r, const struct pawl_http_limits *lim,
     r->lim = lim;
     r->on_body = body;
     r->ctx = ctx;
-    r->hdr = calloc(lim->max_headers ? lim->max_headers : 1, sizeof *r->hdr);
-    r->view = calloc(lim->max_headers ? lim->max_headers : 1, sizeof *r->view);
-    if (r->hdr == NULL || r->view == NULL) {
-        pawld_h1_free(r);
-        return -1;
-    }
     http_parser_init(&r->parser, HTTP_REQUEST);
     r->parser.data = r;
     r->line_start = true; /* the first line may not start with whitespace either */
     return 0;
+}
+
+void pawld_h1_release(struct pawld_h1 *r)
+{
+    if (r->state != PAWLD_H1_HEAD_WAIT || r->used != 0 || r->head_bytes != 0)
+        return;
+    free(r->buf);
+    free(r->hdr);
+    free(r->view);
+    r->buf = NULL;
+    r->hdr = NULL;
+    r->view = NULL;
+    r->cap = 0;
 }
 
 void pawld_h1_free(struct pawld_h1 *r)

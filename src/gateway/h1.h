@@ -51,7 +51,8 @@ struct pawld_h1 {
 };
 
 /* lim must outlive r. on_body (may be NULL: body bytes are dropped) gets
- * the decoded body of the current request. Returns -1 on out of memory. */
+ * the decoded body of the current request. Allocates nothing (buffers come
+ * with the first head); returns 0. */
 int pawld_h1_init(struct pawld_h1 *r, const struct pawl_http_limits *lim,
                   int (*on_body)(void *ctx, const char *p, size_t n), void *ctx);
 void pawld_h1_free(struct pawld_h1 *r);
@@ -72,5 +73,9 @@ void pawld_h1_resume(struct pawld_h1 *r);
 
 /* After PAWLD_H1_DONE: start on the next request of the connection. */
 void pawld_h1_next(struct pawld_h1 *r);
+
+/* Between requests (nothing of the next head read yet): frees the head
+ * buffers; they come back with the next head. A no-op otherwise. */
+void pawld_h1_release(struct pawld_h1 *r);
 
 #endif

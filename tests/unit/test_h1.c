@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "h1.h"
+#include "util.h"
 
 struct outcome {
     int requests;             /* heads that passed the checks */
@@ -203,6 +204,38 @@ static void test_limits(void **state)
     assert_int_equal(out.refused, PAWL_R_BODY_TOO_LARGE);
 }
 
+/* Between requests the reader gives its buffers back and still reads the
+ * next request whole; with part of a head read, release keeps them. */
+static void test_release_between_requests(void **state)
+{
+    (void)state;
+    static const struct pawl_http_limits lim = PAWL_HTTP_LIMITS_DEFAULT;
+    static const char one[] = "GET /a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n";
+    struct pawld_h1 r;
+    struct pawl_http_head h;
+    assert_int_equal(pawld_h1_init(&r, &lim, NULL, NULL), 0);
+    assert_null(r.hdr);
+    for (int round = 0; round < 3; round++) {
+        size_t used = pawld_h1_feed(&r, one, sizeof one - 1);
+        assert_int_equal(r.state, PAWLD_H1_HEAD);
+        pawld_h1_head(&r, &h);
+        assert_int_equal(h.nheaders, 2);
+        assert_true(pawl__str_eq(h.headers[1].value, "1"));
+        pawld_h1_resume(&r);
+        used += pawld_h1_feed(&r, one + used, sizeof one - 1 - used);
+        assert_int_equal(used, sizeof one - 1);
+        assert_int_equal(r.state, PAWLD_H1_DONE);
+        pawld_h1_next(&r);
+        pawld_h1_release(&r);
+        assert_null(r.buf);
+        assert_null(r.hdr);
+    }
+    assert_int_equal(pawld_h1_feed(&r, one, 10), 10); /* part of a head */
+    pawld_h1_release(&r);
+    assert_non_null(r.buf);
+    pawld_h1_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_obs_fold),
         cmocka_unit_test(test_targets_controls_upgrades),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_release_between_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

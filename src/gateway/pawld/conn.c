@@ -384,6 +384,8 @@ void pawld_conn_finish(struct pawld_conn *c)
         uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
     pawld_io_resume(&c->io);
     pawld_conn_pump(c);
+    if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in_len == 0)
+        pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
 }
 
 void pawld_conn_timer(uv_timer_t *t)
