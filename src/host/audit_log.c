@@ -545,6 +545,39 @@ int pawl_audit_log_append(struct pawl_audit_log *l, int64_t time_ms, const char 
     return flush(l, &em, err, errlen);
 }
 
+int pawl_audit_log_append_many(struct pawl_audit_log *l, const struct pawl_audit_item *items,
+                               size_t n, char *err, size_t errlen)
+{
+    struct pawl_audit_emit em = {0};
+    struct pawl_diag d;
+    if (l->broken) {
+        snprintf(err, errlen, "%s: unusable after an I/O error; close and reopen it", l->path);
+        return -1;
+    }
+    l->buf.len = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&d, 0, sizeof d);
+        pawl_err e = pawl_audit_append(&l->w, items[i].time_ms, items[i].kind, items[i].body,
+                                       items[i].n, &l->buf, &em, &d);
+        if (e != PAWL_OK) {
+            /* what is in the buffer is chained: write it before reporting */
+            struct pawl_audit_emit none = {0};
+            if (l->buf.len > 0 && flush(l, &none, err, errlen) != 0)
+                return -1;
+            snprintf(err, errlen, "%s: %s", l->path, d.msg[0] ? d.msg : pawl_err_str(e));
+            return e == PAWL_ENOMEM || e == PAWL_ECRYPTO ? -1 : 1;
+        }
+        /* a checkpoint is written (and fsynced, and anchored) where it falls;
+         * a full buffer is written before it could overflow */
+        if (em.checkpoint || l->buf.len > PAWL_AUDIT_LINE_MAX) {
+            if (flush(l, &em, err, errlen) != 0)
+                return -1;
+            memset(&em, 0, sizeof em);
+        }
+    }
+    return l->buf.len > 0 ? flush(l, &em, err, errlen) : 0;
+}
+
 int pawl_audit_log_close(struct pawl_audit_log *l, int64_t time_ms, char *err, size_t errlen)
 {
     struct pawl_audit_emit em;

@@ -34,6 +34,19 @@ int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned eve
 int pawl_audit_log_append(struct pawl_audit_log *log, int64_t time_ms, const char *kind,
                           const char *body_json, size_t n, char *err, size_t errlen);
 
+/* Several records at once, in order, with one write (plus one write, fsync
+ * and anchor per checkpoint that falls among them). Returns like
+ * pawl_audit_log_append: on 1 (a refused record) the records before it are
+ * written and the rest are not. */
+struct pawl_audit_item {
+    int64_t time_ms;
+    const char *kind;
+    const char *body;
+    size_t n;
+};
+int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_audit_item *items,
+                               size_t n, char *err, size_t errlen);
+
 /* Write the final checkpoint (when a record is unsigned), fsync, release the
  * lock and free log (always, even on error). Returns 0 or -1. log may be NULL. */
 int pawl_audit_log_close(struct pawl_audit_log *log, int64_t time_ms, char *err, size_t errlen);

@@ -18,6 +18,7 @@
 #define IN_MAX (4 * PAWLD_IO_READ_CHUNK)
 
 static void on_data(struct pawld_io *io, const char *p, size_t n);
+static int client_out(struct pawld_conn *c, const char *p, size_t n);
 static void on_error(struct pawld_io *io, int uverr);
 static void on_drain(struct pawld_io *io);
 static void io_closed(struct pawld_io *io);
@@ -55,6 +56,7 @@ static void conn_freed(struct pawld_conn *c)
     free(c->in);
     free(c->fwd_head);
     free(c->cork);
+    free(c->out);
     free(c);
     pawld_worker_conn_gone(w);
 }
@@ -146,13 +148,95 @@ void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const ch
                      "Cache-Control: no-store\r\n%s%s\r\n",
                      status, pawld_status_text(status), ctype, body_len, extra_headers ? extra_headers : "",
                      close ? "Connection: close\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head || pawld_io_write(&c->io, head, (size_t)n) != 0 ||
-        (!c->head_method && pawld_io_write(&c->io, body, body_len) != 0)) {
+    if (n < 0 || (size_t)n >= sizeof head || client_out(c, head, (size_t)n) != 0 ||
+        (!c->head_method && client_out(c, body, body_len) != 0)) {
         pawld_conn_close(c);
         return;
     }
     if (close) {
         c->keep_alive = false;
+        if (c->up)
+            pawld_proxy_abort(c); /* a refusal mid-request: nothing of it goes upstream */
+        if (c->held) { /* closes once the held answer is out */
+            c->held_close = true;
+            c->state = PAWLD_C_CLOSING;
+            uv_timer_stop(&c->timer);
+        } else {
+            conn_end(c);
+        }
+    }
+}
+
+/* ---- output held until the worker's decisions are written ---------------- */
+
+/* While the worker has decisions not yet written to the audit trail, what
+ * this connection would send (an answer, or a request to the upstream)
+ * waits for pawld_conn_commit, at the end of the loop iteration. */
+void pawld_conn_hold(struct pawld_conn *c)
+{
+    struct pawld_worker *w = c->w;
+    if (c->held)
+        return;
+    if (w->nheld == w->held_cap) {
+        size_t cap = w->held_cap ? w->held_cap * 2 : 64;
+        struct pawld_conn **h = realloc(w->held, cap * sizeof *h);
+        if (h == NULL) {
+            pawld_conn_close(c);
+            return;
+        }
+        w->held = h;
+        w->held_cap = cap;
+    }
+    w->held[w->nheld++] = c;
+    c->held = true;
+}
+
+static int client_out(struct pawld_conn *c, const char *p, size_t n)
+{
+    if (c->w->batch.nrec == 0 && !c->held)
+        return pawld_io_write(&c->io, p, n);
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 1024;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        char *b = realloc(c->out, cap);
+        if (b == NULL)
+            return -1;
+        c->out = b;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    pawld_conn_hold(c);
+    return 0;
+}
+
+void pawld_conn_commit(struct pawld_conn *c, bool written)
+{
+    c->held = false;
+    if (c->io.closing)
+        return;
+    if (!written) { /* nothing it decided may take effect */
+        c->out_len = 0;
+        c->cork_len = 0;
+        c->held_close = false;
+        pawld_conn_deny(c, PAWL_R_DEPENDENCY_UNAVAILABLE, "the audit trail cannot be written", true);
+        return;
+    }
+    if (c->out_len > 0 && pawld_io_write(&c->io, c->out, c->out_len) != 0) {
+        pawld_conn_close(c);
+        return;
+    }
+    c->out_len = 0;
+    if (c->out_cap > 65536) {
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
+    if (c->up)
+        pawld_proxy_flush(c);
+    if (c->held_close) {
+        c->held_close = false;
         conn_end(c);
     }
 }
@@ -227,7 +311,7 @@ static void refuse(struct pawld_conn *c, const struct pawl_http_head *h, enum pa
     snprintf(d.detail, sizeof d.detail, "%s", detail);
     struct pawl_http_head none = {{"", 0}, {"", 0}, 1, NULL, 0};
     pawld_conn_reqinfo(c, h ? h : &none, &ri); /* without a head: what is known */
-    (void)pawld_record(c->w->sinks, &ri, &d);  /* refused either way */
+    (void)pawld_record(c->w->sinks, &c->w->batch, &ri, &d); /* refused either way */
     pawld_conn_count(c, r);
     pawld_conn_answer(c, &d, NULL, true);
 }
@@ -298,8 +382,12 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
             on_parse_error(c);
     }
     c->in_consume = false;
-    if (c->up && !c->io.closing)
-        pawld_proxy_flush(c); /* nothing in this pass was refused */
+    if (c->up && !c->io.closing) { /* nothing in this pass was refused */
+        if (c->w->batch.nrec > 0)
+            pawld_conn_hold(c); /* sent once its decision is written */
+        else
+            pawld_proxy_flush(c);
+    }
     return used;
 }
 
@@ -371,6 +459,11 @@ void pawld_conn_finish(struct pawld_conn *c)
 {
     free(c->fwd_head);
     c->fwd_head = NULL;
+    if (!c->held) { /* an idle connection keeps no buffers */
+        free(c->cork);
+        c->cork = NULL;
+        c->cork_len = c->cork_cap = 0;
+    }
     c->resp_started = false;
     if (!c->keep_alive || c->w->draining || c->state == PAWLD_C_CLOSING) {
         conn_end(c);

@@ -21,7 +21,7 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     struct pawl_jwt_stats st;
     c->route = d->route ? (long)d->route->index : -1;
     pawld_conn_reqinfo(c, h, &ri);
-    if (pawld_record(w->sinks, &ri, d) != 0 && d->reason == PAWL_R_ALLOWED) {
+    if (pawld_record(w->sinks, &w->batch, &ri, d) != 0 && d->reason == PAWL_R_ALLOWED) {
         d->reason = PAWL_R_DEPENDENCY_UNAVAILABLE;
         d->status = pawl_reason_status(d->reason);
         snprintf(d->detail, sizeof d->detail, "the audit trail cannot be written");

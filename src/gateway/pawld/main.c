@@ -185,6 +185,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < srv.nworkers; i++) {
         pawl_engine_free(srv.workers[i].engine);
         pawld_metrics_free(&srv.workers[i].metrics);
+        pawld_batch_free(&srv.workers[i].batch);
+        free(srv.workers[i].held);
         uv_loop_close(&srv.workers[i].loop);
         pawld_world_unref(srv.workers[i].world);
     }

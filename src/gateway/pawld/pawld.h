@@ -70,9 +70,7 @@ void pawld_sinks_close(struct pawld_sinks *s);
  * no log file is configured. Thread-safe. */
 void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* One decided request: the OCSF event line and its audit record.
- * Returns -1 when the audit chain could not be written (the caller then
- * refuses the request: nothing goes unaudited). Thread-safe. */
+/* One decided request, as the event line describes it. */
 struct pawld_reqinfo {
     int64_t time_ms;
     pawl_str method, target, user_agent;
@@ -80,8 +78,24 @@ struct pawld_reqinfo {
     int client_port;
     const char *listener;
 };
-int pawld_record(struct pawld_sinks *s, const struct pawld_reqinfo *ri,
+/* A worker's decisions of one loop iteration, written together. */
+#define PAWLD_BATCH_MAX 4096
+#define PAWLD_BATCH_BYTES (8u << 20)
+struct pawld_batch {
+    char *buf;  /* event lines, each ended by '\n' */
+    size_t len, cap;
+    struct { int64_t time_ms; size_t off, len; } rec[PAWLD_BATCH_MAX];
+    size_t nrec;
+};
+int pawld_batch_init(struct pawld_batch *b);
+void pawld_batch_free(struct pawld_batch *b);
+/* Adds the decision's event to b. -1 when it cannot (out of memory, a full
+ * batch): the caller must not carry the decision out. */
+int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawld_reqinfo *ri,
                  const struct pawl_decision *dec);
+/* Writes b to the OCSF stream and the audit chain (one write each, plus a
+ * fsync per checkpoint) and empties it. -1 when either failed. */
+int pawld_sinks_commit(struct pawld_sinks *s, struct pawld_batch *b);
 bool pawld_sinks_want_events(const struct pawld_sinks *s);
 /* s as the inside of a JSON string (quotes, backslashes, controls escaped)
  * into out; s and out may be the same buffer. Returns out. */
@@ -165,6 +179,10 @@ struct pawld_worker {
     unsigned long conns;       /* open client connections */
     bool draining;
     struct pawld_conn *conn_list; /* open client connections, for drain */
+    struct pawld_batch batch;  /* this iteration's decisions, written by the commit check */
+    uv_check_t commit;
+    struct pawld_conn **held;  /* connections whose output waits for the commit */
+    size_t nheld, held_cap;
 };
 
 /* Process-wide state the workers read. */
@@ -240,6 +258,9 @@ struct pawld_conn {
     size_t fwd_head_len;
     char *cork;        /* upstream bytes held until the reader has checked this pass's input */
     size_t cork_len, cork_cap;
+    char *out;         /* client bytes held until the worker's decisions are written */
+    size_t out_len, out_cap;
+    bool held, held_close;
 };
 
 void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server);
@@ -258,6 +279,10 @@ void pawld_conn_close(struct pawld_conn *c);
 /* The request is over (response written): next request or close. */
 void pawld_conn_finish(struct pawld_conn *c);
 void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
+/* Hold c's output until the worker's decisions are written; then release
+ * it (written) or answer 503 instead (not written). */
+void pawld_conn_hold(struct pawld_conn *c);
+void pawld_conn_commit(struct pawld_conn *c, bool written);
 /* Feed buffered input to the reader; used again when a state wants more. */
 void pawld_conn_pump(struct pawld_conn *c);
 /* Pump, then read again if there is room. */

@@ -2,21 +2,25 @@
  * the hash-chained audit trail (src/host/audit_log.c). Workers call these
  * from their own threads: stdio locks each FILE per call, and the audit
  * chain, which has one writer, is behind a mutex. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "audit_log.h"
+#include "fileio.h"
 #include "pawl/event.h"
 #include "pawld.h"
 
 struct pawld_sinks {
     FILE *log;    /* NULL: stderr */
-    FILE *ocsf;   /* NULL: none */
+    int ocsf_fd;  /* -1: none; O_APPEND, one write per batch */
     struct pawl_audit_log *audit;
     pthread_mutex_t audit_lock;
     int64_t last_ms;
@@ -53,9 +57,18 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         return NULL;
     }
     pthread_mutex_init(&s->audit_lock, NULL);
-    if ((cfg->log_json && (s->log = open_append(dir, cfg->log_json, err, errlen)) == NULL) ||
-        (cfg->ocsf && (s->ocsf = open_append(dir, cfg->ocsf, err, errlen)) == NULL))
+    s->ocsf_fd = -1;
+    if (cfg->log_json && (s->log = open_append(dir, cfg->log_json, err, errlen)) == NULL)
         goto fail;
+    if (cfg->ocsf) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%s%s", cfg->ocsf[0] == '/' ? "" : dir,
+                 cfg->ocsf[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->ocsf);
+        if ((s->ocsf_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+            snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
     if (cfg->audit) {
         char path[4200], key[4200];
         snprintf(path, sizeof path, "%s%s%s", cfg->audit[0] == '/' ? "" : dir,
@@ -80,8 +93,8 @@ void pawld_sinks_close(struct pawld_sinks *s)
         fprintf(stderr, "pawld: audit: %s\n", err);
     if (s->log)
         fclose(s->log);
-    if (s->ocsf)
-        fclose(s->ocsf);
+    if (s->ocsf_fd >= 0)
+        close(s->ocsf_fd);
     pthread_mutex_destroy(&s->audit_lock);
     free(s);
 }
@@ -122,7 +135,7 @@ char *pawld_json_escape(const char *s, char *out, size_t n)
 
 bool pawld_sinks_want_events(const struct pawld_sinks *s)
 {
-    return s->ocsf != NULL || s->audit != NULL;
+    return s->ocsf_fd >= 0 || s->audit != NULL;
 }
 
 /* The API Activity event of one request, before the decision's fields. */
@@ -139,7 +152,10 @@ static json_t *request_event(const struct pawld_reqinfo *ri)
                      "svc_name", ri->listener);
 }
 
-int pawld_record(struct pawld_sinks *s, const struct pawld_reqinfo *ri,
+/* The event line goes into the worker's batch (no I/O here): it is written
+ * with the rest of the batch by pawld_sinks_commit at the end of the loop
+ * iteration, before anything it allowed is forwarded. */
+int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawld_reqinfo *ri,
                  const struct pawl_decision *dec)
 {
     if (!pawld_sinks_want_events(s))
@@ -151,25 +167,66 @@ int pawld_record(struct pawld_sinks *s, const struct pawld_reqinfo *ri,
     json_decref(base);
     if (line == NULL)
         return -1;
-    int rc = 0;
-    if (s->ocsf) {
-        line[n] = '\n';
-        fwrite(line, 1, n + 1, s->ocsf);
-        line[n] = '\0';
-    }
-    if (s->audit) {
-        char err[512];
-        pthread_mutex_lock(&s->audit_lock);
-        /* the chain's times never go backwards, whichever thread is first */
-        int64_t t = ri->time_ms > s->last_ms ? ri->time_ms : s->last_ms;
-        s->last_ms = t;
-        if (pawl_audit_log_append(s->audit, t, "decision", line, n, err, sizeof err) != 0)
-            rc = -1;
-        pthread_mutex_unlock(&s->audit_lock);
-        if (rc != 0)
-            pawld_log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"",
-                      pawld_json_escape(err, err, sizeof err));
+    int rc = -1;
+    if (b->nrec < PAWLD_BATCH_MAX && b->len + n + 1 <= b->cap) {
+        memcpy(b->buf + b->len, line, n);
+        b->buf[b->len + n] = '\n';
+        b->rec[b->nrec].time_ms = ri->time_ms;
+        b->rec[b->nrec].off = b->len;
+        b->rec[b->nrec].len = n;
+        b->nrec++;
+        b->len += n + 1;
+        rc = 0;
     }
     free(line);
+    return rc; /* a full batch refuses: the caller denies (nothing unaudited) */
+}
+
+static int commit_audit(struct pawld_sinks *s, struct pawld_batch *b)
+{
+    struct pawl_audit_item items[PAWLD_BATCH_MAX];
+    char err[512];
+    pthread_mutex_lock(&s->audit_lock);
+    for (size_t i = 0; i < b->nrec; i++) {
+        /* the chain's times never go backwards, whichever worker is first */
+        int64_t t = b->rec[i].time_ms > s->last_ms ? b->rec[i].time_ms : s->last_ms;
+        s->last_ms = t;
+        items[i] = (struct pawl_audit_item){t, "decision", b->buf + b->rec[i].off, b->rec[i].len};
+    }
+    int rc = pawl_audit_log_append_many(s->audit, items, b->nrec, err, sizeof err);
+    pthread_mutex_unlock(&s->audit_lock);
+    if (rc != 0)
+        pawld_log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"",
+                  pawld_json_escape(err, err, sizeof err));
+    return rc == 0 ? 0 : -1;
+}
+
+int pawld_sinks_commit(struct pawld_sinks *s, struct pawld_batch *b)
+{
+    int rc = 0;
+    if (b->nrec == 0)
+        return 0;
+    if (s->ocsf_fd >= 0 && pawl__write_all(s->ocsf_fd, b->buf, b->len) != 0) {
+        pawld_log(s, "error", "\"msg\":\"writing the OCSF stream failed\"");
+        rc = -1;
+    }
+    if (s->audit && commit_audit(s, b) != 0)
+        rc = -1;
+    b->nrec = 0;
+    b->len = 0;
     return rc;
+}
+
+int pawld_batch_init(struct pawld_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->cap = PAWLD_BATCH_BYTES;
+    b->buf = malloc(b->cap);
+    return b->buf ? 0 : -1;
+}
+
+void pawld_batch_free(struct pawld_batch *b)
+{
+    free(b->buf);
+    b->buf = NULL;
 }

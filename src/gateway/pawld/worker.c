@@ -74,10 +74,27 @@ static void drain_done(uv_handle_t *h)
     (void)h;
 }
 
+/* End of every loop iteration: this iteration's decisions are written
+ * (one write per sink), then the output they allowed is released. */
+static void on_commit(uv_check_t *h)
+{
+    struct pawld_worker *w = h->data;
+    if (w->batch.nrec == 0 && w->nheld == 0)
+        return;
+    bool ok = pawld_sinks_commit(w->sinks, &w->batch) == 0;
+    size_t n = w->nheld;
+    w->nheld = 0; /* the batch is empty now: releasing holds nothing new */
+    for (size_t i = 0; i < n; i++)
+        pawld_conn_commit(w->held[i], ok);
+}
+
 void pawld_worker_conn_gone(struct pawld_worker *w)
 {
-    if (w->draining && w->conns == 0 && !uv_is_closing((uv_handle_t *)&w->drain_timer))
+    if (w->draining && w->conns == 0 && !uv_is_closing((uv_handle_t *)&w->drain_timer)) {
+        on_commit(&w->commit);
         uv_close((uv_handle_t *)&w->drain_timer, drain_done);
+        uv_close((uv_handle_t *)&w->commit, drain_done);
+    }
 }
 
 static void drain_deadline(uv_timer_t *t)
@@ -214,6 +231,12 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     }
     w->loop.data = w;
     w->wake.data = w;
+    if (pawld_batch_init(&w->batch) != 0 || uv_check_init(&w->loop, &w->commit) != 0 ||
+        uv_check_start(&w->commit, on_commit) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->commit.data = w;
     if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, w->world->twin,
                         &w->engine) != PAWL_OK ||
         (w->pools = pawld_pools_new(w->world)) == NULL ||
