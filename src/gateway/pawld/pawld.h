@@ -181,6 +181,7 @@ struct pawld_worker {
     struct pawld_conn *conn_list; /* open client connections, for drain */
     struct pawld_batch batch;  /* this iteration's decisions, written by the commit check */
     uv_check_t commit;
+    uv_timer_t trim;           /* gives freed memory back to the system */
     struct pawld_conn **held;  /* connections whose output waits for the commit */
     size_t nheld, held_cap;
 };

@@ -611,7 +611,9 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
                        const struct pawl_decision *dec)
 {
     long u = dec->route ? c->w->world->route_upstream[dec->route->index] : -1;
-    size_t cap = c->h1.used + 8192;
+    /* the client's head (plus ": " and CRLF per header), the identity (at
+     * most 2 KiB), the request line, forwarding and framing headers */
+    size_t cap = c->h1.used + 4 * h->nheaders + strlen(c->w->world->cfg->identity_header) + 2048 + 1024;
     if (u < 0) {
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
         return;

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# pawld against nginx as a plain reverse proxy, in one run, on loopback, over
+# the same upstream (an nginx answering 1 KiB on every path), keep-alive,
+# the same number of workers on every side (one per core), wrk with the same
+# threads and connections for every target. Prints figures and ratios; never
+# passes or fails on time.
+#
+#   bash bench/pawld-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
+#
+# 1. Throughput: wrk -t2 -c64 against the upstream directly, nginx-proxy and
+#    pawld with the full policy: JWT (RS256, cached), grants, rate limits
+#    (raised so that they run on every request and deny none), the OCSF event
+#    stream and the audit chain.
+# 2. Latency added at half pawld's saturating rate: wrk cannot hold a rate
+#    (wrk2 is not in Debian), so each connection waits 1 ms after every answer
+#    (pawld-delay.lua) and the number of connections is chosen so the offered
+#    rate is about half the measured saturation; p50/p99 of each target at the
+#    same pacing, and proxy minus direct.
+# 3. Memory: RSS of pawld and of nginx-proxy (master + workers) at rest and
+#    with 10,000 idle keep-alive connections (2,000 with --quick).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${PAWL_BUILD:-$root/build/gcc}
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+dur=10s idle_n=10000
+$quick && dur=3s idle_n=2000
+pawld=$build/pawld
+[ -x "$pawld" ] || { echo "pawld-bench: $pawld not built" >&2; exit 1; }
+for t in wrk nginx curl openssl; do
+    command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "pawld-bench: $t is not installed" >&2; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+py=/usr/bin/python3
+[ -x $py ] || py=python3
+ncpu=$(nproc)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for f in "$tmp"/*/nginx.pid; do [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# nginx NAME PORT SERVER_BLOCK [HTTP_EXTRA]: master + ncpu workers in $tmp/NAME
+nginx_up() {
+    local d=$tmp/$1 user=""
+    mkdir -p "$d"
+    [ "$(id -u)" = 0 ] && user="user root;"
+    cat >"$d/nginx.conf" <<EOF
+$user
+worker_processes $ncpu;
+worker_rlimit_nofile 40000;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_timeout 300s;
+    keepalive_requests 1000000;
+    client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
+    uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+    ${4:-}
+    server { listen 127.0.0.1:$2 reuseport; $3 }
+}
+EOF
+    "$nginx_bin" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+    pids+=($!)
+    wait_port "$2" || { echo "pawld-bench: nginx $1 did not start: $(tail -3 "$d/error.log")" >&2; exit 1; }
+}
+
+body=$(head -c 1024 /dev/zero | tr '\0' x)
+up_port=$(free_port) nx_port=$(free_port) pd_port=$(free_port) adm_port=$(free_port)
+nginx_up upstream "$up_port" "default_type text/plain; location / { return 200 '$body'; }"
+nginx_up proxy "$nx_port" "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
+    "upstream up { server 127.0.0.1:$up_port; keepalive 64; }"
+
+# pawld with the example policy, grants and JWKS; audit and OCSF on.
+cp "$root"/examples/{policy.yaml,jwks.json,grants.jsonl} "$tmp/"
+cp "$root/examples/keys/audit-ed25519.pem" "$tmp/audit.key"
+sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' "$tmp/policy.yaml"
+grep -q 'rate: 1000000' "$tmp/policy.yaml" || { echo "pawld-bench: cannot raise the rate limit" >&2; exit 1; }
+cat >"$tmp/pawld.yaml" <<EOF
+version: 1
+workers: $ncpu
+watch: false
+policy: policy.yaml
+jwks: jwks.json
+grants: grants.jsonl
+listeners:
+  - {name: bench, listen: 127.0.0.1:$pd_port, mode: proxy, timeouts: {idle: 300s}}
+  - {name: admin, listen: 127.0.0.1:$adm_port, mode: admin}
+upstreams:
+  nginx: {servers: [http://127.0.0.1:$up_port], max_idle: 64}
+routes: {default: nginx}
+logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
+EOF
+(ulimit -n 40000 2>/dev/null || true; exec "$pawld" --config "$tmp/pawld.yaml" 2>"$tmp/pawld.stderr") &
+pd_pid=$!
+pids+=($pd_pid)
+wait_port "$pd_port" || { echo "pawld-bench: pawld did not start: $(cat "$tmp/pawld.stderr")" >&2; exit 1; }
+token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' 86400)
+path=/api/v1/vehicles/1HGCM82633A004352/status
+auth="Authorization: Bearer $token"
+curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$pd_port$path" || { echo "pawld-bench: pawld refused the request" >&2; exit 1; }
+
+# wrk output -> "req/s p50_us p99_us non2xx errors"
+parse() {
+    $py - "$1" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def us(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p50 = us(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+p99 = us(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
+non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", t)) else 0
+err = sum(map(int, m.groups())) if (m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)) else 0
+print(f"{rps:.0f} {p50:.0f} {p99:.0f} {non2xx} {err}")
+PY
+}
+run() { # name url wrk-args...
+    local name=$1 url=$2
+    shift 2
+    wrk -t2 "$@" -d"$dur" --latency -H "$auth" "$url" >"$tmp/wrk-$name.txt" 2>&1
+    parse "$tmp/wrk-$name.txt"
+}
+
+echo "pawld-bench: $(date -u +%Y-%m-%dT%H:%MZ), $ncpu cores (wrk and the servers share them), $dur per run"
+echo
+echo "== throughput: wrk -t2 -c64 -d$dur, keep-alive, 1 KiB responses"
+read -r d_rps _ _ d_bad d_err < <(run direct "http://127.0.0.1:$up_port$path" -c64)
+read -r n_rps _ _ n_bad n_err < <(run nginx "http://127.0.0.1:$nx_port$path" -c64)
+read -r p_rps _ _ p_bad p_err < <(run pawld "http://127.0.0.1:$pd_port$path" -c64)
+printf '  %-34s %9s req/s  non-2xx %s, socket errors %s\n' "upstream directly" "$d_rps" "$d_bad" "$d_err" \
+    "nginx reverse proxy" "$n_rps" "$n_bad" "$n_err" "pawld, full policy + audit" "$p_rps" "$p_bad" "$p_err"
+ratio=$($py -c "print(f'{$p_rps / $n_rps:.2f}')")
+echo "  pawld / nginx-proxy throughput: ${ratio}x (goal >= 1.0x)"
+
+echo
+half=$((p_rps / 2))
+conns=$(( (half * 12 / 10 + 999) / 1000 ))
+[ "$conns" -lt 1 ] && conns=1
+echo "== latency at about half pawld's saturation ($half req/s): $conns connections, 1 ms pause after each answer"
+lua=$root/bench/pawld-delay.lua
+read -r dr d50 d99 _ _ < <(run pdirect "http://127.0.0.1:$up_port$path" -c"$conns" -s "$lua")
+read -r nr n50 n99 _ _ < <(run pnginx "http://127.0.0.1:$nx_port$path" -c"$conns" -s "$lua")
+read -r pr p50 p99 pbad _ < <(run ppawld "http://127.0.0.1:$pd_port$path" -c"$conns" -s "$lua")
+printf '  %-22s %7s req/s  p50 %6s us  p99 %6s us\n' "upstream directly" "$dr" "$d50" "$d99" \
+    "nginx reverse proxy" "$nr" "$n50" "$n99" "pawld" "$pr" "$p50" "$p99"
+echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
+echo "  added by pawld:       p50 $((p50 - d50)) us, p99 $((p99 - d99)) us (goal p99 <= 100 us); non-2xx $pbad"
+
+echo
+echo "== memory with $idle_n idle keep-alive connections (each made one request first)"
+rss() { # pids... -> KiB summed
+    local s=0 p
+    for p in "$@"; do s=$((s + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
+    echo $s
+}
+nginx_pids() { local m; m=$(cat "$tmp/proxy/nginx.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
+idle() { # port pid-list-command
+    $py "$root/bench/pawld-idle.py" "$1" "$idle_n" "$path" "$auth" &
+    local ip=$!
+    for _ in $(seq 600); do [ -f "$tmp/idle-ready" ] && break; sleep 0.1; done
+    rm -f "$tmp/idle-ready"
+    echo "$($2)"
+    kill $ip 2>/dev/null || true
+    wait $ip 2>/dev/null || true
+}
+export PAWLD_IDLE_READY=$tmp/idle-ready
+p0=$(rss $pd_pid)
+p1=$(idle "$pd_port" "rss $pd_pid")
+n0=$(rss $(nginx_pids))
+n1=$(idle "$nx_port" "eval rss \$(nginx_pids)")
+printf '  %-22s at rest %8s KiB, with %s idle %8s KiB: %s KiB per connection\n' \
+    "pawld" "$p0" "$idle_n" "$p1" "$($py -c "print(f'{($p1 - $p0) / $idle_n:.2f}')")" \
+    "nginx reverse proxy" "$n0" "$idle_n" "$n1" "$($py -c "print(f'{($n1 - $n0) / $idle_n:.2f}')")"
+echo
+echo "pawld audited $(grep -c '"kind":"decision"' "$tmp/audit.log") decisions in this run."
