@@ -100,6 +100,19 @@ PAWL_MUST_CHECK pawl_err pawl_audit_append(struct pawl_audit_writer *w, int64_t 
                                            struct pawl_audit_buf *out,
                                            struct pawl_audit_emit *emit, struct pawl_diag *d);
 
+/* pawl_audit_append for a body that is already the compact serialisation
+ * of a JSON object made by jansson (json_dumpb with JSON_COMPACT, as
+ * pawl_event_dump writes it): it is not parsed again, only checked to be
+ * one object on one line ('{' ... '}', no control bytes, at most
+ * PAWL_AUDIT_BODY_MAX bytes). For producers that built the object
+ * themselves (pawld's decisions); anything read from outside goes through
+ * pawl_audit_append. */
+PAWL_MUST_CHECK pawl_err pawl_audit_append_dumped(struct pawl_audit_writer *w, int64_t time_ms,
+                                                  const char *kind, const char *body, size_t n,
+                                                  struct pawl_audit_buf *out,
+                                                  struct pawl_audit_emit *emit,
+                                                  struct pawl_diag *d);
+
 /* pawl_audit_append with kind "decision"; body is the OCSF event object. */
 PAWL_MUST_CHECK pawl_err pawl_audit_append_decision(struct pawl_audit_writer *w,
                                                     int64_t time_ms, const char *ocsf,

@@ -274,9 +274,50 @@ out:
     return e;
 }
 
+/* A body already in compact form: one object, one line, within the limit. */
+PAWL_MUST_CHECK static pawl_err dumped_body(const char *body, size_t n, struct pawl_audit_buf *c,
+                                            struct pawl_diag *d)
+{
+    if (n > PAWL_AUDIT_BODY_MAX) {
+        pawl__diagf(d, "audit", 0, 0, "record body is %zu bytes, over the %u-byte limit", n,
+                    PAWL_AUDIT_BODY_MAX);
+        return PAWL_ELIMIT;
+    }
+    if (n < 2 || body[0] != '{' || body[n - 1] != '}') {
+        pawl__diagf(d, "audit", 0, 0, "record body is not a compact JSON object");
+        return PAWL_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)body[i] < 0x20) {
+            pawl__diagf(d, "audit", 0, (unsigned)i + 1, "record body holds a control byte");
+            return PAWL_EINVAL;
+        }
+    c->p = (char *)(uintptr_t)body; /* borrowed: c is not freed by the caller below */
+    c->len = n;
+    return PAWL_OK;
+}
+
+static pawl_err append(struct pawl_audit_writer *w, int64_t time_ms, const char *kind,
+                       const char *body, size_t n, bool dumped, struct pawl_audit_buf *out,
+                       struct pawl_audit_emit *emit, struct pawl_diag *d);
+
 pawl_err pawl_audit_append(struct pawl_audit_writer *w, int64_t time_ms, const char *kind,
                            const char *body, size_t n, struct pawl_audit_buf *out,
                            struct pawl_audit_emit *emit, struct pawl_diag *d)
+{
+    return append(w, time_ms, kind, body, n, false, out, emit, d);
+}
+
+pawl_err pawl_audit_append_dumped(struct pawl_audit_writer *w, int64_t time_ms, const char *kind,
+                                  const char *body, size_t n, struct pawl_audit_buf *out,
+                                  struct pawl_audit_emit *emit, struct pawl_diag *d)
+{
+    return append(w, time_ms, kind, body, n, true, out, emit, d);
+}
+
+static pawl_err append(struct pawl_audit_writer *w, int64_t time_ms, const char *kind,
+                       const char *body, size_t n, bool dumped, struct pawl_audit_buf *out,
+                       struct pawl_audit_emit *emit, struct pawl_diag *d)
 {
     struct pawl_audit_writer saved = *w;
     struct pawl_audit_buf c;
@@ -293,7 +334,7 @@ pawl_err pawl_audit_append(struct pawl_audit_writer *w, int64_t time_ms, const c
         pawl__diagf(d, "audit", 0, 0, "bad record kind (want [a-z_]{1,32}, not genesis/checkpoint)");
         goto out;
     }
-    if ((e = canonical_body(body, n, &c, d)) != PAWL_OK)
+    if ((e = dumped ? dumped_body(body, n, &c, d) : canonical_body(body, n, &c, d)) != PAWL_OK)
         goto out;
     if ((e = emit_line(w, time_ms, kind, c.p, c.len, out)) != PAWL_OK) {
         pawl__diagf(d, "audit", 0, 0, "record: %s", pawl_err_str(e));
@@ -310,7 +351,8 @@ out:
         if (emit != NULL)
             emit->checkpoint = false;
     }
-    pawl_audit_buf_free(&c);
+    if (!dumped)
+        pawl_audit_buf_free(&c);
     return e;
 }
 

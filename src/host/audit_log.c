@@ -557,8 +557,11 @@ int pawl_audit_log_append_many(struct pawl_audit_log *l, const struct pawl_audit
     l->buf.len = 0;
     for (size_t i = 0; i < n; i++) {
         memset(&d, 0, sizeof d);
-        pawl_err e = pawl_audit_append(&l->w, items[i].time_ms, items[i].kind, items[i].body,
-                                       items[i].n, &l->buf, &em, &d);
+        pawl_err e = items[i].dumped
+                         ? pawl_audit_append_dumped(&l->w, items[i].time_ms, items[i].kind,
+                                                    items[i].body, items[i].n, &l->buf, &em, &d)
+                         : pawl_audit_append(&l->w, items[i].time_ms, items[i].kind, items[i].body,
+                                             items[i].n, &l->buf, &em, &d);
         if (e != PAWL_OK) {
             /* what is in the buffer is chained: write it before reporting */
             struct pawl_audit_emit none = {0};

@@ -43,6 +43,7 @@ struct pawl_audit_item {
     const char *kind;
     const char *body;
     size_t n;
+    bool dumped; /* body is jansson's compact dump of an object: pawl_audit_append_dumped */
 };
 int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_audit_item *items,
                                size_t n, char *err, size_t errlen);

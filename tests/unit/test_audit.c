@@ -157,6 +157,43 @@ static void test_format_exact(void **state)
     log_free(&l);
 }
 
+/* A body already in compact form is chained as it is (the same line as the
+ * re-serialising path gives) and verifies; anything but one object on one
+ * line is refused and leaves the writer as it was. */
+static void test_append_dumped(void **state)
+{
+    struct fixture *f = *state;
+    struct pawl_audit_writer w, w2;
+    struct pawl_audit_buf b, b2;
+    struct log l = { 0 };
+    static const char body[] = "{\"i\":1,\"msg\":\"caf\u00e9\"}";
+    pawl_audit_buf_init(&b, 2 * PAWL_AUDIT_LINE_MAX);
+    pawl_audit_buf_init(&b2, 2 * PAWL_AUDIT_LINE_MAX);
+    assert_int_equal(pawl_audit_writer_init(&w, f->pub, 4, -1, pawl_audit_sign_evp, f->key), PAWL_OK);
+    assert_int_equal(pawl_audit_genesis(&w, 1000, &b, NULL), PAWL_OK);
+    w2 = w;
+    size_t g = b.len; /* the genesis line */
+    assert_int_equal(pawl_audit_append_dumped(&w, 1001, "decision", body, sizeof body - 1, &b, NULL, NULL), PAWL_OK);
+    assert_int_equal(pawl_audit_append(&w2, 1001, "decision", body, sizeof body - 1, &b2, NULL, NULL), PAWL_OK);
+    assert_int_equal(b.len - g, b2.len); /* same bytes either way */
+    assert_memory_equal(b.p + g, b2.p, b2.len);
+    size_t len = b.len;
+    static const char *const bad[] = {"[1]", "{\"a\":\n1}", "{\"a\":1", "x{}", "{\"a\":\"\t\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct pawl_audit_writer before = w;
+        assert_int_not_equal(pawl_audit_append_dumped(&w, 1002, "decision", bad[i], strlen(bad[i]), &b, NULL, NULL), PAWL_OK);
+        assert_int_equal(b.len, len);
+        assert_memory_equal(&w, &before, sizeof w);
+    }
+    assert_int_equal(pawl_audit_checkpoint(&w, 1003, &b, NULL, NULL), PAWL_OK);
+    log_take(&l, &b);
+    struct pawl_audit_report r = verify(f->pub, &l, NULL);
+    assert_int_equal(r.fault, PAWL_AUDIT_OK);
+    log_free(&l);
+    pawl_audit_buf_free(&b);
+    pawl_audit_buf_free(&b2);
+}
+
 /* Every single-byte change of every line is caught at that line. */
 static void test_flip_every_byte(void **state)
 {
@@ -456,6 +493,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_chain),
+        cmocka_unit_test(test_append_dumped),
         cmocka_unit_test(test_format_exact),
         cmocka_unit_test(test_flip_every_byte),
         cmocka_unit_test(test_delete_swap_duplicate),

@@ -191,7 +191,8 @@ static int commit_audit(struct pawld_sinks *s, struct pawld_batch *b)
         /* the chain's times never go backwards, whichever worker is first */
         int64_t t = b->rec[i].time_ms > s->last_ms ? b->rec[i].time_ms : s->last_ms;
         s->last_ms = t;
-        items[i] = (struct pawl_audit_item){t, "decision", b->buf + b->rec[i].off, b->rec[i].len};
+        items[i] = (struct pawl_audit_item){t, "decision", b->buf + b->rec[i].off, b->rec[i].len,
+                                            true}; /* pawl_event_dump's compact output */
     }
     int rc = pawl_audit_log_append_many(s->audit, items, b->nrec, err, sizeof err);
     pthread_mutex_unlock(&s->audit_lock);
