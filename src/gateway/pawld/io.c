@@ -24,6 +24,8 @@ static void on_closed(uv_handle_t *h)
     if (io->ssl)
         SSL_free(io->ssl); /* and its two memory BIOs */
     io->ssl = NULL;
+    free(io->pend);
+    io->pend = NULL;
     io->ops->on_closed(io);
 }
 
@@ -65,9 +67,24 @@ static void on_written(uv_write_t *req, int status)
 }
 
 /* Hands bytes to the socket: written at once when the kernel takes them,
- * else copied into a write request. */
+ * else copied into a write request. While corked, collected for one write. */
 static int raw_write(struct pawld_io *io, const char *p, size_t n)
 {
+    if (io->corked) {
+        if (io->pend_len + n > io->pend_cap) {
+            size_t cap = io->pend_cap ? io->pend_cap : 4096;
+            while (cap < io->pend_len + n)
+                cap *= 2;
+            char *b = realloc(io->pend, cap);
+            if (b == NULL)
+                return -1;
+            io->pend = b;
+            io->pend_cap = cap;
+        }
+        memcpy(io->pend + io->pend_len, p, n);
+        io->pend_len += n;
+        return 0;
+    }
     if (io->queued == 0) {
         uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
         int r = uv_try_write((uv_stream_t *)&io->tcp, &b, 1);
@@ -300,6 +317,23 @@ int pawld_io_write(struct pawld_io *io, const char *p, size_t n)
         n -= (size_t)r;
     }
     return 0;
+}
+
+void pawld_io_cork(struct pawld_io *io)
+{
+    io->corked = true;
+}
+
+int pawld_io_uncork(struct pawld_io *io)
+{
+    int rc = 0;
+    io->corked = false;
+    if (io->pend_len > 0 && !io->closing)
+        rc = raw_write(io, io->pend, io->pend_len);
+    free(io->pend); /* an idle stream holds no buffer */
+    io->pend = NULL;
+    io->pend_len = io->pend_cap = 0;
+    return rc;
 }
 
 void pawld_io_end(struct pawld_io *io)

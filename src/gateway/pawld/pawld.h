@@ -124,6 +124,9 @@ struct pawld_io {
     BIO *rbio, *wbio;  /* memory BIOs: network bytes in, network bytes out (owned by ssl) */
     bool handshaken, paused, closing, want_close_after_write, above_high;
     size_t queued;     /* bytes handed to uv_write and not yet written */
+    bool corked;
+    char *pend;        /* written while corked */
+    size_t pend_len, pend_cap;
 };
 
 /* Accepts a connection from listener into io (TLS server role when ctx). */
@@ -134,6 +137,11 @@ int pawld_io_connect(struct pawld_io *io, uv_loop_t *loop, const struct sockaddr
                      SSL_CTX *ctx, const char *host, const struct pawld_io_ops *ops, void *owner);
 /* Queues n bytes (copied). Returns 0, or -1 when the stream is closing/failed. */
 int pawld_io_write(struct pawld_io *io, const char *p, size_t n);
+/* Between cork and uncork, writes are collected and go out as one
+ * (a response head with its first body bytes, chunk framing with its data).
+ * uncork returns -1 when that write failed. */
+void pawld_io_cork(struct pawld_io *io);
+int pawld_io_uncork(struct pawld_io *io);
 /* Close once everything queued is written. */
 void pawld_io_end(struct pawld_io *io);
 void pawld_io_close(struct pawld_io *io);

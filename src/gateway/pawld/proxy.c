@@ -46,7 +46,7 @@ struct pawld_upconn {
     uv_timer_t timer;
     int handles;
     http_parser parser;
-    bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited;
+    bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited, chunk_end_written;
     struct pawld_upconn *next_idle;
     char *hbuf;
     size_t hlen;
@@ -367,7 +367,7 @@ static void complete(struct pawld_upconn *up)
 {
     struct pawld_conn *c = up->c;
     bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited;
-    if (up->chunked_out && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
+    if (up->chunked_out && !up->chunk_end_written && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         keep = false;
     c->up = NULL;
     up->c = NULL;
@@ -396,8 +396,15 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
     }
     up->got_bytes = true;
     up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    struct pawld_conn *c = up->c;
+    pawld_io_cork(&c->io); /* what this read gives the client goes out in one write */
     size_t done = http_parser_execute(&up->parser, &resp_settings, p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&up->parser);
+    if (up->msg_done && up->chunked_out && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
+        up->close_delimited = true; /* the end could not be written: do not reuse */
+    up->chunk_end_written = up->msg_done && up->chunked_out;
+    if (pawld_io_uncork(&c->io) != 0 && !c->io.closing)
+        pawld_conn_close(c);
     if (up->c == NULL || up->c->io.closing) {
         up_close(up);
         return;
@@ -467,7 +474,7 @@ static void up_send(struct pawld_upconn *up)
     http_parser_init(&up->parser, HTTP_RESPONSE);
     up->parser.data = up;
     up->got_bytes = up->head_done = up->msg_done = false;
-    up->chunked_out = up->close_delimited = up->too_big = false;
+    up->chunked_out = up->close_delimited = up->too_big = up->chunk_end_written = false;
     up->hlen = up->nhdr = 0;
     up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
     c->cork_len = 0;
