@@ -36,6 +36,26 @@ void pawl_event_in_free(struct pawl_event_in *ev);
 json_t *pawl_event_decision(json_t *base, int64_t time_ms, pawl_str method,
                             const struct pawl_decision *dec);
 
+/* What a front end knows about a request, for pawl_event_format. Strings
+ * are borrowed; src_ip and svc_name may be NULL. */
+struct pawl_event_req {
+    int64_t time_ms;
+    pawl_str method, path, user_agent;
+    const char *src_ip;
+    int src_port;
+    const char *svc_name;
+};
+
+/* The API Activity line of a decision written straight into out (cap
+ * bytes, NUL-terminated, no newline): the same fields and values as
+ * pawl_event_decision over the base {src_endpoint:{ip,port},
+ * http_request:{http_method, url:{path}, user_agent}, dst_endpoint:
+ * {svc_name}}, ASCII only (\uXXXX escapes; bytes that are not UTF-8 become
+ * U+FFFD). No allocation, no JSON tree. Returns the length, or 0 when cap
+ * is too small. */
+size_t pawl_event_format(const struct pawl_event_req *rq, const struct pawl_decision *dec,
+                         char *out, size_t cap);
+
 /* Serialize compactly on one line into a malloc'd string (caller frees). */
 char *pawl_event_dump(json_t *ev, size_t *len);
 

@@ -11,8 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "audit_log.h"
 #include "fileio.h"
 #include "pawl/event.h"
@@ -138,48 +136,27 @@ bool pawld_sinks_want_events(const struct pawld_sinks *s)
     return s->ocsf_fd >= 0 || s->audit != NULL;
 }
 
-/* The API Activity event of one request, before the decision's fields. */
-static json_t *request_event(const struct pawld_reqinfo *ri)
-{
-    json_t *h = json_pack("{s:s%, s:{s:s%}}", "http_method", ri->method.p, ri->method.n, "url",
-                          "path", ri->target.p, ri->target.n);
-    if (h && ri->user_agent.n > 0)
-        json_object_set_new(h, "user_agent", json_stringn(ri->user_agent.p, ri->user_agent.n));
-    return json_pack("{s:i, s:i, s:I, s:{s:s, s:{s:s}}, s:{s:s, s:i}, s:o, s:{s:s}}", "class_uid",
-                     6003, "category_uid", 6, "time", (json_int_t)ri->time_ms, "metadata",
-                     "version", "1.3.0", "product", "name", "pawld", "src_endpoint", "ip",
-                     ri->client_ip, "port", ri->client_port, "http_request", h, "dst_endpoint",
-                     "svc_name", ri->listener);
-}
-
-/* The event line goes into the worker's batch (no I/O here): it is written
- * with the rest of the batch by pawld_sinks_commit at the end of the loop
- * iteration, before anything it allowed is forwarded. */
+/* The event line goes into the worker's batch (no I/O, no allocation): it
+ * is written with the rest of the batch by pawld_sinks_commit at the end of
+ * the loop iteration, before anything it allowed is forwarded. */
 int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawld_reqinfo *ri,
                  const struct pawl_decision *dec)
 {
     if (!pawld_sinks_want_events(s))
         return 0;
-    json_t *base = request_event(ri), *ev = base ? pawl_event_decision(base, ri->time_ms, ri->method, dec) : NULL;
-    size_t n = 0;
-    char *line = ev ? pawl_event_dump(ev, &n) : NULL;
-    json_decref(ev);
-    json_decref(base);
-    if (line == NULL)
-        return -1;
-    int rc = -1;
-    if (b->nrec < PAWLD_BATCH_MAX && b->len + n + 1 <= b->cap) {
-        memcpy(b->buf + b->len, line, n);
-        b->buf[b->len + n] = '\n';
-        b->rec[b->nrec].time_ms = ri->time_ms;
-        b->rec[b->nrec].off = b->len;
-        b->rec[b->nrec].len = n;
-        b->nrec++;
-        b->len += n + 1;
-        rc = 0;
-    }
-    free(line);
-    return rc; /* a full batch refuses: the caller denies (nothing unaudited) */
+    struct pawl_event_req rq = {ri->time_ms, ri->method, ri->target, ri->user_agent,
+                                ri->client_ip, ri->client_port, ri->listener};
+    size_t room = b->cap - b->len, n;
+    if (b->nrec == PAWLD_BATCH_MAX || room < 2 ||
+        (n = pawl_event_format(&rq, dec, b->buf + b->len, room - 1)) == 0)
+        return -1; /* a full batch refuses: the caller denies (nothing unaudited) */
+    b->buf[b->len + n] = '\n';
+    b->rec[b->nrec].time_ms = ri->time_ms;
+    b->rec[b->nrec].off = b->len;
+    b->rec[b->nrec].len = n;
+    b->nrec++;
+    b->len += n + 1;
+    return 0;
 }
 
 static int commit_audit(struct pawld_sinks *s, struct pawld_batch *b)
