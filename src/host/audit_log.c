@@ -3,6 +3,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +20,18 @@
 
 #define ANCHOR_MAX 4096 /* a checkpoint line is about 400 bytes */
 
+/* In background mode a thread makes checkpoints durable (fsync, then the
+ * anchor) while appends go on; only the newest checkpoint matters. */
+struct syncer {
+    pthread_t tid;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    char *line;          /* the checkpoint to anchor next, or NULL */
+    size_t len;
+    bool stop, failed;
+    char msg[512];
+};
+
 struct pawl_audit_log {
     int fd;
     char *path, *anchor;
@@ -26,6 +39,7 @@ struct pawl_audit_log {
     struct pawl_audit_writer w;
     struct pawl_audit_buf buf;
     bool fsync_each, broken;
+    struct syncer *sy;   /* NULL: checkpoints are made durable before append returns */
 };
 
 /* ---- line reader ------------------------------------------------------------- */
@@ -331,9 +345,124 @@ static int write_anchor(struct pawl_audit_log *l, const char *line, size_t n, ch
     return 0;
 }
 
-/* Write out l->buf; a checkpoint in it is fsynced, then anchored. */
+static void *sync_thread(void *arg)
+{
+    struct pawl_audit_log *l = arg;
+    struct syncer *sy = l->sy;
+    char err[512];
+    pthread_mutex_lock(&sy->m);
+    for (;;) {
+        while (sy->line == NULL && !sy->stop)
+            pthread_cond_wait(&sy->cv, &sy->m);
+        if (sy->line == NULL)
+            break;
+        char *line = sy->line;
+        size_t len = sy->len;
+        sy->line = NULL;
+        pthread_mutex_unlock(&sy->m);
+        int rc = 0;
+        if (fsync(l->fd) != 0) {
+            snprintf(err, sizeof err, "%s: fsync failed: %s", l->path, strerror(errno));
+            rc = -1;
+        } else {
+            rc = write_anchor(l, line, len, err, sizeof err);
+        }
+        free(line);
+        pthread_mutex_lock(&sy->m);
+        if (rc != 0 && !sy->failed) {
+            sy->failed = true;
+            snprintf(sy->msg, sizeof sy->msg, "%s", err);
+        }
+    }
+    pthread_mutex_unlock(&sy->m);
+    return NULL;
+}
+
+int pawl_audit_log_sync_in_background(struct pawl_audit_log *l, char *err, size_t errlen)
+{
+    struct syncer *sy = calloc(1, sizeof *sy);
+    if (sy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&sy->m, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    l->sy = sy;
+    if (pthread_create(&sy->tid, NULL, sync_thread, l) != 0) {
+        l->sy = NULL;
+        free(sy);
+        snprintf(err, errlen, "cannot start the audit sync thread");
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops the syncer after it made the last checkpoint handed to it durable.
+ * Returns -1 (with err) when any background fsync or anchor failed. */
+static int stop_syncer(struct pawl_audit_log *l, char *err, size_t errlen)
+{
+    struct syncer *sy = l->sy;
+    if (sy == NULL)
+        return 0;
+    pthread_mutex_lock(&sy->m);
+    sy->stop = true;
+    pthread_cond_signal(&sy->cv);
+    pthread_mutex_unlock(&sy->m);
+    pthread_join(sy->tid, NULL);
+    int rc = sy->failed ? -1 : 0;
+    if (rc != 0)
+        snprintf(err, errlen, "%s", sy->msg);
+    free(sy->line);
+    pthread_mutex_destroy(&sy->m);
+    pthread_cond_destroy(&sy->cv);
+    free(sy);
+    l->sy = NULL;
+    return rc;
+}
+
+/* Background mode: the checkpoint line goes to the syncer (replacing one
+ * it has not reached yet: the newer covers it). A failure it reported
+ * earlier makes this log unusable now. */
+static int hand_to_syncer(struct pawl_audit_log *l, const char *line, size_t n, char *err,
+                          size_t errlen)
+{
+    struct syncer *sy = l->sy;
+    char *copy = malloc(n ? n : 1);
+    int rc = 0;
+    if (copy != NULL)
+        memcpy(copy, line, n);
+    pthread_mutex_lock(&sy->m);
+    if (sy->failed || copy == NULL) {
+        snprintf(err, errlen, "%s", copy == NULL ? "out of memory" : sy->msg);
+        free(copy);
+        rc = -1;
+    } else {
+        free(sy->line);
+        sy->line = copy;
+        sy->len = n;
+        pthread_cond_signal(&sy->cv);
+    }
+    pthread_mutex_unlock(&sy->m);
+    if (rc != 0)
+        l->broken = true;
+    return rc;
+}
+
+/* Write out l->buf; a checkpoint in it is fsynced, then anchored (in the
+ * background when the log is in background mode). */
 static int flush(struct pawl_audit_log *l, const struct pawl_audit_emit *em, char *err, size_t errlen)
 {
+    if (em->checkpoint && l->sy != NULL) {
+        if (pawl__write_all(l->fd, l->buf.p, l->buf.len) != 0) {
+            l->broken = true;
+            snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
+            l->buf.len = 0;
+            return -1;
+        }
+        int rc = hand_to_syncer(l, l->buf.p + em->cp_off, em->cp_len, err, errlen);
+        l->buf.len = 0;
+        return rc;
+    }
     if (pawl__write_all(l->fd, l->buf.p, l->buf.len) != 0 ||
         ((em->checkpoint || l->fsync_each) && fsync(l->fd) != 0)) {
         l->broken = true;
@@ -588,6 +717,10 @@ int pawl_audit_log_close(struct pawl_audit_log *l, int64_t time_ms, char *err, s
     int rc = 0;
     if (l == NULL)
         return 0;
+    if (stop_syncer(l, err, errlen) != 0) { /* the final checkpoint is made durable here */
+        l->broken = true;
+        rc = -1;
+    }
     if (!l->broken) {
         l->buf.len = 0;
         if (pawl_audit_checkpoint(&l->w, time_ms, &l->buf, &em, &d) != PAWL_OK) {

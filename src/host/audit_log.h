@@ -48,6 +48,13 @@ struct pawl_audit_item {
 int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_audit_item *items,
                                size_t n, char *err, size_t errlen);
 
+/* From now on checkpoints are made durable (fsync, then <path>.anchor) by a
+ * thread of the log's own while appends go on, instead of before append
+ * returns: records are written (not fsynced) either way, and a background
+ * failure makes the next append fail. For a server whose threads must not
+ * wait for the disk. Returns 0, or -1 with err. */
+int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, char *err, size_t errlen);
+
 /* Write the final checkpoint (when a record is unsigned), fsync, release the
  * lock and free log (always, even on error). Returns 0 or -1. log may be NULL. */
 int pawl_audit_log_close(struct pawl_audit_log *log, int64_t time_ms, char *err, size_t errlen);

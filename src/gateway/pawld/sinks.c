@@ -73,8 +73,9 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
                  cfg->audit[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit);
         snprintf(key, sizeof key, "%s%s%s", cfg->audit_key[0] == '/' ? "" : dir,
                  cfg->audit_key[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit_key);
-        if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0)
-            goto fail;
+        if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0 ||
+            pawl_audit_log_sync_in_background(s->audit, err, errlen) != 0)
+            goto fail; /* workers never wait for a checkpoint's fsync */
     }
     return s;
 fail:
