@@ -99,7 +99,7 @@ pawl_err pawl_event_parse(const char *line, size_t n, const char *where, unsigne
     return fields(out->root, &out->rq, where, lineno, d);
 }
 
-static int activity_id(pawl_str m)
+int pawl__activity_id(pawl_str m)
 {
     if (pawl__str_eq(m, "POST"))
         return 1;
@@ -189,7 +189,7 @@ json_t *pawl_event_decision(json_t *base, int64_t time_ms, pawl_str method,
     json_t *ev = json_is_object(base) ? json_deep_copy(base) : json_object();
     if (ev == NULL)
         return NULL;
-    int act = activity_id(method);
+    int act = pawl__activity_id(method);
     bool allowed = dec->reason == PAWL_R_ALLOWED;
     json_object_set_new(ev, "class_uid", json_integer(6003));
     json_object_set_new(ev, "category_uid", json_integer(6));

@@ -108,17 +108,6 @@ static void cstr(struct out *o, const char *s)
     str(o, s, strlen(s));
 }
 
-static int activity(pawl_str m)
-{
-    if (pawl__str_eq(m, "POST"))
-        return 1;
-    if (pawl__str_eq(m, "GET") || pawl__str_eq(m, "HEAD"))
-        return 2;
-    if (pawl__str_eq(m, "PUT") || pawl__str_eq(m, "PATCH"))
-        return 3;
-    return pawl__str_eq(m, "DELETE") ? 4 : 99;
-}
-
 static void actor(struct out *o, const struct pawl_decision *dec)
 {
     const struct pawl_principal *p = &dec->principal;
@@ -176,7 +165,7 @@ size_t pawl_event_format(const struct pawl_event_req *rq, const struct pawl_deci
                          char *buf, size_t cap)
 {
     struct out o = {buf, 0, cap, false};
-    int act = activity(rq->method);
+    int act = pawl__activity_id(rq->method);
     bool allowed = dec->reason == PAWL_R_ALLOWED;
     char why[sizeof dec->detail + 64];
     fmt(&o, "{\"class_uid\":6003,\"category_uid\":6,\"time\":%lld", (long long)rq->time_ms);

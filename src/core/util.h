@@ -15,6 +15,10 @@ void pawl__diagf(struct pawl_diag *d, const char *where, unsigned line, unsigned
 PAWL_MUST_CHECK pawl_err pawl__parse_i64(const char *s, size_t n, int64_t min, int64_t max,
                                          int64_t *out);
 
+/* OCSF activity_id of an HTTP method: 1 POST, 2 GET/HEAD, 3 PUT/PATCH,
+ * 4 DELETE, 99 other (event.c, event_format.c). */
+int pawl__activity_id(pawl_str m);
+
 /* Strict base64url (RFC 4648 section 5) without padding. Rejects '=', '+',
  * '/', whitespace and non-zero trailing bits. *outn receives the length. */
 PAWL_MUST_CHECK pawl_err pawl__b64url_decode(const char *in, size_t n, uint8_t *out,

@@ -53,10 +53,10 @@ static void conn_freed(struct pawld_conn *c)
     if (c->h1_ok)
         pawld_h1_free(&c->h1);
     pawld_world_unref(c->world);
-    free(c->in);
+    pawld_buf_free(&c->in);
     free(c->fwd_head);
-    free(c->cork);
-    free(c->out);
+    pawld_buf_free(&c->cork);
+    pawld_buf_free(&c->out);
     free(c);
     pawld_worker_conn_gone(w);
 }
@@ -195,18 +195,8 @@ static int client_out(struct pawld_conn *c, const char *p, size_t n)
 {
     if (c->w->batch.nrec == 0 && !c->held)
         return pawld_io_write(&c->io, p, n);
-    if (c->out_len + n > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 1024;
-        while (cap < c->out_len + n)
-            cap *= 2;
-        char *b = realloc(c->out, cap);
-        if (b == NULL)
-            return -1;
-        c->out = b;
-        c->out_cap = cap;
-    }
-    memcpy(c->out + c->out_len, p, n);
-    c->out_len += n;
+    if (pawld_buf_add(&c->out, p, n, SIZE_MAX / 2) != 0)
+        return -1;
     pawld_conn_hold(c);
     return 0;
 }
@@ -217,22 +207,17 @@ void pawld_conn_commit(struct pawld_conn *c, bool written)
     if (c->io.closing)
         return;
     if (!written) { /* nothing it decided may take effect */
-        c->out_len = 0;
-        c->cork_len = 0;
+        pawld_buf_free(&c->out);
+        pawld_buf_free(&c->cork);
         c->held_close = false;
         pawld_conn_deny(c, PAWL_R_DEPENDENCY_UNAVAILABLE, "the audit trail cannot be written", true);
         return;
     }
-    if (c->out_len > 0 && pawld_io_write(&c->io, c->out, c->out_len) != 0) {
+    if (c->out.len > 0 && pawld_io_write(&c->io, c->out.p, c->out.len) != 0) {
         pawld_conn_close(c);
         return;
     }
-    c->out_len = 0;
-    if (c->out_cap > 65536) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
-    }
+    pawld_buf_free(&c->out);
     if (c->up)
         pawld_proxy_flush(c);
     if (c->held_close) {
@@ -285,18 +270,18 @@ void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r)
 /* ---- requests ----------------------------------------------------------- */
 
 void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
-                        struct pawld_reqinfo *ri)
+                        struct pawl_event_req *ri)
 {
     memset(ri, 0, sizeof *ri);
     ri->time_ms = pawld_wall_ms();
     ri->method = h->method;
-    ri->target = h->target;
+    ri->path = h->target;
     for (size_t i = 0; i < h->nheaders; i++)
         if (pawl__str_ieq_cstr(h->headers[i].name, "user-agent"))
             ri->user_agent = h->headers[i].value;
-    ri->client_ip = c->peer_ip;
-    ri->client_port = c->peer_port;
-    ri->listener = c->lc->name;
+    ri->src_ip = c->peer_ip;
+    ri->src_port = c->peer_port;
+    ri->svc_name = c->lc->name;
 }
 
 /* A head the checks refused: audited, counted, answered, closed. */
@@ -304,7 +289,7 @@ static void refuse(struct pawld_conn *c, const struct pawl_http_head *h, enum pa
                    const char *detail)
 {
     struct pawl_decision d;
-    struct pawld_reqinfo ri;
+    struct pawl_event_req ri;
     memset(&d, 0, sizeof d);
     d.reason = r;
     d.status = pawl_reason_status(r);
@@ -391,44 +376,22 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
     return used;
 }
 
-static int stash(struct pawld_conn *c, const char *p, size_t n)
-{
-    if (c->in_len + n > IN_MAX)
-        return -1;
-    if (c->in_len + n > c->in_cap) {
-        char *b = realloc(c->in, c->in_len + n);
-        if (b == NULL)
-            return -1;
-        c->in = b;
-        c->in_cap = c->in_len + n;
-    }
-    memcpy(c->in + c->in_len, p, n);
-    c->in_len += n;
-    return 0;
-}
-
 void pawld_conn_pump(struct pawld_conn *c)
 {
-    if (c->in_consume || c->in_len == 0)
+    if (c->in_consume || c->in.len == 0)
         return;
-    size_t used = consume(c, c->in, c->in_len);
+    size_t used = consume(c, c->in.p, c->in.len);
     if (c->io.closing)
         return;
-    memmove(c->in, c->in + used, c->in_len - used);
-    c->in_len -= used;
-    if (c->in_len == 0) { /* an idle connection holds no buffer */
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
-    if (c->in_len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
+    pawld_buf_consume(&c->in, used); /* freed when empty: an idle connection holds none */
+    if (c->in.len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
         pawld_io_resume(&c->io);
 }
 
 void pawld_conn_read_more(struct pawld_conn *c)
 {
     pawld_conn_pump(c);
-    if (!c->io.closing && c->in_len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
+    if (!c->io.closing && c->in.len < IN_MAX - PAWLD_IO_READ_CHUNK && c->state != PAWLD_C_CLOSING)
         pawld_io_resume(&c->io);
 }
 
@@ -443,15 +406,15 @@ static void on_data(struct pawld_io *io, const char *p, size_t n)
         if (c->lc->header_timeout_ms > 0)
             uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->header_timeout_ms, 0);
     }
-    size_t used = c->in_len == 0 ? consume(c, p, n) : 0;
+    size_t used = c->in.len == 0 ? consume(c, p, n) : 0;
     if (c->io.closing || used == n)
         return;
-    if (stash(c, p + used, n - used) != 0) {
+    if (pawld_buf_add(&c->in, p + used, n - used, IN_MAX) != 0) {
         pawld_conn_close(c);
         return;
     }
     pawld_conn_pump(c);
-    if (!c->io.closing && c->in_len >= IN_MAX - PAWLD_IO_READ_CHUNK)
+    if (!c->io.closing && c->in.len >= IN_MAX - PAWLD_IO_READ_CHUNK)
         pawld_io_pause(&c->io);
 }
 
@@ -459,11 +422,8 @@ void pawld_conn_finish(struct pawld_conn *c)
 {
     free(c->fwd_head);
     c->fwd_head = NULL;
-    if (!c->held) { /* an idle connection keeps no buffers */
-        free(c->cork);
-        c->cork = NULL;
-        c->cork_len = c->cork_cap = 0;
-    }
+    if (!c->held) /* an idle connection keeps no buffers */
+        pawld_buf_free(&c->cork);
     c->resp_started = false;
     if (!c->keep_alive || c->w->draining || c->state == PAWLD_C_CLOSING) {
         conn_end(c);
@@ -477,7 +437,7 @@ void pawld_conn_finish(struct pawld_conn *c)
         uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
     pawld_io_resume(&c->io);
     pawld_conn_pump(c);
-    if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in_len == 0)
+    if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in.len == 0)
         pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
 }
 

@@ -17,7 +17,7 @@
 static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct pawl_decision *d)
 {
     struct pawld_worker *w = c->w;
-    struct pawld_reqinfo ri;
+    struct pawl_event_req ri;
     struct pawl_jwt_stats st;
     c->route = d->route ? (long)d->route->index : -1;
     pawld_conn_reqinfo(c, h, &ri);

@@ -11,6 +11,40 @@
 
 #include "pawld.h"
 
+int pawld_buf_add(struct pawld_buf *b, const void *p, size_t n, size_t max)
+{
+    if (n > max - b->len)
+        return -1;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *nb = realloc(b->p, cap);
+        if (nb == NULL)
+            return -1;
+        b->p = nb;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void pawld_buf_consume(struct pawld_buf *b, size_t n)
+{
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+    if (b->len == 0)
+        pawld_buf_free(b);
+}
+
+void pawld_buf_free(struct pawld_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
 struct wreq {
     uv_write_t req;
     struct pawld_io *io;
@@ -24,8 +58,7 @@ static void on_closed(uv_handle_t *h)
     if (io->ssl)
         SSL_free(io->ssl); /* and its two memory BIOs */
     io->ssl = NULL;
-    free(io->pend);
-    io->pend = NULL;
+    pawld_buf_free(&io->pend);
     io->ops->on_closed(io);
 }
 
@@ -70,21 +103,8 @@ static void on_written(uv_write_t *req, int status)
  * else copied into a write request. While corked, collected for one write. */
 static int raw_write(struct pawld_io *io, const char *p, size_t n)
 {
-    if (io->corked) {
-        if (io->pend_len + n > io->pend_cap) {
-            size_t cap = io->pend_cap ? io->pend_cap : 4096;
-            while (cap < io->pend_len + n)
-                cap *= 2;
-            char *b = realloc(io->pend, cap);
-            if (b == NULL)
-                return -1;
-            io->pend = b;
-            io->pend_cap = cap;
-        }
-        memcpy(io->pend + io->pend_len, p, n);
-        io->pend_len += n;
-        return 0;
-    }
+    if (io->corked)
+        return pawld_buf_add(&io->pend, p, n, SIZE_MAX / 2);
     if (io->queued == 0) {
         uv_buf_t b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
         int r = uv_try_write((uv_stream_t *)&io->tcp, &b, 1);
@@ -328,11 +348,9 @@ int pawld_io_uncork(struct pawld_io *io)
 {
     int rc = 0;
     io->corked = false;
-    if (io->pend_len > 0 && !io->closing)
-        rc = raw_write(io, io->pend, io->pend_len);
-    free(io->pend); /* an idle stream holds no buffer */
-    io->pend = NULL;
-    io->pend_len = io->pend_cap = 0;
+    if (io->pend.len > 0 && !io->closing)
+        rc = raw_write(io, io->pend.p, io->pend.len);
+    pawld_buf_free(&io->pend); /* an idle stream holds no buffer */
     return rc;
 }
 

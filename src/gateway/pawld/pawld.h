@@ -28,7 +28,22 @@
 #include "metrics.h"
 #include "stepup.h"
 #include "pawl/engine.h"
+#include "pawl/event.h"
 #include "pawl/jwt.h"
+
+/* ---- a byte buffer --------------------------------------------------------- */
+
+/* Grows by doubling (from 1 KiB) up to a maximum; holds no memory when empty
+ * and freed. */
+struct pawld_buf {
+    char *p;
+    size_t len, cap;
+};
+/* Appends n bytes; -1 when out of memory or when len would pass max. */
+int pawld_buf_add(struct pawld_buf *b, const void *p, size_t n, size_t max);
+/* Drops the first n bytes. */
+void pawld_buf_consume(struct pawld_buf *b, size_t n);
+void pawld_buf_free(struct pawld_buf *b);
 
 /* ---- the world: everything a reload replaces ---------------------------- */
 
@@ -70,14 +85,6 @@ void pawld_sinks_close(struct pawld_sinks *s);
  * no log file is configured. Thread-safe. */
 void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* One decided request, as the event line describes it. */
-struct pawld_reqinfo {
-    int64_t time_ms;
-    pawl_str method, target, user_agent;
-    const char *client_ip;
-    int client_port;
-    const char *listener;
-};
 /* A worker's decisions of one loop iteration, written together. */
 #define PAWLD_BATCH_MAX 4096
 #define PAWLD_BATCH_BYTES (8u << 20)
@@ -91,7 +98,7 @@ int pawld_batch_init(struct pawld_batch *b);
 void pawld_batch_free(struct pawld_batch *b);
 /* Adds the decision's event to b. -1 when it cannot (out of memory, a full
  * batch): the caller must not carry the decision out. */
-int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawld_reqinfo *ri,
+int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawl_event_req *ri,
                  const struct pawl_decision *dec);
 /* Writes b to the OCSF stream and the audit chain (one write each, plus a
  * fsync per checkpoint) and empties it. -1 when either failed. */
@@ -125,8 +132,7 @@ struct pawld_io {
     bool handshaken, paused, closing, want_close_after_write, above_high;
     size_t queued;     /* bytes handed to uv_write and not yet written */
     bool corked;
-    char *pend;        /* written while corked */
-    size_t pend_len, pend_cap;
+    struct pawld_buf pend; /* written while corked */
 };
 
 /* Accepts a connection from listener into io (TLS server role when ctx). */
@@ -247,8 +253,7 @@ struct pawld_conn {
     enum pawld_conn_state state;
     struct pawld_h1 h1;
     bool h1_ok;
-    char *in;          /* received, not yet fed to the reader */
-    size_t in_len, in_cap;
+    struct pawld_buf in; /* received, not yet fed to the reader */
     uv_timer_t timer;
     int handles;       /* open libuv handles (stream, timer): freed at 0 */
     bool in_consume, head_timing, resp_started;
@@ -265,10 +270,8 @@ struct pawld_conn {
     int64_t up_tries;
     char *fwd_head;    /* the head as sent upstream, kept for one retry */
     size_t fwd_head_len;
-    char *cork;        /* upstream bytes held until the reader has checked this pass's input */
-    size_t cork_len, cork_cap;
-    char *out;         /* client bytes held until the worker's decisions are written */
-    size_t out_len, out_cap;
+    struct pawld_buf cork; /* upstream bytes held until the reader has checked this pass's input */
+    struct pawld_buf out;  /* client bytes held until the worker's decisions are written */
     bool held, held_close;
 };
 
@@ -280,7 +283,7 @@ void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, cons
                        bool close);
 void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close);
 void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
-                        struct pawld_reqinfo *ri);
+                        struct pawl_event_req *ri);
 void pawld_conn_timer(uv_timer_t *t);
 int pawld_conn_body(void *ctx, const char *p, size_t n);
 int64_t pawld_wall_ms(void);

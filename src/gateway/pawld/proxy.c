@@ -437,35 +437,20 @@ void pawld_proxy_client_drained(struct pawld_conn *c)
 
 static int cork(struct pawld_conn *c, const char *p, size_t n)
 {
-    if (c->cork_len + n > c->cork_cap) {
-        size_t cap = c->cork_cap ? c->cork_cap : 4096;
-        while (cap < c->cork_len + n)
-            cap *= 2;
-        char *b = realloc(c->cork, cap);
-        if (b == NULL)
-            return -1;
-        c->cork = b;
-        c->cork_cap = cap;
-    }
-    memcpy(c->cork + c->cork_len, p, n);
-    c->cork_len += n;
-    return 0;
+    return pawld_buf_add(&c->cork, p, n, SIZE_MAX / 2);
 }
 
 void pawld_proxy_flush(struct pawld_conn *c)
 {
     struct pawld_upconn *up = c->up;
-    if (up == NULL || c->cork_len == 0)
+    if (up == NULL || c->cork.len == 0)
         return;
-    size_t n = c->cork_len;
-    c->cork_len = 0;
-    if (pawld_io_write(&up->io, c->cork, n) != 0)
+    size_t n = c->cork.len;
+    c->cork.len = 0;
+    if (pawld_io_write(&up->io, c->cork.p, n) != 0)
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
-    if (c->cork_cap > 65536) { /* a large pass does not pin its buffer */
-        free(c->cork);
-        c->cork = NULL;
-        c->cork_cap = 0;
-    }
+    if (c->cork.cap > 65536) /* a large pass does not pin its buffer */
+        pawld_buf_free(&c->cork);
 }
 
 static void up_send(struct pawld_upconn *up)
@@ -477,7 +462,7 @@ static void up_send(struct pawld_upconn *up)
     up->chunked_out = up->close_delimited = up->too_big = up->chunk_end_written = false;
     up->hlen = up->nhdr = 0;
     up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
-    c->cork_len = 0;
+    c->cork.len = 0;
     if (cork(c, c->fwd_head, c->fwd_head_len) != 0) {
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
         return;
@@ -651,7 +636,7 @@ int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
         return -1;
     }
     up_arm(up, c->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
-    if (up->io.queued + c->cork_len >= PAWLD_IO_HIGH_WATER)
+    if (up->io.queued + c->cork.len >= PAWLD_IO_HIGH_WATER)
         pawld_io_pause(&c->io); /* the upstream is slower: stop reading the client */
     return 0;
 }
@@ -666,7 +651,7 @@ void pawld_proxy_body_done(struct pawld_conn *c)
 void pawld_proxy_abort(struct pawld_conn *c)
 {
     struct pawld_upconn *up = c->up;
-    c->cork_len = 0;
+    c->cork.len = 0;
     if (up) /* mid-request: the connection cannot be reused */
         up_close(up);
 }

@@ -140,16 +140,14 @@ bool pawld_sinks_want_events(const struct pawld_sinks *s)
 /* The event line goes into the worker's batch (no I/O, no allocation): it
  * is written with the rest of the batch by pawld_sinks_commit at the end of
  * the loop iteration, before anything it allowed is forwarded. */
-int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawld_reqinfo *ri,
+int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawl_event_req *ri,
                  const struct pawl_decision *dec)
 {
     if (!pawld_sinks_want_events(s))
         return 0;
-    struct pawl_event_req rq = {ri->time_ms, ri->method, ri->target, ri->user_agent,
-                                ri->client_ip, ri->client_port, ri->listener};
     size_t room = b->cap - b->len, n;
     if (b->nrec == PAWLD_BATCH_MAX || room < 2 ||
-        (n = pawl_event_format(&rq, dec, b->buf + b->len, room - 1)) == 0)
+        (n = pawl_event_format(ri, dec, b->buf + b->len, room - 1)) == 0)
         return -1; /* a full batch refuses: the caller denies (nothing unaudited) */
     b->buf[b->len + n] = '\n';
     b->rec[b->nrec].time_ms = ri->time_ms;

@@ -129,7 +129,7 @@ static void drain(struct pawld_worker *w)
     uv_timer_start(&w->drain_timer, drain_deadline, DRAIN_MAX_MS, 0);
     for (struct pawld_conn *c = w->conn_list, *next; c; c = next) {
         next = c->next;
-        if (c->state == PAWLD_C_HEAD && !c->head_timing && c->in_len == 0)
+        if (c->state == PAWLD_C_HEAD && !c->head_timing && c->in.len == 0)
             pawld_conn_close(c);
     }
     pawld_worker_conn_gone(w);
