@@ -20,6 +20,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/pawld.log" ] && tail -5 "$tmp/pawld.log" >&2; exit 1; }
 raw() { $py "$here/rawhttp.py" "$@"; }
+# grep -q on a pipe under pipefail: grep leaving early can fail the writer
+# (SIGPIPE); these read all their input first.
+has() { local s; s=$(cat); grep -q -- "$1" <<<"$s"; }
+hasi() { local s; s=$(cat); grep -qi -- "$1" <<<"$s"; }
 cd "$tmp"
 
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
@@ -101,13 +105,13 @@ PY
 write_config
 
 # --check: valid, then errors with file:line:column
-"$PAWLD_BIN" --config pawld.yaml --check | grep -q "configuration OK" || fail "--check on a good config"
+"$PAWLD_BIN" --config pawld.yaml --check | has "configuration OK" || fail "--check on a good config"
 sed 's/^workers: 2/workers: 2\nworkerz: 3/' pawld.yaml >bad.yaml
 out=$("$PAWLD_BIN" --config bad.yaml --check 2>&1) && fail "--check accepted an unknown key"
-echo "$out" | grep -q "bad.yaml:3:" || fail "--check error without file:line: $out"
+echo "$out" | has "bad.yaml:3:" || fail "--check error without file:line: $out"
 sed 's/policy: policy.yaml/policy: nowhere.yaml/' pawld.yaml >bad2.yaml
 out=$("$PAWLD_BIN" --config bad2.yaml --check 2>&1) && fail "--check accepted a missing policy"
-echo "$out" | grep -q "nowhere.yaml" || fail "--check did not name the missing file: $out"
+echo "$out" | has "nowhere.yaml" || fail "--check did not name the missing file: $out"
 
 pawld_start "$tmp/pawld.yaml"
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
@@ -122,10 +126,10 @@ st=/api/v1/vehicles/$V/status
 # one the client tried to inject is gone, and so is its X-Forwarded-For.
 body=$(curl -fsS "$P$st" -H "Authorization: Bearer $owner" -H 'X-Pawl-Principal: sub=admin; roles=admin' \
     -H 'X-Forwarded-For: 10.6.6.6')
-echo "$body" | grep -q '"principal": "sub=u-1042; roles=owner"' || fail "identity not passed: $body"
+echo "$body" | has '"principal": "sub=u-1042; roles=owner"' || fail "identity not passed: $body"
 last=$(tail -1 "$backend_rec")
-echo "$last" | grep -q '10.6.6.6' && fail "a client's X-Forwarded-For reached the backend"
-echo "$last" | grep -q '"Forwarded", "for=127.0.0.1;proto=http"' || fail "no Forwarded header: $last"
+echo "$last" | has '10.6.6.6' && fail "a client's X-Forwarded-For reached the backend"
+echo "$last" | has '"Forwarded", "for=127.0.0.1;proto=http"' || fail "no Forwarded header: $last"
 
 # Denied requests: JSON reason, never forwarded.
 deny() { # expected_status reason curl-args...
@@ -158,7 +162,7 @@ KC=$P/api/v1/dealer/vehicles/$V/key-codes
 good=$(token owner.pem "$V" dealer.key-codes)
 curl -fsS -o /dev/null "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $good" ||
     fail "step-up: a valid owner co-signature was refused"
-tail -1 "$backend_rec" | grep -q "\"X-Pawl-Command-Token\", \"$good\"" || fail "step-up: the token was not forwarded"
+tail -1 "$backend_rec" | has "\"X-Pawl-Command-Token\", \"$good\"" || fail "step-up: the token was not forwarded"
 deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $good"
 grep -q replay body.json || fail "step-up: a replayed token: $(cat body.json)"
 deny 428 step_up_required "$KC" -H "Authorization: Bearer $dealer" \
@@ -177,9 +181,10 @@ smuggle() { # reason raw-request
     local before out
     before=$(recorded)
     out=$(printf '%s' "$2" | raw --timeout 3 127.0.0.1 "$proxy_port" || true)
-    echo "$out" | head -1 | grep -q '^HTTP/1.1 4' || fail "smuggling '$2': $(echo "$out" | head -1)"
-    echo "$out" | grep -q "\"reason\":\"$1\"" || fail "smuggling '$2': want $1, got: $out"
-    echo "$out" | grep -qi '^connection: close' || fail "smuggling '$2': connection kept open"
+    # here-strings, not pipes: with pipefail, grep -q closing its input early fails a pipe
+    grep -q '^HTTP/1.1 4' <<<"${out%%$'\n'*}" || fail "smuggling '$2': ${out%%$'\n'*}"
+    grep -q "\"reason\":\"$1\"" <<<"$out" || fail "smuggling '$2': want $1, got: $out"
+    grep -qi '^connection: close' <<<"$out" || fail "smuggling '$2': connection kept open: $out"
     [ "$(recorded)" = "$before" ] || fail "smuggling '$2' reached the backend"
 }
 A="Authorization: Bearer $owner\r\n"
@@ -201,7 +206,7 @@ smuggle headers_too_large "GET $st HTTP/1.1\r\nHost: a\r\nX-Long: $long\r\n$A\r\
 head -c 300000 /dev/urandom >up.bin
 curl -fsS -o /dev/null -H "Authorization: Bearer $owner" -H 'Transfer-Encoding: chunked' \
     --data-binary @up.bin "$P/api/v1/vehicles/$V/commands/door.lock"
-tail -1 "$backend_rec" | grep -q "\"body_sha256\": \"$(sha256sum up.bin | cut -d' ' -f1)\"" ||
+tail -1 "$backend_rec" | has "\"body_sha256\": \"$(sha256sum up.bin | cut -d' ' -f1)\"" ||
     fail "chunked body changed on the way"
 
 # Streaming: 20 MB through pawld, plain and over TLS, byte for byte.
@@ -218,7 +223,7 @@ n=$(curl -fsS -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' -H "
 [ "$n" = 1 ] || fail "keep-alive: $n connections for 3 requests"
 
 # An HTTPS upstream verified against its CA; one that fails verification is 502.
-curl -fsS "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $owner" | grep -q '"lat"' ||
+curl -fsS "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $owner" | has '"lat"' ||
     fail "HTTPS upstream: no answer"
 grep -q '"X-Pawl-Principal", "sub=u-1042; roles=owner"' secure/rec.jsonl || fail "HTTPS upstream: no identity"
 n0=$(wc -l <secure/rec.jsonl)
@@ -235,7 +240,7 @@ code=$(curl -sS -o body.json -w '%{http_code}' -H "Authorization: Bearer $owner"
 T=https://127.0.0.1:$tls_port
 M=https://127.0.0.1:$mtls_port
 ota=(--cert certs/client-ota.pem --key certs/client-ota.key)
-curl -fsS --cacert certs/ca.pem "${ota[@]}" "$M/api/v1/ota/campaigns" | grep -q 'sub=svc-ota; roles=service; org=example-oem' ||
+curl -fsS --cacert certs/ca.pem "${ota[@]}" "$M/api/v1/ota/campaigns" | has 'sub=svc-ota; roles=service; org=example-oem' ||
     fail "mTLS: the ota client's identity did not reach the backend"
 deny 403 forbidden_role --cacert certs/ca.pem "${ota[@]}" "$M$st"
 deny 401 unauthenticated --cacert certs/ca.pem "$T$st"
@@ -279,7 +284,7 @@ location = /pawl-authz {
 EOF
 NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
 N=http://127.0.0.1:$nginx_port
-curl -fsS "$N$st" -H "Authorization: Bearer $owner" | grep -q '"principal": "sub=u-1042; roles=owner"' ||
+curl -fsS "$N$st" -H "Authorization: Bearer $owner" | has '"principal": "sub=u-1042; roles=owner"' ||
     fail "nginx auth_request: allowed request without pawld's identity"
 before=$(recorded)
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st")" = 401 ] || fail "nginx: no token was not 401"
@@ -302,7 +307,7 @@ curl -fsS "$E/api/v1/ota/campaigns" -H "x-forwarded-client-cert: $xfcc" -D hdr.t
 grep -qi '^x-pawl-principal: sub=svc-ota; roles=service; org=example-oem' hdr.txt || fail "envoy: XFCC identity: $(cat hdr.txt)"
 
 # Admin: health, readiness, metrics by route and reason.
-curl -fsS "http://127.0.0.1:$admin_port/healthz" | grep -q ok || fail "/healthz"
+curl -fsS "http://127.0.0.1:$admin_port/healthz" | has ok || fail "/healthz"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" >metrics.txt
 grep -q 'pawld_requests_total{route="vehicle-status",decision="deny",reason="not_your_vehicle"}' metrics.txt ||
     fail "/metrics lacks the deny counter"

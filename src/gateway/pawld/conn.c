@@ -90,12 +90,15 @@ void pawld_conn_close(struct pawld_conn *c)
 }
 
 /* Close once the answer is written. */
+#define LINGER_MS 2000 /* how long a closing connection's leftover input is drained */
+
 static void conn_end(struct pawld_conn *c)
 {
     if (c->up)
         pawld_proxy_abort(c);
     c->state = PAWLD_C_CLOSING;
     uv_timer_stop(&c->timer);
+    uv_timer_start(&c->timer, pawld_conn_timer, LINGER_MS, 0);
     pawld_io_end(&c->io);
 }
 
@@ -445,6 +448,10 @@ void pawld_conn_timer(uv_timer_t *t)
 {
     struct pawld_conn *c = t->data;
     char why[128];
+    if (c->state == PAWLD_C_CLOSING) { /* lingered long enough */
+        pawld_conn_close(c);
+        return;
+    }
     if (c->state == PAWLD_C_HEAD && !c->head_timing) {
         conn_end(c); /* idle keep-alive connection */
         return;

@@ -52,6 +52,9 @@ struct wreq {
     char data[];
 };
 
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 static void on_closed(uv_handle_t *h)
 {
     struct pawld_io *io = h->data;
@@ -76,6 +79,30 @@ static void fail(struct pawld_io *io, int uverr)
         io->ops->on_error(io, uverr);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct pawld_io *io = req->data;
+    if (status < 0)
+        pawld_io_close(io);
+}
+
+/* The answer is written: send FIN, then read and drop what the peer still
+ * sends until it closes (the owner's timer bounds the wait). Closing with
+ * unread bytes would send a RST, which can destroy the answer in the
+ * peer's receive buffer before it is read (a refused request whose body
+ * was never read). */
+static void linger(struct pawld_io *io)
+{
+    if (io->closing || io->lingering)
+        return;
+    io->lingering = true;
+    io->paused = false;
+    io->shut.data = io;
+    if (uv_shutdown(&io->shut, (uv_stream_t *)&io->tcp, on_shutdown) != 0 ||
+        uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0)
+        pawld_io_close(io);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
@@ -89,7 +116,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     if (io->want_close_after_write && io->queued == 0) {
-        pawld_io_close(io);
+        linger(io);
         return;
     }
     if (io->above_high && io->queued < PAWLD_IO_HIGH_WATER / 2) {
@@ -203,6 +230,11 @@ static void handle_read(struct pawld_io *io, ssize_t nread, const uv_buf_t *buf)
 {
     if (io->closing || nread == 0)
         return;
+    if (io->lingering) { /* after our FIN: drop everything, close at the peer's end */
+        if (nread < 0)
+            pawld_io_close(io);
+        return;
+    }
     if (nread < 0) {
         fail(io, (int)nread);
         return;
@@ -356,17 +388,15 @@ int pawld_io_uncork(struct pawld_io *io)
 
 void pawld_io_end(struct pawld_io *io)
 {
-    if (io->closing)
+    if (io->closing || io->want_close_after_write)
         return;
-    uv_read_stop((uv_stream_t *)&io->tcp);
     if (io->ssl && io->handshaken) {
         SSL_shutdown(io->ssl); /* close_notify: the peer sees a clean end */
         (void)tls_flush(io);
     }
+    io->want_close_after_write = true;
     if (io->queued == 0)
-        pawld_io_close(io);
-    else
-        io->want_close_after_write = true;
+        linger(io);
 }
 
 void pawld_io_pause(struct pawld_io *io)

@@ -129,7 +129,8 @@ struct pawld_io {
     void *owner;
     SSL *ssl;
     BIO *rbio, *wbio;  /* memory BIOs: network bytes in, network bytes out (owned by ssl) */
-    bool handshaken, paused, closing, want_close_after_write, above_high;
+    uv_shutdown_t shut;
+    bool handshaken, paused, closing, want_close_after_write, above_high, lingering;
     size_t queued;     /* bytes handed to uv_write and not yet written */
     bool corked;
     struct pawld_buf pend; /* written while corked */
@@ -148,7 +149,9 @@ int pawld_io_write(struct pawld_io *io, const char *p, size_t n);
  * uncork returns -1 when that write failed. */
 void pawld_io_cork(struct pawld_io *io);
 int pawld_io_uncork(struct pawld_io *io);
-/* Close once everything queued is written. */
+/* End the stream once everything queued is written: FIN, then what the
+ * peer still sends is read and dropped until it closes (lingering close);
+ * the owner bounds that with a timer and pawld_io_close. */
 void pawld_io_end(struct pawld_io *io);
 void pawld_io_close(struct pawld_io *io);
 void pawld_io_pause(struct pawld_io *io);
