@@ -39,6 +39,14 @@ cp examples/keys/audit-ed25519.pem "$work/keys/"
 now_ms=$(($(date +%s) * 1000))
 echo '{"principal": "dealer-tool-17", "vin": "1HGCM82633A004352", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>"$work/grants.jsonl"
 bash scripts/gen-certs.sh "$work/certs" >/dev/null
+# the owner's key (their phone's) and the trust policy pawld holds for the car
+mkdir -p "$work/owners"
+openssl genpkey -algorithm ed25519 -out "$work/keys/owner.pem" 2>/dev/null
+$py - "$(openssl pkey -in "$work/keys/owner.pem" -pubout)" >"$work/owners/1HGCM82633A004352.json" <<'PY'
+import json, sys
+print(json.dumps({"vin": "1HGCM82633A004352", "keys": [{"role": "owner", "alg": "EdDSA",
+                  "spki_pem": sys.argv[1] + "\n"}], "require": {"*": ["owner"]}}))
+PY
 "$pawld" --config "$work/pawld.yaml" --check
 
 backend_pid= pawld_pid=
@@ -89,6 +97,12 @@ try "unlock while the car's state is unknown (fails closed)" -X POST "$B$V/comma
 try "path traversal to the admin API" "$B$V/..%2F..%2Fadmin/users/u-1" -H "Authorization: Bearer $owner"
 try "dealer pulls key codes without the owner's co-signature" "$B/api/v1/dealer/vehicles/1HGCM82633A004352/key-codes" \
     -H "Authorization: Bearer $dealer"
+cosigned=$("$pawl" token issue --key "$work/keys/owner.pem" --iss owner-app --sub u-1042 \
+    --vin 1HGCM82633A004352 --cmd dealer.key-codes --seq 1 --ttl 60 | basenc --base64url -w0 | tr -d '=')
+try "dealer pulls key codes with the owner's co-signed token" "$B/api/v1/dealer/vehicles/1HGCM82633A004352/key-codes" \
+    -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $cosigned"
+try "... and replays the same token" "$B/api/v1/dealer/vehicles/1HGCM82633A004352/key-codes" \
+    -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $cosigned"
 try "request smuggling: Content-Length and Transfer-Encoding" -X POST "$B$V/commands/door.lock" \
     -H "Authorization: Bearer $owner" -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' --data-binary 'abc'
 echo
