@@ -304,8 +304,10 @@ static int on_resp_headers(http_parser *p)
     struct pawld_upconn *up = p->data;
     if (p->status_code < 200)
         return p->status_code == 101 ? -1 : 0; /* interim answers are dropped; no upgrades */
-    char *head = malloc(UP_HEAD_MAX + 1024);
-    int n = head ? client_head(up, head, UP_HEAD_MAX + 1024) : -1;
+    /* the upstream's header bytes, ": " and CRLF per header, the status line and framing */
+    size_t cap = up->hlen + 4 * up->nhdr + 512;
+    char *head = malloc(cap);
+    int n = head ? client_head(up, head, cap) : -1;
     if (n < 0 || pawld_io_write(&up->c->io, head, (size_t)n) != 0) {
         free(head);
         return -1;
