@@ -403,6 +403,11 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         c->workers = (unsigned)n;
         return e;
     }
+    if (strcmp(k, "max_connections") == 0) {
+        e = pawl__yl_int(y, v, 1, 1000000, &n);
+        c->max_connections = (unsigned)n;
+        return e;
+    }
     if (strcmp(k, "watch") == 0)
         return pawl__yl_bool(y, v, &c->watch);
     if (strcmp(k, "policy") == 0)
@@ -474,6 +479,7 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
         return PAWL_ENOMEM;
     ld.c->default_upstream = -1;
     ld.c->watch = true;
+    ld.c->max_connections = 20000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
         pawld_config_free(ld.c);
         return e;

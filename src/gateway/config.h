@@ -73,6 +73,7 @@ struct pawld_step_up_cmd {
 struct pawld_config {
     unsigned workers; /* 0: one per core */
     bool watch;       /* reload when a file read changes (default true) */
+    unsigned max_connections; /* open client connections per worker (default 20000) */
     char *policy, *jwks, *grants;
     struct pawld_listener listeners[PAWLD_MAX_LISTENERS];
     size_t nlisteners;

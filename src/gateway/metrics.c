@@ -50,6 +50,7 @@ void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *sr
     dst->upstream_errors += src->upstream_errors;
     dst->upstream_timeouts += src->upstream_timeouts;
     dst->client_timeouts += src->client_timeouts;
+    dst->connections_refused += src->connections_refused;
     dst->jwt_cache_hits += src->jwt_cache_hits;
     dst->jwt_cache_misses += src->jwt_cache_misses;
 }
@@ -157,10 +158,13 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "# HELP pawld_jwt_cache_hits_total Bearer tokens found in the verified-token cache.\n"
          "# TYPE pawld_jwt_cache_hits_total counter\npawld_jwt_cache_hits_total %llu\n"
          "# HELP pawld_jwt_cache_misses_total Bearer tokens verified by signature.\n"
-         "# TYPE pawld_jwt_cache_misses_total counter\npawld_jwt_cache_misses_total %llu\n",
+         "# TYPE pawld_jwt_cache_misses_total counter\npawld_jwt_cache_misses_total %llu\n"
+         "# HELP pawld_connections_refused_total Connections closed at once: a worker held "
+         "max_connections.\n"
+         "# TYPE pawld_connections_refused_total counter\npawld_connections_refused_total %llu\n",
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
-         (unsigned long long)m->jwt_cache_misses);
+         (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused);
     if (o.full)
         return 0;
     return o.n;

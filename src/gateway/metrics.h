@@ -25,6 +25,7 @@ struct pawld_metrics {
     struct pawld_route_metrics *routes; /* nroutes + 1 */
     uint64_t upstream_errors, upstream_timeouts, client_timeouts;
     uint64_t jwt_cache_hits, jwt_cache_misses;
+    uint64_t connections_refused;
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

@@ -47,6 +47,8 @@ static void test_good_config(void **state)
     if (pawld_config_load(good, sizeof good - 1, "pawld.yaml", &c, &d) != PAWL_OK)
         fail_msg("%s", th_diag(&d));
     assert_int_equal(c->workers, 2);
+    assert_int_equal(c->max_connections, 20000); /* default */
+    assert_true(c->watch);
     assert_string_equal(c->policy, "policy.yaml");
     assert_int_equal(c->nlisteners, 3);
     const struct pawld_listener *l = &c->listeners[0];
@@ -106,6 +108,8 @@ static void test_refusals(void **state)
     refused("version: 1", "version: 2", 1, "unsupported config version");
     refused("workers: 2", "workers: many", 2, "");
     refused("workers: 2", "threads: 2", 2, "unknown key 'threads'");
+    refused("workers: 2", "max_connections: 0", 2, "");
+    refused("workers: 2", "watch: sometimes", 2, "");
     refused("listen: 0.0.0.0:8443", "listen: example.com:8443", 8, "address literal");
     refused("listen: 0.0.0.0:8443", "listen: 0.0.0.0:70000", 8, "address literal");
     refused("listen: 0.0.0.0:8443", "listen: ::1:8443", 8, "address literal");

@@ -70,11 +70,36 @@ static int listen_socket(const struct pawld_listener *l, char *err, size_t errle
     return fd;
 }
 
+static void refused_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Over max_connections: the connection is taken off the backlog and closed
+ * at once, so a flood of idle sockets cannot exhaust the process's files. */
+static void refuse_connection(struct pawld_worker *w, uv_stream_t *server)
+{
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (t == NULL || uv_tcp_init(server->loop, t) != 0) {
+        free(t);
+        return;
+    }
+    (void)uv_accept(server, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, refused_closed);
+    pthread_mutex_lock(&w->metrics_lock);
+    w->metrics.connections_refused++;
+    pthread_mutex_unlock(&w->metrics_lock);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct pawld_worker *w = server->loop->data;
     if (status < 0 || w->draining)
         return;
+    if (w->conns >= w->world->cfg->max_connections) {
+        refuse_connection(w, server);
+        return;
+    }
     pawld_conn_accept(w, (size_t)(uintptr_t)server->data, server);
 }
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# pawld's connection cap: with max_connections 4 and one worker, a fifth
+# client connection is closed at once and counted, the four keep working,
+# and once they are gone new clients are served again.
+set -euo pipefail
+: "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+tmp=$(mktemp -d)
+. "$here/lib_pawld.sh"
+cleanup() {
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cd "$tmp"
+cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" .
+proxy_port=$(free_port) admin_port=$(free_port)
+cat >pawld.yaml <<EOF
+version: 1
+workers: 1
+max_connections: 4
+policy: policy.yaml
+jwks: jwks.json
+listeners:
+  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
+  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
+upstreams:
+  none: {servers: ["http://127.0.0.1:9"]}
+routes: {default: none}
+EOF
+pawld_start "$tmp/pawld.yaml"
+# five connections held open; each says whether the server still answers
+$py - "$proxy_port" <<'PY' >held.txt
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for _ in range(5):
+    socks.append(socket.create_connection(("127.0.0.1", port)))
+    time.sleep(0.1)
+time.sleep(0.5)
+alive = 0
+for s in socks:
+    try:
+        s.settimeout(2)
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        alive += s.recv(100).startswith(b"HTTP/1.1 ")
+    except OSError:
+        pass
+print(alive)
+PY
+[ "$(cat held.txt)" = 4 ] || fail "with max_connections 4, $(cat held.txt) of 5 connections were served"
+curl -fsS "http://127.0.0.1:$admin_port/metrics" | grep -q '^pawld_connections_refused_total 1$' ||
+    fail "the refused connection was not counted"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/x")" = 404 ] ||
+    fail "a new client was not served once the others had gone"
+pawld_stop
+[ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
+echo "pawld limits: the fifth connection over max_connections 4 was refused and counted"
