@@ -44,6 +44,27 @@ PAWL_MUST_CHECK pawl_err pawl_twin_update_line(struct pawl_twin *t, const char *
                                                const char *where, unsigned lineno,
                                                struct pawl_diag *d);
 
+/* What live telemetry must satisfy to be trusted (a vehicle reporting over
+ * the network, not a log being replayed). */
+struct pawl_twin_limits {
+    const char *expected_vin; /* the sender's VIN (its certificate, its topic), or NULL */
+    int64_t now_ms;           /* the receiver's clock */
+    int64_t max_future_ms;    /* a line from further ahead is refused (default 30 s) */
+    double max_accel_kmh_s;   /* speed change per second (default 40 km/h/s, about 1.1 g) */
+    double max_travel_kmh;    /* position change per hour (default 400 km/h) */
+};
+#define PAWL_TWIN_LIMITS_DEFAULT(vin, now) {(vin), (now), 30000, 40.0, 400.0}
+
+/* pawl_twin_update_line for live telemetry: the line is applied only when
+ * it is plausible: it names expected_vin, its time is not ahead of now by
+ * more than max_future_ms, and against the values the twin holds its
+ * speed and position do not change faster than a car can (with 1 km/h and
+ * 50 m of slack for sensor noise). A refused line changes nothing;
+ * PAWL_EINVAL with "implausible: ..." in d. */
+PAWL_MUST_CHECK pawl_err pawl_twin_update_checked(struct pawl_twin *t, const char *line, size_t n,
+                                                  const struct pawl_twin_limits *lim,
+                                                  struct pawl_diag *d);
+
 /* Last value of vin's signal. False when the vehicle or signal is unknown. */
 bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
                    int64_t *time_ms);

@@ -238,32 +238,101 @@ static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, i
     return PAWL_OK;
 }
 
-pawl_err pawl_twin_update_line(struct pawl_twin *t, const char *line, size_t n, const char *where,
-                               unsigned lineno, struct pawl_diag *d)
+/* Parses and checks one telemetry line's shape; *o is the object to free. */
+static pawl_err parse_line(const char *line, size_t n, const char *where, unsigned lineno,
+                           json_t **o, struct pawl_diag *d)
 {
     json_error_t jerr;
-    pawl_err e = PAWL_EINVAL;
+    *o = NULL;
     if (n > PAWL_TWIN_MAX_LINE)
         return line_err(d, where, lineno, "telemetry line too long");
-    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (o == NULL) {
+    json_t *j = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
         pawl__diagf(d, where, lineno, (unsigned)jerr.column, "invalid JSON: %s", jerr.text);
         return PAWL_EPARSE;
     }
-    json_t *tm = json_object_get(o, "time"), *vin = json_object_get(o, "vin"),
-           *sigs = json_object_get(o, "signals");
-    if (!json_is_object(o))
-        line_err(d, where, lineno, "a telemetry line must be a JSON object");
-    else if (!json_is_integer(tm) || json_integer_value(tm) < 0)
-        line_err(d, where, lineno, "time: must be milliseconds since the epoch");
-    else if (!json_is_string(vin) ||
-             !pawl_vin_valid((pawl_str){ json_string_value(vin), json_string_length(vin) }))
-        line_err(d, where, lineno, "vin: not a VIN (17 characters of 0-9 and A-Z without I, O, Q)");
-    else if (!json_is_object(sigs))
-        line_err(d, where, lineno, "signals: must be an object of VSS path -> value");
-    else
-        e = apply_signals(t, (pawl_str){ json_string_value(vin), PAWL_VIN_LEN }, sigs,
-                          json_integer_value(tm), where, lineno, d);
+    *o = j;
+    json_t *tm = json_object_get(j, "time"), *vin = json_object_get(j, "vin");
+    if (!json_is_object(j))
+        return line_err(d, where, lineno, "a telemetry line must be a JSON object");
+    if (!json_is_integer(tm) || json_integer_value(tm) < 0)
+        return line_err(d, where, lineno, "time: must be milliseconds since the epoch");
+    if (!json_is_string(vin) ||
+        !pawl_vin_valid((pawl_str){ json_string_value(vin), json_string_length(vin) }))
+        return line_err(d, where, lineno, "vin: not a VIN (17 characters of 0-9 and A-Z without I, O, Q)");
+    if (!json_is_object(json_object_get(j, "signals")))
+        return line_err(d, where, lineno, "signals: must be an object of VSS path -> value");
+    return PAWL_OK;
+}
+
+pawl_err pawl_twin_update_line(struct pawl_twin *t, const char *line, size_t n, const char *where,
+                               unsigned lineno, struct pawl_diag *d)
+{
+    json_t *o;
+    pawl_err e = parse_line(line, n, where, lineno, &o, d);
+    if (e == PAWL_OK)
+        e = apply_signals(t, (pawl_str){ json_string_value(json_object_get(o, "vin")), PAWL_VIN_LEN },
+                          json_object_get(o, "signals"),
+                          json_integer_value(json_object_get(o, "time")), where, lineno, d);
+    json_decref(o);
+    return e;
+}
+
+/* The new value of a signal in the line and the last one the twin holds
+ * (from an earlier time); false when either is missing. */
+static bool pair(struct pawl_twin *t, pawl_str vin, json_t *sigs, const char *name, int64_t time_ms,
+                 double *now, double *before, double *dt_s)
+{
+    json_t *v = json_object_get(sigs, name);
+    int64_t t0;
+    uint16_t sig = pawl_twin_signal(t, (pawl_str){ name, strlen(name) });
+    if (!json_is_number(v) || sig == 0 || !pawl_twin_get(t, vin, sig, before, &t0) || t0 >= time_ms)
+        return false;
+    *now = json_number_value(v);
+    *dt_s = (double)(time_ms - t0) / 1000.0;
+    return true;
+}
+
+/* Metres between two WGS84 points (haversine, mean Earth radius). */
+static double metres(double lat1, double lon1, double lat2, double lon2)
+{
+    const double r = 6371000.0, rad = 3.14159265358979323846 / 180.0;
+    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+    double a = sin(dlat / 2) * sin(dlat / 2) +
+               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
+    return 2 * r * asin(sqrt(a < 1 ? a : 1));
+}
+
+static pawl_err plausible(struct pawl_twin *t, json_t *o, const struct pawl_twin_limits *lim,
+                          struct pawl_diag *d)
+{
+    pawl_str vin = { json_string_value(json_object_get(o, "vin")), PAWL_VIN_LEN };
+    json_t *sigs = json_object_get(o, "signals");
+    int64_t time_ms = json_integer_value(json_object_get(o, "time"));
+    double v1, v0, dt, la1, la0, lo1, lo0;
+    if (lim->expected_vin && strncmp(vin.p, lim->expected_vin, PAWL_VIN_LEN) != 0)
+        return line_err(d, "telemetry", 0, "implausible: the line names another vehicle than its sender");
+    if (time_ms > lim->now_ms + lim->max_future_ms)
+        return line_err(d, "telemetry", 0, "implausible: time is in the future");
+    if (pair(t, vin, sigs, "Vehicle.Speed", time_ms, &v1, &v0, &dt) &&
+        fabs(v1 - v0) > lim->max_accel_kmh_s * dt + 1.0)
+        return line_err(d, "telemetry", 0, "implausible: speed changed faster than a car can");
+    if (pair(t, vin, sigs, "Vehicle.CurrentLocation.Latitude", time_ms, &la1, &la0, &dt) &&
+        pair(t, vin, sigs, "Vehicle.CurrentLocation.Longitude", time_ms, &lo1, &lo0, &dt) &&
+        metres(la0, lo0, la1, lo1) > lim->max_travel_kmh / 3.6 * dt + 50.0)
+        return line_err(d, "telemetry", 0, "implausible: the position moved faster than a car can");
+    return PAWL_OK;
+}
+
+pawl_err pawl_twin_update_checked(struct pawl_twin *t, const char *line, size_t n,
+                                  const struct pawl_twin_limits *lim, struct pawl_diag *d)
+{
+    json_t *o;
+    pawl_err e = parse_line(line, n, "telemetry", 0, &o, d);
+    if (e == PAWL_OK && (e = plausible(t, o, lim, d)) == PAWL_OK)
+        e = apply_signals(t, (pawl_str){ json_string_value(json_object_get(o, "vin")), PAWL_VIN_LEN },
+                          json_object_get(o, "signals"),
+                          json_integer_value(json_object_get(o, "time")), "telemetry", 0, d);
     json_decref(o);
     return e;
 }

@@ -92,11 +92,58 @@ static void test_signal_bounds(void **s)
     pawl_twin_free(t);
 }
 
+/* Live telemetry: applied when plausible, refused (and nothing changed)
+ * when it names another vehicle, comes from the future, or moves speed or
+ * position faster than a car can. */
+static void line(char *buf, size_t n, const char *vin, long long t, double speed, double lat, double lon)
+{
+    snprintf(buf, n, "{\"time\":%lld,\"vin\":\"%s\",\"signals\":{\"Vehicle.Speed\":%.1f,"
+             "\"Vehicle.CurrentLocation.Latitude\":%.5f,\"Vehicle.CurrentLocation.Longitude\":%.5f}}",
+             t, vin, speed, lat, lon);
+}
+
+static void test_plausibility(void **s)
+{
+    (void)s;
+    struct pawl_twin *t;
+    struct pawl_diag d;
+    char b[512];
+    double v;
+    int64_t at;
+    const char *vin = "1HGCM82633A004352";
+    const long long t0 = 1763800000000;
+    struct pawl_twin_limits lim = PAWL_TWIN_LIMITS_DEFAULT(vin, t0 + 60000);
+    assert_int_equal(pawl_twin_new(10, &t), PAWL_OK);
+    uint16_t speed = pawl_twin_signal(t, PAWL_STR("Vehicle.Speed"));
+    line(b, sizeof b, vin, t0, 0, 52.52, 13.40);
+    assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_OK);
+    line(b, sizeof b, vin, t0 + 10000, 100, 52.5225, 13.405); /* 0-100 in 10 s, 400 m: a car */
+    assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_OK);
+    static const struct { long long dt; double speed, lat, lon; const char *why; } bad[] = {
+        {1000, 0, 52.5225, 13.405, "speed changed"},      /* 100 -> 0 in 1 s */
+        {1000, 100, 52.60, 13.405, "position moved"},     /* 8.6 km in 1 s */
+        {120000, 100, 52.5225, 13.405, "in the future"},  /* ahead of the clock */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        line(b, sizeof b, vin, t0 + 10000 + bad[i].dt, bad[i].speed, bad[i].lat, bad[i].lon);
+        assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_EINVAL);
+        assert_non_null(strstr(d.msg, bad[i].why));
+        assert_true(pawl_twin_get(t, (pawl_str){vin, 17}, speed, &v, &at));
+        assert_true(v == 100 && at == t0 + 10000); /* nothing applied */
+    }
+    line(b, sizeof b, "5YJ3E1EA7KF317000", t0 + 11000, 0, 1, 1);
+    assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "another vehicle"));
+    line(b, sizeof b, vin, t0 + 20000, 90, 52.5230, 13.406); /* slowing down: fine */
+    assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_OK);
+    pawl_twin_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_and_get), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_signal_bounds),
+        cmocka_unit_test(test_signal_bounds), cmocka_unit_test(test_plausibility),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
