@@ -374,6 +374,34 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
     return PAWL_ENOTFOUND;
 }
 
+static pawl_err link_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_link *l = ctx;
+    if (strcmp(k, "broker") == 0) {
+        char *b = NULL;
+        pawl_err e = pawl__yl_str(y, v, 260, &b);
+        if (e != PAWL_OK)
+            return e;
+        const char *colon = strrchr(b, ':');
+        int64_t port = 0;
+        bool ok = colon && colon != b && (size_t)(colon - b) < sizeof l->host &&
+                  pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &port) == PAWL_OK;
+        if (ok) {
+            snprintf(l->host, sizeof l->host, "%.*s", (int)(colon - b), b);
+            l->port = (int)port;
+        }
+        free(b);
+        return ok ? PAWL_OK : pawl__yl_err(y, v, "broker must be HOST:PORT");
+    }
+    if (strcmp(k, "ca") == 0)
+        return path(y, v, &l->ca);
+    if (strcmp(k, "cert") == 0)
+        return path(y, v, &l->cert);
+    if (strcmp(k, "key") == 0)
+        return path(y, v, &l->key);
+    return PAWL_ENOTFOUND;
+}
+
 static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_config *c = ctx;
@@ -426,6 +454,13 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         return pawl__yl_each(y, v, "upstreams", upstreams_key, c);
     if (strcmp(k, "logs") == 0)
         return pawl__yl_each(y, v, "logs", logs_key, c);
+    if (strcmp(k, "vehicle_link") == 0) {
+        e = pawl__yl_each(y, v, "vehicle_link", link_key, &c->link);
+        if (e == PAWL_OK && (c->link.port == 0 || !c->link.ca || !c->link.cert || !c->link.key))
+            return pawl__yl_err(y, v, "vehicle_link needs broker, ca, cert and key (mutual TLS only)");
+        c->link.on = e == PAWL_OK;
+        return e;
+    }
     if (strcmp(k, "step_up") == 0) {
         e = pawl__yl_each(y, v, "step_up", step_up_key, c);
         if (e == PAWL_OK && c->step_up_trust_dir == NULL)
@@ -522,6 +557,9 @@ void pawld_config_free(struct pawld_config *c)
     free(c->identity_header);
     free(c->step_up_header);
     free(c->step_up_trust_dir);
+    free(c->link.ca);
+    free(c->link.cert);
+    free(c->link.key);
     for (size_t i = 0; i < c->nstep_up_cmds; i++) {
         free(c->step_up_cmds[i].route);
         free(c->step_up_cmds[i].command);

@@ -65,6 +65,14 @@ struct pawld_route_map {
     size_t upstream;
 };
 
+/* The MQTT vehicle link: telemetry from the broker into the twin. */
+struct pawld_link {
+    bool on;
+    char host[256];
+    int port;
+    char *ca, *cert, *key; /* PEM: broker CA, pawld's client certificate and key */
+};
+
 /* A step-up route and the command its owner co-signed token must carry. */
 struct pawld_step_up_cmd {
     char *route, *command;
@@ -87,6 +95,7 @@ struct pawld_config {
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;
+    struct pawld_link link;
 };
 
 PAWL_MUST_CHECK pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,

@@ -161,10 +161,15 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "# TYPE pawld_jwt_cache_misses_total counter\npawld_jwt_cache_misses_total %llu\n"
          "# HELP pawld_connections_refused_total Connections closed at once: a worker held "
          "max_connections.\n"
-         "# TYPE pawld_connections_refused_total counter\npawld_connections_refused_total %llu\n",
+         "# TYPE pawld_connections_refused_total counter\npawld_connections_refused_total %llu\n"
+         "# HELP pawld_telemetry_total Vehicle-link telemetry lines, applied to the twin or "
+         "refused (implausible, malformed).\n"
+         "# TYPE pawld_telemetry_total counter\npawld_telemetry_total{result=\"applied\"} %llu\n"
+         "pawld_telemetry_total{result=\"refused\"} %llu\n",
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
-         (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused);
+         (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused,
+         (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused);
     if (o.full)
         return 0;
     return o.n;

@@ -7,61 +7,24 @@
 set -euo pipefail
 : "${PAWL_SRC:?}"
 tmp=$(mktemp -d)
-broker_pid=
+. "$PAWL_SRC/tests/integration/lib_mqtt.sh"
 subs=()
 cleanup() {
     for p in "${subs[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null
+    mqtt_stop
     wait 2>/dev/null || true
     [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-for t in mosquitto mosquitto_pub mosquitto_sub openssl; do
-    command -v $t >/dev/null || [ -x /usr/sbin/$t ] || fail "$t is not installed (deps/debian-packages.txt)"
+for t in mosquitto_pub mosquitto_sub openssl; do
+    command -v $t >/dev/null || fail "$t is not installed (deps/debian-packages.txt)"
 done
-broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 cd "$tmp"
-V1=1HGCM82633A004352 V2=5YJ3E1EA7KF317000
-
-# A CA and its leaves (ECDSA P-256), with the openssl command line.
-ca() { # name
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
-        -out "$1.pem" -subj "/CN=$1" -days 2 2>/dev/null
-}
-leaf() { # ca cn [san]
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2.key" -out "$2.csr" \
-        -subj "/CN=$2" 2>/dev/null
-    printf 'basicConstraints=CA:FALSE\n%s\n' "${3:+subjectAltName=$3}" >"$2.ext"
-    openssl x509 -req -in "$2.csr" -CA "$1.pem" -CAkey "$1.key" -CAcreateserial -days 1 \
-        -extfile "$2.ext" -out "$2.pem" 2>/dev/null
-}
-ca mqtt-ca
-ca rogue-ca
-leaf mqtt-ca broker "IP:127.0.0.1,DNS:localhost"
-leaf mqtt-ca pawl-backend
-leaf mqtt-ca "$V1"
-leaf mqtt-ca "$V2"
-leaf rogue-ca rogue && mv rogue.pem "rogue-$V1.pem" && mv rogue.key "rogue-$V1.key"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|^listener 8883|listener $port 127.0.0.1|" -e "s|/etc/pawl/mqtt/ca.pem|$tmp/mqtt-ca.pem|" \
-    -e "s|/etc/pawl/mqtt/broker.pem|$tmp/broker.pem|" -e "s|/etc/pawl/mqtt/broker.key|$tmp/broker.key|" \
-    -e "s|/etc/pawl/mqtt/pawl-vehicles.acl|$PAWL_SRC/deploy/mosquitto/pawl-vehicles.acl|" \
-    -e '/^crlfile/d' "$PAWL_SRC/deploy/mosquitto/pawl-vehicles.conf" >mosquitto.conf
-# as root mosquitto would switch to its own user, which cannot read this
-# test's files: it stays who runs the test
-printf 'persistence false\nlog_dest file %s/broker.log\nuser %s\n' "$tmp" "$(id -un)" >>mosquitto.conf
-"$broker" -c mosquitto.conf &
-broker_pid=$!
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-
-as() { # cn -> client TLS options
-    echo "-h 127.0.0.1 -p $port --cafile $tmp/mqtt-ca.pem --cert $tmp/$1.pem --key $tmp/$1.key"
-}
+mqtt_certs "$tmp"
+mqtt_start "$tmp"
+port=$mqtt_port
+as() { mqtt_opts "$tmp" "$1"; }
 sub() { # out cn topic...
     local out=$1 who=$2 t topics=()
     shift 2

@@ -34,6 +34,16 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     pawld_conn_count(c, d->reason);
 }
 
+/* The engine reads the twin, which the vehicle link updates from its own
+ * thread: decisions hold the read side of its lock. */
+static void decide(struct pawld_conn *c, const struct pawl_request *rq, struct pawl_decision *d)
+{
+    struct pawld_server_state *srv = c->w->srv;
+    pthread_rwlock_rdlock(&srv->twin_lock);
+    pawl_decide(c->w->engine, rq, d);
+    pthread_rwlock_unlock(&srv->twin_lock);
+}
+
 /* ---- step-up -------------------------------------------------------------- */
 
 /* Before deciding: a command token in the request, when there is one, is
@@ -128,7 +138,7 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     struct pawld_step_up su;
     pawl_str token = header_value(h, c->w->world->cfg->step_up_header);
     rq.step_up_verified = step_up_pre(c, token, &su);
-    pawl_decide(c->w->engine, &rq, &d);
+    decide(c, &rq, &d);
     step_up_bind(c, token.n > 0, rq.step_up_verified, &su, &d);
     decided(c, h, &d);
     if (d.reason != PAWL_R_ALLOWED) {
@@ -160,7 +170,7 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     if (d.reason == PAWL_R_ALLOWED) {
         struct pawld_step_up su;
         in->rq.step_up_verified = step_up_pre(c, in->step_up_token, &su);
-        pawl_decide(c->w->engine, &in->rq, &d);
+        decide(c, &in->rq, &d);
         step_up_bind(c, in->step_up_token.n > 0, in->rq.step_up_verified, &su, &d);
     } else {
         d.status = pawl_reason_status(d.reason);
@@ -194,6 +204,8 @@ static void metrics(struct pawld_conn *c)
             pawld_metrics_add(&sum, &w->metrics);
         pthread_mutex_unlock(&w->metrics_lock);
     }
+    sum.telemetry_applied = atomic_load(&srv->telemetry_applied);
+    sum.telemetry_refused = atomic_load(&srv->telemetry_refused);
     size_t cap = 65536, n = 0;
     char *out = NULL;
     while (cap <= (64u << 20)) {

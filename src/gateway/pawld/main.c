@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pawl/ratelimit.h"
+#include "pawl/twin.h"
 #include "pawld.h"
 
 static const char usage_text[] =
@@ -118,6 +119,15 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
     }
+    if (pawl_twin_new(srv->world->policy->twin_max_vehicles, &srv->twin) != PAWL_OK) {
+        fprintf(stderr, "pawld: out of memory for the twin\n");
+        return 1;
+    }
+    pthread_rwlock_init(&srv->twin_lock, NULL);
+    if (srv->world->cfg->link.on && pawld_link_start(srv, err, sizeof err) != 0) {
+        fprintf(stderr, "pawld: vehicle_link: %s\n", err);
+        return 1;
+    }
     if (pawld_ratelimit_init(srv, srv->world->policy->rl_max_keys) != 0) {
         fprintf(stderr, "pawld: out of memory for the rate limiter\n");
         return 1;
@@ -135,6 +145,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     serve(srv, config, &sigs);
     for (unsigned i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].tid, NULL);
+    pawld_link_stop(srv);
     pawld_log(srv->sinks, "info", "\"msg\":\"stopped\"");
     return 0;
 }
@@ -194,5 +205,6 @@ int main(int argc, char **argv)
     pawld_world_unref(srv.world);
     pawld_replay_free(&srv.replay);
     pawl_ratelimit_free(srv.rl);
+    pawl_twin_free(srv.twin);
     return rc;
 }

@@ -54,7 +54,6 @@ struct pawld_world {
     struct pawl_policy *policy;
     struct pawl_jwks *jwks;     /* may be NULL */
     struct pawl_grants *grants;
-    struct pawl_twin *twin;     /* read-only here; the vehicle link feeds it */
     SSL_CTX *listen_tls[PAWLD_MAX_LISTENERS]; /* NULL: plain */
     SSL_CTX *upstream_tls[PAWLD_MAX_UPSTREAMS]; /* NULL: no https server */
     struct sockaddr_storage upstream_addr[PAWLD_MAX_UPSTREAMS][PAWLD_MAX_SERVERS];
@@ -172,6 +171,15 @@ struct pawld_watch *pawld_watch_start(struct pawld_server_state *srv, const char
 void pawld_watch_update(struct pawld_watch *wt);
 void pawld_watch_stop(struct pawld_watch *wt);
 
+/* ---- the vehicle link (link.c) --------------------------------------------- */
+
+struct pawld_link_state;
+/* Connects to the broker (mutual TLS) and feeds vehicles/+/telemetry into
+ * srv->twin through pawl_twin_update_checked, in libmosquitto's own thread.
+ * Returns 0, or -1 with err. */
+int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen);
+void pawld_link_stop(struct pawld_server_state *srv);
+
 /* ---- workers -------------------------------------------------------------- */
 
 struct pawld_pool; /* per upstream server: idle connections */
@@ -213,6 +221,11 @@ struct pawld_server_state {
     unsigned nworkers;
     struct pawld_sinks *sinks;
     struct pawld_replay replay; /* step-up token ids seen, across reloads */
+    /* the vehicles' twin, kept across reloads: the link writes, decisions read */
+    struct pawl_twin *twin;
+    pthread_rwlock_t twin_lock;
+    struct pawld_link_state *link;
+    atomic_ullong telemetry_applied, telemetry_refused;
     /* one rate limiter for every worker, kept across reloads */
     struct pawl_ratelimit *rl;
     pthread_mutex_t rl_lock;

@@ -178,7 +178,7 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     struct pawl_engine *e;
     struct pawld_pool *pools = pawld_pools_new(nw);
     struct pawl_jwt_stats st;
-    if (pools == NULL || pawl_engine_new(nw->policy, nw->jwks, nw->grants, nw->twin, &e) != PAWL_OK) {
+    if (pools == NULL || pawl_engine_new(nw->policy, nw->jwks, nw->grants, w->srv->twin, &e) != PAWL_OK) {
         free(pools);
         pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory\",\"worker\":%u", w->id);
         pawld_world_unref(nw);
@@ -275,7 +275,7 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     uv_timer_init(&w->loop, &w->trim);
     uv_timer_start(&w->trim, trim, 1000, 1000);
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
-    if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, w->world->twin,
+    if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
                         &w->engine) != PAWL_OK ||
         (w->pools = pawld_pools_new(w->world)) == NULL ||
         pawld_metrics_init(&w->metrics, w->world->policy->nroutes) != PAWL_OK) {

@@ -12,7 +12,6 @@
 #include "host.h"
 #include "pawl/grants.h"
 #include "pawl/jwt.h"
-#include "pawl/twin.h"
 #include "pawld.h"
 
 #define GRANTS_MAX (256u << 20)
@@ -202,8 +201,7 @@ static bool load_engine_inputs(struct load *ld, struct pawld_world *w)
         if (e != PAWL_OK)
             return diag_fail(ld, &d);
     }
-    if (pawl_grants_new(w->policy->max_delegation_ms, &w->grants) != PAWL_OK ||
-        pawl_twin_new(w->policy->twin_max_vehicles, &w->twin) != PAWL_OK)
+    if (pawl_grants_new(w->policy->max_delegation_ms, &w->grants) != PAWL_OK)
         return load_fail(ld, "out of memory"), false;
     if (w->cfg->grants) {
         if ((buf = slurp(ld, w->cfg->grants, GRANTS_MAX, &n)) == NULL)
@@ -302,7 +300,6 @@ void pawld_world_unref(struct pawld_world *w)
         SSL_CTX_free(w->listen_tls[i]);
     for (size_t i = 0; i < PAWLD_MAX_UPSTREAMS; i++)
         SSL_CTX_free(w->upstream_tls[i]);
-    pawl_twin_free(w->twin);
     if (w->grants)
         pawl_grants_free(w->grants);
     if (w->jwks)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# pawld's vehicle link: telemetry a vehicle publishes over MQTT (mosquitto
+# on loopback, mutual TLS, pawl's ACL) feeds the twin the decisions read.
+# door.unlock is stationary-only in the example policy: refused while the
+# state is unknown, allowed once the car reports standing still, refused when
+# it reports driving; an implausible line (from the future, a speed jump)
+# and a line another car's certificate tries to publish change nothing.
+set -euo pipefail
+: "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+tmp=$(mktemp -d)
+. "$here/lib_pawld.sh"
+. "$here/lib_mqtt.sh"
+cleanup() {
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    backend_stop
+    mqtt_stop
+    [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+cd "$tmp"
+mqtt_certs "$tmp"
+mqtt_start "$tmp"
+backend_start "$tmp"
+cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
+# this test is about the twin: door.unlock's rate limits are raised so that
+# polling for a telemetry line to land does not run into them
+sed -i -e 's/principal_route: {rate: 10, per: 1m, burst: 3}/principal_route: {rate: 600, per: 1m, burst: 100}/' \
+    -e 's/vin_command: {rate: 6, per: 1m, burst: 2}/vin_command: {rate: 600, per: 1m, burst: 100}/' policy.yaml
+grep -q 'vin_command: {rate: 600' policy.yaml || fail "could not raise the unlock rate limits"
+proxy_port=$(free_port) admin_port=$(free_port)
+cat >pawld.yaml <<EOF
+version: 1
+workers: 2
+policy: policy.yaml
+jwks: jwks.json
+grants: grants.jsonl
+listeners:
+  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
+  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
+upstreams:
+  backend: {servers: [http://127.0.0.1:$backend_port]}
+routes: {default: backend}
+vehicle_link: {broker: 127.0.0.1:$mqtt_port, ca: mqtt-ca.pem, cert: pawl-backend.pem, key: pawl-backend.key}
+logs: {json: pawld.log}
+EOF
+pawld_start "$tmp/pawld.yaml"
+for _ in $(seq 50); do grep -q 'vehicle link: subscribed' pawld.log && break; sleep 0.1; done
+grep -q 'vehicle link: subscribed' pawld.log || fail "pawld did not subscribe: $(tail -3 pawld.log)"
+owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
+unlock() { curl -s -o body.json -w '%{http_code}' -X POST -H "Authorization: Bearer $owner" \
+    "http://127.0.0.1:$proxy_port/api/v1/vehicles/$V1/commands/door.unlock"; }
+telemetry() { # cn vin time_ms speed
+    # shellcheck disable=SC2046
+    mosquitto_pub $(mqtt_opts "$tmp" "$1") -q 1 -t "vehicles/$2/telemetry" \
+        -m "{\"time\":$3,\"vin\":\"$2\",\"signals\":{\"Vehicle.Speed\":$4}}"
+}
+expect() { # code reason what
+    local code
+    for _ in $(seq 30); do
+        code=$(unlock)
+        [ "$code" = "$1" ] && { [ -z "$2" ] || grep -q "\"reason\":\"$2\"" body.json; } && return 0
+        sleep 0.1
+    done
+    fail "$3: unlock answered $code $(cat body.json), want $1 $2"
+}
+now() { echo $(($(date +%s%3N))); }
+
+[ "$(unlock)" = 409 ] && grep -q vehicle_state_unknown body.json || fail "unlock before any telemetry: $(cat body.json)"
+t=$(now)
+telemetry "$V1" "$V1" "$t" 0
+expect 202 '' "the car reported standing still"
+grep -q '"result": "accepted"' body.json || fail "the backend did not take the unlock: $(cat body.json)"
+telemetry "$V1" "$V1" $((t + 2000)) 20         # 0 -> 20 km/h in 2 s: a car
+expect 409 unsafe_vehicle_state "the car reported driving"
+telemetry "$V1" "$V1" $((t + 600000)) 0          # ten minutes ahead of the clock
+telemetry "$V1" "$V1" $((t + 2200)) 0            # 20 -> 0 km/h in 0.2 s
+telemetry "$V2" "$V1" $((t + 5000)) 0            # another car's certificate: the ACL drops it
+telemetry "$V1" "$V2" $((t + 5000)) 0            # its own topic, another VIN: not its to publish either
+sleep 1
+[ "$(unlock)" = 409 ] && grep -q unsafe_vehicle_state body.json ||
+    fail "an implausible or foreign line changed the twin: $(cat body.json)"
+curl -fsS "http://127.0.0.1:$admin_port/metrics" >metrics.txt
+grep -q '^pawld_telemetry_total{result="applied"} 2$' metrics.txt || fail "applied count: $(grep telemetry metrics.txt)"
+grep -q '^pawld_telemetry_total{result="refused"} 2$' metrics.txt || fail "refused count: $(grep telemetry metrics.txt)"
+grep -q 'time is in the future' pawld.log && grep -q 'speed changed faster' pawld.log ||
+    fail "refused telemetry was not logged with its reason"
+pawld_stop
+[ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
+echo "vehicle link: telemetry over mTLS MQTT drives the twin; implausible and foreign lines are refused"
