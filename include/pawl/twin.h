@@ -59,8 +59,10 @@ struct pawl_twin_limits {
  * it is plausible: it names expected_vin, its time is not ahead of now by
  * more than max_future_ms, and against the values the twin holds its
  * speed and position do not change faster than a car can (with 1 km/h and
- * 50 m of slack for sensor noise). A refused line changes nothing;
- * PAWL_EINVAL with "implausible: ..." in d. */
+ * 50 m of slack for sensor noise). A refused line (implausible, or not
+ * well formed: a bad signal name or value) changes nothing; PAWL_EINVAL
+ * with the reason in d. A twin that is full (max_vehicles, signals per
+ * vehicle) may take part of a line: PAWL_ELIMIT. */
 PAWL_MUST_CHECK pawl_err pawl_twin_update_checked(struct pawl_twin *t, const char *line, size_t n,
                                                   const struct pawl_twin_limits *lim,
                                                   struct pawl_diag *d);

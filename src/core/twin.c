@@ -209,11 +209,33 @@ static pawl_err line_err(struct pawl_diag *d, const char *where, unsigned lineno
     return PAWL_EINVAL;
 }
 
+/* Every kept value's name is a VSS path and the value finite: checked
+ * before anything is applied, so a bad line changes nothing. */
+static pawl_err check_signals(json_t *sigs, const char *where, unsigned lineno, struct pawl_diag *d)
+{
+    const char *name;
+    json_t *val;
+    json_object_foreach(sigs, name, val) {
+        if (!json_is_boolean(val) && !json_is_number(val))
+            continue;
+        if (!pawl_vss_path_valid((pawl_str){ name, strlen(name) })) {
+            pawl__diagf(d, where, lineno, 0, "signals: '%.80s' is not a VSS path (Vehicle.x.y)", name);
+            return PAWL_EINVAL;
+        }
+        if (json_is_real(val) && !isfinite(json_real_value(val)))
+            return line_err(d, where, lineno, "signals: value is not a finite number");
+    }
+    return PAWL_OK;
+}
+
 static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, int64_t time_ms,
                               const char *where, unsigned lineno, struct pawl_diag *d)
 {
     const char *name;
     json_t *val;
+    pawl_err e = check_signals(sigs, where, lineno, d);
+    if (e != PAWL_OK)
+        return e;
     json_object_foreach(sigs, name, val) {
         double x;
         if (json_is_boolean(val))
@@ -229,7 +251,7 @@ static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, i
             pawl__diagf(d, where, lineno, 0, "signals: '%.80s' is not a VSS path (Vehicle.x.y)", name);
             return PAWL_EINVAL;
         }
-        pawl_err e = pawl_twin_set(t, vin, sig, x, time_ms);
+        e = pawl_twin_set(t, vin, sig, x, time_ms);
         if (e == PAWL_ELIMIT)
             return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
         if (e != PAWL_OK)

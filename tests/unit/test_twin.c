@@ -131,6 +131,13 @@ static void test_plausibility(void **s)
         assert_true(pawl_twin_get(t, (pawl_str){vin, 17}, speed, &v, &at));
         assert_true(v == 100 && at == t0 + 10000); /* nothing applied */
     }
+    /* a plausible speed next to a bad signal name: the whole line is refused
+     * (found by fuzz_telemetry: the speed used to be applied before the name failed) */
+    snprintf(b, sizeof b, "{\"time\":%lld,\"vin\":\"%s\",\"signals\":{\"Vehicle.Speed\":95,"
+             "\"Vehicle..Bad\":1}}", t0 + 11000, vin);
+    assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_EINVAL);
+    assert_true(pawl_twin_get(t, (pawl_str){vin, 17}, speed, &v, &at));
+    assert_true(v == 100 && at == t0 + 10000);
     line(b, sizeof b, "5YJ3E1EA7KF317000", t0 + 11000, 0, 1, 1);
     assert_int_equal(pawl_twin_update_checked(t, b, strlen(b), &lim, &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "another vehicle"));
