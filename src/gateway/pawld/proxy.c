@@ -368,7 +368,11 @@ static const http_parser_settings resp_settings = {
 static void complete(struct pawld_upconn *up)
 {
     struct pawld_conn *c = up->c;
-    bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited;
+    /* an upstream that answered before the request body was all sent is out
+     * of step with it: reusing it would let the rest of the body be read
+     * as the next request (review finding: smuggling with a forged identity) */
+    bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited &&
+                c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held && !up->io.paused;
     if (up->chunked_out && !up->chunk_end_written && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         keep = false;
     c->up = NULL;
@@ -516,6 +520,10 @@ static struct pawld_upconn *up_connect(struct pawld_worker *w, size_t u, size_t 
 static void acquire(struct pawld_conn *c, size_t u, bool fresh)
 {
     struct pawld_worker *w = c->w;
+    if (w->pools == NULL) { /* draining: no new upstream connections */
+        pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "pawld is shutting down", true);
+        return;
+    }
     const struct pawld_upstream *us = &w->world->cfg->upstreams[u];
     struct pawld_pool *first = &w->pools[u * PAWLD_MAX_SERVERS];
     size_t s = first->rr++ % us->nservers;
@@ -608,7 +616,7 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
     /* the client's head (plus ": " and CRLF per header), the identity (at
      * most 2 KiB), the request line, forwarding and framing headers */
     size_t cap = c->h1.used + 4 * h->nheaders + strlen(c->w->world->cfg->identity_header) + 2048 + 1024;
-    if (u < 0) {
+    if (u < 0 || c->w->pools == NULL) { /* no route upstream, or the worker is draining */
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
         return;
     }
