@@ -1,6 +1,7 @@
 /* see pawl/http_check.h */
 #include "pawl/http_check.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -224,21 +225,34 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
                                        : PAWL_HTTP_NO_BODY;
 }
 
+/* Header names compared as CGI-style upstreams see them: case-insensitive,
+ * and '_' the same as '-' (X_Pawl_Principal becomes HTTP_X_PAWL_PRINCIPAL,
+ * just as X-Pawl-Principal does). n bytes of a against b. */
+static bool cgi_eq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int x = a[i] == '_' ? '-' : tolower((unsigned char)a[i]);
+        int y = b[i] == '_' ? '-' : tolower((unsigned char)b[i]);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header)
 {
+    static const char *const prefix[] = {"x-pawl-", "x-forwarded-"};
     static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
                                       "trailer", "upgrade", "transfer-encoding", "forwarded",
-                                      "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
                                       "x-real-ip"};
-    if (identity_header.n > 0 && pawl__str_ieq(name, identity_header))
+    if (identity_header.n > 0 && name.n == identity_header.n &&
+        cgi_eq(name.p, identity_header.p, name.n))
         return true;
-    if (name.n >= 7) {
-        pawl_str p = {name.p, 7};
-        if (pawl__str_ieq_cstr(p, "x-pawl-"))
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        if (name.n >= strlen(prefix[i]) && cgi_eq(name.p, prefix[i], strlen(prefix[i])))
             return true;
-    }
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (pawl__str_ieq_cstr(name, hop[i]))
+        if (name.n == strlen(hop[i]) && cgi_eq(name.p, hop[i], name.n))
             return true;
     return false;
 }

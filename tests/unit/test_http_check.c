@@ -217,6 +217,20 @@ static void test_reserved_headers(void **state)
     assert_true(pawl_http_is_reserved(S("Forwarded"), id));
     assert_true(pawl_http_is_reserved(S("Connection"), id));
     assert_true(pawl_http_is_reserved(S("X-Vehicle-Owner"), S("x-vehicle-owner")));
+    /* review: every X-Forwarded-* (an upstream may trust -Host, -Port,
+     * -Client-Cert), and '_' for '-', which CGI-style upstreams (WSGI,
+     * PHP) fold to the same variable as the reserved name */
+    assert_true(pawl_http_is_reserved(S("X-Forwarded-Host"), id));
+    assert_true(pawl_http_is_reserved(S("x-forwarded-client-cert"), id));
+    assert_true(pawl_http_is_reserved(S("X-Forwarded-Prefix"), id));
+    assert_true(pawl_http_is_reserved(S("X_Pawl_Principal"), id));
+    assert_true(pawl_http_is_reserved(S("x_pawl-anything"), S("")));
+    assert_true(pawl_http_is_reserved(S("X_Forwarded_For"), id));
+    assert_true(pawl_http_is_reserved(S("X_Real_IP"), id));
+    assert_true(pawl_http_is_reserved(S("X_Vehicle_Owner"), S("x-vehicle-owner")));
+    assert_false(pawl_http_is_reserved(S("X_Forwarded"), id));
+    assert_true(pawl_http_is_reserved(S("X-Pawl-Principal2x"), S("")));
+    assert_false(pawl_http_is_reserved(S("X-Vehicle-Owners"), S("x-vehicle-owner")));
     assert_false(pawl_http_is_reserved(S("Authorization"), id));
     assert_false(pawl_http_is_reserved(S("X-Pawl"), id));
     assert_false(pawl_http_is_reserved(S("Content-Type"), id));

@@ -18,7 +18,6 @@
 #define IN_MAX (4 * PAWLD_IO_READ_CHUNK)
 
 static void on_data(struct pawld_io *io, const char *p, size_t n);
-static int client_out(struct pawld_conn *c, const char *p, size_t n);
 static void on_error(struct pawld_io *io, int uverr);
 static void on_drain(struct pawld_io *io);
 static void io_closed(struct pawld_io *io);
@@ -113,37 +112,44 @@ static void on_drain(struct pawld_io *io)
     struct pawld_conn *c = io->owner;
     if (c->up)
         pawld_proxy_client_drained(c);
+    if (c->out_blocked && !c->io.closing) {
+        c->out_blocked = false;
+        pawld_conn_read_more(c); /* the next pipelined requests */
+    }
 }
 
 /* ---- answers ------------------------------------------------------------ */
 
 const char *pawld_status_text(int s)
 {
-    switch (s) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-    }
+    static const struct { int status; const char *text; } known[] = {
+        {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
+        {202, "Accepted"}, {203, "Non-Authoritative Information"}, {204, "No Content"},
+        {205, "Reset Content"}, {206, "Partial Content"}, {300, "Multiple Choices"},
+        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"}, {304, "Not Modified"},
+        {307, "Temporary Redirect"}, {308, "Permanent Redirect"}, {400, "Bad Request"},
+        {401, "Unauthorized"}, {402, "Payment Required"}, {403, "Forbidden"}, {404, "Not Found"},
+        {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"},
+        {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"}, {412, "Precondition Failed"},
+        {413, "Content Too Large"}, {414, "URI Too Long"}, {415, "Unsupported Media Type"},
+        {416, "Range Not Satisfiable"}, {417, "Expectation Failed"}, {421, "Misdirected Request"},
+        {422, "Unprocessable Content"}, {423, "Locked"}, {425, "Too Early"},
+        {426, "Upgrade Required"}, {428, "Precondition Required"}, {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"}, {451, "Unavailable For Legal Reasons"},
+        {500, "Internal Server Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+        {503, "Service Unavailable"}, {504, "Gateway Timeout"},
+        {505, "HTTP Version Not Supported"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].status == s)
+            return known[i].text;
+    return ""; /* RFC 9112 4: the reason phrase may be empty */
 }
 
 void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const char *extra_headers,
                    const char *body, size_t body_len, bool close)
 {
-    char head[2048];
+    char head[4096]; /* status, framing, and extra headers of up to PAWLD_EXTRA_MAX */
     if (c->w->draining)
         close = true; /* a draining worker ends every connection after its answer */
     int n = snprintf(head, sizeof head,
@@ -151,8 +157,8 @@ void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const ch
                      "Cache-Control: no-store\r\n%s%s\r\n",
                      status, pawld_status_text(status), ctype, body_len, extra_headers ? extra_headers : "",
                      close ? "Connection: close\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head || client_out(c, head, (size_t)n) != 0 ||
-        (!c->head_method && client_out(c, body, body_len) != 0)) {
+    if (n < 0 || (size_t)n >= sizeof head || pawld_conn_out(c, head, (size_t)n) != 0 ||
+        (!c->head_method && pawld_conn_out(c, body, body_len) != 0)) {
         pawld_conn_close(c);
         return;
     }
@@ -194,7 +200,7 @@ void pawld_conn_hold(struct pawld_conn *c)
     c->held = true;
 }
 
-static int client_out(struct pawld_conn *c, const char *p, size_t n)
+int pawld_conn_out(struct pawld_conn *c, const char *p, size_t n)
 {
     if (c->w->batch.nrec == 0 && !c->held)
         return pawld_io_write(&c->io, p, n);
@@ -213,6 +219,10 @@ void pawld_conn_commit(struct pawld_conn *c, bool written)
         pawld_buf_free(&c->out);
         pawld_buf_free(&c->cork);
         c->held_close = false;
+        if (c->resp_started) { /* a 503 cannot follow the start of a response */
+            pawld_conn_close(c);
+            return;
+        }
         pawld_conn_deny(c, PAWL_R_DEPENDENCY_UNAVAILABLE, "the audit trail cannot be written", true);
         return;
     }
@@ -234,13 +244,18 @@ void pawld_conn_commit(struct pawld_conn *c, bool written)
 void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, const char *extra,
                        bool close)
 {
-    char body[1024], hdrs[512] = "";
+    char body[1024], hdrs[PAWLD_EXTRA_MAX] = "";
     size_t n = pawl_authz_body(d, body, sizeof body);
     if (d->reason == PAWL_R_RATE_LIMITED)
         snprintf(hdrs, sizeof hdrs, "Retry-After: %lld\r\n", (long long)d->retry_after_s);
     else if (d->status == 401)
         snprintf(hdrs, sizeof hdrs, "WWW-Authenticate: Bearer realm=\"pawl\"\r\n");
-    if (extra && strlen(hdrs) + strlen(extra) < sizeof hdrs)
+    if (extra && strlen(hdrs) + strlen(extra) >= sizeof hdrs) {
+        /* never an allow without the identity it carries */
+        pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the answer's headers are too large", true);
+        return;
+    }
+    if (extra)
         memcpy(hdrs + strlen(hdrs), extra, strlen(extra) + 1);
     close = close || !c->keep_alive;
     pawld_respond(c, d->status, "application/json", hdrs, body, n, close);
@@ -361,6 +376,12 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
     c->in_consume = true;
     while (used < n && !c->io.closing &&
            (c->state == PAWLD_C_HEAD || c->state == PAWLD_C_BODY)) {
+        /* a client that sends requests without reading the answers gets no
+         * more of them handled until it reads: on_drain goes on */
+        if (c->state == PAWLD_C_HEAD && c->h1.head_bytes == 0 && c->io.queued >= PAWLD_IO_HIGH_WATER) {
+            c->out_blocked = true;
+            break;
+        }
         used += pawld_h1_feed(&c->h1, p + used, n - used);
         if (c->h1.state == PAWLD_H1_HEAD)
             on_head(c);
@@ -428,6 +449,7 @@ void pawld_conn_finish(struct pawld_conn *c)
     if (!c->held) /* an idle connection keeps no buffers */
         pawld_buf_free(&c->cork);
     c->resp_started = false;
+    c->head_method = false; /* an answer before the next head (400, 408) has a body */
     if (!c->keep_alive || c->w->draining || c->state == PAWLD_C_CLOSING) {
         conn_end(c);
         return;
@@ -438,8 +460,9 @@ void pawld_conn_finish(struct pawld_conn *c)
     uv_timer_stop(&c->timer);
     if (c->lc->idle_timeout_ms > 0)
         uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
-    pawld_io_resume(&c->io);
-    pawld_conn_pump(c);
+    /* what is kept goes to the reader first; reading resumes only with room
+     * (a TLS stream delivers what it had decrypted at once) */
+    pawld_conn_read_more(c);
     if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in.len == 0)
         pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
 }

@@ -95,13 +95,15 @@ static void step_up_bind(struct pawld_conn *c, bool present, bool verified,
     c->step_up_ok = true; /* forwarded: the vehicle checks it again */
 }
 
-static pawl_str header_value(const struct pawl_http_head *h, const char *name)
+/* The first value of header name, and how many times it is present. */
+static pawl_str header_value(const struct pawl_http_head *h, const char *name, size_t *count)
 {
-    pawl_str n = {name, strlen(name)}, none = {"", 0};
+    pawl_str n = {name, strlen(name)}, v = {"", 0};
+    *count = 0;
     for (size_t i = 0; i < h->nheaders; i++)
-        if (pawl__str_ieq(h->headers[i].name, n))
-            return h->headers[i].value;
-    return none;
+        if (pawl__str_ieq(h->headers[i].name, n) && (*count)++ == 0)
+            v = h->headers[i].value;
+    return v;
 }
 
 /* "Bearer <token>" (scheme case-insensitive); anything else is no token. */
@@ -136,7 +138,17 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         rq.cert_subject.n = strlen(subject);
     }
     struct pawld_step_up su;
-    pawl_str token = header_value(h, c->w->world->cfg->step_up_header);
+    size_t ntokens;
+    pawl_str token = header_value(h, c->w->world->cfg->step_up_header, &ntokens);
+    if (ntokens > 1) { /* which one would the vehicle check? none: refused */
+        memset(&d, 0, sizeof d);
+        d.reason = PAWL_R_BAD_REQUEST;
+        d.status = pawl_reason_status(d.reason);
+        snprintf(d.detail, sizeof d.detail, "%s is repeated", c->w->world->cfg->step_up_header);
+        decided(c, h, &d);
+        pawld_conn_answer(c, &d, NULL, true);
+        return;
+    }
     rq.step_up_verified = step_up_pre(c, token, &su);
     decide(c, &rq, &d);
     step_up_bind(c, token.n > 0, rq.step_up_verified, &su, &d);
@@ -160,7 +172,7 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     };
     struct pawl_authz_input *in = malloc(sizeof *in);
     struct pawl_decision d;
-    char extra[2200] = "", id[2048];
+    char extra[PAWLD_EXTRA_MAX] = "", id[2048];
     if (in == NULL) {
         pawld_conn_close(c);
         return;
@@ -177,8 +189,14 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     }
     decided(c, h, &d);
     free(in);
-    if (d.reason == PAWL_R_ALLOWED && d.authenticated && pawl_authz_identity(&d, id, sizeof id) > 0)
+    if (d.reason == PAWL_R_ALLOWED && d.authenticated) {
+        /* an allow always carries the identity it was decided for */
+        if (pawl_authz_identity(&d, id, sizeof id) == 0) {
+            pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the identity does not fit a header", true);
+            return;
+        }
         snprintf(extra, sizeof extra, "%s: %s\r\n", cfg->identity_header, id);
+    }
     pawld_conn_answer(c, &d, extra, false);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -96,10 +97,16 @@ static void linger(struct pawld_io *io)
     if (io->closing || io->lingering)
         return;
     io->lingering = true;
-    io->paused = false;
     io->shut.data = io;
-    if (uv_shutdown(&io->shut, (uv_stream_t *)&io->tcp, on_shutdown) != 0 ||
-        uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0)
+    if (uv_shutdown(&io->shut, (uv_stream_t *)&io->tcp, on_shutdown) != 0) {
+        pawld_io_close(io);
+        return;
+    }
+    /* read on to see the peer's end; a stream that is already reading is
+     * left as it is (libuv answers UV_EALREADY to a second start) */
+    bool was_paused = io->paused;
+    io->paused = false;
+    if (was_paused && uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0)
         pawld_io_close(io);
 }
 
@@ -174,6 +181,7 @@ static int tls_flush(struct pawld_io *io)
 
 static int tls_handshake(struct pawld_io *io)
 {
+    ERR_clear_error(); /* SSL_get_error reads the thread's queue: another stream's leftovers would fail this one */
     int r = SSL_do_handshake(io->ssl);
     if (tls_flush(io) != 0)
         return -1;
@@ -200,6 +208,7 @@ static void tls_pump(struct pawld_io *io)
     }
     char plain[PAWLD_IO_READ_CHUNK]; /* on the stack: an idle stream holds no buffer */
     while (!io->paused && !io->closing) {
+        ERR_clear_error();
         int n = SSL_read(io->ssl, plain, sizeof plain);
         if (n > 0) {
             io->ops->on_data(io, plain, (size_t)n);
@@ -360,6 +369,7 @@ int pawld_io_write(struct pawld_io *io, const char *p, size_t n)
         return raw_write(io, p, n);
     while (n > 0) {
         int chunk = n > 16384 ? 16384 : (int)n; /* one record at a time */
+        ERR_clear_error();
         int r = SSL_write(io->ssl, p, chunk);
         if (r <= 0)
             return -1;
@@ -391,7 +401,9 @@ void pawld_io_end(struct pawld_io *io)
     if (io->closing || io->want_close_after_write)
         return;
     if (io->ssl && io->handshaken) {
+        ERR_clear_error();
         SSL_shutdown(io->ssl); /* close_notify: the peer sees a clean end */
+        ERR_clear_error(); /* a failed shutdown leaves nothing for the next stream */
         (void)tls_flush(io);
     }
     io->want_close_after_write = true;

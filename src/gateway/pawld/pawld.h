@@ -284,12 +284,18 @@ struct pawld_conn {
     long route;
     struct pawld_upconn *up;
     int64_t up_tries;
+    bool retry_safe;   /* GET or HEAD without a body: may go to a second connection */
     char *fwd_head;    /* the head as sent upstream, kept for one retry */
     size_t fwd_head_len;
     struct pawld_buf cork; /* upstream bytes held until the reader has checked this pass's input */
     struct pawld_buf out;  /* client bytes held until the worker's decisions are written */
     bool held, held_close;
+    bool out_blocked;      /* the client does not read its answers: no next request yet */
 };
+
+/* Extra header lines of an answer: the identity header (name up to 64
+ * bytes, value up to 2 KiB) and Retry-After or WWW-Authenticate fit. */
+#define PAWLD_EXTRA_MAX 2304
 
 void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server);
 /* Answers with the decision's status and JSON body (and Retry-After or
@@ -310,6 +316,8 @@ void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
 /* Hold c's output until the worker's decisions are written; then release
  * it (written) or answer 503 instead (not written). */
 void pawld_conn_hold(struct pawld_conn *c);
+/* Bytes for the client: written, or held with the rest of its output. */
+int pawld_conn_out(struct pawld_conn *c, const char *p, size_t n);
 void pawld_conn_commit(struct pawld_conn *c, bool written);
 /* Feed buffered input to the reader; used again when a state wants more. */
 void pawld_conn_pump(struct pawld_conn *c);

@@ -41,12 +41,13 @@ struct pawld_upconn {
     struct pawld_io io;
     struct pawld_worker *w;
     struct pawld_conn *c; /* the client served; NULL while idle */
+    struct pawld_world *world; /* pinned: the world whose upstream and server indexes these are */
     size_t upstream, server;
-    uint64_t generation;
     uv_timer_t timer;
     int handles;
     http_parser parser;
     bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited, chunk_end_written;
+    bool stray; /* bytes after the end of the response: out of step, never reused */
     struct pawld_upconn *next_idle;
     char *hbuf;
     size_t hlen;
@@ -85,9 +86,16 @@ void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world)
     free(pools);
 }
 
+/* The upstream's configuration, from the world the connection was made in
+ * (a reload may have removed or reordered upstreams since). */
+static const struct pawld_upstream *up_cfg(const struct pawld_upconn *up)
+{
+    return &up->world->cfg->upstreams[up->upstream];
+}
+
 static struct pawld_pool *pool_of(struct pawld_upconn *up)
 {
-    if (up->generation != up->w->world->generation || up->w->pools == NULL)
+    if (up->world != up->w->world || up->w->pools == NULL)
         return NULL; /* a reload replaced the pools, or the worker drains */
     return &up->w->pools[up->upstream * PAWLD_MAX_SERVERS + up->server];
 }
@@ -108,6 +116,7 @@ static void pool_remove(struct pawld_upconn *up)
 static void up_handle_gone(struct pawld_upconn *up)
 {
     if (--up->handles == 0) {
+        pawld_world_unref(up->world);
         free(up->hbuf);
         free(up);
     }
@@ -154,9 +163,15 @@ static void up_fail(struct pawld_upconn *up, enum pawl_reason r, const char *det
 {
     struct pawld_conn *c = up->c;
     struct pawld_worker *w = up->w;
-    bool retry = c && up->reused && !up->got_bytes && c->framing == PAWL_HTTP_NO_BODY &&
-                 c->up_tries == 0 && c->fwd_head;
+    /* once more on a fresh connection only when the upstream cannot have
+     * acted on the request: a kept-alive connection it had closed (not a
+     * timeout: it may be executing it), no byte answered, a GET or HEAD
+     * (never a command twice), and no reload since (indexes changed) */
+    bool retry = c && up->reused && !up->got_bytes && c->retry_safe &&
+                 r != PAWL_R_UPSTREAM_TIMEOUT && c->up_tries == 0 && c->fwd_head &&
+                 up->world == w->world;
     size_t u = up->upstream;
+    const char *name = up_cfg(up)->name;
     up_close(up);
     if (c == NULL)
         return;
@@ -172,7 +187,7 @@ static void up_fail(struct pawld_upconn *up, enum pawl_reason r, const char *det
         w->metrics.upstream_errors++;
     pthread_mutex_unlock(&w->metrics_lock);
     pawld_log(w->sinks, "warn", "\"msg\":\"upstream failed\",\"upstream\":\"%s\",\"reason\":\"%s\"",
-              w->world->cfg->upstreams[u].name, pawl_reason_name(r));
+              name, pawl_reason_name(r));
     if (c->resp_started)
         pawld_conn_close(c);
     else
@@ -208,7 +223,7 @@ static void up_error(struct pawld_io *io, int uverr)
             return;
         }
     }
-    snprintf(why, sizeof why, "upstream %s: %s", up->w->world->cfg->upstreams[up->upstream].name,
+    snprintf(why, sizeof why, "upstream %s: %s", up_cfg(up)->name,
              uverr == UV_EOF ? "closed the connection before answering" : uv_strerror(uverr));
     up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, why);
 }
@@ -302,8 +317,8 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
 static int on_resp_headers(http_parser *p)
 {
     struct pawld_upconn *up = p->data;
-    if (p->status_code < 200)
-        return p->status_code == 101 ? -1 : 0; /* interim answers are dropped; no upgrades */
+    if (p->status_code < 200) /* interim answers are dropped (never a body); no upgrades */
+        return p->status_code == 101 ? -1 : 1;
     /* the upstream's header bytes, ": " and CRLF per header, the status line and framing */
     size_t cap = up->hlen + 4 * up->nhdr + 512;
     char *head = malloc(cap);
@@ -315,7 +330,9 @@ static int on_resp_headers(http_parser *p)
     free(head);
     up->head_done = true;
     up->c->resp_started = true;
-    return up->c->head_method ? 1 : 0; /* 1: a response to HEAD has no body */
+    /* 1: no body follows, whatever Content-Length says (RFC 9112 6.3: a
+     * response to HEAD, a 204, a 304); the parser would otherwise wait for it */
+    return up->c->head_method || p->status_code == 204 || p->status_code == 304 ? 1 : 0;
 }
 
 static int on_resp_body(http_parser *p, const char *at, size_t n)
@@ -371,15 +388,14 @@ static void complete(struct pawld_upconn *up)
     /* an upstream that answered before the request body was all sent is out
      * of step with it: reusing it would let the rest of the body be read
      * as the next request (review finding: smuggling with a forged identity) */
-    bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited &&
+    bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited && !up->stray &&
                 c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held && !up->io.paused;
     if (up->chunked_out && !up->chunk_end_written && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         keep = false;
     c->up = NULL;
     up->c = NULL;
     struct pawld_pool *pl = pool_of(up);
-    unsigned max = up->w->world->cfg->upstreams[up->upstream].max_idle;
-    if (keep && pl && pl->nidle < max && !up->w->draining) {
+    if (keep && pl && pl->nidle < up_cfg(up)->max_idle && !up->w->draining) {
         up->next_idle = pl->idle;
         pl->idle = up;
         pl->nidle++;
@@ -401,7 +417,7 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
         return;
     }
     up->got_bytes = true;
-    up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    up_arm(up, up_cfg(up)->response_timeout_ms, up_timeout);
     struct pawld_conn *c = up->c;
     pawld_io_cork(&c->io); /* what this read gives the client goes out in one write */
     size_t done = http_parser_execute(&up->parser, &resp_settings, p, n);
@@ -409,6 +425,7 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
     if (up->msg_done && up->chunked_out && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         up->close_delimited = true; /* the end could not be written: do not reuse */
     up->chunk_end_written = up->msg_done && up->chunked_out;
+    up->stray = up->msg_done && done != n;
     if (pawld_io_uncork(&c->io) != 0 && !c->io.closing)
         pawld_conn_close(c);
     if (up->c == NULL || up->c->io.closing) {
@@ -467,7 +484,13 @@ static void up_send(struct pawld_upconn *up)
     up->got_bytes = up->head_done = up->msg_done = false;
     up->chunked_out = up->close_delimited = up->too_big = up->chunk_end_written = false;
     up->hlen = up->nhdr = 0;
-    up_arm(up, up->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
+    pawld_io_resume(&up->io); /* a connection is pooled only unpaused; never left paused */
+    /* the response timeout runs from the end of the request: while the
+     * client uploads, its body timeout applies */
+    if (c->state == PAWLD_C_RESPONSE)
+        up_arm(up, up_cfg(up)->response_timeout_ms, up_timeout);
+    else
+        uv_timer_stop(&up->timer);
     c->cork.len = 0;
     if (cork(c, c->fwd_head, c->fwd_head_len) != 0) {
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
@@ -502,9 +525,10 @@ static struct pawld_upconn *up_connect(struct pawld_worker *w, size_t u, size_t 
     if (up == NULL)
         return NULL;
     up->w = w;
+    up->world = w->world;
+    pawld_world_ref(up->world);
     up->upstream = u;
     up->server = s;
-    up->generation = wd->generation;
     up->handles = 2;
     uv_timer_init(&w->loop, &up->timer);
     up->timer.data = up;
@@ -585,8 +609,9 @@ static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
         if (forward_header(c, h->headers[i].name, ident, step_up))
             ok = append(out, cap, &o, "%.*s: %.*s\r\n", (int)h->headers[i].name.n,
                         h->headers[i].name.p, (int)h->headers[i].value.n, h->headers[i].value.p);
-    if (ok && dec->authenticated && pawl_authz_identity(dec, id, sizeof id) > 0)
-        ok = append(out, cap, &o, "%s: %s\r\n", cfg->identity_header, id);
+    if (ok && dec->authenticated) /* never forwarded without the identity it was allowed as */
+        ok = pawl_authz_identity(dec, id, sizeof id) > 0 &&
+             append(out, cap, &o, "%s: %s\r\n", cfg->identity_header, id);
     ok = ok && append(out, cap, &o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
                       "Forwarded: for=%s%s%s;proto=%s\r\n", c->peer_ip, tls ? "https" : "http",
                       v6 ? "\"[" : "", c->peer_ip, v6 ? "]\"" : "", tls ? "https" : "http");
@@ -627,10 +652,14 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
         return;
     }
     if (c->framing != PAWL_HTTP_NO_BODY && expects_continue(h) &&
-        pawld_io_write(&c->io, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0)
+        pawld_conn_out(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+        pawld_conn_close(c); /* never left waiting for a body it was not asked for */
         return;
+    }
     c->state = PAWLD_C_WAIT_UP;
     c->up_tries = 0;
+    c->retry_safe = c->framing == PAWL_HTTP_NO_BODY &&
+                    (pawl__str_eq(h->method, "GET") || pawl__str_eq(h->method, "HEAD"));
     acquire(c, (size_t)u, false);
 }
 
@@ -645,7 +674,6 @@ int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
     } else if (cork(c, p, n) != 0) {
         return -1;
     }
-    up_arm(up, c->w->world->cfg->upstreams[up->upstream].response_timeout_ms, up_timeout);
     if (up->io.queued + c->cork.len >= PAWLD_IO_HIGH_WATER)
         pawld_io_pause(&c->io); /* the upstream is slower: stop reading the client */
     return 0;
@@ -654,6 +682,8 @@ int pawld_proxy_body(struct pawld_conn *c, const char *p, size_t n)
 void pawld_proxy_body_done(struct pawld_conn *c)
 {
     c->state = PAWLD_C_RESPONSE;
+    if (c->up && c->up->io.handshaken) /* connected: the response is awaited from now */
+        up_arm(c->up, up_cfg(c->up)->response_timeout_ms, up_timeout);
     if (c->framing == PAWL_HTTP_CHUNKED && cork(c, "0\r\n\r\n", 5) != 0)
         up_fail(c->up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
 }

@@ -1,0 +1,397 @@
+#!/usr/bin/python3
+"""Cases for test_pawld_edges.sh: each one a failure a code review found in
+pawld, driven with raw sockets against pawld in front of
+quirky_upstream.py. Python standard library only.
+
+usage: pawld_edges.py CASE   (settings in the environment, see main())
+Prints one line; exit 0 when pawld behaved, 1 (with FAIL:) when not.
+"""
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+
+E = os.environ
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def conn(port, tls=False, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+    return s
+
+
+class Reader:
+    """Reads whole HTTP/1.1 responses from a socket."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise Fail("pawld closed the connection; had %r" % self.buf[:120])
+        self.buf += d
+
+    def take(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        out, _, self.buf = self.buf.partition(b"\r\n")
+        return out
+
+    def response(self, head_request=False):
+        """(status, {lower name: value}, body)"""
+        status_line = self.line()
+        check(status_line.startswith(b"HTTP/1.1 "), "not a status line: %r" % status_line[:80])
+        status = int(status_line.split(b" ")[1])
+        headers = {}
+        while True:
+            h = self.line()
+            if not h:
+                break
+            k, _, v = h.decode("latin1").partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if head_request or status in (204, 304) or status < 200:
+            return status, headers, b""
+        if headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self.line().split(b";")[0], 16)
+                if size == 0:
+                    self.line()
+                    return status, headers, body
+                body += self.take(size)
+                self.take(2)
+        return status, headers, self.take(int(headers.get("content-length", "0")))
+
+
+def req(method, path, extra="", body=b"", token=None):
+    token = token or E["TOKEN"]
+    head = "%s %s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n%s" % (method, path, token, extra)
+    if body:
+        head += "Content-Length: %d\r\n" % len(body)
+    return (head + "\r\n").encode() + body
+
+
+def status_path(q=""):
+    return "/api/v1/vehicles/%s/status%s" % (E["VIN"], q)
+
+
+def command_path(q=""):
+    return "/api/v1/vehicles/%s/commands/door.lock%s" % (E["VIN"], q)
+
+
+def uplog():
+    with open(E["UPLOG"]) as f:
+        return [json.loads(line) for line in f]
+
+
+def upstream_saw(word):
+    return [r for r in uplog() if word in r.get("line", "")]
+
+
+# ---- the cases ---------------------------------------------------------------
+
+def case_tls_error_queue():
+    """A failed TLS handshake on one connection must not fail another on the
+    same worker (OpenSSL's error queue is per thread)."""
+    a = conn(int(E["TLS"]), tls=True)
+    ra = Reader(a)
+    a.sendall(req("GET", status_path()))
+    check(ra.response()[0] == 200, "the first request over TLS was not answered 200")
+    for _ in range(3):  # plaintext to the TLS port: a handshake error
+        b = socket.create_connection(("127.0.0.1", int(E["TLS"])))
+        b.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        time.sleep(0.2)
+        b.close()
+    a.sendall(req("GET", status_path()))
+    check(ra.response()[0] == 200, "a good TLS connection failed after another one's handshake error")
+    return "a TLS client kept its connection while others failed their handshakes"
+
+
+def case_retry_only_safe():
+    """A kept-alive upstream connection closed under a request: a GET goes
+    again on a fresh connection, a POST never (it may have been executed)."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?hangclose-get")))
+    check(r.response()[0] == 200, "GET 1 failed")
+    s.sendall(req("GET", status_path("?hangclose-get")))
+    st = r.response()[0]
+    check(st == 200, "a GET on a connection the upstream closed was not retried: %d" % st)
+    saw = upstream_saw("hangclose-get")
+    check(len(saw) == 3 and saw[2]["conn"] != saw[1]["conn"] and saw[2]["n"] == 1,
+          "the retried GET was not sent again on a fresh connection: %s" % saw)
+    s2 = conn(int(E["PROXY"]))
+    r2 = Reader(s2)
+    s2.sendall(req("POST", command_path("?hangclose-post")))
+    check(r2.response()[0] == 200, "POST 1 failed")
+    s2.sendall(req("POST", command_path("?hangclose-post")))
+    st = r2.response()[0]
+    check(st == 502, "a POST on a connection the upstream closed was answered %d, not 502" % st)
+    n = len(upstream_saw("hangclose-post"))
+    check(n == 2, "the POST reached the upstream %d times, not once" % (n - 1))
+    return "a GET was retried on a fresh connection, a POST was not (502)"
+
+
+def case_no_retry_after_timeout():
+    """A POST whose answer timed out is never sent again."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("POST", command_path("?slow-first"), "X-Sleep: 0\r\n"))
+    check(r.response()[0] == 200, "POST 1 failed")
+    s.sendall(req("POST", command_path("?slow-second"), "X-Sleep: 2.5\r\n"))
+    st = r.response()[0]
+    check(st == 504, "a POST the upstream did not answer in time got %d, not 504" % st)
+    time.sleep(3)
+    n = len(upstream_saw("slow-second"))
+    check(n == 1, "the timed-out POST reached the upstream %d times" % n)
+    return "a timed-out POST was answered 504 and sent once"
+
+
+def case_slow_upload():
+    """The response timeout (1 s) runs from the end of the request, not
+    while the client is still uploading (pauses of 1.3 s)."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    body = b"x" * 3000
+    head = req("POST", command_path("?upload"), "Content-Length: %d\r\n" % len(body))
+    s.sendall(head)
+    for i in range(3):
+        time.sleep(1.3)
+        s.sendall(body[i * 1000:(i + 1) * 1000])
+    st, _, got = r.response()
+    check(st == 200, "a slow upload got %d (the response timeout ran during the upload)" % st)
+    check(json.loads(got)["body"] == 3000, "the upstream did not get the whole body")
+    return "a 3.9 s upload was forwarded whole with a 1 s response timeout"
+
+
+def case_no_body_statuses():
+    """204 and 304 have no body whatever Content-Length says; the
+    connection stays in step."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?nm304")))
+    check(r.response()[0] == 304, "no 304")
+    s.sendall(req("GET", status_path("?after304")))
+    st, _, body = r.response()
+    check(st == 200 and b"after304" in body, "the request after a 304 got %d %r" % (st, body[:60]))
+    s.sendall(req("GET", status_path("?nc204")))
+    check(r.response()[0] == 204, "no 204")
+    s.sendall(req("GET", status_path("?after204")))
+    st, _, body = r.response()
+    check(st == 200 and b"after204" in body, "the request after a 204 got %d %r" % (st, body[:60]))
+    return "204 and 304 with a Content-Length: no body read or relayed, the next request served"
+
+
+def case_pipelined_unread():
+    """A client that pipelines requests and never reads: pawld stops taking
+    requests instead of queueing answers without bound; none is lost."""
+    n = int(E.get("PIPELINE_N", "4000"))
+    s = conn(int(E["ADMIN"]), timeout=60)
+    one = b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+
+    def send():
+        try:
+            s.sendall(one * n)
+        except OSError:
+            pass
+    t = threading.Thread(target=send)
+    t.start()
+    before = rss_kib()
+    time.sleep(3)
+    grown = rss_kib() - before
+    r = Reader(s)
+    size = 0
+    for _ in range(n):
+        st, _, body = r.response()
+        check(st == 200, "answer %d" % st)
+        size += len(body)
+    t.join()
+    check(grown < 6 * 1024, "pawld grew by %d KiB for a client that did not read %d answers (%d KiB)"
+          % (grown, n, size // 1024))
+    return "%d pipelined answers (%d KiB) all came, pawld grew by %d KiB while the client did not read" % (
+        n, size // 1024, grown)
+
+
+def rss_kib():
+    with open("/proc/%s/status" % E["PAWLD_PID"]) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise Fail("no VmRSS")
+
+
+def case_tls_pipeline():
+    """Many pipelined requests over TLS in one write: all answered (reading
+    resumes only after what was kept is consumed)."""
+    n = 300
+    s = conn(int(E["TLS"]), tls=True)
+    r = Reader(s)
+    pad = "X-Pad: " + "p" * 900 + "\r\n"
+    s.sendall(req("GET", status_path("?tlspipe"), pad) * n)
+    for i in range(n):
+        st = r.response()[0]
+        check(st == 200, "pipelined request %d over TLS got %d" % (i, st))
+    return "%d pipelined requests over TLS, every one answered" % n
+
+
+def case_linger():
+    """A refused request followed by more bytes: the 400 arrives whole, the
+    connection ends with a FIN, not a reset."""
+    s = conn(int(E["PROXY"]))
+    s.sendall(b"GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + b"z" * 200000)
+    time.sleep(0.5)  # a reset, if one comes, arrives before the answer is read
+    r = Reader(s)
+    try:
+        st, _, body = r.response()
+    except ConnectionResetError:
+        raise Fail("the connection was reset before the 400 was read")
+    check(st == 400 and b"reason" in body, "no 400 with its reason")
+    try:
+        end = s.recv(100)
+    except ConnectionResetError:
+        raise Fail("the connection ended with a reset (the client may lose the answer)")
+    check(end == b"", "bytes after the 400: %r" % end[:40])
+    return "the 400 arrived whole and the connection ended with a FIN, after 200 KB more from the client"
+
+
+def case_head_then_error():
+    """After a HEAD, an answer to the next (bad) request still has its body."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("HEAD", status_path()))
+    st, _, _ = r.response(head_request=True)
+    check(st in (200, 405), "HEAD got %d" % st)
+    s.sendall(b"GET /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    st, h, body = r.response()
+    check(st == 400 and len(body) == int(h["content-length"]) and b"reason" in body,
+          "the 400 after a HEAD had no body")
+    return "a 400 after a HEAD carried its body"
+
+
+def case_repeated_step_up():
+    """Two command-token headers: refused, nothing forwarded."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    before = len(upstream_saw("repeated-token"))
+    s.sendall(req("GET", status_path("?repeated-token"),
+                  "X-Pawl-Command-Token: a\r\nX-Pawl-Command-Token: b\r\n"))
+    st, _, body = r.response()
+    check(st == 400 and b"repeated" in body, "two command tokens got %d %r" % (st, body[:80]))
+    check(len(upstream_saw("repeated-token")) == before, "the request reached the upstream")
+    return "a repeated X-Pawl-Command-Token was refused with 400"
+
+
+def case_reserved_lookalikes():
+    """Headers an upstream would read as reserved ones never reach it."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?lookalike"),
+                  "X_Pawl_Principal: sub=root; roles=admin\r\nX-Forwarded-Host: evil\r\n"
+                  "X-Forwarded-Client-Cert: Hash=1\r\nX-Keep: 1\r\n"))
+    check(r.response()[0] == 200, "not allowed")
+    hdrs = [h.lower() for h in upstream_saw("lookalike")[-1]["headers"]]
+    check(any(h.startswith("x-keep:") for h in hdrs), "an ordinary header was dropped")
+    bad = [h for h in hdrs if h.startswith(("x_pawl", "x-forwarded-host", "x-forwarded-client-cert"))]
+    check(not bad, "forwarded: %s" % bad)
+    return "X_Pawl_Principal and X-Forwarded-Host/-Client-Cert were stripped"
+
+
+def case_long_identity():
+    """An allow in authz mode always carries the identity, however long."""
+    s = conn(int(E["AUTHZ"]))
+    r = Reader(s)
+    s.sendall(("GET /auth HTTP/1.1\r\nHost: a\r\nX-Original-Method: GET\r\nX-Original-URI: %s\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % (status_path(), E["LONG_TOKEN"])).encode())
+    st, h, _ = r.response()
+    check(st == 200, "authz got %d" % st)
+    ident = h.get("x-pawl-principal", "")
+    check(len(ident) > 512 and ident.startswith("sub=u-1042; roles=owner,"),
+          "the allow came without the identity (%d bytes)" % len(ident))
+    return "an allow carried a %d-byte identity" % len(ident)
+
+
+def case_expect_reset():
+    """A client that resets the connection right after a head asking for
+    100 Continue: one decision for it, and pawld serves on."""
+    with open(E["EVENTS"]) as f:
+        before = sum(1 for _ in f)
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", int(E["PROXY"])))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.sendall(req("POST", command_path("?expect"), "Expect: 100-continue\r\nContent-Length: 10\r\n"))
+        s.close()  # linger 0: a reset
+    time.sleep(1)
+    with open(E["EVENTS"]) as f:
+        after = sum(1 for _ in f)
+    check(after - before <= 5, "5 reset requests made %d decisions" % (after - before))
+    s = conn(int(E["PROXY"]))
+    s.sendall(req("GET", status_path("?after-expect")))
+    check(Reader(s).response()[0] == 200, "pawld stopped serving")
+    return "5 requests reset after Expect: 100-continue made %d decisions" % (after - before)
+
+
+def case_reload_drops_upstream():
+    """A reload that removes the upstream a request is using: that request
+    ends with 502 (no retry into the new configuration), pawld serves on."""
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    path = "/api/v1/vehicles/%s/location?hangclose-reload" % E["VIN"]
+    s.sendall(req("GET", path))
+    check(r.response()[0] == 200, "GET 1 failed")
+    go = E["CONFIG"] + ".go"
+    s.sendall(req("GET", path, "X-Wait-File: %s\r\n" % go))
+    time.sleep(0.3)
+    os.replace(E["NEW_CONFIG"], E["CONFIG"])
+    os.kill(int(E["PAWLD_PID"]), signal.SIGHUP)
+    for _ in range(100):  # the reload is logged once the workers were told
+        with open(E["PAWLD_LOG"]) as f:
+            if '"generation":2' in f.read():
+                break
+        time.sleep(0.1)
+    time.sleep(0.3)
+    open(go, "w").close()  # the upstream closes the connection now
+    st = r.response()[0]
+    check(st == 502, "the request whose upstream went away got %d, not 502" % st)
+    s2 = conn(int(E["PROXY"]))
+    s2.sendall(req("GET", status_path("?after-reload")))
+    st = Reader(s2).response()[0]
+    check(st == 200, "after the reload: %d" % st)
+    return "the request in flight got 502, the next one 200 from the new configuration"
+
+
+def main():
+    name = sys.argv[1]
+    try:
+        print("ok: " + globals()["case_" + name]())
+        return 0
+    except (Fail, OSError, ValueError) as e:
+        print("FAIL: %s: %s" % (name, e))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
