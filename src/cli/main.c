@@ -17,6 +17,7 @@ static void usage(FILE *f)
           "  vehicle verify  verify a command token as the vehicle does\n"
           "  vehicle update  Uptane full verification of OTA updates as a Primary\n"
           "  ota           create and sign TUF repositories of OTA images (keygen, repo)\n"
+          "  pki           CAs whose keys live in a PKCS#11 token: issue, renew, revoke, crl, pin\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
           "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file,\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         return pawl_cli_vehicle(argc - 1, argv + 1);
     if (strcmp(argv[1], "ota") == 0)
         return pawl_cli_ota(argc - 1, argv + 1);
+    if (strcmp(argv[1], "pki") == 0)
+        return pawl_cli_pki(argc - 1, argv + 1);
     fprintf(stderr, "pawl: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return PAWL_EXIT_USAGE;

@@ -3,7 +3,8 @@
 # broker configuration (deploy/mosquitto/), started by the test itself.
 #   mqtt_certs DIR          mqtt-ca, rogue-ca, broker, pawl-backend, $V1, $V2,
 #                           rogue-$V1 (.pem/.key) in DIR
-#   mqtt_start DIR          sets mqtt_port and mqtt_pid
+#   mqtt_start DIR          sets mqtt_port and mqtt_pid; DIR/mqtt-crl.pem, when
+#                           present, is the broker's CRL
 #   mqtt_stop
 #   mqtt_opts DIR CN        mosquitto_pub/sub options for CN's certificate
 V1=1HGCM82633A004352 V2=5YJ3E1EA7KF317000
@@ -37,7 +38,9 @@ mqtt_start() {
     sed -e "s|^listener 8883|listener $mqtt_port 127.0.0.1|" -e "s|/etc/pawl/mqtt/ca.pem|$dir/mqtt-ca.pem|" \
         -e "s|/etc/pawl/mqtt/broker.pem|$dir/broker.pem|" -e "s|/etc/pawl/mqtt/broker.key|$dir/broker.key|" \
         -e "s|/etc/pawl/mqtt/pawl-vehicles.acl|$PAWL_SRC/deploy/mosquitto/pawl-vehicles.acl|" \
-        -e '/^crlfile/d' "$PAWL_SRC/deploy/mosquitto/pawl-vehicles.conf" >"$dir/mosquitto.conf"
+        -e "s|^crlfile .*|crlfile $dir/mqtt-crl.pem|" \
+        "$PAWL_SRC/deploy/mosquitto/pawl-vehicles.conf" >"$dir/mosquitto.conf"
+    [ -f "$dir/mqtt-crl.pem" ] || sed -i '/^crlfile/d' "$dir/mosquitto.conf"
     # as root mosquitto would switch to its own user, which cannot read the
     # test's files: it stays who runs the test
     printf 'persistence false\nlog_dest file %s/broker.log\nuser %s\n' "$dir" "$(id -un)" >>"$dir/mosquitto.conf"
