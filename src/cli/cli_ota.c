@@ -3,6 +3,7 @@
  * are in cli_ota_repo.c. */
 #define _XOPEN_SOURCE 700 /* realpath: keys.json names key files absolutely */
 #include "cli_ota.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -276,12 +277,19 @@ const struct pawl_ota_signer *pawl__ota_key(struct ota_keys *ks, const char *fil
         fputs("pawl: ota: out of memory\n", stderr);
         return NULL;
     }
-    if ((k->pkey = pawl_host_load_key(file, true, err, sizeof err)) == NULL) {
+    if (pawl_vault_is_uri(file)) { /* a key in a PKCS#11 token; the signer owns it */
+        struct pawl_vault_key *vk = pawl_vault_open(file, err, sizeof err);
+        if (vk == NULL || pawl_vault_ota_signer(vk, &k->s, &d) != 0) {
+            fprintf(stderr, "pawl: ota: role '%s': %s\n", role, vk ? d.msg : err);
+            free(k);
+            return NULL;
+        }
+    } else if ((k->pkey = pawl_host_load_key(file, true, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawl: ota: role '%s': %s\n", role, err);
         free(k);
         return NULL;
     }
-    if (pawl_ota_signer_openssl(k->pkey, &k->s, &d) != PAWL_OK ||
+    if ((k->pkey == NULL ? PAWL_OK : pawl_ota_signer_openssl(k->pkey, &k->s, &d)) != PAWL_OK ||
         (k->file = pawl__strndup(file, strlen(file))) == NULL) {
         fprintf(stderr, "pawl: ota: role '%s': %s: %s\n", role, file,
                 d.msg[0] ? d.msg : "out of memory");
@@ -310,7 +318,9 @@ json_t *pawl__ota_key_entry(struct ota_keys *ks, const char *file, const char *r
                             const json_t **pub)
 {
     char abs[PATH_MAX];
-    if (realpath(file, abs) == NULL) {
+    if (pawl_vault_is_uri(file)) /* a key in a PKCS#11 token: kept as named */
+        snprintf(abs, sizeof abs, "%s", file);
+    else if (realpath(file, abs) == NULL) {
         fprintf(stderr, "pawl: ota: role '%s': %s: %s\n", role, file, strerror(errno));
         return NULL;
     }

@@ -39,10 +39,15 @@ static void usage_pki(FILE *f)
           "       pawl pki revoke --dir DIR (--serial HEX | --cert CERT.pem) [--reason R]\n"
           "       pawl pki crl   --dir DIR --out CRL.pem [--valid 1d] [--key URI]\n"
           "       pawl pki pin   FILE.pem   (certificate, request or public key)\n"
+          "       pawl pki keygen --key URI [--key-type ed25519|p256] [--out PUB.pem]\n"
+          "       pawl pki pubkey --key URI [--out PUB.pem]\n"
           "\n"
           "Keys are RFC 7512 pkcs11: URIs (object= names the key; module-path= or\n"
           "PAWL_PKCS11_MODULE the module; pin-source= or PAWL_PKCS11_PIN the PIN).\n"
-          "init generates both CA keys in the token; they never leave it. Validity:\n"
+          "init generates both CA keys in the token; they never leave it. keygen makes\n"
+          "a signing key for command tokens, audit checkpoints (Ed25519) or OTA roles\n"
+          "(pawl token/ota/audit and pawld take the URI where they take a key file)\n"
+          "and prints its public key; pubkey prints an existing one's. Validity:\n"
           "a number and h or d (vehicle 7d, service 30d, dealer 1d by default).\n"
           "Reasons: unspecified, keyCompromise, affiliationChanged, superseded,\n"
           "cessationOfOperation. Exit codes: 0 ok, 2 usage, 3 refused input (a bad\n"
@@ -640,6 +645,43 @@ static int pki_pin(const char *path)
     return rc;
 }
 
+/* ---- signing keys for tokens, audit and OTA ------------------------------------------- */
+
+static int put_pub(BIO *b, const void *k)
+{
+    return PEM_write_bio_PUBKEY(b, (EVP_PKEY *)(uintptr_t)k);
+}
+
+static int pki_key(const struct pki_opts *o, bool generate)
+{
+    char err[700];
+    const char *t = o->key_type ? o->key_type : "ed25519";
+    if (o->key == NULL || (strcmp(t, "ed25519") != 0 && strcmp(t, "p256") != 0)) {
+        if (o->key_type && o->key)
+            fprintf(stderr, "pawl: --key-type '%s': ed25519 or p256\n", t);
+        else
+            usage_pki(stderr);
+        return PAWL_EXIT_USAGE;
+    }
+    enum pawl_vault_type type = strcmp(t, "p256") == 0 ? PAWL_VAULT_P256 : PAWL_VAULT_ED25519;
+    struct pawl_vault_key *k = generate ? pawl_vault_generate(o->key, type, err, sizeof err)
+                                        : pawl_vault_open(o->key, err, sizeof err);
+    if (k == NULL) {
+        fprintf(stderr, "pawl: %s\n", err);
+        return PAWL_EXIT_INPUT;
+    }
+    int rc = PAWL_EXIT_OK;
+    if (o->out != NULL) {
+        rc = write_pem(o->out, put_pub, pawl_vault_public(k)) == 0 ? PAWL_EXIT_OK : PAWL_EXIT_IO;
+    } else {
+        BIO *b = BIO_new_fp(stdout, BIO_NOCLOSE);
+        rc = b && put_pub(b, pawl_vault_public(k)) == 1 ? PAWL_EXIT_OK : PAWL_EXIT_IO;
+        BIO_free(b);
+    }
+    pawl_vault_close(k);
+    return rc;
+}
+
 /* ---- the command line ------------------------------------------------------------------- */
 
 static int parse_opts(int argc, char **argv, struct pki_opts *o)
@@ -690,6 +732,8 @@ int pawl_cli_pki(int argc, char **argv)
         return pki_revoke(&o);
     if (strcmp(argv[1], "crl") == 0)
         return pki_crl(&o);
+    if (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "pubkey") == 0)
+        return pki_key(&o, strcmp(argv[1], "keygen") == 0);
     fprintf(stderr, "pawl pki: unknown verb '%s'\n", argv[1]);
     usage_pki(stderr);
     return PAWL_EXIT_USAGE;

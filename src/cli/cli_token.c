@@ -15,6 +15,7 @@
 
 #include "cbor.h"
 #include "pawl/token.h"
+#include "vault.h"
 #include "util.h"
 
 struct issue_opts {
@@ -30,7 +31,8 @@ static void usage_token(FILE *f)
           "       pawl token cosign --key KEY.pem [--out FILE] TOKEN_FILE\n"
           "       pawl token inspect TOKEN_FILE\n"
           "\n"
-          "issue signs a new token with KEY (Ed25519 or P-256, PKCS#8 PEM); iat defaults\n"
+          "issue signs a new token with KEY (Ed25519 or P-256, PKCS#8 PEM, or a key in a\n"
+          "PKCS#11 token named by a pkcs11: URI, see pawl pki); iat defaults\n"
           "to now, the lifetime to 60 s, cti to 16 random bytes. cosign appends a\n"
           "signature (written to --out, else TOKEN_FILE is replaced atomically). inspect\n"
           "prints a token without verifying it. Tokens are raw CBOR; without --out,\n"
@@ -65,9 +67,19 @@ static int write_token(const char *path, const uint8_t *b, size_t n)
     return 0;
 }
 
-static int signer_from_file(const char *path, EVP_PKEY **key, struct pawl_signer *s)
+/* A key file, or a key in a PKCS#11 vault (a pkcs11: URI): *vk is then
+ * set, to be closed after signing. */
+static int signer_from_file(const char *path, EVP_PKEY **key, struct pawl_vault_key **vk,
+                            struct pawl_signer *s)
 {
-    char err[512];
+    char err[700];
+    if (pawl_vault_is_uri(path)) {
+        if ((*vk = pawl_vault_open(path, err, sizeof err)) == NULL) {
+            fprintf(stderr, "pawl: %s\n", err);
+            return -1;
+        }
+        return pawl_vault_token_signer(*vk, s);
+    }
     if ((*key = pawl_host_load_key(path, true, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawl: %s\n", err);
         return -1;
@@ -175,12 +187,13 @@ static int cmd_issue(int argc, char **argv)
     uint8_t payload[PAWL_EDGE_TOKEN_MAX], tok[PAWL_EDGE_TOKEN_MAX];
     size_t pn, tn;
     EVP_PKEY *key = NULL;
+    struct pawl_vault_key *vk = NULL;
     json_t *args = NULL;
     int rc = PAWL_EXIT_USAGE;
     if (parse_issue(argc, argv, &o) != 0 || issue_claims(&o, &c, &args) != 0)
         goto out;
     rc = PAWL_EXIT_INPUT;
-    if (signer_from_file(o.key, &key, &s) != 0)
+    if (signer_from_file(o.key, &key, &vk, &s) != 0)
         goto out;
     rc = PAWL_EXIT_USAGE;
     if (pawl_token_claims_encode(&c, payload, sizeof payload, &pn, &d) != PAWL_OK ||
@@ -192,6 +205,7 @@ static int cmd_issue(int argc, char **argv)
 out:
     json_decref(args);
     EVP_PKEY_free(key);
+    pawl_vault_close(vk);
     return rc;
 }
 
@@ -220,8 +234,9 @@ static int cmd_cosign(int argc, char **argv)
     struct pawl_signer s;
     struct pawl_diag d = { 0 };
     EVP_PKEY *key = NULL;
+    struct pawl_vault_key *vk = NULL;
     int rc = PAWL_EXIT_INPUT;
-    if (pawl_cli_read_token(file, in, &n) != 0 || signer_from_file(keyp, &key, &s) != 0)
+    if (pawl_cli_read_token(file, in, &n) != 0 || signer_from_file(keyp, &key, &vk, &s) != 0)
         goto out;
     if (pawl_token_cosign(in, n, &s, tok, sizeof tok, &tn, &d) != PAWL_OK) {
         fprintf(stderr, "pawl: token cosign: %s: %s\n", file, d.msg);
@@ -231,6 +246,7 @@ static int cmd_cosign(int argc, char **argv)
     rc = write_token(out ? out : file, tok, tn) == 0 ? PAWL_EXIT_OK : PAWL_EXIT_IO;
 out:
     EVP_PKEY_free(key);
+    pawl_vault_close(vk);
     return rc;
 }
 

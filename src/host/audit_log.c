@@ -1,6 +1,7 @@
 /* see audit_log.h and docs/audit.md */
 #include "audit_log.h"
 #include "host.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@ struct pawl_audit_log {
     int fd;
     char *path, *anchor;
     EVP_PKEY *key;
+    struct pawl_vault_key *vault; /* the key when it lives in a PKCS#11 token */
     struct pawl_audit_writer w;
     struct pawl_audit_buf buf;
     bool fsync_each, broken;
@@ -598,10 +600,28 @@ static void free_log(struct pawl_audit_log *l)
     if (l->fd >= 0)
         close(l->fd);
     EVP_PKEY_free(l->key);
+    pawl_vault_close(l->vault);
     pawl_audit_buf_free(&l->buf);
     free(l->path);
     free(l->anchor);
     free(l);
+}
+
+/* An Ed25519 private key: a PEM file, or a key in a PKCS#11 token (a
+ * pkcs11: URI, vault.h). */
+static int open_signing_key(struct pawl_audit_log *l, const char *key, uint8_t pub[PAWL_AUDIT_KEY_LEN],
+                            char *err, size_t errlen)
+{
+    if (!pawl_vault_is_uri(key))
+        return (l->key = pawl__audit_load_key(key, true, pub, err, errlen)) == NULL ? -1 : 0;
+    if ((l->vault = pawl_vault_open(key, err, errlen)) == NULL)
+        return -1;
+    if (pawl_vault_key_type(l->vault) != PAWL_VAULT_ED25519 ||
+        pawl_audit_evp_public(pawl_vault_public(l->vault), pub) != PAWL_OK) {
+        snprintf(err, errlen, "%s: the audit trail is signed with Ed25519; this key is not", key);
+        return -1;
+    }
+    return 0;
 }
 
 int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned every_n,
@@ -628,9 +648,11 @@ int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned eve
     }
     memcpy(l->anchor, path, plen);
     memcpy(l->anchor + plen, ".anchor", sizeof ".anchor");
-    if ((l->key = pawl__audit_load_key(key_pem_path, true, pub, err, errlen)) == NULL)
+    if (open_signing_key(l, key_pem_path, pub, err, errlen) != 0)
         goto out;
-    if (pawl_audit_writer_init(&l->w, pub, every_n, every_ms, pawl_audit_sign_evp, l->key) != PAWL_OK)
+    if (pawl_audit_writer_init(&l->w, pub, every_n, every_ms,
+                               l->vault ? pawl_vault_audit_sign : pawl_audit_sign_evp,
+                               l->vault ? (void *)l->vault : (void *)l->key) != PAWL_OK)
         goto out;
     if (access(path, F_OK) != 0 && errno == ENOENT && (rc = create_log(l, err, errlen)) != 0)
         goto out;

@@ -21,6 +21,8 @@
 
 #include <openssl/types.h>
 
+#include "pawl/common.h"
+
 enum pawl_vault_type { PAWL_VAULT_ED25519, PAWL_VAULT_P256 };
 
 struct pawl_vault_key;
@@ -45,5 +47,27 @@ EVP_PKEY *pawl_vault_public(const struct pawl_vault_key *k);
 /* Signs msg with the key in the token. 0, or -1 with err set. */
 int pawl_vault_sign(struct pawl_vault_key *k, const uint8_t *msg, size_t n, uint8_t sig[64],
                     char *err, size_t errlen);
+
+
+/* ---- the signers pawl's formats take, over a vault key ----------------------- */
+
+struct pawl_signer;
+struct pawl_ota_signer;
+struct pawl_diag;
+
+/* Whether a key argument names a vault key rather than a PEM file. */
+int pawl_vault_is_uri(const char *s);
+
+/* Command tokens (COMMAND-TOKEN.md): alg and kid from the public key; k
+ * must outlive s. */
+int pawl_vault_token_signer(struct pawl_vault_key *k, struct pawl_signer *s);
+
+/* TUF/Uptane metadata: ed25519 or ecdsa-sha2-nistp256 (DER signatures).
+ * The signer owns k from here on (closed by pawl_ota_signer_clear), also
+ * on failure. 0, or -1 with d set. */
+int pawl_vault_ota_signer(struct pawl_vault_key *k, struct pawl_ota_signer *s, struct pawl_diag *d);
+
+/* Audit checkpoints (pawl_audit_sign_fn; ctx is an Ed25519 vault key). */
+pawl_err pawl_vault_audit_sign(void *ctx, const uint8_t *msg, size_t n, uint8_t sig[64]);
 
 #endif

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "pawl/event.h"
 #include "pawld.h"
+#include "vault.h"
 
 struct pawld_sinks {
     FILE *log;    /* NULL: stderr */
@@ -71,8 +72,9 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         char path[4200], key[4200];
         snprintf(path, sizeof path, "%s%s%s", cfg->audit[0] == '/' ? "" : dir,
                  cfg->audit[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit);
-        snprintf(key, sizeof key, "%s%s%s", cfg->audit_key[0] == '/' ? "" : dir,
-                 cfg->audit_key[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit_key);
+        bool as_is = cfg->audit_key[0] == '/' || pawl_vault_is_uri(cfg->audit_key);
+        snprintf(key, sizeof key, "%s%s%s", as_is ? "" : dir, as_is || dir[0] == '\0' ? "" : "/",
+                 cfg->audit_key);
         if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0 ||
             pawl_audit_log_sync_in_background(s->audit, err, errlen) != 0)
             goto fail; /* workers never wait for a checkpoint's fsync */
