@@ -374,6 +374,17 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
     return PAWL_ENOTFOUND;
 }
 
+static pawl_err link_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_link *l = ctx;
+    if (l->ncmds == PAWLD_MAX_ROUTE_MAP)
+        return pawl__yl_err(y, v, "more than %d vehicle commands", PAWLD_MAX_ROUTE_MAP);
+    struct pawld_step_up_cmd *sc = &l->cmds[l->ncmds++];
+    if ((sc->route = pawl__strndup(k, strlen(k))) == NULL)
+        return PAWL_ENOMEM;
+    return pawl__yl_str(y, v, 63, &sc->command);
+}
+
 static pawl_err link_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_link *l = ctx;
@@ -399,6 +410,10 @@ static pawl_err link_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void
         return path(y, v, &l->cert);
     if (strcmp(k, "key") == 0)
         return path(y, v, &l->key);
+    if (strcmp(k, "commands") == 0)
+        return pawl__yl_each(y, v, "vehicle_link.commands", link_cmd_key, l);
+    if (strcmp(k, "result_timeout") == 0)
+        return ms(y, v, &l->result_timeout_ms);
     return PAWL_ENOTFOUND;
 }
 
@@ -459,6 +474,8 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         if (e == PAWL_OK && (c->link.port == 0 || !c->link.ca || !c->link.cert || !c->link.key))
             return pawl__yl_err(y, v, "vehicle_link needs broker, ca, cert and key (mutual TLS only)");
         c->link.on = e == PAWL_OK;
+        if (c->link.result_timeout_ms <= 0)
+            c->link.result_timeout_ms = 10000;
         return e;
     }
     if (strcmp(k, "step_up") == 0) {
@@ -560,6 +577,10 @@ void pawld_config_free(struct pawld_config *c)
     free(c->link.ca);
     free(c->link.cert);
     free(c->link.key);
+    for (size_t i = 0; i < c->link.ncmds; i++) {
+        free(c->link.cmds[i].route);
+        free(c->link.cmds[i].command);
+    }
     for (size_t i = 0; i < c->nstep_up_cmds; i++) {
         free(c->step_up_cmds[i].route);
         free(c->step_up_cmds[i].command);
@@ -622,10 +643,18 @@ pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pa
     }
     if (check_step_up(c, p, where, d) != PAWL_OK)
         return PAWL_EINVAL;
+    for (size_t i = 0; i < c->link.ncmds; i++)
+        if (route_by_id(p, c->link.cmds[i].route) == NULL) {
+            pawl__diagf(d, where, 0, 0, "vehicle_link.commands: '%s' is not a route id of the policy",
+                        c->link.cmds[i].route);
+            return PAWL_EINVAL;
+        }
     for (size_t j = 0; proxy && c->default_upstream < 0 && j < p->nroutes; j++) {
         bool mapped = false;
         for (size_t i = 0; i < c->nroutes && !mapped; i++)
             mapped = strcmp(p->routes[j].id, c->routes[i].route) == 0;
+        for (size_t i = 0; i < c->link.ncmds && !mapped; i++)
+            mapped = strcmp(p->routes[j].id, c->link.cmds[i].route) == 0; /* to the vehicle */
         if (!mapped) {
             pawl__diagf(d, where, 0, 0,
                         "routes: policy route '%s' reaches no upstream (map it or set "

@@ -65,17 +65,22 @@ struct pawld_route_map {
     size_t upstream;
 };
 
-/* The MQTT vehicle link: telemetry from the broker into the twin. */
+/* A route and the command its command token must carry. */
+struct pawld_step_up_cmd {
+    char *route, *command;
+};
+
+/* The MQTT vehicle link: telemetry from the broker into the twin; command
+ * tokens of the routes in cmds delivered to the vehicle, its result
+ * answered to the caller. */
 struct pawld_link {
     bool on;
     char host[256];
     int port;
     char *ca, *cert, *key; /* PEM: broker CA, pawld's client certificate and key */
-};
-
-/* A step-up route and the command its owner co-signed token must carry. */
-struct pawld_step_up_cmd {
-    char *route, *command;
+    struct pawld_step_up_cmd cmds[PAWLD_MAX_ROUTE_MAP];
+    size_t ncmds;
+    int64_t result_timeout_ms; /* default 10 s */
 };
 
 struct pawld_config {

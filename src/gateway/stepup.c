@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "pawl/edge_host.h"
 #include "pawl/grants.h"
 #include "util.h"
@@ -123,4 +125,54 @@ bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_
     free(trust);
     free(work);
     return ok;
+}
+
+/* ---- a vehicle's answer to a command -------------------------------------------------- */
+
+static bool cti_hex(const char *s, uint8_t out[PAWL_EDGE_CTI_LEN])
+{
+    if (s == NULL || strlen(s) != 2 * PAWL_EDGE_CTI_LEN)
+        return false;
+    for (size_t i = 0; i < 2 * PAWL_EDGE_CTI_LEN; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] | v) : v << 4);
+    }
+    return true;
+}
+
+int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
+                               int *status, char *body, size_t cap)
+{
+    json_t *j = json_loadb(payload, n, JSON_REJECT_DUPLICATES, NULL);
+    const char *verdict = json_string_value(json_object_get(j, "verdict"));
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    json_t *cmd = json_object_get(j, "cmd"), *seq = json_object_get(j, "seq");
+    bool ok = json_is_object(j) && cti_hex(json_string_value(json_object_get(j, "cti")), cti) &&
+              reason != NULL && verdict != NULL &&
+              (strcmp(verdict, "accept") == 0 || strcmp(verdict, "reject") == 0) &&
+              (cmd == NULL || json_is_string(cmd)) && (seq == NULL || json_is_integer(seq));
+    bool accepted = ok && strcmp(verdict, "accept") == 0;
+    json_t *out = ok ? json_pack("{s:s, s:O}", "reason", accepted ? "allowed" : "vehicle_refused",
+                                 "vehicle", j)
+                     : NULL;
+    if (out != NULL && !accepted) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "the vehicle refused the command: %.100s", reason);
+        json_object_set_new(out, "detail", json_string(detail));
+        json_object_set_new(out, "status", json_integer(409));
+    }
+    char *s = out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+    int rc = s != NULL && strlen(s) < cap ? 0 : -1;
+    if (rc == 0) {
+        memcpy(body, s, strlen(s) + 1);
+        *status = accepted ? 200 : 409;
+    }
+    free(s);
+    json_decref(out);
+    json_decref(j);
+    return rc;
 }

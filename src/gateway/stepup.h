@@ -56,4 +56,16 @@ bool pawld_step_up_parse(pawl_str header, struct pawld_step_up *s);
 bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_t n,
                           const char *where, uint64_t now, struct pawld_replay *replay);
 
+/* A vehicle's answer on vehicles/{VIN}/events/command-result:
+ *   {"cti":"<32 lowercase or uppercase hex>","verdict":"accept"|"reject",
+ *    "reason":"<text>","cmd":"<text>","seq":N}
+ * (cmd and seq optional). On success fills cti, the status for the API
+ * caller (200 accept, 409 reject) and body, the caller's JSON answer:
+ * {"reason":"allowed"|"vehicle_refused","vehicle":{...},"detail":...,"status":409}
+ * (detail and status on a refusal), NUL-terminated in cap bytes. -1 for
+ * anything else (not JSON, a field missing or of the wrong type, an answer
+ * too large for body). */
+int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
+                               int *status, char *body, size_t cap);
+
 #endif

@@ -155,12 +155,48 @@ static void test_replay_set_fails_closed(void **state)
     assert_true(check(f, h, &su));
 }
 
+/* A vehicle's command result: accepted and refused answers become the
+ * caller's 200 and 409; anything malformed is refused. */
+static void test_command_result(void **state)
+{
+    (void)state;
+    uint8_t cti[PAWL_EDGE_CTI_LEN];
+    char body[512];
+    int status = 0;
+    const char *ok = "{\"cti\":\"00112233445566778899AABBCCDDEEFF\",\"verdict\":\"accept\","
+                     "\"reason\":\"ok\",\"cmd\":\"door.lock\",\"seq\":7}";
+    assert_int_equal(pawld_command_result_parse(ok, strlen(ok), cti, &status, body, sizeof body), 0);
+    assert_int_equal(status, 200);
+    assert_int_equal(cti[0], 0x00);
+    assert_int_equal(cti[15], 0xff);
+    assert_non_null(strstr(body, "\"reason\":\"allowed\""));
+    assert_non_null(strstr(body, "\"seq\":7"));
+    const char *no = "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"reject\","
+                     "\"reason\":\"replay\"}";
+    assert_int_equal(pawld_command_result_parse(no, strlen(no), cti, &status, body, sizeof body), 0);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(body, "refused the command: replay"));
+    static const char *const bad[] = {
+        "", "[]", "not json",
+        "{\"cti\":\"0011\",\"verdict\":\"accept\",\"reason\":\"ok\"}",              /* short cti */
+        "{\"cti\":\"00112233445566778899aabbccddeefg\",\"verdict\":\"accept\",\"reason\":\"ok\"}",
+        "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"maybe\",\"reason\":\"ok\"}",
+        "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"accept\"}",           /* no reason */
+        "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"accept\",\"reason\":\"ok\",\"seq\":\"7\"}",
+        "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"accept\",\"verdict\":\"reject\",\"reason\":\"ok\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(pawld_command_result_parse(bad[i], strlen(bad[i]), cti, &status, body, sizeof body), -1);
+    assert_int_equal(pawld_command_result_parse(ok, strlen(ok), cti, &status, body, 40), -1); /* no room */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_set_fails_closed, setup, teardown),
+        cmocka_unit_test(test_command_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

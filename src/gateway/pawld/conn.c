@@ -51,6 +51,7 @@ static void conn_freed(struct pawld_conn *c)
     w->conns--;
     if (c->h1_ok)
         pawld_h1_free(&c->h1);
+    pawld_vehicle_abandon(c);
     pawld_world_unref(c->world);
     pawld_buf_free(&c->in);
     free(c->fwd_head);
@@ -218,6 +219,7 @@ void pawld_conn_commit(struct pawld_conn *c, bool written)
     if (!written) { /* nothing it decided may take effect */
         pawld_buf_free(&c->out);
         pawld_buf_free(&c->cork);
+        pawld_vehicle_abandon(c); /* nothing goes to the vehicle either */
         c->held_close = false;
         if (c->resp_started) { /* a 503 cannot follow the start of a response */
             pawld_conn_close(c);
@@ -233,6 +235,7 @@ void pawld_conn_commit(struct pawld_conn *c, bool written)
     pawld_buf_free(&c->out);
     if (c->up)
         pawld_proxy_flush(c);
+    pawld_vehicle_commit(c);
     if (c->held_close) {
         c->held_close = false;
         conn_end(c);
@@ -362,6 +365,10 @@ static void on_parse_error(struct pawld_conn *c)
 
 static void on_request_done(struct pawld_conn *c)
 {
+    if (c->vehicle_wait || c->vcmd) { /* the body of a command sent to a vehicle */
+        pawld_vehicle_body_done(c);
+        return;
+    }
     uv_timer_stop(&c->timer);
     if (c->discard_body)
         pawld_conn_finish(c);
@@ -473,6 +480,10 @@ void pawld_conn_timer(uv_timer_t *t)
     char why[128];
     if (c->state == PAWLD_C_CLOSING) { /* lingered long enough */
         pawld_conn_close(c);
+        return;
+    }
+    if (c->vehicle_wait) {
+        pawld_vehicle_timeout(c);
         return;
     }
     if (c->state == PAWLD_C_HEAD && !c->head_timing) {

@@ -158,7 +158,11 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         pawld_conn_answer(c, &d, NULL, c->framing != PAWL_HTTP_NO_BODY);
         return;
     }
-    pawld_proxy_start(c, h, &d);
+    const char *vcmd = d.route ? c->w->world->route_vehicle[d.route->index] : NULL;
+    if (vcmd != NULL)
+        pawld_vehicle_start(c, token, &d, vcmd); /* to the vehicle over the link */
+    else
+        pawld_proxy_start(c, h, &d);
 }
 
 void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)

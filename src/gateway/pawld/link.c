@@ -3,7 +3,13 @@
  * twin the decisions read, if it is plausible for the vehicle whose topic
  * carried it (pawl_twin_update_checked). The broker's ACL makes sure only
  * that vehicle's certificate could publish there (deploy/mosquitto/).
+ *
+ * Command tokens of allowed requests go out on vehicles/{VIN}/commands/
+ * {cmd} (QoS 1); the vehicle's verdict comes back on vehicles/{VIN}/events/
+ * command-result and goes to the worker whose connection waits for that
+ * token id (and that VIN: another vehicle cannot answer for it).
  * libmosquitto runs its own network thread and reconnects by itself. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +18,23 @@
 
 #include "pawl/twin.h"
 #include "pawld.h"
+#include "stepup.h"
 
 #define TOPIC "vehicles/+/telemetry"
+#define RESULTS "vehicles/+/events/command-result"
+#define MAX_WAITING 4096 /* commands awaiting a result, process-wide */
 
 struct pawld_link_state {
     struct mosquitto *m;
+    atomic_bool connected;
+    pthread_mutex_t lock; /* the waiting table */
+    struct waiting {
+        bool used;
+        uint8_t cti[16];
+        char vin[18];
+        unsigned worker;
+        uint64_t id;
+    } waiting[MAX_WAITING];
 };
 
 static void on_connect(struct mosquitto *m, void *ctx, int rc)
@@ -27,22 +45,117 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
                   mosquitto_connack_string(rc));
         return;
     }
-    if (mosquitto_subscribe(m, NULL, TOPIC, 1) != MOSQ_ERR_SUCCESS)
+    if (mosquitto_subscribe(m, NULL, TOPIC, 1) != MOSQ_ERR_SUCCESS ||
+        mosquitto_subscribe(m, NULL, RESULTS, 1) != MOSQ_ERR_SUCCESS) {
         pawld_log(srv->sinks, "error", "\"msg\":\"vehicle link: cannot subscribe\"");
-    else
-        pawld_log(srv->sinks, "info", "\"msg\":\"vehicle link: subscribed\",\"topic\":\"%s\"", TOPIC);
+        return;
+    }
+    atomic_store(&srv->link->connected, true);
+    pawld_log(srv->sinks, "info", "\"msg\":\"vehicle link: subscribed\",\"topics\":\"%s %s\"",
+              TOPIC, RESULTS);
 }
 
-/* vehicles/{VIN}/telemetry -> VIN, or NULL. */
-static bool topic_vin(const char *topic, char vin[18])
+static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
+{
+    struct pawld_server_state *srv = ctx;
+    (void)m;
+    atomic_store(&srv->link->connected, false);
+    pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: disconnected\",\"rc\":%d", rc);
+}
+
+/* vehicles/{VIN}{tail} -> VIN, or false. */
+static bool topic_vin(const char *topic, const char *tail, char vin[18])
 {
     const char *p = topic + 9, *end;
     if (strncmp(topic, "vehicles/", 9) != 0 || (end = strchr(p, '/')) == NULL || end - p != 17 ||
-        strcmp(end, "/telemetry") != 0)
+        strcmp(end, tail) != 0)
         return false;
     memcpy(vin, p, 17);
     vin[17] = '\0';
     return true;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+/* The waiting entry for cti from vin, taken out of the table; false if none. */
+static bool take_waiting(struct pawld_link_state *st, const uint8_t cti[16], const char *vin,
+                         unsigned *worker, uint64_t *id)
+{
+    bool found = false;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < MAX_WAITING && !found; i++) {
+        struct waiting *w = &st->waiting[i];
+        if (w->used && memcmp(w->cti, cti, 16) == 0 && (vin == NULL || strcmp(w->vin, vin) == 0)) {
+            w->used = false;
+            *worker = w->worker;
+            *id = w->id;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return found;
+}
+
+/* The vehicle's answer (stepup.h has its form) goes to the worker whose
+ * connection waits for that token id from that vehicle. */
+static void on_result(struct pawld_server_state *srv, const char *vin, const void *p, size_t n)
+{
+    uint8_t cti[16];
+    unsigned worker;
+    uint64_t id;
+    struct pawld_vresult *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return;
+    if (pawld_command_result_parse(p, n, cti, &r->status, r->body, sizeof r->body) != 0) {
+        pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: malformed command result\",\"vin\":\"%s\"", vin);
+    } else if (!take_waiting(srv->link, cti, vin, &worker, &id) || worker >= srv->nworkers) {
+        pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: a command result nobody waits for\",\"vin\":\"%s\"", vin);
+    } else {
+        r->id = id;
+        pawld_worker_post(&srv->workers[worker], r);
+        return;
+    }
+    free(r);
+}
+
+int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char *cmd,
+                    const uint8_t *tok, size_t n, const uint8_t cti[16], unsigned worker,
+                    uint64_t id, char *err, size_t errlen)
+{
+    struct pawld_link_state *st = srv->link;
+    char topic[128];
+    size_t slot = MAX_WAITING;
+    if (st == NULL || !atomic_load(&st->connected))
+        return snprintf(err, errlen, "the vehicle link is not connected to the broker"), -1;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < MAX_WAITING && slot == MAX_WAITING; i++)
+        if (!st->waiting[i].used)
+            slot = i;
+    if (slot < MAX_WAITING) {
+        struct waiting *w = &st->waiting[slot];
+        w->used = true;
+        memcpy(w->cti, cti, 16);
+        snprintf(w->vin, sizeof w->vin, "%s", vin);
+        w->worker = worker;
+        w->id = id;
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (slot == MAX_WAITING)
+        return snprintf(err, errlen, "%d commands already wait for their vehicles", MAX_WAITING), -1;
+    snprintf(topic, sizeof topic, "vehicles/%s/commands/%s", vin, cmd);
+    if (mosquitto_publish(st->m, NULL, topic, (int)n, tok, 1, false) != MOSQ_ERR_SUCCESS) {
+        pawld_link_forget(srv, cti);
+        return snprintf(err, errlen, "publishing to %s failed", topic), -1;
+    }
+    return 0;
+}
+
+void pawld_link_forget(struct pawld_server_state *srv, const uint8_t cti[16])
+{
+    unsigned worker;
+    uint64_t id;
+    if (srv->link != NULL)
+        (void)take_waiting(srv->link, cti, NULL, &worker, &id);
 }
 
 static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)
@@ -52,7 +165,11 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
     char vin[18], why[600];
     (void)m;
     memset(&d, 0, sizeof d);
-    if (!topic_vin(msg->topic, vin)) {
+    if (topic_vin(msg->topic, "/events/command-result", vin)) {
+        on_result(srv, vin, msg->payload, (size_t)msg->payloadlen);
+        return;
+    }
+    if (!topic_vin(msg->topic, "/telemetry", vin)) {
         atomic_fetch_add(&srv->telemetry_refused, 1);
         return;
     }
@@ -87,6 +204,7 @@ int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen)
     struct pawld_link_state *st = calloc(1, sizeof *st);
     if (st == NULL)
         return snprintf(err, errlen, "out of memory"), -1;
+    pthread_mutex_init(&st->lock, NULL);
     mosquitto_lib_init();
     srv->link = st;
     if ((st->m = mosquitto_new(NULL, true, srv)) == NULL ||
@@ -97,6 +215,7 @@ int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen)
         return -1;
     }
     mosquitto_connect_callback_set(st->m, on_connect);
+    mosquitto_disconnect_callback_set(st->m, on_disconnect);
     mosquitto_message_callback_set(st->m, on_message);
     mosquitto_reconnect_delay_set(st->m, 1, 30, true);
     /* connect_async: a broker that is down now is retried by the loop */
@@ -121,6 +240,7 @@ void pawld_link_stop(struct pawld_server_state *srv)
         mosquitto_destroy(st->m);
     }
     mosquitto_lib_cleanup();
+    pthread_mutex_destroy(&st->lock);
     free(st);
     srv->link = NULL;
 }

@@ -60,6 +60,7 @@ struct pawld_world {
     long *route_upstream;       /* per policy route: upstream index or -1 */
     const char **route_ids;     /* per policy route, for metrics */
     const char **route_command; /* per policy route: step-up command name, or NULL */
+    const char **route_vehicle; /* per policy route: command delivered over the vehicle link, or NULL */
     char step_up_dir[4200];     /* resolved step_up.trust_dir ("" = none) */
     char dir[4096];             /* the configuration file's directory ("" = cwd) */
 };
@@ -180,6 +181,23 @@ struct pawld_link_state;
 int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen);
 void pawld_link_stop(struct pawld_server_state *srv);
 
+/* A vehicle's answer to a command, on its way to the worker that waits. */
+struct pawld_vresult {
+    struct pawld_vresult *next;
+    uint64_t id;          /* the waiting connection's vehicle_id on that worker */
+    int status;           /* 200 accepted, 409 refused by the vehicle */
+    char body[512];       /* the JSON answer */
+};
+
+/* Publishes the command token (QoS 1) to vehicles/{vin}/commands/{cmd} and
+ * remembers that worker's connection id waits for the result with that
+ * token id. 0, or -1 with err (link down, too many waiting, publish failed). */
+int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char *cmd,
+                    const uint8_t *tok, size_t n, const uint8_t cti[16], unsigned worker,
+                    uint64_t id, char *err, size_t errlen);
+/* The connection waiting for cti gave up (timeout, closed). */
+void pawld_link_forget(struct pawld_server_state *srv, const uint8_t cti[16]);
+
 /* ---- workers -------------------------------------------------------------- */
 
 struct pawld_pool; /* per upstream server: idle connections */
@@ -209,7 +227,14 @@ struct pawld_worker {
     uv_timer_t trim;           /* gives freed memory back to the system */
     struct pawld_conn **held;  /* connections whose output waits for the commit */
     size_t nheld, held_cap;
+    pthread_mutex_t inbox_lock; /* the vehicle link's thread adds, the worker takes */
+    struct pawld_vresult *inbox;
+    bool inbox_closed;          /* the worker stopped: results are dropped */
+    uint64_t next_vehicle_id;
 };
+
+/* Hands a vehicle result to worker w (from the link's thread). */
+void pawld_worker_post(struct pawld_worker *w, struct pawld_vresult *r);
 
 /* Process-wide state the workers read. */
 struct pawld_server_state {
@@ -291,6 +316,11 @@ struct pawld_conn {
     struct pawld_buf out;  /* client bytes held until the worker's decisions are written */
     bool held, held_close;
     bool out_blocked;      /* the client does not read its answers: no next request yet */
+    /* a command delivered to the vehicle over the link, waiting for its result */
+    bool vehicle_wait;
+    struct pawld_vcmd *vcmd;  /* the command to publish once the decision is written */
+    uint64_t vehicle_id;
+    uint8_t vehicle_cti[16];
 };
 
 /* Extra header lines of an answer: the identity header (name up to 64
@@ -342,6 +372,24 @@ void pawld_proxy_flush(struct pawld_conn *c);
 void pawld_proxy_abort(struct pawld_conn *c);
 /* The client's write queue drained: read the upstream again. */
 void pawld_proxy_client_drained(struct pawld_conn *c);
+
+/* ---- commands to vehicles (vehicle.c) ------------------------------------- */
+
+/* An allowed request on a route delivered over the vehicle link: the
+ * command token in the step-up header (already verified when the route is
+ * step-up) must name the path's vehicle and the route's command; it is
+ * published and the connection waits for the vehicle's result. */
+void pawld_vehicle_start(struct pawld_conn *c, pawl_str token, const struct pawl_decision *d,
+                         const char *cmd);
+/* The decision is written: publish what waits (pawld_conn_commit). */
+void pawld_vehicle_commit(struct pawld_conn *c);
+/* The request's body was read and dropped: now only the result is awaited. */
+void pawld_vehicle_body_done(struct pawld_conn *c);
+/* The result arrived (worker thread). */
+void pawld_vehicle_result(struct pawld_conn *c, const struct pawld_vresult *r);
+/* The result timeout fired, or the connection goes away. */
+void pawld_vehicle_timeout(struct pawld_conn *c);
+void pawld_vehicle_abandon(struct pawld_conn *c);
 
 /* ---- answers for the authz and admin listeners (handlers.c) --------------- */
 

@@ -127,6 +127,10 @@ void pawld_worker_conn_gone(struct pawld_worker *w)
     if (w->draining && w->conns == 0 && !uv_is_closing((uv_handle_t *)&w->drain_timer)) {
         on_commit(&w->commit);
         uv_close((uv_handle_t *)&w->drain_timer, drain_done);
+        pthread_mutex_lock(&w->inbox_lock); /* the link posts no more */
+        w->inbox_closed = true;
+        pthread_mutex_unlock(&w->inbox_lock);
+        uv_close((uv_handle_t *)&w->wake, NULL);
         uv_close((uv_handle_t *)&w->commit, drain_done);
         uv_close((uv_handle_t *)&w->trim, drain_done);
     }
@@ -146,7 +150,6 @@ static void drain(struct pawld_worker *w)
     w->draining = true;
     for (size_t i = 0; i < w->nlisteners; i++)
         uv_close((uv_handle_t *)&w->listeners[i], NULL);
-    uv_close((uv_handle_t *)&w->wake, NULL);
     pawld_pools_free(w->pools, w->world);
     w->pools = NULL;
     uv_timer_init(&w->loop, &w->drain_timer);
@@ -203,10 +206,44 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     w->world = nw;
 }
 
+void pawld_worker_post(struct pawld_worker *w, struct pawld_vresult *r)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    bool open = !w->inbox_closed;
+    if (open) {
+        r->next = w->inbox;
+        w->inbox = r;
+        uv_async_send(&w->wake);
+    }
+    pthread_mutex_unlock(&w->inbox_lock);
+    if (!open)
+        free(r);
+}
+
+/* Vehicle results for connections of this worker that still wait. */
+static void take_inbox(struct pawld_worker *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    struct pawld_vresult *r = w->inbox;
+    w->inbox = NULL;
+    pthread_mutex_unlock(&w->inbox_lock);
+    while (r != NULL) {
+        struct pawld_vresult *next = r->next;
+        for (struct pawld_conn *c = w->conn_list; c; c = c->next)
+            if (c->vehicle_wait && c->vehicle_id == r->id) {
+                pawld_vehicle_result(c, r);
+                break;
+            }
+        free(r);
+        r = next;
+    }
+}
+
 static void on_wake(uv_async_t *a)
 {
     struct pawld_worker *w = a->data;
     struct pawld_server_state *srv = w->srv;
+    take_inbox(w);
     if (w->draining)
         return;
     pthread_mutex_lock(&srv->lock);
@@ -230,6 +267,14 @@ static void *run(void *arg)
 {
     struct pawld_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    pthread_mutex_lock(&w->inbox_lock); /* results that came after the last connection */
+    w->inbox_closed = true;
+    for (struct pawld_vresult *r = w->inbox, *next; r; r = next) {
+        next = r->next;
+        free(r);
+    }
+    w->inbox = NULL;
+    pthread_mutex_unlock(&w->inbox_lock);
     return NULL;
 }
 
@@ -260,6 +305,7 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->world = srv->world;
     pawld_world_ref(w->world);
     pthread_mutex_init(&w->metrics_lock, NULL);
+    pthread_mutex_init(&w->inbox_lock, NULL);
     if (uv_loop_init(&w->loop) != 0 || uv_async_init(&w->loop, &w->wake, on_wake) != 0) {
         snprintf(err, errlen, "cannot create an event loop");
         return -1;

@@ -221,7 +221,9 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
     w->route_upstream = calloc(nr + 1, sizeof *w->route_upstream);
     w->route_ids = calloc(nr + 1, sizeof *w->route_ids);
     w->route_command = calloc(nr + 1, sizeof *w->route_command);
-    if (w->route_upstream == NULL || w->route_ids == NULL || w->route_command == NULL)
+    w->route_vehicle = calloc(nr + 1, sizeof *w->route_vehicle);
+    if (w->route_upstream == NULL || w->route_ids == NULL || w->route_command == NULL ||
+        w->route_vehicle == NULL)
         return load_fail(ld, "out of memory"), false;
     for (size_t j = 0; j < nr; j++) {
         w->route_ids[j] = w->policy->routes[j].id;
@@ -232,6 +234,9 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
         for (size_t i = 0; i < w->cfg->nstep_up_cmds; i++)
             if (strcmp(w->cfg->step_up_cmds[i].route, w->policy->routes[j].id) == 0)
                 w->route_command[j] = w->cfg->step_up_cmds[i].command;
+        for (size_t i = 0; w->cfg->link.on && i < w->cfg->link.ncmds; i++)
+            if (strcmp(w->cfg->link.cmds[i].route, w->policy->routes[j].id) == 0)
+                w->route_vehicle[j] = w->cfg->link.cmds[i].command;
     }
     if (w->cfg->step_up_trust_dir)
         resolve(ld, w->cfg->step_up_trust_dir, w->step_up_dir, sizeof w->step_up_dir);
@@ -311,5 +316,6 @@ void pawld_world_unref(struct pawld_world *w)
     free(w->route_upstream);
     free(w->route_ids);
     free(w->route_command);
+    free(w->route_vehicle);
     free(w);
 }
