@@ -48,6 +48,30 @@ if mosquitto_pub -h 127.0.0.1 -p "$port" --cafile mqtt-ca.pem --cert "rogue-$V1.
     -q 1 -t "vehicles/$V1/telemetry" -m rogue 2>/dev/null; then
     fail "a certificate from another CA was accepted"
 fi
+# a certificate from the right CA that expired yesterday
+/usr/bin/python3 - "$tmp" "$V1" <<'PY'
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+d, vin = sys.argv[1], sys.argv[2]
+ca_key = serialization.load_pem_private_key(open(d + "/mqtt-ca.key", "rb").read(), None)
+ca = x509.load_pem_x509_certificate(open(d + "/mqtt-ca.pem", "rb").read())
+key = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, vin)]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=3)).not_valid_after(now - datetime.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256()))
+open(d + "/expired.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(d + "/expired.key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+     serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PY
+if mosquitto_pub -h 127.0.0.1 -p "$port" --cafile mqtt-ca.pem --cert expired.pem --key expired.key \
+    -q 1 -t "vehicles/$V1/telemetry" -m expired 2>/dev/null; then
+    fail "an expired vehicle certificate was accepted"
+fi
 if mosquitto_pub -h 127.0.0.1 -p "$port" --cafile mqtt-ca.pem -q 1 -t "vehicles/$V1/telemetry" -m anon 2>/dev/null; then
     fail "a client without a certificate was accepted"
 fi
@@ -55,6 +79,7 @@ sleep 1.5
 grep -q "^vehicles/$V1/telemetry " backend.txt || fail "the backend did not get $V1's own telemetry: $(cat backend.txt)"
 grep -q forged backend.txt && fail "$V1 published telemetry for $V2"
 grep -q rogue backend.txt && fail "a rogue certificate's message got through"
+grep -q expired backend.txt && fail "an expired certificate's message got through"
 grep -q "^vehicles/$V2/commands/door.unlock token-for-v2" v2cmd.txt || fail "$V2 did not get its command: $(cat v2cmd.txt)"
 [ -s v1cmd.txt ] && fail "$V1 read another vehicle's commands: $(cat v1cmd.txt)"
-echo "mqtt acl: own telemetry delivered, forged telemetry, foreign commands, rogue CA and no certificate refused"
+echo "mqtt acl: own telemetry delivered, forged telemetry, foreign commands, rogue CA, expired and no certificate refused"
