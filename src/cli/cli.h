@@ -31,6 +31,8 @@ int pawl_cli_vehicle_update(int argc, char **argv);
 int pawl_cli_ota(int argc, char **argv);
 /* pawl pki: CAs with keys in a PKCS#11 token (cli_pki.c). */
 int pawl_cli_pki(int argc, char **argv);
+/* pawl analyze: API discovery over logs (cli_analyze.c). */
+int pawl_cli_analyze(int argc, char **argv);
 
 /* Reads a command token file ("-": stdin) into buf, which holds
  * PAWL_EDGE_TOKEN_MAX + 1 bytes: a longer file is read that far, so that the

@@ -18,6 +18,7 @@ static void usage(FILE *f)
           "  vehicle update  Uptane full verification of OTA updates as a Primary\n"
           "  ota           create and sign TUF repositories of OTA images (keygen, repo)\n"
           "  pki           CAs whose keys live in a PKCS#11 token: issue, renew, revoke, crl, pin\n"
+          "  analyze       API inventory with risk scores from API Activity or nginx logs\n"
           "\n"
           "Run 'pawl <command> --help' for a command's options.\n"
           "Exit codes: 0 ok, 1 verification failed, 2 usage, 3 invalid input file,\n"
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
         return pawl_cli_ota(argc - 1, argv + 1);
     if (strcmp(argv[1], "pki") == 0)
         return pawl_cli_pki(argc - 1, argv + 1);
+    if (strcmp(argv[1], "analyze") == 0)
+        return pawl_cli_analyze(argc - 1, argv + 1);
     fprintf(stderr, "pawl: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return PAWL_EXIT_USAGE;
