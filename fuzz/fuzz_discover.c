@@ -1,15 +1,26 @@
-/* libFuzzer driver for API discovery (pawl/discover.h): one input line, as
- * pawl analyze reads it (an API Activity JSON object or an nginx combined
- * line), into an inventory, then the inventory out. A refusal always says
- * why; a template never grows past its buffer. */
+/* libFuzzer driver for API discovery and the detectors (pawl/discover.h,
+ * pawl/detect.h): one input line, as pawl analyze reads it (an API Activity
+ * JSON object or an nginx combined line), into an inventory and a detector
+ * with tiny thresholds (so that every detector fires), then the inventory
+ * out. A refusal always says why; a template never grows past its buffer. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "pawl/detect.h"
 #include "pawl/discover.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void on_finding(void *ctx, const struct pawl_finding *f)
+{
+    (void)ctx;
+    json_t *j = pawl_finding_json(f, "fuzz");
+    if (j == NULL || f->title[0] == '\0')
+        abort();
+    json_decref(j);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (err != PAWL_OK && d.msg[0] == '\0')
         abort();
     if (err == PAWL_OK) {
+        static struct pawl_detector *det;
+        static const struct pawl_detect_config cfg = {64, 64, 2, 3, 2, 1, 1, 1, 1, 2, 1000};
+        if (det == NULL && pawl_detector_new(&cfg, NULL, &det) != PAWL_OK)
+            abort();
+        pawl_detector_feed(det, &e, on_finding, NULL); /* state carries over between inputs */
         (void)pawl_inventory_add(inv, &e);
         json_t *out = pawl_inventory_json(inv);
         json_decref(out);

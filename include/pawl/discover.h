@@ -45,6 +45,8 @@ struct pawl_api_event {
     int64_t time_ms;
     pawl_str method, path;
     pawl_str principal;            /* empty: unauthenticated */
+    pawl_str src_ip, country;      /* country: ISO 3166-1 alpha-2, or empty */
+    pawl_str session;              /* token or session id, or empty */
     pawl_str user_type;            /* "User", "Admin", "Service", "Other" or empty */
     pawl_str roles[PAWL_DISC_MAX_ROLES];
     unsigned nroles;

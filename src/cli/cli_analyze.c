@@ -9,22 +9,33 @@
 
 #include <jansson.h>
 
+#include "pawl/detect.h"
 #include "pawl/discover.h"
 #include "pawl/event.h"
+#include "pawl/grants.h"
 
 #define MAX_INPUTS 16
 
 struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
-    const char *inventory;
+    const char *inventory, *findings, *grants;
     long max_ops;
+};
+
+/* What the reading loop feeds. */
+struct sink {
+    struct pawl_inventory *inv;
+    struct pawl_detector *det;
+    FILE *findings;
+    uint64_t nfindings;
+    bool write_failed;
 };
 
 static void usage_analyze(FILE *f)
 {
-    fputs("usage: pawl analyze --events FILE [--events FILE ...] --inventory OUT.json\n"
-          "                    [--max-operations N]\n"
+    fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl]\n"
+          "                    [--findings OUT.jsonl] --inventory OUT.json [--max-operations N]\n"
           "\n"
           "Reads API Activity lines (OCSF, ../shared/OCSF-PROFILE.md) or nginx access log\n"
           "lines (combined format), told apart line by line; FILE '-' is stdin. Writes\n"
@@ -32,6 +43,8 @@ static void usage_analyze(FILE *f)
           "{plate}), their status mix, principals, roles, unauthenticated calls, response\n"
           "sizes, first and last seen, ranked by a risk score that shows its parts\n"
           "(docs/detection.md). At most N operations are kept (default 10000).\n"
+          "--findings writes one Detection Finding line per finding of the detectors\n"
+          "(events in time order); --grants tells them who may touch which vehicle.\n"
           "Exit codes: 0 every line read, 2 usage, 3 some lines refused (each named\n"
           "on stderr; the inventory is still written), 4 writing failed.\n",
           f);
@@ -46,6 +59,10 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->events[o->nevents++] = argv[++i];
         } else if (strcmp(argv[i], "--inventory") == 0 && more) {
             o->inventory = argv[++i];
+        } else if (strcmp(argv[i], "--findings") == 0 && more) {
+            o->findings = argv[++i];
+        } else if (strcmp(argv[i], "--grants") == 0 && more) {
+            o->grants = argv[++i];
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
             char *end;
             errno = 0;
@@ -66,8 +83,22 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
     return 0;
 }
 
-/* One line of either kind into the inventory; 0, or -1 after saying why. */
-static int one_line(struct pawl_inventory *inv, char *line, size_t n, const char *where, unsigned lineno)
+static void on_finding(void *ctx, const struct pawl_finding *f)
+{
+    struct sink *s = ctx;
+    char uid[64];
+    snprintf(uid, sizeof uid, "pawl-%s-%llu", f->detector, (unsigned long long)++s->nfindings);
+    json_t *j = pawl_finding_json(f, uid);
+    char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (line == NULL || fprintf(s->findings, "%s\n", line) < 0)
+        s->write_failed = true;
+    free(line);
+    json_decref(j);
+}
+
+/* One line of either kind into the inventory and the detectors; 0, or -1
+ * after saying why. */
+static int one_line(struct sink *sk, char *line, size_t n, const char *where, unsigned lineno)
 {
     struct pawl_api_event e;
     struct pawl_diag d = {0};
@@ -86,7 +117,9 @@ static int one_line(struct pawl_inventory *inv, char *line, size_t n, const char
         err = pawl_nginx_parse(line, n, &e, where, lineno, &d);
     }
     if (err == PAWL_OK)
-        err = pawl_inventory_add(inv, &e);
+        err = pawl_inventory_add(sk->inv, &e);
+    if (err == PAWL_OK && sk->det != NULL)
+        pawl_detector_feed(sk->det, &e, on_finding, sk);
     json_decref(j);
     if (err == PAWL_ENOMEM) {
         fprintf(stderr, "pawl: %s:%u: out of memory\n", where, lineno);
@@ -106,7 +139,7 @@ static int one_line(struct pawl_inventory *inv, char *line, size_t n, const char
     return 0;
 }
 
-static int read_input(struct pawl_inventory *inv, const char *path, unsigned long *bad)
+static int read_input(struct sink *sk, const char *path, unsigned long *bad)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     const char *where = strcmp(path, "-") == 0 ? "stdin" : path;
@@ -127,7 +160,7 @@ static int read_input(struct pawl_inventory *inv, const char *path, unsigned lon
         if ((size_t)n > PAWL_EVENT_MAX_LINE) {
             fprintf(stderr, "pawl: %s:%u: line longer than %u bytes\n", where, lineno, PAWL_EVENT_MAX_LINE);
             (*bad)++;
-        } else if (one_line(inv, line, (size_t)n, where, lineno) != 0) {
+        } else if (one_line(sk, line, (size_t)n, where, lineno) != 0) {
             (*bad)++;
         }
     }
@@ -140,10 +173,47 @@ static int read_input(struct pawl_inventory *inv, const char *path, unsigned lon
     return err ? -1 : 0;
 }
 
+static struct pawl_grants *load_grants(const char *path)
+{
+    struct pawl_grants *g = NULL;
+    struct pawl_diag d = {0};
+    char msg[512];
+    size_t n;
+    char *buf = pawl_cli_slurp(path, 1u << 30, &n);
+    if (buf == NULL)
+        return NULL;
+    if (pawl_grants_new(30LL * 24 * 3600 * 1000, &g) != PAWL_OK || pawl_grants_load(g, buf, n, path, &d) != PAWL_OK) {
+        pawl_diag_format(&d, msg, sizeof msg);
+        fprintf(stderr, "pawl: %s\n", d.msg[0] ? msg : "out of memory");
+        pawl_grants_free(g);
+        g = NULL;
+    }
+    free(buf);
+    return g;
+}
+
+/* Sets up what the options ask for; PAWL_EXIT_OK or an exit code. */
+static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_grants **grants)
+{
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    if (pawl_inventory_new((size_t)o->max_ops, &sk->inv) != PAWL_OK)
+        return PAWL_EXIT_INPUT;
+    if (o->grants && (*grants = load_grants(o->grants)) == NULL)
+        return PAWL_EXIT_INPUT;
+    if (o->findings == NULL)
+        return PAWL_EXIT_OK;
+    if ((sk->findings = strcmp(o->findings, "-") == 0 ? stdout : fopen(o->findings, "w")) == NULL) {
+        fprintf(stderr, "pawl: %s: %s\n", o->findings, strerror(errno));
+        return PAWL_EXIT_IO;
+    }
+    return pawl_detector_new(&cfg, *grants, &sk->det) == PAWL_OK ? PAWL_EXIT_OK : PAWL_EXIT_INPUT;
+}
+
 int pawl_cli_analyze(int argc, char **argv)
 {
     struct analyze_opts o = {0};
-    struct pawl_inventory *inv = NULL;
+    struct sink sk = {0};
+    struct pawl_grants *grants = NULL;
     unsigned long bad = 0;
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage_analyze(stdout);
@@ -153,24 +223,30 @@ int pawl_cli_analyze(int argc, char **argv)
         usage_analyze(stderr);
         return PAWL_EXIT_USAGE;
     }
-    if (pawl_inventory_new((size_t)o.max_ops, &inv) != PAWL_OK)
-        return PAWL_EXIT_INPUT;
-    int rc = PAWL_EXIT_OK;
+    int rc = open_sink(&o, &sk, &grants);
     for (unsigned i = 0; i < o.nevents && rc == PAWL_EXIT_OK; i++)
-        if (read_input(inv, o.events[i], &bad) != 0)
+        if (read_input(&sk, o.events[i], &bad) != 0)
             rc = PAWL_EXIT_INPUT;
-    json_t *out = rc == PAWL_EXIT_OK ? pawl_inventory_json(inv) : NULL;
+    if (sk.findings != NULL && (fflush(sk.findings) != 0 || sk.write_failed) && rc == PAWL_EXIT_OK) {
+        fprintf(stderr, "pawl: %s: cannot write the findings\n", o.findings);
+        rc = PAWL_EXIT_IO;
+    }
+    json_t *out = rc == PAWL_EXIT_OK ? pawl_inventory_json(sk.inv) : NULL;
     if (rc == PAWL_EXIT_OK && (out == NULL || json_dump_file(out, o.inventory, JSON_INDENT(1)) != 0)) {
         fprintf(stderr, "pawl: %s: cannot write the inventory\n", o.inventory);
         rc = PAWL_EXIT_IO;
     }
     if (rc == PAWL_EXIT_OK) {
-        fprintf(stderr, "pawl: analyze: %lld events, %zu operations, %lu lines refused\n",
+        fprintf(stderr, "pawl: analyze: %lld events, %zu operations, %llu findings, %lu lines refused\n",
                 (long long)json_integer_value(json_object_get(out, "events")),
-                json_array_size(json_object_get(out, "operations")), bad);
+                json_array_size(json_object_get(out, "operations")), (unsigned long long)sk.nfindings, bad);
         rc = bad > 0 ? PAWL_EXIT_INPUT : PAWL_EXIT_OK;
     }
     json_decref(out);
-    pawl_inventory_free(inv);
+    if (sk.findings != NULL && sk.findings != stdout && fclose(sk.findings) != 0 && rc == PAWL_EXIT_OK)
+        rc = PAWL_EXIT_IO;
+    pawl_detector_free(sk.det);
+    pawl_inventory_free(sk.inv);
+    pawl_grants_free(grants);
     return rc;
 }

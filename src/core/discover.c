@@ -167,9 +167,11 @@ size_t pawl_path_template(pawl_str path, char *out, size_t cap, unsigned *kinds)
     size_t o = 0, i = 0;
     if (path.n == 0 || path.p[0] != '/' || cap == 0)
         return 0;
-    for (size_t k = 0; k < path.n; k++)
-        if ((unsigned char)path.p[k] < 0x20 || path.p[k] == 0x7f)
-            return 0; /* control bytes (NUL among them) are no part of a path */
+    for (size_t k = 0, len; k < path.n; k += len) {
+        len = pawl__utf8_seq((const uint8_t *)path.p + k, path.n - k);
+        if (len == 0 || (unsigned char)path.p[k] < 0x20 || path.p[k] == 0x7f)
+            return 0; /* control bytes (NUL among them) and invalid UTF-8 are no part of a path */
+    }
     while (i < path.n) {
         size_t j = i + 1;
         while (j < path.n && path.p[j] != '/')
@@ -234,6 +236,9 @@ pawl_err pawl_api_event_from_json(json_t *j, struct pawl_api_event *e, const cha
     json_t *len = json_object_get(json_object_get(j, "http_response"), "length");
     e->resp_len = json_is_integer(len) && json_integer_value(len) >= 0 ? json_integer_value(len) : -1;
     e->principal = jstr(user, "uid", NULL);
+    e->session = jstr(json_object_get(j, "actor"), "session", "uid");
+    e->src_ip = jstr(j, "src_endpoint", "ip");
+    e->country = jstr(json_object_get(j, "src_endpoint"), "location", "country");
     e->user_type = jstr(user, "type", NULL);
     size_t i;
     json_t *g;
@@ -335,6 +340,7 @@ pawl_err pawl_nginx_parse(const char *line, size_t n, struct pawl_api_event *e, 
     e->resp_len = bytes.n <= 9 && num(bytes.p, bytes.n, &len) ? len : -1;
     if (!(user.n == 1 && user.p[0] == '-'))
         e->principal = user;
+    e->src_ip = ip;
     return PAWL_OK;
 }
 

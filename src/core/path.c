@@ -31,8 +31,7 @@ static pawl_err reject(struct pawl_diag *d, size_t off, const char *why)
     return PAWL_EPARSE;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when invalid. */
-static size_t utf8_seq(const uint8_t *s, size_t n)
+size_t pawl__utf8_seq(const uint8_t *s, size_t n)
 {
     uint32_t cp;
     size_t len;
@@ -67,7 +66,7 @@ static pawl_err check_utf8(const char *seg, size_t n, size_t seg_off, struct paw
 {
     const uint8_t *s = (const uint8_t *)seg;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(s + i, n - i);
+        size_t l = pawl__utf8_seq(s + i, n - i);
         if (l == 0)
             return reject(d, seg_off, "invalid or overlong UTF-8 in segment");
         i += l;

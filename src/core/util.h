@@ -83,4 +83,8 @@ static inline bool pawl__str_ieq_cstr(pawl_str a, const char *s)
     return pawl__str_ieq(a, b);
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n) (n >= 1), or 0 when it
+ * is invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
+size_t pawl__utf8_seq(const uint8_t *s, size_t n);
+
 #endif

@@ -69,7 +69,7 @@ rc=0
 [ "$rc" = 3 ] || fail "refused lines: exit $rc"
 grep -q "mixed.log:2: not an nginx combined log line" err.txt || fail "line 2 not named: $(cat err.txt)"
 grep -q "mixed.log:3: time (ms) and http_response.code" err.txt || fail "line 3 not named: $(cat err.txt)"
-grep -q "2 events, 2 operations, 2 lines refused" err.txt || fail "summary: $(cat err.txt)"
+grep -q "2 events, 2 operations, 0 findings, 2 lines refused" err.txt || fail "summary: $(cat err.txt)"
 rc=0
 "$PAWL_BIN" analyze --events nosuch.log --inventory x.json 2>/dev/null || rc=$?
 [ "$rc" = 3 ] || fail "missing input: exit $rc"

@@ -1,0 +1,534 @@
+/* see pawl/detect.h; the detectors are described in docs/detection.md */
+#include "pawl/detect.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR (3600 * 1000LL)
+#define DAY (24 * HOUR)
+#define REGS 64                     /* HyperLogLog registers per window: about 13 % error */
+#define MAX_IPS 8
+#define MAX_COUNTRIES 4
+enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D__COUNT };
+
+/* Per principal: about 600 bytes. */
+struct pst {
+    uint64_t key;                   /* 0: free */
+    char name[128];
+    bool service;
+    int64_t win1, win24;            /* start of the current 1 h and 24 h windows */
+    uint8_t h1[2][REGS], h24[2][REGS]; /* distinct ungranted VINs: current and previous window */
+    uint64_t bola;                  /* ungranted successful touches */
+    char last_vins[PAWL_FINDING_MAX_VINS][PAWL_VIN_LEN + 1];
+    unsigned nlast;
+    uint64_t enum_prefix;           /* what the last id shared with the one before */
+    int64_t enum_last;
+    unsigned enum_run;
+    int64_t ipwin;
+    uint64_t ips[MAX_IPS];
+    char countries[MAX_COUNTRIES][3];
+    unsigned nips, ncountries;
+    int64_t prev_ms;
+    uint64_t gaps, vins_in_cadence;
+    double mean, m2;
+    int64_t fired[D__COUNT];
+};
+
+/* Per source address: failed authentications in 10-minute windows. */
+struct ast {
+    uint64_t key;
+    char ip[64];
+    int64_t win;
+    uint64_t failures;
+    uint64_t users[32];             /* distinct user names tried (exact, up to 32) */
+    unsigned nusers;
+};
+
+struct table {
+    void *slots;
+    size_t size, cap, used;
+};
+
+struct pawl_detector {
+    struct pawl_detect_config cfg;
+    const struct pawl_grants *grants;
+    struct table principals, addresses;
+    uint64_t untracked;
+};
+
+static uint64_t hash(pawl_str s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.n; i++)
+        h = (h ^ (uint8_t)s.p[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static int table_init(struct table *t, size_t size, size_t max)
+{
+    t->cap = 16;
+    while (t->cap < max + max / 2)
+        t->cap *= 2;
+    t->size = size;
+    t->used = 0;
+    t->slots = calloc(t->cap, size);
+    return t->slots ? 0 : -1;
+}
+
+/* The entry of key (its first 8 bytes are the key), created when there is
+ * room; NULL when the table is full. */
+static void *lookup(struct table *t, uint64_t key, size_t max, bool *fresh)
+{
+    size_t i = key & (t->cap - 1);
+    *fresh = false;
+    for (;;) {
+        uint64_t *slot = (uint64_t *)(void *)((char *)t->slots + i * t->size);
+        if (*slot == key)
+            return slot;
+        if (*slot == 0) {
+            if (t->used == max)
+                return NULL;
+            t->used++;
+            *slot = key;
+            *fresh = true;
+            return slot;
+        }
+        i = (i + 1) & (t->cap - 1);
+    }
+}
+
+pawl_err pawl_detector_new(const struct pawl_detect_config *cfg, const struct pawl_grants *grants,
+                           struct pawl_detector **out)
+{
+    struct pawl_detector *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return PAWL_ENOMEM;
+    d->cfg = *cfg;
+    d->grants = grants;
+    if (table_init(&d->principals, sizeof(struct pst), cfg->max_principals) != 0 ||
+        table_init(&d->addresses, sizeof(struct ast), cfg->max_addresses) != 0) {
+        pawl_detector_free(d);
+        return PAWL_ENOMEM;
+    }
+    *out = d;
+    return PAWL_OK;
+}
+
+void pawl_detector_free(struct pawl_detector *d)
+{
+    if (d == NULL)
+        return;
+    free(d->principals.slots);
+    free(d->addresses.slots);
+    free(d);
+}
+
+uint64_t pawl_detector_untracked(const struct pawl_detector *d)
+{
+    return d->untracked;
+}
+
+/* ---- small estimators ------------------------------------------------------------ */
+
+static void hll_add(uint8_t *reg, uint64_t h)
+{
+    unsigned idx = (unsigned)(h >> 58); /* 6 bits: 64 registers */
+    uint64_t rest = h << 6;
+    uint8_t rank = 1;
+    while (rank <= 58 && !(rest & (1ull << 63))) {
+        rank++;
+        rest <<= 1;
+    }
+    if (rank > reg[idx])
+        reg[idx] = rank;
+}
+
+/* Distinct values in the union of a and b (b may be NULL). */
+static double hll_count2(const uint8_t *a, const uint8_t *b)
+{
+    double sum = 0, m = REGS;
+    unsigned zeros = 0;
+    for (unsigned i = 0; i < REGS; i++) {
+        uint8_t r = b && b[i] > a[i] ? b[i] : a[i];
+        sum += ldexp(1.0, -r);
+        zeros += r == 0;
+    }
+    double est = 0.709 * m * m / sum;
+    return est <= 2.5 * m && zeros > 0 ? m * log(m / zeros) : est;
+}
+
+/* Tumbling windows of len: on entering a new one, the current becomes the
+ * previous (or both clear after a gap longer than a window). */
+static void roll(int64_t *start, uint8_t w[2][REGS], int64_t len, int64_t now)
+{
+    if (now < *start + len)
+        return;
+    if (now < *start + 2 * len)
+        memcpy(w[1], w[0], REGS);
+    else
+        memset(w[1], 0, REGS);
+    memset(w[0], 0, REGS);
+    *start = now - now % len;
+}
+
+/* ---- what an event touches ---------------------------------------------------------- */
+
+/* The first VIN in the path, or an empty string. */
+static pawl_str path_vin(pawl_str path)
+{
+    size_t i = 0;
+    while (i < path.n) {
+        size_t j = i + 1;
+        while (j < path.n && path.p[j] != '/')
+            j++;
+        pawl_str seg = {path.p + i + 1, j - i - 1};
+        if (pawl_id_kind_of(seg) == PAWL_ID_VIN)
+            return seg;
+        i = j;
+    }
+    return (pawl_str){"", 0};
+}
+
+/* The last enumerable id of the path: an integer, or a VIN's serial
+ * (positions 12-17); *prefix identifies everything before it. false if none. */
+static bool path_seq(pawl_str path, uint64_t *prefix, int64_t *value)
+{
+    bool found = false;
+    size_t i = 0;
+    while (i < path.n) {
+        size_t j = i + 1;
+        while (j < path.n && path.p[j] != '/')
+            j++;
+        pawl_str seg = {path.p + i + 1, j - i - 1};
+        unsigned k = pawl_id_kind_of(seg);
+        pawl_str digits = k == PAWL_ID_VIN ? (pawl_str){seg.p + 11, 6} : seg;
+        int64_t v = 0;
+        bool ok = (k == PAWL_ID_INT && seg.n <= 15) || k == PAWL_ID_VIN;
+        for (size_t x = 0; ok && x < digits.n; x++) {
+            ok = digits.p[x] >= '0' && digits.p[x] <= '9';
+            v = v * 10 + (digits.p[x] - '0');
+        }
+        if (ok) { /* the path before, and a VIN's WMI, VDS, year and plant (not its check digit) */
+            *prefix = hash((pawl_str){path.p, (size_t)(seg.p - path.p)});
+            if (k == PAWL_ID_VIN)
+                *prefix ^= hash((pawl_str){seg.p, 8}) * 31 + hash((pawl_str){seg.p + 9, 2});
+            *value = v;
+            found = true;
+        }
+        i = j;
+    }
+    return found;
+}
+
+static bool granted(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
+{
+    uint32_t it = 0;
+    const struct pawl_grant *g;
+    while ((g = pawl_grants_next(d->grants, principal, vin, &it)) != NULL)
+        if (g->since_ms <= t && t < g->until_ms)
+            return true;
+    return false;
+}
+
+static bool ok_status(int s)
+{
+    return s >= 200 && s < 400;
+}
+
+/* in as text fit for a finding: valid UTF-8 kept, control bytes and
+ * invalid sequences as '?'; cut to cap - 1 bytes on a character boundary. */
+static void clean_copy(char *out, size_t cap, pawl_str in)
+{
+    size_t o = 0;
+    for (size_t i = 0, len; i < in.n; i += len) {
+        len = pawl__utf8_seq((const uint8_t *)in.p + i, in.n - i);
+        bool ok = len > 0 && (unsigned char)in.p[i] >= 0x20 && in.p[i] != 0x7f;
+        len = len ? len : 1;
+        if (o + (ok ? len : 1) >= cap)
+            break;
+        if (ok)
+            memcpy(out + o, in.p + i, len);
+        else
+            out[o] = '?';
+        o += ok ? len : 1;
+    }
+    out[o] = '\0';
+}
+
+/* ---- findings ------------------------------------------------------------------------ */
+
+struct emit {
+    pawl_finding_cb cb;
+    void *ctx;
+    const struct pawl_api_event *e;
+};
+
+static const char *const NAMES[D__COUNT] = {"bola", "vin_fan_out", "enumeration",
+                                            "credential_stuffing", "token_many_addresses",
+                                            "scripted_cadence"};
+static const char *const OWASP[D__COUNT][2] = {
+    {"API1:2023", "Broken Object Level Authorization"},
+    {"API1:2023", "Broken Object Level Authorization"},
+    {"API1:2023", "Broken Object Level Authorization"},
+    {"API2:2023", "Broken Authentication"},
+    {"API2:2023", "Broken Authentication"},
+    {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
+};
+
+/* Raises det about a principal (st) or an address (ip), once per cooldown. */
+static void fire(const struct pawl_detector *d, const struct emit *em, int det, struct pst *st,
+                 const char *ip, int severity, int confidence, uint64_t related, const char *title)
+{
+    struct pawl_finding f;
+    memset(&f, 0, sizeof f);
+    f.detector = NAMES[det];
+    f.owasp_uid = OWASP[det][0];
+    f.owasp_name = OWASP[det][1];
+    clean_copy(f.title, sizeof f.title, (pawl_str){title, strlen(title)});
+    if (st != NULL) {
+        if (st->fired[det] != 0 && em->e->time_ms - st->fired[det] < d->cfg.cooldown_ms)
+            return;
+        st->fired[det] = em->e->time_ms ? em->e->time_ms : 1;
+        snprintf(f.principal, sizeof f.principal, "%s", st->name);
+        for (unsigned i = 0; i < st->nlast; i++)
+            memcpy(f.vins[f.nvins++], st->last_vins[i], PAWL_VIN_LEN + 1);
+    }
+    snprintf(f.src_ip, sizeof f.src_ip, "%s", ip ? ip : "");
+    f.time_ms = em->e->time_ms;
+    f.severity = severity;
+    f.confidence = confidence;
+    f.related = related;
+    em->cb(em->ctx, &f);
+}
+
+static void remember_vin(struct pst *st, pawl_str vin)
+{
+    for (unsigned i = 0; i < st->nlast; i++)
+        if (memcmp(st->last_vins[i], vin.p, PAWL_VIN_LEN) == 0)
+            return;
+    if (st->nlast == PAWL_FINDING_MAX_VINS) { /* keep the newest */
+        memmove(st->last_vins[0], st->last_vins[1], (PAWL_FINDING_MAX_VINS - 1) * sizeof st->last_vins[0]);
+        st->nlast--;
+    }
+    memcpy(st->last_vins[st->nlast], vin.p, PAWL_VIN_LEN);
+    st->last_vins[st->nlast++][PAWL_VIN_LEN] = '\0';
+}
+
+/* ---- the detectors --------------------------------------------------------------------- */
+
+static bool has_role(const struct pawl_api_event *e, const char *const *roles)
+{
+    for (unsigned i = 0; i < e->nroles; i++)
+        for (size_t k = 0; roles[k]; k++)
+            if (pawl__str_eq(e->roles[i], roles[k]))
+                return true;
+    return false;
+}
+
+/* bola and vin_fan_out: successful touches of vehicles the principal holds
+ * no grant for (every vehicle when no grants are known). */
+static void objects(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
+{
+    static const char *const many[] = {"fleet_manager", "dealer", "support", NULL};
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    if (vin.n == 0 || !ok_status(e->status) || st->service ||
+        (d->grants && granted(d, e->principal, vin, e->time_ms)))
+        return;
+    remember_vin(st, vin);
+    if (d->grants) {
+        st->bola++;
+        snprintf(title, sizeof title, "%s reached vehicle %.17s without a grant for it", st->name, vin.p);
+        fire(d, em, D_BOLA, st, NULL, 4, st->bola > 1 ? 3 : 2, st->bola, title);
+    }
+    roll(&st->win1, st->h1, HOUR, e->time_ms);
+    roll(&st->win24, st->h24, DAY, e->time_ms);
+    uint64_t h = hash(vin);
+    hll_add(st->h1[0], h);
+    hll_add(st->h24[0], h);
+    unsigned scale = !d->grants && has_role(e, many) ? 10 : 1;
+    double hour = hll_count2(st->h1[0], st->h1[1]), day = hll_count2(st->h24[0], st->h24[1]);
+    if (hour >= d->cfg.fan_out_1h * scale || day >= d->cfg.fan_out_24h * scale) {
+        snprintf(title, sizeof title, "%s touched about %.0f vehicles %s in %s", st->name,
+                 hour >= d->cfg.fan_out_1h * scale ? hour : day, d->grants ? "it holds no grant for" : "",
+                 hour >= d->cfg.fan_out_1h * scale ? "an hour" : "a day (low and slow)");
+        fire(d, em, D_FAN_OUT, st, NULL, 5, 3, (uint64_t)(hour > day ? hour : day), title);
+    }
+}
+
+/* enumeration: consecutive ids (integers, or VIN serials under one
+ * manufacturer prefix) one after the other, whatever the answers. */
+static void enumeration(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
+{
+    const struct pawl_api_event *e = em->e;
+    uint64_t prefix;
+    int64_t v;
+    char title[200];
+    if (!path_seq(e->path, &prefix, &v) ||
+        (vin.n && d->grants && granted(d, e->principal, vin, e->time_ms)))
+        return;
+    bool next = prefix == st->enum_prefix && (v == st->enum_last + 1 || v == st->enum_last - 1);
+    st->enum_run = next ? st->enum_run + 1 : 0;
+    st->enum_prefix = prefix;
+    st->enum_last = v;
+    if (vin.n)
+        remember_vin(st, vin);
+    if (st->enum_run + 1 >= d->cfg.enumeration_run) {
+        snprintf(title, sizeof title, "%s walks consecutive ids (%u in a row, last %lld)", st->name,
+                 st->enum_run + 1, (long long)v);
+        fire(d, em, D_ENUM, st, NULL, 4, 3, st->enum_run + 1, title);
+    }
+}
+
+/* token_many_addresses: one principal's token from many addresses or
+ * countries within an hour (services, which run on many hosts, excepted). */
+static void addresses(const struct pawl_detector *d, const struct emit *em, struct pst *st)
+{
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    if (st->service || e->src_ip.n == 0)
+        return;
+    if (e->time_ms >= st->ipwin + HOUR) {
+        st->ipwin = e->time_ms;
+        st->nips = st->ncountries = 0;
+    }
+    uint64_t h = hash(e->src_ip);
+    bool seen = false;
+    for (unsigned i = 0; i < st->nips && !seen; i++)
+        seen = st->ips[i] == h;
+    if (!seen && st->nips < MAX_IPS)
+        st->ips[st->nips++] = h;
+    seen = e->country.n != 2;
+    for (unsigned i = 0; i < st->ncountries && !seen; i++)
+        seen = memcmp(st->countries[i], e->country.p, 2) == 0;
+    if (!seen && st->ncountries < MAX_COUNTRIES) {
+        memcpy(st->countries[st->ncountries], e->country.p, 2);
+        st->countries[st->ncountries++][2] = '\0';
+    }
+    if (st->nips >= d->cfg.token_addresses || st->ncountries >= d->cfg.token_countries) {
+        snprintf(title, sizeof title, "%s's credentials used from %u addresses in %u countries within an hour",
+                 st->name, st->nips, st->ncountries);
+        char ip[64];
+        clean_copy(ip, sizeof ip, e->src_ip);
+        fire(d, em, D_TOKEN, st, ip, 4, 2, st->nips, title);
+    }
+}
+
+/* scripted_cadence: requests at machine-regular intervals (coefficient of
+ * variation under 0.1, at most 30 s apart) while touching at least five
+ * vehicles the principal holds no grant for. */
+static void cadence(const struct pawl_detector *d, const struct emit *em, struct pst *st)
+{
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    double gap = (double)(e->time_ms - st->prev_ms);
+    st->prev_ms = e->time_ms;
+    if (gap < 0 || gap > 600000.0) { /* out of order, or a new session */
+        st->gaps = 0;
+        st->mean = st->m2 = 0;
+        return;
+    }
+    st->gaps++;
+    double delta = gap - st->mean;
+    st->mean += delta / (double)st->gaps;
+    st->m2 += delta * (gap - st->mean);
+    if (st->gaps < d->cfg.cadence_min || st->nlast < 5 || st->mean > 30000.0 || st->mean <= 0)
+        return;
+    double cv = sqrt(st->m2 / (double)(st->gaps - 1)) / st->mean;
+    if (cv < 0.1) {
+        snprintf(title, sizeof title, "%s sends requests every %.1f s (variation %.0f %%), a script",
+                 st->name, st->mean / 1000.0, cv * 100.0);
+        fire(d, em, D_CADENCE, st, NULL, 3, 2, st->gaps, title);
+    }
+}
+
+/* credential_stuffing: failed authentications for many user names from one
+ * address within 10 minutes. */
+static void stuffing(struct pawl_detector *d, const struct emit *em)
+{
+    const struct pawl_api_event *e = em->e;
+    bool fresh;
+    if (e->status != 401 || e->src_ip.n == 0)
+        return;
+    struct ast *a = lookup(&d->addresses, hash(e->src_ip), d->cfg.max_addresses, &fresh);
+    if (a == NULL) {
+        d->untracked++;
+        return;
+    }
+    if (fresh)
+        clean_copy(a->ip, sizeof a->ip, e->src_ip);
+    if (fresh || e->time_ms >= a->win + 600000) {
+        a->win = e->time_ms;
+        a->failures = 0;
+        a->nusers = 0;
+    }
+    a->failures++;
+    uint64_t h = e->principal.n ? hash(e->principal) : 0;
+    bool seen = h == 0;
+    for (unsigned i = 0; i < a->nusers && !seen; i++)
+        seen = a->users[i] == h;
+    if (!seen && a->nusers < 32)
+        a->users[a->nusers++] = h;
+    if (a->failures >= d->cfg.stuffing_failures && a->nusers >= d->cfg.stuffing_users && a->win != INT64_MIN) {
+        char title[200];
+        snprintf(title, sizeof title, "%llu failed logins for %u%s accounts from %s in 10 minutes",
+                 (unsigned long long)a->failures, a->nusers, a->nusers == 32 ? "+" : "", a->ip);
+        fire(d, em, D_STUFFING, NULL, a->ip, 4, 3, a->failures, title);
+        a->win = INT64_MIN; /* once per window: the next failure opens a new one */
+    }
+}
+
+void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
+                        void *ctx)
+{
+    struct emit em = {cb, ctx, e};
+    bool fresh;
+    stuffing(d, &em);
+    if (e->principal.n == 0)
+        return;
+    struct pst *st = lookup(&d->principals, hash(e->principal), d->cfg.max_principals, &fresh);
+    if (st == NULL) {
+        d->untracked++;
+        return;
+    }
+    if (fresh) {
+        clean_copy(st->name, sizeof st->name, e->principal);
+        st->service = pawl__str_eq(e->user_type, "Service");
+        st->win1 = st->win24 = st->ipwin = st->prev_ms = e->time_ms;
+    }
+    pawl_str vin = path_vin(e->path);
+    objects(d, &em, st, vin);
+    enumeration(d, &em, st, vin);
+    addresses(d, &em, st);
+    cadence(d, &em, st);
+}
+
+/* ---- Detection Finding ------------------------------------------------------------------ */
+
+json_t *pawl_finding_json(const struct pawl_finding *f, const char *uid)
+{
+    json_t *res = json_array();
+    for (unsigned i = 0; res && i < f->nvins; i++)
+        json_array_append_new(res, json_pack("{s:s, s:s}", "type", "vehicle", "uid", f->vins[i]));
+    json_t *j = json_pack(
+        "{s:i, s:i, s:i, s:i, s:I, s:i, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:[s], s:{s:s}, s:I}, s:o,"
+        " s:i, s:[{s:{s:s, s:s}}], s:b}",
+        "class_uid", 2004, "category_uid", 2, "activity_id", 1, "type_uid", 200401, "time",
+        (json_int_t)f->time_ms, "severity_id", f->severity, "metadata", "version", "1.3.0", "product",
+        "name", "pawl", "finding_info", "uid", uid, "title", f->title, "types", f->detector, "analytic",
+        "name", f->detector, "related_events_count", (json_int_t)f->related, "resources", res,
+        "confidence_id", f->confidence, "attacks", "technique", "uid", f->owasp_uid, "name",
+        f->owasp_name, "is_alert", 1);
+    if (j != NULL && f->principal[0])
+        json_object_set_new(j, "actor", json_pack("{s:{s:s}}", "user", "uid", f->principal));
+    if (j != NULL && f->src_ip[0])
+        json_object_set_new(j, "src_endpoint", json_pack("{s:s}", "ip", f->src_ip));
+    return j;
+}

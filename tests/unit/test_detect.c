@@ -1,0 +1,153 @@
+/* Unit tests for the streaming detectors (pawl/detect.h): each fires on the
+ * traffic it is for and stays quiet on the look-alike benign traffic. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "pawl/detect.h"
+
+#define V1 "1HGCM82633A004352"
+#define V2 "5YJ3E1EA7KF317000"
+
+struct got {
+    unsigned n;
+    struct pawl_finding last;
+};
+
+static void on_finding(void *ctx, const struct pawl_finding *f)
+{
+    struct got *g = ctx;
+    g->n++;
+    g->last = *f;
+}
+
+static struct pawl_api_event ev(int64_t t, const char *who, const char *path, int status, const char *ip)
+{
+    struct pawl_api_event e = {0};
+    e.time_ms = t;
+    e.method = (pawl_str){"GET", 3};
+    e.path = (pawl_str){path, strlen(path)};
+    e.principal = (pawl_str){who, strlen(who)};
+    e.user_type = (pawl_str){"User", 4};
+    e.src_ip = (pawl_str){ip, strlen(ip)};
+    e.status = status;
+    e.resp_len = -1;
+    return e;
+}
+
+static struct pawl_grants *grants(void)
+{
+    struct pawl_grants *g;
+    struct pawl_diag d = {0};
+    const char *line = "{\"principal\":\"u-1\",\"vin\":\"" V1 "\",\"role\":\"owner\",\"since\":0,\"until\":null}";
+    assert_int_equal(pawl_grants_new(86400000, &g), PAWL_OK);
+    assert_int_equal(pawl_grants_add_line(g, line, strlen(line), "t", 1, &d), PAWL_OK);
+    return g;
+}
+
+static void test_bola(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_grants *g = grants();
+    struct pawl_detector *d;
+    struct got got = {0};
+    assert_int_equal(pawl_detector_new(&cfg, g, &d), PAWL_OK);
+    struct pawl_api_event e = ev(1000, "u-1", "/api/v1/vehicles/" V1 "/location", 200, "1.1.1.1");
+    pawl_detector_feed(d, &e, on_finding, &got);            /* its own car */
+    e = ev(2000, "u-1", "/api/v1/vehicles/" V2 "/location", 403, "1.1.1.1");
+    pawl_detector_feed(d, &e, on_finding, &got);            /* another's, refused */
+    assert_int_equal(got.n, 0);
+    e = ev(3000, "u-1", "/api/v1/vehicles/" V2 "/location", 200, "1.1.1.1");
+    pawl_detector_feed(d, &e, on_finding, &got);            /* another's, answered */
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "bola");
+    assert_string_equal(got.last.principal, "u-1");
+    assert_string_equal(got.last.vins[0], V2);
+    assert_string_equal(got.last.owasp_uid, "API1:2023");
+    e.time_ms = 4000;
+    pawl_detector_feed(d, &e, on_finding, &got);            /* within the cooldown */
+    assert_int_equal(got.n, 1);
+    struct pawl_api_event s = ev(5000, "svc", "/api/v1/vehicles/" V2 "/status", 200, "10.0.0.1");
+    s.user_type = (pawl_str){"Service", 7};
+    pawl_detector_feed(d, &s, on_finding, &got);            /* backend services are not judged by grants */
+    assert_int_equal(got.n, 1);
+    json_t *j = pawl_finding_json(&got.last, "id-1");
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "type_uid")), 200401);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "finding_info"), "uid")), "id-1");
+    json_decref(j);
+    pawl_detector_free(d);
+    pawl_grants_free(g);
+}
+
+static void test_enumeration_and_stuffing(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    char path[64], who[32];
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int i = 0; i < 7; i++) { /* 7 in a row: one short of the default 8 */
+        snprintf(path, sizeof path, "/api/orders/%d", 500 + i);
+        struct pawl_api_event e = ev(1000 + i, "u-2", path, 404, "2.2.2.2");
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    assert_int_equal(got.n, 0);
+    struct pawl_api_event e = ev(2000, "u-2", "/api/orders/507", 404, "2.2.2.2");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "enumeration");
+    for (int i = 0; i < 10; i++) { /* 10 failures, 10 names, one address */
+        snprintf(who, sizeof who, "victim-%d", i);
+        e = ev(3000 + i * 1000, who, "/api/auth/login", 401, "6.6.6.6");
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.last.detector, "credential_stuffing");
+    assert_string_equal(got.last.src_ip, "6.6.6.6");
+    assert_string_equal(got.last.principal, "");
+    pawl_detector_free(d);
+}
+
+static void test_addresses_and_text(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    char ip[32];
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int i = 0; i < 5; i++) { /* home and phone and a few more: fine */
+        snprintf(ip, sizeof ip, "3.3.3.%d", i);
+        struct pawl_api_event e = ev(1000 + i, "u-\xff\x01", "/api/v1/me", 200, ip);
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    assert_int_equal(got.n, 0);
+    struct pawl_api_event e = ev(9000, "u-\xff\x01", "/api/v1/me", 200, "3.3.3.9");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "token_many_addresses");
+    assert_string_equal(got.last.principal, "u-??"); /* not UTF-8, a control byte: made printable */
+    json_t *j = pawl_finding_json(&got.last, "x");
+    assert_non_null(j); /* valid JSON text */
+    json_decref(j);
+    pawl_detector_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bola),
+        cmocka_unit_test(test_enumeration_and_stuffing),
+        cmocka_unit_test(test_addresses_and_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
