@@ -84,4 +84,16 @@ PAWL_MUST_CHECK pawl_err pawl_inventory_add(struct pawl_inventory *inv, const st
  * A new object (decref), NULL on allocation failure. */
 json_t *pawl_inventory_json(const struct pawl_inventory *inv);
 
+/* Compares an inventory (pawl_inventory_json's output, changed in place)
+ * with an OpenAPI 3 document: each operation gets "documented", and
+ * "openapi" lists shadow operations (in traffic, not in the document),
+ * zombies (an older version of a documented path that still answers 2xx),
+ * drift (status classes the document does not declare; unauthenticated
+ * successes on an operation the document secures) and unused documented
+ * operations. Document paths are joined to the first server URL's path; a
+ * parameter segment matches any segment. PAWL_EINVAL with d set when spec
+ * is not an OpenAPI 3 document. */
+PAWL_MUST_CHECK pawl_err pawl_inventory_openapi(json_t *inventory, json_t *spec, const char *where,
+                                                struct pawl_diag *d);
+
 #endif

@@ -19,7 +19,7 @@
 struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
-    const char *inventory, *findings, *grants;
+    const char *inventory, *findings, *grants, *openapi;
     long max_ops;
 };
 
@@ -35,7 +35,8 @@ struct sink {
 static void usage_analyze(FILE *f)
 {
     fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl]\n"
-          "                    [--findings OUT.jsonl] --inventory OUT.json [--max-operations N]\n"
+          "                    [--openapi SPEC.json] [--findings OUT.jsonl] --inventory OUT.json\n"
+          "                    [--max-operations N]\n"
           "\n"
           "Reads API Activity lines (OCSF, ../shared/OCSF-PROFILE.md) or nginx access log\n"
           "lines (combined format), told apart line by line; FILE '-' is stdin. Writes\n"
@@ -45,6 +46,8 @@ static void usage_analyze(FILE *f)
           "(docs/detection.md). At most N operations are kept (default 10000).\n"
           "--findings writes one Detection Finding line per finding of the detectors\n"
           "(events in time order); --grants tells them who may touch which vehicle.\n"
+          "--openapi compares the inventory with an OpenAPI 3 document: shadow, zombie,\n"
+          "drift and unused operations.\n"
           "Exit codes: 0 every line read, 2 usage, 3 some lines refused (each named\n"
           "on stderr; the inventory is still written), 4 writing failed.\n",
           f);
@@ -63,6 +66,8 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->findings = argv[++i];
         } else if (strcmp(argv[i], "--grants") == 0 && more) {
             o->grants = argv[++i];
+        } else if (strcmp(argv[i], "--openapi") == 0 && more) {
+            o->openapi = argv[++i];
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
             char *end;
             errno = 0;
@@ -192,6 +197,26 @@ static struct pawl_grants *load_grants(const char *path)
     return g;
 }
 
+static int compare_openapi(json_t *inventory, const char *path)
+{
+    json_error_t je;
+    struct pawl_diag d = {0};
+    char msg[512];
+    json_t *spec = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (spec == NULL) {
+        fprintf(stderr, "pawl: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        return -1;
+    }
+    pawl_err e = pawl_inventory_openapi(inventory, spec, path, &d);
+    json_decref(spec);
+    if (e != PAWL_OK) {
+        pawl_diag_format(&d, msg, sizeof msg);
+        fprintf(stderr, "pawl: %s\n", msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Sets up what the options ask for; PAWL_EXIT_OK or an exit code. */
 static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_grants **grants)
 {
@@ -232,6 +257,8 @@ int pawl_cli_analyze(int argc, char **argv)
         rc = PAWL_EXIT_IO;
     }
     json_t *out = rc == PAWL_EXIT_OK ? pawl_inventory_json(sk.inv) : NULL;
+    if (out != NULL && o.openapi != NULL && compare_openapi(out, o.openapi) != 0)
+        rc = PAWL_EXIT_INPUT;
     if (rc == PAWL_EXIT_OK && (out == NULL || json_dump_file(out, o.inventory, JSON_INDENT(1)) != 0)) {
         fprintf(stderr, "pawl: %s: cannot write the inventory\n", o.inventory);
         rc = PAWL_EXIT_IO;

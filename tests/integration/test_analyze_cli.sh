@@ -35,6 +35,34 @@ assert inv["events"] == 5 * len(declared) and inv["dropped"] == 0, inv["events"]
 print("crAPI:", len(found), "operations, as declared")
 PY
 
+# 1b. against the document: a shadow, a zombie, drift, an unused operation
+grep -v '/workshop/api/mechanic/signup' crapi.log >crapi2.log
+{
+    echo '10.9.9.9 - alice [22/Nov/2026:11:00:01 +0000] "GET /identity/api/v2/user/debug-dump HTTP/1.1" 200 10 "-" "x"'
+    echo '10.9.9.9 - - [22/Nov/2026:11:00:02 +0000] "POST /identity/api/auth/v1/check-otp HTTP/1.1" 200 10 "-" "x"'
+    echo '10.9.9.9 - - [22/Nov/2026:11:00:03 +0000] "GET /identity/api/v2/user/dashboard HTTP/1.1" 200 10 "-" "x"'
+    echo '10.9.9.9 - bob [22/Nov/2026:11:00:04 +0000] "GET /workshop/api/shop/orders/12 HTTP/1.1" 500 10 "-" "x"'
+} >extra.log
+"$PAWL_BIN" analyze --events crapi2.log --events extra.log --openapi "$spec" --inventory spec.json 2>err.txt ||
+    fail "analyze --openapi: $(cat err.txt)"
+$py - spec.json <<'PY' || fail "the OpenAPI comparison"
+import json, sys
+inv = json.load(open(sys.argv[1]))
+o = inv["openapi"]
+assert o["shadow"] == ["GET /identity/api/v2/user/debug-dump"], o["shadow"]
+assert o["zombie"] == [{"operation": "POST /identity/api/auth/v1/check-otp", "newer": "/identity/api/auth/v3/check-otp"}], o["zombie"]
+assert o["unused"] == ["POST /workshop/api/mechanic/signup"], o["unused"]
+why = {(d["operation"], d["why"]) for d in o["drift"]}
+assert ("GET /identity/api/v2/user/dashboard", "unauthenticated calls succeed on an operation the document secures") in why
+assert ("GET /workshop/api/shop/orders/{int}", "answers 5xx, which the document does not declare") in why
+assert all("documented" in op for op in inv["operations"])
+print("openapi: 1 shadow, 1 zombie, %d drift, 1 unused, as planted" % len(o["drift"]))
+PY
+echo '{"openapi": "2.0"}' >bad-spec.json
+rc=0
+"$PAWL_BIN" analyze --events extra.log --openapi bad-spec.json --inventory x.json 2>err.txt || rc=$?
+[ "$rc" = 3 ] && grep -q "not an OpenAPI 3 document" err.txt || fail "a Swagger 2 document: exit $rc, $(cat err.txt)"
+
 # 2. a vehicle API as API Activity lines on stdin
 V=1HGCM82633A004352
 ev() { # time method path user type code
