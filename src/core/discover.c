@@ -1,5 +1,6 @@
 /* see pawl/discover.h */
 #include "pawl/discover.h"
+#include "civil.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -250,17 +251,6 @@ pawl_err pawl_api_event_from_json(json_t *j, struct pawl_api_event *e, const cha
     return PAWL_OK;
 }
 
-/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool num(const char *p, size_t n, int *out)
 {
     int v = 0;
@@ -286,7 +276,7 @@ static bool nginx_time(const char *p, size_t n, int64_t *ms)
         ss > 60)
         return false;
     int64_t off = (tz / 100 * 60 + tz % 100) * (p[21] == '-' ? -1 : 1);
-    int64_t s = days_from_civil(year, (int)((m - months) / 3) + 1, day) * 86400 + hh * 3600 + mi * 60 + ss;
+    int64_t s = pawl__days_from_civil(year, (m - months) / 3 + 1, day) * 86400 + hh * 3600 + mi * 60 + ss;
     *ms = (s - off * 60) * 1000;
     return true;
 }

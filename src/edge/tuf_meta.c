@@ -1,5 +1,6 @@
 /* TUF metadata: parsing with full schema checks, signature thresholds,
  * hashes, target lookup and delegation matching. No I/O. */
+#include "civil.h"
 #include "tuf_internal.h"
 
 #include <fnmatch.h>
@@ -49,7 +50,7 @@ static json_t *field(struct chk *c, json_t *obj, const char *ctx, const char *ke
     return v;
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+int64_t pawl__days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -87,7 +88,7 @@ static int parse_expires(const char *s, int64_t *out)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo == 2 && d == 29 && !leap)
         return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    *out = pawl__days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     return 0;
 }
 

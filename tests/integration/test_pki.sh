@@ -10,26 +10,18 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 tmp=$(mktemp -d)
 . "$here/lib_mqtt.sh"
+. "$here/lib_softhsm.sh"
 cleanup() {
     mqtt_stop
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-module=/usr/lib/softhsm/libsofthsm2.so
-for t in softhsm2-util openssl mosquitto_pub; do
+for t in openssl mosquitto_pub; do
     command -v $t >/dev/null || fail "$t is not installed (deps/debian-packages.txt)"
 done
-[ -f $module ] || fail "$module is missing (softhsm2, deps/debian-packages.txt)"
 cd "$tmp"
-mkdir tokens
-printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$tmp" >softhsm2.conf
-export SOFTHSM2_CONF=$tmp/softhsm2.conf PAWL_PKCS11_MODULE=$module PAWL_PKCS11_PIN=4711
-# under ASan: whole stacks for leaks, so that tests/lsan.supp can name
-# SoftHSM2's own (the fast unwinder stops in libcrypto)
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-softhsm2-util --init-token --free --label pawl-ca --pin 4711 --so-pin 8080 >/dev/null
-softhsm2-util --init-token --free --label pawl-ed --pin 4711 --so-pin 8080 >/dev/null
+softhsm_setup "$tmp" pawl-ca pawl-ed
 pki() { "$PAWL_BIN" pki "$@"; }
 csr() { $py "$here/make_csr.py" "$@"; }
 py=/usr/bin/python3

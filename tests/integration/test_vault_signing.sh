@@ -9,6 +9,7 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
+. "$here/lib_softhsm.sh"
 cleanup() {
     [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
     backend_stop
@@ -16,15 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-module=/usr/lib/softhsm/libsofthsm2.so
-[ -f $module ] || fail "$module is missing (softhsm2, deps/debian-packages.txt)"
 cd "$tmp"
-mkdir tokens
-printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$tmp" >softhsm2.conf
-export SOFTHSM2_CONF=$tmp/softhsm2.conf PAWL_PKCS11_MODULE=$module PAWL_PKCS11_PIN=4711
-# whole stacks under ASan, so that tests/lsan.supp can name SoftHSM2's leak
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-softhsm2-util --init-token --free --label pawl-keys --pin 4711 --so-pin 8080 >/dev/null
+softhsm_setup "$tmp" pawl-keys
 uri() { echo "pkcs11:token=pawl-keys;object=$1"; }
 pawl() { "$PAWL_BIN" "$@"; }
 for k in authority:ed25519 owner:p256 audit:ed25519 ota-root:p256 ota-targets:ed25519; do
