@@ -6,13 +6,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "pawl/detect.h"
 #include "pawl/discover.h"
 #include "pawl/event.h"
 #include "pawl/grants.h"
+#include "pawl/siem.h"
+#include "siem_out.h"
 
 #define MAX_INPUTS 16
 
@@ -20,7 +24,8 @@ struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
     const char *inventory, *findings, *grants, *openapi;
-    long max_ops;
+    const char *siem, *siem_ca, *siem_cert, *siem_key, *siem_spool;
+    long max_ops, siem_timeout_s;
 };
 
 /* What the reading loop feeds. */
@@ -30,6 +35,10 @@ struct sink {
     FILE *findings;
     uint64_t nfindings;
     bool write_failed;
+    struct pawl_siem_out *siem;
+    char host[256];
+    char run[17];           /* this run's id: finding ids are unique across runs */
+    uint64_t siem_refused;
 };
 
 static void usage_analyze(FILE *f)
@@ -47,15 +56,40 @@ static void usage_analyze(FILE *f)
           "--findings writes one Detection Finding line per finding of the detectors\n"
           "(events in time order); --grants tells them who may touch which vehicle.\n"
           "--openapi compares the inventory with an OpenAPI 3 document: shadow, zombie,\n"
-          "drift and unused operations.\n"
+          "drift and unused operations. --siem HOST:PORT also sends each finding as\n"
+          "syslog over TLS (RFC 5425, CEF body) through the spool --siem-spool DIR\n"
+          "(--siem-ca CA, --siem-cert/--siem-key for the client certificate), waiting\n"
+          "--siem-timeout S (30) at the end; undelivered alerts stay spooled (exit 4).\n"
           "Exit codes: 0 every line read, 2 usage, 3 some lines refused (each named\n"
           "on stderr; the inventory is still written), 4 writing failed.\n",
           f);
 }
 
+/* --siem HOST:PORT --siem-ca F --siem-cert F --siem-key F --siem-spool DIR --siem-timeout S */
+static int siem_opt(const char *name, const char *value, struct analyze_opts *o)
+{
+    struct { const char *name; const char **dst; } map[] = {
+        {"--siem", &o->siem}, {"--siem-ca", &o->siem_ca}, {"--siem-cert", &o->siem_cert},
+        {"--siem-key", &o->siem_key}, {"--siem-spool", &o->siem_spool},
+    };
+    if (value == NULL)
+        return -1;
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++)
+        if (strcmp(name, map[k].name) == 0) {
+            *map[k].dst = value;
+            return 0;
+        }
+    if (strcmp(name, "--siem-timeout") != 0)
+        return -1;
+    char *end;
+    o->siem_timeout_s = strtol(value, &end, 10);
+    return *end == '\0' && o->siem_timeout_s >= 0 && o->siem_timeout_s <= 86400 ? 0 : -1;
+}
+
 static int parse_opts(int argc, char **argv, struct analyze_opts *o)
 {
     o->max_ops = 10000;
+    o->siem_timeout_s = 30;
     for (int i = 1; i < argc; i++) {
         bool more = i + 1 < argc;
         if (strcmp(argv[i], "--events") == 0 && more && o->nevents < MAX_INPUTS) {
@@ -68,6 +102,8 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->grants = argv[++i];
         } else if (strcmp(argv[i], "--openapi") == 0 && more) {
             o->openapi = argv[++i];
+        } else if (siem_opt(argv[i], more ? argv[i + 1] : NULL, o) == 0) {
+            i++;
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
             char *end;
             errno = 0;
@@ -85,6 +121,10 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
         fputs("pawl: analyze: --events and --inventory are required\n", stderr);
         return -1;
     }
+    if (o->siem && (!o->siem_ca || !o->siem_spool || !o->findings)) {
+        fputs("pawl: analyze: --siem needs --siem-ca, --siem-spool and --findings\n", stderr);
+        return -1;
+    }
     return 0;
 }
 
@@ -92,13 +132,22 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
 {
     struct sink *s = ctx;
     char uid[64];
-    snprintf(uid, sizeof uid, "pawl-%s-%llu", f->detector, (unsigned long long)++s->nfindings);
+    snprintf(uid, sizeof uid, "pawl-%s-%llu-%s", s->run, (unsigned long long)++s->nfindings, f->detector);
     json_t *j = pawl_finding_json(f, uid);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     if (line == NULL || fprintf(s->findings, "%s\n", line) < 0)
         s->write_failed = true;
     free(line);
     json_decref(j);
+    if (s->siem != NULL) {
+        char cef[2048], frame[2600], err[512];
+        size_t c = pawl_cef(f, uid, cef, sizeof cef);
+        size_t n = c ? pawl_syslog_frame(f, s->host, f->detector, cef, c, frame, sizeof frame) : 0;
+        if (n == 0 || pawl_siem_enqueue(s->siem, frame, n, err, sizeof err) != 0) {
+            if (s->siem_refused++ == 0)
+                fprintf(stderr, "pawl: SIEM: %s\n", n ? err : "an alert does not fit a syslog message");
+        }
+    }
 }
 
 /* One line of either kind into the inventory and the detectors; 0, or -1
@@ -217,6 +266,44 @@ static int compare_openapi(json_t *inventory, const char *path)
     return 0;
 }
 
+static int open_siem(const struct analyze_opts *o, struct sink *sk)
+{
+    char host[256], err[600], *end;
+    const char *colon = strrchr(o->siem, ':');
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == o->siem || *end != '\0' || port < 1 || port > 65535 ||
+        (size_t)(colon - o->siem) >= sizeof host) {
+        fprintf(stderr, "pawl: --siem '%s': want HOST:PORT\n", o->siem);
+        return -1;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - o->siem), o->siem);
+    struct pawl_siem_cfg c = {host, (int)port, o->siem_ca, o->siem_cert, o->siem_key, o->siem_spool, 0};
+    if ((sk->siem = pawl_siem_open(&c, err, sizeof err)) == NULL) {
+        fprintf(stderr, "pawl: SIEM: %s\n", err);
+        return -1;
+    }
+    if (gethostname(sk->host, sizeof sk->host) != 0)
+        snprintf(sk->host, sizeof sk->host, "pawl");
+    return 0;
+}
+
+/* Alerts still in the spool after the timeout: said, and exit 4. */
+static int close_siem(const struct analyze_opts *o, struct sink *sk)
+{
+    if (sk->siem == NULL)
+        return PAWL_EXIT_OK;
+    uint64_t left = pawl_siem_flush(sk->siem, o->siem_timeout_s * 1000);
+    pawl_siem_close(sk->siem);
+    sk->siem = NULL;
+    if (left > 0)
+        fprintf(stderr, "pawl: SIEM %s: %llu alerts not delivered yet; they stay in %s and go first on the "
+                "next run\n", o->siem, (unsigned long long)left, o->siem_spool);
+    if (sk->siem_refused > 0)
+        fprintf(stderr, "pawl: SIEM: %llu alerts could not be queued (they are in %s)\n",
+                (unsigned long long)sk->siem_refused, o->findings);
+    return left > 0 || sk->siem_refused > 0 ? PAWL_EXIT_IO : PAWL_EXIT_OK;
+}
+
 /* Sets up what the options ask for; PAWL_EXIT_OK or an exit code. */
 static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_grants **grants)
 {
@@ -227,10 +314,17 @@ static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_
         return PAWL_EXIT_INPUT;
     if (o->findings == NULL)
         return PAWL_EXIT_OK;
+    unsigned char id[8];
+    if (RAND_bytes(id, sizeof id) != 1)
+        return PAWL_EXIT_INPUT;
+    for (size_t i = 0; i < sizeof id; i++)
+        snprintf(sk->run + 2 * i, 3, "%02x", id[i]);
     if ((sk->findings = strcmp(o->findings, "-") == 0 ? stdout : fopen(o->findings, "w")) == NULL) {
         fprintf(stderr, "pawl: %s: %s\n", o->findings, strerror(errno));
         return PAWL_EXIT_IO;
     }
+    if (o->siem != NULL && open_siem(o, sk) != 0)
+        return PAWL_EXIT_INPUT;
     return pawl_detector_new(&cfg, *grants, &sk->det) == PAWL_OK ? PAWL_EXIT_OK : PAWL_EXIT_INPUT;
 }
 
@@ -270,6 +364,8 @@ int pawl_cli_analyze(int argc, char **argv)
         rc = bad > 0 ? PAWL_EXIT_INPUT : PAWL_EXIT_OK;
     }
     json_decref(out);
+    int src = close_siem(&o, &sk);
+    rc = rc == PAWL_EXIT_OK ? src : rc;
     if (sk.findings != NULL && sk.findings != stdout && fclose(sk.findings) != 0 && rc == PAWL_EXIT_OK)
         rc = PAWL_EXIT_IO;
     pawl_detector_free(sk.det);
