@@ -38,8 +38,11 @@ struct pawl_detect_config {
     unsigned token_countries;
     unsigned cadence_min;                 /* requests before the cadence is judged */
     int64_t cooldown_ms;                  /* one finding per detector and subject in this time */
+    size_t max_vehicles;                  /* vehicles tracked (ownership changes, speed) */
+    int64_t change_window_ms;             /* ownership change then command within this */
 };
-#define PAWL_DETECT_DEFAULTS {200000, 100000, 20, 50, 8, 10, 10, 6, 3, 30, 6 * 3600 * 1000LL}
+#define PAWL_DETECT_DEFAULTS {200000, 100000, 20, 50, 8, 10, 10, 6, 3, 30, 6 * 3600 * 1000LL, \
+                              500000, 30 * 60 * 1000LL}
 
 typedef void (*pawl_finding_cb)(void *ctx, const struct pawl_finding *f);
 
@@ -55,6 +58,10 @@ void pawl_detector_free(struct pawl_detector *d);
 /* One event, in time order; findings go to cb as they are raised. */
 void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
                         void *ctx);
+
+/* A vehicle's speed (telemetry, ../shared/OCSF-PROFILE.md), fed in time
+ * order together with the events: commands that contradict it are found. */
+void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh);
 
 /* Principals and addresses seen but not tracked (over the limits). */
 uint64_t pawl_detector_untracked(const struct pawl_detector *d);

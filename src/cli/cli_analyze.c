@@ -23,7 +23,7 @@
 struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
-    const char *inventory, *findings, *grants, *openapi;
+    const char *inventory, *findings, *grants, *openapi, *telemetry;
     const char *siem, *siem_ca, *siem_cert, *siem_key, *siem_spool;
     long max_ops, siem_timeout_s;
 };
@@ -38,12 +38,22 @@ struct sink {
     struct pawl_siem_out *siem;
     char host[256];
     char run[17];           /* this run's id: finding ids are unique across runs */
+    struct tele {           /* --telemetry, read along with the events in time order */
+        FILE *f;
+        const char *path;
+        unsigned lineno;
+        bool have;
+        int64_t time_ms;
+        char vin[32];
+        double speed;
+    } tele;
+    unsigned long *bad;
     uint64_t siem_refused;
 };
 
 static void usage_analyze(FILE *f)
 {
-    fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl]\n"
+    fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl] [--telemetry T.jsonl]\n"
           "                    [--openapi SPEC.json] [--findings OUT.jsonl] --inventory OUT.json\n"
           "                    [--max-operations N]\n"
           "\n"
@@ -55,6 +65,7 @@ static void usage_analyze(FILE *f)
           "(docs/detection.md). At most N operations are kept (default 10000).\n"
           "--findings writes one Detection Finding line per finding of the detectors\n"
           "(events in time order); --grants tells them who may touch which vehicle.\n"
+          "--telemetry T.jsonl feeds vehicle speeds (in time order) to the detectors.\n"
           "--openapi compares the inventory with an OpenAPI 3 document: shadow, zombie,\n"
           "drift and unused operations. --siem HOST:PORT also sends each finding as\n"
           "syslog over TLS (RFC 5425, CEF body) through the spool --siem-spool DIR\n"
@@ -102,6 +113,8 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->grants = argv[++i];
         } else if (strcmp(argv[i], "--openapi") == 0 && more) {
             o->openapi = argv[++i];
+        } else if (strcmp(argv[i], "--telemetry") == 0 && more) {
+            o->telemetry = argv[++i];
         } else if (siem_opt(argv[i], more ? argv[i + 1] : NULL, o) == 0) {
             i++;
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
@@ -150,6 +163,43 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
     }
 }
 
+/* The next telemetry line with a speed; have = false at the end. */
+static void tele_next(struct sink *sk)
+{
+    struct tele *t = &sk->tele;
+    char line[4096];
+    t->have = false;
+    while (t->f != NULL && fgets(line, sizeof line, t->f) != NULL) {
+        t->lineno++;
+        json_t *j = json_loads(line, 0, NULL);
+        json_t *sp = json_object_get(json_object_get(j, "signals"), "Vehicle.Speed");
+        const char *vin = json_string_value(json_object_get(j, "vin"));
+        json_t *tm = json_object_get(j, "time");
+        if (j == NULL || vin == NULL || !json_is_integer(tm) || strlen(vin) >= sizeof t->vin) {
+            fprintf(stderr, "pawl: %s:%u: not a telemetry line (time, vin, signals)\n", t->path, t->lineno);
+            (*sk->bad)++;
+        } else if (json_is_number(sp)) {
+            t->time_ms = json_integer_value(tm);
+            snprintf(t->vin, sizeof t->vin, "%s", vin);
+            t->speed = json_number_value(sp);
+            t->have = true;
+        }
+        json_decref(j);
+        if (t->have)
+            return;
+    }
+}
+
+/* Telemetry up to time t goes to the detectors first. */
+static void tele_until(struct sink *sk, int64_t t)
+{
+    while (sk->tele.have && sk->tele.time_ms <= t) {
+        pawl_detector_telemetry(sk->det, (pawl_str){sk->tele.vin, strlen(sk->tele.vin)}, sk->tele.time_ms,
+                                sk->tele.speed);
+        tele_next(sk);
+    }
+}
+
 /* One line of either kind into the inventory and the detectors; 0, or -1
  * after saying why. */
 static int one_line(struct sink *sk, char *line, size_t n, const char *where, unsigned lineno)
@@ -172,8 +222,10 @@ static int one_line(struct sink *sk, char *line, size_t n, const char *where, un
     }
     if (err == PAWL_OK)
         err = pawl_inventory_add(sk->inv, &e);
-    if (err == PAWL_OK && sk->det != NULL)
+    if (err == PAWL_OK && sk->det != NULL) {
+        tele_until(sk, e.time_ms);
         pawl_detector_feed(sk->det, &e, on_finding, sk);
+    }
     json_decref(j);
     if (err == PAWL_ENOMEM) {
         fprintf(stderr, "pawl: %s:%u: out of memory\n", where, lineno);
@@ -325,6 +377,14 @@ static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_
     }
     if (o->siem != NULL && open_siem(o, sk) != 0)
         return PAWL_EXIT_INPUT;
+    if (o->telemetry != NULL) {
+        sk->tele.path = o->telemetry;
+        if ((sk->tele.f = fopen(o->telemetry, "r")) == NULL) {
+            fprintf(stderr, "pawl: %s: %s\n", o->telemetry, strerror(errno));
+            return PAWL_EXIT_INPUT;
+        }
+        tele_next(sk);
+    }
     return pawl_detector_new(&cfg, *grants, &sk->det) == PAWL_OK ? PAWL_EXIT_OK : PAWL_EXIT_INPUT;
 }
 
@@ -334,6 +394,7 @@ int pawl_cli_analyze(int argc, char **argv)
     struct sink sk = {0};
     struct pawl_grants *grants = NULL;
     unsigned long bad = 0;
+    sk.bad = &bad;
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage_analyze(stdout);
         return PAWL_EXIT_OK;
@@ -368,6 +429,8 @@ int pawl_cli_analyze(int argc, char **argv)
     rc = rc == PAWL_EXIT_OK ? src : rc;
     if (sk.findings != NULL && sk.findings != stdout && fclose(sk.findings) != 0 && rc == PAWL_EXIT_OK)
         rc = PAWL_EXIT_IO;
+    if (sk.tele.f != NULL)
+        fclose(sk.tele.f);
     pawl_detector_free(sk.det);
     pawl_inventory_free(sk.inv);
     pawl_grants_free(grants);

@@ -13,7 +13,7 @@
 #define REGS 64                     /* HyperLogLog registers per window: about 13 % error */
 #define MAX_IPS 8
 #define MAX_COUNTRIES 4
-enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D__COUNT };
+enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D__COUNT };
 
 /* Per principal: about 600 bytes. */
 struct pst {
@@ -48,6 +48,17 @@ struct ast {
     unsigned nusers;
 };
 
+/* Per vehicle: the last ownership change and the last speed. */
+struct vst {
+    uint64_t key;
+    uint64_t changer;               /* who changed its owners (hash), 0: nobody */
+    uint64_t toucher;               /* the last principal that used it successfully */
+    bool outsider;                  /* the change was made by someone with no standing on it */
+    int64_t change_ms, speed_ms;
+    double speed;
+    bool speed_known;
+};
+
 struct table {
     void *slots;
     size_t size, cap, used;
@@ -56,7 +67,7 @@ struct table {
 struct pawl_detector {
     struct pawl_detect_config cfg;
     const struct pawl_grants *grants;
-    struct table principals, addresses;
+    struct table principals, addresses, vehicles;
     uint64_t untracked;
 };
 
@@ -113,7 +124,8 @@ pawl_err pawl_detector_new(const struct pawl_detect_config *cfg, const struct pa
     d->cfg = *cfg;
     d->grants = grants;
     if (table_init(&d->principals, sizeof(struct pst), cfg->max_principals) != 0 ||
-        table_init(&d->addresses, sizeof(struct ast), cfg->max_addresses) != 0) {
+        table_init(&d->addresses, sizeof(struct ast), cfg->max_addresses) != 0 ||
+        table_init(&d->vehicles, sizeof(struct vst), cfg->max_vehicles) != 0) {
         pawl_detector_free(d);
         return PAWL_ENOMEM;
     }
@@ -127,6 +139,7 @@ void pawl_detector_free(struct pawl_detector *d)
         return;
     free(d->principals.slots);
     free(d->addresses.slots);
+    free(d->vehicles.slots);
     free(d);
 }
 
@@ -272,13 +285,16 @@ struct emit {
 
 static const char *const NAMES[D__COUNT] = {"bola", "vin_fan_out", "enumeration",
                                             "credential_stuffing", "token_many_addresses",
-                                            "scripted_cadence"};
+                                            "scripted_cadence", "ownership_change_then_command",
+                                            "unsafe_state_command"};
 static const char *const OWASP[D__COUNT][2] = {
     {"API1:2023", "Broken Object Level Authorization"},
     {"API1:2023", "Broken Object Level Authorization"},
     {"API1:2023", "Broken Object Level Authorization"},
     {"API2:2023", "Broken Authentication"},
     {"API2:2023", "Broken Authentication"},
+    {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
+    {"API5:2023", "Broken Function Level Authorization"},
     {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
 };
 
@@ -485,6 +501,84 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
     }
 }
 
+/* Whether a path segment, or a part of one between dots ("door.unlock"),
+ * is one of words. */
+static bool path_has(pawl_str path, const char *const *words)
+{
+    size_t i = 0;
+    while (i < path.n) {
+        size_t j = i;
+        while (j < path.n && path.p[j] != '/' && path.p[j] != '.')
+            j++;
+        for (size_t w = 0; words[w]; w++)
+            if (strlen(words[w]) == j - i && memcmp(path.p + i, words[w], j - i) == 0)
+                return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+static bool writes(const struct pawl_api_event *e)
+{
+    return !pawl__str_eq(e->method, "GET") && !pawl__str_eq(e->method, "HEAD");
+}
+
+/* ownership_change_then_command: the principal that changed a vehicle's
+ * owners sends it a remote command soon after (a dealer account adding
+ * itself as owner, then unlocking: Kia 2024). unsafe_state_command: a
+ * stationary-only command answered while the vehicle reports driving. */
+static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
+{
+    static const char *const owners[] = {"owner", "owners", "ownership", NULL};
+    static const char *const commands[] = {"commands", "command", "remote", NULL};
+    static const char *const stationary[] = {"unlock", "start", "stop", "trunk", "open", NULL};
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    bool fresh;
+    if (!ok_status(e->status))
+        return;
+    struct vst *v = lookup(&d->vehicles, hash(vin), d->cfg.max_vehicles, &fresh);
+    if (v == NULL) {
+        d->untracked++;
+        return;
+    }
+    uint64_t who = hash(e->principal), before = v->toucher;
+    v->toucher = who;
+    if (!writes(e))
+        return;
+    if (path_has(e->path, owners)) { /* an owner managing the car is not an outsider */
+        v->changer = who;
+        v->change_ms = e->time_ms;
+        v->outsider = d->grants ? !granted(d, e->principal, vin, e->time_ms) : before != who;
+        return;
+    }
+    if (!path_has(e->path, commands))
+        return;
+    remember_vin(st, vin);
+    if (v->changer == who && v->outsider && e->time_ms - v->change_ms <= d->cfg.change_window_ms) {
+        snprintf(title, sizeof title, "%s changed the owners of %.17s and commanded it %lld s later", st->name,
+                 vin.p, (long long)((e->time_ms - v->change_ms) / 1000));
+        fire(d, em, D_OWNER_CMD, st, NULL, 5, 3, 2, title);
+    }
+    if (path_has(e->path, stationary) && v->speed_known && v->speed > 5.0 &&
+        e->time_ms - v->speed_ms <= 60000 && e->time_ms >= v->speed_ms) {
+        snprintf(title, sizeof title, "%s's command to %.17s was carried out while it drove at %.0f km/h",
+                 st->name, vin.p, v->speed);
+        fire(d, em, D_UNSAFE, st, NULL, 5, 3, 1, title);
+    }
+}
+
+void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh)
+{
+    bool fresh;
+    struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, hash(vin), d->cfg.max_vehicles, &fresh) : NULL;
+    if (v == NULL || (v->speed_known && time_ms < v->speed_ms))
+        return;
+    v->speed = speed_kmh;
+    v->speed_ms = time_ms;
+    v->speed_known = true;
+}
+
 void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
                         void *ctx)
 {
@@ -508,6 +602,8 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
     enumeration(d, &em, st, vin);
     addresses(d, &em, st);
     cadence(d, &em, st);
+    if (vin.n)
+        vehicle_rules(d, &em, st, vin);
 }
 
 /* ---- Detection Finding ------------------------------------------------------------------ */

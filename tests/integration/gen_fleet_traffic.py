@@ -35,7 +35,7 @@ def vin(prefix, serial):
 class Gen:
     def __init__(self, seed):
         self.r = random.Random(seed)
-        self.events, self.grants = [], []
+        self.events, self.grants, self.telemetry = [], [], []
         self.attackers, self.benign, self.start = {}, [], {}
 
     def ip(self):
@@ -141,6 +141,24 @@ def benign(g, cars):
         for k in range(5):
             g.ev(t + 60000 + k * 20000, new, ["owner"], "POST" if k == 2 else "GET",
                  "/api/v1/vehicles/%s/%s" % (v, "commands/door.unlock" if k == 2 else "status"), 200, ip)
+    # owners add a second driver (ownership change), who uses the car later;
+    # cars report their speed, and owners unlock them when parked
+    for i in range(20, 40):
+        who, mine = owners[i]
+        v, second = mine[0], "driver-%d" % i
+        t = T0 + r.randint(8 * HOUR, 20 * HOUR)
+        g.ev(t, who, ["owner"], "POST", "/api/v1/vehicles/%s/owners" % v, 200, g.ip())
+        g.grant(second, v, "secondary_owner", t)
+        g.benign.append(second)
+        g.ev(t + 5 * 60000, second, ["secondary_owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v,
+             200, g.ip())
+        g.telemetry.append({"time": t + 4 * 60000, "vin": v, "signals": {"Vehicle.Speed": 0.0}})
+    for i in range(40, 80):
+        who, mine = owners[i]
+        v, t = mine[0], T0 + r.randint(8 * HOUR, 20 * HOUR)
+        for k in range(10):  # a drive, then parked
+            g.telemetry.append({"time": t + k * 30000, "vin": v, "signals": {"Vehicle.Speed": 50.0 if k < 8 else 0.0}})
+        g.ev(t + 9 * 30000 + 5000, who, ["owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v, 200, g.ip())
     # the backend's telematics service touches every car
     for k in range(3000):
         v = r.choice([x["vin"] for x in g.grants[:2000]])
@@ -199,6 +217,17 @@ def attacks(g, cars, victims):
     for k in range(60):
         g.ev(t + 6 * HOUR + k * 20 * 60 * 1000, who, ["service_partner"], "GET",
              "/api/v1/vehicles/%s/status" % r.choice(victims), 200, ip)
+    # unlocking a car on the move: the backend carried it out against its own state
+    owner, mine = "owner-321", None
+    for x in g.grants:
+        if x["principal"] == owner:
+            mine = x["vin"]
+    g.attackers[owner] = "unlock_while_driving"
+    g.benign.remove(owner)
+    tt = t + 7 * HOUR
+    for k in range(6):
+        g.telemetry.append({"time": tt + k * 10000, "vin": mine, "signals": {"Vehicle.Speed": 80.0}})
+    g.ev(tt + 45000, owner, ["owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % mine, 200, g.ip())
     # a script: 2 s apart, many vehicles
     who, ip = "attacker-script", g.ip()
     g.attackers[who] = "scripted_fan_out"
@@ -219,6 +248,10 @@ def main():
     with open(os.path.join(out, "events.jsonl"), "w") as f:
         for e in g.events:
             f.write(json.dumps(e, separators=(",", ":")) + "\n")
+    g.telemetry.sort(key=lambda x: x["time"])
+    with open(os.path.join(out, "telemetry.jsonl"), "w") as f:
+        for x in g.telemetry:
+            f.write(json.dumps(x) + "\n")
     with open(os.path.join(out, "grants.jsonl"), "w") as f:
         for x in g.grants:
             f.write(json.dumps(x) + "\n")

@@ -142,12 +142,55 @@ static void test_addresses_and_text(void **state)
     pawl_detector_free(d);
 }
 
+static struct pawl_api_event post(int64_t t, const char *who, const char *path)
+{
+    struct pawl_api_event e = ev(t, who, path, 200, "4.4.4.4");
+    e.method = (pawl_str){"POST", 4};
+    return e;
+}
+
+static void test_vehicle_rules(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    /* the owner, who used the car before, adds a driver and locks it: fine */
+    struct pawl_api_event e = ev(1000, "owner", "/api/v1/vehicles/" V1 "/status", 200, "4.4.4.4");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(2000, "owner", "/api/v1/vehicles/" V1 "/owners");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(3000, "owner", "/api/v1/vehicles/" V1 "/commands/door.lock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    /* an account that never used it changes its owners, then unlocks it */
+    e = post(4000, "dealer-x", "/api/v1/vehicles/" V2 "/owners");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(5000, "dealer-x", "/api/v1/vehicles/" V2 "/commands/door.unlock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "ownership_change_then_command");
+    /* unlocking while the car reports 80 km/h; parked again, it is fine */
+    pawl_detector_telemetry(d, (pawl_str){V1, 17}, 10000, 80.0);
+    e = post(20000, "owner", "/api/v1/vehicles/" V1 "/commands/door.unlock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.last.detector, "unsafe_state_command");
+    pawl_detector_telemetry(d, (pawl_str){V1, 17}, 30000, 0.0);
+    e = post(31000, "owner2", "/api/v1/vehicles/" V1 "/commands/door.unlock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 2);
+    pawl_detector_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bola),
         cmocka_unit_test(test_enumeration_and_stuffing),
         cmocka_unit_test(test_addresses_and_text),
+        cmocka_unit_test(test_vehicle_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
