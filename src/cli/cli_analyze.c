@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -16,6 +17,7 @@
 #include "pawl/event.h"
 #include "pawl/grants.h"
 #include "pawl/siem.h"
+#include "cli_report.h"
 #include "siem_out.h"
 
 #define MAX_INPUTS 16
@@ -23,7 +25,7 @@
 struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
-    const char *inventory, *findings, *grants, *openapi, *telemetry;
+    const char *inventory, *findings, *grants, *openapi, *telemetry, *report;
     const char *siem, *siem_ca, *siem_cert, *siem_key, *siem_spool;
     long max_ops, siem_timeout_s;
 };
@@ -48,6 +50,7 @@ struct sink {
         double speed;
     } tele;
     unsigned long *bad;
+    struct pawl_report *report;
     uint64_t siem_refused;
 };
 
@@ -55,7 +58,7 @@ static void usage_analyze(FILE *f)
 {
     fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl] [--telemetry T.jsonl]\n"
           "                    [--openapi SPEC.json] [--findings OUT.jsonl] --inventory OUT.json\n"
-          "                    [--max-operations N]\n"
+          "                    [--report FILE] [--max-operations N]\n"
           "\n"
           "Reads API Activity lines (OCSF, ../shared/OCSF-PROFILE.md) or nginx access log\n"
           "lines (combined format), told apart line by line; FILE '-' is stdin. Writes\n"
@@ -66,6 +69,9 @@ static void usage_analyze(FILE *f)
           "--findings writes one Detection Finding line per finding of the detectors\n"
           "(events in time order); --grants tells them who may touch which vehicle.\n"
           "--telemetry T.jsonl feeds vehicle speeds (in time order) to the detectors.\n"
+          "--report FILE writes a report: an HTML page when FILE ends in .html\n"
+          "(findings over time, by detector, top principals, the inventory by risk),\n"
+          "text otherwise. A progress bar shows on a terminal for large files.\n"
           "--openapi compares the inventory with an OpenAPI 3 document: shadow, zombie,\n"
           "drift and unused operations. --siem HOST:PORT also sends each finding as\n"
           "syslog over TLS (RFC 5425, CEF body) through the spool --siem-spool DIR\n"
@@ -115,6 +121,8 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->openapi = argv[++i];
         } else if (strcmp(argv[i], "--telemetry") == 0 && more) {
             o->telemetry = argv[++i];
+        } else if (strcmp(argv[i], "--report") == 0 && more) {
+            o->report = argv[++i];
         } else if (siem_opt(argv[i], more ? argv[i + 1] : NULL, o) == 0) {
             i++;
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
@@ -152,6 +160,8 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
         s->write_failed = true;
     free(line);
     json_decref(j);
+    if (s->report != NULL)
+        pawl_report_add(s->report, f);
     if (s->siem != NULL) {
         char cef[2048], frame[2600], err[512];
         size_t c = pawl_cef(f, uid, cef, sizeof cef);
@@ -245,6 +255,13 @@ static int one_line(struct sink *sk, char *line, size_t n, const char *where, un
     return 0;
 }
 
+static void progress(const char *where, off_t done, off_t total, unsigned lines)
+{
+    int pct = (int)(100 * done / total), filled = pct / 4;
+    fprintf(stderr, "\r%s [%.*s%*s] %3d%% %u lines", where, filled, "#########################", 25 - filled, "",
+            pct, lines);
+}
+
 static int read_input(struct sink *sk, const char *path, unsigned long *bad)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -257,8 +274,14 @@ static int read_input(struct sink *sk, const char *path, unsigned long *bad)
         fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno));
         return -1;
     }
+    struct stat st;
+    off_t total = f != stdin && isatty(STDERR_FILENO) && fstat(fileno(f), &st) == 0 ? st.st_size : 0;
+    off_t done = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         lineno++;
+        done += n;
+        if (total > (8 << 20) && lineno % 65536 == 0) /* large files on a terminal: a progress bar */
+            progress(where, done, total, lineno);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
         if (n == 0)
@@ -271,6 +294,10 @@ static int read_input(struct sink *sk, const char *path, unsigned long *bad)
         }
     }
     bool err = ferror(f) != 0;
+    if (total > (8 << 20)) {
+        progress(where, total, total, lineno);
+        fputc('\n', stderr);
+    }
     free(line);
     if (f != stdin)
         fclose(f);
@@ -364,14 +391,20 @@ static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_
         return PAWL_EXIT_INPUT;
     if (o->grants && (*grants = load_grants(o->grants)) == NULL)
         return PAWL_EXIT_INPUT;
-    if (o->findings == NULL)
+    if (o->report != NULL && (sk->report = pawl_report_new()) == NULL)
+        return PAWL_EXIT_INPUT;
+    if (o->findings == NULL && o->report == NULL)
         return PAWL_EXIT_OK;
     unsigned char id[8];
     if (RAND_bytes(id, sizeof id) != 1)
         return PAWL_EXIT_INPUT;
     for (size_t i = 0; i < sizeof id; i++)
         snprintf(sk->run + 2 * i, 3, "%02x", id[i]);
-    if ((sk->findings = strcmp(o->findings, "-") == 0 ? stdout : fopen(o->findings, "w")) == NULL) {
+    if (o->findings == NULL)
+        sk->findings = fopen("/dev/null", "w"); /* a report without a findings file */
+    else
+        sk->findings = strcmp(o->findings, "-") == 0 ? stdout : fopen(o->findings, "w");
+    if (sk->findings == NULL) {
         fprintf(stderr, "pawl: %s: %s\n", o->findings, strerror(errno));
         return PAWL_EXIT_IO;
     }
@@ -414,6 +447,10 @@ int pawl_cli_analyze(int argc, char **argv)
     json_t *out = rc == PAWL_EXIT_OK ? pawl_inventory_json(sk.inv) : NULL;
     if (out != NULL && o.openapi != NULL && compare_openapi(out, o.openapi) != 0)
         rc = PAWL_EXIT_INPUT;
+    if (out != NULL && sk.report != NULL && pawl_report_write(sk.report, out, o.report) != 0) {
+        fprintf(stderr, "pawl: %s: cannot write the report\n", o.report);
+        rc = PAWL_EXIT_IO;
+    }
     if (rc == PAWL_EXIT_OK && (out == NULL || json_dump_file(out, o.inventory, JSON_INDENT(1)) != 0)) {
         fprintf(stderr, "pawl: %s: cannot write the inventory\n", o.inventory);
         rc = PAWL_EXIT_IO;
@@ -432,6 +469,7 @@ int pawl_cli_analyze(int argc, char **argv)
     if (sk.tele.f != NULL)
         fclose(sk.tele.f);
     pawl_detector_free(sk.det);
+    pawl_report_free(sk.report);
     pawl_inventory_free(sk.inv);
     pawl_grants_free(grants);
     return rc;

@@ -31,4 +31,17 @@ grep -q '"bola"' "$d/nogrants.jsonl" && fail "bola fired without grants"
 for det in credential_stuffing token_many_addresses enumeration ownership_change_then_command; do
     grep -q "\"$det\"" "$d/nogrants.jsonl" || fail "$det did not fire without grants"
 done
-echo "detect: every attack found in three seeds, benign principals quiet"
+# the report: an HTML page with every input string escaped, and text
+d=$tmp/s11
+printf '%s\n' '{"class_uid":6003,"time":1795100000000,"actor":{"user":{"uid":"<img src=x onerror=alert(1)>","type":"User"}},"http_request":{"http_method":"GET","url":{"path":"/api/v1/vehicles/1HGCM82633A004352/location"}},"http_response":{"code":200}}' >"$d/xss.jsonl"
+"$PAWL_BIN" analyze --events "$d/events.jsonl" --events "$d/xss.jsonl" --grants "$d/grants.jsonl" \
+    --report "$d/report.html" --inventory /dev/null 2>/dev/null
+for want in "Findings over time" "Findings by detector" "Top principals" "API inventory, ranked by risk" \
+    ">bola<" "&lt;img src=x onerror=alert(1)&gt;" "<svg"; do
+    grep -qF -- "$want" "$d/report.html" || fail "the HTML report lacks $want"
+done
+grep -qF "<img src=x" "$d/report.html" && fail "the HTML report does not escape a principal's name"
+"$PAWL_BIN" analyze --events "$d/events.jsonl" --grants "$d/grants.jsonl" --report - --inventory /dev/null \
+    2>/dev/null >"$d/report.txt"
+grep -q "^  bola " "$d/report.txt" && grep -q "riskiest operations:" "$d/report.txt" || fail "the text report"
+echo "detect: every attack found in three seeds, benign principals quiet; HTML and text reports"
