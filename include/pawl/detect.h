@@ -63,6 +63,17 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
  * order together with the events: commands that contradict it are found. */
 void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh);
 
+/* The detectors' state, so that it survives a restart: every tracked
+ * principal, address and vehicle with its windows and counters. write and
+ * read move bytes (the caller's I/O; 0 on success). The state is for the
+ * same build and the same limits (max_principals, max_addresses,
+ * max_vehicles); anything else is refused with d set. */
+PAWL_MUST_CHECK pawl_err pawl_detector_save(const struct pawl_detector *det,
+                                            int (*write)(void *ctx, const void *p, size_t n), void *ctx);
+PAWL_MUST_CHECK pawl_err pawl_detector_load(struct pawl_detector *det,
+                                            int (*read)(void *ctx, void *p, size_t n), void *ctx,
+                                            const char *where, struct pawl_diag *d);
+
 /* Principals and addresses seen but not tracked (over the limits). */
 uint64_t pawl_detector_untracked(const struct pawl_detector *d);
 

@@ -25,7 +25,7 @@
 struct analyze_opts {
     const char *events[MAX_INPUTS];
     unsigned nevents;
-    const char *inventory, *findings, *grants, *openapi, *telemetry, *report;
+    const char *inventory, *findings, *grants, *openapi, *telemetry, *report, *state;
     const char *siem, *siem_ca, *siem_cert, *siem_key, *siem_spool;
     long max_ops, siem_timeout_s;
 };
@@ -58,7 +58,7 @@ static void usage_analyze(FILE *f)
 {
     fputs("usage: pawl analyze --events FILE [--events FILE ...] [--grants GRANTS.jsonl] [--telemetry T.jsonl]\n"
           "                    [--openapi SPEC.json] [--findings OUT.jsonl] --inventory OUT.json\n"
-          "                    [--report FILE] [--max-operations N]\n"
+          "                    [--report FILE] [--state FILE] [--max-operations N]\n"
           "\n"
           "Reads API Activity lines (OCSF, ../shared/OCSF-PROFILE.md) or nginx access log\n"
           "lines (combined format), told apart line by line; FILE '-' is stdin. Writes\n"
@@ -69,6 +69,8 @@ static void usage_analyze(FILE *f)
           "--findings writes one Detection Finding line per finding of the detectors\n"
           "(events in time order); --grants tells them who may touch which vehicle.\n"
           "--telemetry T.jsonl feeds vehicle speeds (in time order) to the detectors.\n"
+          "--state FILE keeps the detectors' state across runs (read if it exists,\n"
+          "written at the end).\n"
           "--report FILE writes a report: an HTML page when FILE ends in .html\n"
           "(findings over time, by detector, top principals, the inventory by risk),\n"
           "text otherwise. A progress bar shows on a terminal for large files.\n"
@@ -123,6 +125,8 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             o->telemetry = argv[++i];
         } else if (strcmp(argv[i], "--report") == 0 && more) {
             o->report = argv[++i];
+        } else if (strcmp(argv[i], "--state") == 0 && more) {
+            o->state = argv[++i];
         } else if (siem_opt(argv[i], more ? argv[i + 1] : NULL, o) == 0) {
             i++;
         } else if (strcmp(argv[i], "--max-operations") == 0 && more) {
@@ -140,6 +144,10 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
     }
     if (o->nevents == 0 || o->inventory == NULL) {
         fputs("pawl: analyze: --events and --inventory are required\n", stderr);
+        return -1;
+    }
+    if (o->state && !o->findings && !o->report) {
+        fputs("pawl: analyze: --state keeps the detectors' state: it needs --findings or --report\n", stderr);
         return -1;
     }
     if (o->siem && (!o->siem_ca || !o->siem_spool || !o->findings)) {
@@ -383,6 +391,52 @@ static int close_siem(const struct analyze_opts *o, struct sink *sk)
     return left > 0 || sk->siem_refused > 0 ? PAWL_EXIT_IO : PAWL_EXIT_OK;
 }
 
+static int fwrite_all(void *ctx, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+static int fread_all(void *ctx, void *p, size_t n)
+{
+    return fread(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+/* --state FILE: the detectors' state from an earlier run, when there is one. */
+static int load_state(const char *path, struct pawl_detector *det)
+{
+    struct pawl_diag d = {0};
+    char msg[512];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return errno == ENOENT ? 0 : (fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno)), -1);
+    pawl_err e = pawl_detector_load(det, fread_all, f, path, &d);
+    fclose(f);
+    if (e != PAWL_OK) {
+        pawl_diag_format(&d, msg, sizeof msg);
+        fprintf(stderr, "pawl: %s\n", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Written next to it, then renamed over it. */
+static int save_state(const char *path, const struct pawl_detector *det)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f != NULL && pawl_detector_save(det, fwrite_all, f) == PAWL_OK;
+    ok = f != NULL && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    if (f != NULL)
+        ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "pawl: %s: cannot save the detectors' state\n", path);
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 /* Sets up what the options ask for; PAWL_EXIT_OK or an exit code. */
 static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_grants **grants)
 {
@@ -418,7 +472,9 @@ static int open_sink(const struct analyze_opts *o, struct sink *sk, struct pawl_
         }
         tele_next(sk);
     }
-    return pawl_detector_new(&cfg, *grants, &sk->det) == PAWL_OK ? PAWL_EXIT_OK : PAWL_EXIT_INPUT;
+    if (pawl_detector_new(&cfg, *grants, &sk->det) != PAWL_OK)
+        return PAWL_EXIT_INPUT;
+    return o->state && load_state(o->state, sk->det) != 0 ? PAWL_EXIT_INPUT : PAWL_EXIT_OK;
 }
 
 int pawl_cli_analyze(int argc, char **argv)
@@ -444,6 +500,8 @@ int pawl_cli_analyze(int argc, char **argv)
         fprintf(stderr, "pawl: %s: cannot write the findings\n", o.findings);
         rc = PAWL_EXIT_IO;
     }
+    if (rc == PAWL_EXIT_OK && o.state != NULL && sk.det != NULL && save_state(o.state, sk.det) != 0)
+        rc = PAWL_EXIT_IO;
     json_t *out = rc == PAWL_EXIT_OK ? pawl_inventory_json(sk.inv) : NULL;
     if (out != NULL && o.openapi != NULL && compare_openapi(out, o.openapi) != 0)
         rc = PAWL_EXIT_INPUT;

@@ -606,6 +606,101 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
         vehicle_rules(d, &em, st, vin);
 }
 
+/* ---- state across restarts ------------------------------------------------------------ */
+
+struct state_head {
+    char magic[8];              /* "PAWLDET1" */
+    uint32_t sizes[3];          /* entry sizes of the three tables: the same build */
+    uint64_t caps[3], used[3];
+    uint64_t untracked;
+};
+
+static struct table *tables(struct pawl_detector *d, int i)
+{
+    return i == 0 ? &d->principals : i == 1 ? &d->addresses : &d->vehicles;
+}
+
+pawl_err pawl_detector_save(const struct pawl_detector *det, int (*write)(void *ctx, const void *p, size_t n),
+                            void *ctx)
+{
+    struct pawl_detector *d = (struct pawl_detector *)(uintptr_t)det; /* tables() is shared with load */
+    struct state_head h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, "PAWLDET1", 8);
+    for (int t = 0; t < 3; t++) {
+        h.sizes[t] = (uint32_t)tables(d, t)->size;
+        h.caps[t] = tables(d, t)->cap;
+        h.used[t] = tables(d, t)->used;
+    }
+    h.untracked = d->untracked;
+    if (write(ctx, &h, sizeof h) != 0)
+        return PAWL_EIO;
+    for (int t = 0; t < 3; t++) { /* used slots only: (index, entry) */
+        struct table *tb = tables(d, t);
+        for (uint64_t i = 0; i < tb->cap; i++) {
+            const char *slot = (const char *)tb->slots + i * tb->size;
+            if (*(const uint64_t *)(const void *)slot != 0 &&
+                (write(ctx, &i, sizeof i) != 0 || write(ctx, slot, tb->size) != 0))
+                return PAWL_EIO;
+        }
+    }
+    return PAWL_OK;
+}
+
+/* An entry read back must hold what the code relies on (counts within
+ * their arrays, strings terminated): the file may have been damaged. */
+static bool entry_ok(int t, const void *e)
+{
+    if (t == 0) {
+        const struct pst *p = e;
+        return p->nlast <= PAWL_FINDING_MAX_VINS && p->nips <= MAX_IPS && p->ncountries <= MAX_COUNTRIES &&
+               memchr(p->name, '\0', sizeof p->name) != NULL;
+    }
+    if (t == 1) {
+        const struct ast *a = e;
+        return a->nusers <= 32 && memchr(a->ip, '\0', sizeof a->ip) != NULL;
+    }
+    return true;
+}
+
+pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void *p, size_t n), void *ctx,
+                            const char *where, struct pawl_diag *dg)
+{
+    struct state_head h;
+    if (read(ctx, &h, sizeof h) != 0 || memcmp(h.magic, "PAWLDET1", 8) != 0) {
+        pawl__diagf(dg, where, 0, 0, "not a detector state file of pawl");
+        return PAWL_EINVAL;
+    }
+    for (int t = 0; t < 3; t++)
+        if (h.sizes[t] != tables(d, t)->size || h.caps[t] != tables(d, t)->cap || h.used[t] > h.caps[t]) {
+            pawl__diagf(dg, where, 0, 0, "written by another build or with other limits; start afresh "
+                        "(remove the file) or use the same limits");
+            return PAWL_EINVAL;
+        }
+    for (int t = 0; t < 3; t++) {
+        struct table *tb = tables(d, t);
+        memset(tb->slots, 0, tb->cap * tb->size);
+        tb->used = 0;
+        for (uint64_t k = 0; k < h.used[t]; k++) {
+            uint64_t i;
+            if (read(ctx, &i, sizeof i) != 0 || i >= tb->cap ||
+                read(ctx, (char *)tb->slots + i * tb->size, tb->size) != 0 ||
+                *(uint64_t *)(void *)((char *)tb->slots + i * tb->size) == 0 ||
+                !entry_ok(t, (char *)tb->slots + i * tb->size)) {
+                pawl__diagf(dg, where, 0, 0, "truncated or damaged");
+                for (int u = 0; u < 3; u++) { /* nothing half-loaded stays */
+                    memset(tables(d, u)->slots, 0, tables(d, u)->cap * tables(d, u)->size);
+                    tables(d, u)->used = 0;
+                }
+                return PAWL_EINVAL;
+            }
+            tb->used++;
+        }
+    }
+    d->untracked = h.untracked;
+    return PAWL_OK;
+}
+
 /* ---- Detection Finding ------------------------------------------------------------------ */
 
 json_t *pawl_finding_json(const struct pawl_finding *f, const char *uid)

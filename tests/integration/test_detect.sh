@@ -31,6 +31,37 @@ grep -q '"bola"' "$d/nogrants.jsonl" && fail "bola fired without grants"
 for det in credential_stuffing token_many_addresses enumeration ownership_change_then_command; do
     grep -q "\"$det\"" "$d/nogrants.jsonl" || fail "$det did not fire without grants"
 done
+# state across restarts: the traffic in two runs with --state gives the
+# findings of one run; ten failed logins split 5 + 5 are found only with it
+d=$tmp/s11
+half=$(( $(wc -l <"$d/events.jsonl") / 2 ))
+head -n "$half" "$d/events.jsonl" >"$d/a.jsonl"
+tail -n +"$((half + 1))" "$d/events.jsonl" >"$d/b.jsonl"
+an() { "$PAWL_BIN" analyze --grants "$d/grants.jsonl" --telemetry "$d/telemetry.jsonl" --inventory /dev/null "$@" 2>/dev/null; }
+an --events "$d/events.jsonl" --findings "$d/one.jsonl"
+an --events "$d/a.jsonl" --findings "$d/r1.jsonl" --state "$d/state"
+an --events "$d/b.jsonl" --findings "$d/r2.jsonl" --state "$d/state"
+key() { $py -c 'import json,sys
+for l in sys.stdin:
+    f = json.loads(l); print(f["finding_info"]["analytic"]["name"], f.get("actor", {}).get("user", {}).get("uid") or f["src_endpoint"]["ip"], f["time"])' | sort; }
+[ "$(key <"$d/one.jsonl")" = "$(cat "$d/r1.jsonl" "$d/r2.jsonl" | key)" ] ||
+    fail "two runs with --state found other things than one run"
+for i in $(seq 1 10); do
+    echo "{\"class_uid\":6003,\"time\":$((1795200000000 + i * 1000)),\"src_endpoint\":{\"ip\":\"9.9.9.9\"},\"actor\":{\"user\":{\"uid\":\"v$i\"}},\"http_request\":{\"http_method\":\"POST\",\"url\":{\"path\":\"/api/v1/auth/login\"}},\"http_response\":{\"code\":401}}"
+done >"$d/logins.jsonl"
+head -5 "$d/logins.jsonl" >"$d/l1.jsonl"
+tail -5 "$d/logins.jsonl" >"$d/l2.jsonl"
+an --events "$d/l1.jsonl" --findings "$d/x1.jsonl"
+an --events "$d/l2.jsonl" --findings "$d/x2.jsonl"
+[ ! -s "$d/x1.jsonl" ] && [ ! -s "$d/x2.jsonl" ] || fail "5 failed logins raised a finding"
+an --events "$d/l1.jsonl" --findings "$d/x1.jsonl" --state "$d/st2"
+an --events "$d/l2.jsonl" --findings "$d/x2.jsonl" --state "$d/st2"
+grep -q credential_stuffing "$d/x2.jsonl" || fail "the detectors' state did not survive the restart"
+echo garbage >"$d/bad.state"
+rc=0
+an --events "$d/l1.jsonl" --findings /dev/null --state "$d/bad.state" || rc=$?
+[ "$rc" = 3 ] || fail "a damaged state file: exit $rc"
+
 # the report: an HTML page with every input string escaped, and text
 d=$tmp/s11
 printf '%s\n' '{"class_uid":6003,"time":1795100000000,"actor":{"user":{"uid":"<img src=x onerror=alert(1)>","type":"User"}},"http_request":{"http_method":"GET","url":{"path":"/api/v1/vehicles/1HGCM82633A004352/location"}},"http_response":{"code":200}}' >"$d/xss.jsonl"

@@ -1,0 +1,96 @@
+/* libFuzzer driver for the detectors' state file (pawl_detector_load): a
+ * valid state (from events fed to a detector) damaged by the fuzzer's bytes
+ * (xor, and cut short), loaded, then events through the detectors that
+ * loaded it. A refusal always says why; a loaded state never makes a
+ * detector read or write out of bounds. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pawl/detect.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct src {
+    const uint8_t *p;
+    size_t n;
+};
+
+struct sink {
+    uint8_t buf[65536];
+    size_t n;
+};
+
+static int put(void *ctx, const void *p, size_t n)
+{
+    struct sink *s = ctx;
+    if (s->n + n > sizeof s->buf)
+        return -1;
+    memcpy(s->buf + s->n, p, n);
+    s->n += n;
+    return 0;
+}
+
+static int take(void *ctx, void *p, size_t n)
+{
+    struct src *s = ctx;
+    if (n > s->n)
+        return -1;
+    memcpy(p, s->p, n);
+    s->p += n;
+    s->n -= n;
+    return 0;
+}
+
+static void on_finding(void *ctx, const struct pawl_finding *f)
+{
+    (void)ctx;
+    if (f->nvins > PAWL_FINDING_MAX_VINS)
+        abort();
+}
+
+static const char *const paths[] = {"/api/v1/vehicles/1HGCM82633A004352/owners",
+                                    "/api/v1/vehicles/1HGCM82633A004352/commands/door.unlock", "/a/7",
+                                    "/a/8", "/login"};
+
+static void feed(struct pawl_detector *det)
+{
+    for (int i = 0; i < 5; i++) {
+        struct pawl_api_event e = {0};
+        e.time_ms = 1000 + i;
+        e.method = (pawl_str){"POST", 4};
+        e.path = (pawl_str){paths[i], strlen(paths[i])};
+        e.principal = (pawl_str){i % 2 ? "a" : "b", 1};
+        e.src_ip = (pawl_str){"1.2.3.4", 7};
+        e.country = (pawl_str){"DE", 2};
+        e.status = i == 4 ? 401 : 200;
+        pawl_detector_feed(det, &e, on_finding, NULL);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const struct pawl_detect_config cfg = {8, 8, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 8, 60000};
+    static struct sink valid;
+    struct pawl_detector *det;
+    struct pawl_diag d = {0};
+    if (valid.n == 0) { /* a real state to damage */
+        if (pawl_detector_new(&cfg, NULL, &det) != PAWL_OK)
+            abort();
+        feed(det);
+        if (pawl_detector_save(det, put, &valid) != PAWL_OK)
+            abort();
+        pawl_detector_free(det);
+    }
+    static struct sink s;
+    s = valid;
+    for (size_t i = 0; i < size; i++)
+        s.buf[i % s.n] ^= data[i];
+    struct src in = {s.buf, size > 0 ? s.n - data[0] % (s.n < 64 ? s.n : 64) : s.n};
+    if (pawl_detector_new(&cfg, NULL, &det) != PAWL_OK)
+        return 0;
+    if (pawl_detector_load(det, take, &in, "fuzz", &d) != PAWL_OK && d.msg[0] == '\0')
+        abort();
+    feed(det);
+    pawl_detector_free(det);
+    return 0;
+}
