@@ -13,7 +13,8 @@
 #define REGS 64                     /* HyperLogLog registers per window: about 13 % error */
 #define MAX_IPS 8
 #define MAX_COUNTRIES 4
-enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D__COUNT };
+enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D_STAFF_REGION,
+       D_BULK, D__COUNT };
 
 /* Per principal: about 600 bytes. */
 struct pst {
@@ -36,6 +37,9 @@ struct pst {
     uint64_t gaps, vins_in_cadence;
     double mean, m2;
     int64_t fired[D__COUNT];
+    char home[3];                   /* staff: the country first seen */
+    int64_t bulkwin;                /* location data read in the current hour */
+    uint64_t bulk_bytes;
 };
 
 /* Per source address: failed authentications in 10-minute windows. */
@@ -286,7 +290,8 @@ struct emit {
 static const char *const NAMES[D__COUNT] = {"bola", "vin_fan_out", "enumeration",
                                             "credential_stuffing", "token_many_addresses",
                                             "scripted_cadence", "ownership_change_then_command",
-                                            "unsafe_state_command"};
+                                            "unsafe_state_command", "off_hours_or_region",
+                                            "excessive_data_exposure"};
 static const char *const OWASP[D__COUNT][2] = {
     {"API1:2023", "Broken Object Level Authorization"},
     {"API1:2023", "Broken Object Level Authorization"},
@@ -296,6 +301,8 @@ static const char *const OWASP[D__COUNT][2] = {
     {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
     {"API5:2023", "Broken Function Level Authorization"},
     {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
+    {"API5:2023", "Broken Function Level Authorization"},
+    {"API3:2023", "Broken Object Property Level Authorization"},
 };
 
 /* Raises det about a principal (st) or an address (ip), once per cooldown. */
@@ -568,6 +575,39 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
     }
 }
 
+/* off_hours_or_region: a dealer or support account acting from another
+ * country than the one it was first seen in (shop and call-centre tools do
+ * not travel). excessive_data_exposure: more than 20 MB of location data
+ * (location, trips, history) to one principal within an hour. */
+static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em, struct pst *st)
+{
+    static const char *const staff[] = {"dealer", "support", NULL};
+    static const char *const location[] = {"location", "locations", "trips", "history", "positions", NULL};
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    if (e->country.n == 2 && has_role(e, staff)) {
+        if (st->home[0] == '\0')
+            memcpy(st->home, e->country.p, 2);
+        else if (memcmp(st->home, e->country.p, 2) != 0) {
+            snprintf(title, sizeof title, "staff account %s, first seen in %s, acts from %.2s", st->name, st->home,
+                     e->country.p);
+            fire(d, em, D_STAFF_REGION, st, NULL, 4, 2, 1, title);
+        }
+    }
+    if (!ok_status(e->status) || e->resp_len <= 0 || !path_has(e->path, location))
+        return;
+    if (e->time_ms >= st->bulkwin + HOUR) {
+        st->bulkwin = e->time_ms;
+        st->bulk_bytes = 0;
+    }
+    st->bulk_bytes += (uint64_t)e->resp_len;
+    if (st->bulk_bytes > 20u * 1000 * 1000) {
+        snprintf(title, sizeof title, "%s read %.1f MB of location data within an hour", st->name,
+                 (double)st->bulk_bytes / 1e6);
+        fire(d, em, D_BULK, st, NULL, 4, 2, 1, title);
+    }
+}
+
 void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh)
 {
     bool fresh;
@@ -602,6 +642,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
     enumeration(d, &em, st, vin);
     addresses(d, &em, st);
     cadence(d, &em, st);
+    staff_and_bulk(d, &em, st);
     if (vin.n)
         vehicle_rules(d, &em, st, vin);
 }

@@ -42,12 +42,12 @@ class Gen:
         return "%d.%d.%d.%d" % (self.r.randint(11, 220), self.r.randint(0, 255), self.r.randint(0, 255),
                                 self.r.randint(1, 254))
 
-    def ev(self, t, who, roles, method, path, code, ip, country="DE", utype="User", session=None):
+    def ev(self, t, who, roles, method, path, code, ip, country="DE", utype="User", session=None, length=None):
         e = {"class_uid": 6003, "category_uid": 6, "activity_id": 2 if method == "GET" else 1,
              "time": int(t), "severity_id": 1, "metadata": {"version": "1.3.0", "product": {"name": "gen"}},
              "src_endpoint": {"ip": ip, "location": {"country": country}},
              "http_request": {"http_method": method, "url": {"path": path}},
-             "http_response": {"code": code, "length": self.r.randint(80, 900)},
+             "http_response": {"code": code, "length": length or self.r.randint(80, 900)},
              "status_id": 1 if code < 400 else 2}
         if getattr(self, "in_attack", False):
             e["attack"] = True
@@ -228,6 +228,25 @@ def attacks(g, cars, victims):
     for k in range(6):
         g.telemetry.append({"time": tt + k * 10000, "vin": mine, "signals": {"Vehicle.Speed": 80.0}})
     g.ev(tt + 45000, owner, ["owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % mine, 200, g.ip())
+    # Subaru 2024-like: a support account, used from home until now, acts from abroad
+    who = "support-7"
+    g.attackers[who] = "staff_account_abroad"
+    g.in_attack = False  # its ordinary work first
+    for k in range(3):
+        g.ev(T0 + 2 * HOUR + k * HOUR, who, ["support"], "GET", "/api/v1/support/tickets", 200, "10.20.0.7")
+    g.in_attack = True
+    g.ev(t + 7 * HOUR + 300000, who, ["support"], "GET", "/api/v1/support/tickets", 200, g.ip(), "BR")
+    # an API handing out far too much location data (the whole trip history, every call)
+    owner, mine = "owner-222", None
+    for x in g.grants:
+        if x["principal"] == owner:
+            mine = x["vin"]
+    g.attackers[owner] = "bulk_location_history"
+    g.benign.remove(owner)
+    ip = g.ip()
+    for k in range(12):
+        g.ev(t + 7 * HOUR + 600000 + k * 60000, owner, ["owner"], "GET",
+             "/api/v1/vehicles/%s/trips/history" % mine, 200, ip, length=3000000)
     # a script: 2 s apart, many vehicles
     who, ip = "attacker-script", g.ip()
     g.attackers[who] = "scripted_fan_out"

@@ -5,7 +5,8 @@
 # SiriusXM (VIN enumeration), crAPI BOLA, Kia (dealer adds itself as owner,
 # unlocks), FCA key codes, TeslaMate (leaked token), credential stuffing, a
 # low-and-slow partner token, a script, and an unlock carried out while the
-# car reported driving (--telemetry). Every attack must be found within
+# car reported driving (--telemetry), a support account acting from abroad,
+# and an API handing out 36 MB of trip history in minutes. Every attack must be found within
 # 10 of its own events, and at most 1 % of benign principals flagged.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}"

@@ -184,6 +184,42 @@ static void test_vehicle_rules(void **state)
     pawl_detector_free(d);
 }
 
+static void test_staff_and_bulk(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    pawl_str support = {"support", 7};
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    struct pawl_api_event e = ev(1000, "agent", "/api/v1/support/tickets", 200, "5.5.5.5");
+    e.roles[0] = support;
+    e.nroles = 1;
+    e.country = (pawl_str){"DE", 2};
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e.time_ms = 2000;
+    pawl_detector_feed(d, &e, on_finding, &got); /* at home */
+    struct pawl_api_event o = ev(3000, "owner", "/api/v1/me", 200, "5.5.5.6");
+    o.country = (pawl_str){"FR", 2};              /* owners travel */
+    pawl_detector_feed(d, &o, on_finding, &got);
+    o.country = (pawl_str){"IT", 2};
+    pawl_detector_feed(d, &o, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    e.time_ms = 4000;
+    e.country = (pawl_str){"BR", 2};
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "off_hours_or_region");
+    for (int i = 0; i < 7; i++) { /* 7 x 3 MB of trips: over 20 MB in an hour */
+        struct pawl_api_event h = ev(5000 + i, "scraper", "/api/v1/vehicles/" V1 "/trips/history", 200, "5.5.5.7");
+        h.resp_len = 3000000;
+        pawl_detector_feed(d, &h, on_finding, &got);
+        assert_int_equal(got.n, i < 6 ? 1 : 2);
+    }
+    assert_string_equal(got.last.detector, "excessive_data_exposure");
+    pawl_detector_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_enumeration_and_stuffing),
         cmocka_unit_test(test_addresses_and_text),
         cmocka_unit_test(test_vehicle_rules),
+        cmocka_unit_test(test_staff_and_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
