@@ -55,6 +55,9 @@ PAWL_MUST_CHECK pawl_err pawl_detector_new(const struct pawl_detect_config *cfg,
                                            struct pawl_detector **out);
 void pawl_detector_free(struct pawl_detector *d);
 
+/* Points the detectors at other grants (a reload); NULL: none. */
+void pawl_detector_set_grants(struct pawl_detector *d, const struct pawl_grants *grants);
+
 /* One event, in time order; findings go to cb as they are raised. */
 void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
                         void *ctx);

@@ -147,6 +147,11 @@ void pawl_detector_free(struct pawl_detector *d)
     free(d);
 }
 
+void pawl_detector_set_grants(struct pawl_detector *d, const struct pawl_grants *grants)
+{
+    d->grants = grants;
+}
+
 uint64_t pawl_detector_untracked(const struct pawl_detector *d)
 {
     return d->untracked;

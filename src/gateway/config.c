@@ -428,6 +428,8 @@ static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void
         return path(y, v, &c->audit);
     if (strcmp(k, "audit_key") == 0)
         return path(y, v, &c->audit_key);
+    if (strcmp(k, "findings") == 0)
+        return path(y, v, &c->findings);
     return PAWL_ENOTFOUND;
 }
 
@@ -589,6 +591,7 @@ void pawld_config_free(struct pawld_config *c)
     free(c->ocsf);
     free(c->audit);
     free(c->audit_key);
+    free(c->findings);
     free(c);
 }
 

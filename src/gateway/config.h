@@ -100,6 +100,7 @@ struct pawld_config {
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;
+    char *findings; /* inline detectors' Detection Finding lines; NULL: detectors off */
     struct pawld_link link;
 };
 

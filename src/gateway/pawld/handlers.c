@@ -32,6 +32,7 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     w->metrics.jwt_cache_misses = w->jwt_base.misses + st.misses;
     pthread_mutex_unlock(&w->metrics_lock);
     pawld_conn_count(c, d->reason);
+    pawld_detect_feed(c, h, d);
 }
 
 /* The engine reads the twin, which the vehicle link updates from its own

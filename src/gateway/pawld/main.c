@@ -62,6 +62,7 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     struct pawld_world *old = srv->world;
     srv->world = nw;
     pthread_mutex_unlock(&srv->lock);
+    pawld_detect_world(srv, nw);
     pawld_world_unref(old);
     pawld_workers_wake(srv);
     pawld_log(srv->sinks, "info", "\"msg\":\"reloaded\",\"generation\":%llu,\"routes\":%zu",
@@ -128,6 +129,10 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: vehicle_link: %s\n", err);
         return 1;
     }
+    if (pawld_detect_start(srv, err, sizeof err) != 0) {
+        fprintf(stderr, "pawld: %s\n", err);
+        return 1;
+    }
     if (pawld_ratelimit_init(srv, srv->world->policy->rl_max_keys) != 0) {
         fprintf(stderr, "pawld: out of memory for the rate limiter\n");
         return 1;
@@ -146,6 +151,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     for (unsigned i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].tid, NULL);
     pawld_link_stop(srv);
+    pawld_detect_stop(srv);
     pawld_log(srv->sinks, "info", "\"msg\":\"stopped\"");
     return 0;
 }

@@ -251,6 +251,8 @@ struct pawld_server_state {
     pthread_rwlock_t twin_lock;
     struct pawld_link_state *link;
     atomic_ullong telemetry_applied, telemetry_refused;
+    /* the detectors, shared by the workers (detect.c); NULL when off */
+    struct pawld_detect *detect;
     /* one rate limiter for every worker, kept across reloads */
     struct pawl_ratelimit *rl;
     pthread_mutex_t rl_lock;
@@ -372,6 +374,18 @@ void pawld_proxy_flush(struct pawld_conn *c);
 void pawld_proxy_abort(struct pawld_conn *c);
 /* The client's write queue drained: read the upstream again. */
 void pawld_proxy_client_drained(struct pawld_conn *c);
+
+/* ---- the detectors, inline (detect.c) ------------------------------------- */
+
+struct pawld_detect;
+/* With logs.findings set: the detectors over every decision, their
+ * Detection Finding lines appended to that file. 0, or -1 with err. */
+int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen);
+/* The newest world's grants (after a reload). */
+void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w);
+void pawld_detect_stop(struct pawld_server_state *srv);
+/* One decision (worker threads). */
+void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d);
 
 /* ---- commands to vehicles (vehicle.c) ------------------------------------- */
 
