@@ -10,7 +10,8 @@
 
 #define HOUR (3600 * 1000LL)
 #define DAY (24 * HOUR)
-#define REGS 64                     /* HyperLogLog registers per window: about 13 % error */
+#define REG_BITS 6
+#define REGS (1u << REG_BITS)       /* HyperLogLog registers per window: about 13 % error */
 #define MAX_IPS 8
 #define MAX_COUNTRIES 4
 enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D_STAFF_REGION,
@@ -74,17 +75,6 @@ struct pawl_detector {
     struct table principals, addresses, vehicles;
     uint64_t untracked;
 };
-
-static uint64_t hash(pawl_str s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < s.n; i++)
-        h = (h ^ (uint8_t)s.p[i]) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h ? h : 1;
-}
 
 static int table_init(struct table *t, size_t size, size_t max)
 {
@@ -159,33 +149,6 @@ uint64_t pawl_detector_untracked(const struct pawl_detector *d)
 
 /* ---- small estimators ------------------------------------------------------------ */
 
-static void hll_add(uint8_t *reg, uint64_t h)
-{
-    unsigned idx = (unsigned)(h >> 58); /* 6 bits: 64 registers */
-    uint64_t rest = h << 6;
-    uint8_t rank = 1;
-    while (rank <= 58 && !(rest & (1ull << 63))) {
-        rank++;
-        rest <<= 1;
-    }
-    if (rank > reg[idx])
-        reg[idx] = rank;
-}
-
-/* Distinct values in the union of a and b (b may be NULL). */
-static double hll_count2(const uint8_t *a, const uint8_t *b)
-{
-    double sum = 0, m = REGS;
-    unsigned zeros = 0;
-    for (unsigned i = 0; i < REGS; i++) {
-        uint8_t r = b && b[i] > a[i] ? b[i] : a[i];
-        sum += ldexp(1.0, -r);
-        zeros += r == 0;
-    }
-    double est = 0.709 * m * m / sum;
-    return est <= 2.5 * m && zeros > 0 ? m * log(m / zeros) : est;
-}
-
 /* Tumbling windows of len: on entering a new one, the current becomes the
  * previous (or both clear after a gap longer than a window). */
 static void roll(int64_t *start, uint8_t w[2][REGS], int64_t len, int64_t now)
@@ -238,9 +201,9 @@ static bool path_seq(pawl_str path, uint64_t *prefix, int64_t *value)
             v = v * 10 + (digits.p[x] - '0');
         }
         if (ok) { /* the path before, and a VIN's WMI, VDS, year and plant (not its check digit) */
-            *prefix = hash((pawl_str){path.p, (size_t)(seg.p - path.p)});
+            *prefix = pawl__sketch_hash((pawl_str){path.p, (size_t)(seg.p - path.p)});
             if (k == PAWL_ID_VIN)
-                *prefix ^= hash((pawl_str){seg.p, 8}) * 31 + hash((pawl_str){seg.p + 9, 2});
+                *prefix ^= pawl__sketch_hash((pawl_str){seg.p, 8}) * 31 + pawl__sketch_hash((pawl_str){seg.p + 9, 2});
             *value = v;
             found = true;
         }
@@ -378,11 +341,12 @@ static void objects(const struct pawl_detector *d, const struct emit *em, struct
     }
     roll(&st->win1, st->h1, HOUR, e->time_ms);
     roll(&st->win24, st->h24, DAY, e->time_ms);
-    uint64_t h = hash(vin);
-    hll_add(st->h1[0], h);
-    hll_add(st->h24[0], h);
+    uint64_t h = pawl__sketch_hash(vin);
+    pawl__hll_add(st->h1[0], REG_BITS, h);
+    pawl__hll_add(st->h24[0], REG_BITS, h);
     unsigned scale = !d->grants && has_role(e, many) ? 10 : 1;
-    double hour = hll_count2(st->h1[0], st->h1[1]), day = hll_count2(st->h24[0], st->h24[1]);
+    double hour = pawl__hll_count(st->h1[0], st->h1[1], REG_BITS);
+    double day = pawl__hll_count(st->h24[0], st->h24[1], REG_BITS);
     if (hour >= d->cfg.fan_out_1h * scale || day >= d->cfg.fan_out_24h * scale) {
         snprintf(title, sizeof title, "%s touched about %.0f vehicles %s in %s", st->name,
                  hour >= d->cfg.fan_out_1h * scale ? hour : day, d->grants ? "it holds no grant for" : "",
@@ -427,7 +391,7 @@ static void addresses(const struct pawl_detector *d, const struct emit *em, stru
         st->ipwin = e->time_ms;
         st->nips = st->ncountries = 0;
     }
-    uint64_t h = hash(e->src_ip);
+    uint64_t h = pawl__sketch_hash(e->src_ip);
     bool seen = false;
     for (unsigned i = 0; i < st->nips && !seen; i++)
         seen = st->ips[i] == h;
@@ -485,7 +449,7 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
     bool fresh;
     if (e->status != 401 || e->src_ip.n == 0)
         return;
-    struct ast *a = lookup(&d->addresses, hash(e->src_ip), d->cfg.max_addresses, &fresh);
+    struct ast *a = lookup(&d->addresses, pawl__sketch_hash(e->src_ip), d->cfg.max_addresses, &fresh);
     if (a == NULL) {
         d->untracked++;
         return;
@@ -498,7 +462,7 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
         a->nusers = 0;
     }
     a->failures++;
-    uint64_t h = e->principal.n ? hash(e->principal) : 0;
+    uint64_t h = e->principal.n ? pawl__sketch_hash(e->principal) : 0;
     bool seen = h == 0;
     for (unsigned i = 0; i < a->nusers && !seen; i++)
         seen = a->users[i] == h;
@@ -549,12 +513,12 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
     bool fresh;
     if (!ok_status(e->status))
         return;
-    struct vst *v = lookup(&d->vehicles, hash(vin), d->cfg.max_vehicles, &fresh);
+    struct vst *v = lookup(&d->vehicles, pawl__sketch_hash(vin), d->cfg.max_vehicles, &fresh);
     if (v == NULL) {
         d->untracked++;
         return;
     }
-    uint64_t who = hash(e->principal), before = v->toucher;
+    uint64_t who = pawl__sketch_hash(e->principal), before = v->toucher;
     v->toucher = who;
     if (!writes(e))
         return;
@@ -616,7 +580,7 @@ static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em,
 void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh)
 {
     bool fresh;
-    struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, hash(vin), d->cfg.max_vehicles, &fresh) : NULL;
+    struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, pawl__sketch_hash(vin), d->cfg.max_vehicles, &fresh) : NULL;
     if (v == NULL || (v->speed_known && time_ms < v->speed_ms))
         return;
     v->speed = speed_kmh;
@@ -632,7 +596,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
     stuffing(d, &em);
     if (e->principal.n == 0)
         return;
-    struct pst *st = lookup(&d->principals, hash(e->principal), d->cfg.max_principals, &fresh);
+    struct pst *st = lookup(&d->principals, pawl__sketch_hash(e->principal), d->cfg.max_principals, &fresh);
     if (st == NULL) {
         d->untracked++;
         return;

@@ -360,16 +360,6 @@ struct pawl_inventory {
     uint64_t events, dropped;
 };
 
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    h ^= h >> 33; /* spread the bits: HyperLogLog uses the top ones */
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
 pawl_err pawl_inventory_new(size_t max_ops, struct pawl_inventory **out)
 {
     struct pawl_inventory *inv = calloc(1, sizeof *inv);
@@ -405,7 +395,7 @@ void pawl_inventory_free(struct pawl_inventory *inv)
 static struct op *find_op(struct pawl_inventory *inv, const char *key, size_t n, size_t method_len,
                           bool *nomem)
 {
-    size_t i = fnv(key, n) & (inv->cap - 1);
+    size_t i = pawl__sketch_hash((pawl_str){key, n}) & (inv->cap - 1);
     while (inv->slots[i] && strcmp(inv->slots[i]->key, key) != 0)
         i = (i + 1) & (inv->cap - 1);
     if (inv->slots[i] || inv->nops == inv->max_ops)
@@ -423,34 +413,6 @@ static struct op *find_op(struct pawl_inventory *inv, const char *key, size_t n,
     inv->slots[i] = o;
     inv->nops++;
     return o;
-}
-
-static void hll_add(uint8_t *reg, pawl_str s)
-{
-    uint64_t h = fnv(s.p, s.n);
-    unsigned idx = (unsigned)(h >> (64 - HLL_BITS));
-    uint64_t rest = h << HLL_BITS;
-    uint8_t rank = 1;
-    while (rank <= 64 - HLL_BITS && !(rest & (1ull << 63))) {
-        rank++;
-        rest <<= 1;
-    }
-    if (rank > reg[idx])
-        reg[idx] = rank;
-}
-
-static double hll_count(const uint8_t *reg)
-{
-    double sum = 0, m = HLL_M;
-    unsigned zeros = 0;
-    for (unsigned i = 0; i < HLL_M; i++) {
-        sum += ldexp(1.0, -reg[i]);
-        zeros += reg[i] == 0;
-    }
-    double est = 0.7213 / (1 + 1.079 / m) * m * m / sum;
-    if (est <= 2.5 * m && zeros > 0) /* small range: linear counting */
-        est = m * log(m / zeros);
-    return est;
 }
 
 static void add_roles(struct op *o, const struct pawl_api_event *e)
@@ -512,7 +474,7 @@ pawl_err pawl_inventory_add(struct pawl_inventory *inv, const struct pawl_api_ev
         o->unauth++;
         o->unauth_ok += e->status < 400;
     } else {
-        hll_add(o->hll, e->principal);
+        pawl__hll_add(o->hll, HLL_BITS, pawl__sketch_hash(e->principal));
         o->by_type[type_index(e->user_type)]++;
     }
     add_roles(o, e);
@@ -640,7 +602,7 @@ static json_t *op_json(const struct op *o, bool leak)
         "operation", o->key, "method", o->key, (int)o->method_len, "path", o->key + o->method_len + 1,
         "count", (json_int_t)o->count, "status", "1xx", (json_int_t)o->status[0], "2xx",
         (json_int_t)o->status[1], "3xx", (json_int_t)o->status[2], "4xx", (json_int_t)o->status[3],
-        "5xx", (json_int_t)o->status[4], "principals", (json_int_t)llround(o->count > o->unauth ? hll_count(o->hll) : 0),
+        "5xx", (json_int_t)o->status[4], "principals", (json_int_t)llround(o->count > o->unauth ? pawl__hll_count(o->hll, NULL, HLL_BITS) : 0),
         "roles", roles, "unauthenticated", "calls", (json_int_t)o->unauth, "succeeded",
         (json_int_t)o->unauth_ok, "first_seen", (json_int_t)o->first, "last_seen", (json_int_t)o->last,
         "object_ids", kinds_json(o->kinds), "risk", "score", total(&r), "parts", "capability",

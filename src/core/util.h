@@ -87,4 +87,12 @@ static inline bool pawl__str_ieq_cstr(pawl_str a, const char *s)
  * is invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
 size_t pawl__utf8_seq(const uint8_t *s, size_t n);
 
+/* pawl__hash64 of s with a fixed seed, never 0: keys of the detectors'
+ * tables and HyperLogLog values (sketch.c). */
+uint64_t pawl__sketch_hash(pawl_str s);
+/* HyperLogLog over 2^bits one-byte registers: add a hash; count the
+ * distinct values of a, or of the union of a and b (b may be NULL). */
+void pawl__hll_add(uint8_t *reg, unsigned bits, uint64_t h);
+double pawl__hll_count(const uint8_t *a, const uint8_t *b, unsigned bits);
+
 #endif
