@@ -52,7 +52,7 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     if (p == NULL)
         return 0;
     struct pawld_detect *d = calloc(1, sizeof *d);
-    snprintf(path, sizeof path, "%s%s%s", p[0] == '/' ? "" : w->dir, p[0] == '/' || w->dir[0] == '\0' ? "" : "/", p);
+    pawld_path(w->dir, p, path, sizeof path);
     if (d == NULL || RAND_bytes(id, sizeof id) != 1 ||
         (d->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
         snprintf(err, errlen, "logs.findings: %s: cannot open for appending", path);

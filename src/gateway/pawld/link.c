@@ -187,15 +187,6 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
               pawld_json_escape(why, why, sizeof why));
 }
 
-static const char *resolved(const struct pawld_world *w, const char *p, char *out, size_t n)
-{
-    if (p[0] == '/' || w->dir[0] == '\0')
-        snprintf(out, n, "%s", p);
-    else
-        snprintf(out, n, "%s/%s", w->dir, p);
-    return out;
-}
-
 int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen)
 {
     const struct pawld_world *w = srv->world;
@@ -208,8 +199,9 @@ int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen)
     mosquitto_lib_init();
     srv->link = st;
     if ((st->m = mosquitto_new(NULL, true, srv)) == NULL ||
-        mosquitto_tls_set(st->m, resolved(w, l->ca, ca, sizeof ca), NULL, resolved(w, l->cert, cert, sizeof cert),
-                          resolved(w, l->key, key, sizeof key), NULL) != MOSQ_ERR_SUCCESS) {
+        mosquitto_tls_set(st->m, pawld_path(w->dir, l->ca, ca, sizeof ca), NULL,
+                          pawld_path(w->dir, l->cert, cert, sizeof cert),
+                          pawld_path(w->dir, l->key, key, sizeof key), NULL) != MOSQ_ERR_SUCCESS) {
         snprintf(err, errlen, "cannot set up TLS (ca %s, cert %s, key %s)", ca, cert, key);
         pawld_link_stop(srv);
         return -1;

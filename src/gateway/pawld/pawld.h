@@ -67,6 +67,9 @@ struct pawld_world {
 
 /* Loads the configuration file and everything it names. On failure prints
  * "file:line:column: message" lines to err (one per problem) and returns NULL. */
+/* p as given when absolute (or dir is ""), else dir/p; written to out. */
+const char *pawld_path(const char *dir, const char *p, char *out, size_t n);
+
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen);
 void pawld_world_ref(struct pawld_world *w);

@@ -35,11 +35,7 @@ static int64_t wall_ms(void)
 static FILE *open_append(const char *dir, const char *p, char *err, size_t errlen)
 {
     char path[4200];
-    if (p[0] == '/' || dir[0] == '\0')
-        snprintf(path, sizeof path, "%s", p);
-    else
-        snprintf(path, sizeof path, "%s/%s", dir, p);
-    FILE *f = fopen(path, "a");
+    FILE *f = fopen(pawld_path(dir, p, path, sizeof path), "a");
     if (f == NULL)
         snprintf(err, errlen, "%s: cannot open for appending", path);
     else
@@ -61,20 +57,15 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         goto fail;
     if (cfg->ocsf) {
         char path[4200];
-        snprintf(path, sizeof path, "%s%s%s", cfg->ocsf[0] == '/' ? "" : dir,
-                 cfg->ocsf[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->ocsf);
-        if ((s->ocsf_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        if ((s->ocsf_fd = open(pawld_path(dir, cfg->ocsf, path, sizeof path), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
             snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
             goto fail;
         }
     }
     if (cfg->audit) {
         char path[4200], key[4200];
-        snprintf(path, sizeof path, "%s%s%s", cfg->audit[0] == '/' ? "" : dir,
-                 cfg->audit[0] == '/' || dir[0] == '\0' ? "" : "/", cfg->audit);
-        bool as_is = cfg->audit_key[0] == '/' || pawl_vault_is_uri(cfg->audit_key);
-        snprintf(key, sizeof key, "%s%s%s", as_is ? "" : dir, as_is || dir[0] == '\0' ? "" : "/",
-                 cfg->audit_key);
+        pawld_path(dir, cfg->audit, path, sizeof path);
+        pawld_path(pawl_vault_is_uri(cfg->audit_key) ? "" : dir, cfg->audit_key, key, sizeof key);
         if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0 ||
             pawl_audit_log_sync_in_background(s->audit, err, errlen) != 0)
             goto fail; /* workers never wait for a checkpoint's fsync */

@@ -35,13 +35,18 @@ static void *load_fail(struct load *ld, const char *fmt, ...)
 }
 
 /* A path from the configuration, relative to its directory. */
-static const char *resolve(const struct load *ld, const char *p, char *out, size_t n)
+const char *pawld_path(const char *dir, const char *p, char *out, size_t n)
 {
-    if (p[0] == '/' || ld->dir[0] == '\0')
+    if (p[0] == '/' || dir[0] == '\0')
         snprintf(out, n, "%s", p);
     else
-        snprintf(out, n, "%s/%s", ld->dir, p);
+        snprintf(out, n, "%s/%s", dir, p);
     return out;
+}
+
+static const char *resolve(const struct load *ld, const char *p, char *out, size_t n)
+{
+    return pawld_path(ld->dir, p, out, n);
 }
 
 static char *slurp(struct load *ld, const char *p, size_t max, size_t *n)
