@@ -57,6 +57,10 @@ class Gen:
                 e["actor"]["session"] = {"uid": session}
         self.events.append(e)
 
+    def car_of(self, who):
+        """The last car granted to who (the attacks borrow a benign owner's)."""
+        return [x["vin"] for x in self.grants if x["principal"] == who][-1]
+
     def grant(self, who, v, role, since, until=None, org=None):
         self.grants.append({"principal": who, "vin": v, "role": role, "since": since, "until": until, "org": org})
 
@@ -196,10 +200,8 @@ def attacks(g, cars, victims):
     for k, v in enumerate(r.sample(victims, 5)):
         g.ev(t + 3 * HOUR + k * 300000, who, ["dealer"], "GET", "/api/v1/dealer/vehicles/%s/key-codes" % v, 200, ip)
     # TeslaMate: a leaked token used from many places, on its own car only
-    owner, mine = "owner-123", None
-    for x in g.grants:
-        if x["principal"] == owner:
-            mine = x["vin"]
+    owner = "owner-123"
+    mine = g.car_of(owner)
     g.attackers[owner] = "leaked_token"
     g.benign.remove(owner)
     for k in range(10):
@@ -218,10 +220,8 @@ def attacks(g, cars, victims):
         g.ev(t + 6 * HOUR + k * 20 * 60 * 1000, who, ["service_partner"], "GET",
              "/api/v1/vehicles/%s/status" % r.choice(victims), 200, ip)
     # unlocking a car on the move: the backend carried it out against its own state
-    owner, mine = "owner-321", None
-    for x in g.grants:
-        if x["principal"] == owner:
-            mine = x["vin"]
+    owner = "owner-321"
+    mine = g.car_of(owner)
     g.attackers[owner] = "unlock_while_driving"
     g.benign.remove(owner)
     tt = t + 7 * HOUR
@@ -237,10 +237,8 @@ def attacks(g, cars, victims):
     g.in_attack = True
     g.ev(t + 7 * HOUR + 300000, who, ["support"], "GET", "/api/v1/support/tickets", 200, g.ip(), "BR")
     # an API handing out far too much location data (the whole trip history, every call)
-    owner, mine = "owner-222", None
-    for x in g.grants:
-        if x["principal"] == owner:
-            mine = x["vin"]
+    owner = "owner-222"
+    mine = g.car_of(owner)
     g.attackers[owner] = "bulk_location_history"
     g.benign.remove(owner)
     ip = g.ip()
