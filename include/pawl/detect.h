@@ -44,6 +44,11 @@ struct pawl_detect_config {
 #define PAWL_DETECT_DEFAULTS {200000, 100000, 20, 50, 8, 10, 10, 6, 3, 30, 6 * 3600 * 1000LL, \
                               500000, 30 * 60 * 1000LL}
 
+/* Every detector's name (docs/detection.md), i < PAWL_DETECTORS; NULL past
+ * the last. */
+#define PAWL_DETECTORS 10
+const char *pawl_detector_name(unsigned i);
+
 typedef void (*pawl_finding_cb)(void *ctx, const struct pawl_finding *f);
 
 struct pawl_detector;

@@ -9,12 +9,15 @@
  *     proxy_set_header X-Original-URI      $request_uri;
  *     proxy_set_header X-SSL-Client-Cert   $ssl_client_escaped_cert;
  *     proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
+ *     proxy_set_header X-Real-IP           $remote_addr;
  *
  * Envoy `ext_authz` (HTTP service): the check request has the original
  * method and the original path behind the configured path_prefix, the
  * allowed headers, and the client certificate in x-forwarded-client-cert
  * (forward_client_cert_details: SANITIZE_SET, set_current_client_cert_details:
- * {cert: true}).
+ * {cert: true}); the client's address in X-Real-IP when the check request
+ * adds it (authorization_request.headers_to_add: x-real-ip:
+ * "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%").
  *
  * A client certificate counts only when the gateway says it verified it
  * (nginx: X-SSL-Client-Verify is SUCCESS; Envoy: XFCC is set only for a
@@ -48,13 +51,15 @@ struct pawl_authz_input {
     char subject[PAWL_AUTHZ_SUBJECT_MAX];
     pawl_str step_up_token; /* the raw header value, or empty */
     char uri[PAWL_AUTHZ_URI_MAX]; /* nginx: the decoded-nothing copy of X-Original-URI */
+    char client_ip[46];     /* X-Real-IP, canonical; "" when the gateway sent none */
 };
 
 /* Fills in from the check request h (already through pawl_http_check).
  * Returns PAWL_R_ALLOWED, or bad_request with detail set: a missing or
  * repeated X-Original-Method / X-Original-URI (nginx), an unparsable
  * certificate header, a certificate header while the gateway reports the
- * verification failed, more than one XFCC element. time_ms is the clock. */
+ * verification failed, more than one XFCC element, a repeated X-Real-IP or
+ * one that is not an IP address. time_ms is the clock. */
 enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
                                   const struct pawl_http_head *h, int64_t time_ms,
                                   struct pawl_authz_input *in, char *detail, size_t n);

@@ -39,7 +39,8 @@
     X(BODY_TOO_LARGE, "body_too_large", 413)       /* pawld: body over its limit */ \
     X(REQUEST_TIMEOUT, "request_timeout", 408)     /* pawld: head or body too slow */ \
     X(UPSTREAM_UNAVAILABLE, "upstream_unavailable", 502) /* pawld: no upstream answer */ \
-    X(UPSTREAM_TIMEOUT, "upstream_timeout", 504)   /* pawld: upstream too slow */
+    X(UPSTREAM_TIMEOUT, "upstream_timeout", 504)   /* pawld: upstream too slow */ \
+    X(BLOCKED_BY_DETECTOR, "blocked_by_detector", 403) /* pawld: detect.block */
 
 enum pawl_reason {
 #define PAWL_R_ENUM(id, name, status) PAWL_R_##id,

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "pawl/detect.h"
+#include "detect_state.h"
 #include "pawl/discover.h"
 #include "pawl/event.h"
 #include "pawl/grants.h"
@@ -391,50 +392,23 @@ static int close_siem(const struct analyze_opts *o, struct sink *sk)
     return left > 0 || sk->siem_refused > 0 ? PAWL_EXIT_IO : PAWL_EXIT_OK;
 }
 
-static int fwrite_all(void *ctx, const void *p, size_t n)
-{
-    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
-}
-
-static int fread_all(void *ctx, void *p, size_t n)
-{
-    return fread(p, 1, n, ctx) == n ? 0 : -1;
-}
-
 /* --state FILE: the detectors' state from an earlier run, when there is one. */
 static int load_state(const char *path, struct pawl_detector *det)
 {
-    struct pawl_diag d = {0};
-    char msg[512];
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return errno == ENOENT ? 0 : (fprintf(stderr, "pawl: %s: %s\n", path, strerror(errno)), -1);
-    pawl_err e = pawl_detector_load(det, fread_all, f, path, &d);
-    fclose(f);
-    if (e != PAWL_OK) {
-        pawl_diag_format(&d, msg, sizeof msg);
-        fprintf(stderr, "pawl: %s\n", msg);
-        return -1;
-    }
-    return 0;
+    char err[600];
+    if (pawl_host_detect_load(path, det, NULL, err, sizeof err) >= 0)
+        return 0;
+    fprintf(stderr, "pawl: %s\n", err);
+    return -1;
 }
 
-/* Written next to it, then renamed over it. */
 static int save_state(const char *path, const struct pawl_detector *det)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && pawl_detector_save(det, fwrite_all, f) == PAWL_OK;
-    ok = f != NULL && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    if (f != NULL)
-        ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "pawl: %s: cannot save the detectors' state\n", path);
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    char err[4400];
+    if (pawl_host_detect_save(path, det, NULL, 0, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "pawl: %s\n", err);
+    return -1;
 }
 
 /* Sets up what the options ask for; PAWL_EXIT_OK or an exit code. */

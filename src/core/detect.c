@@ -227,26 +227,6 @@ static bool ok_status(int s)
     return s >= 200 && s < 400;
 }
 
-/* in as text fit for a finding: valid UTF-8 kept, control bytes and
- * invalid sequences as '?'; cut to cap - 1 bytes on a character boundary. */
-static void clean_copy(char *out, size_t cap, pawl_str in)
-{
-    size_t o = 0;
-    for (size_t i = 0, len; i < in.n; i += len) {
-        len = pawl__utf8_seq((const uint8_t *)in.p + i, in.n - i);
-        bool ok = len > 0 && (unsigned char)in.p[i] >= 0x20 && in.p[i] != 0x7f;
-        len = len ? len : 1;
-        if (o + (ok ? len : 1) >= cap)
-            break;
-        if (ok)
-            memcpy(out + o, in.p + i, len);
-        else
-            out[o] = '?';
-        o += ok ? len : 1;
-    }
-    out[o] = '\0';
-}
-
 /* ---- findings ------------------------------------------------------------------------ */
 
 struct emit {
@@ -273,6 +253,13 @@ static const char *const OWASP[D__COUNT][2] = {
     {"API3:2023", "Broken Object Property Level Authorization"},
 };
 
+const char *pawl_detector_name(unsigned i)
+{
+    return i < D__COUNT ? NAMES[i] : NULL;
+}
+
+_Static_assert(D__COUNT == PAWL_DETECTORS, "PAWL_DETECTORS counts the detectors");
+
 /* Raises det about a principal (st) or an address (ip), once per cooldown. */
 static void fire(const struct pawl_detector *d, const struct emit *em, int det, struct pst *st,
                  const char *ip, int severity, int confidence, uint64_t related, const char *title)
@@ -282,7 +269,7 @@ static void fire(const struct pawl_detector *d, const struct emit *em, int det, 
     f.detector = NAMES[det];
     f.owasp_uid = OWASP[det][0];
     f.owasp_name = OWASP[det][1];
-    clean_copy(f.title, sizeof f.title, (pawl_str){title, strlen(title)});
+    pawl__clean_copy(f.title, sizeof f.title, (pawl_str){title, strlen(title)});
     if (st != NULL) {
         if (st->fired[det] != 0 && em->e->time_ms - st->fired[det] < d->cfg.cooldown_ms)
             return;
@@ -408,7 +395,7 @@ static void addresses(const struct pawl_detector *d, const struct emit *em, stru
         snprintf(title, sizeof title, "%s's credentials used from %u addresses in %u countries within an hour",
                  st->name, st->nips, st->ncountries);
         char ip[64];
-        clean_copy(ip, sizeof ip, e->src_ip);
+        pawl__clean_copy(ip, sizeof ip, e->src_ip);
         fire(d, em, D_TOKEN, st, ip, 4, 2, st->nips, title);
     }
 }
@@ -455,7 +442,7 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
         return;
     }
     if (fresh)
-        clean_copy(a->ip, sizeof a->ip, e->src_ip);
+        pawl__clean_copy(a->ip, sizeof a->ip, e->src_ip);
     if (fresh || e->time_ms >= a->win + 600000) {
         a->win = e->time_ms;
         a->failures = 0;
@@ -602,7 +589,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
         return;
     }
     if (fresh) {
-        clean_copy(st->name, sizeof st->name, e->principal);
+        pawl__clean_copy(st->name, sizeof st->name, e->principal);
         st->service = pawl__str_eq(e->user_type, "Service");
         st->win1 = st->win24 = st->ipwin = st->prev_ms = e->time_ms;
     }

@@ -143,7 +143,9 @@ static void request(struct out *o, const struct pawl_event_req *rq)
 {
     lit(o, ",\"src_endpoint\":{\"ip\":");
     cstr(o, rq->src_ip ? rq->src_ip : "");
-    fmt(o, ",\"port\":%d}", rq->src_port);
+    if (rq->src_port > 0) /* unknown behind an ext-authz gateway */
+        fmt(o, ",\"port\":%d", rq->src_port);
+    lit(o, "}");
     lit(o, ",\"http_request\":{\"http_method\":");
     str(o, rq->method.p, rq->method.n);
     lit(o, ",\"url\":{\"path\":");

@@ -262,3 +262,22 @@ bool pawl__grow(void *arrp, size_t *cap, size_t n, size_t elem, size_t first)
     *cap = nc;
     return true;
 }
+
+/* see util.h */
+void pawl__clean_copy(char *out, size_t cap, pawl_str in)
+{
+    size_t o = 0;
+    for (size_t i = 0, len; i < in.n; i += len) {
+        len = pawl__utf8_seq((const uint8_t *)in.p + i, in.n - i);
+        bool ok = len > 0 && (unsigned char)in.p[i] >= 0x20 && in.p[i] != 0x7f;
+        len = len ? len : 1;
+        if (o + (ok ? len : 1) >= cap)
+            break;
+        if (ok)
+            memcpy(out + o, in.p + i, len);
+        else
+            out[o] = '?';
+        o += ok ? len : 1;
+    }
+    out[o] = '\0';
+}

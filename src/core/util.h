@@ -87,6 +87,11 @@ static inline bool pawl__str_ieq_cstr(pawl_str a, const char *s)
  * is invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
 size_t pawl__utf8_seq(const uint8_t *s, size_t n);
 
+/* in as text fit for logs and findings: valid UTF-8 kept, control bytes
+ * and invalid sequences as '?'; cut to cap - 1 bytes on a character
+ * boundary; always terminated. */
+void pawl__clean_copy(char *out, size_t cap, pawl_str in);
+
 /* pawl__hash64 of s with a fixed seed, never 0: keys of the detectors'
  * tables and HyperLogLog values (sketch.c). */
 uint64_t pawl__sketch_hash(pawl_str s);

@@ -19,6 +19,7 @@ struct ld {
     struct pawld_listener *l;  /* the listener being read */
     struct pawld_upstream *u;  /* the upstream being read */
     bool have_listen, have_mode;
+    yaml_node_t *detect;       /* the detect: section, if any */
 };
 
 static pawl_err path(struct pawl__yl *y, yaml_node_t *v, char **out)
@@ -433,6 +434,40 @@ static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void
     return PAWL_ENOTFOUND;
 }
 
+static pawl_err detect_block(struct pawl__yl *y, yaml_node_t *v, struct pawld_detect_config *dc)
+{
+    pawl_err e = pawl__yl_expect(y, v, YAML_SEQUENCE_NODE, "detect.block");
+    for (size_t i = 0, n = e == PAWL_OK ? pawl__yl_seq_len(v) : 0; i < n && e == PAWL_OK; i++) {
+        yaml_node_t *item = pawl__yl_seq_item(y, v, i);
+        char *name = NULL;
+        unsigned d = 0;
+        if ((e = pawl__yl_str(y, item, 64, &name)) != PAWL_OK)
+            break;
+        while (pawl_detector_name(d) != NULL && strcmp(pawl_detector_name(d), name) != 0)
+            d++;
+        if (pawl_detector_name(d) == NULL)
+            e = pawl__yl_err(y, item, "detect.block: no detector '%s' (docs/detection.md lists them)", name);
+        else
+            dc->block[d] = dc->any_block = true;
+        free(name);
+    }
+    return e;
+}
+
+static pawl_err detect_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_detect_config *dc = ctx;
+    if (strcmp(k, "block") == 0)
+        return detect_block(y, v, dc);
+    if (strcmp(k, "block_for") == 0)
+        return ms(y, v, &dc->block_for_ms);
+    if (strcmp(k, "max_blocks") == 0)
+        return size_val(y, v, 1, 1 << 24, &dc->max_blocks);
+    if (strcmp(k, "state") == 0)
+        return path(y, v, &dc->state);
+    return PAWL_ENOTFOUND;
+}
+
 static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct ld *ld = ctx;
@@ -486,6 +521,10 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
             return pawl__yl_err(y, v, "step_up: needs trust_dir:");
         return e;
     }
+    if (strcmp(k, "detect") == 0) {
+        ld->detect = v;
+        return pawl__yl_each(y, v, "detect", detect_key, &c->detect);
+    }
     if (strcmp(k, "routes") == 0)
         return PAWL_OK; /* second pass: refers to upstreams */
     return PAWL_ENOTFOUND;
@@ -511,6 +550,9 @@ static pawl_err finish(struct ld *ld, yaml_node_t *root)
         proxy |= c->listeners[i].mode == PAWLD_PROXY;
     if (proxy && c->nupstreams == 0)
         return pawl__yl_err(&ld->y, root, "a proxy listener needs upstreams:");
+    if (ld->detect != NULL && c->findings == NULL)
+        return pawl__yl_err(&ld->y, ld->detect, "detect: needs logs.findings (every block and every finding is "
+                            "written there)");
     if ((c->identity_header == NULL &&
          (c->identity_header = pawl__strndup("X-Pawl-Principal", 16)) == NULL) ||
         (c->step_up_header == NULL &&
@@ -534,6 +576,8 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     ld.c->default_upstream = -1;
     ld.c->watch = true;
     ld.c->max_connections = 20000;
+    ld.c->detect.block_for_ms = 15 * 60 * 1000;
+    ld.c->detect.max_blocks = 100000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
         pawld_config_free(ld.c);
         return e;
@@ -592,6 +636,7 @@ void pawld_config_free(struct pawld_config *c)
     free(c->audit);
     free(c->audit_key);
     free(c->findings);
+    free(c->detect.state);
     free(c);
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "pawl/common.h"
+#include "pawl/detect.h"
 #include "pawl/extauthz.h"
 #include "pawl/http_check.h"
 #include "pawl/policy.h"
@@ -83,6 +84,15 @@ struct pawld_link {
     int64_t result_timeout_ms; /* default 10 s */
 };
 
+/* What the inline detectors do beyond reporting (docs/detection.md). */
+struct pawld_detect_config {
+    bool block[PAWL_DETECTORS]; /* a finding of detector i blocks its subject */
+    bool any_block;
+    int64_t block_for_ms;       /* default 15 minutes */
+    size_t max_blocks;          /* live blocks at once (default 100000) */
+    char *state;                /* detector state and blocks across restarts; NULL: none */
+};
+
 struct pawld_config {
     unsigned workers; /* 0: one per core */
     bool watch;       /* reload when a file read changes (default true) */
@@ -101,6 +111,7 @@ struct pawld_config {
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;
     char *findings; /* inline detectors' Detection Finding lines; NULL: detectors off */
+    struct pawld_detect_config detect;
     struct pawld_link link;
 };
 

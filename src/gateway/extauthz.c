@@ -2,6 +2,7 @@
 #include "pawl/extauthz.h"
 
 #include <stdarg.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,29 @@ static enum pawl_reason envoy_input(const struct pawl_authz_config *c,
     return use_cert(cert, in, detail, n);
 }
 
+/* X-Real-IP: the client's address as the gateway saw it, an IP literal,
+ * written back in its canonical form. */
+static enum pawl_reason client_address(const struct pawl_http_head *h, struct pawl_authz_input *in,
+                                       char *detail, size_t n)
+{
+    pawl_str v;
+    char lit[INET6_ADDRSTRLEN];
+    unsigned char bin[16];
+    int hr = header(h, "X-Real-IP", &v);
+    if (hr == 0)
+        return PAWL_R_ALLOWED;
+    if (hr < 0)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "X-Real-IP is repeated");
+    int af = memchr(v.p, ':', v.n) ? AF_INET6 : AF_INET;
+    if (v.n > 0 && v.n < sizeof lit) {
+        memcpy(lit, v.p, v.n);
+        lit[v.n] = '\0';
+        if (inet_pton(af, lit, bin) == 1 && inet_ntop(af, bin, in->client_ip, sizeof in->client_ip) != NULL)
+            return PAWL_R_ALLOWED;
+    }
+    return refuse(detail, n, PAWL_R_BAD_REQUEST, "X-Real-IP is not an IP address");
+}
+
 enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
                                   const struct pawl_http_head *h, int64_t time_ms,
                                   struct pawl_authz_input *in, char *detail, size_t n)
@@ -222,7 +246,7 @@ enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
     in->rq.time_ms = time_ms;
     enum pawl_reason r = c->flavor == PAWL_AUTHZ_NGINX ? nginx_input(h, in, detail, n)
                                                        : envoy_input(c, h, in, detail, n);
-    if (r != PAWL_R_ALLOWED)
+    if (r != PAWL_R_ALLOWED || (r = client_address(h, in, detail, n)) != PAWL_R_ALLOWED)
         return r;
     int ha = header(h, "Authorization", &auth);
     if (ha < 0)

@@ -220,6 +220,47 @@ static void test_nginx_missing_or_repeated(void **state)
                      PAWL_R_UNAUTHENTICATED);
 }
 
+/* X-Real-IP: the client's address, canonical; anything else is refused. */
+static void test_client_address(void **state)
+{
+    (void)state;
+    struct req r;
+    struct pawl_authz_input *in = calloc(1, sizeof *in);
+    char detail[256];
+    const char *v4[] = {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: 192.0.2.7"};
+    build(&r, "GET", "/authz", v4, 3);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->client_ip, "192.0.2.7");
+    const char *v6[] = {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: 2001:DB8:0:0::1"};
+    build(&r, "GET", "/authz", v6, 3);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->client_ip, "2001:db8::1");
+    const char *none[] = {"X-Original-Method: GET", "X-Original-URI: /v"};
+    build(&r, "GET", "/authz", none, 2);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->client_ip, "");
+    const char *bad[][3] = {
+        {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: 192.0.2.7, 10.0.0.1"},
+        {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: evil.example"},
+        {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: "},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        build(&r, "GET", "/authz", bad[i], 3);
+        assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_BAD_REQUEST);
+        assert_non_null(strstr(detail, "X-Real-IP"));
+    }
+    const char *twice[] = {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: 192.0.2.7",
+                           "X-Real-IP: 192.0.2.8"};
+    build(&r, "GET", "/authz", twice, 4);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_BAD_REQUEST);
+    assert_non_null(strstr(detail, "repeated"));
+    const char *envoy[] = {"x-real-ip: 198.51.100.9"};
+    build(&r, "GET", "/authz/v/x", envoy, 1);
+    assert_int_equal(pawl_authz_input(&ENVOY, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->client_ip, "198.51.100.9");
+    free(in);
+}
+
 static void test_nginx_client_certificate(void **state)
 {
     struct fx *f = *state;
@@ -309,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nginx_bearer),
         cmocka_unit_test(test_nginx_missing_or_repeated),
+        cmocka_unit_test(test_client_address),
         cmocka_unit_test(test_nginx_client_certificate),
         cmocka_unit_test(test_envoy),
         cmocka_unit_test(test_identity_and_body_encoding),

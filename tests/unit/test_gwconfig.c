@@ -132,6 +132,41 @@ static void test_refusals(void **state)
     refused("upstreams:", "upstreamz:", 21, "unknown key 'upstreamz'");
     refused("logs: {json:", "logs: {jsn:", 29, "unknown key 'jsn'");
     refused("version: 1\n", "version: 1\nversion: 1\n", 2, "");
+    /* detect: names real detectors and needs the findings file */
+    refused("workers: 2", "detect: {block: [bola, telepathy]}", 2, "no detector 'telepathy'");
+    refused("workers: 2", "detect: {block: bola}", 2, "");
+    refused("workers: 2", "detect: {block: [bola], block_for: forever}", 2, "");
+    refused("workers: 2", "detect: {max_blocks: 0}", 2, "");
+    refused("workers: 2", "detect: {block: [bola]}", 2, "needs logs.findings");
+}
+
+static void test_detect_section(void **state)
+{
+    (void)state;
+    struct pawld_config *c;
+    struct pawl_diag d = {0};
+    char buf[4096];
+    const char *logs = strstr(good, "logs: {");
+    assert_non_null(logs);
+    int n = snprintf(buf, sizeof buf, "%.*slogs: {findings: f.jsonl, %s"
+                     "detect: {block: [vin_fan_out, credential_stuffing], block_for: 2h, max_blocks: 500, "
+                     "state: detect.state}\n", (int)(logs - good), good, logs + 7);
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "t.yaml", &c, &d), PAWL_OK);
+    assert_true(c->detect.any_block);
+    assert_true(c->detect.block[1]);   /* vin_fan_out */
+    assert_true(c->detect.block[3]);   /* credential_stuffing */
+    assert_false(c->detect.block[0]);  /* bola */
+    assert_int_equal(c->detect.block_for_ms, 2 * 3600 * 1000);
+    assert_int_equal(c->detect.max_blocks, 500);
+    assert_string_equal(c->detect.state, "detect.state");
+    pawld_config_free(c);
+    /* the defaults */
+    assert_int_equal(pawld_config_load(good, strlen(good), "t.yaml", &c, &d), PAWL_OK);
+    assert_false(c->detect.any_block);
+    assert_int_equal(c->detect.block_for_ms, 15 * 60 * 1000);
+    assert_int_equal(c->detect.max_blocks, 100000);
+    assert_null(c->detect.state);
+    pawld_config_free(c);
 }
 
 static void test_check_policy(void **state)
@@ -206,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_detect_section),
         cmocka_unit_test(test_check_policy),
         cmocka_unit_test(test_step_up),
     };

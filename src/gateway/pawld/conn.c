@@ -300,8 +300,8 @@ void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
     for (size_t i = 0; i < h->nheaders; i++)
         if (pawl__str_ieq_cstr(h->headers[i].name, "user-agent"))
             ri->user_agent = h->headers[i].value;
-    ri->src_ip = c->peer_ip;
-    ri->src_port = c->peer_port;
+    ri->src_ip = c->client_ip;
+    ri->src_port = c->client_port;
     ri->svc_name = c->lc->name;
 }
 
@@ -328,6 +328,8 @@ static void on_head(struct pawld_conn *c)
     struct pawl_http_verdict v;
     c->started_ns = pawld_now_ns();
     c->route = -1;
+    memcpy(c->client_ip, c->peer_ip, sizeof c->client_ip);
+    c->client_port = c->peer_port;
     c->discard_body = false;
     pawld_h1_head(&c->h1, &h);
     c->keep_alive = pawld_h1_keep_alive(&c->h1);
@@ -512,6 +514,7 @@ static void peer_name(struct pawld_conn *c)
     struct sockaddr_storage ss;
     int len = sizeof ss;
     snprintf(c->peer_ip, sizeof c->peer_ip, "unknown");
+    snprintf(c->client_ip, sizeof c->client_ip, "unknown"); /* until the first head */
     if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) != 0)
         return;
     if (ss.ss_family == AF_INET) {
@@ -523,6 +526,8 @@ static void peer_name(struct pawld_conn *c)
         uv_ip6_name(a, c->peer_ip, sizeof c->peer_ip);
         c->peer_port = ntohs(a->sin6_port);
     }
+    memcpy(c->client_ip, c->peer_ip, sizeof c->client_ip);
+    c->client_port = c->peer_port;
 }
 
 void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *server)

@@ -4,8 +4,15 @@
  * findings are appended to logs.findings as Detection Finding lines. The
  * event of a decision: the request's method, path (no query), principal,
  * roles, address and the decision's status (200 for an allow: the
- * upstream's answer comes later). */
+ * upstream's answer comes later).
+ *
+ * detect.block: a finding of a listed detector blocks its principal (or,
+ * for findings about an address, that address) for detect.block_for; the
+ * workers ask pawld_detect_blocked before carrying out an allow.
+ * detect.state: the detectors' tables and the blocks are read at start and
+ * written every minute, on reload and on stop. */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +21,53 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "pawl/blocklist.h"
 #include "pawl/detect.h"
+#include "detect_state.h"
 #include "pawld.h"
 
 struct pawld_detect {
     pthread_mutex_t lock;
     struct pawl_detector *det;
     struct pawld_world *world; /* whose grants det reads (a reference) */
+    struct pawld_server_state *srv;
+    struct pawl_blocklist *blocks;
+    atomic_bool any_blocks;    /* false until a block was set or loaded: no lock taken before */
+    const struct pawl_api_event *cur; /* the event being fed: whom its findings are about */
+    char state[4300];          /* detect.state, resolved; "" when not kept */
     int fd;
     char run[17];
     uint64_t n, lost;
 };
+
+/* A finding of a detector that blocks: its principal, or the address of a
+ * finding about an address, is refused for block_for. Under d->lock. */
+static void block(struct pawld_detect *d, const struct pawl_finding *f)
+{
+    const struct pawld_detect_config *dc = &d->world->cfg->detect;
+    unsigned i = 0;
+    while (pawl_detector_name(i) != NULL && strcmp(pawl_detector_name(i), f->detector) != 0)
+        i++;
+    if (pawl_detector_name(i) == NULL || !dc->block[i])
+        return;
+    /* the finding's names are cleaned and cut for display; the block is on
+     * the exact principal or address of the event that raised it */
+    bool who = f->principal[0] != '\0';
+    pawl_str subject = who ? d->cur->principal : d->cur->src_ip;
+    char esc[300];
+    int64_t now = pawld_wall_ms();
+    pawl_err e = pawl_blocklist_add(d->blocks, who ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS, subject,
+                                    f->detector, now, now + dc->block_for_ms);
+    pawld_json_escape(who ? f->principal : f->src_ip, esc, sizeof esc);
+    if (e != PAWL_OK) {
+        pawld_log(d->srv->sinks, "error", "\"msg\":\"cannot block: the block list is full (detect.max_blocks)\","
+                  "\"%s\":\"%s\",\"detector\":\"%s\"", who ? "principal" : "address", esc, f->detector);
+        return;
+    }
+    atomic_store(&d->any_blocks, true);
+    pawld_log(d->srv->sinks, "warn", "\"msg\":\"blocked\",\"%s\":\"%s\",\"detector\":\"%s\",\"until\":%lld",
+              who ? "principal" : "address", esc, f->detector, (long long)(now + dc->block_for_ms));
+}
 
 static void on_finding(void *ctx, const struct pawl_finding *f)
 {
@@ -40,6 +83,37 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
         d->lost++; /* said at the end (pawld_detect_stop) */
     free(line);
     json_decref(j);
+    block(d, f);
+}
+
+static void detect_free(struct pawld_detect *d)
+{
+    pawl_detector_free(d->det);
+    pawl_blocklist_free(d->blocks);
+    if (d->fd >= 0)
+        close(d->fd);
+    free(d);
+}
+
+/* detect.state, when it exists: the tables and blocks of the last run. */
+static int load_state(struct pawld_detect *d, const struct pawld_world *w, char *err, size_t errlen)
+{
+    const char *p = w->cfg->detect.state;
+    if (p == NULL)
+        return 0;
+    pawld_path(w->dir, p, d->state, sizeof d->state);
+    char why[600];
+    int rc = pawl_host_detect_load(d->state, d->det, d->blocks, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "detect.state: %s (move the file away to start without the earlier state "
+                 "and blocks)", why);
+        return -1;
+    }
+    size_t live = pawl_blocklist_live(d->blocks, pawld_wall_ms());
+    atomic_store(&d->any_blocks, live > 0);
+    if (rc == 0)
+        pawld_log(d->srv->sinks, "info", "\"msg\":\"detector state read\",\"blocks\":%zu", live);
+    return 0;
 }
 
 int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
@@ -52,19 +126,29 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     if (p == NULL)
         return 0;
     struct pawld_detect *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory for the detectors");
+        return -1;
+    }
+    d->srv = srv;
+    d->fd = -1;
     pawld_path(w->dir, p, path, sizeof path);
-    if (d == NULL || RAND_bytes(id, sizeof id) != 1 ||
+    if (RAND_bytes(id, sizeof id) != 1 ||
         (d->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
         snprintf(err, errlen, "logs.findings: %s: cannot open for appending", path);
-        free(d);
+        detect_free(d);
         return -1;
     }
     for (size_t i = 0; i < sizeof id; i++)
         snprintf(d->run + 2 * i, 3, "%02x", id[i]);
-    if (pawl_detector_new(&cfg, w->grants, &d->det) != PAWL_OK) {
-        close(d->fd);
-        free(d);
+    if (pawl_detector_new(&cfg, w->grants, &d->det) != PAWL_OK ||
+        pawl_blocklist_new(w->cfg->detect.max_blocks, &d->blocks) != PAWL_OK) {
+        detect_free(d);
         snprintf(err, errlen, "out of memory for the detectors");
+        return -1;
+    }
+    if (load_state(d, w, err, errlen) != 0) {
+        detect_free(d);
         return -1;
     }
     pthread_mutex_init(&d->lock, NULL);
@@ -88,20 +172,88 @@ void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w)
     pawld_world_unref(old);
 }
 
+void pawld_detect_save(struct pawld_server_state *srv)
+{
+    struct pawld_detect *d = srv->detect;
+    char err[4400];
+    if (d == NULL || d->state[0] == '\0')
+        return;
+    pthread_mutex_lock(&d->lock);
+    int rc = pawl_host_detect_save(d->state, d->det, d->blocks, pawld_wall_ms(), err, sizeof err);
+    pthread_mutex_unlock(&d->lock);
+    if (rc != 0)
+        pawld_log(srv->sinks, "error", "\"msg\":\"%s\"", pawld_json_escape(err, err, sizeof err));
+}
+
 void pawld_detect_stop(struct pawld_server_state *srv)
 {
     struct pawld_detect *d = srv->detect;
     if (d == NULL)
         return;
+    pawld_detect_save(srv);
     if (d->lost > 0)
         pawld_log(srv->sinks, "error", "\"msg\":\"findings could not be written\",\"count\":%llu",
                   (unsigned long long)d->lost);
-    pawl_detector_free(d->det);
     pawld_world_unref(d->world);
-    close(d->fd);
     pthread_mutex_destroy(&d->lock);
-    free(d);
+    detect_free(d);
     srv->detect = NULL;
+}
+
+bool pawld_detect_blocked(struct pawld_conn *c, const struct pawl_decision *d, char *detail, size_t n)
+{
+    struct pawld_detect *dt = c->w->srv->detect;
+    if (dt == NULL || !atomic_load(&dt->any_blocks))
+        return false;
+    int64_t now = pawld_wall_ms();
+    pthread_mutex_lock(&dt->lock);
+    const struct pawl_block *b = NULL;
+    if (d->authenticated)
+        b = pawl_blocklist_find(dt->blocks, PAWL_BLOCK_PRINCIPAL,
+                                (pawl_str){d->principal.uid, strlen(d->principal.uid)}, now);
+    if (b == NULL)
+        b = pawl_blocklist_find(dt->blocks, PAWL_BLOCK_ADDRESS, (pawl_str){c->client_ip, strlen(c->client_ip)},
+                                now);
+    if (b != NULL) /* which detector is for the findings log, not for the client */
+        snprintf(detail, n, "this %s is blocked for %lld s more after a detection finding",
+                 b->kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "client address",
+                 (long long)((b->until_ms - now + 999) / 1000));
+    pthread_mutex_unlock(&dt->lock);
+    return b != NULL;
+}
+
+/* The JSON of every live block, {"blocks":[...]}; NULL when out of memory. */
+char *pawld_detect_blocks_json(struct pawld_server_state *srv)
+{
+    struct pawld_detect *d = srv->detect;
+    json_t *arr = json_array(), *o = json_pack("{s:o}", "blocks", arr);
+    if (d != NULL && o != NULL) {
+        int64_t now = pawld_wall_ms();
+        size_t it = 0;
+        const struct pawl_block *b;
+        pthread_mutex_lock(&d->lock);
+        while ((b = pawl_blocklist_next(d->blocks, &it, now)) != NULL)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "kind",
+                                                 b->kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address",
+                                                 "subject", b->subject, "detector", b->detector, "since",
+                                                 (json_int_t)b->since_ms, "until", (json_int_t)b->until_ms,
+                                                 "findings", (json_int_t)b->count));
+        pthread_mutex_unlock(&d->lock);
+    }
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    return s;
+}
+
+int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_str subject)
+{
+    struct pawld_detect *d = srv->detect;
+    if (d == NULL)
+        return -1;
+    pthread_mutex_lock(&d->lock);
+    bool lifted = pawl_blocklist_remove(d->blocks, principal ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS, subject);
+    pthread_mutex_unlock(&d->lock);
+    return lifted ? 1 : 0;
 }
 
 void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d)
@@ -115,7 +267,7 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
     e.time_ms = pawld_wall_ms();
     e.method = h->method;
     e.path = (pawl_str){h->target.p, q ? (size_t)(q - h->target.p) : h->target.n};
-    e.src_ip = (pawl_str){c->peer_ip, strlen(c->peer_ip)};
+    e.src_ip = (pawl_str){c->client_ip, strlen(c->client_ip)};
     e.status = d->reason == PAWL_R_ALLOWED ? 200 : d->status;
     e.resp_len = -1;
     if (d->authenticated) {
@@ -127,6 +279,8 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
         }
     }
     pthread_mutex_lock(&dt->lock);
+    dt->cur = &e;
     pawl_detector_feed(dt->det, &e, on_finding, dt);
+    dt->cur = NULL;
     pthread_mutex_unlock(&dt->lock);
 }

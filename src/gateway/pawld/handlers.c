@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pawl/blocklist.h"
 #include "pawl/extauthz.h"
 #include "host.h"
 #include "pawl/jwt.h"
@@ -12,13 +13,18 @@
 #include "util.h"
 
 /* Counts a decision (and the engine's token-cache counters) and writes its
- * event and audit record. A decision that cannot be audited is not
- * carried out: it becomes dependency_unavailable. */
+ * event and audit record. An allow for a principal or client address a
+ * detector blocked becomes blocked_by_detector. A decision that cannot be
+ * audited is not carried out: it becomes dependency_unavailable. */
 static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct pawl_decision *d)
 {
     struct pawld_worker *w = c->w;
     struct pawl_event_req ri;
     struct pawl_jwt_stats st;
+    if (d->reason == PAWL_R_ALLOWED && pawld_detect_blocked(c, d, d->detail, sizeof d->detail)) {
+        d->reason = PAWL_R_BLOCKED_BY_DETECTOR;
+        d->status = pawl_reason_status(d->reason);
+    }
     c->route = d->route ? (long)d->route->index : -1;
     pawld_conn_reqinfo(c, h, &ri);
     if (pawld_record(w->sinks, &w->batch, &ri, d) != 0 && d->reason == PAWL_R_ALLOWED) {
@@ -184,6 +190,10 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     }
     memset(&d, 0, sizeof d);
     d.reason = pawl_authz_input(&ac, h, pawld_wall_ms(), in, d.detail, sizeof d.detail);
+    if (in->client_ip[0] != '\0') { /* the gateway's client, not the gateway */
+        snprintf(c->client_ip, sizeof c->client_ip, "%s", in->client_ip);
+        c->client_port = 0;
+    }
     if (d.reason == PAWL_R_ALLOWED) {
         struct pawld_step_up su;
         in->rq.step_up_verified = step_up_pre(c, in->step_up_token, &su);
@@ -248,6 +258,56 @@ static void metrics(struct pawld_conn *c)
     free(out);
 }
 
+/* GET /blocks: every live block (detect.block). */
+static void blocks(struct pawld_conn *c)
+{
+    if (c->w->srv->detect == NULL) {
+        admin_text(c, 404, "application/json", "{\"reason\":\"route_not_found\",\"detail\":\"detectors are off\"}");
+        return;
+    }
+    char *body = pawld_detect_blocks_json(c->w->srv);
+    if (body == NULL) {
+        pawld_conn_close(c);
+        return;
+    }
+    admin_text(c, 200, "application/json", body);
+    free(body);
+}
+
+/* DELETE /blocks?principal=<percent-encoded> or ?address=<ip>: lifts a
+ * block (an operator clearing a false positive). */
+static void unblock(struct pawld_conn *c, pawl_str query)
+{
+    char subject[PAWL_BLOCK_SUBJECT_MAX * 4];
+    size_t n = 0;
+    bool principal = query.n > 10 && memcmp(query.p, "principal=", 10) == 0;
+    bool address = query.n > 8 && memcmp(query.p, "address=", 8) == 0;
+    pawl_str v = principal ? (pawl_str){query.p + 10, query.n - 10} : (pawl_str){query.p + 8, query.n - 8};
+    bool ok = principal || address;
+    for (size_t i = 0; ok && i < v.n; i++) {
+        uint8_t byte = (uint8_t)v.p[i];
+        ok = n < sizeof subject && v.p[i] != '&' &&
+             (v.p[i] != '%' || (i + 2 < v.n && pawl__unhex(v.p + i + 1, 2, &byte, 1) == PAWL_OK));
+        if (ok && v.p[i] == '%')
+            i += 2;
+        subject[n++] = (char)byte;
+    }
+    if (!ok || n == 0) {
+        admin_text(c, 400, "application/json", "{\"reason\":\"bad_request\",\"detail\":\"want DELETE "
+                   "/blocks?principal=<percent-encoded> or ?address=<ip>\"}");
+        return;
+    }
+    int rc = pawld_detect_unblock(c->w->srv, principal, (pawl_str){subject, n});
+    char shown[PAWL_BLOCK_SUBJECT_MAX], esc[PAWL_BLOCK_SUBJECT_MAX * 6];
+    pawl__clean_copy(shown, sizeof shown, (pawl_str){subject, n});
+    if (rc > 0)
+        pawld_log(c->w->srv->sinks, "warn", "\"msg\":\"block lifted by the admin listener\",\"%s\":\"%s\"",
+                  principal ? "principal" : "address", pawld_json_escape(shown, esc, sizeof esc));
+    admin_text(c, rc > 0 ? 200 : 404, "application/json",
+               rc > 0 ? "{\"lifted\":true}" : rc == 0 ? "{\"lifted\":false,\"detail\":\"no such block\"}"
+                                                 : "{\"reason\":\"route_not_found\",\"detail\":\"detectors are off\"}");
+}
+
 void pawld_handle_admin(struct pawld_conn *c, const struct pawl_http_head *h)
 {
     struct pawld_server_state *srv = c->w->srv;
@@ -258,8 +318,12 @@ void pawld_handle_admin(struct pawld_conn *c, const struct pawl_http_head *h)
     c->discard_body = true;
     c->state = PAWLD_C_BODY;
     pawld_h1_resume(&c->h1);
-    if (!pawl__str_eq(h->method, "GET") && !pawl__str_eq(h->method, "HEAD"))
+    if (pawl__str_eq(path, "/blocks") && pawl__str_eq(h->method, "DELETE"))
+        unblock(c, q ? (pawl_str){q + 1, (size_t)(h->target.p + h->target.n - q - 1)} : (pawl_str){"", 0});
+    else if (!pawl__str_eq(h->method, "GET") && !pawl__str_eq(h->method, "HEAD"))
         admin_text(c, 405, "application/json", "{\"reason\":\"method_not_allowed\"}");
+    else if (pawl__str_eq(path, "/blocks"))
+        blocks(c);
     else if (pawl__str_eq(path, "/healthz"))
         admin_text(c, 200, "application/json", "{\"status\":\"ok\"}");
     else if (pawl__str_eq(path, "/readyz") && atomic_load(&srv->draining))

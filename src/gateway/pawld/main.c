@@ -81,12 +81,16 @@ static int serve(struct pawld_server_state *srv, const char *config, sigset_t *s
     atomic_store(&srv->ready, true);
     pawld_log(srv->sinks, "info", "\"msg\":\"ready\",\"workers\":%u", srv->nworkers);
     for (;;) {
-        int sig = 0;
-        if (sigwait(sigs, &sig) != 0)
+        struct timespec minute = {60, 0};
+        int sig = sigtimedwait(sigs, NULL, &minute);
+        if (sig < 0) { /* a minute went by: detect.state is written */
+            pawld_detect_save(srv);
             continue;
+        }
         if (sig == SIGHUP) {
             reload(srv, config, &gen);
             pawld_watch_update(wt);
+            pawld_detect_save(srv);
             continue;
         }
         pawld_watch_stop(wt);

@@ -305,6 +305,8 @@ struct pawld_conn {
     bool in_consume, head_timing, resp_started;
     char peer_ip[64];
     int peer_port;
+    char client_ip[64]; /* the current request's client: the peer, or X-Real-IP from an ext-authz gateway */
+    int client_port;    /* 0 when not known (X-Real-IP) */
     /* the current request */
     uint64_t started_ns;
     enum pawl_http_framing framing;
@@ -389,6 +391,15 @@ void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w);
 void pawld_detect_stop(struct pawld_server_state *srv);
 /* One decision (worker threads). */
 void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d);
+/* Whether the decision's principal or the request's client address is
+ * blocked (detect.block); if so, detail says for how long. */
+bool pawld_detect_blocked(struct pawld_conn *c, const struct pawl_decision *d, char *detail, size_t n);
+/* detect.state: writes the detectors' state and the blocks (main thread). */
+void pawld_detect_save(struct pawld_server_state *srv);
+/* The admin listener's /blocks: every live block as JSON (free()), NULL
+ * when out of memory; lifting one: 1 lifted, 0 none, -1 detectors off. */
+char *pawld_detect_blocks_json(struct pawld_server_state *srv);
+int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_str subject);
 
 /* ---- commands to vehicles (vehicle.c) ------------------------------------- */
 

@@ -1,0 +1,60 @@
+/* see detect_state.h */
+#include "detect_state.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fwrite_all(void *ctx, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+static int fread_all(void *ctx, void *p, size_t n)
+{
+    return fread(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pawl_blocklist *bl, char *err,
+                          size_t errlen)
+{
+    struct pawl_diag d = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    pawl_err e = pawl_detector_load(det, fread_all, f, path, &d);
+    int c = e == PAWL_OK && bl != NULL ? fgetc(f) : EOF;
+    if (c != EOF && ungetc(c, f) == c)
+        e = pawl_blocklist_load(bl, fread_all, f, path, &d);
+    fclose(f);
+    if (e != PAWL_OK) {
+        pawl_diag_format(&d, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+int pawl_host_detect_save(const char *path, const struct pawl_detector *det, const struct pawl_blocklist *bl,
+                          int64_t now_ms, char *err, size_t errlen)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f != NULL && pawl_detector_save(det, fwrite_all, f) == PAWL_OK &&
+              (bl == NULL || pawl_blocklist_save(bl, now_ms, fwrite_all, f) == PAWL_OK);
+    ok = f != NULL && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    if (f != NULL)
+        ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot save the detectors' state (%s)", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* detect_state.h: the detectors' state file (pawl analyze --state, pawld's
+ * detect.state): the detector tables, then, in pawld's files, the blocks.
+ * Written beside the file, synced, then renamed over it, so that a crash
+ * leaves the old state or the new one, never half of one. */
+#ifndef PAWL_DETECT_STATE_H
+#define PAWL_DETECT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pawl/blocklist.h"
+#include "pawl/detect.h"
+
+/* Reads path into det (and bl, when not NULL: a file without blocks leaves
+ * it empty). 0 when read, 1 when the file does not exist, -1 with err
+ * ("path: why") when it cannot be read or is damaged. */
+int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pawl_blocklist *bl, char *err,
+                          size_t errlen);
+
+/* Writes det (and bl's blocks live at now_ms, when bl is not NULL). 0, or
+ * -1 with err. */
+int pawl_host_detect_save(const char *path, const struct pawl_detector *det, const struct pawl_blocklist *bl,
+                          int64_t now_ms, char *err, size_t errlen);
+
+#endif
