@@ -1,11 +1,14 @@
-/* libFuzzer driver for the detectors' state file (pawl_detector_load): a
- * valid state (from events fed to a detector) damaged by the fuzzer's bytes
- * (xor, and cut short), loaded, then events through the detectors that
- * loaded it. A refusal always says why; a loaded state never makes a
- * detector read or write out of bounds. */
+/* libFuzzer driver for the detectors' state file (pawl_detector_load, then
+ * pawl_blocklist_load as pawld's detect.state has them): a valid state
+ * (from events fed to a detector, and two blocks) damaged by the fuzzer's
+ * bytes (xor, and cut short), loaded, then events through the detectors
+ * and lookups, additions and removals on the blocks that were loaded. A
+ * refusal always says why; a loaded state never makes a detector or the
+ * block list read or write out of bounds. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "pawl/blocklist.h"
 #include "pawl/detect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,6 +70,36 @@ static void feed(struct pawl_detector *det)
     }
 }
 
+/* A small list with two blocks, written after the detectors' state. */
+static void save_blocks(struct sink *out)
+{
+    struct pawl_blocklist *bl;
+    if (pawl_blocklist_new(4, &bl) != PAWL_OK ||
+        pawl_blocklist_add(bl, PAWL_BLOCK_PRINCIPAL, (pawl_str){"mallory", 7}, "bola", 0, 5000) != PAWL_OK ||
+        pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, (pawl_str){"1.2.3.4", 7}, "x", 0, 5000) != PAWL_OK ||
+        pawl_blocklist_save(bl, 1, put, out) != PAWL_OK)
+        abort();
+    pawl_blocklist_free(bl);
+}
+
+/* Every operation on a loaded list: nothing may go out of bounds. */
+static void use_blocks(struct pawl_blocklist *bl)
+{
+    size_t it = 0, n = 0;
+    const struct pawl_block *b;
+    while ((b = pawl_blocklist_next(bl, &it, 100)) != NULL) {
+        if (strlen(b->subject) >= sizeof b->subject || strlen(b->detector) >= sizeof b->detector)
+            abort();
+        n++;
+    }
+    if (n != pawl_blocklist_live(bl, 100))
+        abort();
+    (void)pawl_blocklist_find(bl, PAWL_BLOCK_PRINCIPAL, (pawl_str){"mallory", 7}, 100);
+    (void)pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, (pawl_str){"1.2.3.4", 7});
+    for (int i = 0; i < 6; i++) /* over the limit of 4: refused, never dropped */
+        (void)pawl_blocklist_add(bl, PAWL_BLOCK_PRINCIPAL, (pawl_str){&"abcdef"[i], 1}, "y", 100, 200);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct pawl_detect_config cfg = {8, 8, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 8, 60000};
@@ -80,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pawl_detector_save(det, put, &valid) != PAWL_OK)
             abort();
         pawl_detector_free(det);
+        save_blocks(&valid);
     }
     static struct sink s;
     s = valid;
@@ -88,9 +122,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct src in = {s.buf, size > 0 ? s.n - data[0] % (s.n < 64 ? s.n : 64) : s.n};
     if (pawl_detector_new(&cfg, NULL, &det) != PAWL_OK)
         return 0;
-    if (pawl_detector_load(det, take, &in, "fuzz", &d) != PAWL_OK && d.msg[0] == '\0')
+    struct pawl_blocklist *bl;
+    if (pawl_blocklist_new(4, &bl) != PAWL_OK) {
+        pawl_detector_free(det);
+        return 0;
+    }
+    pawl_err e = pawl_detector_load(det, take, &in, "fuzz", &d);
+    if (e != PAWL_OK && d.msg[0] == '\0')
+        abort();
+    if (e == PAWL_OK && pawl_blocklist_load(bl, take, &in, "fuzz", &d) != PAWL_OK && d.msg[0] == '\0')
         abort();
     feed(det);
+    use_blocks(bl);
+    pawl_blocklist_free(bl);
     pawl_detector_free(det);
     return 0;
 }

@@ -46,7 +46,7 @@ struct pawl_detect_config {
 
 /* Every detector's name (docs/detection.md), i < PAWL_DETECTORS; NULL past
  * the last. */
-#define PAWL_DETECTORS 10
+#define PAWL_DETECTORS 11
 const char *pawl_detector_name(unsigned i);
 
 typedef void (*pawl_finding_cb)(void *ctx, const struct pawl_finding *f);

@@ -32,6 +32,7 @@ struct pawl_grant {
     int64_t since_ms;
     int64_t until_ms;            /* INT64_MAX when open-ended */
     uint32_t next;               /* next grant with the same (principal, vin) bucket; 0 = end */
+    uint32_t vnext;              /* next grant of the same vin; 0 = end */
 };
 
 struct pawl_grants;
@@ -50,6 +51,13 @@ PAWL_MUST_CHECK pawl_err pawl_grants_load(struct pawl_grants *g, const char *buf
 /* Iterate the grants of (principal, vin): start with it = 0. Returns NULL at the end. */
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
                                           pawl_str vin, uint32_t *it);
+/* Iterate every grant of vin, whoever holds it: start with it = 0. NULL at
+ * the end. */
+const struct pawl_grant *pawl_grants_of_vin(const struct pawl_grants *g, pawl_str vin, uint32_t *it);
+
+/* The principal of a grant. */
+const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl_grant *gr);
+
 /* The org string of a grant ("" when none). */
 const char *pawl_grants_org(const struct pawl_grants *g, const struct pawl_grant *gr);
 size_t pawl_grants_count(const struct pawl_grants *g);

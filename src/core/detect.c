@@ -14,8 +14,9 @@
 #define REGS (1u << REG_BITS)       /* HyperLogLog registers per window: about 13 % error */
 #define MAX_IPS 8
 #define MAX_COUNTRIES 4
+#define TIME_MAX (1LL << 53)        /* ms; times outside [0, TIME_MAX] are not judged (and cannot overflow) */
 enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D_STAFF_REGION,
-       D_BULK, D__COUNT };
+       D_BULK, D_NEW_ACCOUNT, D__COUNT };
 
 /* Per principal: about 600 bytes. */
 struct pst {
@@ -41,6 +42,7 @@ struct pst {
     char home[3];                   /* staff: the country first seen */
     int64_t bulkwin;                /* location data read in the current hour */
     uint64_t bulk_bytes;
+    int64_t first_ms;               /* first seen */
 };
 
 /* Per source address: failed authentications in 10-minute windows. */
@@ -239,7 +241,7 @@ static const char *const NAMES[D__COUNT] = {"bola", "vin_fan_out", "enumeration"
                                             "credential_stuffing", "token_many_addresses",
                                             "scripted_cadence", "ownership_change_then_command",
                                             "unsafe_state_command", "off_hours_or_region",
-                                            "excessive_data_exposure"};
+                                            "excessive_data_exposure", "new_account_command"};
 static const char *const OWASP[D__COUNT][2] = {
     {"API1:2023", "Broken Object Level Authorization"},
     {"API1:2023", "Broken Object Level Authorization"},
@@ -251,6 +253,7 @@ static const char *const OWASP[D__COUNT][2] = {
     {"API6:2023", "Unrestricted Access to Sensitive Business Flows"},
     {"API5:2023", "Broken Function Level Authorization"},
     {"API3:2023", "Broken Object Property Level Authorization"},
+    {"API2:2023", "Broken Authentication"},
 };
 
 const char *pawl_detector_name(unsigned i)
@@ -338,7 +341,7 @@ static void objects(const struct pawl_detector *d, const struct emit *em, struct
         snprintf(title, sizeof title, "%s touched about %.0f vehicles %s in %s", st->name,
                  hour >= d->cfg.fan_out_1h * scale ? hour : day, d->grants ? "it holds no grant for" : "",
                  hour >= d->cfg.fan_out_1h * scale ? "an hour" : "a day (low and slow)");
-        fire(d, em, D_FAN_OUT, st, NULL, 5, 3, (uint64_t)(hour > day ? hour : day), title);
+        fire(d, em, D_FAN_OUT, st, NULL, 5, 3, (uint64_t)fmin(hour > day ? hour : day, 1e15), title);
     }
 }
 
@@ -486,13 +489,62 @@ static bool writes(const struct pawl_api_event *e)
     return !pawl__str_eq(e->method, "GET") && !pawl__str_eq(e->method, "HEAD");
 }
 
+/* The start of principal's newest grant on vin valid at t; INT64_MAX if none. */
+static int64_t grant_since(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
+{
+    uint32_t it = 0;
+    int64_t since = INT64_MAX;
+    const struct pawl_grant *g;
+    while ((g = pawl_grants_next(d->grants, principal, vin, &it)) != NULL)
+        if (g->since_ms <= t && t < g->until_ms && (since == INT64_MAX || g->since_ms > since))
+            since = g->since_ms;
+    return since;
+}
+
+/* Whether someone else holds an owner grant on vin, valid at t, from before. */
+static bool other_owner(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t before, int64_t t)
+{
+    uint32_t it = 0;
+    const struct pawl_grant *g;
+    while ((g = pawl_grants_of_vin(d->grants, vin, &it)) != NULL) {
+        const char *p = pawl_grants_principal(d->grants, g);
+        if (g->role == PAWL_GR_OWNER && g->since_ms < before && g->since_ms <= t && t < g->until_ms &&
+            !pawl__str_eq(principal, p))
+            return true;
+    }
+    return false;
+}
+
+/* new_account_command (with grants): an account first seen within the hour,
+ * whose standing on the car is under an hour old, commands it while the
+ * car's owner from before still holds it and nobody with standing on the
+ * car shared it within a day (Hyundai 2022: an account registered with the
+ * owner's address gets the owner's cars). A sale ends the old owner's
+ * grant; an owner adding a driver writes the car's owners or drivers. */
+static void new_account(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin,
+                        const struct vst *v)
+{
+    const struct pawl_api_event *e = em->e;
+    char title[200];
+    if (d->grants == NULL || e->time_ms - st->first_ms > HOUR)
+        return;
+    int64_t mine = grant_since(d, e->principal, vin, e->time_ms);
+    if (mine == INT64_MAX || e->time_ms - mine > HOUR ||
+        (v->changer != 0 && !v->outsider && e->time_ms - v->change_ms <= DAY) ||
+        !other_owner(d, e->principal, vin, mine, e->time_ms))
+        return;
+    snprintf(title, sizeof title, "%s, first seen %lld s ago, commanded %.17s, which its owner still holds",
+             st->name, (long long)((e->time_ms - st->first_ms) / 1000), vin.p);
+    fire(d, em, D_NEW_ACCOUNT, st, NULL, 5, 2, 1, title);
+}
+
 /* ownership_change_then_command: the principal that changed a vehicle's
  * owners sends it a remote command soon after (a dealer account adding
  * itself as owner, then unlocking: Kia 2024). unsafe_state_command: a
  * stationary-only command answered while the vehicle reports driving. */
 static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
 {
-    static const char *const owners[] = {"owner", "owners", "ownership", NULL};
+    static const char *const owners[] = {"owner", "owners", "ownership", "drivers", "sharing", "invitations", NULL};
     static const char *const commands[] = {"commands", "command", "remote", NULL};
     static const char *const stationary[] = {"unlock", "start", "stop", "trunk", "open", NULL};
     const struct pawl_api_event *e = em->e;
@@ -523,6 +575,7 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
                  vin.p, (long long)((e->time_ms - v->change_ms) / 1000));
         fire(d, em, D_OWNER_CMD, st, NULL, 5, 3, 2, title);
     }
+    new_account(d, em, st, vin, v);
     if (path_has(e->path, stationary) && v->speed_known && v->speed > 5.0 &&
         e->time_ms - v->speed_ms <= 60000 && e->time_ms >= v->speed_ms) {
         snprintf(title, sizeof title, "%s's command to %.17s was carried out while it drove at %.0f km/h",
@@ -567,6 +620,8 @@ static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em,
 void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh)
 {
     bool fresh;
+    if (time_ms < 0 || time_ms > TIME_MAX || !isfinite(speed_kmh))
+        return;
     struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, pawl__sketch_hash(vin), d->cfg.max_vehicles, &fresh) : NULL;
     if (v == NULL || (v->speed_known && time_ms < v->speed_ms))
         return;
@@ -580,6 +635,10 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
 {
     struct emit em = {cb, ctx, e};
     bool fresh;
+    if (e->time_ms < 0 || e->time_ms > TIME_MAX) { /* the parsers refuse such times; never judged */
+        d->untracked++;
+        return;
+    }
     stuffing(d, &em);
     if (e->principal.n == 0)
         return;
@@ -591,7 +650,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
     if (fresh) {
         pawl__clean_copy(st->name, sizeof st->name, e->principal);
         st->service = pawl__str_eq(e->user_type, "Service");
-        st->win1 = st->win24 = st->ipwin = st->prev_ms = e->time_ms;
+        st->win1 = st->win24 = st->ipwin = st->prev_ms = st->first_ms = e->time_ms;
     }
     pawl_str vin = path_vin(e->path);
     objects(d, &em, st, vin);
@@ -646,18 +705,56 @@ pawl_err pawl_detector_save(const struct pawl_detector *det, int (*write)(void *
 
 /* An entry read back must hold what the code relies on (counts within
  * their arrays, strings terminated): the file may have been damaged. */
+/* A bool read back from a file: its byte, looked at without loading it as
+ * a bool (a byte other than 0 or 1 is not a bool value). */
+static bool bool_ok(const bool *b)
+{
+    uint8_t v;
+    memcpy(&v, b, 1);
+    return v <= 1;
+}
+
+static bool time_ok(int64_t t)
+{
+    return t >= -TIME_MAX && t <= TIME_MAX;
+}
+
+/* Every time in a principal's entry (and the last id, which is added to). */
+static bool pst_times_ok(const struct pst *p)
+{
+    bool ok = time_ok(p->win1) && time_ok(p->win24) && time_ok(p->enum_last) && time_ok(p->ipwin) &&
+              time_ok(p->prev_ms) && time_ok(p->bulkwin) && time_ok(p->first_ms);
+    for (int i = 0; i < D__COUNT; i++)
+        ok = ok && time_ok(p->fired[i]);
+    return ok;
+}
+
+/* HyperLogLog registers hold ranks of at most 64 - REG_BITS + 1. */
+static bool regs_ok(const uint8_t w[2][REGS])
+{
+    for (unsigned i = 0; i < 2 * REGS; i++)
+        if (w[i / REGS][i % REGS] > 64 - REG_BITS + 1)
+            return false;
+    return true;
+}
+
 static bool entry_ok(int t, const void *e)
 {
     if (t == 0) {
         const struct pst *p = e;
         return p->nlast <= PAWL_FINDING_MAX_VINS && p->nips <= MAX_IPS && p->ncountries <= MAX_COUNTRIES &&
-               memchr(p->name, '\0', sizeof p->name) != NULL;
+               memchr(p->name, '\0', sizeof p->name) != NULL && bool_ok(&p->service) && regs_ok(p->h1) &&
+               regs_ok(p->h24) && p->gaps < (1ull << 53) && isfinite(p->mean) && isfinite(p->m2) &&
+               pst_times_ok(p);
     }
     if (t == 1) {
         const struct ast *a = e;
-        return a->nusers <= 32 && memchr(a->ip, '\0', sizeof a->ip) != NULL;
+        return a->nusers <= 32 && memchr(a->ip, '\0', sizeof a->ip) != NULL &&
+               (a->win == INT64_MIN || time_ok(a->win));
     }
-    return true;
+    const struct vst *v = e;
+    return bool_ok(&v->outsider) && bool_ok(&v->speed_known) && isfinite(v->speed) && time_ok(v->change_ms) &&
+           time_ok(v->speed_ms);
 }
 
 pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void *p, size_t n), void *ctx,

@@ -233,6 +233,8 @@ pawl_err pawl_api_event_from_json(json_t *j, struct pawl_api_event *e, const cha
     if (e->method.n == 0 || e->path.n == 0 || e->path.p[0] != '/')
         return fail(d, where, lineno, "http_request.http_method and an absolute http_request.url.path are required");
     e->time_ms = json_integer_value(t);
+    if (e->time_ms < 0 || e->time_ms > (1LL << 53))
+        return fail(d, where, lineno, "time must be milliseconds since 1970 (0 to 2^53)");
     e->status = (int)json_integer_value(code);
     json_t *len = json_object_get(json_object_get(j, "http_response"), "length");
     e->resp_len = json_is_integer(len) && json_integer_value(len) >= 0 ? json_integer_value(len) : -1;

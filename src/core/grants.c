@@ -35,6 +35,7 @@ struct pawl_grants {
     uint32_t n;
     size_t cap;
     uint32_t *heads;       /* open addressing over (principal, vin): grant index or 0 */
+    uint32_t *vheads;      /* the same over vin alone (chains through vnext) */
     size_t nheads;
     uint64_t seed;
     int64_t max_delegation_ms;
@@ -60,6 +61,7 @@ void pawl_grants_free(struct pawl_grants *g)
     pawl__strpool_free(&g->pool);
     free(g->g);
     free(g->heads);
+    free(g->vheads);
     free(g);
 }
 
@@ -97,24 +99,42 @@ static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const cha
     return i;
 }
 
+/* Slot of vin in vheads: its head, or the empty slot where it would go. */
+static size_t vslot_of(const struct pawl_grants *g, const char *vin)
+{
+    size_t mask = g->nheads - 1;
+    size_t i = pawl__hash64(g->seed + 2, vin, PAWL_VIN_LEN) & mask;
+    while (g->vheads[i] && memcmp(g->g[g->vheads[i]].vin, vin, PAWL_VIN_LEN) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
 static bool rehash(struct pawl_grants *g)
 {
     size_t ns = g->nheads ? g->nheads * 2 : 1024;
-    uint32_t *old = g->heads;
+    uint32_t *old = g->heads, *vold = g->vheads;
     size_t oldn = g->nheads;
-    if ((g->heads = calloc(ns, sizeof *g->heads)) == NULL) {
+    g->heads = calloc(ns, sizeof *g->heads);
+    g->vheads = calloc(ns, sizeof *g->vheads);
+    if (g->heads == NULL || g->vheads == NULL) {
+        free(g->heads);
+        free(g->vheads);
         g->heads = old;
+        g->vheads = vold;
         return false;
     }
     g->nheads = ns;
     for (size_t i = 0; i < oldn; i++) {
-        if (old[i] == 0)
-            continue;
-        const struct pawl_grant *gr = &g->g[old[i]];
-        const char *p = pawl__strpool_get(&g->pool, gr->principal);
-        g->heads[slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin)] = old[i];
+        if (old[i] != 0) {
+            const struct pawl_grant *gr = &g->g[old[i]];
+            const char *p = pawl__strpool_get(&g->pool, gr->principal);
+            g->heads[slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin)] = old[i];
+        }
+        if (vold[i] != 0) /* a chain moves whole with its head */
+            g->vheads[vslot_of(g, g->g[vold[i]].vin)] = vold[i];
     }
     free(old);
+    free(vold);
     return true;
 }
 
@@ -124,11 +144,27 @@ static pawl_err insert(struct pawl_grants *g, const struct pawl_grant *gr, pawl_
         return PAWL_ENOMEM;
     if (!pawl__grow(&g->g, &g->cap, g->n, sizeof *g->g, 1024))
         return PAWL_ENOMEM;
-    size_t s = slot_of(g, principal, gr->vin);
+    size_t s = slot_of(g, principal, gr->vin), vs = vslot_of(g, gr->vin);
     g->g[g->n] = *gr;
     g->g[g->n].next = g->heads[s];
-    g->heads[s] = g->n++;
+    g->g[g->n].vnext = g->vheads[vs];
+    g->heads[s] = g->n;
+    g->vheads[vs] = g->n++;
     return PAWL_OK;
+}
+
+const struct pawl_grant *pawl_grants_of_vin(const struct pawl_grants *g, pawl_str vin, uint32_t *it)
+{
+    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+        return NULL;
+    uint32_t i = *it == 0 ? g->vheads[vslot_of(g, vin.p)] : g->g[*it].vnext;
+    *it = i;
+    return i ? &g->g[i] : NULL;
+}
+
+const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl_grant *gr)
+{
+    return pawl__strpool_get(&g->pool, gr->principal);
 }
 
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,

@@ -157,6 +157,18 @@ def benign(g, cars):
         g.ev(t + 5 * 60000, second, ["secondary_owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v,
              200, g.ip())
         g.telemetry.append({"time": t + 4 * 60000, "vin": v, "signals": {"Vehicle.Speed": 0.0}})
+    # owners share a car with family through the app: a new account, invited, drives it at once
+    for i in range(80, 100):
+        who, mine = owners[i]
+        v, fam = mine[0], "family-%d" % i
+        t = T0 + r.randint(8 * HOUR, 30 * HOUR)
+        g.ev(t, who, ["owner"], "POST", "/api/v1/vehicles/%s/drivers" % v, 201, g.ip())
+        g.ev(t + 30000, None, [], "POST", "/api/v1/auth/register", 201, g.ip())
+        g.grant(fam, v, "driver", t + 60000)
+        g.benign.append(fam)
+        ip = g.ip()
+        g.ev(t + 120000, fam, ["driver"], "GET", "/api/v1/vehicles/%s/status" % v, 200, ip)
+        g.ev(t + 150000, fam, ["driver"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v, 200, ip)
     for i in range(40, 80):
         who, mine = owners[i]
         v, t = mine[0], T0 + r.randint(8 * HOUR, 20 * HOUR)
@@ -245,6 +257,18 @@ def attacks(g, cars, victims):
     for k in range(12):
         g.ev(t + 7 * HOUR + 600000 + k * 60000, owner, ["owner"], "GET",
              "/api/v1/vehicles/%s/trips/history" % mine, 200, ip, length=3000000)
+    # Hyundai 2022: an account registered with an owner's e-mail address (plus a character the
+    # backend trims) is handed that owner's cars; it starts and unlocks one within minutes
+    who, ip = "attacker-new-account", g.ip()
+    v = r.choice([x["vin"] for x in g.grants if x["role"] == "owner" and x["until"] is None and
+                  x["since"] < T0 and x["principal"].startswith("owner-")])
+    g.attackers[who] = "account_takeover_registration"
+    treg = t + 9 * HOUR
+    g.ev(treg, None, [], "POST", "/api/v1/auth/register", 201, ip)
+    g.grant(who, v, "owner", treg + 20000)
+    g.ev(treg + 60000, who, ["owner"], "GET", "/api/v1/vehicles/%s/location" % v, 200, ip)
+    g.ev(treg + 100000, who, ["owner"], "POST", "/api/v1/vehicles/%s/commands/engine.start" % v, 200, ip)
+    g.ev(treg + 130000, who, ["owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v, 200, ip)
     # a script: 2 s apart, many vehicles
     who, ip = "attacker-script", g.ip()
     g.attackers[who] = "scripted_fan_out"

@@ -6,7 +6,9 @@
 # unlocks), FCA key codes, TeslaMate (leaked token), credential stuffing, a
 # low-and-slow partner token, a script, and an unlock carried out while the
 # car reported driving (--telemetry), a support account acting from abroad,
-# and an API handing out 36 MB of trip history in minutes. Every attack must be found within
+# an API handing out 36 MB of trip history in minutes, and a new account
+# handed an owner's car (Hyundai 2022) beside invited family members who
+# unlock at once. Every attack must be found within
 # 10 of its own events, and at most 1 % of benign principals flagged.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}"

@@ -184,6 +184,68 @@ static void test_vehicle_rules(void **state)
     pawl_detector_free(d);
 }
 
+static void add_grant(struct pawl_grants *g, const char *who, const char *vin, int64_t since, const char *until)
+{
+    char line[256];
+    struct pawl_diag dg = {0};
+    int n = snprintf(line, sizeof line, "{\"principal\":\"%s\",\"vin\":\"%s\",\"role\":\"owner\",\"since\":%lld,"
+                     "\"until\":%s}", who, vin, (long long)since, until);
+    assert_int_equal(pawl_grants_add_line(g, line, (size_t)n, "t", 1, &dg), PAWL_OK);
+}
+
+/* new_account_command: a fresh account with fresh standing on a car its
+ * owner still holds commands it; a buyer (the seller's grant ended), an
+ * invited driver, an old account and traffic without grants stay quiet. */
+static void test_new_account(void **state)
+{
+    (void)state;
+    const int64_t H = 3600 * 1000LL, T = 100 * H;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_grants *g;
+    struct pawl_detector *d;
+    struct got got = {0};
+    assert_int_equal(pawl_grants_new(86400000, &g), PAWL_OK);
+    add_grant(g, "victim", V1, 0, "null");
+    add_grant(g, "hijacker", V1, T, "null");          /* linked at registration, the owner's stays */
+    add_grant(g, "seller", V2, 0, "360000000");       /* ends at T: sold */
+    add_grant(g, "buyer", V2, T, "null");
+    add_grant(g, "old-account", V1, T, "null");
+    assert_int_equal(pawl_detector_new(&cfg, g, &d), PAWL_OK);
+    struct pawl_api_event e = ev(T - 2 * H, "old-account", "/api/v1/me", 200, "7.7.7.7");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(T + 60000, "buyer", "/api/v1/vehicles/" V2 "/commands/door.unlock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(T + 60000, "old-account", "/api/v1/vehicles/" V1 "/commands/door.unlock");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    e = ev(T + 30000, "hijacker", "/api/v1/vehicles/" V1 "/status", 200, "6.6.6.6");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0); /* reading is not commanding */
+    e = post(T + 90000, "hijacker", "/api/v1/vehicles/" V1 "/commands/engine.start");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "new_account_command");
+    assert_string_equal(got.last.principal, "hijacker");
+    assert_string_equal(got.last.owasp_uid, "API2:2023");
+    pawl_detector_free(d);
+    /* the owner shared the car first: the new account is invited */
+    got.n = 0;
+    assert_int_equal(pawl_detector_new(&cfg, g, &d), PAWL_OK);
+    e = post(T - 60000, "victim", "/api/v1/vehicles/" V1 "/drivers");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(T + 90000, "hijacker", "/api/v1/vehicles/" V1 "/commands/engine.start");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    pawl_detector_free(d);
+    /* without grants a new owner and a hijacker look the same: quiet */
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    e = post(T + 90000, "hijacker", "/api/v1/vehicles/" V1 "/commands/engine.start");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    pawl_detector_free(d);
+    pawl_grants_free(g);
+}
+
 static void test_staff_and_bulk(void **state)
 {
     (void)state;
@@ -227,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_enumeration_and_stuffing),
         cmocka_unit_test(test_addresses_and_text),
         cmocka_unit_test(test_vehicle_rules),
+        cmocka_unit_test(test_new_account),
         cmocka_unit_test(test_staff_and_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

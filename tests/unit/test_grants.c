@@ -95,6 +95,33 @@ static void test_many_and_multiple(void **s)
     assert_int_equal(roles, (1u << PAWL_GR_OWNER) | (1u << PAWL_GR_DEALER));
     it = 0;
     assert_non_null(pawl_grants_next(g, PAWL_STR("u-999"), PAWL_STR("WVWZZZ1JZ00019999"), &it));
+    /* by vehicle, whoever holds it: after many rehashes, every grant of the VIN */
+    for (int k = 0; k < 3; k++) {
+        n = snprintf(line, sizeof line, "{\"principal\":\"x-%d\",\"vin\":\"WVWZZZ1JZ00000007\",\"role\":\"driver\","
+                     "\"since\":0,\"until\":null}", k);
+        assert_int_equal(pawl_grants_add_line(g, line, (size_t)n, "m", 1, &d), PAWL_OK);
+    }
+    unsigned holders = 0, x = 0;
+    it = 0;
+    for (const struct pawl_grant *gr; (gr = pawl_grants_of_vin(g, PAWL_STR("WVWZZZ1JZ00000007"), &it));) {
+        assert_memory_equal(gr->vin, "WVWZZZ1JZ00000007", 17);
+        holders++;
+        x += strncmp(pawl_grants_principal(g, gr), "x-", 2) == 0;
+    }
+    assert_int_equal(holders, 5); /* u-7 twice, x-0..x-2 */
+    assert_int_equal(x, 3);
+    for (int i = 0; i < 20000; i += 997) {
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", i);
+        it = 0;
+        const struct pawl_grant *gr = pawl_grants_of_vin(g, (pawl_str){vin, 17}, &it);
+        assert_non_null(gr);
+        char who[16];
+        snprintf(who, sizeof who, "u-%d", i % 1000);
+        assert_string_equal(pawl_grants_principal(g, gr), who);
+        assert_null(pawl_grants_of_vin(g, (pawl_str){vin, 17}, &it)); /* its only grant */
+    }
+    it = 0;
+    assert_null(pawl_grants_of_vin(g, PAWL_STR("WVWZZZ1JZ99999999"), &it));
     pawl_grants_free(g);
 }
 
