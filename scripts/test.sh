@@ -15,12 +15,12 @@ fuzz_s=${PAWL_FUZZ_SECONDS:-10}
 step() { printf '\n==== %s\n' "$*"; }
 
 step "gcc build and tests"
-cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc -j "$jobs" --output-on-failure
 
 step "clang build with ASan + UBSan and tests"
-cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DPAWL_SANITIZE=ON >/dev/null
+cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DPAWL_SANITIZE=ON >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -31,7 +31,7 @@ bash scripts/checksrc.sh
 bash tests/checksrc_selftest.sh
 
 step "fuzz smoke (${fuzz_s}s per driver)"
-cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPAWL_FUZZ=ON -DPAWL_TESTS=OFF >/dev/null
 cmake --build build/fuzz -j "$jobs" --target $(cd fuzz && ls fuzz_*.c | sed 's/\.c$//')
 for src in fuzz/fuzz_*.c; do

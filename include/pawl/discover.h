@@ -54,6 +54,25 @@ struct pawl_api_event {
     int64_t resp_len;              /* -1 when unknown */
 };
 
+/* The members of an API Activity object as a JSON reader found them,
+ * before any check: pawl_api_event_from_json fills it from jansson, the CLI's
+ * fast reader (src/host/event_simd.h) from simdjson; both then go through
+ * pawl_api_event_check, so that they accept and refuse alike. Strings point
+ * into the reader's document; absent or of another type: empty. */
+struct pawl_api_fields {
+    bool is_object;
+    bool has_class, class_int, time_int, code_int, len_int; /* present and an integer */
+    int64_t class_uid, time, code, len;
+    pawl_str method, path, principal, session, src_ip, country, user_type;
+    pawl_str roles[PAWL_DISC_MAX_ROLES];  /* non-empty actor.user.groups[].name, in order */
+    unsigned nroles;
+};
+
+/* Checks f and fills e (its strings are f's): the checks of
+ * pawl_api_event_from_json, with the same messages. */
+PAWL_MUST_CHECK pawl_err pawl_api_event_check(const struct pawl_api_fields *f, struct pawl_api_event *e,
+                                              const char *where, unsigned lineno, struct pawl_diag *d);
+
 /* An API Activity object (already parsed JSON). Requires time,
  * http_request.http_method, http_request.url.path and http_response.code. */
 PAWL_MUST_CHECK pawl_err pawl_api_event_from_json(json_t *j, struct pawl_api_event *e,

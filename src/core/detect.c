@@ -167,34 +167,35 @@ static void roll(int64_t *start, uint8_t w[2][REGS], int64_t len, int64_t now)
 
 /* ---- what an event touches ---------------------------------------------------------- */
 
-/* The first VIN in the path, or an empty string. */
-static pawl_str path_vin(pawl_str path)
-{
-    size_t i = 0;
-    while (i < path.n) {
-        size_t j = i + 1;
-        while (j < path.n && path.p[j] != '/')
-            j++;
-        pawl_str seg = {path.p + i + 1, j - i - 1};
-        if (pawl_id_kind_of(seg) == PAWL_ID_VIN)
-            return seg;
-        i = j;
-    }
-    return (pawl_str){"", 0};
-}
+/* What a path names, from one walk over its segments: the first VIN, and
+ * the last enumerable id (an integer, or a VIN's serial in positions 12-17)
+ * with a hash of everything before it (the path before, and a VIN's WMI,
+ * VDS, year and plant, not its check digit). */
+struct path_ids {
+    pawl_str vin;          /* empty when none */
+    bool granted;          /* the principal holds a valid grant on vin (with grants) */
+    bool seq;              /* an enumerable id was found */
+    uint64_t prefix;
+    int64_t value;
+};
 
-/* The last enumerable id of the path: an integer, or a VIN's serial
- * (positions 12-17); *prefix identifies everything before it. false if none. */
-static bool path_seq(pawl_str path, uint64_t *prefix, int64_t *value)
+static void path_ids(pawl_str path, struct path_ids *out)
 {
-    bool found = false;
+    pawl_str last = {NULL, 0};
+    unsigned last_kind = 0;
     size_t i = 0;
+    out->vin = (pawl_str){"", 0};
+    out->seq = false;
+    out->prefix = 0;
+    out->value = 0;
     while (i < path.n) {
         size_t j = i + 1;
         while (j < path.n && path.p[j] != '/')
             j++;
         pawl_str seg = {path.p + i + 1, j - i - 1};
         unsigned k = pawl_id_kind_of(seg);
+        if (k == PAWL_ID_VIN && out->vin.n == 0)
+            out->vin = seg;
         pawl_str digits = k == PAWL_ID_VIN ? (pawl_str){seg.p + 11, 6} : seg;
         int64_t v = 0;
         bool ok = (k == PAWL_ID_INT && seg.n <= 15) || k == PAWL_ID_VIN;
@@ -202,16 +203,19 @@ static bool path_seq(pawl_str path, uint64_t *prefix, int64_t *value)
             ok = digits.p[x] >= '0' && digits.p[x] <= '9';
             v = v * 10 + (digits.p[x] - '0');
         }
-        if (ok) { /* the path before, and a VIN's WMI, VDS, year and plant (not its check digit) */
-            *prefix = pawl__sketch_hash((pawl_str){path.p, (size_t)(seg.p - path.p)});
-            if (k == PAWL_ID_VIN)
-                *prefix ^= pawl__sketch_hash((pawl_str){seg.p, 8}) * 31 + pawl__sketch_hash((pawl_str){seg.p + 9, 2});
-            *value = v;
-            found = true;
+        if (ok) {
+            last = seg;
+            last_kind = k;
+            out->value = v;
+            out->seq = true;
         }
         i = j;
     }
-    return found;
+    if (!out->seq)
+        return;
+    out->prefix = pawl__sketch_hash((pawl_str){path.p, (size_t)(last.p - path.p)});
+    if (last_kind == PAWL_ID_VIN)
+        out->prefix ^= pawl__sketch_hash((pawl_str){last.p, 8}) * 31 + pawl__sketch_hash((pawl_str){last.p + 9, 2});
 }
 
 static bool granted(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
@@ -315,13 +319,14 @@ static bool has_role(const struct pawl_api_event *e, const char *const *roles)
 
 /* bola and vin_fan_out: successful touches of vehicles the principal holds
  * no grant for (every vehicle when no grants are known). */
-static void objects(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
+static void objects(const struct pawl_detector *d, const struct emit *em, struct pst *st,
+                    const struct path_ids *ids)
 {
     static const char *const many[] = {"fleet_manager", "dealer", "support", NULL};
     const struct pawl_api_event *e = em->e;
+    pawl_str vin = ids->vin;
     char title[200];
-    if (vin.n == 0 || !ok_status(e->status) || st->service ||
-        (d->grants && granted(d, e->principal, vin, e->time_ms)))
+    if (vin.n == 0 || !ok_status(e->status) || st->service || ids->granted)
         return;
     remember_vin(st, vin);
     if (d->grants) {
@@ -347,14 +352,14 @@ static void objects(const struct pawl_detector *d, const struct emit *em, struct
 
 /* enumeration: consecutive ids (integers, or VIN serials under one
  * manufacturer prefix) one after the other, whatever the answers. */
-static void enumeration(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
+static void enumeration(const struct pawl_detector *d, const struct emit *em, struct pst *st,
+                        const struct path_ids *ids)
 {
-    const struct pawl_api_event *e = em->e;
-    uint64_t prefix;
-    int64_t v;
+    pawl_str vin = ids->vin;
+    uint64_t prefix = ids->prefix;
+    int64_t v = ids->value;
     char title[200];
-    if (!path_seq(e->path, &prefix, &v) ||
-        (vin.n && d->grants && granted(d, e->principal, vin, e->time_ms)))
+    if (!ids->seq || ids->granted)
         return;
     bool next = prefix == st->enum_prefix && (v == st->enum_last + 1 || v == st->enum_last - 1);
     st->enum_run = next ? st->enum_run + 1 : 0;
@@ -469,15 +474,17 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
 
 /* Whether a path segment, or a part of one between dots ("door.unlock"),
  * is one of words. */
-static bool path_has(pawl_str path, const char *const *words)
+#define W(s) {s, sizeof(s) - 1}
+
+static bool path_has(pawl_str path, const pawl_str *words)
 {
     size_t i = 0;
     while (i < path.n) {
         size_t j = i;
         while (j < path.n && path.p[j] != '/' && path.p[j] != '.')
             j++;
-        for (size_t w = 0; words[w]; w++)
-            if (strlen(words[w]) == j - i && memcmp(path.p + i, words[w], j - i) == 0)
+        for (size_t w = 0; words[w].p; w++)
+            if (words[w].n == j - i && memcmp(path.p + i, words[w].p, j - i) == 0)
                 return true;
         i = j + 1;
     }
@@ -544,9 +551,10 @@ static void new_account(const struct pawl_detector *d, const struct emit *em, st
  * stationary-only command answered while the vehicle reports driving. */
 static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin)
 {
-    static const char *const owners[] = {"owner", "owners", "ownership", "drivers", "sharing", "invitations", NULL};
-    static const char *const commands[] = {"commands", "command", "remote", NULL};
-    static const char *const stationary[] = {"unlock", "start", "stop", "trunk", "open", NULL};
+    static const pawl_str owners[] = {W("owner"), W("owners"), W("ownership"), W("drivers"), W("sharing"),
+                                      W("invitations"), {NULL, 0}};
+    static const pawl_str commands[] = {W("commands"), W("command"), W("remote"), {NULL, 0}};
+    static const pawl_str stationary[] = {W("unlock"), W("start"), W("stop"), W("trunk"), W("open"), {NULL, 0}};
     const struct pawl_api_event *e = em->e;
     char title[200];
     bool fresh;
@@ -591,7 +599,8 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
 static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em, struct pst *st)
 {
     static const char *const staff[] = {"dealer", "support", NULL};
-    static const char *const location[] = {"location", "locations", "trips", "history", "positions", NULL};
+    static const pawl_str location[] = {W("location"), W("locations"), W("trips"), W("history"), W("positions"),
+                                        {NULL, 0}};
     const struct pawl_api_event *e = em->e;
     char title[200];
     if (e->country.n == 2 && has_role(e, staff)) {
@@ -652,9 +661,12 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e,
         st->service = pawl__str_eq(e->user_type, "Service");
         st->win1 = st->win24 = st->ipwin = st->prev_ms = st->first_ms = e->time_ms;
     }
-    pawl_str vin = path_vin(e->path);
-    objects(d, &em, st, vin);
-    enumeration(d, &em, st, vin);
+    struct path_ids ids;
+    path_ids(e->path, &ids);
+    pawl_str vin = ids.vin;
+    ids.granted = vin.n && d->grants && granted(d, e->principal, vin, e->time_ms);
+    objects(d, &em, st, &ids);
+    enumeration(d, &em, st, &ids);
     addresses(d, &em, st);
     cadence(d, &em, st);
     staff_and_bulk(d, &em, st);

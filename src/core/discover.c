@@ -11,14 +11,18 @@
 
 /* ---- object ids ------------------------------------------------------------ */
 
+/* The ISO 3779 value of a VIN character, -1 for a character no VIN has
+ * (I, O, Q, lower case, anything else). One table lookup: every path
+ * segment of every event is looked at. */
 static int vin_value(char c)
 {
-    static const char letters[] = "ABCDEFGHJKLMNPRSTUVWXYZ";
-    static const int values[] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9};
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    const char *p = c ? strchr(letters, c) : NULL;
-    return p ? values[p - letters] : -1;
+    static const signed char t[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9,
+        ['9'] = 10, ['A'] = 2, ['B'] = 3, ['C'] = 4, ['D'] = 5, ['E'] = 6, ['F'] = 7, ['G'] = 8, ['H'] = 9,
+        ['J'] = 2, ['K'] = 3, ['L'] = 4, ['M'] = 5, ['N'] = 6, ['P'] = 8, ['R'] = 10, ['S'] = 3, ['T'] = 4,
+        ['U'] = 5, ['V'] = 6, ['W'] = 7, ['X'] = 8, ['Y'] = 9, ['Z'] = 10,
+    }; /* value + 1, so that 0 means "not a VIN character" */
+    return t[(unsigned char)c] - 1;
 }
 
 bool pawl_vin_check_digit_ok(pawl_str v)
@@ -214,43 +218,69 @@ static pawl_str jstr(json_t *o, const char *a, const char *b)
     return s;
 }
 
+pawl_err pawl_api_event_check(const struct pawl_api_fields *f, struct pawl_api_event *e, const char *where,
+                              unsigned lineno, struct pawl_diag *d)
+{
+    memset(e, 0, sizeof *e);
+    if (!f->is_object)
+        return fail(d, where, lineno, "not a JSON object");
+    if (f->has_class && (!f->class_int || f->class_uid != 6003))
+        return fail(d, where, lineno, "class_uid is not 6003 (API Activity)");
+    if (!f->time_int || !f->code_int || f->code < 100 || f->code > 599)
+        return fail(d, where, lineno, "time (ms) and http_response.code (100-599) are required");
+    if (f->method.n == 0 || f->path.n == 0 || f->path.p[0] != '/')
+        return fail(d, where, lineno, "http_request.http_method and an absolute http_request.url.path are required");
+    if (f->time < 0 || f->time > (1LL << 53))
+        return fail(d, where, lineno, "time must be milliseconds since 1970 (0 to 2^53)");
+    e->time_ms = f->time;
+    e->method = f->method;
+    e->path = f->path;
+    e->status = (int)f->code;
+    e->resp_len = f->len_int && f->len >= 0 ? f->len : -1;
+    e->principal = f->principal;
+    e->session = f->session;
+    e->src_ip = f->src_ip;
+    e->country = f->country;
+    e->user_type = f->user_type;
+    for (unsigned i = 0; i < f->nroles && i < PAWL_DISC_MAX_ROLES; i++)
+        e->roles[e->nroles++] = f->roles[i];
+    return PAWL_OK;
+}
+
+static bool jint(json_t *v, int64_t *out)
+{
+    *out = json_is_integer(v) ? json_integer_value(v) : 0;
+    return json_is_integer(v);
+}
+
 pawl_err pawl_api_event_from_json(json_t *j, struct pawl_api_event *e, const char *where,
                                   unsigned lineno, struct pawl_diag *d)
 {
-    memset(e, 0, sizeof *e);
-    json_t *req = json_object_get(j, "http_request"), *t = json_object_get(j, "time");
-    json_t *code = json_object_get(json_object_get(j, "http_response"), "code");
-    json_t *cls = json_object_get(j, "class_uid"), *user = json_object_get(json_object_get(j, "actor"), "user");
-    if (!json_is_object(j))
-        return fail(d, where, lineno, "not a JSON object");
-    if (cls != NULL && json_integer_value(cls) != 6003)
-        return fail(d, where, lineno, "class_uid is not 6003 (API Activity)");
-    if (!json_is_integer(t) || !json_is_integer(code) || json_integer_value(code) < 100 ||
-        json_integer_value(code) > 599)
-        return fail(d, where, lineno, "time (ms) and http_response.code (100-599) are required");
-    e->method = jstr(req, "http_method", NULL);
-    e->path = jstr(json_object_get(req, "url"), "path", NULL);
-    if (e->method.n == 0 || e->path.n == 0 || e->path.p[0] != '/')
-        return fail(d, where, lineno, "http_request.http_method and an absolute http_request.url.path are required");
-    e->time_ms = json_integer_value(t);
-    if (e->time_ms < 0 || e->time_ms > (1LL << 53))
-        return fail(d, where, lineno, "time must be milliseconds since 1970 (0 to 2^53)");
-    e->status = (int)json_integer_value(code);
-    json_t *len = json_object_get(json_object_get(j, "http_response"), "length");
-    e->resp_len = json_is_integer(len) && json_integer_value(len) >= 0 ? json_integer_value(len) : -1;
-    e->principal = jstr(user, "uid", NULL);
-    e->session = jstr(json_object_get(j, "actor"), "session", "uid");
-    e->src_ip = jstr(j, "src_endpoint", "ip");
-    e->country = jstr(json_object_get(j, "src_endpoint"), "location", "country");
-    e->user_type = jstr(user, "type", NULL);
+    struct pawl_api_fields f;
+    memset(&f, 0, sizeof f);
+    json_t *req = json_object_get(j, "http_request"), *resp = json_object_get(j, "http_response");
+    json_t *user = json_object_get(json_object_get(j, "actor"), "user"), *cls = json_object_get(j, "class_uid");
+    f.is_object = json_is_object(j);
+    f.has_class = cls != NULL;
+    f.class_int = jint(cls, &f.class_uid);
+    f.time_int = jint(json_object_get(j, "time"), &f.time);
+    f.code_int = jint(json_object_get(resp, "code"), &f.code);
+    f.len_int = jint(json_object_get(resp, "length"), &f.len);
+    f.method = jstr(req, "http_method", NULL);
+    f.path = jstr(json_object_get(req, "url"), "path", NULL);
+    f.principal = jstr(user, "uid", NULL);
+    f.session = jstr(json_object_get(j, "actor"), "session", "uid");
+    f.src_ip = jstr(j, "src_endpoint", "ip");
+    f.country = jstr(json_object_get(j, "src_endpoint"), "location", "country");
+    f.user_type = jstr(user, "type", NULL);
     size_t i;
     json_t *g;
     json_array_foreach(json_object_get(user, "groups"), i, g) {
         pawl_str name = jstr(g, "name", NULL);
-        if (name.n > 0 && e->nroles < PAWL_DISC_MAX_ROLES)
-            e->roles[e->nroles++] = name;
+        if (name.n > 0 && f.nroles < PAWL_DISC_MAX_ROLES)
+            f.roles[f.nroles++] = name;
     }
-    return PAWL_OK;
+    return pawl_api_event_check(&f, e, where, lineno, d);
 }
 
 static bool num(const char *p, size_t n, int *out)
