@@ -43,6 +43,10 @@ struct pst {
     int64_t bulkwin;                /* location data read in the current hour */
     uint64_t bulk_bytes;
     int64_t first_ms;               /* first seen */
+    uint32_t hours;                 /* staff: UTC hours of the day it has acted in (bit h) */
+    uint32_t staff_events;
+    uint32_t staff_days;            /* staff: distinct UTC days it has acted on */
+    int64_t staff_day;              /* staff: the last of them (days since 1970) */
 };
 
 /* Per source address: failed authentications in 10-minute windows. */
@@ -472,16 +476,16 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
     }
 }
 
-/* Whether a path segment, or a part of one between dots ("door.unlock"),
- * is one of words. */
-#define W(s) {s, sizeof(s) - 1}
+#define W(s) {s, sizeof(s) - 1} /* a word list entry: {"word", length} */
 
-static bool path_has(pawl_str path, const pawl_str *words)
+/* Whether a path segment, or (with parts) a part of one between dots
+ * ("door.unlock"), is one of words. */
+static bool path_match(pawl_str path, const pawl_str *words, bool parts)
 {
     size_t i = 0;
     while (i < path.n) {
         size_t j = i;
-        while (j < path.n && path.p[j] != '/' && path.p[j] != '.')
+        while (j < path.n && path.p[j] != '/' && (!parts || path.p[j] != '.'))
             j++;
         for (size_t w = 0; words[w].p; w++)
             if (words[w].n == j - i && memcmp(path.p + i, words[w].p, j - i) == 0)
@@ -489,6 +493,11 @@ static bool path_has(pawl_str path, const pawl_str *words)
         i = j + 1;
     }
     return false;
+}
+
+static bool path_has(pawl_str path, const pawl_str *words)
+{
+    return path_match(path, words, true);
 }
 
 static bool writes(const struct pawl_api_event *e)
@@ -522,12 +531,27 @@ static bool other_owner(const struct pawl_detector *d, pawl_str principal, pawl_
     return false;
 }
 
+/* Whether someone else's grant on vin began in [from, to): the owners'
+ * change at from was for them. */
+static bool other_grant_since(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t from,
+                              int64_t to)
+{
+    uint32_t it = 0;
+    const struct pawl_grant *g;
+    while ((g = pawl_grants_of_vin(d->grants, vin, &it)) != NULL)
+        if (g->since_ms >= from && g->since_ms < to && !pawl__str_eq(principal, pawl_grants_principal(d->grants, g)))
+            return true;
+    return false;
+}
+
 /* new_account_command (with grants): an account first seen within the hour,
  * whose standing on the car is under an hour old, commands it while the
  * car's owner from before still holds it and nobody with standing on the
- * car shared it within a day (Hyundai 2022: an account registered with the
- * owner's address gets the owner's cars). A sale ends the old owner's
- * grant; an owner adding a driver writes the car's owners or drivers. */
+ * car shared it with this account: within a day before its grant, with no
+ * other account's grant in between (Hyundai 2022: an account registered
+ * with the owner's address gets the owner's cars). A sale ends the old
+ * owner's grant; an owner adding a driver writes the car's owners or
+ * drivers, and that write stands for the one grant that follows it. */
 static void new_account(const struct pawl_detector *d, const struct emit *em, struct pst *st, pawl_str vin,
                         const struct vst *v)
 {
@@ -536,9 +560,9 @@ static void new_account(const struct pawl_detector *d, const struct emit *em, st
     if (d->grants == NULL || e->time_ms - st->first_ms > HOUR)
         return;
     int64_t mine = grant_since(d, e->principal, vin, e->time_ms);
-    if (mine == INT64_MAX || e->time_ms - mine > HOUR ||
-        (v->changer != 0 && !v->outsider && e->time_ms - v->change_ms <= DAY) ||
-        !other_owner(d, e->principal, vin, mine, e->time_ms))
+    bool invited = v->changer != 0 && !v->outsider && v->change_ms <= mine && mine - v->change_ms <= DAY &&
+                   !other_grant_since(d, e->principal, vin, v->change_ms, mine);
+    if (mine == INT64_MAX || e->time_ms - mine > HOUR || invited || !other_owner(d, e->principal, vin, mine, e->time_ms))
         return;
     snprintf(title, sizeof title, "%s, first seen %lld s ago, commanded %.17s, which its owner still holds",
              st->name, (long long)((e->time_ms - st->first_ms) / 1000), vin.p);
@@ -554,7 +578,12 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
     static const pawl_str owners[] = {W("owner"), W("owners"), W("ownership"), W("drivers"), W("sharing"),
                                       W("invitations"), {NULL, 0}};
     static const pawl_str commands[] = {W("commands"), W("command"), W("remote"), {NULL, 0}};
-    static const pawl_str stationary[] = {W("unlock"), W("start"), W("stop"), W("trunk"), W("open"), {NULL, 0}};
+    /* a car may be unlocked, opened or started only when parked; climate or
+     * charging ("climate.start") is no such command: start and stop count
+     * as a whole segment or for the engine only */
+    static const pawl_str stationary[] = {W("unlock"), W("trunk"), W("open"), {NULL, 0}};
+    static const pawl_str engine[] = {W("start"), W("stop"), W("engine.start"), W("engine.stop"),
+                                      W("remote_start"), W("remote-start"), {NULL, 0}};
     const struct pawl_api_event *e = em->e;
     char title[200];
     bool fresh;
@@ -584,7 +613,7 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
         fire(d, em, D_OWNER_CMD, st, NULL, 5, 3, 2, title);
     }
     new_account(d, em, st, vin, v);
-    if (path_has(e->path, stationary) && v->speed_known && v->speed > 5.0 &&
+    if ((path_has(e->path, stationary) || path_match(e->path, engine, false)) && v->speed_known && v->speed > 5.0 &&
         e->time_ms - v->speed_ms <= 60000 && e->time_ms >= v->speed_ms) {
         snprintf(title, sizeof title, "%s's command to %.17s was carried out while it drove at %.0f km/h",
                  st->name, vin.p, v->speed);
@@ -596,6 +625,60 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
  * country than the one it was first seen in (shop and call-centre tools do
  * not travel). excessive_data_exposure: more than 20 MB of location data
  * (location, trips, history) to one principal within an hour. */
+/* How far hour h is from the nearest hour in mask, around the clock. */
+static unsigned hours_away(uint32_t mask, unsigned h)
+{
+    for (unsigned k = 0; k <= 12; k++)
+        if (mask & (1u << ((h + k) % 24) | 1u << ((h + 24 - k) % 24)))
+            return k;
+    return 24;
+}
+
+/* The longest run of idle hours in mask, around midnight if need be: its
+ * first hour and its length (24 for an empty mask). The working hours are
+ * the rest of the day. */
+static unsigned idle_run(uint32_t mask, unsigned *first)
+{
+    unsigned idle = 0, longest = 0;
+    *first = 0;
+    for (unsigned i = 0; i < 48; i++) {
+        idle = mask & (1u << (i % 24)) ? 0 : idle + 1;
+        if (idle > longest && idle <= 24) {
+            longest = idle;
+            *first = (i + 25 - idle) % 24;
+        }
+    }
+    return longest;
+}
+
+/* The hours half of off_hours_or_region: a staff account whose work so far
+ * (30 events or more, on two UTC days or more) fits in 14 hours of the day
+ * acts outside them, 2 hours or more from their edges (an hour inside them
+ * it had not worked in before is no finding). One day is not
+ * a profile (the afternoon shift is no reason to flag the next morning);
+ * call centres open around the clock never get one. */
+static void staff_hours(const struct pawl_detector *d, const struct emit *em, struct pst *st)
+{
+    const struct pawl_api_event *e = em->e;
+    unsigned h = (unsigned)(e->time_ms / HOUR % 24);
+    int64_t day = e->time_ms / DAY;
+    char title[200];
+    unsigned first, idle = idle_run(st->hours, &first);
+    bool off = idle >= 10 && (h + 24 - first) % 24 < idle; /* working hours fit in 14; h is outside them */
+    if (st->staff_events >= 30 && st->staff_days >= 2 && off && hours_away(st->hours, h) >= 2) {
+        snprintf(title, sizeof title, "staff account %s acts at %02u:%02u UTC, %u hours from any hour of its "
+                 "%u earlier events", st->name, h, (unsigned)(e->time_ms / 60000 % 60), hours_away(st->hours, h),
+                 st->staff_events);
+        fire(d, em, D_STAFF_REGION, st, NULL, 4, 2, 1, title);
+    }
+    st->hours |= 1u << h;
+    st->staff_events += st->staff_events < UINT32_MAX;
+    if (st->staff_days == 0 || day != st->staff_day) {
+        st->staff_days += st->staff_days < UINT32_MAX;
+        st->staff_day = day;
+    }
+}
+
 static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em, struct pst *st)
 {
     static const char *const staff[] = {"dealer", "support", NULL};
@@ -603,7 +686,10 @@ static void staff_and_bulk(const struct pawl_detector *d, const struct emit *em,
                                         {NULL, 0}};
     const struct pawl_api_event *e = em->e;
     char title[200];
-    if (e->country.n == 2 && has_role(e, staff)) {
+    bool is_staff = has_role(e, staff);
+    if (is_staff)
+        staff_hours(d, em, st);
+    if (e->country.n == 2 && is_staff) {
         if (st->home[0] == '\0')
             memcpy(st->home, e->country.p, 2);
         else if (memcmp(st->home, e->country.p, 2) != 0) {
@@ -735,7 +821,8 @@ static bool time_ok(int64_t t)
 static bool pst_times_ok(const struct pst *p)
 {
     bool ok = time_ok(p->win1) && time_ok(p->win24) && time_ok(p->enum_last) && time_ok(p->ipwin) &&
-              time_ok(p->prev_ms) && time_ok(p->bulkwin) && time_ok(p->first_ms);
+              time_ok(p->prev_ms) && time_ok(p->bulkwin) && time_ok(p->first_ms) && time_ok(p->staff_day) &&
+              p->hours < (1u << 24);
     for (int i = 0; i < D__COUNT; i++)
         ok = ok && time_ok(p->fired[i]);
     return ok;

@@ -19,6 +19,7 @@ import sys
 T0 = 1795000000000  # ms
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
+MIDNIGHT = T0 - T0 % DAY + DAY  # the first UTC midnight of the traffic (T0 is at 11:06 UTC)
 VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 WEIGHTS = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
 VALUES = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9]))
@@ -114,14 +115,15 @@ def benign(g, cars):
         for v in mine:
             g.ev(t, who, ["fleet_manager"], "POST", "/api/v1/vehicles/%s/commands/door.lock" % v, 200, ip)
             t += r.randint(300, 2000)
-    # dealers: cars in for service, granted for the visit
+    # dealers: cars in for service during shop hours (12:00-16:00 UTC on the first day, 07:00-16:00 on
+    # the second), granted for the visit
     for i in range(15):
         who = "dealer-%d" % i
         g.benign.append(who)
         ip = g.ip()
         for _ in range(r.randint(5, 20)):
             v = cars.pop()
-            since = T0 + r.randint(0, DAY)
+            since = r.choice([MIDNIGHT - DAY + r.randint(12 * HOUR, 16 * HOUR), MIDNIGHT + r.randint(7 * HOUR, 16 * HOUR)])
             g.grant(who, v, "dealer", since, since + 2 * DAY, org="dealership-%d" % i)
             t = since + r.randint(1000, HOUR)
             for op in ["status", "diagnostics", "status"]:
@@ -175,6 +177,14 @@ def benign(g, cars):
         for k in range(10):  # a drive, then parked
             g.telemetry.append({"time": t + k * 30000, "vin": v, "signals": {"Vehicle.Speed": 50.0 if k < 8 else 0.0}})
         g.ev(t + 9 * 30000 + 5000, who, ["owner"], "POST", "/api/v1/vehicles/%s/commands/door.unlock" % v, 200, g.ip())
+    # support desks open around the clock
+    for i in range(3):
+        who = "support-desk-%d" % i
+        g.benign.append(who)
+        ip = g.ip()
+        for k in range(60):
+            g.ev(T0 + k * 48 * 60000 + r.randint(0, 600000), who, ["support"], "GET", "/api/v1/support/tickets",
+                 200, ip)
     # the backend's telematics service touches every car
     for k in range(3000):
         v = r.choice([x["vin"] for x in g.grants[:2000]])
@@ -248,6 +258,23 @@ def attacks(g, cars, victims):
         g.ev(T0 + 2 * HOUR + k * HOUR, who, ["support"], "GET", "/api/v1/support/tickets", 200, "10.20.0.7")
     g.in_attack = True
     g.ev(t + 7 * HOUR + 300000, who, ["support"], "GET", "/api/v1/support/tickets", 200, g.ip(), "BR")
+    # FCA 2016-like, from inside: a dealer account that works shop hours (the first afternoon, then the
+    # next day from 07:00) pulls key codes for the cars in its shop at 02:30 UTC the night after, from
+    # its usual country and address (a stolen login, or an insider)
+    who, ip = "dealer-night", g.ip()
+    g.attackers[who] = "dealer_credential_at_night"
+    g.in_attack = False  # its ordinary days
+    shop = [cars.pop() for _ in range(12)]
+    for v in shop:
+        g.grant(who, v, "dealer", MIDNIGHT - DAY + 11 * HOUR, MIDNIGHT + 2 * DAY, org="dealership-night")
+    for k in range(60):
+        day_start = MIDNIGHT - DAY + 12 * HOUR if k < 20 else MIDNIGHT + 7 * HOUR
+        g.ev(day_start + (k % 20 if k < 20 else k - 20) * 14 * 60000, who, ["dealer"], "GET",
+             "/api/v1/dealer/vehicles/%s/status" % shop[k % 12], 200, ip)
+    g.in_attack = True
+    for k, v in enumerate(shop[:3]):
+        g.ev(MIDNIGHT + DAY + 2 * HOUR + 30 * 60000 + k * 40000, who, ["dealer"], "GET",
+             "/api/v1/dealer/vehicles/%s/key-codes" % v, 200, ip)
     # an API handing out far too much location data (the whole trip history, every call)
     owner = "owner-222"
     mine = g.car_of(owner)

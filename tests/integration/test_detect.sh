@@ -8,8 +8,10 @@
 # car reported driving (--telemetry), a support account acting from abroad,
 # an API handing out 36 MB of trip history in minutes, and a new account
 # handed an owner's car (Hyundai 2022) beside invited family members who
-# unlock at once. Every attack must be found within
-# 10 of its own events, and at most 1 % of benign principals flagged.
+# unlock at once, and a dealer login used at night (beside dealers working
+# shop hours and support desks open around the clock). Every attack must be
+# found within 10 of its own events, and at most 1 % of benign principals
+# flagged.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}"
 here=$PAWL_SRC/tests/integration

@@ -237,6 +237,22 @@ static void test_new_account(void **state)
     pawl_detector_feed(d, &e, on_finding, &got);
     assert_int_equal(got.n, 0);
     pawl_detector_free(d);
+    /* the owner's sharing went to someone else (their grant came first): not an invitation */
+    struct pawl_grants *g2;
+    assert_int_equal(pawl_grants_new(86400000, &g2), PAWL_OK);
+    add_grant(g2, "victim", V1, 0, "null");
+    add_grant(g2, "cousin", V1, T - 30000, "null");
+    add_grant(g2, "hijacker", V1, T + 8 * H, "null");
+    assert_int_equal(pawl_detector_new(&cfg, g2, &d), PAWL_OK);
+    e = post(T - 60000, "victim", "/api/v1/vehicles/" V1 "/drivers");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    e = post(T + 8 * H + 90000, "hijacker", "/api/v1/vehicles/" V1 "/commands/engine.start");
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "new_account_command");
+    pawl_detector_free(d);
+    pawl_grants_free(g2);
+    got.n = 0;
     /* without grants a new owner and a hijacker look the same: quiet */
     assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
     e = post(T + 90000, "hijacker", "/api/v1/vehicles/" V1 "/commands/engine.start");
@@ -244,6 +260,70 @@ static void test_new_account(void **state)
     assert_int_equal(got.n, 0);
     pawl_detector_free(d);
     pawl_grants_free(g);
+}
+
+/* off_hours_or_region, hours: a dealer that worked 08:00-17:59 UTC on two
+ * days acts at 02:00; after one day a shop is not judged; an hour inside its
+ * working hours, one within an hour of them, and a desk open around the
+ * clock stay quiet. */
+static void test_staff_hours(void **state)
+{
+    (void)state;
+    const int64_t H = 3600 * 1000LL, DAY0 = 20000 * 24 * H; /* a UTC midnight */
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    pawl_str dealer = {"dealer", 6}, support = {"support", 7};
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int i = 0; i < 40; i++) { /* 08:00 to 17:45, the first day */
+        struct pawl_api_event e = ev(DAY0 + 8 * H + i * 15 * 60000, "shop", "/api/v1/dealer/jobs", 200, "5.5.5.5");
+        e.roles[0] = dealer;
+        e.nroles = 1;
+        struct pawl_api_event o = ev(DAY0 + i * 36 * 60000, "desk", "/api/v1/support/tickets", 200, "5.5.5.6");
+        o.roles[0] = support;
+        o.nroles = 1;
+        pawl_detector_feed(d, &e, on_finding, &got);
+        pawl_detector_feed(d, &o, on_finding, &got);
+    }
+    assert_int_equal(got.n, 0);
+    struct pawl_api_event e = ev(DAY0 + 26 * H, "shop-2", "/api/v1/dealer/jobs", 200, "5.5.5.5");
+    e.roles[0] = dealer;
+    e.nroles = 1;
+    for (int i = 0; i < 40; i++) { /* another shop, one day's work, then 02:00: no profile yet */
+        e.time_ms = DAY0 + 8 * H + i * 15 * 60000;
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    e.time_ms = DAY0 + 26 * H;
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    e.principal = (pawl_str){"shop", 4};
+    for (int i = 0; i < 10; i++) { /* the second day, 09:00 to 11:15, then 13:30: inside its hours */
+        e.time_ms = DAY0 + 33 * H + i * 15 * 60000;
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    e.time_ms = DAY0 + 37 * H + 30 * 60000;
+    pawl_detector_feed(d, &e, on_finding, &got);
+    assert_int_equal(got.n, 0);
+    struct pawl_api_event late = ev(DAY0 + 42 * H + 30 * 60000, "shop", "/api/v1/dealer/jobs", 200, "5.5.5.5");
+    late.roles[0] = dealer;
+    late.nroles = 1;
+    pawl_detector_feed(d, &late, on_finding, &got);
+    assert_int_equal(got.n, 0); /* the hour after the last hour worked */
+    struct pawl_api_event night = ev(DAY0 + 50 * H, "shop", "/api/v1/dealer/vehicles/" V1 "/key-codes", 200,
+                                     "5.5.5.5");
+    night.roles[0] = dealer;
+    night.nroles = 1;
+    pawl_detector_feed(d, &night, on_finding, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "off_hours_or_region");
+    assert_string_equal(got.last.principal, "shop");
+    assert_non_null(strstr(got.last.title, "02:00 UTC"));
+    struct pawl_api_event desk = ev(DAY0 + 50 * H, "desk", "/api/v1/support/tickets", 200, "5.5.5.6");
+    desk.roles[0] = support;
+    desk.nroles = 1;
+    pawl_detector_feed(d, &desk, on_finding, &got); /* 00:00 to 23:24: no working hours to leave */
+    assert_int_equal(got.n, 1);
+    pawl_detector_free(d);
 }
 
 static void test_staff_and_bulk(void **state)
@@ -290,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_addresses_and_text),
         cmocka_unit_test(test_vehicle_rules),
         cmocka_unit_test(test_new_account),
+        cmocka_unit_test(test_staff_hours),
         cmocka_unit_test(test_staff_and_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
