@@ -72,7 +72,8 @@ struct vst {
 
 struct table {
     void *slots;
-    size_t size, cap, used;
+    uint32_t *order;                /* the used slots' indexes, in the order they were taken */
+    size_t size, cap, used, max;
 };
 
 struct pawl_detector {
@@ -82,6 +83,20 @@ struct pawl_detector {
     uint64_t untracked;
 };
 
+static struct table *tables(struct pawl_detector *d, int i)
+{
+    return i == 0 ? &d->principals : i == 1 ? &d->addresses : &d->vehicles;
+}
+
+/* Empties t, touching only the slots in use (a fresh table's pages are
+ * never written, so they take no memory). */
+static void table_clear(struct table *t)
+{
+    for (size_t k = 0; k < t->used; k++)
+        memset((char *)t->slots + (size_t)t->order[k] * t->size, 0, t->size);
+    t->used = 0;
+}
+
 static int table_init(struct table *t, size_t size, size_t max)
 {
     t->cap = 16;
@@ -89,8 +104,10 @@ static int table_init(struct table *t, size_t size, size_t max)
         t->cap *= 2;
     t->size = size;
     t->used = 0;
+    t->max = max;
     t->slots = calloc(t->cap, size);
-    return t->slots ? 0 : -1;
+    t->order = calloc(max ? max : 1, sizeof *t->order);
+    return t->slots && t->order ? 0 : -1;
 }
 
 /* The entry of key (its first 8 bytes are the key), created when there is
@@ -106,7 +123,7 @@ static void *lookup(struct table *t, uint64_t key, size_t max, bool *fresh)
         if (*slot == 0) {
             if (t->used == max)
                 return NULL;
-            t->used++;
+            t->order[t->used++] = (uint32_t)i;
             *slot = key;
             *fresh = true;
             return slot;
@@ -137,9 +154,10 @@ void pawl_detector_free(struct pawl_detector *d)
 {
     if (d == NULL)
         return;
-    free(d->principals.slots);
-    free(d->addresses.slots);
-    free(d->vehicles.slots);
+    for (int t = 0; t < 3; t++) {
+        free(tables(d, t)->slots);
+        free(tables(d, t)->order);
+    }
     free(d);
 }
 
@@ -769,10 +787,6 @@ struct state_head {
     uint64_t untracked;
 };
 
-static struct table *tables(struct pawl_detector *d, int i)
-{
-    return i == 0 ? &d->principals : i == 1 ? &d->addresses : &d->vehicles;
-}
 
 pawl_err pawl_detector_save(const struct pawl_detector *det, int (*write)(void *ctx, const void *p, size_t n),
                             void *ctx)
@@ -789,12 +803,11 @@ pawl_err pawl_detector_save(const struct pawl_detector *det, int (*write)(void *
     h.untracked = d->untracked;
     if (write(ctx, &h, sizeof h) != 0)
         return PAWL_EIO;
-    for (int t = 0; t < 3; t++) { /* used slots only: (index, entry) */
+    for (int t = 0; t < 3; t++) { /* used slots only, (index, entry): no scan of the whole table */
         struct table *tb = tables(d, t);
-        for (uint64_t i = 0; i < tb->cap; i++) {
-            const char *slot = (const char *)tb->slots + i * tb->size;
-            if (*(const uint64_t *)(const void *)slot != 0 &&
-                (write(ctx, &i, sizeof i) != 0 || write(ctx, slot, tb->size) != 0))
+        for (size_t k = 0; k < tb->used; k++) {
+            uint64_t i = tb->order[k];
+            if (write(ctx, &i, sizeof i) != 0 || write(ctx, (const char *)tb->slots + i * tb->size, tb->size) != 0)
                 return PAWL_EIO;
         }
     }
@@ -865,29 +878,27 @@ pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void
         return PAWL_EINVAL;
     }
     for (int t = 0; t < 3; t++)
-        if (h.sizes[t] != tables(d, t)->size || h.caps[t] != tables(d, t)->cap || h.used[t] > h.caps[t]) {
+        if (h.sizes[t] != tables(d, t)->size || h.caps[t] != tables(d, t)->cap || h.used[t] > tables(d, t)->max) {
             pawl__diagf(dg, where, 0, 0, "written by another build or with other limits; start afresh "
                         "(remove the file) or use the same limits");
             return PAWL_EINVAL;
         }
     for (int t = 0; t < 3; t++) {
         struct table *tb = tables(d, t);
-        memset(tb->slots, 0, tb->cap * tb->size);
-        tb->used = 0;
+        table_clear(tb);
         for (uint64_t k = 0; k < h.used[t]; k++) {
-            uint64_t i;
-            if (read(ctx, &i, sizeof i) != 0 || i >= tb->cap ||
-                read(ctx, (char *)tb->slots + i * tb->size, tb->size) != 0 ||
-                *(uint64_t *)(void *)((char *)tb->slots + i * tb->size) == 0 ||
-                !entry_ok(t, (char *)tb->slots + i * tb->size)) {
+            uint64_t i = 0;
+            char *slot = read(ctx, &i, sizeof i) == 0 && i < tb->cap ? (char *)tb->slots + i * tb->size : NULL;
+            if (slot == NULL || *(uint64_t *)(void *)slot != 0 || /* the same slot twice */
+                read(ctx, slot, tb->size) != 0 || *(uint64_t *)(void *)slot == 0 || !entry_ok(t, slot)) {
                 pawl__diagf(dg, where, 0, 0, "truncated or damaged");
-                for (int u = 0; u < 3; u++) { /* nothing half-loaded stays */
-                    memset(tables(d, u)->slots, 0, tables(d, u)->cap * tables(d, u)->size);
-                    tables(d, u)->used = 0;
-                }
+                if (slot != NULL) /* a half-read entry */
+                    memset(slot, 0, tb->size);
+                for (int u = 0; u < 3; u++) /* nothing half-loaded stays */
+                    table_clear(tables(d, u));
                 return PAWL_EINVAL;
             }
-            tb->used++;
+            tb->order[tb->used++] = (uint32_t)i;
         }
     }
     d->untracked = h.untracked;
