@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,14 +41,29 @@ int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pa
     return 0;
 }
 
-int pawl_host_detect_save(const char *path, const struct pawl_detector *det, const struct pawl_blocklist *bl,
-                          int64_t now_ms, char *err, size_t errlen)
+char *pawl_host_detect_snapshot(const struct pawl_detector *det, const struct pawl_blocklist *bl, int64_t now_ms,
+                                size_t *len)
+{
+    char *buf = NULL;
+    FILE *m = open_memstream(&buf, len);
+    if (m == NULL)
+        return NULL;
+    bool ok = pawl_detector_save(det, fwrite_all, m) == PAWL_OK &&
+              (bl == NULL || pawl_blocklist_save(bl, now_ms, fwrite_all, m) == PAWL_OK);
+    ok = fclose(m) == 0 && ok;
+    if (!ok) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int pawl_host_detect_write(const char *path, const char *bytes, size_t len, char *err, size_t errlen)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && pawl_detector_save(det, fwrite_all, f) == PAWL_OK &&
-              (bl == NULL || pawl_blocklist_save(bl, now_ms, fwrite_all, f) == PAWL_OK);
+    bool ok = f != NULL && fwrite(bytes, 1, len, f) == len;
     ok = f != NULL && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
     if (f != NULL)
         ok = fclose(f) == 0 && ok;
@@ -57,4 +73,18 @@ int pawl_host_detect_save(const char *path, const struct pawl_detector *det, con
         return -1;
     }
     return 0;
+}
+
+int pawl_host_detect_save(const char *path, const struct pawl_detector *det, const struct pawl_blocklist *bl,
+                          int64_t now_ms, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *bytes = pawl_host_detect_snapshot(det, bl, now_ms, &len);
+    if (bytes == NULL) {
+        snprintf(err, errlen, "%s: cannot save the detectors' state (out of memory)", path);
+        return -1;
+    }
+    int rc = pawl_host_detect_write(path, bytes, len, err, errlen);
+    free(bytes);
+    return rc;
 }

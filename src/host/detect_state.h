@@ -22,4 +22,11 @@ int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pa
 int pawl_host_detect_save(const char *path, const struct pawl_detector *det, const struct pawl_blocklist *bl,
                           int64_t now_ms, char *err, size_t errlen);
 
+/* The same in two steps, so that a caller holding a lock over det and bl
+ * only copies them to memory under it: the bytes of the file (free()), or
+ * NULL when out of memory; then writing them (0, or -1 with err). */
+char *pawl_host_detect_snapshot(const struct pawl_detector *det, const struct pawl_blocklist *bl, int64_t now_ms,
+                                size_t *len);
+int pawl_host_detect_write(const char *path, const char *bytes, size_t len, char *err, size_t errlen);
+
 #endif

@@ -178,11 +178,15 @@ void pawld_detect_save(struct pawld_server_state *srv)
     char err[4400];
     if (d == NULL || d->state[0] == '\0')
         return;
-    pthread_mutex_lock(&d->lock);
-    int rc = pawl_host_detect_save(d->state, d->det, d->blocks, pawld_wall_ms(), err, sizeof err);
+    size_t len = 0;
+    pthread_mutex_lock(&d->lock); /* held for the copy only: the file is written after */
+    char *bytes = pawl_host_detect_snapshot(d->det, d->blocks, pawld_wall_ms(), &len);
     pthread_mutex_unlock(&d->lock);
-    if (rc != 0)
+    if (bytes == NULL)
+        snprintf(err, sizeof err, "%s: cannot save the detectors' state (out of memory)", d->state);
+    if (bytes == NULL || pawl_host_detect_write(d->state, bytes, len, err, sizeof err) != 0)
         pawld_log(srv->sinks, "error", "\"msg\":\"%s\"", pawld_json_escape(err, err, sizeof err));
+    free(bytes);
 }
 
 void pawld_detect_stop(struct pawld_server_state *srv)
