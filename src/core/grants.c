@@ -34,7 +34,11 @@ struct pawl_grants {
     struct pawl_grant *g;  /* g[0] unused so that 0 can mean "none" */
     uint32_t n;
     size_t cap;
-    uint32_t *heads;       /* open addressing over (principal, vin): grant index or 0 */
+    struct head {          /* open addressing over (principal, vin) */
+        uint32_t idx;      /* the first grant of the bucket, 0: empty */
+        uint32_t tag;      /* the key hash's high half: most other keys fail on it without a look at
+                            * the grant and its principal (two cache misses) */
+    } *heads;
     uint32_t *vheads;      /* the same over vin alone (chains through vnext) */
     size_t nheads;
     uint64_t seed;
@@ -89,12 +93,16 @@ static bool same_key(const struct pawl_grants *g, const struct pawl_grant *gr, p
            memcmp(p, principal.p, principal.n) == 0;
 }
 
-/* Slot of (principal, vin): its head, or the empty slot where it would go. */
-static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const char *vin)
+/* Slot of (principal, vin): its head, or the empty slot where it would go;
+ * *tag is the key's tag. */
+static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const char *vin, uint32_t *tag)
 {
     size_t mask = g->nheads - 1;
-    size_t i = key_hash(g, principal, vin) & mask;
-    while (g->heads[i] && !same_key(g, &g->g[g->heads[i]], principal, vin))
+    uint64_t h = key_hash(g, principal, vin);
+    size_t i = h & mask;
+    *tag = (uint32_t)(h >> 32);
+    while (g->heads[i].idx &&
+           (g->heads[i].tag != *tag || !same_key(g, &g->g[g->heads[i].idx], principal, vin)))
         i = (i + 1) & mask;
     return i;
 }
@@ -112,7 +120,8 @@ static size_t vslot_of(const struct pawl_grants *g, const char *vin)
 static bool rehash(struct pawl_grants *g)
 {
     size_t ns = g->nheads ? g->nheads * 2 : 1024;
-    uint32_t *old = g->heads, *vold = g->vheads;
+    struct head *old = g->heads;
+    uint32_t *vold = g->vheads;
     size_t oldn = g->nheads;
     g->heads = calloc(ns, sizeof *g->heads);
     g->vheads = calloc(ns, sizeof *g->vheads);
@@ -125,10 +134,12 @@ static bool rehash(struct pawl_grants *g)
     }
     g->nheads = ns;
     for (size_t i = 0; i < oldn; i++) {
-        if (old[i] != 0) {
-            const struct pawl_grant *gr = &g->g[old[i]];
+        if (old[i].idx != 0) {
+            const struct pawl_grant *gr = &g->g[old[i].idx];
             const char *p = pawl__strpool_get(&g->pool, gr->principal);
-            g->heads[slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin)] = old[i];
+            uint32_t tag;
+            size_t s = slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin, &tag);
+            g->heads[s] = (struct head){ old[i].idx, tag };
         }
         if (vold[i] != 0) /* a chain moves whole with its head */
             g->vheads[vslot_of(g, g->g[vold[i]].vin)] = vold[i];
@@ -144,11 +155,12 @@ static pawl_err insert(struct pawl_grants *g, const struct pawl_grant *gr, pawl_
         return PAWL_ENOMEM;
     if (!pawl__grow(&g->g, &g->cap, g->n, sizeof *g->g, 1024))
         return PAWL_ENOMEM;
-    size_t s = slot_of(g, principal, gr->vin), vs = vslot_of(g, gr->vin);
+    uint32_t tag;
+    size_t s = slot_of(g, principal, gr->vin, &tag), vs = vslot_of(g, gr->vin);
     g->g[g->n] = *gr;
-    g->g[g->n].next = g->heads[s];
+    g->g[g->n].next = g->heads[s].idx;
     g->g[g->n].vnext = g->vheads[vs];
-    g->heads[s] = g->n;
+    g->heads[s] = (struct head){ g->n, tag };
     g->vheads[vs] = g->n++;
     return PAWL_OK;
 }
@@ -170,11 +182,11 @@ const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
                                           pawl_str vin, uint32_t *it)
 {
-    uint32_t i;
+    uint32_t i, tag;
     if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
         return NULL;
     if (*it == 0)
-        i = g->heads[slot_of(g, principal, vin.p)];
+        i = g->heads[slot_of(g, principal, vin.p, &tag)].idx;
     else
         i = g->g[*it].next;
     *it = i;
