@@ -7,6 +7,12 @@
 #                                  listener (admin_port) answers /readyz
 #   pawld_stop                     SIGTERM, then waits; sets pawld_rc
 #   recorded                       how many requests the backend has seen
+#   example_setup                  a temporary directory (tmp, removed on exit
+#                                  unless KEEP_TMP is set) holding the example
+#                                  policy with the per-principal limit raised,
+#                                  JWKS and grants; the backend started in it
+#   consecutive_vins N             N VINs with valid check digits and
+#                                  consecutive serials (an enumeration)
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 backend_pid=
@@ -59,4 +65,29 @@ pawld_stop() {
         wait "$pawld_pid" || pawld_rc=$?
         pawld_pid=
     fi
+}
+example_cleanup() {
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    backend_stop
+    if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+example_setup() {
+    tmp=$(mktemp -d)
+    trap example_cleanup EXIT
+    cd "$tmp"
+    cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
+    sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' \
+        policy.yaml
+    backend_start "$tmp"
+}
+consecutive_vins() {
+    $py - "$1" <<'PY'
+import sys
+W = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
+V = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9]))
+for k in range(int(sys.argv[1])):
+    body = "1HGCM826" + "0" + "3A" + "%06d" % (100 + k)
+    c = sum((int(x) if x.isdigit() else V[x]) * w for x, w in zip(body, W)) % 11
+    print(body[:8] + ("X" if c == 10 else str(c)) + body[9:])
+PY
 }

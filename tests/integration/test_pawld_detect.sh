@@ -6,19 +6,9 @@
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
 here=$PAWL_SRC/tests/integration
-tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
-cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
-    backend_stop
-    if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-cd "$tmp"
-cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
-sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' policy.yaml
-backend_start "$tmp"
+example_setup
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF2
 version: 1
@@ -35,15 +25,7 @@ logs: {json: pawld.log, findings: findings.jsonl}
 EOF2
 pawld_start "$tmp/pawld.yaml"
 tok=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
-vins=$($py - <<'PY'
-W = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
-V = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9]))
-for k in range(10):
-    body = "1HGCM826" + "0" + "3A" + "%06d" % (100 + k)
-    c = sum((int(x) if x.isdigit() else V[x]) * w for x, w in zip(body, W)) % 11
-    print(body[:8] + ("X" if c == 10 else str(c)) + body[9:])
-PY
-)
+vins=$(consecutive_vins 10)
 get() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://127.0.0.1:$proxy_port/api/v1/vehicles/$1/status"; }
 n=0
 for v in $vins; do
