@@ -22,7 +22,6 @@ _Static_assert(PAWL_JWT_CACHE_MAX % WAYS == 0, "cache bound is whole sets");
 /* A verification result: a cache entry, or the stack copy when uncached. */
 struct centry {
     uint8_t h[32];      /* SHA-256 of the token */
-    uint64_t tick;      /* last use, for LRU within the set; 0 = empty */
     uint8_t reason;     /* result of the time-independent checks */
     uint8_t cacheable;  /* the signature was checked: the result is worth keeping */
     uint8_t has_nbf;
@@ -31,6 +30,14 @@ struct centry {
         char msg[sizeof(struct pawl_principal)]; /* otherwise: why */
     } u;
 };
+
+/* A set's ways at a glance, in one cache line: a lookup reads this line and
+ * then only the entry whose tag matches, not the head of every way. */
+struct cset {
+    uint64_t tag[WAYS];  /* the digest's first 8 bytes */
+    uint64_t tick[WAYS]; /* last use, for LRU within the set; 0 = empty */
+};
+_Static_assert(sizeof(struct cset) == 64, "a set header is one cache line");
 
 struct pawl_jwt_verifier {
     const struct pawl_jwks *keys;
@@ -43,7 +50,8 @@ struct pawl_jwt_verifier {
     uint64_t seed;        /* secret: set index is unpredictable to a token forger */
     size_t nsets;         /* 0 = cache disabled */
     uint64_t tick;
-    struct centry *cache;
+    struct cset *sets;    /* nsets: the ways' tags, one cache line per set */
+    struct centry *cache; /* nsets * WAYS */
     struct pawl_jwt_stats st;
 };
 
@@ -346,19 +354,28 @@ static bool token_hash(struct pawl_jwt_verifier *v, const char *t, size_t n, uin
            EVP_DigestFinal_ex(v->sha, h, &len) == 1;
 }
 
-static struct centry *cache_set(const struct pawl_jwt_verifier *v, const uint8_t h[32])
+static size_t cache_set(const struct pawl_jwt_verifier *v, const uint8_t h[32])
 {
-    return &v->cache[(pawl__hash64(v->seed, h, 32) % v->nsets) * WAYS];
+    return pawl__hash64(v->seed, h, 32) % v->nsets;
+}
+
+static uint64_t cache_tag(const uint8_t h[32])
+{
+    uint64_t t;
+    memcpy(&t, h, sizeof t);
+    return t;
 }
 
 static struct centry *cache_find(struct pawl_jwt_verifier *v, const uint8_t h[32])
 {
-    struct centry *set = cache_set(v, h);
+    size_t i = cache_set(v, h);
+    struct cset *set = &v->sets[i];
+    uint64_t tag = cache_tag(h);
     for (size_t w = 0; w < WAYS; w++)
         /* memcmp is fine: the digest of a token is not a secret worth timing. */
-        if (set[w].tick != 0 && memcmp(set[w].h, h, 32) == 0) {
-            set[w].tick = ++v->tick;
-            return &set[w];
+        if (set->tick[w] != 0 && set->tag[w] == tag && memcmp(v->cache[i * WAYS + w].h, h, 32) == 0) {
+            set->tick[w] = ++v->tick;
+            return &v->cache[i * WAYS + w];
         }
     return NULL;
 }
@@ -367,25 +384,27 @@ static struct centry *cache_find(struct pawl_jwt_verifier *v, const uint8_t h[32
 static const struct centry *cache_put(struct pawl_jwt_verifier *v, const uint8_t h[32],
                                       const struct centry *r)
 {
-    struct centry *set = cache_set(v, h), *e = &set[0];
-    for (size_t w = 1; w < WAYS && e->tick != 0; w++)
-        if (set[w].tick < e->tick)
-            e = &set[w];
-    if (e->tick != 0)
+    size_t i = cache_set(v, h), w = 0;
+    struct cset *set = &v->sets[i];
+    for (size_t k = 1; k < WAYS && set->tick[w] != 0; k++)
+        if (set->tick[k] < set->tick[w])
+            w = k;
+    if (set->tick[w] != 0)
         v->st.evictions++;
+    struct centry *e = &v->cache[i * WAYS + w];
     memcpy(e, r, sizeof *e);
     memcpy(e->h, h, 32);
-    e->tick = ++v->tick;
+    set->tag[w] = cache_tag(h);
+    set->tick[w] = ++v->tick;
     return e;
 }
 
-enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
-                                 int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n, int64_t now_ms,
+                               struct pawl_principal *out, struct pawl_diag *d)
 {
     uint8_t h[32];
     struct centry r;
     const struct centry *e = NULL;
-    memset(out, 0, sizeof *out);
     if (n == 0) {
         pawl__diagf(d, WHERE, 0, 0, "no token presented");
         return PAWL_R_UNAUTHENTICATED;
@@ -415,6 +434,15 @@ enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token,
     return finish(v, e, now_ms, out, d);
 }
 
+enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
+                                 int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+{
+    enum pawl_reason r = verify(v, token, n, now_ms, out, d);
+    if (r != PAWL_R_ALLOWED) /* an allow wrote all of out; a deny leaves it empty */
+        memset(out, 0, sizeof *out);
+    return r;
+}
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 /* Copy an optional rule string; "" is refused (it would match nothing useful). */
@@ -440,7 +468,8 @@ static pawl_err verifier_init(struct pawl_jwt_verifier *v, const struct pawl_jwt
         (err = rule_str(rules->org_claim, "org", &v->org_claim)) != PAWL_OK)
         return err;
     v->nsets = (cache_entries + WAYS - 1) / WAYS;
-    if (v->nsets > 0 && (v->cache = pawl__table_alloc(v->nsets * WAYS * sizeof *v->cache)) == NULL)
+    if (v->nsets > 0 && ((v->cache = pawl__table_alloc(v->nsets * WAYS * sizeof *v->cache)) == NULL ||
+                         (v->sets = pawl__table_alloc(v->nsets * sizeof *v->sets)) == NULL))
         return PAWL_ENOMEM;
     v->sha_base = EVP_MD_CTX_new();
     v->sha = EVP_MD_CTX_new();
@@ -490,6 +519,7 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v)
     free(v->roles_claim);
     free(v->org_claim);
     free(v->cache);
+    free(v->sets);
     EVP_MD_CTX_free(v->sha_base);
     EVP_MD_CTX_free(v->sha);
     free(v);
