@@ -104,6 +104,12 @@ adm() { curl -s -o adm.json -w '%{http_code}' -X "$1" "http://127.0.0.1:$admin_p
 [ "$(adm POST '/blocks')" = 405 ] || fail "POST /blocks: $(cat adm.json)"
 grep -q '"msg":"block lifted by the admin listener","principal":"fleet-ops-7"' pawld.log || fail "lift not logged"
 
+# a reload keeps the block list's limit and file, and says so
+sed -i 's/state: detect.state}/state: detect.state, max_blocks: 50}/' pawld.yaml
+kill -HUP "$pawld_pid"
+for _ in $(seq 50); do grep -q '"reloaded","generation":2' pawld.log && break; sleep 0.1; done
+grep -q 'detect.max_blocks are read at start' pawld.log || fail "a reload changing detect.max_blocks: $(tail -3 pawld.log)"
+
 # 5. a damaged state file: pawld says which file and does not start
 pawld_stop
 head -c 100 detect.state >d && mv d detect.state

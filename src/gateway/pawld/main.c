@@ -57,6 +57,12 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
         pawld_world_unref(nw);
         return;
     }
+    const struct pawld_detect_config *was = &srv->world->cfg->detect, *now = &nw->cfg->detect;
+    if (was->max_blocks != now->max_blocks || (was->state == NULL) != (now->state == NULL) ||
+        (was->state != NULL && strcmp(was->state, now->state) != 0) ||
+        (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL))
+        pawld_log(srv->sinks, "warn", "\"msg\":\"logs.findings, detect.state and detect.max_blocks are read at "
+                  "start: the running values stay until pawld restarts\"");
     *gen += 1;
     pthread_mutex_lock(&srv->lock);
     struct pawld_world *old = srv->world;
