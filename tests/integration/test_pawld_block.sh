@@ -102,6 +102,8 @@ adm() { curl -s -o adm.json -w '%{http_code}' -X "$1" "http://127.0.0.1:$admin_p
 [ "$(adm DELETE '/blocks?who=u-1042')" = 400 ] || fail "bad query: $(cat adm.json)"
 [ "$(adm DELETE '/blocks?principal=%zz')" = 400 ] || fail "bad escape: $(cat adm.json)"
 [ "$(adm POST '/blocks')" = 405 ] || fail "POST /blocks: $(cat adm.json)"
+[ "$(adm DELETE "/blocks?principal=$(printf 'a%.0s' $(seq 600))")" = 400 ] || fail "an over-long subject: $(cat adm.json)"
+[ "$(adm DELETE "/blocks?principal=$(printf 'a%.0s' $(seq 512))")" = 404 ] || fail "the longest subject: $(cat adm.json)"
 grep -q '"msg":"block lifted by the admin listener","principal":"fleet-ops-7"' pawld.log || fail "lift not logged"
 
 # a reload keeps the block list's limit and file, and says so

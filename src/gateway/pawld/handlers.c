@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pawl/blocklist.h"
+#include "admin_query.h"
 #include "pawl/extauthz.h"
 #include "host.h"
 #include "pawl/jwt.h"
@@ -280,19 +281,8 @@ static void unblock(struct pawld_conn *c, pawl_str query)
 {
     char subject[PAWL_BLOCK_SUBJECT_MAX * 4];
     size_t n = 0;
-    bool principal = query.n > 10 && memcmp(query.p, "principal=", 10) == 0;
-    bool address = query.n > 8 && memcmp(query.p, "address=", 8) == 0;
-    pawl_str v = principal ? (pawl_str){query.p + 10, query.n - 10} : (pawl_str){query.p + 8, query.n - 8};
-    bool ok = principal || address;
-    for (size_t i = 0; ok && i < v.n; i++) {
-        uint8_t byte = (uint8_t)v.p[i];
-        ok = n < sizeof subject && v.p[i] != '&' &&
-             (v.p[i] != '%' || (i + 2 < v.n && pawl__unhex(v.p + i + 1, 2, &byte, 1) == PAWL_OK));
-        if (ok && v.p[i] == '%')
-            i += 2;
-        subject[n++] = (char)byte;
-    }
-    if (!ok || n == 0) {
+    bool principal;
+    if (!pawld_unblock_query(query, &principal, subject, sizeof subject, &n)) {
         admin_text(c, 400, "application/json", "{\"reason\":\"bad_request\",\"detail\":\"want DELETE "
                    "/blocks?principal=<percent-encoded> or ?address=<ip>\"}");
         return;
