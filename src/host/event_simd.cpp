@@ -118,7 +118,7 @@ bool int64(simdjson::simdjson_result<element> r, int64_t *out)
 // one).
 void fields(simdjson::dom::object top, struct pawl_api_fields *f)
 {
-    element req, resp, actor, src, cls, time;
+    element req, resp, actor, src;
     bool have_req = false, have_resp = false, have_actor = false, have_src = false;
     f->is_object = true;
     for (auto kv : top) {
