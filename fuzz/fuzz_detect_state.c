@@ -102,7 +102,7 @@ static void use_blocks(struct pawl_blocklist *bl)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct pawl_detect_config cfg = {8, 8, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 8, 60000};
+    static const struct pawl_detect_config cfg = {8, 8, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 8, 60000, true};
     static struct sink valid;
     struct pawl_detector *det;
     struct pawl_diag d = {0};

@@ -26,6 +26,7 @@ struct pawl_finding {
     int severity;                  /* OCSF severity_id 1..6 */
     int confidence;                /* 1 low, 2 medium, 3 high */
     uint64_t related;              /* events that support it */
+    bool repeat;                   /* within the cooldown of an earlier finding (report_repeats only) */
 };
 
 /* Thresholds; PAWL_DETECT_DEFAULTS are the documented defaults. */
@@ -40,9 +41,12 @@ struct pawl_detect_config {
     int64_t cooldown_ms;                  /* one finding per detector and subject in this time */
     size_t max_vehicles;                  /* vehicles tracked (ownership changes, speed) */
     int64_t change_window_ms;             /* ownership change then command within this */
+    bool report_repeats;                  /* also hand findings the cooldown holds back, marked
+                                           * repeat: not to be written again, but a block can go
+                                           * on while the behaviour does (pawld) */
 };
 #define PAWL_DETECT_DEFAULTS {200000, 100000, 20, 50, 8, 10, 10, 6, 3, 30, 6 * 3600 * 1000LL, \
-                              500000, 30 * 60 * 1000LL}
+                              500000, 30 * 60 * 1000LL, false}
 
 /* Every detector's name (docs/detection.md), i < PAWL_DETECTORS; NULL past
  * the last. */

@@ -300,9 +300,11 @@ static void fire(const struct pawl_detector *d, const struct emit *em, int det, 
     f.owasp_name = OWASP[det][1];
     pawl__clean_copy(f.title, sizeof f.title, (pawl_str){title, strlen(title)});
     if (st != NULL) {
-        if (st->fired[det] != 0 && em->e->time_ms - st->fired[det] < d->cfg.cooldown_ms)
+        f.repeat = st->fired[det] != 0 && em->e->time_ms - st->fired[det] < d->cfg.cooldown_ms;
+        if (f.repeat && !d->cfg.report_repeats)
             return;
-        st->fired[det] = em->e->time_ms ? em->e->time_ms : 1;
+        if (!f.repeat)
+            st->fired[det] = em->e->time_ms ? em->e->time_ms : 1;
         snprintf(f.principal, sizeof f.principal, "%s", st->name);
         for (unsigned i = 0; i < st->nlast; i++)
             memcpy(f.vins[f.nvins++], st->last_vins[i], PAWL_VIN_LEN + 1);

@@ -82,7 +82,7 @@ assert set(b) == {("principal", "u-1042"), ("principal", "fleet-ops-7")}, b
 assert b[("principal", "u-1042")]["detector"] == "enumeration"
 assert b[("principal", "fleet-ops-7")]["detector"] == "token_many_addresses"
 x = b[("principal", "u-1042")]
-assert 3590000 <= x["until"] - x["since"] <= 3600000, x
+assert 3590000 <= x["until"] - x["since"] <= 3660000 and x["findings"] >= 1, x  # repeats extend it
 PY
 
 # 3. a restart keeps the blocks (detect.state)
@@ -97,6 +97,13 @@ grep -q '"msg":"detector state read","blocks":2' pawld.log || fail "state not re
 adm() { curl -s -o adm.json -w '%{http_code}' -X "$1" "http://127.0.0.1:$admin_port$2"; }
 [ "$(adm DELETE '/blocks?principal=u-1042')" = 200 ] && grep -q '"lifted":true' adm.json || fail "lift: $(cat adm.json)"
 [ "$(get "$owner" $own)" = 200 ] || fail "the owner after the block was lifted: $(cat body.json)"
+# walking VINs again, within the detector's 6-hour cooldown: no second
+# finding is written, but the block comes back
+nf=$(wc -l <findings.jsonl)
+for v in $vins; do get "$owner" "$v" >/dev/null; done
+[ "$(get "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json || fail "no block on a repeat: $(cat body.json)"
+[ "$(wc -l <findings.jsonl)" = "$nf" ] || fail "a repeat within the cooldown was written as a finding"
+[ "$(adm DELETE '/blocks?principal=u-1042')" = 200 ] || fail "lift again: $(cat adm.json)"
 [ "$(adm DELETE '/blocks?principal=u-1042')" = 404 ] || fail "lifting twice: $(cat adm.json)"
 [ "$(adm DELETE '/blocks?principal=fleet%2Dops%2D7')" = 200 ] || fail "percent-encoded lift: $(cat adm.json)"
 [ "$(adm DELETE '/blocks?who=u-1042')" = 400 ] || fail "bad query: $(cat adm.json)"

@@ -23,9 +23,25 @@ struct got {
 static void on_finding(void *ctx, const struct pawl_finding *f)
 {
     struct got *g = ctx;
+    if (f->repeat)
+        fail_msg("a repeat without report_repeats");
     g->n++;
     g->last = *f;
 }
+
+struct repeats {
+    unsigned fresh, repeat;
+};
+
+static void count_repeats(void *ctx, const struct pawl_finding *f)
+{
+    struct repeats *r = ctx;
+    if (f->repeat)
+        r->repeat++;
+    else
+        r->fresh++;
+}
+
 
 static struct pawl_api_event ev(int64_t t, const char *who, const char *path, int status, const char *ip)
 {
@@ -49,6 +65,33 @@ static struct pawl_grants *grants(void)
     assert_int_equal(pawl_grants_new(86400000, &g), PAWL_OK);
     assert_int_equal(pawl_grants_add_line(g, line, strlen(line), "t", 1, &d), PAWL_OK);
     return g;
+}
+
+/* report_repeats: what the cooldown holds back comes marked repeat; the
+ * cooldown itself is not pushed back by repeats. */
+static void test_repeats(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct repeats r = {0};
+    char path[64];
+    cfg.report_repeats = true;
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int i = 0; i < 12; i++) { /* 8 in a row fire; the 4 after are repeats */
+        snprintf(path, sizeof path, "/api/v1/orders/%d", 1000 + i);
+        struct pawl_api_event e = ev(1000 + i, "walker", path, 404, "6.6.6.6");
+        pawl_detector_feed(d, &e, count_repeats, &r);
+    }
+    assert_int_equal(r.fresh, 1);
+    assert_int_equal(r.repeat, 4);
+    for (int i = 0; i < 8; i++) { /* after the cooldown: a finding again */
+        snprintf(path, sizeof path, "/api/v1/orders/%d", 2000 + i);
+        struct pawl_api_event e = ev(1000 + cfg.cooldown_ms + i, "walker", path, 404, "6.6.6.6");
+        pawl_detector_feed(d, &e, count_repeats, &r);
+    }
+    assert_int_equal(r.fresh, 2);
+    pawl_detector_free(d);
 }
 
 static void test_bola(void **state)
@@ -370,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_addresses_and_text),
         cmocka_unit_test(test_vehicle_rules),
         cmocka_unit_test(test_new_account),
+        cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_staff_hours),
         cmocka_unit_test(test_staff_and_bulk),
     };

@@ -41,7 +41,9 @@ struct pawld_detect {
 };
 
 /* A finding of a detector that blocks: its principal, or the address of a
- * finding about an address, is refused for block_for. Under d->lock. */
+ * finding about an address, is refused for block_for from now (a block
+ * that is on is extended; so do the repeats the cooldown keeps out of the
+ * findings file). Under d->lock. */
 static void block(struct pawld_detect *d, const struct pawl_finding *f)
 {
     const struct pawld_detect_config *dc = &d->world->cfg->detect;
@@ -56,8 +58,9 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
     pawl_str subject = who ? d->cur->principal : d->cur->src_ip;
     char esc[300];
     int64_t now = pawld_wall_ms();
-    pawl_err e = pawl_blocklist_add(d->blocks, who ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS, subject,
-                                    f->detector, now, now + dc->block_for_ms);
+    enum pawl_block_kind kind = who ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS;
+    bool going = pawl_blocklist_find(d->blocks, kind, subject, now) != NULL; /* extended: said before */
+    pawl_err e = pawl_blocklist_add(d->blocks, kind, subject, f->detector, now, now + dc->block_for_ms);
     pawld_json_escape(who ? f->principal : f->src_ip, esc, sizeof esc);
     if (e != PAWL_OK) {
         pawld_log(d->srv->sinks, "error", "\"msg\":\"cannot block: the block list is full (detect.max_blocks)\","
@@ -65,14 +68,19 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
         return;
     }
     atomic_store(&d->any_blocks, true);
-    pawld_log(d->srv->sinks, "warn", "\"msg\":\"blocked\",\"%s\":\"%s\",\"detector\":\"%s\",\"until\":%lld",
-              who ? "principal" : "address", esc, f->detector, (long long)(now + dc->block_for_ms));
+    if (!going)
+        pawld_log(d->srv->sinks, "warn", "\"msg\":\"blocked\",\"%s\":\"%s\",\"detector\":\"%s\",\"until\":%lld",
+                  who ? "principal" : "address", esc, f->detector, (long long)(now + dc->block_for_ms));
 }
 
 static void on_finding(void *ctx, const struct pawl_finding *f)
 {
     struct pawld_detect *d = ctx;
     char uid[64];
+    if (f->repeat) { /* already written: it only keeps a block going */
+        block(d, f);
+        return;
+    }
     snprintf(uid, sizeof uid, "pawld-%s-%llu-%s", d->run, (unsigned long long)++d->n, f->detector);
     json_t *j = pawl_finding_json(f, uid);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -125,6 +133,7 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     unsigned char id[8];
     if (p == NULL)
         return 0;
+    cfg.report_repeats = true; /* a block outlives the cooldown while the behaviour goes on */
     struct pawld_detect *d = calloc(1, sizeof *d);
     if (d == NULL) {
         snprintf(err, errlen, "out of memory for the detectors");
