@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (err == PAWL_OK) {
         static struct pawl_detector *det;
-        static const struct pawl_detect_config cfg = {64, 64, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 64, 60000};
+        static const struct pawl_detect_config cfg = {64, 64, 2, 3, 2, 1, 1, 1, 1, 2, 1000, 64, 60000, true};
         if (det == NULL && pawl_detector_new(&cfg, NULL, &det) != PAWL_OK)
             abort();
         pawl_detector_feed(det, &e, on_finding, NULL); /* state carries over between inputs */
