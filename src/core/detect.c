@@ -210,11 +210,7 @@ static void path_ids(pawl_str path, struct path_ids *out)
     out->seq = false;
     out->prefix = 0;
     out->value = 0;
-    while (i < path.n) {
-        size_t j = i + 1;
-        while (j < path.n && path.p[j] != '/')
-            j++;
-        pawl_str seg = {path.p + i + 1, j - i - 1};
+    for (pawl_str seg; pawl__next_segment(path, &i, &seg);) {
         unsigned k = pawl_id_kind_of(seg);
         if (k == PAWL_ID_VIN && out->vin.n == 0)
             out->vin = seg;
@@ -231,7 +227,6 @@ static void path_ids(pawl_str path, struct path_ids *out)
             out->value = v;
             out->seq = true;
         }
-        i = j;
     }
     if (!out->seq)
         return;
@@ -240,14 +235,21 @@ static void path_ids(pawl_str path, struct path_ids *out)
         out->prefix ^= pawl__sketch_hash((pawl_str){last.p, 8}) * 31 + pawl__sketch_hash((pawl_str){last.p + 9, 2});
 }
 
-static bool granted(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
+/* The start of principal's newest grant on vin valid at t; INT64_MAX if none. */
+static int64_t grant_since(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
 {
     uint32_t it = 0;
+    int64_t since = INT64_MAX;
     const struct pawl_grant *g;
     while ((g = pawl_grants_next(d->grants, principal, vin, &it)) != NULL)
-        if (g->since_ms <= t && t < g->until_ms)
-            return true;
-    return false;
+        if (g->since_ms <= t && t < g->until_ms && (since == INT64_MAX || g->since_ms > since))
+            since = g->since_ms;
+    return since;
+}
+
+static bool granted(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
+{
+    return grant_since(d, principal, vin, t) != INT64_MAX;
 }
 
 static bool ok_status(int s)
@@ -525,17 +527,6 @@ static bool writes(const struct pawl_api_event *e)
     return !pawl__str_eq(e->method, "GET") && !pawl__str_eq(e->method, "HEAD");
 }
 
-/* The start of principal's newest grant on vin valid at t; INT64_MAX if none. */
-static int64_t grant_since(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t t)
-{
-    uint32_t it = 0;
-    int64_t since = INT64_MAX;
-    const struct pawl_grant *g;
-    while ((g = pawl_grants_next(d->grants, principal, vin, &it)) != NULL)
-        if (g->since_ms <= t && t < g->until_ms && (since == INT64_MAX || g->since_ms > since))
-            since = g->since_ms;
-    return since;
-}
 
 /* Whether someone else holds an owner grant on vin, valid at t, from before. */
 static bool other_owner(const struct pawl_detector *d, pawl_str principal, pawl_str vin, int64_t before, int64_t t)

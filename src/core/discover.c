@@ -177,11 +177,7 @@ size_t pawl_path_template(pawl_str path, char *out, size_t cap, unsigned *kinds)
         if (len == 0 || (unsigned char)path.p[k] < 0x20 || path.p[k] == 0x7f)
             return 0; /* control bytes (NUL among them) and invalid UTF-8 are no part of a path */
     }
-    while (i < path.n) {
-        size_t j = i + 1;
-        while (j < path.n && path.p[j] != '/')
-            j++;
-        pawl_str seg = {path.p + i + 1, j - i - 1};
+    for (pawl_str seg; pawl__next_segment(path, &i, &seg);) {
         unsigned k = pawl_id_kind_of(seg);
         const char *ph = pawl_id_placeholder(k);
         size_t len = ph ? strlen(ph) : seg.n;
@@ -191,7 +187,6 @@ size_t pawl_path_template(pawl_str path, char *out, size_t cap, unsigned *kinds)
         memcpy(out + o, ph ? ph : seg.p, len);
         o += len;
         *kinds |= k;
-        i = j;
     }
     out[o] = '\0';
     return o;

@@ -53,6 +53,21 @@ void *pawl__table_alloc(size_t bytes);
 /* Bounded string duplication; NULL on allocation failure. */
 char *pawl__strndup(const char *s, size_t n);
 
+/* The next '/'-separated segment of path: the one after position *i (a
+ * '/'; start with 0 on a path that begins with '/'), with *i moved to the
+ * '/' that ends it. false at the end of the path. */
+static inline bool pawl__next_segment(pawl_str path, size_t *i, pawl_str *seg)
+{
+    if (*i >= path.n)
+        return false;
+    size_t j = *i + 1;
+    while (j < path.n && path.p[j] != '/')
+        j++;
+    *seg = (pawl_str){path.p + *i + 1, j - *i - 1};
+    *i = j;
+    return true;
+}
+
 static inline bool pawl__str_eq(pawl_str a, const char *lit)
 {
     size_t i = 0;
