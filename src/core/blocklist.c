@@ -149,6 +149,8 @@ bool pawl_blocklist_remove(struct pawl_blocklist *bl, enum pawl_block_kind kind,
 
 const struct pawl_block *pawl_blocklist_next(const struct pawl_blocklist *bl, size_t *it, int64_t now_ms)
 {
+    if (bl->used == 0) /* the common case: no walk over an empty table (pawld saves it every minute) */
+        return NULL;
     while (*it < bl->cap) {
         const struct pawl_block *b = &bl->slots[(*it)++];
         if (live(b, now_ms))
