@@ -34,6 +34,9 @@ void pawl_ratelimit_free(struct pawl_ratelimit *rl);
 PAWL_MUST_CHECK bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check *c,
                                           unsigned n, int64_t now_us, int64_t *retry_after_us,
                                           unsigned *which);
+/* A hint, no effect on results: start loading key's bucket into the CPU
+ * cache, so that a check a little later does not wait for memory. */
+void pawl_ratelimit_prefetch(const struct pawl_ratelimit *rl, uint64_t key);
 void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats *out);
 /* Bytes of memory held. */
 size_t pawl_ratelimit_memory(const struct pawl_ratelimit *rl);

@@ -67,6 +67,11 @@ PAWL_MUST_CHECK pawl_err pawl_twin_update_checked(struct pawl_twin *t, const cha
                                                   const struct pawl_twin_limits *lim,
                                                   struct pawl_diag *d);
 
+/* Hints, no effect on results: start loading what pawl_twin_get(vin) reads.
+ * Each step reads what the one before it loaded, so a caller spreads them
+ * out: step 1 (the table slot), then 2 (the vehicle), then 3 (its signals). */
+void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step);
+
 /* Last value of vin's signal. False when the vehicle or signal is unknown. */
 bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
                    int64_t *time_ms);

@@ -220,19 +220,62 @@ static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_path 
     return check_grant(e, rt, o, now);
 }
 
+/* What a request will look up once its caller is known: its VIN, and the
+ * keys of its four rate-limit buckets. At scale every table it reads is a
+ * cache miss; started early (prefetch) they overlap one another and the
+ * token's SHA-256 instead of coming one after another. */
+struct lookahead {
+    pawl_str vin;      /* .n = 0: the route names no vehicle or it is not a VIN */
+    uint64_t key[4];   /* principal, principal+route, vehicle+command, global */
+};
+
+static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
+                         const struct pawl_route *rt, struct lookahead *la)
+{
+    bool rl = e->rl_ext.check == NULL;
+    uint64_t rh = e->route_hash[rt->index];
+    la->vin = (pawl_str){ NULL, 0 };
+    la->key[2] = 3;
+    if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
+        la->vin = path->seg[rt->vehicle_seg];
+        la->key[2] = (pawl__hash64(e->seed, la->vin.p, PAWL_VIN_LEN) ^ rh) * 0x165667b19e3779f9ull + 3;
+        if (rl)
+            pawl_ratelimit_prefetch(e->rl, la->key[2]);
+        if (e->twin != NULL && rt->nconds > 0)
+            pawl_twin_prefetch(e->twin, la->vin, 1);
+    }
+    la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
+    if (rl)
+        pawl_ratelimit_prefetch(e->rl, la->key[3]);
+}
+
+static void look_principal(const struct pawl_engine *e, const struct pawl_route *rt,
+                           const struct pawl_principal *pr, struct lookahead *la)
+{
+    pawl_str uid = { pr->uid, strlen(pr->uid) };
+    uint64_t uh = pawl__hash64(e->seed, uid.p, uid.n);
+    la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
+    la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
+    if (la->vin.n > 0 && e->grants != NULL)
+        pawl_grants_prefetch(e->grants, uid, la->vin, 1);
+    if (e->rl_ext.check == NULL) {
+        pawl_ratelimit_prefetch(e->rl, la->key[0]);
+        pawl_ratelimit_prefetch(e->rl, la->key[1]);
+    }
+    if (la->vin.n > 0 && e->twin != NULL && rt->nconds > 0)
+        pawl_twin_prefetch(e->twin, la->vin, 2);
+}
+
 static enum pawl_reason rate_limit(struct pawl_engine *e, const struct pawl_route *rt,
-                                   struct pawl_decision *o, int64_t now_ms)
+                                   const struct lookahead *la, struct pawl_decision *o, int64_t now_ms)
 {
     static const char *const what[] = { "principal", "principal+route", "vehicle+command", "global" };
     const struct pawl_policy *p = e->p;
-    uint64_t uh = pawl__hash64(e->seed, o->principal.uid, strlen(o->principal.uid));
-    uint64_t rh = e->route_hash[rt->index];
     struct pawl_rl_check c[4] = {
-        { uh * 0x9e3779b97f4a7c15ull + 1, p->rl_principal },
-        { (uh ^ rh) * 0xc2b2ae3d27d4eb4full + 2, rt->rl_principal_route },
-        { (o->vin[0] ? pawl__hash64(e->seed, o->vin, PAWL_VIN_LEN) ^ rh : 0) * 0x165667b19e3779f9ull + 3,
-          o->vin[0] ? rt->rl_vin_command : (struct pawl_rate){ 0, 0 } },
-        { (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4, p->rl_global[rt->cap] },
+        { la->key[0], p->rl_principal },
+        { la->key[1], rt->rl_principal_route },
+        { la->key[2], o->vin[0] ? rt->rl_vin_command : (struct pawl_rate){ 0, 0 } },
+        { la->key[3], p->rl_global[rt->cap] },
     };
     int64_t retry_us;
     unsigned which;
@@ -293,8 +336,11 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
 {
     struct pawl_path path;
     struct pawl_diag d;
+    struct lookahead la;
     enum pawl_reason r;
     o->method = pawl_method_parse(rq->method);
+    if (e->jwt != NULL && rq->bearer.n > 0) /* its cache line loads while the path is parsed */
+        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n);
     if (pawl_path_normalize(rq->path.p, rq->path.n, &path, &d) != PAWL_OK) {
         DETAIL(o, "byte %u: %s", d.col, d.msg);
         return PAWL_R_BAD_PATH;
@@ -304,11 +350,16 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     case PAWL_MATCH_BAD_METHOD: DETAIL(o, "method not allowed on this path"); return PAWL_R_METHOD_NOT_ALLOWED;
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
+    look_vehicle(e, &path, o->route, &la);
     if ((r = identify(e, rq, o)) != PAWL_R_ALLOWED)
         return r;
     o->authenticated = true;
-    if ((r = authorize(e, &path, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED ||
-        (r = rate_limit(e, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED ||
+    look_principal(e, o->route, &o->principal, &la);
+    if ((r = authorize(e, &path, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED)
+        return r;
+    if (la.vin.n > 0 && e->twin != NULL && o->route->nconds > 0)
+        pawl_twin_prefetch(e->twin, la.vin, 3);
+    if ((r = rate_limit(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED ||
         (r = context(e, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED)
         return r;
     if (o->route->step_up && !rq->step_up_verified) {

@@ -179,6 +179,17 @@ const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl
     return pawl__strpool_get(&g->pool, gr->principal);
 }
 
+void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin, int step)
+{
+    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+        return;
+    const struct head *h = &g->heads[key_hash(g, principal, vin.p) & (g->nheads - 1)];
+    if (step == 1)
+        __builtin_prefetch(h);
+    else if (h->idx != 0)
+        __builtin_prefetch(&g->g[h->idx]);
+}
+
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
                                           pawl_str vin, uint32_t *it)
 {

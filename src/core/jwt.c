@@ -12,7 +12,7 @@
 
 #include "pawl/edge_host.h"
 
-#define WAYS 4                               /* cache associativity */
+#define WAYS 8                               /* cache associativity */
 #define TIME_MAX_S INT64_C(253402300799)     /* 9999-12-31T23:59:59Z */
 #define WHERE "jwt"
 
@@ -32,10 +32,12 @@ struct centry {
 };
 
 /* A set's ways at a glance, in one cache line: a lookup reads this line and
- * then only the entry whose tag matches, not the head of every way. */
+ * then only the entry whose tag matches, not the head of every way. The set
+ * and the tag come from a keyed 64-bit hash of the token, so both can be
+ * loaded while SHA-256 runs; the digest in the entry decides a hit. */
 struct cset {
-    uint64_t tag[WAYS];  /* the digest's first 8 bytes */
-    uint64_t tick[WAYS]; /* last use, for LRU within the set; 0 = empty */
+    uint32_t tag[WAYS];  /* the token hash's high half */
+    uint32_t tick[WAYS]; /* last use (wrapping), for LRU within the set; 0 = empty */
 };
 _Static_assert(sizeof(struct cset) == 64, "a set header is one cache line");
 
@@ -49,7 +51,7 @@ struct pawl_jwt_verifier {
     EVP_MD_CTX *sha;
     uint64_t seed;        /* secret: set index is unpredictable to a token forger */
     size_t nsets;         /* 0 = cache disabled */
-    uint64_t tick;
+    uint32_t tick;
     struct cset *sets;    /* nsets: the ways' tags, one cache line per set */
     struct centry *cache; /* nsets * WAYS */
     struct pawl_jwt_stats st;
@@ -354,49 +356,74 @@ static bool token_hash(struct pawl_jwt_verifier *v, const char *t, size_t n, uin
            EVP_DigestFinal_ex(v->sha, h, &len) == 1;
 }
 
-static size_t cache_set(const struct pawl_jwt_verifier *v, const uint8_t h[32])
+/* Where a token goes: its set and its tag, from a keyed hash (the seed is
+ * secret, so a forger cannot aim tokens at one set). */
+struct cslot {
+    size_t set;
+    uint32_t tag;
+};
+
+static struct cslot cache_slot(const struct pawl_jwt_verifier *v, const char *t, size_t n)
 {
-    return pawl__hash64(v->seed, h, 32) % v->nsets;
+    uint64_t x = pawl__hash64(v->seed, t, n);
+    return (struct cslot){ (size_t)(x % v->nsets), (uint32_t)(x >> 32) };
 }
 
-static uint64_t cache_tag(const uint8_t h[32])
+/* Ticks wrap; 0 marks an empty way. */
+static uint32_t next_tick(struct pawl_jwt_verifier *v)
 {
-    uint64_t t;
-    memcpy(&t, h, sizeof t);
-    return t;
+    return ++v->tick != 0 ? v->tick : ++v->tick;
 }
 
-static struct centry *cache_find(struct pawl_jwt_verifier *v, const uint8_t h[32])
+/* The entry whose tag matches in s's set, loading its lines while the caller
+ * hashes (a hint: the digest comparison in cache_find decides). */
+static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s)
 {
-    size_t i = cache_set(v, h);
-    struct cset *set = &v->sets[i];
-    uint64_t tag = cache_tag(h);
+    const struct cset *set = &v->sets[s.set];
+    for (size_t w = 0; w < WAYS; w++)
+        if (set->tick[w] != 0 && set->tag[w] == s.tag) {
+            const char *e = (const char *)&v->cache[s.set * WAYS + w];
+            for (size_t off = 0; off < sizeof(struct centry); off += 64)
+                __builtin_prefetch(e + off);
+        }
+}
+
+static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, const uint8_t h[32])
+{
+    struct cset *set = &v->sets[s.set];
     for (size_t w = 0; w < WAYS; w++)
         /* memcmp is fine: the digest of a token is not a secret worth timing. */
-        if (set->tick[w] != 0 && set->tag[w] == tag && memcmp(v->cache[i * WAYS + w].h, h, 32) == 0) {
-            set->tick[w] = ++v->tick;
-            return &v->cache[i * WAYS + w];
+        if (set->tick[w] != 0 && set->tag[w] == s.tag &&
+            memcmp(v->cache[s.set * WAYS + w].h, h, 32) == 0) {
+            set->tick[w] = next_tick(v);
+            return &v->cache[s.set * WAYS + w];
         }
     return NULL;
 }
 
 /* Store r in the empty or least recently used way of its set. */
-static const struct centry *cache_put(struct pawl_jwt_verifier *v, const uint8_t h[32],
+static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot s, const uint8_t h[32],
                                       const struct centry *r)
 {
-    size_t i = cache_set(v, h), w = 0;
-    struct cset *set = &v->sets[i];
-    for (size_t k = 1; k < WAYS && set->tick[w] != 0; k++)
-        if (set->tick[k] < set->tick[w])
+    struct cset *set = &v->sets[s.set];
+    size_t w = 0;
+    for (size_t k = 1; k < WAYS && set->tick[w] != 0; k++) /* oldest: longest since its tick */
+        if (set->tick[k] == 0 || (uint32_t)(v->tick - set->tick[k]) > (uint32_t)(v->tick - set->tick[w]))
             w = k;
     if (set->tick[w] != 0)
         v->st.evictions++;
-    struct centry *e = &v->cache[i * WAYS + w];
+    struct centry *e = &v->cache[s.set * WAYS + w];
     memcpy(e, r, sizeof *e);
     memcpy(e->h, h, 32);
-    set->tag[w] = cache_tag(h);
-    set->tick[w] = ++v->tick;
+    set->tag[w] = s.tag;
+    set->tick[w] = next_tick(v);
     return e;
+}
+
+void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n)
+{
+    if (v->nsets > 0 && n > 0 && n <= PAWL_JWT_TOKEN_MAX)
+        __builtin_prefetch(&v->sets[cache_slot(v, token, n).set]);
 }
 
 static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n, int64_t now_ms,
@@ -404,6 +431,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
 {
     uint8_t h[32];
     struct centry r;
+    struct cslot s = { 0, 0 };
     const struct centry *e = NULL;
     if (n == 0) {
         pawl__diagf(d, WHERE, 0, 0, "no token presented");
@@ -415,11 +443,13 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
         return PAWL_R_TOKEN_MALFORMED;
     }
     if (v->nsets > 0) {
+        s = cache_slot(v, token, n);
+        cache_warm(v, s);
         if (!token_hash(v, token, n, h)) {
             pawl__diagf(d, WHERE, 0, 0, "SHA-256 failed");
             return PAWL_R_DEPENDENCY_UNAVAILABLE;
         }
-        e = cache_find(v, h);
+        e = cache_find(v, s, h);
         if (e != NULL)
             v->st.hits++;
         else
@@ -429,7 +459,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
         r.cacheable = 0;
         r.has_nbf = 0;
         r.reason = (uint8_t)verify_uncached(v, token, n, &r);
-        e = (r.cacheable && v->nsets > 0) ? cache_put(v, h, &r) : &r;
+        e = (r.cacheable && v->nsets > 0) ? cache_put(v, s, h, &r) : &r;
     }
     return finish(v, e, now_ms, out, d);
 }

@@ -55,6 +55,13 @@ void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats 
     *out = rl->st;
 }
 
+void pawl_ratelimit_prefetch(const struct pawl_ratelimit *rl, uint64_t key)
+{
+    const struct slot *b = &rl->slots[((key ? key : 1) & (rl->nbuckets - 1)) * WAYS];
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + WAYS / 2);
+}
+
 /* The slot holding key, or NULL. Key 0 is remapped so that 0 means empty. */
 static struct slot *find(struct pawl_ratelimit *rl, uint64_t key)
 {

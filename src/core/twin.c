@@ -171,6 +171,24 @@ pawl_err pawl_twin_set(struct pawl_twin *t, pawl_str vin, uint16_t sig, double v
     return PAWL_OK;
 }
 
+void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step)
+{
+    if (vin.n != PAWL_VIN_LEN)
+        return;
+    size_t i = pawl__hash64(t->seed, vin.p, PAWL_VIN_LEN) & (t->nslots - 1);
+    if (step == 1) {
+        __builtin_prefetch(&t->slots[i]);
+        return;
+    }
+    uint32_t idx = t->slots[i]; /* the first probe: most vehicles sit there */
+    if (idx == 0)
+        return;
+    if (step == 2)
+        __builtin_prefetch(&t->veh[idx - 1]);
+    else if (t->veh[idx - 1].v != NULL)
+        __builtin_prefetch(t->veh[idx - 1].v);
+}
+
 bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
                    int64_t *time_ms)
 {

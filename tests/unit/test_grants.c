@@ -67,6 +67,34 @@ static void test_lookup(void **s)
     free(buf);
 }
 
+/* The prefetch hint reads the table (ASan checks it stays inside) and
+ * changes nothing, on an empty set, a present and an absent key. */
+static void test_prefetch_is_only_a_hint(void **s)
+{
+    (void)s;
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d;
+    uint32_t it = 0;
+    pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR(VIN), 1);
+    pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR(VIN), 2);
+    assert_null(pawl_grants_next(g, PAWL_STR("u-1"), PAWL_STR(VIN), &it));
+    const char *line = "{\"principal\":\"u-1\",\"vin\":\"" VIN "\",\"role\":\"driver\",\"since\":0}";
+    assert_int_equal(pawl_grants_add_line(g, line, strlen(line), "p", 1, &d), PAWL_OK);
+    for (int step = 1; step <= 2; step++) {
+        pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR(VIN), step);
+        pawl_grants_prefetch(g, PAWL_STR("u-2"), PAWL_STR(VIN), step);
+        pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR("SHORT"), step);
+        it = 0;
+        const struct pawl_grant *gr = pawl_grants_next(g, PAWL_STR("u-1"), PAWL_STR(VIN), &it);
+        assert_non_null(gr);
+        assert_int_equal(gr->role, PAWL_GR_DRIVER);
+        assert_null(pawl_grants_next(g, PAWL_STR("u-1"), PAWL_STR(VIN), &it));
+        it = 0;
+        assert_null(pawl_grants_next(g, PAWL_STR("u-2"), PAWL_STR(VIN), &it));
+    }
+    pawl_grants_free(g);
+}
+
 static void test_many_and_multiple(void **s)
 {
     (void)s;
@@ -158,7 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vin_shape), cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_many_and_multiple), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_load_reports_line),
+        cmocka_unit_test(test_load_reports_line), cmocka_unit_test(test_prefetch_is_only_a_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

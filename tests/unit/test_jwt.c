@@ -537,6 +537,52 @@ static void cache_keeps_bad_signatures_bad(void **state)
     pawl_jwt_verifier_free(v);
 }
 
+/* One set of 8 ways: the least recently used token is the one replaced, and
+ * the prefetch hint (however called) changes no answer. */
+static void cache_lru_within_a_set(void **state)
+{
+    enum { N = 9 };
+    static char toks[N][1024];
+    struct pawl_jwt_verifier *v = fresh(8);
+    struct pawl_principal p;
+    char pl[256];
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        snprintf(pl, sizeof pl, "{\"sub\":\"lru-%d\",\"exp\":1700000600,\"iss\":\"" ISS
+                 "\",\"aud\":\"" AUD "\"}", i);
+        assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[i], sizeof toks[i]) > 0);
+    }
+    pawl_jwt_prefetch(v, NULL, 0);
+    pawl_jwt_prefetch(v, toks[0], PAWL_JWT_TOKEN_MAX + 1);
+    for (int i = 0; i < 8; i++) {
+        pawl_jwt_prefetch(v, toks[i], strlen(toks[i]));
+        assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+    }
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED); /* 1 is now the oldest */
+    assert_int_equal(stats(v).verifications, 8);
+    assert_int_equal(stats(v).evictions, 0);
+    assert_int_equal(verify_with(v, toks[8], NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).evictions, 1);
+    for (int i = 0; i < N; i++) {
+        if (i == 1)
+            continue;
+        pawl_jwt_prefetch(v, toks[i], strlen(toks[i]));
+        assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+        char want[16];
+        snprintf(want, sizeof want, "lru-%d", i);
+        assert_string_equal(p.uid, want);
+    }
+    assert_int_equal(stats(v).verifications, 9); /* all eight kept were hits */
+    assert_int_equal(verify_with(v, toks[1], NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).verifications, 10);
+    assert_string_equal(p.uid, "lru-1");
+    pawl_jwt_verifier_free(v);
+    v = fresh(0); /* no cache: the hint has nothing to load */
+    pawl_jwt_prefetch(v, toks[0], strlen(toks[0]));
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
+    pawl_jwt_verifier_free(v);
+}
+
 /* Many distinct tokens through a small cache: each answer is its own. */
 static void cache_no_collisions(void **state)
 {
@@ -826,6 +872,7 @@ int main(void)
         cmocka_unit_test(cache_never_extends_validity),
         cmocka_unit_test(cache_keeps_bad_signatures_bad),
         cmocka_unit_test(cache_no_collisions),
+        cmocka_unit_test(cache_lru_within_a_set),
         cmocka_unit_test(verifier_new_checks),
         cmocka_unit_test(jwks_accepts),
         cmocka_unit_test(jwks_key_rejects),

@@ -12,6 +12,25 @@ static bool one(struct pawl_ratelimit *rl, uint64_t key, struct pawl_rate r, int
     return pawl_ratelimit_check(rl, &c, 1, now, retry, &which);
 }
 
+/* The prefetch hint changes nothing, for any key (0 included). */
+static void test_prefetch_is_only_a_hint(void **s)
+{
+    (void)s;
+    struct pawl_ratelimit *rl;
+    struct pawl_rate r = { S, 1 };
+    int64_t retry = 0, t = 1000 * S;
+    assert_int_equal(pawl_ratelimit_new(1024, &rl), PAWL_OK);
+    const uint64_t keys[] = { 0, 42, UINT64_C(1) << 63, UINT64_MAX };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        pawl_ratelimit_prefetch(rl, keys[i]);
+        assert_true(one(rl, keys[i], r, t, &retry));
+        pawl_ratelimit_prefetch(rl, keys[i]);
+        assert_false(one(rl, keys[i], r, t, &retry));
+        assert_int_equal(retry, S);
+    }
+    pawl_ratelimit_free(rl);
+}
+
 static void test_burst_then_rate(void **s)
 {
     (void)s;
@@ -106,6 +125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate), cmocka_unit_test(test_all_or_nothing),
+        cmocka_unit_test(test_prefetch_is_only_a_hint),
         cmocka_unit_test(test_bounded_memory), cmocka_unit_test(test_idle_keys_do_not_evict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

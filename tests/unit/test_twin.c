@@ -23,6 +23,36 @@ static void line_bad(struct pawl_twin *t, const char *l, const char *msg)
         fail_msg("got '%s', want '%s'", th_diag(&d), msg);
 }
 
+/* The prefetch hint reads the table (ASan checks it stays inside) and
+ * changes nothing: every step, on absent, present and malformed VINs. */
+static void test_prefetch_is_only_a_hint(void **s)
+{
+    (void)s;
+    struct pawl_twin *t;
+    double v;
+    int64_t ts;
+    assert_int_equal(pawl_twin_new(0, &t), PAWL_OK);
+    uint16_t speed = pawl_twin_signal(t, PAWL_STR("Vehicle.Speed"));
+    for (int step = 1; step <= 3; step++) {
+        pawl_twin_prefetch(t, PAWL_STR(VIN), step);
+        pawl_twin_prefetch(t, PAWL_STR("SHORT"), step);
+    }
+    assert_false(pawl_twin_get(t, PAWL_STR(VIN), speed, &v, &ts));
+    pawl_twin_free(t);
+    assert_int_equal(pawl_twin_new(10, &t), PAWL_OK);
+    speed = pawl_twin_signal(t, PAWL_STR("Vehicle.Speed"));
+    line_ok(t, "{\"time\":1000,\"vin\":\"" VIN "\",\"signals\":{\"Vehicle.Speed\":3}}");
+    for (int step = 1; step <= 3; step++) {
+        pawl_twin_prefetch(t, PAWL_STR(VIN), step);
+        pawl_twin_prefetch(t, PAWL_STR("1HGCM82633A004353"), step);
+        assert_true(pawl_twin_get(t, PAWL_STR(VIN), speed, &v, &ts));
+        assert_true(v == 3.0);
+        assert_int_equal(ts, 1000);
+        assert_false(pawl_twin_get(t, PAWL_STR("1HGCM82633A004353"), speed, &v, &ts));
+    }
+    pawl_twin_free(t);
+}
+
 static void test_update_and_get(void **s)
 {
     (void)s;
@@ -150,6 +180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_update_and_get), cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_prefetch_is_only_a_hint),
         cmocka_unit_test(test_signal_bounds), cmocka_unit_test(test_plausibility),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
