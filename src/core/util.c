@@ -1,4 +1,5 @@
 /* see util.h and pawl/common.h */
+#define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE: the build's _POSIX_C_SOURCE alone hides it */
 #include "util.h"
 
 #include <stdio.h>
@@ -6,6 +7,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <openssl/rand.h>
+
+#if defined(__linux__) && !defined(MADV_HUGEPAGE)
+#error "MADV_HUGEPAGE is hidden: the large tables would silently get 4 KiB pages"
+#endif
 
 const char *pawl_err_str(pawl_err e)
 {
