@@ -17,16 +17,23 @@ const char *pawl_grant_role_name(enum pawl_grant_role r)
     return (unsigned)r < PAWL_GR__COUNT ? role_names[r] : "unknown";
 }
 
+/* ISO 3779: digits and capitals except I, O and Q. */
+static const bool vin_char[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['P'] = 1,
+    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
+    ['Z'] = 1,
+};
+
 bool pawl_vin_valid(pawl_str v)
 {
     if (v.n != PAWL_VIN_LEN)
         return false;
-    for (size_t i = 0; i < v.n; i++) {
-        char c = v.p[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')) || c == 'I' || c == 'O' || c == 'Q')
-            return false;
-    }
-    return true;
+    unsigned ok = 1;
+    for (size_t i = 0; i < PAWL_VIN_LEN; i++)
+        ok &= vin_char[(unsigned char)v.p[i]];
+    return ok != 0;
 }
 
 struct pawl_grants {

@@ -4,7 +4,7 @@
 
 /* 1 = allowed raw in a segment (RFC 3986 pchar minus ';' and '%', which are
  * handled separately). Bytes >= 0x80 are checked as UTF-8 after decoding. */
-static const uint8_t pchar[128] = {
+static const uint8_t pchar[256] = {
     ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
     ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
     ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
@@ -110,13 +110,15 @@ static pawl_err raw_byte_ok(unsigned char c, size_t i, struct pawl_diag *d)
         return reject(d, i, "fragment '#' in path");
     if (c < 0x20 || c == 0x7f)
         return reject(d, i, "control character in path");
-    if (c < 0x80 && !pchar[c])
+    if (c < 0x80)
         return reject(d, i, "character not allowed in a path segment");
     return PAWL_OK;
 }
 
+/* high: the segment holds a byte >= 0x80 (raw or decoded), so it needs the
+ * UTF-8 check; plain ASCII segments, nearly all of them, skip it. */
 static pawl_err end_segment(struct pawl_path *out, size_t start, size_t o, size_t seg_off,
-                            struct pawl_diag *d)
+                            bool high, struct pawl_diag *d)
 {
     pawl_str s = { out->buf + start, o - start };
     pawl_err e;
@@ -125,7 +127,7 @@ static pawl_err end_segment(struct pawl_path *out, size_t start, size_t o, size_
     /* Only raw dots can get here: encoded ones were refused while decoding. */
     if ((s.n == 1 && s.p[0] == '.') || (s.n == 2 && s.p[0] == '.' && s.p[1] == '.'))
         return reject(d, seg_off, "'.' or '..' segment in path");
-    if ((e = check_utf8(s.p, s.n, seg_off, d)) != PAWL_OK)
+    if (high && (e = check_utf8(s.p, s.n, seg_off, d)) != PAWL_OK)
         return e;
     if (out->nseg == PAWL_PATH_MAX_SEGS) {
         pawl__diagf(d, "path", 0, (unsigned)seg_off + 1, "more than %d path segments",
@@ -141,9 +143,9 @@ pawl_err pawl_path_normalize(const char *raw, size_t n, struct pawl_path *out, s
     size_t i, o = 0, start = 0, seg_off = 0;
     pawl_err e;
     out->nseg = 0;
-    for (i = 0; i < n && raw[i] != '?'; i++) {
-    }
-    n = i;
+    const char *q = n > 0 ? memchr(raw, '?', n) : NULL;
+    if (q != NULL)
+        n = (size_t)(q - raw);
     out->raw_len = n;
     if (n == 0 || raw[0] != '/')
         return reject(d, 0, "path must start with '/'");
@@ -153,20 +155,26 @@ pawl_err pawl_path_normalize(const char *raw, size_t n, struct pawl_path *out, s
     }
     if (n == 1)
         return PAWL_OK; /* "/" */
+    bool high = false;
     for (i = 1, seg_off = 1; i <= n; i++) {
+        while (i < n && pchar[(unsigned char)raw[i]]) /* the common case: plain bytes */
+            out->buf[o++] = raw[i++];
         unsigned char c = i < n ? (unsigned char)raw[i] : '/';
         if (c == '/') {
-            if ((e = end_segment(out, start, o, seg_off - 1, d)) != PAWL_OK)
+            if ((e = end_segment(out, start, o, seg_off - 1, high, d)) != PAWL_OK)
                 return e;
             start = o;
             seg_off = i + 1;
+            high = false;
         } else if (c == '%') {
             uint8_t b;
             if ((e = decode_pct(raw, n, i, &b, d)) != PAWL_OK)
                 return e;
             out->buf[o++] = (char)b;
+            high |= b >= 0x80;
             i += 2;
         } else {
+            high |= c >= 0x80;
             if ((e = raw_byte_ok(c, i, d)) != PAWL_OK)
                 return e;
             out->buf[o++] = (char)c;

@@ -262,8 +262,7 @@ static pawl_err finish(struct ld *l, yaml_node_t *root)
     if ((p->jwt_roles_claim == NULL && (p->jwt_roles_claim = pawl__strndup("roles", 5)) == NULL) ||
         (p->jwt_org_claim == NULL && (p->jwt_org_claim = pawl__strndup("org", 3)) == NULL))
         return PAWL_ENOMEM;
-    pawl__router_finish(p->router);
-    return PAWL_OK;
+    return pawl__router_finish(p->router);
 }
 
 pawl_err pawl_policy_load(const char *yaml, size_t n, const char *where, struct pawl_policy **out,

@@ -1,5 +1,6 @@
 /* The route trie: one node per distinct template prefix. A node has literal
- * children (sorted, binary-searched) and at most one {param} child; a path is
+ * children (found through one hash table of all edges) and at most one
+ * {param} child; a path is
  * matched by a depth-first walk that prefers literals and backtracks to the
  * param child. Each trie node is reached by at most one prefix of the path,
  * so a match visits each node at most once: never a scan of all routes. */
@@ -24,10 +25,20 @@ struct rnode {
     int32_t by_method[PAWL_M__COUNT]; /* route index or -1 */
 };
 
+/* An edge of the trie in the lookup table: (parent node, literal) -> child. */
+struct edge {
+    uint32_t node;  /* parent + 1; 0 = empty */
+    uint32_t tag;   /* the hash's high half: most mismatches end here */
+    const struct lit *lit;
+};
+
 struct pawl_router {
     struct rnode *nodes;
     uint32_t n;
     size_t cap;
+    struct edge *edges; /* open addressing, a power of two at most half full */
+    size_t nedges;
+    uint64_t seed;
 };
 
 static int32_t node_new(struct pawl_router *r)
@@ -62,6 +73,7 @@ void pawl__router_free(struct pawl_router *r)
         free(r->nodes[i].lits);
     }
     free(r->nodes);
+    free(r->edges);
     free(r);
 }
 
@@ -203,27 +215,55 @@ pawl_err pawl__router_add(struct pawl_router *r, struct pawl_route *routes, uint
     return PAWL_OK;
 }
 
-void pawl__router_finish(struct pawl_router *r)
+static uint64_t edge_hash(const struct pawl_router *r, uint32_t node, const char *s, size_t n)
 {
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->nodes[i].nlit > 1)
-            qsort(r->nodes[i].lits, r->nodes[i].nlit, sizeof(struct lit), lit_sort);
+    return pawl__hash64(r->seed, s, n) ^ (node + 1) * 0x9e3779b97f4a7c15ull;
 }
 
-static int32_t find_lit(const struct rnode *x, pawl_str s)
+pawl_err pawl__router_finish(struct pawl_router *r)
 {
-    uint32_t lo = 0, hi = x->nlit;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = lit_cmp(x->lits[mid].name, x->lits[mid].n, s.p, s.n);
-        if (c == 0)
-            return (int32_t)x->lits[mid].child;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t total = 0, ns = 16;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (r->nodes[i].nlit > 1)
+            qsort(r->nodes[i].lits, r->nodes[i].nlit, sizeof(struct lit), lit_sort);
+        total += r->nodes[i].nlit;
     }
-    return -1;
+    while (ns < 2 * total)
+        ns *= 2;
+    free(r->edges);
+    if ((r->edges = calloc(ns, sizeof *r->edges)) == NULL)
+        return PAWL_ENOMEM;
+    r->nedges = ns;
+    r->seed = pawl__seed();
+    for (uint32_t i = 0; i < r->n; i++)
+        for (uint32_t j = 0; j < r->nodes[i].nlit; j++) {
+            const struct lit *l = &r->nodes[i].lits[j];
+            uint64_t h = edge_hash(r, i, l->name, l->n);
+            size_t k = h & (ns - 1);
+            while (r->edges[k].node != 0)
+                k = (k + 1) & (ns - 1);
+            r->edges[k] = (struct edge){ i + 1, (uint32_t)(h >> 32), l };
+        }
+    return PAWL_OK;
+}
+
+static int32_t find_lit(const struct pawl_router *r, uint32_t node, pawl_str s)
+{
+    const struct rnode *x = &r->nodes[node];
+    if (x->nlit == 0)
+        return -1;
+    if (x->nlit == 1) /* a chain of literals: no hash needed */
+        return x->lits[0].n == s.n && memcmp(x->lits[0].name, s.p, s.n) == 0
+                   ? (int32_t)x->lits[0].child : -1;
+    uint64_t h = edge_hash(r, node, s.p, s.n);
+    for (size_t k = h & (r->nedges - 1);; k = (k + 1) & (r->nedges - 1)) {
+        const struct edge *e = &r->edges[k];
+        if (e->node == 0)
+            return -1;
+        if (e->node == node + 1 && e->tag == (uint32_t)(h >> 32) && e->lit->n == s.n &&
+            memcmp(e->lit->name, s.p, s.n) == 0)
+            return (int32_t)e->lit->child;
+    }
 }
 
 struct walk {
@@ -244,7 +284,7 @@ static int32_t walk(struct walk *w, int32_t node, unsigned depth)
                 w->method_mismatch = true;
         return -1;
     }
-    int32_t c = find_lit(x, w->path->seg[depth]);
+    int32_t c = find_lit(w->r, (uint32_t)node, w->path->seg[depth]);
     if (c >= 0) {
         int32_t got = walk(w, c, depth + 1);
         if (got >= 0)

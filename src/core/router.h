@@ -12,8 +12,9 @@ void pawl__router_free(struct pawl_router *r);
 PAWL_MUST_CHECK pawl_err pawl__router_add(struct pawl_router *r, struct pawl_route *routes,
                                           uint32_t idx, const char *vehicle_param,
                                           char *err, size_t errlen);
-/* Sort children for binary search; call once after the last add. */
-void pawl__router_finish(struct pawl_router *r);
+/* Build the lookup table of literal children; call once after the last add
+ * (PAWL_ENOMEM on failure). */
+PAWL_MUST_CHECK pawl_err pawl__router_finish(struct pawl_router *r);
 enum pawl_match pawl__router_match(const struct pawl_router *r, const struct pawl_route *routes,
                                    const struct pawl_path *path, enum pawl_method m,
                                    const struct pawl_route **route);

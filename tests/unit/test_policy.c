@@ -177,6 +177,22 @@ static void test_thousand_routes(void **s)
     assert_string_equal(match(p, "/api/v0/svc333/ABC/op999", "GET", PAWL_MATCH_OK)->id, "r999");
     assert_string_equal(match(p, "/api/v0/svc0/ABC/op0", "GET", PAWL_MATCH_OK)->id, "r0");
     match(p, "/api/v0/svc0/ABC/op1", "GET", PAWL_MATCH_NO_ROUTE);
+    /* Every route by its own path; the same literals under another parent, a
+     * literal's prefix or extension, and another route's last segment miss. */
+    char path[96], want[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(path, sizeof path, "/api/v%d/svc%d/ABC/op%d", i % 3, i / 3, i);
+        snprintf(want, sizeof want, "r%d", i);
+        assert_string_equal(match(p, path, "GET", PAWL_MATCH_OK)->id, want);
+        snprintf(path, sizeof path, "/api/v%d/svc%d/ABC/op%d", (i + 1) % 3, i / 3, i);
+        match(p, path, "GET", PAWL_MATCH_NO_ROUTE);
+        snprintf(path, sizeof path, "/api/v%d/svc%d0/ABC/op%d", i % 3, i / 3, i);
+        match(p, path, "GET", PAWL_MATCH_NO_ROUTE);
+        snprintf(path, sizeof path, "/api/v%d/svc%d/ABC/op%d", i % 3, i / 3, (i + 3) % 1000);
+        match(p, path, "GET", PAWL_MATCH_NO_ROUTE);
+        snprintf(path, sizeof path, "/api/v%d/svc%d/ABC/op", i % 3, i / 3);
+        match(p, path, "GET", PAWL_MATCH_NO_ROUTE);
+    }
     pawl_policy_free(p);
     free(y);
 }
