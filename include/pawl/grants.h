@@ -54,6 +54,10 @@ const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str 
 /* Hints, no effect on results: start loading what pawl_grants_next(principal,
  * vin) reads first; step 1 the table slot, step 2 (later) the grant in it. */
 void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin, int step);
+/* The same by vehicle alone, for before the principal is known: step 1 the
+ * slot of vin's grants, step 2 the newest of them (most vehicles have a few
+ * grants, so it is often the one pawl_grants_next will read). */
+void pawl_grants_prefetch_vin(const struct pawl_grants *g, pawl_str vin, int step);
 /* Iterate every grant of vin, whoever holds it: start with it = 0. NULL at
  * the end. */
 const struct pawl_grant *pawl_grants_of_vin(const struct pawl_grants *g, pawl_str vin, uint32_t *it);

@@ -243,6 +243,8 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
             pawl_ratelimit_prefetch(e->rl, la->key[2]);
         if (e->twin != NULL && rt->nconds > 0)
             pawl_twin_prefetch(e->twin, la->vin, 1);
+        if (e->grants != NULL)
+            pawl_grants_prefetch_vin(e->grants, la->vin, 1);
     }
     la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
     if (rl)
@@ -256,8 +258,10 @@ static void look_principal(const struct pawl_engine *e, const struct pawl_route 
     uint64_t uh = pawl__hash64(e->seed, uid.p, uid.n);
     la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
     la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
-    if (la->vin.n > 0 && e->grants != NULL)
+    if (la->vin.n > 0 && e->grants != NULL) {
         pawl_grants_prefetch(e->grants, uid, la->vin, 1);
+        pawl_grants_prefetch_vin(e->grants, la->vin, 2);
+    }
     if (e->rl_ext.check == NULL) {
         pawl_ratelimit_prefetch(e->rl, la->key[0]);
         pawl_ratelimit_prefetch(e->rl, la->key[1]);

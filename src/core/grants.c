@@ -197,6 +197,17 @@ void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_
         __builtin_prefetch(&g->g[h->idx]);
 }
 
+void pawl_grants_prefetch_vin(const struct pawl_grants *g, pawl_str vin, int step)
+{
+    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+        return;
+    const uint32_t *v = &g->vheads[pawl__hash64(g->seed + 2, vin.p, PAWL_VIN_LEN) & (g->nheads - 1)];
+    if (step == 1)
+        __builtin_prefetch(v);
+    else if (*v != 0)
+        __builtin_prefetch(&g->g[*v]);
+}
+
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
                                           pawl_str vin, uint32_t *it)
 {

@@ -19,9 +19,8 @@
 _Static_assert(PAWL_R__COUNT < 256, "reason fits a byte");
 _Static_assert(PAWL_JWT_CACHE_MAX % WAYS == 0, "cache bound is whole sets");
 
-/* A verification result: a cache entry, or the stack copy when uncached. */
-struct centry {
-    uint8_t h[32];      /* SHA-256 of the token */
+/* A verification result as the checks produce it. */
+struct result {
     uint8_t reason;     /* result of the time-independent checks */
     uint8_t cacheable;  /* the signature was checked: the result is worth keeping */
     uint8_t has_nbf;
@@ -30,6 +29,23 @@ struct centry {
         char msg[sizeof(struct pawl_principal)]; /* otherwise: why */
     } u;
 };
+
+/* A result in the cache, packed: the principal's strings (uid, org, session,
+ * then each role, each NUL-terminated) or the message follow one another in
+ * text, so a typical entry is four cache lines, not twelve. Strings that do
+ * not fit go to spill (allocated with the entry's result, freed with it). */
+#define ENTRY_BYTES 256
+struct centry {
+    uint8_t h[32];      /* SHA-256 of the token */
+    uint8_t reason, has_nbf, nroles, via;
+    uint32_t role_mask;
+    int64_t exp_ms, nbf_ms;
+    char *spill;        /* NULL: the strings are in text */
+    uint16_t len;       /* bytes of strings, NULs included */
+    char text[ENTRY_BYTES - 66];
+};
+_Static_assert(sizeof(struct centry) == ENTRY_BYTES, "an entry is four cache lines");
+_Static_assert(sizeof(struct result) < UINT16_MAX, "packed strings are counted in 16 bits");
 
 /* A set's ways at a glance, in one cache line: a lookup reads this line and
  * then only the entry whose tag matches, not the head of every way. The set
@@ -57,9 +73,9 @@ struct pawl_jwt_verifier {
     struct pawl_jwt_stats st;
 };
 
-static enum pawl_reason fail(struct centry *r, enum pawl_reason why, const char *fmt, ...)
+static enum pawl_reason fail(struct result *r, enum pawl_reason why, const char *fmt, ...)
     PAWL_PRINTF(3, 4);
-static enum pawl_reason fail(struct centry *r, enum pawl_reason why, const char *fmt, ...)
+static enum pawl_reason fail(struct result *r, enum pawl_reason why, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -115,7 +131,7 @@ static json_t *load_object(const uint8_t *b, size_t n, bool *oom)
 /* ---- header ------------------------------------------------------------- */
 
 /* Step 2 of pawl_jwt_verify; on success *key is the JWKS key (step 3). */
-static enum pawl_reason check_header(const struct pawl_jwks *ks, json_t *hdr, struct centry *r,
+static enum pawl_reason check_header(const struct pawl_jwks *ks, json_t *hdr, struct result *r,
                                      enum pawl__jwt_alg *alg, const struct pawl__jwk **key)
 {
     static const char *const embedded[] = { "jku", "x5u", "jwk", "x5c" };
@@ -205,7 +221,7 @@ static bool claim_roles(const struct pawl_jwt_verifier *v, json_t *c, struct paw
 
 /* Step 5: shapes of the claims, filling r->u.p. */
 static enum pawl_reason claim_shapes(const struct pawl_jwt_verifier *v, json_t *pl,
-                                     struct centry *r)
+                                     struct result *r)
 {
     struct pawl_principal *p = &r->u.p;
     json_t *exp = json_object_get(pl, "exp"), *nbf = json_object_get(pl, "nbf");
@@ -234,7 +250,7 @@ static enum pawl_reason claim_shapes(const struct pawl_jwt_verifier *v, json_t *
 }
 
 /* aud (RFC 7519 4.1.3): one string or an array of strings. */
-static enum pawl_reason check_aud(const char *want, json_t *aud, struct centry *r)
+static enum pawl_reason check_aud(const char *want, json_t *aud, struct result *r)
 {
     if (json_is_string(aud) && strcmp(json_string_value(aud), want) == 0)
         return PAWL_R_ALLOWED;
@@ -256,7 +272,7 @@ static enum pawl_reason check_aud(const char *want, json_t *aud, struct centry *
 
 /* Steps 5-7. */
 static enum pawl_reason check_claims(const struct pawl_jwt_verifier *v, const uint8_t *b, size_t n,
-                                     struct centry *r)
+                                     struct result *r)
 {
     bool oom;
     json_t *pl = load_object(b, n, &oom);
@@ -287,7 +303,7 @@ out:
 /* Steps 1-7 (everything but time) into r. Buffers live on the stack: a token
  * is at most PAWL_JWT_TOKEN_MAX bytes, so its three decoded parts fit in dec. */
 static enum pawl_reason verify_uncached(struct pawl_jwt_verifier *v, const char *t, size_t n,
-                                        struct centry *r)
+                                        struct result *r)
 {
     uint8_t dec[PAWL_JWT_TOKEN_MAX];
     size_t hn, pn, sn;
@@ -323,27 +339,120 @@ static enum pawl_reason verify_uncached(struct pawl_jwt_verifier *v, const char 
     return check_claims(v, pb, pn, r);
 }
 
-/* Steps 8-9, then the output: run on fresh results and on cache hits alike. */
-static enum pawl_reason finish(const struct pawl_jwt_verifier *v, const struct centry *e,
-                               int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+/* Steps 8-9: run on fresh results and on cache hits alike. */
+static enum pawl_reason check_time(const struct pawl_jwt_verifier *v, int64_t exp_ms, bool has_nbf,
+                                   int64_t nbf_ms, int64_t now_ms, struct pawl_diag *d)
 {
-    if (e->reason != PAWL_R_ALLOWED) {
-        pawl__diagf(d, WHERE, 0, 0, "%s", e->u.msg);
-        return (enum pawl_reason)e->reason;
-    }
     /* exp_ms and nbf_ms are within +-TIME_MAX_S * 1000 and the leeway within
      * an hour: neither sum below can overflow. */
-    if (now_ms > e->u.p.exp_ms + v->leeway_ms) {
+    if (now_ms > exp_ms + v->leeway_ms) {
         pawl__diagf(d, WHERE, 0, 0, "expired at %lld ms (now %lld, leeway %lld)",
-                    (long long)e->u.p.exp_ms, (long long)now_ms, (long long)v->leeway_ms);
+                    (long long)exp_ms, (long long)now_ms, (long long)v->leeway_ms);
         return PAWL_R_TOKEN_EXPIRED;
     }
-    if (e->has_nbf && now_ms < e->u.p.nbf_ms - v->leeway_ms) {
+    if (has_nbf && now_ms < nbf_ms - v->leeway_ms) {
         pawl__diagf(d, WHERE, 0, 0, "not valid before %lld ms (now %lld, leeway %lld)",
-                    (long long)e->u.p.nbf_ms, (long long)now_ms, (long long)v->leeway_ms);
+                    (long long)nbf_ms, (long long)now_ms, (long long)v->leeway_ms);
         return PAWL_R_TOKEN_NOT_YET_VALID;
     }
-    memcpy(out, &e->u.p, sizeof *out);
+    return PAWL_R_ALLOWED;
+}
+
+/* A fresh result, uncached. */
+static enum pawl_reason finish(const struct pawl_jwt_verifier *v, const struct result *r,
+                               int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+{
+    if (r->reason != PAWL_R_ALLOWED) {
+        pawl__diagf(d, WHERE, 0, 0, "%s", r->u.msg);
+        return (enum pawl_reason)r->reason;
+    }
+    enum pawl_reason t = check_time(v, r->u.p.exp_ms, r->has_nbf, r->u.p.nbf_ms, now_ms, d);
+    if (t == PAWL_R_ALLOWED)
+        memcpy(out, &r->u.p, sizeof *out);
+    return t;
+}
+
+/* ---- packed entries -------------------------------------------------------- */
+
+static size_t put_str(char *dst, size_t at, const char *src)
+{
+    size_t n = strlen(src) + 1;
+    if (dst != NULL)
+        memcpy(dst + at, src, n);
+    return at + n;
+}
+
+/* The strings of r one after another into dst (NULL: only count them). */
+static size_t pack_strings(const struct result *r, char *dst)
+{
+    if (r->reason != PAWL_R_ALLOWED)
+        return put_str(dst, 0, r->u.msg);
+    size_t at = put_str(dst, 0, r->u.p.uid);
+    at = put_str(dst, at, r->u.p.org);
+    at = put_str(dst, at, r->u.p.session);
+    for (unsigned i = 0; i < r->u.p.nroles; i++)
+        at = put_str(dst, at, r->u.p.roles[i]);
+    return at;
+}
+
+/* r into e (whose old spill, if any, the caller has freed). False when the
+ * strings need a spill and memory is short: e is then left empty. */
+static bool pack(struct centry *e, const struct result *r)
+{
+    size_t n = pack_strings(r, NULL);
+    e->spill = NULL;
+    if (n > sizeof e->text && (e->spill = malloc(n)) == NULL)
+        return false;
+    pack_strings(r, e->spill ? e->spill : e->text);
+    e->len = (uint16_t)n;
+    e->reason = r->reason;
+    e->has_nbf = r->has_nbf;
+    if (r->reason != PAWL_R_ALLOWED) { /* u holds the message, not a principal */
+        e->nroles = e->via = 0;
+        e->role_mask = 0;
+        e->exp_ms = e->nbf_ms = 0;
+        return true;
+    }
+    e->nroles = (uint8_t)r->u.p.nroles;
+    e->via = (uint8_t)r->u.p.via;
+    e->role_mask = r->u.p.role_mask;
+    e->exp_ms = r->u.p.exp_ms;
+    e->nbf_ms = r->u.p.nbf_ms;
+    return true;
+}
+
+/* Copy the NUL-terminated string at s into dst; the next string's start. */
+static const char *get_str(const char *s, char *dst)
+{
+    size_t n = strlen(s) + 1;
+    memcpy(dst, s, n);
+    return s + n;
+}
+
+/* A cached result: the same answer, byte for byte, as finish() on the fresh
+ * result it was packed from. */
+static enum pawl_reason finish_entry(const struct pawl_jwt_verifier *v, const struct centry *e,
+                                     int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
+{
+    const char *s = e->spill ? e->spill : e->text;
+    if (e->reason != PAWL_R_ALLOWED) {
+        pawl__diagf(d, WHERE, 0, 0, "%s", s);
+        return (enum pawl_reason)e->reason;
+    }
+    enum pawl_reason t = check_time(v, e->exp_ms, e->has_nbf, e->nbf_ms, now_ms, d);
+    if (t != PAWL_R_ALLOWED)
+        return t;
+    memset(out, 0, sizeof *out); /* a fresh principal starts zeroed too (claim_shapes) */
+    out->via = (enum pawl_auth_via)e->via;
+    s = get_str(s, out->uid);
+    s = get_str(s, out->org);
+    s = get_str(s, out->session);
+    for (unsigned i = 0; i < e->nroles; i++)
+        s = get_str(s, out->roles[i]);
+    out->nroles = e->nroles;
+    out->role_mask = e->role_mask;
+    out->exp_ms = e->exp_ms;
+    out->nbf_ms = e->nbf_ms;
     return PAWL_R_ALLOWED;
 }
 
@@ -383,7 +492,7 @@ static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s)
     for (size_t w = 0; w < WAYS; w++)
         if (set->tick[w] != 0 && set->tag[w] == s.tag) {
             const char *e = (const char *)&v->cache[s.set * WAYS + w];
-            for (size_t off = 0; off < sizeof(struct centry); off += 64)
+            for (size_t off = 0; off < sizeof(struct centry); off += 64) /* 4 lines */
                 __builtin_prefetch(e + off);
         }
 }
@@ -401,9 +510,10 @@ static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, co
     return NULL;
 }
 
-/* Store r in the empty or least recently used way of its set. */
+/* Store r in the empty or least recently used way of its set; NULL when
+ * memory is short (the caller answers from r, uncached). */
 static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot s, const uint8_t h[32],
-                                      const struct centry *r)
+                                      const struct result *r)
 {
     struct cset *set = &v->sets[s.set];
     size_t w = 0;
@@ -413,7 +523,11 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
     if (set->tick[w] != 0)
         v->st.evictions++;
     struct centry *e = &v->cache[s.set * WAYS + w];
-    memcpy(e, r, sizeof *e);
+    free(e->spill);
+    if (!pack(e, r)) {
+        set->tick[w] = 0;
+        return NULL;
+    }
     memcpy(e->h, h, 32);
     set->tag[w] = s.tag;
     set->tick[w] = next_tick(v);
@@ -430,7 +544,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
                                struct pawl_principal *out, struct pawl_diag *d)
 {
     uint8_t h[32];
-    struct centry r;
+    struct result r;
     struct cslot s = { 0, 0 };
     const struct centry *e = NULL;
     if (n == 0) {
@@ -459,9 +573,12 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
         r.cacheable = 0;
         r.has_nbf = 0;
         r.reason = (uint8_t)verify_uncached(v, token, n, &r);
-        e = (r.cacheable && v->nsets > 0) ? cache_put(v, s, h, &r) : &r;
+        if (r.cacheable && v->nsets > 0)
+            e = cache_put(v, s, h, &r);
+        if (e == NULL)
+            return finish(v, &r, now_ms, out, d);
     }
-    return finish(v, e, now_ms, out, d);
+    return finish_entry(v, e, now_ms, out, d);
 }
 
 enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
@@ -548,6 +665,8 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v)
     free(v->audience);
     free(v->roles_claim);
     free(v->org_claim);
+    for (size_t i = 0; v->cache != NULL && i < v->nsets * WAYS; i++)
+        free(v->cache[i].spill);
     free(v->cache);
     free(v->sets);
     EVP_MD_CTX_free(v->sha_base);

@@ -107,18 +107,30 @@ static enum pawl_reason verify_with(struct pawl_jwt_verifier *v, const char *tok
     return r;
 }
 
-/* Verify with both verifiers (cached twice, uncached once): same answer. */
+/* Verify with both verifiers (uncached once, cached twice): the same answer,
+ * principal and message, byte for byte, whatever *out held before. */
 static enum pawl_reason verify(const char *tok, int64_t now)
 {
-    struct pawl_principal p;
-    enum pawl_reason r = verify_with(F.nocache, tok, now, &p);
-    assert_int_equal(verify_with(F.v, tok, now, &p), r);
-    assert_int_equal(verify_with(F.v, tok, now, &p), r);
-    if (r != PAWL_R_ALLOWED) {
-        static const struct pawl_principal zero;
-        assert_memory_equal(&p, &zero, sizeof p); /* never partly filled */
+    struct pawl_principal p[3];
+    struct pawl_diag d[3];
+    struct pawl_jwt_verifier *by[3] = { F.nocache, F.v, F.v };
+    enum pawl_reason r[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&p[i], 0x5a + i, sizeof p[i]);
+        memset(&d[i], 0, sizeof d[i]);
+        r[i] = pawl_jwt_verify(by[i], tok, strlen(tok), now, &p[i], &d[i]);
     }
-    return r;
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(r[i], r[0]);
+        assert_memory_equal(&p[i], &p[0], sizeof p[0]);
+        assert_string_equal(d[i].msg, d[0].msg);
+    }
+    if (r[0] != PAWL_R_ALLOWED) {
+        static const struct pawl_principal zero;
+        assert_true(d[0].msg[0] != '\0'); /* every rejection says why */
+        assert_memory_equal(&p[0], &zero, sizeof p[0]); /* never partly filled */
+    }
+    return r[0];
 }
 
 static const char *sign(int key, const char *alg, const char *kid, const char *extra_hdr,
@@ -537,6 +549,38 @@ static void cache_keeps_bad_signatures_bad(void **state)
     pawl_jwt_verifier_free(v);
 }
 
+/* A principal too long for an entry's text (every id near PAWL_ID_MAX, all
+ * roles near PAWL_ROLE_MAX) is cached whole, and an answer from the cache is
+ * byte for byte the fresh one (verify() compares them). */
+static void cache_packs_long_principals(void **state)
+{
+    char id[PAWL_ID_MAX], role[PAWL_ROLE_MAX], claims[2048];
+    struct pawl_principal p;
+    struct pawl_diag d;
+    (void)state;
+    memset(id, 'i', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    memset(role, 'r', sizeof role - 1);
+    role[sizeof role - 1] = '\0';
+    int n = snprintf(claims, sizeof claims, "{\"sub\":\"%s\",\"org\":\"%s\",\"jti\":\"%s\","
+                     "\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%d,\"roles\":[", id, id, id, T0 + 600);
+    for (int i = 0; i < PAWL_MAX_ROLES; i++) {
+        role[0] = (char)('a' + i);
+        n += snprintf(claims + n, sizeof claims - (size_t)n, "%s\"%s\"", i ? "," : "", role);
+    }
+    snprintf(claims + n, sizeof claims - (size_t)n, "]}");
+    const char *t = sign(2, "EdDSA", "ed-1", NULL, claims);
+    assert_int_equal(verify(t, NOW), PAWL_R_ALLOWED);
+    assert_int_equal(pawl_jwt_verify(F.v, t, strlen(t), NOW, &p, &d), PAWL_R_ALLOWED);
+    assert_string_equal(p.uid, id);
+    assert_string_equal(p.session, id);
+    assert_int_equal(p.nroles, PAWL_MAX_ROLES);
+    role[0] = 'h';
+    assert_string_equal(p.roles[7], role);
+    /* and short ones next to it still fit */
+    assert_int_equal(verify(good(2, NULL), NOW), PAWL_R_ALLOWED);
+}
+
 /* One set of 8 ways: the least recently used token is the one replaced, and
  * the prefetch hint (however called) changes no answer. */
 static void cache_lru_within_a_set(void **state)
@@ -873,6 +917,7 @@ int main(void)
         cmocka_unit_test(cache_keeps_bad_signatures_bad),
         cmocka_unit_test(cache_no_collisions),
         cmocka_unit_test(cache_lru_within_a_set),
+        cmocka_unit_test(cache_packs_long_principals),
         cmocka_unit_test(verifier_new_checks),
         cmocka_unit_test(jwks_accepts),
         cmocka_unit_test(jwks_key_rejects),
