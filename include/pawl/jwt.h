@@ -73,7 +73,7 @@ struct pawl_jwt_verifier;
  * cache_entries: verified-token cache size (0 disables the cache; rounded up
  * to a multiple of 8; at most PAWL_JWT_CACHE_MAX; each entry is about
  * 256 bytes, all allocated here; a principal whose strings need more than
- * 190 bytes adds their length on the heap while cached).
+ * 192 bytes adds their length on the heap while cached).
  * Returns PAWL_EINVAL for an empty issuer/audience/claim name or a leeway out
  * of range, PAWL_ELIMIT for too many cache entries, PAWL_ENOMEM; *out is then
  * NULL. */

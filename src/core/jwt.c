@@ -41,11 +41,9 @@ struct centry {
     uint32_t role_mask;
     int64_t exp_ms, nbf_ms;
     char *spill;        /* NULL: the strings are in text */
-    uint16_t len;       /* bytes of strings, NULs included */
-    char text[ENTRY_BYTES - 66];
+    char text[ENTRY_BYTES - 64];
 };
 _Static_assert(sizeof(struct centry) == ENTRY_BYTES, "an entry is four cache lines");
-_Static_assert(sizeof(struct result) < UINT16_MAX, "packed strings are counted in 16 bits");
 
 /* A set's ways at a glance, in one cache line: a lookup reads this line and
  * then only the entry whose tag matches, not the head of every way. The set
@@ -404,7 +402,6 @@ static bool pack(struct centry *e, const struct result *r)
     if (n > sizeof e->text && (e->spill = malloc(n)) == NULL)
         return false;
     pack_strings(r, e->spill ? e->spill : e->text);
-    e->len = (uint16_t)n;
     e->reason = r->reason;
     e->has_nbf = r->has_nbf;
     if (r->reason != PAWL_R_ALLOWED) { /* u holds the message, not a principal */
