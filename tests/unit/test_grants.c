@@ -153,6 +153,70 @@ static void test_many_and_multiple(void **s)
     pawl_grants_free(g);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Against a plain list: many grants per vehicle and per (principal, vehicle),
+ * principals that are prefixes of one another, tables rehashed many times;
+ * every pair's grants (told apart by their `since`) are exactly the list's. */
+static void test_matches_a_plain_list(void **s)
+{
+    (void)s;
+    enum { N = 3000, P = 120, V = 90 };
+    static struct { int p, v; int64_t since; } list[N];
+    struct pawl_grants *g = fresh();
+    struct pawl_diag d;
+    char line[256], vin[18], who[16];
+    unsigned seed = 12345;
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        list[i].p = (int)((seed >> 8) % P);
+        list[i].v = (int)((seed >> 18) % V);
+        list[i].since = 1000 + i;
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", list[i].v);
+        int n = snprintf(line, sizeof line, "{\"principal\":\"p-%d\",\"vin\":\"%s\",\"role\":\"driver\","
+                         "\"since\":%lld}", list[i].p, vin, (long long)list[i].since);
+        assert_int_equal(pawl_grants_add_line(g, line, (size_t)n, "l", 1, &d), PAWL_OK);
+    }
+    static int64_t want[N], got[N];
+    for (int p = 0; p < P + 5; p++)     /* p-120.. hold nothing */
+        for (int v = 0; v < V; v++) {
+            size_t nw = 0, ng = 0;
+            for (int i = 0; i < N; i++)
+                if (list[i].p == p && list[i].v == v)
+                    want[nw++] = list[i].since;
+            snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", v);
+            snprintf(who, sizeof who, "p-%d", p);
+            pawl_str pw = { who, strlen(who) }, pv = { vin, 17 };
+            uint32_t it = 0;
+            for (const struct pawl_grant *gr; (gr = pawl_grants_next(g, pw, pv, &it)) != NULL;) {
+                assert_true(ng < N);
+                assert_memory_equal(gr->vin, vin, 17);
+                assert_string_equal(pawl_grants_principal(g, gr), who);
+                got[ng++] = gr->since_ms;
+            }
+            if (ng != nw)
+                fail_msg("%s on %s: %zu grants, the list has %zu", who, vin, ng, nw);
+            qsort(want, nw, sizeof *want, cmp_i64);
+            qsort(got, ng, sizeof *got, cmp_i64);
+            assert_memory_equal(got, want, nw * sizeof *want);
+        }
+    for (int v = 0; v < V; v++) { /* and by vehicle */
+        size_t nw = 0, ng = 0;
+        for (int i = 0; i < N; i++)
+            nw += list[i].v == v;
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", v);
+        uint32_t it = 0;
+        while (pawl_grants_of_vin(g, (pawl_str){ vin, 17 }, &it) != NULL)
+            ng++;
+        assert_int_equal(ng, nw);
+    }
+    pawl_grants_free(g);
+}
+
 static void test_rejects(void **s)
 {
     (void)s;
@@ -187,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_vin_shape), cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_many_and_multiple), cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_load_reports_line), cmocka_unit_test(test_prefetch_is_only_a_hint),
+        cmocka_unit_test(test_matches_a_plain_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
