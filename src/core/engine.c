@@ -239,7 +239,7 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
     if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
         la->vin = path->seg[rt->vehicle_seg];
         la->key[2] = (pawl__hash64(e->seed, la->vin.p, PAWL_VIN_LEN) ^ rh) * 0x165667b19e3779f9ull + 3;
-        if (rl)
+        if (rl && rt->rl_vin_command.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[2]);
         if (e->twin != NULL && rt->nconds > 0)
             pawl_twin_prefetch(e->twin, la->vin, 1);
@@ -247,7 +247,7 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
             pawl_grants_prefetch_vin(e->grants, la->vin, 1);
     }
     la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
-    if (rl)
+    if (rl && e->p->rl_global[rt->cap].interval_us != 0)
         pawl_ratelimit_prefetch(e->rl, la->key[3]);
 }
 
@@ -262,9 +262,11 @@ static void look_principal(const struct pawl_engine *e, const struct pawl_route 
         pawl_grants_prefetch(e->grants, uid, la->vin, 1);
         pawl_grants_prefetch_vin(e->grants, la->vin, 2);
     }
-    if (e->rl_ext.check == NULL) {
-        pawl_ratelimit_prefetch(e->rl, la->key[0]);
-        pawl_ratelimit_prefetch(e->rl, la->key[1]);
+    if (e->rl_ext.check == NULL) { /* limits the policy does not set are not read */
+        if (e->p->rl_principal.interval_us != 0)
+            pawl_ratelimit_prefetch(e->rl, la->key[0]);
+        if (rt->rl_principal_route.interval_us != 0)
+            pawl_ratelimit_prefetch(e->rl, la->key[1]);
     }
     if (la->vin.n > 0 && e->twin != NULL && rt->nconds > 0)
         pawl_twin_prefetch(e->twin, la->vin, 2);

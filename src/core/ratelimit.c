@@ -99,8 +99,10 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
     for (unsigned i = 0; i < n; i++) {
         key[i] = c[i].key ? c[i].key : 1; /* 0 marks an empty slot */
         const struct slot *b = &rl->slots[(key[i] & (rl->nbuckets - 1)) * WAYS];
-        __builtin_prefetch(b);
-        __builtin_prefetch(b + WAYS / 2);
+        if (c[i].rate.interval_us != 0) { /* an unset limit reads nothing */
+            __builtin_prefetch(b);
+            __builtin_prefetch(b + WAYS / 2);
+        }
     }
     bool ok = true;
     for (unsigned i = 0; i < n; i++) {
