@@ -250,11 +250,12 @@ pawl_err pawl__router_finish(struct pawl_router *r)
 static int32_t find_lit(const struct pawl_router *r, uint32_t node, pawl_str s)
 {
     const struct rnode *x = &r->nodes[node];
-    if (x->nlit == 0)
+    if (x->nlit <= 2 || r->edges == NULL) { /* few children (or no table yet): compare them */
+        for (uint32_t i = 0; i < x->nlit; i++)
+            if (x->lits[i].n == s.n && memcmp(x->lits[i].name, s.p, s.n) == 0)
+                return (int32_t)x->lits[i].child;
         return -1;
-    if (x->nlit == 1) /* a chain of literals: no hash needed */
-        return x->lits[0].n == s.n && memcmp(x->lits[0].name, s.p, s.n) == 0
-                   ? (int32_t)x->lits[0].child : -1;
+    }
     uint64_t h = edge_hash(r, node, s.p, s.n);
     for (size_t k = h & (r->nedges - 1);; k = (k + 1) & (r->nedges - 1)) {
         const struct edge *e = &r->edges[k];
