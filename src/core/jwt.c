@@ -463,7 +463,12 @@ static bool token_hash(struct pawl_jwt_verifier *v, const char *t, size_t n, uin
 }
 
 /* Where a token goes: its set and its tag, from a keyed hash (the seed is
- * secret, so a forger cannot aim tokens at one set). */
+ * secret, so a forger cannot aim tokens at one set) of its length and its
+ * last SLOT_TAIL bytes. Those lie in the signature, which differs between
+ * any two tokens an issuer signs, so hashing the rest would only cost time;
+ * tokens a forger gives the same tail share a set and merely evict each
+ * other. The digest in the entry decides a hit. */
+#define SLOT_TAIL 64
 struct cslot {
     size_t set;
     uint32_t tag;
@@ -471,7 +476,8 @@ struct cslot {
 
 static struct cslot cache_slot(const struct pawl_jwt_verifier *v, const char *t, size_t n)
 {
-    uint64_t x = pawl__hash64(v->seed, t, n);
+    size_t k = n < SLOT_TAIL ? n : SLOT_TAIL;
+    uint64_t x = pawl__hash64(v->seed ^ n, t + n - k, k);
     return (struct cslot){ (size_t)(x % v->nsets), (uint32_t)(x >> 32) };
 }
 

@@ -549,6 +549,29 @@ static void cache_keeps_bad_signatures_bad(void **state)
     pawl_jwt_verifier_free(v);
 }
 
+/* The set is chosen by the token's tail (its signature): a forgery that
+ * copies a good token's signature onto another payload lands in the same set
+ * and must still be told apart, every time, in either order. */
+static void cache_same_signature_other_payload(void **state)
+{
+    struct pawl_jwt_verifier *v = fresh(8);
+    struct pawl_principal p;
+    char good_tok[4096], forged[4096];
+    (void)state;
+    snprintf(good_tok, sizeof good_tok, "%s", good(2, NULL));
+    snprintf(forged, sizeof forged, "%s", good_tok);
+    char *dot = strchr(forged, '.') + 1; /* one payload byte changes; the signature stays */
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(verify_with(v, forged, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+        assert_int_equal(verify_with(v, good_tok, NOW, &p), PAWL_R_ALLOWED);
+        assert_string_equal(p.uid, "user-42");
+    }
+    assert_int_equal(stats(v).verifications, 2); /* one each; then both from the cache */
+    assert_int_equal(stats(v).hits, 4);
+    pawl_jwt_verifier_free(v);
+}
+
 /* A principal too long for an entry's text (every id near PAWL_ID_MAX, all
  * roles near PAWL_ROLE_MAX) is cached whole, and an answer from the cache is
  * byte for byte the fresh one (verify() compares them). */
@@ -918,6 +941,7 @@ int main(void)
         cmocka_unit_test(cache_no_collisions),
         cmocka_unit_test(cache_lru_within_a_set),
         cmocka_unit_test(cache_packs_long_principals),
+        cmocka_unit_test(cache_same_signature_other_payload),
         cmocka_unit_test(verifier_new_checks),
         cmocka_unit_test(jwks_accepts),
         cmocka_unit_test(jwks_key_rejects),
