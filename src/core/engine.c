@@ -148,6 +148,15 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
     return PAWL_R_UNAUTHENTICATED;
 }
 
+/* What a request will look up once its caller is known: its VIN, and the
+ * keys of its four rate-limit buckets. At scale every table it reads is a
+ * cache miss; started early (prefetch) they overlap one another and the
+ * token's SHA-256 instead of coming one after another. */
+struct lookahead {
+    pawl_str vin;      /* .n = 0: the route names no vehicle or it is not a VIN */
+    uint64_t key[4];   /* principal, principal+route, vehicle+command, global */
+};
+
 /* How close a refused grant came: the closest one names the reason, whatever
  * the order of the grants. */
 static int closeness(enum pawl_reason r)
@@ -201,8 +210,8 @@ static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_rou
     return best;
 }
 
-static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_path *path,
-                                  const struct pawl_route *rt, struct pawl_decision *o, int64_t now)
+static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_route *rt,
+                                  const struct lookahead *la, struct pawl_decision *o, int64_t now)
 {
     if (!(o->principal.role_mask & rt->role_mask & e->caps_of_roles[rt->cap])) {
         DETAIL(o, "none of the caller's roles may use route '%s' (%s)", rt->id, pawl_cap_name(rt->cap));
@@ -210,24 +219,14 @@ static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_path 
     }
     if (rt->vehicle_seg < 0)
         return PAWL_R_ALLOWED;
-    pawl_str v = path->seg[rt->vehicle_seg];
-    if (!pawl_vin_valid(v)) {
+    if (la->vin.n == 0) { /* look_vehicle found the segment is not a VIN */
         DETAIL(o, "path segment %d is not a VIN", rt->vehicle_seg + 1);
         return PAWL_R_BAD_VIN;
     }
-    memcpy(o->vin, v.p, PAWL_VIN_LEN);
+    memcpy(o->vin, la->vin.p, PAWL_VIN_LEN);
     o->vin[PAWL_VIN_LEN] = '\0';
     return check_grant(e, rt, o, now);
 }
-
-/* What a request will look up once its caller is known: its VIN, and the
- * keys of its four rate-limit buckets. At scale every table it reads is a
- * cache miss; started early (prefetch) they overlap one another and the
- * token's SHA-256 instead of coming one after another. */
-struct lookahead {
-    pawl_str vin;      /* .n = 0: the route names no vehicle or it is not a VIN */
-    uint64_t key[4];   /* principal, principal+route, vehicle+command, global */
-};
 
 static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
                          const struct pawl_route *rt, struct lookahead *la)
@@ -259,7 +258,7 @@ static void look_principal(const struct pawl_engine *e, const struct pawl_route 
     la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
     la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
     if (la->vin.n > 0 && e->grants != NULL) {
-        pawl_grants_prefetch(e->grants, uid, la->vin, 1);
+        pawl_grants_prefetch(e->grants, uid, la->vin);
         pawl_grants_prefetch_vin(e->grants, la->vin, 2);
     }
     if (e->rl_ext.check == NULL) { /* limits the policy does not set are not read */
@@ -361,7 +360,7 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
         return r;
     o->authenticated = true;
     look_principal(e, o->route, &o->principal, &la);
-    if ((r = authorize(e, &path, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED)
+    if ((r = authorize(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED)
         return r;
     if (la.vin.n > 0 && e->twin != NULL && o->route->nconds > 0)
         pawl_twin_prefetch(e->twin, la.vin, 3);

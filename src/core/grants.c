@@ -115,10 +115,16 @@ static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const cha
 }
 
 /* Slot of vin in vheads: its head, or the empty slot where it would go. */
+/* Where vin's probe in vheads starts. */
+static size_t vhome(const struct pawl_grants *g, const char *vin)
+{
+    return pawl__hash64(g->seed + 2, vin, PAWL_VIN_LEN) & (g->nheads - 1);
+}
+
 static size_t vslot_of(const struct pawl_grants *g, const char *vin)
 {
     size_t mask = g->nheads - 1;
-    size_t i = pawl__hash64(g->seed + 2, vin, PAWL_VIN_LEN) & mask;
+    size_t i = vhome(g, vin);
     while (g->vheads[i] && memcmp(g->g[g->vheads[i]].vin, vin, PAWL_VIN_LEN) != 0)
         i = (i + 1) & mask;
     return i;
@@ -186,22 +192,17 @@ const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl
     return pawl__strpool_get(&g->pool, gr->principal);
 }
 
-void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin, int step)
+void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin)
 {
-    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
-        return;
-    const struct head *h = &g->heads[key_hash(g, principal, vin.p) & (g->nheads - 1)];
-    if (step == 1)
-        __builtin_prefetch(h);
-    else if (h->idx != 0)
-        __builtin_prefetch(&g->g[h->idx]);
+    if (vin.n == PAWL_VIN_LEN && g->nheads != 0)
+        __builtin_prefetch(&g->heads[key_hash(g, principal, vin.p) & (g->nheads - 1)]);
 }
 
 void pawl_grants_prefetch_vin(const struct pawl_grants *g, pawl_str vin, int step)
 {
     if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
         return;
-    const uint32_t *v = &g->vheads[pawl__hash64(g->seed + 2, vin.p, PAWL_VIN_LEN) & (g->nheads - 1)];
+    const uint32_t *v = &g->vheads[vhome(g, vin.p)];
     if (step == 1)
         __builtin_prefetch(v);
     else if (*v != 0)

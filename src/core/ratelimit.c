@@ -55,9 +55,15 @@ void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats 
     *out = rl->st;
 }
 
+/* The bucket of key (already remapped from 0). */
+static struct slot *bucket(const struct pawl_ratelimit *rl, uint64_t key)
+{
+    return &rl->slots[(key & (rl->nbuckets - 1)) * WAYS];
+}
+
 void pawl_ratelimit_prefetch(const struct pawl_ratelimit *rl, uint64_t key)
 {
-    const struct slot *b = &rl->slots[((key ? key : 1) & (rl->nbuckets - 1)) * WAYS];
+    const struct slot *b = bucket(rl, key ? key : 1);
     __builtin_prefetch(b);
     __builtin_prefetch(b + WAYS / 2);
 }
@@ -65,7 +71,7 @@ void pawl_ratelimit_prefetch(const struct pawl_ratelimit *rl, uint64_t key)
 /* The slot holding key, or NULL. Key 0 is remapped so that 0 means empty. */
 static struct slot *find(struct pawl_ratelimit *rl, uint64_t key)
 {
-    struct slot *b = &rl->slots[(key & (rl->nbuckets - 1)) * WAYS];
+    struct slot *b = bucket(rl, key);
     for (int i = 0; i < WAYS; i++)
         if (b[i].key == key)
             return &b[i];
@@ -75,7 +81,7 @@ static struct slot *find(struct pawl_ratelimit *rl, uint64_t key)
 /* A slot for a new key: an empty or idle one, else the one closest to idle. */
 static struct slot *claim(struct pawl_ratelimit *rl, uint64_t key, int64_t now)
 {
-    struct slot *b = &rl->slots[(key & (rl->nbuckets - 1)) * WAYS], *victim = &b[0];
+    struct slot *b = bucket(rl, key), *victim = &b[0];
     for (int i = 0; i < WAYS; i++) {
         if (b[i].key == 0 || b[i].tat <= now)
             return &b[i];
@@ -98,7 +104,7 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
     /* The buckets are random cache misses: start them all before the first probe. */
     for (unsigned i = 0; i < n; i++) {
         key[i] = c[i].key ? c[i].key : 1; /* 0 marks an empty slot */
-        const struct slot *b = &rl->slots[(key[i] & (rl->nbuckets - 1)) * WAYS];
+        const struct slot *b = bucket(rl, key[i]);
         if (c[i].rate.interval_us != 0) { /* an unset limit reads nothing */
             __builtin_prefetch(b);
             __builtin_prefetch(b + WAYS / 2);

@@ -91,17 +91,24 @@ static int lit_sort(const void *a, const void *b)
     return lit_cmp(x->name, x->n, y->name, y->n);
 }
 
+/* x's child for literal s by comparing each, or -1. */
+static int32_t scan_lits(const struct rnode *x, const char *s, size_t n)
+{
+    for (uint32_t i = 0; i < x->nlit; i++)
+        if (x->lits[i].n == n && memcmp(x->lits[i].name, s, n) == 0)
+            return (int32_t)x->lits[i].child;
+    return -1;
+}
+
 /* Child for a literal segment, creating it when asked. -1 on failure. */
 static int32_t lit_child(struct pawl_router *r, uint32_t node, const char *s, size_t n)
 {
-    struct rnode *x = &r->nodes[node];
-    for (uint32_t i = 0; i < x->nlit; i++) /* building only: linear is fine */
-        if (lit_cmp(x->lits[i].name, x->lits[i].n, s, n) == 0)
-            return (int32_t)x->lits[i].child;
-    int32_t c = node_new(r);
-    if (c < 0)
+    int32_t c = scan_lits(&r->nodes[node], s, n); /* building only: linear is fine */
+    if (c >= 0)
+        return c;
+    if ((c = node_new(r)) < 0)
         return -1;
-    x = &r->nodes[node]; /* node_new may have moved the array */
+    struct rnode *x = &r->nodes[node]; /* node_new may have moved the array */
     if (!pawl__grow(&x->lits, &x->caplit, x->nlit, sizeof *x->lits, 4))
         return -1;
     char *name = pawl__strndup(s, n);
@@ -250,12 +257,8 @@ pawl_err pawl__router_finish(struct pawl_router *r)
 static int32_t find_lit(const struct pawl_router *r, uint32_t node, pawl_str s)
 {
     const struct rnode *x = &r->nodes[node];
-    if (x->nlit <= 2 || r->edges == NULL) { /* few children (or no table yet): compare them */
-        for (uint32_t i = 0; i < x->nlit; i++)
-            if (x->lits[i].n == s.n && memcmp(x->lits[i].name, s.p, s.n) == 0)
-                return (int32_t)x->lits[i].child;
-        return -1;
-    }
+    if (x->nlit <= 2 || r->edges == NULL) /* few children (or no table yet): compare them */
+        return scan_lits(x, s.p, s.n);
     uint64_t h = edge_hash(r, node, s.p, s.n);
     for (size_t k = h & (r->nedges - 1);; k = (k + 1) & (r->nedges - 1)) {
         const struct edge *e = &r->edges[k];

@@ -100,9 +100,15 @@ uint16_t pawl_twin_signal(struct pawl_twin *t, pawl_str name)
     return t->nnames;
 }
 
+/* Where vin's probe starts. */
+static size_t home(const struct pawl_twin *t, const char *vin)
+{
+    return pawl__hash64(t->seed, vin, PAWL_VIN_LEN) & (t->nslots - 1);
+}
+
 static size_t slot_of(const struct pawl_twin *t, const char *vin)
 {
-    size_t mask = t->nslots - 1, i = pawl__hash64(t->seed, vin, PAWL_VIN_LEN) & mask;
+    size_t mask = t->nslots - 1, i = home(t, vin);
     while (t->slots[i] && memcmp(t->veh[t->slots[i] - 1].vin, vin, PAWL_VIN_LEN) != 0)
         i = (i + 1) & mask;
     return i;
@@ -175,7 +181,7 @@ void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step)
 {
     if (vin.n != PAWL_VIN_LEN)
         return;
-    size_t i = pawl__hash64(t->seed, vin.p, PAWL_VIN_LEN) & (t->nslots - 1);
+    size_t i = home(t, vin.p);
     if (step == 1) {
         __builtin_prefetch(&t->slots[i]);
         return;
