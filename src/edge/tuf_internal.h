@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <nettle/nettle-meta.h>
+#include <nettle/sha2.h>
 
 #include "pawl/tuf.h"
 
@@ -72,6 +73,11 @@ void pawl__tuf_root_role(const struct tuf_md *root, const char *name, struct tuf
  * delegation or a bin of succinct_roles. PAWL_TUF_NOTFOUND if none. */
 int pawl__tuf_delegated_role(const struct tuf_md *parent, const char *name, struct tuf_role *r);
 
+/* Whether sighex (hex) is key k's signature of msg (tuf_keys.c). Keys of
+ * a type or scheme pawl does not verify, RSA keys under 2048 bits and
+ * malformed keys or signatures give false. */
+bool pawl__tuf_sig_ok(const json_t *k, const char *sighex, const uint8_t *msg, size_t n);
+
 /* Whether a threshold of r's distinct keys signed md. Signatures by keys
  * not in r, of unknown key types, or that do not verify, count for nothing.
  * Returns 0, or -1 with "<what>: N of M signatures ..." in err. */
@@ -94,19 +100,23 @@ int pawl__tuf_metafile(const struct tuf_md *md, const char *fname, struct tuf_me
 int pawl__tuf_check_data(const json_t *hashes, int64_t length, const uint8_t *data, size_t n,
                          const char *what, char *err, size_t errn);
 
-/* Incremental hashing for a target's hashes. */
+/* Incremental hashing for a target's hashes (no heap). */
+union tuf_hash_ctx {
+    struct sha256_ctx sha256;
+    struct sha512_ctx sha512;
+};
 struct tuf_hasher {
     size_t n;
-    EVP_MD_CTX *ctx[PAWL_TUF_MAX_HASHES];
+    const struct nettle_hash *alg[PAWL_TUF_MAX_HASHES];
+    union tuf_hash_ctx ctx[PAWL_TUF_MAX_HASHES];
     uint64_t total;
 };
 int pawl__tuf_hasher_init(struct tuf_hasher *h, const struct pawl_tuf_target *t, char *err,
                           size_t errn);
-int pawl__tuf_hasher_update(struct tuf_hasher *h, const uint8_t *p, size_t n);
-/* Compares length and digests with t; frees h in every case. */
+void pawl__tuf_hasher_update(struct tuf_hasher *h, const uint8_t *p, size_t n);
+/* Compares length and digests with t. */
 int pawl__tuf_hasher_finish(struct tuf_hasher *h, const struct pawl_tuf_target *t, char *err,
                             size_t errn);
-void pawl__tuf_hasher_free(struct tuf_hasher *h);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void pawl__tuf_hex(const uint8_t *p, size_t n, char *out);

@@ -8,14 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-
-#define MAX_PUBLIC_KEY 16384 /* bytes of a key's "public" value */
-#define MAX_SIG_HEX 2048     /* RSA-8192 is 2048 hex digits */
+#include <nettle/sha2.h>
 
 const char *pawl__tuf_type_name(enum tuf_type t)
 {
@@ -503,102 +496,6 @@ int pawl__tuf_delegated_role(const struct tuf_md *parent, const char *name, stru
     return 0;
 }
 
-static int unhex(const char *s, uint8_t *out, size_t cap, size_t *n)
-{
-    size_t l = strlen(s);
-    if (l % 2 != 0 || l / 2 > cap)
-        return -1;
-    for (size_t i = 0; i < l; i++) {
-        char ch = s[i];
-        int d = ch >= '0' && ch <= '9'   ? ch - '0'
-                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                         : -1;
-        if (d < 0)
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (uint8_t)(d << 4);
-        else
-            out[i / 2] |= (uint8_t)d;
-    }
-    *n = l / 2;
-    return 0;
-}
-
-enum scheme { SCHEME_NONE, SCHEME_ED25519, SCHEME_ECDSA_P256, SCHEME_RSA_PSS };
-
-/* The public key of a TUF key object, or NULL for a type pawl does not
- * verify (such a key's signatures count for nothing). */
-static EVP_PKEY *load_key(const json_t *k, enum scheme *sc)
-{
-    const char *kt = json_string_value(json_object_get(k, "keytype"));
-    const char *scheme = json_string_value(json_object_get(k, "scheme"));
-    const char *pub = json_string_value(json_object_get(json_object_get(k, "keyval"), "public"));
-    EVP_PKEY *key = NULL;
-    *sc = SCHEME_NONE;
-    if (!strcmp(kt, "ed25519") && !strcmp(scheme, "ed25519")) {
-        uint8_t raw[32];
-        size_t n;
-        if (strlen(pub) == 64 && unhex(pub, raw, sizeof raw, &n) == 0)
-            key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, n);
-        *sc = SCHEME_ED25519;
-        return key;
-    }
-    bool ec = (!strcmp(kt, "ecdsa") || !strcmp(kt, "ecdsa-sha2-nistp256")) &&
-              !strcmp(scheme, "ecdsa-sha2-nistp256");
-    bool rsa = !strcmp(kt, "rsa") && !strcmp(scheme, "rsassa-pss-sha256");
-    if ((!ec && !rsa) || strlen(pub) > MAX_PUBLIC_KEY)
-        return NULL;
-    BIO *bio = BIO_new_mem_buf(pub, (int)strlen(pub));
-    if (bio != NULL)
-        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-    if (key == NULL)
-        return NULL;
-    char group[32] = "";
-    if (ec && EVP_PKEY_is_a(key, "EC") &&
-        EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                       NULL) == 1 &&
-        !strcmp(group, "prime256v1")) {
-        *sc = SCHEME_ECDSA_P256;
-        return key;
-    }
-    if (rsa && EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048) {
-        *sc = SCHEME_RSA_PSS;
-        return key;
-    }
-    EVP_PKEY_free(key);
-    return NULL;
-}
-
-static bool verify_sig(const json_t *k, const char *sighex, const uint8_t *msg, size_t n)
-{
-    enum scheme sc;
-    uint8_t sig[MAX_SIG_HEX / 2];
-    size_t sn;
-    if (strlen(sighex) > MAX_SIG_HEX || unhex(sighex, sig, sizeof sig, &sn) != 0 || sn == 0)
-        return false;
-    EVP_PKEY *key = load_key(k, &sc);
-    if (key == NULL)
-        return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    bool ok = false;
-    if (ctx != NULL &&
-        EVP_DigestVerifyInit(ctx, &pctx, sc == SCHEME_ED25519 ? NULL : EVP_sha256(), NULL,
-                             key) == 1) {
-        bool pss = sc != SCHEME_RSA_PSS ||
-                   (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-                    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
-                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1);
-        ok = pss && EVP_DigestVerify(ctx, sig, sn, msg, n) == 1;
-    }
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    return ok;
-}
-
 static json_t *sig_of(json_t *sigs, const char *keyid)
 {
     for (size_t i = 0; i < json_array_size(sigs); i++) {
@@ -626,8 +523,8 @@ int pawl__tuf_verify(const struct tuf_role *r, struct tuf_md *md, const char *wh
     for (size_t i = 0; i < json_array_size(r->keyids) && good < r->threshold; i++) {
         const char *id = json_string_value(json_array_get(r->keyids, i));
         json_t *k = json_object_get(r->keys, id), *sig = sig_of(sigs, id);
-        if (k != NULL && sig != NULL && verify_sig(k, json_string_value(sig), md->canon,
-                                                   md->canon_len))
+        if (k != NULL && sig != NULL &&
+            pawl__tuf_sig_ok(k, json_string_value(sig), md->canon, md->canon_len))
             good++;
     }
     if (good < r->threshold)
@@ -650,13 +547,21 @@ int pawl__tuf_metafile(const struct tuf_md *md, const char *fname, struct tuf_me
     return 0;
 }
 
-static const EVP_MD *hash_alg(const char *name)
+static const struct nettle_hash *hash_alg(const char *name)
 {
     if (!strcmp(name, "sha256"))
-        return EVP_sha256();
+        return &nettle_sha256;
     if (!strcmp(name, "sha512"))
-        return EVP_sha512();
+        return &nettle_sha512;
     return NULL;
+}
+
+/* Whether digest d (of alg) is the lowercase hex string want. */
+static bool digest_is(const struct nettle_hash *alg, const uint8_t *d, const char *want)
+{
+    char hex[2 * SHA512_DIGEST_SIZE + 1];
+    pawl__tuf_hex(d, alg->digest_size, hex);
+    return strcmp(hex, want) == 0;
 }
 
 void pawl__tuf_hex(const uint8_t *p, size_t n, char *out)
@@ -679,16 +584,15 @@ int pawl__tuf_check_data(const json_t *hashes, int64_t length, const uint8_t *da
     json_t *want;
     json_object_foreach((json_t *)(uintptr_t)hashes, alg, want)
     {
-        const EVP_MD *md = hash_alg(alg);
-        uint8_t d[EVP_MAX_MD_SIZE];
-        unsigned dn = 0;
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        if (md == NULL)
+        const struct nettle_hash *h = hash_alg(alg);
+        union tuf_hash_ctx ctx;
+        uint8_t d[SHA512_DIGEST_SIZE];
+        if (h == NULL)
             return TUF_ERR(err, errn, "%s: unknown hash algorithm \"%.32s\"", what, alg);
-        if (EVP_Digest(data, n, d, &dn, md, NULL) != 1)
-            return TUF_ERR(err, errn, "%s: cannot compute %s", what, alg);
-        pawl__tuf_hex(d, dn, hex);
-        if (strcmp(hex, json_string_value(want)) != 0)
+        h->init(&ctx);
+        h->update(&ctx, n, data);
+        h->digest(&ctx, h->digest_size, d);
+        if (!digest_is(h, d, json_string_value(want)))
             return TUF_ERR(err, errn, "%s: %s does not match the metadata", what, alg);
     }
     return 0;
@@ -699,29 +603,23 @@ int pawl__tuf_hasher_init(struct tuf_hasher *h, const struct pawl_tuf_target *t,
 {
     memset(h, 0, sizeof *h);
     for (size_t i = 0; i < t->nhashes; i++) {
-        const EVP_MD *md = hash_alg(t->hashes[i].alg);
-        if (md == NULL) {
-            pawl__tuf_hasher_free(h);
+        h->alg[i] = hash_alg(t->hashes[i].alg);
+        if (h->alg[i] == NULL) {
+            memset(h, 0, sizeof *h);
             return TUF_ERR(err, errn, "target %s: unknown hash algorithm \"%.32s\"", t->path,
                            t->hashes[i].alg);
         }
-        h->ctx[i] = EVP_MD_CTX_new();
+        h->alg[i]->init(&h->ctx[i]);
         h->n = i + 1;
-        if (h->ctx[i] == NULL || EVP_DigestInit_ex(h->ctx[i], md, NULL) != 1) {
-            pawl__tuf_hasher_free(h);
-            return TUF_ERR(err, errn, "target %s: cannot start %s", t->path, t->hashes[i].alg);
-        }
     }
     return 0;
 }
 
-int pawl__tuf_hasher_update(struct tuf_hasher *h, const uint8_t *p, size_t n)
+void pawl__tuf_hasher_update(struct tuf_hasher *h, const uint8_t *p, size_t n)
 {
     h->total += n;
     for (size_t i = 0; i < h->n; i++)
-        if (EVP_DigestUpdate(h->ctx[i], p, n) != 1)
-            return -1;
-    return 0;
+        h->alg[i]->update(&h->ctx[i], n, p);
 }
 
 int pawl__tuf_hasher_finish(struct tuf_hasher *h, const struct pawl_tuf_target *t, char *err,
@@ -732,25 +630,14 @@ int pawl__tuf_hasher_finish(struct tuf_hasher *h, const struct pawl_tuf_target *
         rc = TUF_ERR(err, errn, "target %s: length is %llu, metadata says %llu", t->path,
                      (unsigned long long)h->total, (unsigned long long)t->length);
     for (size_t i = 0; rc == 0 && i < h->n; i++) {
-        uint8_t d[EVP_MAX_MD_SIZE];
-        unsigned dn = 0;
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        if (EVP_DigestFinal_ex(h->ctx[i], d, &dn) != 1)
-            rc = TUF_ERR(err, errn, "target %s: cannot finish %s", t->path, t->hashes[i].alg);
-        pawl__tuf_hex(d, dn, hex);
-        if (rc == 0 && strcmp(hex, t->hashes[i].hex) != 0)
+        uint8_t d[SHA512_DIGEST_SIZE];
+        h->alg[i]->digest(&h->ctx[i], h->alg[i]->digest_size, d);
+        if (!digest_is(h->alg[i], d, t->hashes[i].hex))
             rc = TUF_ERR(err, errn, "target %s: %s does not match the metadata", t->path,
                          t->hashes[i].alg);
     }
-    pawl__tuf_hasher_free(h);
-    return rc;
-}
-
-void pawl__tuf_hasher_free(struct tuf_hasher *h)
-{
-    for (size_t i = 0; i < h->n; i++)
-        EVP_MD_CTX_free(h->ctx[i]);
     memset(h, 0, sizeof *h);
+    return rc;
 }
 
 int pawl__tuf_target_info(const struct tuf_md *targets, const char *path,
@@ -804,11 +691,12 @@ bool pawl__tuf_path_matches(const char *pattern, const char *path)
 
 static void path_hash(const char *path, char hex[65])
 {
-    uint8_t d[32];
-    unsigned dn = 0;
-    if (EVP_Digest(path, strlen(path), d, &dn, EVP_sha256(), NULL) != 1)
-        memset(d, 0, sizeof d);
-    pawl__tuf_hex(d, 32, hex);
+    uint8_t d[SHA256_DIGEST_SIZE];
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, strlen(path), (const uint8_t *)path);
+    sha256_digest(&c, sizeof d, d);
+    pawl__tuf_hex(d, sizeof d, hex);
 }
 
 static bool role_matches(const json_t *role, const char *path, const char *hash)

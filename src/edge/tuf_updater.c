@@ -451,8 +451,9 @@ struct target_sink {
 static int target_put(void *ctx, const uint8_t *p, size_t n)
 {
     struct target_sink *ts = ctx;
-    if (ts->h.total + n > ts->max || pawl__tuf_hasher_update(&ts->h, p, n) != 0)
+    if (ts->h.total + n > ts->max)
         return -1;
+    pawl__tuf_hasher_update(&ts->h, p, n);
     return ts->sink(ts->sctx, p, n);
 }
 
@@ -508,7 +509,6 @@ int pawl_tuf_fetch_target(struct pawl_tuf_updater *u, const struct pawl_tuf_targ
     if (pawl__tuf_hasher_init(&ts.h, t, u->err, sizeof u->err) != 0)
         return -1;
     if (target_url(u, t, &url) != 0) {
-        pawl__tuf_hasher_free(&ts.h);
         pawl__tuf_buf_free(&url);
         return TUF_ERR(u->err, sizeof u->err, "target %s: out of memory", t->path);
     }
@@ -519,7 +519,6 @@ int pawl_tuf_fetch_target(struct pawl_tuf_updater *u, const struct pawl_tuf_targ
                 rc == PAWL_TUF_NOTFOUND ? "not found on the repository"
                 : ferr[0]               ? ferr
                                         : "download failed or exceeded the target's length");
-        pawl__tuf_hasher_free(&ts.h);
         rc = -1;
     } else {
         rc = pawl__tuf_hasher_finish(&ts.h, t, u->err, sizeof u->err);

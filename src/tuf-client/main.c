@@ -108,16 +108,12 @@ static int cmd_update(const struct args *a, bool download)
 {
     struct pawl_tuf_config cfg = {.metadata_url = a->metadata_url,
                                   .targets_url = a->target_base_url};
-    struct pawl_tuf_fetcher f = pawl_tuf_curl_fetcher();
+    struct pawl_tuf_fetcher f = pawl_tuf_http_fetcher();
     struct pawl_tuf_store s = pawl_tuf_dir_store(a->metadata_dir);
     if (a->metadata_url == NULL)
         return usage("--metadata-url is required");
     if (download && (a->ntargets == 0 || a->target_base_url == NULL || a->target_dir == NULL))
         return usage("download needs --target-name, --target-base-url and --target-dir");
-    if (pawl_tuf_curl_global_init() != 0) {
-        fprintf(stderr, "pawl-tuf-client: cannot start libcurl\n");
-        return 1;
-    }
     struct pawl_tuf_updater *u = pawl_tuf_new(&cfg, &f, &s);
     int rc = u == NULL ? -1 : pawl_tuf_refresh(u);
     for (size_t i = 0; rc == 0 && download && i < a->ntargets; i++) {

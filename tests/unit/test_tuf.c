@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tuf_internal.h"
+#include <openssl/evp.h>
 
 #define PAST "2023-01-01T00:00:00Z" /* before TREPO_NOW */
 
