@@ -11,8 +11,8 @@
  * and sha512.
  *
  * I/O goes through two small interfaces so that a vehicle can bring its
- * own: a fetcher (plain HTTP by libevent in pawl_tuf_http_fetcher, HTTP(S) by
- * libcurl in pawl_tuf_curl_fetcher) and a store
+ * own: a fetcher (plain HTTP in pawl_tuf_http_fetcher, HTTP(S) by libcurl in
+ * pawl_tuf_curl_fetcher) and a store
  * for trusted metadata (a directory in pawl_tuf_dir_store). Bad input never
  * changes the trusted state: a document is checked in full before it
  * replaces the one it updates, and only then written to the store.
@@ -157,10 +157,10 @@ size_t pawl_tuf_quote(const char *name, char *out, size_t cap);
  * temporary file, fsync and rename. The store keeps a pointer to dir. */
 struct pawl_tuf_store pawl_tuf_dir_store(const char *dir);
 
-/* Plain HTTP by libevent's client, the small one (pawl-tuf-client uses it):
- * a 30 s connect timeout, at most 30 s of silence while reading and a floor
- * of 1 byte/s on average after 30 s, redirects not followed, https:// URLs
- * refused with an error. */
+/* Plain HTTP, the small fetcher (pawl-tuf-client uses it): responses parsed
+ * by http-parser, one connection per download, a 30 s connect timeout, at
+ * most 30 s of silence while reading and a floor of 1 byte/s on average
+ * after 30 s, redirects not followed, https:// URLs refused with an error. */
 struct pawl_tuf_fetcher pawl_tuf_http_fetcher(void);
 
 /* HTTP(S) by libcurl: TLS peers verified against the system CAs, redirects

@@ -41,6 +41,18 @@ int pawl__tuf_buf_put(struct tuf_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int pawl__tuf_buf_reserve(struct tuf_buf *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return 0;
+    uint8_t *q = realloc(b->p, cap);
+    if (q == NULL)
+        return -1;
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
 void pawl__tuf_buf_free(struct tuf_buf *b)
 {
     free(b->p);

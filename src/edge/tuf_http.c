@@ -1,35 +1,162 @@
-/* The TUF client's plain-HTTP fetcher on libevent's HTTP client
- * (pawl_tuf_http_fetcher): what pawl-tuf-client uses. TUF does not rely on
- * the transport for integrity (every byte is checked against signed
- * metadata), and this fetcher keeps the client small: see
- * docs/decisions/0014-tuf-client-footprint.md. Hosts that want TLS to the
- * repository use tuf_curl.c. */
+/* The TUF client's plain-HTTP fetcher (pawl_tuf_http_fetcher), what
+ * pawl-tuf-client uses: one GET per connection over a blocking socket
+ * with poll() timeouts, the response parsed by http-parser (the parser
+ * pawld uses). TUF does not rely on the transport for integrity: every
+ * byte is checked against signed metadata. This fetcher keeps the client
+ * small (docs/decisions/0013-tuf-client-footprint.md); hosts that want TLS
+ * to the repository use tuf_curl.c. */
 #include "tuf_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <http_parser.h>
 
-#define TIMEOUT_S 30      /* connect, and silence while reading */
+#define TIMEOUT_MS 30000  /* to connect, and of silence while reading */
 #define LOW_SPEED_S 30    /* after this long, at least ... */
 #define LOW_SPEED_BPS 1.0 /* ... this many bytes per second on average */
-#define MAX_HEADERS 16384 /* bytes of a response's header block */
+#define RECV_CHUNK 16384
 
 struct http_job {
-    struct event_base *base;
     uint64_t max, got;
     pawl_tuf_sink_fn sink;
     void *sctx;
-    struct timespec t0;
     int status;
-    enum { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TOO_BIG, JOB_SINK, JOB_SLOW } state;
-    int error; /* enum evhttp_request_error, -1 for none */
+    bool done, too_big, sink_failed;
 };
+
+static int on_headers(http_parser *p)
+{
+    struct http_job *j = p->data;
+    j->status = (int)p->status_code;
+    if (p->content_length != ULLONG_MAX && p->content_length > j->max) {
+        j->too_big = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Every body counts against the bound; only a 200's goes to the sink. */
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct http_job *j = p->data;
+    if (j->got + n > j->max) {
+        j->too_big = true;
+        return -1;
+    }
+    j->got += n;
+    if (j->status == 200 && j->sink(j->sctx, (const uint8_t *)at, n) != 0) {
+        j->sink_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_complete(http_parser *p)
+{
+    ((struct http_job *)p->data)->done = true;
+    http_parser_pause(p, 1); /* whatever follows is not ours */
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+};
+
+/* poll() for ev on fd: 1 ready, 0 timed out, -1 error. */
+static int wait_fd(int fd, short ev)
+{
+    struct pollfd pf = {.fd = fd, .events = ev};
+    int r;
+    while ((r = poll(&pf, 1, TIMEOUT_MS)) < 0 && errno == EINTR)
+        ;
+    return r < 0 ? -1 : r;
+}
+
+static int connect_one(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), e = 0;
+    socklen_t el = sizeof e;
+    if (fd < 0)
+        return -1;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0 ||
+        (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+         (errno != EINPROGRESS || wait_fd(fd, POLLOUT) != 1 ||
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int dial(const char *host, const char *port, char *err, size_t errn)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    int rc = getaddrinfo(host, port, &hints, &res), fd = -1;
+    if (rc != 0)
+        return TUF_ERR(err, errn, "%s: %s", host, gai_strerror(rc));
+    for (const struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+        fd = connect_one(ai);
+    freeaddrinfo(res);
+    if (fd < 0)
+        return TUF_ERR(err, errn, "cannot connect to %s port %s", host, port);
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+                                          wait_fd(fd, POLLOUT) == 1)))
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The request for an http:// URL without user info, in req; host and port
+ * to connect to. Bytes outside printable ASCII are refused. */
+static int request_for(const char *url, char *host, size_t hcap, char *port, char *req,
+                       size_t rcap)
+{
+    struct http_parser_url u;
+    size_t n = strlen(url);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+            return -1;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(url, n, 0, &u) != 0 || !(u.field_set & (1 << UF_HOST)) ||
+        !(u.field_set & (1 << UF_PATH)) ||
+        u.field_data[UF_SCHEMA].len != 4 || strncmp(url + u.field_data[UF_SCHEMA].off, "http", 4) ||
+        (u.field_set & (1 << UF_USERINFO)) || u.field_data[UF_HOST].len >= hcap)
+        return -1;
+#define PART(f) (int)u.field_data[f].len, url + u.field_data[f].off
+    snprintf(host, hcap, "%.*s", PART(UF_HOST));
+    snprintf(port, 8, "%u", (u.field_set & (1 << UF_PORT)) ? u.port : 80u);
+    bool v6 = strchr(host, ':') != NULL, has_port = u.field_set & (1 << UF_PORT);
+    int k = snprintf(req, rcap,
+                     "GET %.*s%s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n"
+                     "User-Agent: pawl-tuf-client\r\nConnection: close\r\n\r\n",
+                     PART(UF_PATH), (u.field_set & (1 << UF_QUERY)) ? "?" : "", PART(UF_QUERY),
+                     v6 ? "[" : "", host, v6 ? "]" : "", has_port ? ":" : "",
+                     has_port ? port : "");
+#undef PART
+    return k > 0 && (size_t)k < rcap ? k : -1;
+}
 
 static double since(const struct timespec *t0)
 {
@@ -38,160 +165,64 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Stops the loop with state s; the connection is freed after the loop. */
-static void stop(struct http_job *j, int s)
+/* Reads and parses the response until it is complete or fails. */
+static int read_response(int fd, struct http_job *j, char *err, size_t errn)
 {
-    j->state = s;
-    event_base_loopbreak(j->base);
-}
-
-/* Passes the bytes waiting in the request's input buffer to the sink. */
-static void take_body(struct evhttp_request *req, struct http_job *j)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    if (j->status == 0)
-        j->status = evhttp_request_get_response_code(req);
-    while (j->state == JOB_RUNNING && evbuffer_get_length(in) > 0) {
-        struct evbuffer_iovec v;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-            break;
-        size_t n = v.iov_len;
-        if (j->status == 200 && j->got + n > j->max)
-            stop(j, JOB_TOO_BIG);
-        else if (j->status == 200 && j->sink(j->sctx, v.iov_base, n) != 0)
-            stop(j, JOB_SINK);
-        j->got += n;
-        evbuffer_drain(in, n);
+    http_parser p;
+    char buf[RECV_CHUNK];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_parser_init(&p, HTTP_RESPONSE);
+    p.data = j;
+    for (;;) {
+        int w = wait_fd(fd, POLLIN);
+        if (w != 1)
+            return TUF_ERR(err, errn, w == 0 ? "timed out" : "cannot read: %s", strerror(errno));
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (r < 0)
+            return TUF_ERR(err, errn, "cannot read: %s", strerror(errno));
+        http_parser_execute(&p, &settings, buf, (size_t)r); /* r == 0: the end */
+        if (j->done)
+            return 0;
+        if (j->too_big)
+            return TUF_ERR(err, errn, "more than the %llu bytes allowed",
+                           (unsigned long long)j->max);
+        if (j->sink_failed)
+            return TUF_ERR(err, errn, "the receiver refused the data");
+        if (r == 0)
+            return TUF_ERR(err, errn, "the connection closed early");
+        if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
+            return TUF_ERR(err, errn, "malformed HTTP response: %s",
+                           http_errno_description(HTTP_PARSER_ERRNO(&p)));
+        if (since(&t0) > LOW_SPEED_S && (double)j->got < LOW_SPEED_BPS * since(&t0))
+            return TUF_ERR(err, errn, "slower than %.0f byte/s after %d s", LOW_SPEED_BPS,
+                           LOW_SPEED_S);
     }
-    if (j->state == JOB_RUNNING && j->status == 200 && since(&j->t0) > LOW_SPEED_S &&
-        (double)j->got < LOW_SPEED_BPS * since(&j->t0))
-        stop(j, JOB_SLOW);
-}
-
-static void on_chunk(struct evhttp_request *req, void *arg)
-{
-    take_body(req, arg);
-}
-
-static void on_error(enum evhttp_request_error e, void *arg)
-{
-    ((struct http_job *)arg)->error = (int)e;
-}
-
-static void on_done(struct evhttp_request *req, void *arg)
-{
-    struct http_job *j = arg;
-    if (req != NULL)
-        take_body(req, j);
-    if (j->state == JOB_RUNNING)
-        stop(j, req != NULL && j->status != 0 ? JOB_DONE : JOB_FAILED);
-}
-
-static const char *request_error(int e)
-{
-    switch (e) {
-    case EVREQ_HTTP_TIMEOUT:
-        return "timed out";
-    case EVREQ_HTTP_EOF:
-        return "the connection closed early";
-    case EVREQ_HTTP_INVALID_HEADER:
-        return "malformed HTTP response";
-    case EVREQ_HTTP_DATA_TOO_LONG:
-        return "response too large";
-    default:
-        return "cannot connect or read";
-    }
-}
-
-/* The URL's host (brackets of an IPv6 literal removed) and port. */
-static int split_url(const struct evhttp_uri *uri, char *host, size_t cap, int *port)
-{
-    const char *h = evhttp_uri_get_host(uri);
-    size_t n = h ? strlen(h) : 0;
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        h++;
-        n -= 2;
-    }
-    if (n == 0 || n >= cap)
-        return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = evhttp_uri_get_port(uri);
-    if (*port < 0)
-        *port = 80;
-    return 0;
-}
-
-static int start(struct http_job *j, struct evhttp_connection **conn, const char *url,
-                 char *err, size_t errn)
-{
-    struct evhttp_uri *uri = evhttp_uri_parse_with_flags(url, 0);
-    const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
-    char host[256], target[8192];
-    int port = 0;
-    if (uri == NULL || scheme == NULL || strcmp(scheme, "http") != 0 ||
-        split_url(uri, host, sizeof host, &port) != 0 ||
-        evhttp_uri_get_userinfo(uri) != NULL) {
-        evhttp_uri_free(uri);
-        return TUF_ERR(err, errn, "not an http:// URL this fetcher can use (for https, "
-                                  "libpawl-edge's libcurl fetcher)");
-    }
-    const char *path = evhttp_uri_get_path(uri), *query = evhttp_uri_get_query(uri);
-    int tn = snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/",
-                      query ? "?" : "", query ? query : "");
-    *conn = tn > 0 && (size_t)tn < sizeof target
-                ? evhttp_connection_base_new(j->base, NULL, host, (ev_uint16_t)port)
-                : NULL;
-    struct evhttp_request *req = *conn ? evhttp_request_new(on_done, j) : NULL;
-    int rc = 0;
-    if (req == NULL) {
-        rc = TUF_ERR(err, errn, "cannot start a request");
-    } else {
-        evhttp_connection_set_timeout(*conn, TIMEOUT_S);
-        evhttp_connection_set_max_headers_size(*conn, MAX_HEADERS);
-        evhttp_connection_set_max_body_size(
-            *conn, j->max < (uint64_t)INT64_MAX ? (ev_ssize_t)j->max : (ev_ssize_t)INT64_MAX);
-        evhttp_request_set_chunked_cb(req, on_chunk);
-        evhttp_request_set_error_cb(req, on_error);
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        if (evhttp_add_header(h, "Host", evhttp_uri_get_host(uri)) != 0 ||
-            evhttp_add_header(h, "Connection", "close") != 0 ||
-            evhttp_make_request(*conn, req, EVHTTP_REQ_GET, target) != 0)
-            rc = TUF_ERR(err, errn, "cannot send the request");
-    }
-    evhttp_uri_free(uri);
-    return rc;
 }
 
 static int http_fetch(void *ctx, const char *url, uint64_t max, pawl_tuf_sink_fn sink,
                       void *sctx, char *err, size_t errn)
 {
     (void)ctx;
-    struct http_job j = {.max = max, .sink = sink, .sctx = sctx, .error = -1};
-    struct evhttp_connection *conn = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &j.t0);
-    j.base = event_base_new();
-    if (j.base == NULL)
-        return TUF_ERR(err, errn, "cannot start libevent");
-    int rc = start(&j, &conn, url, err, errn);
-    if (rc == 0 && event_base_dispatch(j.base) < 0)
-        j.state = JOB_FAILED;
-    if (conn != NULL)
-        evhttp_connection_free(conn); /* frees a request still in flight */
-    event_base_free(j.base);
+    struct http_job j = {.max = max, .sink = sink, .sctx = sctx};
+    char host[256], port[8], req[8192];
+    int n = request_for(url, host, sizeof host, port, req, sizeof req);
+    if (n < 0)
+        return TUF_ERR(err, errn, "not an http:// URL this fetcher can use (for https, "
+                                  "libpawl-edge's libcurl fetcher)");
+    int fd = dial(host, port, err, errn);
+    if (fd < 0)
+        return -1;
+    int rc = send_all(fd, req, (size_t)n) != 0
+                 ? TUF_ERR(err, errn, "cannot send the request: %s", strerror(errno))
+                 : read_response(fd, &j, err, errn);
+    close(fd);
     if (rc != 0)
         return rc;
-    if (j.state == JOB_TOO_BIG || j.error == EVREQ_HTTP_DATA_TOO_LONG)
-        return TUF_ERR(err, errn, "more than the %llu bytes allowed", (unsigned long long)max);
-    if (j.state == JOB_SINK)
-        return TUF_ERR(err, errn, "the receiver refused the data");
-    if (j.state == JOB_SLOW)
-        return TUF_ERR(err, errn, "slower than %.0f byte/s after %d s", LOW_SPEED_BPS,
-                       LOW_SPEED_S);
     if (j.status == 403 || j.status == 404)
         return PAWL_TUF_NOTFOUND;
-    if (j.state != JOB_DONE)
-        return TUF_ERR(err, errn, "%s", request_error(j.error));
     if (j.status != 200)
         return TUF_ERR(err, errn, "HTTP status %d", j.status);
     return 0;

@@ -34,6 +34,7 @@ struct tuf_md {
     int64_t expires;  /* seconds since the epoch */
     uint8_t *canon;   /* canonical JSON of "signed", made on first verify */
     size_t canon_len; /* (owned) */
+    size_t raw_len;   /* bytes parsed; the canonical "signed" is never longer */
 };
 
 /* A growable byte buffer. */
@@ -42,6 +43,9 @@ struct tuf_buf {
     size_t n, cap;
 };
 int pawl__tuf_buf_put(struct tuf_buf *b, const void *p, size_t n);
+/* Makes room for cap bytes in one allocation (instead of doubling up to
+ * them, which leaves a trail of freed smaller blocks on the heap). */
+int pawl__tuf_buf_reserve(struct tuf_buf *b, size_t cap);
 void pawl__tuf_buf_free(struct tuf_buf *b);
 
 /* The canonical JSON form (securesystemslib's encode_canonical, the form

@@ -1,6 +1,6 @@
 /* The TUF client's host I/O: a directory store for trusted metadata and
  * target files written through a temporary file that is renamed only after
- * verification. The fetchers: tuf_http.c (libevent), tuf_curl.c. */
+ * verification. The fetchers: tuf_http.c (plain HTTP), tuf_curl.c. */
 #include "tuf_internal.h"
 
 #include "fileio.h"

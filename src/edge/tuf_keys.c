@@ -1,6 +1,6 @@
 /* TUF signature checks on Nettle (hogweed, GMP): ed25519, ecdsa P-256 and
  * rsassa-pss-sha256. Nettle keeps the TUF client's footprint small (see
- * docs/decisions/0014-tuf-client-footprint.md); keys in PEM are read with
+ * docs/decisions/0013-tuf-client-footprint.md); keys in PEM are read with
  * Nettle's base64 decoder and DER iterator. No I/O. */
 #include "tuf_internal.h"
 

@@ -392,6 +392,7 @@ int pawl__tuf_parse(const uint8_t *data, size_t n, enum tuf_type want, const cha
     struct chk c = {what, err, errn};
     json_error_t je;
     memset(md, 0, sizeof *md);
+    md->raw_len = n;
     md->doc = json_loadb((const char *)data, n, JSON_REJECT_DUPLICATES, &je);
     if (md->doc == NULL)
         return TUF_ERR(err, errn, "%s: line %d column %d: %s", what, je.line, je.column,
@@ -511,7 +512,8 @@ int pawl__tuf_verify(const struct tuf_role *r, struct tuf_md *md, const char *wh
 {
     if (md->canon == NULL) {
         struct tuf_buf b = {0};
-        if (pawl__tuf_cjson(md->signed_, &b, err, errn) != 0) {
+        if (pawl__tuf_buf_reserve(&b, md->raw_len) != 0 ||
+            pawl__tuf_cjson(md->signed_, &b, err, errn) != 0) {
             pawl__tuf_buf_free(&b);
             return TUF_ERR(err, errn, "%s: signed part has no canonical form", what);
         }

@@ -87,10 +87,16 @@ struct mem_sink {
     uint64_t max;
 };
 
+/* A download's buffer starts at this size (or its bound, if smaller). */
+#define FETCH_RESERVE ((uint64_t)256 * 1024)
+
 static int mem_put(void *ctx, const uint8_t *p, size_t n)
 {
     struct mem_sink *m = ctx;
     if (m->b.n + n > m->max)
+        return -1;
+    if (m->b.cap == 0 &&
+        pawl__tuf_buf_reserve(&m->b, m->max < FETCH_RESERVE ? m->max : FETCH_RESERVE) != 0)
         return -1;
     return pawl__tuf_buf_put(&m->b, p, n);
 }
