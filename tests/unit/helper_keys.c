@@ -13,3 +13,15 @@ EVP_PKEY *pawl_test_ed25519(void)
     }
     return k;
 }
+
+EVP_PKEY *pawl_test_keygen(const char *type, const char *param, size_t bits)
+{
+    EVP_PKEY *k = bits    ? EVP_PKEY_Q_keygen(NULL, NULL, type, bits)
+                  : param ? EVP_PKEY_Q_keygen(NULL, NULL, type, param)
+                          : EVP_PKEY_Q_keygen(NULL, NULL, type);
+    if (k == NULL) {
+        fprintf(stderr, "cannot generate a %s key\n", type);
+        abort();
+    }
+    return k;
+}

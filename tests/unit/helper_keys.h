@@ -7,4 +7,8 @@
 /* A fresh Ed25519 key pair; aborts the test run on failure. */
 EVP_PKEY *pawl_test_ed25519(void);
 
+/* A fresh key of OpenSSL type `type` ("EC", "RSA", "ED25519"): of curve
+ * param, or of bits bits when nonzero; aborts the test run on failure. */
+EVP_PKEY *pawl_test_keygen(const char *type, const char *param, size_t bits);
+
 #endif

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "helper_keys.h"
 #include "pawl/ota.h"
 #include "util.h"
 
@@ -35,15 +36,6 @@ static EVP_PKEY *rfc_key(void)
     uint8_t sk[32];
     assert_int_equal(pawl__unhex(rfc_sk, 64, sk, sizeof sk), PAWL_OK);
     EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, sk, sizeof sk);
-    assert_non_null(k);
-    return k;
-}
-
-static EVP_PKEY *gen(const char *type, const char *param, size_t bits)
-{
-    EVP_PKEY *k = bits ? EVP_PKEY_Q_keygen(NULL, NULL, type, bits)
-                       : param ? EVP_PKEY_Q_keygen(NULL, NULL, type, param)
-                               : EVP_PKEY_Q_keygen(NULL, NULL, type);
     assert_non_null(k);
     return k;
 }
@@ -143,7 +135,9 @@ static void verify_with_openssl(const json_t *key, const uint8_t *msg, size_t n,
 static void sign_three_key_types(void **state)
 {
     (void)state;
-    EVP_PKEY *keys[3] = { gen("ED25519", NULL, 0), gen("EC", "P-256", 0), gen("RSA", NULL, 2048) };
+    EVP_PKEY *keys[3] = { pawl_test_keygen("ED25519", NULL, 0),
+                          pawl_test_keygen("EC", "P-256", 0),
+                          pawl_test_keygen("RSA", NULL, 2048) };
     static const char *const types[] = { "ed25519", "ecdsa", "rsa" };
     static const char *const schemes[] = { "ed25519", "ecdsa-sha2-nistp256", "rsassa-pss-sha256" };
     struct pawl_ota_signer s[3];
@@ -209,9 +203,9 @@ static void refused_keys(void **state)
         EVP_PKEY *k;
         const char *why;
     } bad[] = {
-        { gen("RSA", NULL, 1024), "RSA key of 1024 bits" },
-        { gen("EC", "P-384", 0), "only P-256" },
-        { gen("X25519", NULL, 0), "only Ed25519, EC P-256 and RSA" },
+        { pawl_test_keygen("RSA", NULL, 1024), "RSA key of 1024 bits" },
+        { pawl_test_keygen("EC", "P-384", 0), "only P-256" },
+        { pawl_test_keygen("X25519", NULL, 0), "only Ed25519, EC P-256 and RSA" },
     };
     struct pawl_ota_signer s;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -285,7 +279,8 @@ static json_t *key_json(EVP_PKEY *k)
 static void delegations(void **state)
 {
     (void)state;
-    EVP_PKEY *k1 = gen("ED25519", NULL, 0), *k2 = gen("EC", "P-256", 0);
+    EVP_PKEY *k1 = pawl_test_keygen("ED25519", NULL, 0);
+    EVP_PKEY *k2 = pawl_test_keygen("EC", "P-256", 0);
     const json_t *keys[2] = { key_json(k1), key_json(k2) };
     json_t *t = NULL;
     struct pawl_diag d = { 0 };

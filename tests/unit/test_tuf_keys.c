@@ -16,19 +16,11 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "helper_keys.h"
 #include "tuf_internal.h"
 
 static const uint8_t MSG[] = "{\"_type\":\"timestamp\",\"version\":7}";
 #define MSG_N (sizeof MSG - 1)
-
-static EVP_PKEY *gen(const char *type, const char *curve, size_t bits)
-{
-    EVP_PKEY *k = curve ? EVP_PKEY_Q_keygen(NULL, NULL, type, curve)
-                  : bits ? EVP_PKEY_Q_keygen(NULL, NULL, type, bits)
-                         : EVP_PKEY_Q_keygen(NULL, NULL, type);
-    assert_non_null(k);
-    return k;
-}
 
 /* A TUF key object for k: raw hex for Ed25519, PEM SPKI otherwise. */
 static json_t *key_obj(EVP_PKEY *k, const char *keytype, const char *scheme)
@@ -133,7 +125,7 @@ static void every_type_and_salt_verifies(void **state)
         {"RSA", NULL, 3072, "rsa", "rsassa-pss-sha256", 64},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        EVP_PKEY *k = gen(cases[i].type, cases[i].curve, cases[i].bits);
+        EVP_PKEY *k = pawl_test_keygen(cases[i].type, cases[i].curve, cases[i].bits);
         json_t *key = key_obj(k, cases[i].keytype, cases[i].scheme);
         size_t sn = sign(k, cases[i].salt, MSG, MSG_N, sig, sizeof sig);
         check_good(k, key, sig, sn);
@@ -148,8 +140,10 @@ static void untrusted_keys_count_for_nothing(void **state)
 {
     (void)state;
     uint8_t sig[1024];
-    EVP_PKEY *p384 = gen("EC", "P-384", 0), *rsa1024 = gen("RSA", NULL, 1024);
-    EVP_PKEY *ed = gen("ED25519", NULL, 0), *p256 = gen("EC", "P-256", 0);
+    EVP_PKEY *p384 = pawl_test_keygen("EC", "P-384", 0);
+    EVP_PKEY *rsa1024 = pawl_test_keygen("RSA", NULL, 1024);
+    EVP_PKEY *ed = pawl_test_keygen("ED25519", NULL, 0);
+    EVP_PKEY *p256 = pawl_test_keygen("EC", "P-256", 0);
     struct {
         EVP_PKEY *k;
         const char *keytype, *scheme;
@@ -179,7 +173,7 @@ static void malformed_public_keys(void **state)
 {
     (void)state;
     uint8_t sig[1024];
-    EVP_PKEY *k = gen("EC", "P-256", 0);
+    EVP_PKEY *k = pawl_test_keygen("EC", "P-256", 0);
     json_t *key = key_obj(k, "ecdsa", "ecdsa-sha2-nistp256");
     size_t sn = sign(k, 0, MSG, MSG_N, sig, sizeof sig);
     json_t *keyval = json_object_get(key, "keyval");
@@ -207,7 +201,7 @@ static void malformed_public_keys(void **state)
     json_decref(key);
     EVP_PKEY_free(k);
 
-    EVP_PKEY *ed = gen("ED25519", NULL, 0);
+    EVP_PKEY *ed = pawl_test_keygen("ED25519", NULL, 0);
     key = key_obj(ed, "ed25519", "ed25519");
     sn = sign(ed, 0, MSG, MSG_N, sig, sizeof sig);
     keyval = json_object_get(key, "keyval");
@@ -228,7 +222,7 @@ static void ed25519_noncanonical_s_refused(void **state)
                                   0,    0,    0,    0,    0,    0,    0,    0,
                                   0,    0,    0,    0,    0,    0,    0,    0x10};
     uint8_t sig[64];
-    EVP_PKEY *k = gen("ED25519", NULL, 0);
+    EVP_PKEY *k = pawl_test_keygen("ED25519", NULL, 0);
     json_t *key = key_obj(k, "ed25519", "ed25519");
     assert_int_equal(sign(k, 0, MSG, MSG_N, sig, sizeof sig), 64);
     unsigned carry = 0;
@@ -248,7 +242,8 @@ static void ed25519_noncanonical_s_refused(void **state)
 static void mutated_signatures_agree_with_openssl(void **state)
 {
     (void)state;
-    EVP_PKEY *keys[] = {gen("EC", "P-256", 0), gen("RSA", NULL, 2048), gen("ED25519", NULL, 0)};
+    EVP_PKEY *keys[] = {pawl_test_keygen("EC", "P-256", 0), pawl_test_keygen("RSA", NULL, 2048),
+                        pawl_test_keygen("ED25519", NULL, 0)};
     const char *types[][2] = {
         {"ecdsa", "ecdsa-sha2-nistp256"}, {"rsa", "rsassa-pss-sha256"}, {"ed25519", "ed25519"}};
     srand(7);
