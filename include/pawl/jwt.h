@@ -71,9 +71,10 @@ struct pawl_jwt_verifier;
 
 /* Create a verifier. `keys` is borrowed and MUST outlive the verifier.
  * cache_entries: verified-token cache size (0 disables the cache; rounded up
- * to a multiple of 8; at most PAWL_JWT_CACHE_MAX; each entry is about
- * 256 bytes, all allocated here; a principal whose strings need more than
- * 192 bytes adds their length on the heap while cached).
+ * to a multiple of 8; at most PAWL_JWT_CACHE_MAX; each entry is 256 bytes,
+ * all allocated here, plus a heap copy of its token while cached; a
+ * principal whose strings need more than 208 bytes adds their length on the
+ * heap too).
  * Returns PAWL_EINVAL for an empty issuer/audience/claim name or a leeway out
  * of range, PAWL_ELIMIT for too many cache entries, PAWL_ENOMEM; *out is then
  * NULL. */
@@ -118,20 +119,22 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v);
  * closed, never cached).
  * A claim check of step 5-7 that fails is reported before an expired token:
  * all time-independent checks come first, so cached and fresh answers agree.
- * Cache: results of steps 4-7 are cached under SHA-256(token) (8-way sets,
- * LRU within a set; the set is chosen by a keyed hash of the token so that
- * its line can load while SHA-256 runs); a repeated token costs one hash and
- * one lookup, and steps 8-9 are re-checked on every hit, so the cache never
- * extends a token's validity. */
+ * Cache: results of steps 4-7 are cached with a copy of the token (8-way
+ * sets, LRU within a set; the set and a 32-bit tag come from a keyed hash of
+ * the token's length and last 64 bytes); a hit needs the token byte for byte,
+ * so a repeated token costs one short hash, one lookup and one comparison,
+ * and steps 8-9 are re-checked on every hit, so the cache never extends a
+ * token's validity. */
 PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token,
                                                  size_t n, int64_t now_ms,
                                                  struct pawl_principal *out,
                                                  struct pawl_diag *d);
 
-/* A hint, no effect on results: start loading the cache line that verifying
- * this token will read first, so that a verify a little later does not wait
- * for memory. */
-void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n);
+/* A hint, no effect on results: start loading what verifying this token
+ * will read from the cache, so that a verify a little later does not wait
+ * for memory. Step 1 its set's line; step 2, once that has had time to
+ * arrive, the matching entry; step 3 the entry's copy of the token. */
+void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n, int step);
 
 struct pawl_jwt_stats {
     uint64_t hits;          /* tokens answered from the cache */

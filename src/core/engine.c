@@ -344,17 +344,22 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     struct lookahead la;
     enum pawl_reason r;
     o->method = pawl_method_parse(rq->method);
-    if (e->jwt != NULL && rq->bearer.n > 0) /* its cache line loads while the path is parsed */
-        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n);
+    bool jwt = e->jwt != NULL && rq->bearer.n > 0;
+    if (jwt) /* the token's cache set loads while the path is parsed */
+        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 1);
     if (pawl_path_normalize(rq->path.p, rq->path.n, &path, &d) != PAWL_OK) {
         DETAIL(o, "byte %u: %s", d.col, d.msg);
         return PAWL_R_BAD_PATH;
     }
+    if (jwt) /* then its entry, while the route is matched */
+        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 2);
     switch (pawl_policy_match(e->p, &path, o->method, &o->route)) {
     case PAWL_MATCH_OK: break;
     case PAWL_MATCH_BAD_METHOD: DETAIL(o, "method not allowed on this path"); return PAWL_R_METHOD_NOT_ALLOWED;
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
+    if (jwt) /* and the entry's copy of the token, which identify compares */
+        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 3);
     look_vehicle(e, &path, o->route, &la);
     if ((r = identify(e, rq, o)) != PAWL_R_ALLOWED)
         return r;

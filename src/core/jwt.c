@@ -36,19 +36,21 @@ struct result {
  * not fit go to spill (allocated with the entry's result, freed with it). */
 #define ENTRY_BYTES 256
 struct centry {
-    uint8_t h[32];      /* SHA-256 of the token */
+    char *tok;          /* a copy of the token, which a hit must equal byte for byte */
+    uint32_t tok_n;
     uint8_t reason, has_nbf, nroles, via;
     uint32_t role_mask;
     int64_t exp_ms, nbf_ms;
     char *spill;        /* NULL: the strings are in text */
-    char text[ENTRY_BYTES - 64];
+    char text[ENTRY_BYTES - 48];
 };
 _Static_assert(sizeof(struct centry) == ENTRY_BYTES, "an entry is four cache lines");
 
 /* A set's ways at a glance, in one cache line: a lookup reads this line and
  * then only the entry whose tag matches, not the head of every way. The set
- * and the tag come from a keyed 64-bit hash of the token, so both can be
- * loaded while SHA-256 runs; the digest in the entry decides a hit. */
+ * and the tag come from a keyed 64-bit hash of the token's tail, so both can
+ * be loaded early; the token's bytes, compared with the entry's copy, decide
+ * a hit. */
 struct cset {
     uint32_t tag[WAYS];  /* the token hash's high half */
     uint32_t tick[WAYS]; /* last use (wrapping), for LRU within the set; 0 = empty */
@@ -61,8 +63,6 @@ struct pawl_jwt_verifier {
     int64_t leeway_ms;
     pawl_role_lookup_fn role_lookup;
     void *role_ctx;
-    EVP_MD_CTX *sha_base; /* initialised once; copied per token (fastest measured) */
-    EVP_MD_CTX *sha;
     uint64_t seed;        /* secret: set index is unpredictable to a token forger */
     size_t nsets;         /* 0 = cache disabled */
     uint32_t tick;
@@ -455,19 +455,12 @@ static enum pawl_reason finish_entry(const struct pawl_jwt_verifier *v, const st
 
 /* ---- cache --------------------------------------------------------------- */
 
-static bool token_hash(struct pawl_jwt_verifier *v, const char *t, size_t n, uint8_t h[32])
-{
-    unsigned int len;
-    return EVP_MD_CTX_copy_ex(v->sha, v->sha_base) == 1 && EVP_DigestUpdate(v->sha, t, n) == 1 &&
-           EVP_DigestFinal_ex(v->sha, h, &len) == 1;
-}
-
 /* Where a token goes: its set and its tag, from a keyed hash (the seed is
  * secret, so a forger cannot aim tokens at one set) of its length and its
  * last SLOT_TAIL bytes. Those lie in the signature, which differs between
  * any two tokens an issuer signs, so hashing the rest would only cost time;
  * tokens a forger gives the same tail share a set and merely evict each
- * other. The digest in the entry decides a hit. */
+ * other. The token's bytes decide a hit. */
 #define SLOT_TAIL 64
 struct cslot {
     size_t set;
@@ -487,36 +480,45 @@ static uint32_t next_tick(struct pawl_jwt_verifier *v)
     return ++v->tick != 0 ? v->tick : ++v->tick;
 }
 
-/* The entry whose tag matches in s's set, loading its lines while the caller
- * hashes (a hint: the digest comparison in cache_find decides). */
-static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s)
+/* Hints: the lines of the entry whose tag matches in s's set (step 2), its
+ * copy of the token (step 3). Each reads what the step before loaded. */
+static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s, int step)
 {
     const struct cset *set = &v->sets[s.set];
     for (size_t w = 0; w < WAYS; w++)
         if (set->tick[w] != 0 && set->tag[w] == s.tag) {
-            const char *e = (const char *)&v->cache[s.set * WAYS + w];
-            for (size_t off = 0; off < sizeof(struct centry); off += 64) /* 4 lines */
-                __builtin_prefetch(e + off);
+            const struct centry *e = &v->cache[s.set * WAYS + w];
+            const char *p = step == 2 ? (const char *)e : e->tok;
+            size_t n = step == 2 ? sizeof *e : e->tok_n;
+            for (size_t off = 0; p != NULL && off < n; off += 64)
+                __builtin_prefetch(p + off);
         }
 }
 
-static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, const uint8_t h[32])
+/* The entry holding this very token. memcmp's timing is no concern: an
+ * entry is compared only when the keyed hash of the presented token's tail
+ * (its signature) matches the entry's set and tag, which a forger without
+ * the token hits only by chance, and the leading bytes whose match the time
+ * could show are the header and payload, which are not secret. */
+static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, const char *t,
+                                 size_t n)
 {
     struct cset *set = &v->sets[s.set];
-    for (size_t w = 0; w < WAYS; w++)
-        /* memcmp is fine: the digest of a token is not a secret worth timing. */
-        if (set->tick[w] != 0 && set->tag[w] == s.tag &&
-            memcmp(v->cache[s.set * WAYS + w].h, h, 32) == 0) {
+    for (size_t w = 0; w < WAYS; w++) {
+        struct centry *e = &v->cache[s.set * WAYS + w];
+        if (set->tick[w] != 0 && set->tag[w] == s.tag && e->tok_n == n &&
+            memcmp(e->tok, t, n) == 0) {
             set->tick[w] = next_tick(v);
-            return &v->cache[s.set * WAYS + w];
+            return e;
         }
+    }
     return NULL;
 }
 
 /* Store r in the empty or least recently used way of its set; NULL when
  * memory is short (the caller answers from r, uncached). */
-static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot s, const uint8_t h[32],
-                                      const struct result *r)
+static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot s, const char *t,
+                                      size_t n, const struct result *r)
 {
     struct cset *set = &v->sets[s.set];
     size_t w = 0;
@@ -527,26 +529,36 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
         v->st.evictions++;
     struct centry *e = &v->cache[s.set * WAYS + w];
     free(e->spill);
-    if (!pack(e, r)) {
+    free(e->tok);
+    e->tok = NULL;
+    e->tok_n = 0;
+    if (!pack(e, r) || (e->tok = malloc(n)) == NULL) {
+        free(e->spill);
+        e->spill = NULL;
         set->tick[w] = 0;
         return NULL;
     }
-    memcpy(e->h, h, 32);
+    memcpy(e->tok, t, n);
+    e->tok_n = (uint32_t)n;
     set->tag[w] = s.tag;
     set->tick[w] = next_tick(v);
     return e;
 }
 
-void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n)
+void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n, int step)
 {
-    if (v->nsets > 0 && n > 0 && n <= PAWL_JWT_TOKEN_MAX)
-        __builtin_prefetch(&v->sets[cache_slot(v, token, n).set]);
+    if (v->nsets == 0 || n == 0 || n > PAWL_JWT_TOKEN_MAX)
+        return;
+    struct cslot s = cache_slot(v, token, n);
+    if (step <= 1)
+        __builtin_prefetch(&v->sets[s.set]);
+    else
+        cache_warm(v, s, step > 2 ? 3 : 2);
 }
 
 static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n, int64_t now_ms,
                                struct pawl_principal *out, struct pawl_diag *d)
 {
-    uint8_t h[32];
     struct result r;
     struct cslot s = { 0, 0 };
     const struct centry *e = NULL;
@@ -561,12 +573,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
     }
     if (v->nsets > 0) {
         s = cache_slot(v, token, n);
-        cache_warm(v, s);
-        if (!token_hash(v, token, n, h)) {
-            pawl__diagf(d, WHERE, 0, 0, "SHA-256 failed");
-            return PAWL_R_DEPENDENCY_UNAVAILABLE;
-        }
-        e = cache_find(v, s, h);
+        e = cache_find(v, s, token, n);
         if (e != NULL)
             v->st.hits++;
         else
@@ -577,7 +584,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
         r.has_nbf = 0;
         r.reason = (uint8_t)verify_uncached(v, token, n, &r);
         if (r.cacheable && v->nsets > 0)
-            e = cache_put(v, s, h, &r);
+            e = cache_put(v, s, token, n, &r);
         if (e == NULL)
             return finish(v, &r, now_ms, out, d);
     }
@@ -621,12 +628,7 @@ static pawl_err verifier_init(struct pawl_jwt_verifier *v, const struct pawl_jwt
     if (v->nsets > 0 && ((v->cache = pawl__table_alloc(v->nsets * WAYS * sizeof *v->cache)) == NULL ||
                          (v->sets = pawl__table_alloc(v->nsets * sizeof *v->sets)) == NULL))
         return PAWL_ENOMEM;
-    v->sha_base = EVP_MD_CTX_new();
-    v->sha = EVP_MD_CTX_new();
-    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    bool ok = v->sha_base && v->sha && md && EVP_DigestInit_ex2(v->sha_base, md, NULL) == 1;
-    EVP_MD_free(md); /* the context keeps its own reference */
-    return ok ? PAWL_OK : PAWL_ENOMEM;
+    return PAWL_OK;
 }
 
 pawl_err pawl_jwt_verifier_new(const struct pawl_jwt_rules *rules, const struct pawl_jwks *keys,
@@ -668,12 +670,12 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v)
     free(v->audience);
     free(v->roles_claim);
     free(v->org_claim);
-    for (size_t i = 0; v->cache != NULL && i < v->nsets * WAYS; i++)
+    for (size_t i = 0; v->cache != NULL && i < v->nsets * WAYS; i++) {
         free(v->cache[i].spill);
+        free(v->cache[i].tok);
+    }
     free(v->cache);
     free(v->sets);
-    EVP_MD_CTX_free(v->sha_base);
-    EVP_MD_CTX_free(v->sha);
     free(v);
 }
 

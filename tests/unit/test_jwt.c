@@ -619,10 +619,13 @@ static void cache_lru_within_a_set(void **state)
                  "\",\"aud\":\"" AUD "\"}", i);
         assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[i], sizeof toks[i]) > 0);
     }
-    pawl_jwt_prefetch(v, NULL, 0);
-    pawl_jwt_prefetch(v, toks[0], PAWL_JWT_TOKEN_MAX + 1);
+    for (int step = 1; step <= 3; step++) {
+        pawl_jwt_prefetch(v, NULL, 0, step);
+        pawl_jwt_prefetch(v, toks[0], PAWL_JWT_TOKEN_MAX + 1, step);
+    }
     for (int i = 0; i < 8; i++) {
-        pawl_jwt_prefetch(v, toks[i], strlen(toks[i]));
+        for (int step = 1; step <= 3; step++)
+            pawl_jwt_prefetch(v, toks[i], strlen(toks[i]), step);
         assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
     }
     assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED); /* 1 is now the oldest */
@@ -633,7 +636,8 @@ static void cache_lru_within_a_set(void **state)
     for (int i = 0; i < N; i++) {
         if (i == 1)
             continue;
-        pawl_jwt_prefetch(v, toks[i], strlen(toks[i]));
+        for (int step = 1; step <= 3; step++)
+            pawl_jwt_prefetch(v, toks[i], strlen(toks[i]), step);
         assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
         char want[16];
         snprintf(want, sizeof want, "lru-%d", i);
@@ -645,7 +649,8 @@ static void cache_lru_within_a_set(void **state)
     assert_string_equal(p.uid, "lru-1");
     pawl_jwt_verifier_free(v);
     v = fresh(0); /* no cache: the hint has nothing to load */
-    pawl_jwt_prefetch(v, toks[0], strlen(toks[0]));
+    for (int step = 1; step <= 3; step++)
+        pawl_jwt_prefetch(v, toks[0], strlen(toks[0]), step);
     assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
     pawl_jwt_verifier_free(v);
 }
