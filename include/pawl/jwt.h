@@ -130,11 +130,26 @@ PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, co
                                                  struct pawl_principal *out,
                                                  struct pawl_diag *d);
 
-/* A hint, no effect on results: start loading what verifying this token
- * will read from the cache, so that a verify a little later does not wait
- * for memory. Step 1 its set's line; step 2, once that has had time to
- * arrive, the matching entry; step 3 the entry's copy of the token. */
-void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n, int step);
+/* Where a token of n bytes goes in the cache: a keyed hash of its length
+ * and tail. Computed once, it serves the hints and the verify below. */
+struct pawl_jwt_spot {
+    uint64_t x;
+};
+struct pawl_jwt_spot pawl_jwt_spot(const struct pawl_jwt_verifier *v, const char *token, size_t n);
+
+/* pawl_jwt_verify with the token's spot already computed. A spot of another
+ * token costs a cache miss, never a wrong answer: a hit needs the token's
+ * bytes. */
+PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify_at(struct pawl_jwt_verifier *v, const char *token,
+                                                    size_t n, struct pawl_jwt_spot sp,
+                                                    int64_t now_ms, struct pawl_principal *out,
+                                                    struct pawl_diag *d);
+
+/* A hint, no effect on results: start loading what verifying the token at
+ * spot sp will read from the cache, so that a verify a little later does
+ * not wait for memory. Step 1 its set's line; step 2, once that has had
+ * time to arrive, the matching entry; step 3 the entry's copy of the token. */
+void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp, int step);
 
 struct pawl_jwt_stats {
     uint64_t hits;          /* tokens answered from the cache */

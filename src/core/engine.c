@@ -124,7 +124,7 @@ void pawl_engine_jwt_stats(const struct pawl_engine *e, struct pawl_jwt_stats *o
 #define DETAIL(o, ...) snprintf((o)->detail, sizeof (o)->detail, __VA_ARGS__)
 
 static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_request *rq,
-                                 struct pawl_decision *o)
+                                 struct pawl_jwt_spot jspot, struct pawl_decision *o)
 {
     if (rq->bearer.n > 0) {
         struct pawl_diag d;
@@ -132,8 +132,8 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
             DETAIL(o, "no JWKS is configured, so no bearer token can be verified");
             return PAWL_R_TOKEN_KEY_UNKNOWN;
         }
-        enum pawl_reason r = pawl_jwt_verify(e->jwt, rq->bearer.p, rq->bearer.n, rq->time_ms,
-                                             &o->principal, &d);
+        enum pawl_reason r = pawl_jwt_verify_at(e->jwt, rq->bearer.p, rq->bearer.n, jspot,
+                                                rq->time_ms, &o->principal, &d);
         if (r != PAWL_R_ALLOWED)
             DETAIL(o, "%s", d.msg);
         return r;
@@ -344,24 +344,27 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     struct lookahead la;
     enum pawl_reason r;
     o->method = pawl_method_parse(rq->method);
-    bool jwt = e->jwt != NULL && rq->bearer.n > 0;
-    if (jwt) /* the token's cache set loads while the path is parsed */
-        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 1);
+    bool jwt = e->jwt != NULL && rq->bearer.n > 0 && rq->bearer.n <= PAWL_JWT_TOKEN_MAX;
+    struct pawl_jwt_spot jspot = { 0 };
+    if (jwt) { /* the token's cache set loads while the path is parsed */
+        jspot = pawl_jwt_spot(e->jwt, rq->bearer.p, rq->bearer.n);
+        pawl_jwt_prefetch(e->jwt, jspot, 1);
+    }
     if (pawl_path_normalize(rq->path.p, rq->path.n, &path, &d) != PAWL_OK) {
         DETAIL(o, "byte %u: %s", d.col, d.msg);
         return PAWL_R_BAD_PATH;
     }
     if (jwt) /* then its entry, while the route is matched */
-        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 2);
+        pawl_jwt_prefetch(e->jwt, jspot, 2);
     switch (pawl_policy_match(e->p, &path, o->method, &o->route)) {
     case PAWL_MATCH_OK: break;
     case PAWL_MATCH_BAD_METHOD: DETAIL(o, "method not allowed on this path"); return PAWL_R_METHOD_NOT_ALLOWED;
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
     if (jwt) /* and the entry's copy of the token, which identify compares */
-        pawl_jwt_prefetch(e->jwt, rq->bearer.p, rq->bearer.n, 3);
+        pawl_jwt_prefetch(e->jwt, jspot, 3);
     look_vehicle(e, &path, o->route, &la);
-    if ((r = identify(e, rq, o)) != PAWL_R_ALLOWED)
+    if ((r = identify(e, rq, jspot, o)) != PAWL_R_ALLOWED)
         return r;
     o->authenticated = true;
     look_principal(e, o->route, &o->principal, &la);

@@ -467,11 +467,17 @@ struct cslot {
     uint32_t tag;
 };
 
-static struct cslot cache_slot(const struct pawl_jwt_verifier *v, const char *t, size_t n)
+struct pawl_jwt_spot pawl_jwt_spot(const struct pawl_jwt_verifier *v, const char *t, size_t n)
 {
     size_t k = n < SLOT_TAIL ? n : SLOT_TAIL;
-    uint64_t x = pawl__hash64(v->seed ^ n, t + n - k, k);
-    return (struct cslot){ (size_t)(x % v->nsets), (uint32_t)(x >> 32) };
+    if (n == 0 || n > PAWL_JWT_TOKEN_MAX) /* verify refuses it before any lookup */
+        return (struct pawl_jwt_spot){ 0 };
+    return (struct pawl_jwt_spot){ pawl__hash64(v->seed ^ n, t + n - k, k) };
+}
+
+static struct cslot cache_slot(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp)
+{
+    return (struct cslot){ (size_t)(sp.x % v->nsets), (uint32_t)(sp.x >> 32) };
 }
 
 /* Ticks wrap; 0 marks an empty way. */
@@ -545,19 +551,20 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
     return e;
 }
 
-void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, const char *token, size_t n, int step)
+void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp, int step)
 {
-    if (v->nsets == 0 || n == 0 || n > PAWL_JWT_TOKEN_MAX)
+    if (v->nsets == 0)
         return;
-    struct cslot s = cache_slot(v, token, n);
+    struct cslot s = cache_slot(v, sp);
     if (step <= 1)
         __builtin_prefetch(&v->sets[s.set]);
     else
         cache_warm(v, s, step > 2 ? 3 : 2);
 }
 
-static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n, int64_t now_ms,
-                               struct pawl_principal *out, struct pawl_diag *d)
+static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
+                               struct pawl_jwt_spot sp, int64_t now_ms, struct pawl_principal *out,
+                               struct pawl_diag *d)
 {
     struct result r;
     struct cslot s = { 0, 0 };
@@ -572,7 +579,7 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
         return PAWL_R_TOKEN_MALFORMED;
     }
     if (v->nsets > 0) {
-        s = cache_slot(v, token, n);
+        s = cache_slot(v, sp);
         e = cache_find(v, s, token, n);
         if (e != NULL)
             v->st.hits++;
@@ -594,7 +601,14 @@ static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, s
 enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
                                  int64_t now_ms, struct pawl_principal *out, struct pawl_diag *d)
 {
-    enum pawl_reason r = verify(v, token, n, now_ms, out, d);
+    return pawl_jwt_verify_at(v, token, n, pawl_jwt_spot(v, token, n), now_ms, out, d);
+}
+
+enum pawl_reason pawl_jwt_verify_at(struct pawl_jwt_verifier *v, const char *token, size_t n,
+                                    struct pawl_jwt_spot sp, int64_t now_ms,
+                                    struct pawl_principal *out, struct pawl_diag *d)
+{
+    enum pawl_reason r = verify(v, token, n, sp, now_ms, out, d);
     if (r != PAWL_R_ALLOWED) /* an allow wrote all of out; a deny leaves it empty */
         memset(out, 0, sizeof *out);
     return r;

@@ -569,6 +569,16 @@ static void cache_same_signature_other_payload(void **state)
     }
     assert_int_equal(stats(v).verifications, 2); /* one each; then both from the cache */
     assert_int_equal(stats(v).hits, 4);
+    /* given the good token's spot, the forgery still misses and is refused,
+     * and the good token given a wrong spot is still itself */
+    struct pawl_diag d;
+    struct pawl_jwt_spot good_spot = pawl_jwt_spot(v, good_tok, strlen(good_tok));
+    struct pawl_jwt_spot wrong = { good_spot.x ^ 0x5555555555555555ull };
+    assert_int_equal(pawl_jwt_verify_at(v, forged, strlen(forged), good_spot, NOW, &p, &d),
+                     PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(pawl_jwt_verify_at(v, good_tok, strlen(good_tok), wrong, NOW, &p, &d),
+                     PAWL_R_ALLOWED);
+    assert_string_equal(p.uid, "user-42");
     pawl_jwt_verifier_free(v);
 }
 
@@ -620,12 +630,12 @@ static void cache_lru_within_a_set(void **state)
         assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[i], sizeof toks[i]) > 0);
     }
     for (int step = 1; step <= 3; step++) {
-        pawl_jwt_prefetch(v, NULL, 0, step);
-        pawl_jwt_prefetch(v, toks[0], PAWL_JWT_TOKEN_MAX + 1, step);
+        pawl_jwt_prefetch(v, pawl_jwt_spot(v, NULL, 0), step);
+        pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[0], PAWL_JWT_TOKEN_MAX + 1), step);
     }
     for (int i = 0; i < 8; i++) {
         for (int step = 1; step <= 3; step++)
-            pawl_jwt_prefetch(v, toks[i], strlen(toks[i]), step);
+            pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[i], strlen(toks[i])), step);
         assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
     }
     assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED); /* 1 is now the oldest */
@@ -637,7 +647,7 @@ static void cache_lru_within_a_set(void **state)
         if (i == 1)
             continue;
         for (int step = 1; step <= 3; step++)
-            pawl_jwt_prefetch(v, toks[i], strlen(toks[i]), step);
+            pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[i], strlen(toks[i])), step);
         assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
         char want[16];
         snprintf(want, sizeof want, "lru-%d", i);
@@ -650,7 +660,7 @@ static void cache_lru_within_a_set(void **state)
     pawl_jwt_verifier_free(v);
     v = fresh(0); /* no cache: the hint has nothing to load */
     for (int step = 1; step <= 3; step++)
-        pawl_jwt_prefetch(v, toks[0], strlen(toks[0]), step);
+        pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[0], strlen(toks[0])), step);
     assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
     pawl_jwt_verifier_free(v);
 }
