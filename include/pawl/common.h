@@ -34,6 +34,16 @@ typedef struct pawl_str {
 
 #define PAWL_STR(lit) ((pawl_str){ (lit), sizeof(lit) - 1 })
 
+/* A string with its hash (keyed with the process's secret seed), computed
+ * once by whoever looks it up in several tables: a decision hashes its VIN
+ * and its caller once, and the twin, the grants and the rate limiter all
+ * use those hashes. */
+typedef struct pawl_key {
+    pawl_str s;
+    uint64_t h;
+} pawl_key;
+pawl_key pawl_key_of(pawl_str s);
+
 /* Where and why an input was rejected. `where` is a file name or a label such
  * as "request line 12"; line and col are 1-based, 0 when unknown. */
 struct pawl_diag {

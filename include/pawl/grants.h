@@ -51,13 +51,18 @@ PAWL_MUST_CHECK pawl_err pawl_grants_load(struct pawl_grants *g, const char *buf
 /* Iterate the grants of (principal, vin): start with it = 0. Returns NULL at the end. */
 const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
                                           pawl_str vin, uint32_t *it);
+/* The same with the hashes already computed (pawl_key_of). */
+const struct pawl_grant *pawl_grants_next_key(const struct pawl_grants *g,
+                                              const pawl_key *principal, const pawl_key *vin,
+                                              uint32_t *it);
 /* Hints, no effect on results: start loading the table slot that
  * pawl_grants_next(principal, vin) reads first. */
-void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin);
+void pawl_grants_prefetch(const struct pawl_grants *g, const pawl_key *principal,
+                          const pawl_key *vin);
 /* The same by vehicle alone, for before the principal is known: step 1 the
  * slot of vin's grants, step 2 the newest of them (most vehicles have a few
  * grants, so it is often the one pawl_grants_next will read). */
-void pawl_grants_prefetch_vin(const struct pawl_grants *g, pawl_str vin, int step);
+void pawl_grants_prefetch_vin(const struct pawl_grants *g, const pawl_key *vin, int step);
 /* Iterate every grant of vin, whoever holds it: start with it = 0. NULL at
  * the end. */
 const struct pawl_grant *pawl_grants_of_vin(const struct pawl_grants *g, pawl_str vin, uint32_t *it);

@@ -69,12 +69,16 @@ PAWL_MUST_CHECK pawl_err pawl_twin_update_checked(struct pawl_twin *t, const cha
 
 /* Hints, no effect on results: start loading what pawl_twin_get(vin) reads.
  * Each step reads what the one before it loaded, so a caller spreads them
- * out: step 1 (the table slot), then 2 (the vehicle), then 3 (its signals). */
-void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step);
+ * out: step 1 (the table slot), then 2 (the vehicle), then 3 (its signals).
+ * vin is pawl_key_of(the VIN). */
+void pawl_twin_prefetch(const struct pawl_twin *t, const pawl_key *vin, int step);
 
 /* Last value of vin's signal. False when the vehicle or signal is unknown. */
 bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
                    int64_t *time_ms);
+/* The same with the VIN's hash already computed (pawl_key_of). */
+bool pawl_twin_get_key(const struct pawl_twin *t, const pawl_key *vin, uint16_t sig,
+                       double *value, int64_t *time_ms);
 
 void pawl_twin_stats(const struct pawl_twin *t, struct pawl_twin_stats *out);
 size_t pawl_twin_memory(const struct pawl_twin *t);

@@ -20,6 +20,7 @@ struct pawl_engine {
     uint32_t scoped_roles;             /* dealer and support: org-scoped */
     uint32_t grant_role_bit[PAWL_GR__COUNT]; /* grant role -> policy role bit (0: unknown) */
     uint64_t seed;
+    bool own_seed;                     /* seed is the process's: pawl_key_of hashes serve */
     struct pawl_rl_backend rl_ext;     /* check == NULL: rl above */
     struct pawl_engine_stats st;
 };
@@ -64,6 +65,7 @@ pawl_err pawl_engine_new(const struct pawl_policy *policy, const struct pawl_jwk
     e->grants = grants;
     e->twin = twin;
     e->seed = pawl__seed();
+    e->own_seed = true;
     if ((err = pawl_ratelimit_new(policy->rl_max_keys, &e->rl)) != PAWL_OK ||
         (err = resolve(e)) != PAWL_OK)
         goto out;
@@ -100,6 +102,7 @@ void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backe
 {
     e->rl_ext = *b;
     e->seed = b->seed;
+    e->own_seed = e->seed == pawl__seed();
     for (size_t r = 0; r < e->p->nroutes; r++)
         e->route_hash[r] = pawl__hash64(e->seed, e->p->routes[r].id, strlen(e->p->routes[r].id));
 }
@@ -153,7 +156,8 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
  * cache miss; started early (prefetch) they overlap one another and the
  * token's SHA-256 instead of coming one after another. */
 struct lookahead {
-    pawl_str vin;      /* .n = 0: the route names no vehicle or it is not a VIN */
+    pawl_key vin;      /* .s.n = 0: the route names no vehicle or it is not a VIN */
+    pawl_key caller;   /* the principal's uid, once known */
     uint64_t key[4];   /* principal, principal+route, vehicle+command, global */
 };
 
@@ -180,12 +184,13 @@ static enum pawl_reason grant_state(const struct pawl_engine *e, const struct pa
 /* Object level: a grant of (principal, vin), active now, whose role is allowed
  * on the route and holds its capability; org-scoped roles must match org. */
 static enum pawl_reason check_grant(struct pawl_engine *e, const struct pawl_route *rt,
-                                    struct pawl_decision *o, int64_t now)
+                                    const struct lookahead *la, struct pawl_decision *o,
+                                    int64_t now)
 {
     enum pawl_reason best = PAWL_R_NOT_YOUR_VEHICLE;
-    pawl_str uid = { o->principal.uid, strlen(o->principal.uid) }, vin = { o->vin, PAWL_VIN_LEN };
     uint32_t it = 0;
-    for (const struct pawl_grant *g; (g = pawl_grants_next(e->grants, uid, vin, &it)) != NULL;) {
+    for (const struct pawl_grant *g;
+         (g = pawl_grants_next_key(e->grants, &la->caller, &la->vin, &it)) != NULL;) {
         uint32_t bit = e->grant_role_bit[g->role];
         if (!(bit & rt->role_mask & e->caps_of_roles[rt->cap]))
             continue;
@@ -219,13 +224,13 @@ static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_route
     }
     if (rt->vehicle_seg < 0)
         return PAWL_R_ALLOWED;
-    if (la->vin.n == 0) { /* look_vehicle found the segment is not a VIN */
+    if (la->vin.s.n == 0) { /* look_vehicle found the segment is not a VIN */
         DETAIL(o, "path segment %d is not a VIN", rt->vehicle_seg + 1);
         return PAWL_R_BAD_VIN;
     }
-    memcpy(o->vin, la->vin.p, PAWL_VIN_LEN);
+    memcpy(o->vin, la->vin.s.p, PAWL_VIN_LEN);
     o->vin[PAWL_VIN_LEN] = '\0';
-    return check_grant(e, rt, o, now);
+    return check_grant(e, rt, la, o, now);
 }
 
 static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
@@ -233,17 +238,18 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
 {
     bool rl = e->rl_ext.check == NULL;
     uint64_t rh = e->route_hash[rt->index];
-    la->vin = (pawl_str){ NULL, 0 };
+    la->vin = (pawl_key){ { NULL, 0 }, 0 };
     la->key[2] = 3;
     if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
-        la->vin = path->seg[rt->vehicle_seg];
-        la->key[2] = (pawl__hash64(e->seed, la->vin.p, PAWL_VIN_LEN) ^ rh) * 0x165667b19e3779f9ull + 3;
+        la->vin = pawl_key_of(path->seg[rt->vehicle_seg]);
+        uint64_t vh = e->own_seed ? la->vin.h : pawl__hash64(e->seed, la->vin.s.p, PAWL_VIN_LEN);
+        la->key[2] = (vh ^ rh) * 0x165667b19e3779f9ull + 3;
         if (rl && rt->rl_vin_command.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[2]);
         if (e->twin != NULL && rt->nconds > 0)
-            pawl_twin_prefetch(e->twin, la->vin, 1);
+            pawl_twin_prefetch(e->twin, &la->vin, 1);
         if (e->grants != NULL)
-            pawl_grants_prefetch_vin(e->grants, la->vin, 1);
+            pawl_grants_prefetch_vin(e->grants, &la->vin, 1);
     }
     la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
     if (rl && e->p->rl_global[rt->cap].interval_us != 0)
@@ -253,13 +259,13 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
 static void look_principal(const struct pawl_engine *e, const struct pawl_route *rt,
                            const struct pawl_principal *pr, struct lookahead *la)
 {
-    pawl_str uid = { pr->uid, strlen(pr->uid) };
-    uint64_t uh = pawl__hash64(e->seed, uid.p, uid.n);
+    la->caller = pawl_key_of((pawl_str){ pr->uid, strlen(pr->uid) });
+    uint64_t uh = e->own_seed ? la->caller.h : pawl__hash64(e->seed, pr->uid, la->caller.s.n);
     la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
     la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
-    if (la->vin.n > 0 && e->grants != NULL) {
-        pawl_grants_prefetch(e->grants, uid, la->vin);
-        pawl_grants_prefetch_vin(e->grants, la->vin, 2);
+    if (la->vin.s.n > 0 && e->grants != NULL) {
+        pawl_grants_prefetch(e->grants, &la->caller, &la->vin);
+        pawl_grants_prefetch_vin(e->grants, &la->vin, 2);
     }
     if (e->rl_ext.check == NULL) { /* limits the policy does not set are not read */
         if (e->p->rl_principal.interval_us != 0)
@@ -267,8 +273,8 @@ static void look_principal(const struct pawl_engine *e, const struct pawl_route 
         if (rt->rl_principal_route.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[1]);
     }
-    if (la->vin.n > 0 && e->twin != NULL && rt->nconds > 0)
-        pawl_twin_prefetch(e->twin, la->vin, 2);
+    if (la->vin.s.n > 0 && e->twin != NULL && rt->nconds > 0)
+        pawl_twin_prefetch(e->twin, &la->vin, 2);
 }
 
 static enum pawl_reason rate_limit(struct pawl_engine *e, const struct pawl_route *rt,
@@ -308,14 +314,14 @@ static bool cond_holds(const struct pawl_cond *c, double v)
 }
 
 static enum pawl_reason context(struct pawl_engine *e, const struct pawl_route *rt,
-                                struct pawl_decision *o, int64_t now)
+                                const struct lookahead *la, struct pawl_decision *o, int64_t now)
 {
-    pawl_str vin = { o->vin, PAWL_VIN_LEN };
     for (unsigned i = 0; i < rt->nconds; i++) {
         const struct pawl_cond *c = &rt->conds[i];
         double v;
         int64_t ts;
-        if (e->twin == NULL || !pawl_twin_get(e->twin, vin, e->sig[rt->index][i], &v, &ts)) {
+        if (e->twin == NULL ||
+            !pawl_twin_get_key(e->twin, &la->vin, e->sig[rt->index][i], &v, &ts)) {
             if (rt->fail_open)
                 continue;
             DETAIL(o, "no reported %s for %s", c->signal, o->vin);
@@ -370,10 +376,10 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     look_principal(e, o->route, &o->principal, &la);
     if ((r = authorize(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED)
         return r;
-    if (la.vin.n > 0 && e->twin != NULL && o->route->nconds > 0)
-        pawl_twin_prefetch(e->twin, la.vin, 3);
+    if (la.vin.s.n > 0 && e->twin != NULL && o->route->nconds > 0)
+        pawl_twin_prefetch(e->twin, &la.vin, 3);
     if ((r = rate_limit(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED ||
-        (r = context(e, o->route, o, rq->time_ms)) != PAWL_R_ALLOWED)
+        (r = context(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED)
         return r;
     if (o->route->step_up && !rq->step_up_verified) {
         DETAIL(o, "route '%s' needs an owner co-signature (step-up)", o->route->id);

@@ -48,7 +48,6 @@ struct pawl_grants {
     } *heads;
     uint32_t *vheads;      /* the same over vin alone (chains through vnext) */
     size_t nheads;
-    uint64_t seed;
     int64_t max_delegation_ms;
 };
 
@@ -58,7 +57,6 @@ pawl_err pawl_grants_new(int64_t max_delegation_ms, struct pawl_grants **out)
     if (g == NULL)
         return PAWL_ENOMEM;
     pawl__strpool_init(&g->pool);
-    g->seed = pawl__seed();
     g->n = 1;
     g->max_delegation_ms = max_delegation_ms;
     *out = g;
@@ -86,10 +84,10 @@ const char *pawl_grants_org(const struct pawl_grants *g, const struct pawl_grant
     return pawl__strpool_get(&g->pool, gr->org);
 }
 
-static uint64_t key_hash(const struct pawl_grants *g, pawl_str principal, const char *vin)
+/* The hash of (principal, vin) from theirs (pawl_key_of). */
+static uint64_t key_hash(const pawl_key *principal, const pawl_key *vin)
 {
-    return pawl__hash64(g->seed, vin, PAWL_VIN_LEN) ^
-           pawl__hash64(g->seed + 1, principal.p, principal.n) * 0x9e3779b97f4a7c15ull;
+    return vin->h ^ (principal->h * 0x9e3779b97f4a7c15ull + 1);
 }
 
 static bool same_key(const struct pawl_grants *g, const struct pawl_grant *gr, pawl_str principal,
@@ -101,33 +99,40 @@ static bool same_key(const struct pawl_grants *g, const struct pawl_grant *gr, p
 }
 
 /* Slot of (principal, vin): its head, or the empty slot where it would go;
- * *tag is the key's tag. */
-static size_t slot_of(const struct pawl_grants *g, pawl_str principal, const char *vin, uint32_t *tag)
+ * *tag is the key's tag. vin is PAWL_VIN_LEN bytes. */
+static size_t slot_of(const struct pawl_grants *g, const pawl_key *principal, const pawl_key *vin,
+                      uint32_t *tag)
 {
     size_t mask = g->nheads - 1;
-    uint64_t h = key_hash(g, principal, vin);
+    uint64_t h = key_hash(principal, vin);
     size_t i = h & mask;
     *tag = (uint32_t)(h >> 32);
-    while (g->heads[i].idx &&
-           (g->heads[i].tag != *tag || !same_key(g, &g->g[g->heads[i].idx], principal, vin)))
+    while (g->heads[i].idx && (g->heads[i].tag != *tag ||
+                               !same_key(g, &g->g[g->heads[i].idx], principal->s, vin->s.p)))
         i = (i + 1) & mask;
     return i;
+}
+
+/* Where the probe for a VIN of hash h starts in vheads (its bits above those
+ * that place it in heads, so the two tables do not crowd alike). */
+static size_t vhome(const struct pawl_grants *g, uint64_t h)
+{
+    return (h >> 24) & (g->nheads - 1);
 }
 
 /* Slot of vin in vheads: its head, or the empty slot where it would go. */
-/* Where vin's probe in vheads starts. */
-static size_t vhome(const struct pawl_grants *g, const char *vin)
-{
-    return pawl__hash64(g->seed + 2, vin, PAWL_VIN_LEN) & (g->nheads - 1);
-}
-
-static size_t vslot_of(const struct pawl_grants *g, const char *vin)
+static size_t vslot_of(const struct pawl_grants *g, const pawl_key *vin)
 {
     size_t mask = g->nheads - 1;
-    size_t i = vhome(g, vin);
-    while (g->vheads[i] && memcmp(g->g[g->vheads[i]].vin, vin, PAWL_VIN_LEN) != 0)
+    size_t i = vhome(g, vin->h);
+    while (g->vheads[i] && memcmp(g->g[g->vheads[i]].vin, vin->s.p, PAWL_VIN_LEN) != 0)
         i = (i + 1) & mask;
     return i;
+}
+
+static pawl_key vin_key(const char *vin)
+{
+    return pawl_key_of((pawl_str){ vin, PAWL_VIN_LEN });
 }
 
 static bool rehash(struct pawl_grants *g)
@@ -150,12 +155,15 @@ static bool rehash(struct pawl_grants *g)
         if (old[i].idx != 0) {
             const struct pawl_grant *gr = &g->g[old[i].idx];
             const char *p = pawl__strpool_get(&g->pool, gr->principal);
+            pawl_key pk = pawl_key_of((pawl_str){ p, strlen(p) }), vk = vin_key(gr->vin);
             uint32_t tag;
-            size_t s = slot_of(g, (pawl_str){ p, strlen(p) }, gr->vin, &tag);
+            size_t s = slot_of(g, &pk, &vk, &tag);
             g->heads[s] = (struct head){ old[i].idx, tag };
         }
-        if (vold[i] != 0) /* a chain moves whole with its head */
-            g->vheads[vslot_of(g, g->g[vold[i]].vin)] = vold[i];
+        if (vold[i] != 0) { /* a chain moves whole with its head */
+            pawl_key vk = vin_key(g->g[vold[i]].vin);
+            g->vheads[vslot_of(g, &vk)] = vold[i];
+        }
     }
     free(old);
     free(vold);
@@ -169,7 +177,8 @@ static pawl_err insert(struct pawl_grants *g, const struct pawl_grant *gr, pawl_
     if (!pawl__grow(&g->g, &g->cap, g->n, sizeof *g->g, 1024))
         return PAWL_ENOMEM;
     uint32_t tag;
-    size_t s = slot_of(g, principal, gr->vin, &tag), vs = vslot_of(g, gr->vin);
+    pawl_key pk = pawl_key_of(principal), vk = vin_key(gr->vin);
+    size_t s = slot_of(g, &pk, &vk, &tag), vs = vslot_of(g, &vk);
     g->g[g->n] = *gr;
     g->g[g->n].next = g->heads[s].idx;
     g->g[g->n].vnext = g->vheads[vs];
@@ -182,7 +191,8 @@ const struct pawl_grant *pawl_grants_of_vin(const struct pawl_grants *g, pawl_st
 {
     if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
         return NULL;
-    uint32_t i = *it == 0 ? g->vheads[vslot_of(g, vin.p)] : g->g[*it].vnext;
+    pawl_key vk = *it == 0 ? vin_key(vin.p) : (pawl_key){ vin, 0 };
+    uint32_t i = *it == 0 ? g->vheads[vslot_of(g, &vk)] : g->g[*it].vnext;
     *it = i;
     return i ? &g->g[i] : NULL;
 }
@@ -192,35 +202,44 @@ const char *pawl_grants_principal(const struct pawl_grants *g, const struct pawl
     return pawl__strpool_get(&g->pool, gr->principal);
 }
 
-void pawl_grants_prefetch(const struct pawl_grants *g, pawl_str principal, pawl_str vin)
+void pawl_grants_prefetch(const struct pawl_grants *g, const pawl_key *principal,
+                          const pawl_key *vin)
 {
-    if (vin.n == PAWL_VIN_LEN && g->nheads != 0)
-        __builtin_prefetch(&g->heads[key_hash(g, principal, vin.p) & (g->nheads - 1)]);
+    if (vin->s.n == PAWL_VIN_LEN && g->nheads != 0)
+        __builtin_prefetch(&g->heads[key_hash(principal, vin) & (g->nheads - 1)]);
 }
 
-void pawl_grants_prefetch_vin(const struct pawl_grants *g, pawl_str vin, int step)
+void pawl_grants_prefetch_vin(const struct pawl_grants *g, const pawl_key *vin, int step)
 {
-    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+    if (vin->s.n != PAWL_VIN_LEN || g->nheads == 0)
         return;
-    const uint32_t *v = &g->vheads[vhome(g, vin.p)];
+    const uint32_t *v = &g->vheads[vhome(g, vin->h)];
     if (step == 1)
         __builtin_prefetch(v);
     else if (*v != 0)
         __builtin_prefetch(&g->g[*v]);
 }
 
-const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
-                                          pawl_str vin, uint32_t *it)
+const struct pawl_grant *pawl_grants_next_key(const struct pawl_grants *g,
+                                              const pawl_key *principal, const pawl_key *vin,
+                                              uint32_t *it)
 {
     uint32_t i, tag;
-    if (vin.n != PAWL_VIN_LEN || g->nheads == 0)
+    if (vin->s.n != PAWL_VIN_LEN || g->nheads == 0)
         return NULL;
     if (*it == 0)
-        i = g->heads[slot_of(g, principal, vin.p, &tag)].idx;
+        i = g->heads[slot_of(g, principal, vin, &tag)].idx;
     else
         i = g->g[*it].next;
     *it = i;
     return i ? &g->g[i] : NULL;
+}
+
+const struct pawl_grant *pawl_grants_next(const struct pawl_grants *g, pawl_str principal,
+                                          pawl_str vin, uint32_t *it)
+{
+    pawl_key pk = pawl_key_of(principal), vk = pawl_key_of(vin);
+    return pawl_grants_next_key(g, &pk, &vk, it);
 }
 
 /* ---- parsing ---- */

@@ -29,7 +29,6 @@ struct pawl_twin {
     size_t nveh, capveh, max_vehicles;
     uint32_t *slots;    /* open addressing: vehicle index + 1, or 0 */
     size_t nslots;
-    uint64_t seed;
     struct pawl_twin_stats st;
 };
 
@@ -43,7 +42,6 @@ pawl_err pawl_twin_new(size_t max_vehicles, struct pawl_twin **out)
         ns *= 2;
     pawl__strpool_init(&t->names);
     t->max_vehicles = max_vehicles;
-    t->seed = pawl__seed();
     t->nslots = ns;
     if ((t->slots = calloc(ns, sizeof *t->slots)) == NULL) {
         free(t);
@@ -100,15 +98,15 @@ uint16_t pawl_twin_signal(struct pawl_twin *t, pawl_str name)
     return t->nnames;
 }
 
-/* Where vin's probe starts. */
-static size_t home(const struct pawl_twin *t, const char *vin)
+/* Where the probe for a VIN of hash h (pawl_key_of) starts. */
+static size_t home(const struct pawl_twin *t, uint64_t h)
 {
-    return pawl__hash64(t->seed, vin, PAWL_VIN_LEN) & (t->nslots - 1);
+    return h & (t->nslots - 1);
 }
 
-static size_t slot_of(const struct pawl_twin *t, const char *vin)
+static size_t slot_of(const struct pawl_twin *t, const char *vin, uint64_t h)
 {
-    size_t mask = t->nslots - 1, i = home(t, vin);
+    size_t mask = t->nslots - 1, i = home(t, h);
     while (t->slots[i] && memcmp(t->veh[t->slots[i] - 1].vin, vin, PAWL_VIN_LEN) != 0)
         i = (i + 1) & mask;
     return i;
@@ -116,7 +114,7 @@ static size_t slot_of(const struct pawl_twin *t, const char *vin)
 
 static struct vehicle *vehicle_get(struct pawl_twin *t, const char *vin, bool create)
 {
-    size_t s = slot_of(t, vin);
+    size_t s = slot_of(t, vin, pawl_key_of((pawl_str){ vin, PAWL_VIN_LEN }).h);
     if (t->slots[s])
         return &t->veh[t->slots[s] - 1];
     if (!create || t->nveh == t->max_vehicles)
@@ -177,11 +175,11 @@ pawl_err pawl_twin_set(struct pawl_twin *t, pawl_str vin, uint16_t sig, double v
     return PAWL_OK;
 }
 
-void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step)
+void pawl_twin_prefetch(const struct pawl_twin *t, const pawl_key *vin, int step)
 {
-    if (vin.n != PAWL_VIN_LEN)
+    if (vin->s.n != PAWL_VIN_LEN)
         return;
-    size_t i = home(t, vin.p);
+    size_t i = home(t, vin->h);
     if (step == 1) {
         __builtin_prefetch(&t->slots[i]);
         return;
@@ -195,12 +193,12 @@ void pawl_twin_prefetch(const struct pawl_twin *t, pawl_str vin, int step)
         __builtin_prefetch(t->veh[idx - 1].v);
 }
 
-bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
-                   int64_t *time_ms)
+bool pawl_twin_get_key(const struct pawl_twin *t, const pawl_key *vin, uint16_t sig,
+                       double *value, int64_t *time_ms)
 {
-    if (vin.n != PAWL_VIN_LEN)
+    if (vin->s.n != PAWL_VIN_LEN)
         return false;
-    uint32_t idx = t->slots[slot_of(t, vin.p)];
+    uint32_t idx = t->slots[slot_of(t, vin->s.p, vin->h)];
     if (idx == 0)
         return false;
     const struct vehicle *v = &t->veh[idx - 1];
@@ -211,6 +209,13 @@ bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double
             return true;
         }
     return false;
+}
+
+bool pawl_twin_get(const struct pawl_twin *t, pawl_str vin, uint16_t sig, double *value,
+                   int64_t *time_ms)
+{
+    pawl_key k = pawl_key_of(vin);
+    return pawl_twin_get_key(t, &k, sig, value, time_ms);
 }
 
 void pawl_twin_stats(const struct pawl_twin *t, struct pawl_twin_stats *out)

@@ -207,6 +207,11 @@ uint64_t pawl__hash64(uint64_t seed, const void *data, size_t n)
     return mix(h ^ k0, h ^ k1);
 }
 
+pawl_key pawl_key_of(pawl_str s)
+{
+    return (pawl_key){ s, pawl__hash64(pawl__seed(), s.p, s.n) };
+}
+
 uint64_t pawl__seed(void)
 {
     static uint64_t seed;

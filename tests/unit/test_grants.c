@@ -69,25 +69,34 @@ static void test_lookup(void **s)
 
 /* The prefetch hints read the tables (ASan checks they stay inside) and
  * change nothing, on an empty set, a present and an absent key. */
+/* A key (pawl_key_of) that lives long enough for one hint call. */
+static const pawl_key *key(pawl_str s)
+{
+    static pawl_key k[4];
+    static unsigned i;
+    k[i % 4] = pawl_key_of(s);
+    return &k[i++ % 4];
+}
+
 static void test_prefetch_is_only_a_hint(void **s)
 {
     (void)s;
     struct pawl_grants *g = fresh();
     struct pawl_diag d;
     uint32_t it = 0;
-    pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR(VIN));
-    pawl_grants_prefetch_vin(g, PAWL_STR(VIN), 1);
-    pawl_grants_prefetch_vin(g, PAWL_STR(VIN), 2);
+    pawl_grants_prefetch(g, key(PAWL_STR("u-1")), key(PAWL_STR(VIN)));
+    pawl_grants_prefetch_vin(g, key(PAWL_STR(VIN)), 1);
+    pawl_grants_prefetch_vin(g, key(PAWL_STR(VIN)), 2);
     assert_null(pawl_grants_next(g, PAWL_STR("u-1"), PAWL_STR(VIN), &it));
     const char *line = "{\"principal\":\"u-1\",\"vin\":\"" VIN "\",\"role\":\"driver\",\"since\":0}";
     assert_int_equal(pawl_grants_add_line(g, line, strlen(line), "p", 1, &d), PAWL_OK);
     for (int step = 1; step <= 2; step++) {
-        pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR(VIN));
-        pawl_grants_prefetch(g, PAWL_STR("u-2"), PAWL_STR(VIN));
-        pawl_grants_prefetch(g, PAWL_STR("u-1"), PAWL_STR("SHORT"));
-        pawl_grants_prefetch_vin(g, PAWL_STR(VIN), step);
-        pawl_grants_prefetch_vin(g, PAWL_STR("1HGCM82633A004353"), step);
-        pawl_grants_prefetch_vin(g, PAWL_STR("SHORT"), step);
+        pawl_grants_prefetch(g, key(PAWL_STR("u-1")), key(PAWL_STR(VIN)));
+        pawl_grants_prefetch(g, key(PAWL_STR("u-2")), key(PAWL_STR(VIN)));
+        pawl_grants_prefetch(g, key(PAWL_STR("u-1")), key(PAWL_STR("SHORT")));
+        pawl_grants_prefetch_vin(g, key(PAWL_STR(VIN)), step);
+        pawl_grants_prefetch_vin(g, key(PAWL_STR("1HGCM82633A004353")), step);
+        pawl_grants_prefetch_vin(g, key(PAWL_STR("SHORT")), step);
         it = 0;
         const struct pawl_grant *gr = pawl_grants_next(g, PAWL_STR("u-1"), PAWL_STR(VIN), &it);
         assert_non_null(gr);
