@@ -134,6 +134,7 @@ PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify(struct pawl_jwt_verifier *v, co
  * and tail. Computed once, it serves the hints and the verify below. */
 struct pawl_jwt_spot {
     uint64_t x;
+    size_t n;
 };
 struct pawl_jwt_spot pawl_jwt_spot(const struct pawl_jwt_verifier *v, const char *token, size_t n);
 
@@ -147,8 +148,9 @@ PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify_at(struct pawl_jwt_verifier *v,
 
 /* A hint, no effect on results: start loading what verifying the token at
  * spot sp will read from the cache, so that a verify a little later does
- * not wait for memory. Step 1 its set's line; step 2, once that has had
- * time to arrive, the matching entry; step 3 the entry's copy of the token. */
+ * not wait for memory. Step 1 its set's lines; step 2 (and later), once
+ * those have had time to arrive, the matching entry and its copy of the
+ * token. */
 void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp, int step);
 
 struct pawl_jwt_stats {

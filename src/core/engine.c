@@ -351,7 +351,7 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     enum pawl_reason r;
     o->method = pawl_method_parse(rq->method);
     bool jwt = e->jwt != NULL && rq->bearer.n > 0 && rq->bearer.n <= PAWL_JWT_TOKEN_MAX;
-    struct pawl_jwt_spot jspot = { 0 };
+    struct pawl_jwt_spot jspot = { 0, 0 };
     if (jwt) { /* the token's cache set loads while the path is parsed */
         jspot = pawl_jwt_spot(e->jwt, rq->bearer.p, rq->bearer.n);
         pawl_jwt_prefetch(e->jwt, jspot, 1);
@@ -360,15 +360,13 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
         DETAIL(o, "byte %u: %s", d.col, d.msg);
         return PAWL_R_BAD_PATH;
     }
-    if (jwt) /* then its entry, while the route is matched */
+    if (jwt) /* then its entry and copy of the token, while the route is matched */
         pawl_jwt_prefetch(e->jwt, jspot, 2);
     switch (pawl_policy_match(e->p, &path, o->method, &o->route)) {
     case PAWL_MATCH_OK: break;
     case PAWL_MATCH_BAD_METHOD: DETAIL(o, "method not allowed on this path"); return PAWL_R_METHOD_NOT_ALLOWED;
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
-    if (jwt) /* and the entry's copy of the token, which identify compares */
-        pawl_jwt_prefetch(e->jwt, jspot, 3);
     look_vehicle(e, &path, o->route, &la);
     if ((r = identify(e, rq, jspot, o)) != PAWL_R_ALLOWED)
         return r;

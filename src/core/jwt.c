@@ -36,26 +36,27 @@ struct result {
  * not fit go to spill (allocated with the entry's result, freed with it). */
 #define ENTRY_BYTES 256
 struct centry {
-    char *tok;          /* a copy of the token, which a hit must equal byte for byte */
-    uint32_t tok_n;
+    uint32_t tok_n;     /* length of the token (its copy is in the set) */
     uint8_t reason, has_nbf, nroles, via;
     uint32_t role_mask;
     int64_t exp_ms, nbf_ms;
     char *spill;        /* NULL: the strings are in text */
-    char text[ENTRY_BYTES - 48];
+    char text[ENTRY_BYTES - 40];
 };
 _Static_assert(sizeof(struct centry) == ENTRY_BYTES, "an entry is four cache lines");
 
-/* A set's ways at a glance, in one cache line: a lookup reads this line and
+/* A set's ways at a glance, in two cache lines: a lookup reads them and
  * then only the entry whose tag matches, not the head of every way. The set
- * and the tag come from a keyed 64-bit hash of the token's tail, so both can
- * be loaded early; the token's bytes, compared with the entry's copy, decide
- * a hit. */
+ * and the tag come from a keyed 64-bit hash of the token's tail, so the set
+ * can be loaded early, and then the matching entry and its copy of the
+ * token at once (the copy's address is here, not in the entry). The
+ * token's bytes, compared with the copy, decide a hit. */
 struct cset {
     uint32_t tag[WAYS];  /* the token hash's high half */
     uint32_t tick[WAYS]; /* last use (wrapping), for LRU within the set; 0 = empty */
+    char *tok[WAYS];     /* each way's copy of its token (heap), NULL when empty */
 };
-_Static_assert(sizeof(struct cset) == 64, "a set header is one cache line");
+_Static_assert(sizeof(struct cset) == 128, "a set header is two cache lines");
 
 struct pawl_jwt_verifier {
     const struct pawl_jwks *keys;
@@ -471,8 +472,8 @@ struct pawl_jwt_spot pawl_jwt_spot(const struct pawl_jwt_verifier *v, const char
 {
     size_t k = n < SLOT_TAIL ? n : SLOT_TAIL;
     if (n == 0 || n > PAWL_JWT_TOKEN_MAX) /* verify refuses it before any lookup */
-        return (struct pawl_jwt_spot){ 0 };
-    return (struct pawl_jwt_spot){ pawl__hash64(v->seed ^ n, t + n - k, k) };
+        return (struct pawl_jwt_spot){ 0, 0 };
+    return (struct pawl_jwt_spot){ pawl__hash64(v->seed ^ n, t + n - k, k), n };
 }
 
 static struct cslot cache_slot(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp)
@@ -486,18 +487,19 @@ static uint32_t next_tick(struct pawl_jwt_verifier *v)
     return ++v->tick != 0 ? v->tick : ++v->tick;
 }
 
-/* Hints: the lines of the entry whose tag matches in s's set (step 2), its
- * copy of the token (step 3). Each reads what the step before loaded. */
-static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s, int step)
+/* A hint: the lines of the entry whose tag matches in s's set, and those of
+ * its copy of the token (n bytes, the presented token's length; at most
+ * 1 KiB of it). Reads the set's lines. */
+static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s, size_t n)
 {
     const struct cset *set = &v->sets[s.set];
     for (size_t w = 0; w < WAYS; w++)
         if (set->tick[w] != 0 && set->tag[w] == s.tag) {
-            const struct centry *e = &v->cache[s.set * WAYS + w];
-            const char *p = step == 2 ? (const char *)e : e->tok;
-            size_t n = step == 2 ? sizeof *e : e->tok_n;
-            for (size_t off = 0; p != NULL && off < n; off += 64)
-                __builtin_prefetch(p + off);
+            const char *e = (const char *)&v->cache[s.set * WAYS + w];
+            for (size_t off = 0; off < sizeof(struct centry); off += 64)
+                __builtin_prefetch(e + off);
+            for (size_t off = 0; set->tok[w] != NULL && off < n && off < 1024; off += 64)
+                __builtin_prefetch(set->tok[w] + off);
         }
 }
 
@@ -513,7 +515,7 @@ static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, co
     for (size_t w = 0; w < WAYS; w++) {
         struct centry *e = &v->cache[s.set * WAYS + w];
         if (set->tick[w] != 0 && set->tag[w] == s.tag && e->tok_n == n &&
-            memcmp(e->tok, t, n) == 0) {
+            memcmp(set->tok[w], t, n) == 0) {
             set->tick[w] = next_tick(v);
             return e;
         }
@@ -535,16 +537,16 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
         v->st.evictions++;
     struct centry *e = &v->cache[s.set * WAYS + w];
     free(e->spill);
-    free(e->tok);
-    e->tok = NULL;
+    free(set->tok[w]);
+    set->tok[w] = NULL;
     e->tok_n = 0;
-    if (!pack(e, r) || (e->tok = malloc(n)) == NULL) {
+    if (!pack(e, r) || (set->tok[w] = malloc(n)) == NULL) {
         free(e->spill);
         e->spill = NULL;
         set->tick[w] = 0;
         return NULL;
     }
-    memcpy(e->tok, t, n);
+    memcpy(set->tok[w], t, n);
     e->tok_n = (uint32_t)n;
     set->tag[w] = s.tag;
     set->tick[w] = next_tick(v);
@@ -556,10 +558,12 @@ void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot s
     if (v->nsets == 0)
         return;
     struct cslot s = cache_slot(v, sp);
-    if (step <= 1)
+    if (step <= 1) {
         __builtin_prefetch(&v->sets[s.set]);
-    else
-        cache_warm(v, s, step > 2 ? 3 : 2);
+        __builtin_prefetch(&v->sets[s.set].tok);
+    } else {
+        cache_warm(v, s, sp.n);
+    }
 }
 
 static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n,
@@ -686,7 +690,8 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v)
     free(v->org_claim);
     for (size_t i = 0; v->cache != NULL && i < v->nsets * WAYS; i++) {
         free(v->cache[i].spill);
-        free(v->cache[i].tok);
+        if (v->sets != NULL)
+            free(v->sets[i / WAYS].tok[i % WAYS]);
     }
     free(v->cache);
     free(v->sets);

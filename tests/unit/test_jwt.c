@@ -573,7 +573,7 @@ static void cache_same_signature_other_payload(void **state)
      * and the good token given a wrong spot is still itself */
     struct pawl_diag d;
     struct pawl_jwt_spot good_spot = pawl_jwt_spot(v, good_tok, strlen(good_tok));
-    struct pawl_jwt_spot wrong = { good_spot.x ^ 0x5555555555555555ull };
+    struct pawl_jwt_spot wrong = { good_spot.x ^ 0x5555555555555555ull, good_spot.n };
     assert_int_equal(pawl_jwt_verify_at(v, forged, strlen(forged), good_spot, NOW, &p, &d),
                      PAWL_R_TOKEN_BAD_SIGNATURE);
     assert_int_equal(pawl_jwt_verify_at(v, good_tok, strlen(good_tok), wrong, NOW, &p, &d),
