@@ -65,10 +65,10 @@ static bool pem_der(const char *pem, uint8_t *der, size_t cap, size_t *n)
     if (e == NULL || !only_space(pem, b) || !only_space(e + strlen(PEM_END), pem + strlen(pem)))
         return false;
     b += strlen(PEM_BEGIN);
-    if ((size_t)(e - b) > 2 * cap)
+    if (BASE64_DECODE_LENGTH((size_t)(e - b)) > cap) /* Nettle writes up to that much */
         return false;
     struct base64_decode_ctx ctx;
-    size_t got = cap;
+    size_t got = 0;
     base64_decode_init(&ctx);
     return base64_decode_update(&ctx, &got, der, (size_t)(e - b), b) == 1 &&
            base64_decode_final(&ctx) == 1 && (*n = got) > 0;

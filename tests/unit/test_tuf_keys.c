@@ -190,6 +190,16 @@ static void malformed_public_keys(void **state)
         json_object_set_new(keyval, "public", json_string(bad));
         assert_false(pawl_ok(key, sig, sn, MSG, MSG_N));
     }
+    /* a block whose base64 would decode to more than a key can be (4.5 KiB):
+     * refused before decoding (ASan watches the decoder's buffer) */
+    char *big = malloc(9000);
+    assert_non_null(big);
+    int bn = snprintf(big, 9000, "-----BEGIN PUBLIC KEY-----\n");
+    memset(big + bn, 'A', 6000);
+    snprintf(big + bn + 6000, 9000 - (size_t)bn - 6000, "\n-----END PUBLIC KEY-----\n");
+    json_object_set_new(keyval, "public", json_string(big));
+    assert_false(pawl_ok(key, sig, sn, MSG, MSG_N));
+    free(big);
     char *b64 = strchr(pem, '\n') + 1;
     b64[3] = '*'; /* not base64 */
     json_object_set_new(keyval, "public", json_string(pem));
