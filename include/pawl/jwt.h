@@ -73,7 +73,7 @@ struct pawl_jwt_verifier;
  * cache_entries: verified-token cache size (0 disables the cache; rounded up
  * to a multiple of 8; at most PAWL_JWT_CACHE_MAX; each entry is 256 bytes,
  * all allocated here, plus a heap copy of its token while cached; a
- * principal whose strings need more than 208 bytes adds their length on the
+ * principal whose strings need more than 216 bytes adds their length on the
  * heap too).
  * Returns PAWL_EINVAL for an empty issuer/audience/claim name or a leeway out
  * of range, PAWL_ELIMIT for too many cache entries, PAWL_ENOMEM; *out is then
