@@ -20,7 +20,6 @@ struct pawl_engine {
     uint32_t scoped_roles;             /* dealer and support: org-scoped */
     uint32_t grant_role_bit[PAWL_GR__COUNT]; /* grant role -> policy role bit (0: unknown) */
     uint64_t seed;
-    bool own_seed;                     /* seed is the process's: pawl_key_of hashes serve */
     struct pawl_rl_backend rl_ext;     /* check == NULL: rl above */
     struct pawl_engine_stats st;
 };
@@ -65,7 +64,6 @@ pawl_err pawl_engine_new(const struct pawl_policy *policy, const struct pawl_jwk
     e->grants = grants;
     e->twin = twin;
     e->seed = pawl__seed();
-    e->own_seed = true;
     if ((err = pawl_ratelimit_new(policy->rl_max_keys, &e->rl)) != PAWL_OK ||
         (err = resolve(e)) != PAWL_OK)
         goto out;
@@ -102,7 +100,6 @@ void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backe
 {
     e->rl_ext = *b;
     e->seed = b->seed;
-    e->own_seed = e->seed == pawl__seed();
     for (size_t r = 0; r < e->p->nroutes; r++)
         e->route_hash[r] = pawl__hash64(e->seed, e->p->routes[r].id, strlen(e->p->routes[r].id));
 }
@@ -154,7 +151,7 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
 /* What a request will look up once its caller is known: its VIN, and the
  * keys of its four rate-limit buckets. At scale every table it reads is a
  * cache miss; started early (prefetch) they overlap one another and the
- * token's SHA-256 instead of coming one after another. */
+ * token check instead of coming one after another. */
 struct lookahead {
     pawl_key vin;      /* .s.n = 0: the route names no vehicle or it is not a VIN */
     pawl_key caller;   /* the principal's uid, once known */
@@ -233,6 +230,13 @@ static enum pawl_reason authorize(struct pawl_engine *e, const struct pawl_route
     return check_grant(e, rt, la, o, now);
 }
 
+/* k's hash as the rate-limit keys use it: the one pawl_key_of computed,
+ * unless an external limiter brought a seed of its own. */
+static uint64_t rl_hash(const struct pawl_engine *e, const pawl_key *k)
+{
+    return e->seed == pawl__seed() ? k->h : pawl__hash64(e->seed, k->s.p, k->s.n);
+}
+
 static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
                          const struct pawl_route *rt, struct lookahead *la)
 {
@@ -242,8 +246,7 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
     la->key[2] = 3;
     if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
         la->vin = pawl_key_of(path->seg[rt->vehicle_seg]);
-        uint64_t vh = e->own_seed ? la->vin.h : pawl__hash64(e->seed, la->vin.s.p, PAWL_VIN_LEN);
-        la->key[2] = (vh ^ rh) * 0x165667b19e3779f9ull + 3;
+        la->key[2] = (rl_hash(e, &la->vin) ^ rh) * 0x165667b19e3779f9ull + 3;
         if (rl && rt->rl_vin_command.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[2]);
         if (e->twin != NULL && rt->nconds > 0)
@@ -260,7 +263,7 @@ static void look_principal(const struct pawl_engine *e, const struct pawl_route 
                            const struct pawl_principal *pr, struct lookahead *la)
 {
     la->caller = pawl_key_of((pawl_str){ pr->uid, strlen(pr->uid) });
-    uint64_t uh = e->own_seed ? la->caller.h : pawl__hash64(e->seed, pr->uid, la->caller.s.n);
+    uint64_t uh = rl_hash(e, &la->caller);
     la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
     la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
     if (la->vin.s.n > 0 && e->grants != NULL) {
