@@ -77,20 +77,6 @@ void pawl__router_free(struct pawl_router *r)
     free(r);
 }
 
-static int lit_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    if (c != 0)
-        return c;
-    return an < bn ? -1 : an > bn;
-}
-
-static int lit_sort(const void *a, const void *b)
-{
-    const struct lit *x = a, *y = b;
-    return lit_cmp(x->name, x->n, y->name, y->n);
-}
-
 /* x's child for literal s by comparing each, or -1. */
 static int32_t scan_lits(const struct rnode *x, const char *s, size_t n)
 {
@@ -230,11 +216,8 @@ static uint64_t edge_hash(const struct pawl_router *r, uint32_t node, const char
 pawl_err pawl__router_finish(struct pawl_router *r)
 {
     size_t total = 0, ns = 16;
-    for (uint32_t i = 0; i < r->n; i++) {
-        if (r->nodes[i].nlit > 1)
-            qsort(r->nodes[i].lits, r->nodes[i].nlit, sizeof(struct lit), lit_sort);
+    for (uint32_t i = 0; i < r->n; i++)
         total += r->nodes[i].nlit;
-    }
     while (ns < 2 * total)
         ns *= 2;
     free(r->edges);
