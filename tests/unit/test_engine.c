@@ -5,6 +5,7 @@
 #include "pawl/engine.h"
 #include "pawl/event.h"
 #include "pawl/jwt.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -257,6 +258,33 @@ static void test_shared_rate_limit(void **state)
     pawl_ratelimit_free(rl);
 }
 
+static bool record_principal_key(void *ctx, const struct pawl_rl_check *c, unsigned n,
+                                 int64_t now_us, int64_t *retry_after_us, unsigned *which)
+{
+    (void)n, (void)now_us, (void)retry_after_us, (void)which;
+    *(uint64_t *)ctx = c[0].key;
+    return true;
+}
+
+/* The keys an external limiter sees come from its seed alone: engines in
+ * other processes (another process seed) that share the limiter and its
+ * seed must derive the same keys. So an engine given this process's seed
+ * and one given another seed key the same caller differently. */
+static void test_external_limiter_keys_follow_its_seed(void **state)
+{
+    struct fx *f = *state;
+    uint64_t with_own = 0, with_other = 0;
+    struct pawl_rl_backend own = {record_principal_key, &with_own, pawl__seed()};
+    struct pawl_rl_backend other = {record_principal_key, &with_other, pawl__seed() ^ 0x1234};
+    speed(f, V1, 0, T0 + 100000);
+    pawl_engine_set_ratelimit(f->e, &own);
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
+    pawl_engine_set_ratelimit(f->e, &other);
+    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
+    assert_true(with_own != 0 && with_other != 0);
+    assert_true(with_own != with_other);
+}
+
 static void test_step_up_and_certs(void **state)
 {
     struct fx *f = *state;
@@ -369,6 +397,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_and_object_level, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_external_limiter_keys_follow_its_seed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_roles_and_orgs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routing_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_reason_order, setup, teardown),
