@@ -157,6 +157,36 @@ static void test_header_names_and_host(void **state)
           "Authorization: Bearer b");
 }
 
+/* Every byte value, as a header-name byte and as a value byte, against
+ * RFC 9110 written out here independently of the checker's tables. */
+static void test_every_byte(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        char name[8] = "X-A", value[8] = "v";
+        name[1] = (char)b, value[1] = (char)b;
+        struct pawl_http_header h[2] = {{S("Host"), S("h")}, {{name, 3}, {value, 3}}};
+        struct pawl_http_head head = {.method = S("GET"), .target = S("/"), .version_minor = 1,
+                                      .headers = h, .nheaders = 2};
+        struct pawl_http_verdict v;
+        value[2] = 'w';
+        h[1].value.n = 0; /* the name alone first */
+        pawl_http_check(&head, NULL, &v);
+        bool tchar = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+                     (b != 0 && strchr("!#$%&'*+-.^_`|~", b) != NULL);
+        if ((v.reason == PAWL_R_ALLOWED) != tchar)
+            fail_msg("name byte 0x%02x: got %s, want %s", b, pawl_reason_name(v.reason),
+                     tchar ? "allowed" : "refused");
+        h[1].name = S("X-A");
+        h[1].value.n = 3;
+        pawl_http_check(&head, NULL, &v);
+        bool vchar = b == '\t' || (b >= 0x20 && b != 0x7f);
+        if ((v.reason == PAWL_R_ALLOWED) != vchar)
+            fail_msg("value byte 0x%02x: got %s, want %s", b, pawl_reason_name(v.reason),
+                     vchar ? "allowed" : "refused");
+    }
+}
+
 static void test_targets_and_versions(void **state)
 {
     (void)state;
@@ -246,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_transfer_encoding_forms),
         cmocka_unit_test(test_obs_fold_and_control_bytes),
         cmocka_unit_test(test_header_names_and_host),
+        cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_targets_and_versions),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_reserved_headers),
