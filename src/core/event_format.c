@@ -6,41 +6,7 @@
 #include "pawl/event.h"
 #include "util.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-
-struct out {
-    char *p;
-    size_t len, cap;
-    bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->full || o->len + n >= o->cap) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void lit(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void fmt(struct out *o, const char *f, ...) PAWL_PRINTF(2, 3);
-static void fmt(struct out *o, const char *f, ...)
-{
-    char b[64];
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(b, sizeof b, f, ap);
-    va_end(ap);
-    put(o, b, n > 0 && (size_t)n < sizeof b ? (size_t)n : 0);
-}
 
 /* One UTF-8 sequence at s (n bytes left): its code point and length, or
  * U+FFFD and 1 for a byte that does not start a valid, shortest sequence. */
@@ -63,11 +29,11 @@ static unsigned utf8(const unsigned char *s, size_t n, size_t *len)
     return cp;
 }
 
-/* A JSON string, ASCII only (as json_dumps with JSON_ENSURE_ASCII writes it). */
-static void str(struct out *o, const char *s, size_t n)
+/* The inside of a JSON string, ASCII only (as json_dumps with
+ * JSON_ENSURE_ASCII writes it). */
+static void esc(struct pawl__out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    lit(o, "\"");
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         size_t run = i;
@@ -75,14 +41,14 @@ static void str(struct out *o, const char *s, size_t n)
                s[run] != '"' && s[run] != '\\')
             run++;
         if (run > i) {
-            put(o, s + i, run - i);
+            pawl__out_put(o, s + i, run - i);
             i = run;
             continue;
         }
         const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
                         : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
         if (esc) {
-            lit(o, esc);
+            pawl__out_cstr(o, esc);
             i++;
             continue;
         }
@@ -94,111 +60,145 @@ static void str(struct out *o, const char *s, size_t n)
             unsigned hi = 0xd800 + (cp >> 10), lo = 0xdc00 + (cp & 0x3ff);
             char u[13] = {'\\', 'u', hex[hi >> 12], hex[hi >> 8 & 15], hex[hi >> 4 & 15], hex[hi & 15],
                           '\\', 'u', hex[lo >> 12], hex[lo >> 8 & 15], hex[lo >> 4 & 15], hex[lo & 15]};
-            put(o, u, 12);
+            pawl__out_put(o, u, 12);
         } else {
             char u[7] = {'\\', 'u', hex[cp >> 12], hex[cp >> 8 & 15], hex[cp >> 4 & 15], hex[cp & 15]};
-            put(o, u, 6);
+            pawl__out_put(o, u, 6);
         }
     }
-    lit(o, "\"");
 }
 
-static void cstr(struct out *o, const char *s)
+static void str(struct pawl__out *o, const char *s, size_t n)
+{
+    pawl__out_put(o, "\"", 1);
+    esc(o, s, n);
+    pawl__out_put(o, "\"", 1);
+}
+
+static void cstr(struct pawl__out *o, const char *s)
 {
     str(o, s, strlen(s));
 }
 
-static void actor(struct out *o, const struct pawl_decision *dec)
+static void actor(struct pawl__out *o, const struct pawl_decision *dec)
 {
     const struct pawl_principal *p = &dec->principal;
     bool admin = false;
     for (unsigned i = 0; i < p->nroles; i++)
         admin |= strcmp(p->roles[i], "admin") == 0;
-    lit(o, ",\"actor\":{\"user\":{\"uid\":");
+    pawl__out_cstr(o, ",\"actor\":{\"user\":{\"uid\":");
     cstr(o, p->uid);
-    lit(o, ",\"type\":");
+    pawl__out_cstr(o, ",\"type\":");
     cstr(o, admin ? "Admin" : p->via == PAWL_AUTH_CERT ? "Service" : "User");
-    lit(o, ",\"groups\":[");
+    pawl__out_cstr(o, ",\"groups\":[");
     for (unsigned i = 0; i < p->nroles; i++) {
-        lit(o, i ? ",{\"name\":" : "{\"name\":");
+        pawl__out_cstr(o, i ? ",{\"name\":" : "{\"name\":");
         cstr(o, p->roles[i]);
-        lit(o, "}");
+        pawl__out_cstr(o, "}");
     }
-    lit(o, "]");
+    pawl__out_cstr(o, "]");
     if (p->org[0]) {
-        lit(o, ",\"org\":{\"uid\":");
+        pawl__out_cstr(o, ",\"org\":{\"uid\":");
         cstr(o, p->org);
-        lit(o, "}");
+        pawl__out_cstr(o, "}");
     }
-    lit(o, "}");
+    pawl__out_cstr(o, "}");
     if (p->session[0]) {
-        lit(o, ",\"session\":{\"uid\":");
+        pawl__out_cstr(o, ",\"session\":{\"uid\":");
         cstr(o, p->session);
-        lit(o, "}");
+        pawl__out_cstr(o, "}");
     }
-    lit(o, "}");
+    pawl__out_cstr(o, "}");
 }
 
-static void request(struct out *o, const struct pawl_event_req *rq)
+static void request(struct pawl__out *o, const struct pawl_event_req *rq)
 {
-    lit(o, ",\"src_endpoint\":{\"ip\":");
+    pawl__out_cstr(o, ",\"src_endpoint\":{\"ip\":");
     cstr(o, rq->src_ip ? rq->src_ip : "");
-    if (rq->src_port > 0) /* unknown behind an ext-authz gateway */
-        fmt(o, ",\"port\":%d", rq->src_port);
-    lit(o, "}");
-    lit(o, ",\"http_request\":{\"http_method\":");
+    if (rq->src_port > 0) { /* unknown behind an ext-authz gateway */
+        pawl__out_cstr(o, ",\"port\":");
+        pawl__out_i64(o, rq->src_port);
+    }
+    pawl__out_cstr(o, "}");
+    pawl__out_cstr(o, ",\"http_request\":{\"http_method\":");
     str(o, rq->method.p, rq->method.n);
-    lit(o, ",\"url\":{\"path\":");
+    pawl__out_cstr(o, ",\"url\":{\"path\":");
     str(o, rq->path.p, rq->path.n);
-    lit(o, "}");
+    pawl__out_cstr(o, "}");
     if (rq->user_agent.n > 0) {
-        lit(o, ",\"user_agent\":");
+        pawl__out_cstr(o, ",\"user_agent\":");
         str(o, rq->user_agent.p, rq->user_agent.n);
     }
-    lit(o, "}");
+    pawl__out_cstr(o, "}");
     if (rq->svc_name) {
-        lit(o, ",\"dst_endpoint\":{\"svc_name\":");
+        pawl__out_cstr(o, ",\"dst_endpoint\":{\"svc_name\":");
         cstr(o, rq->svc_name);
-        lit(o, "}");
+        pawl__out_cstr(o, "}");
+    }
+}
+
+/* "METHOD /route/path", cut as snprintf into the same buffer would cut it
+ * (pawl_event_decision does). */
+static void operation(struct pawl__out *o, pawl_str method, const char *path)
+{
+    char op[PAWL_PATH_MAX + 32];
+    size_t n = method.n < sizeof op - 1 ? method.n : sizeof op - 1, pl = strlen(path);
+    memcpy(op, method.p, n);
+    if (n < sizeof op - 1)
+        op[n++] = ' ';
+    pl = pl < sizeof op - 1 - n ? pl : sizeof op - 1 - n;
+    memcpy(op + n, path, pl);
+    str(o, op, n + pl);
+}
+
+/* status_detail as pawl_decision_why words it, without its copy. */
+static void why(struct pawl__out *o, const struct pawl_decision *dec)
+{
+    if (dec->reason == PAWL_R_ALLOWED && dec->route != NULL && dec->detail[0] == '\0') {
+        pawl__out_cstr(o, "\"allowed by route '");
+        esc(o, dec->route->id, strlen(dec->route->id));
+        pawl__out_cstr(o, "'\"");
+    } else {
+        cstr(o, dec->detail);
     }
 }
 
 size_t pawl_event_format(const struct pawl_event_req *rq, const struct pawl_decision *dec,
                          char *buf, size_t cap)
 {
-    struct out o = {buf, 0, cap, false};
+    struct pawl__out o = {buf, 0, cap, false};
     int act = pawl__activity_id(rq->method);
     bool allowed = dec->reason == PAWL_R_ALLOWED;
-    char why[sizeof dec->detail + 64];
-    fmt(&o, "{\"class_uid\":6003,\"category_uid\":6,\"time\":%lld", (long long)rq->time_ms);
-    lit(&o, ",\"metadata\":{\"version\":\"1.3.0\",\"product\":{\"name\":\"pawl\"}}");
+    pawl__out_cstr(&o, "{\"class_uid\":6003,\"category_uid\":6,\"time\":");
+    pawl__out_i64(&o, rq->time_ms);
+    pawl__out_cstr(&o, ",\"metadata\":{\"version\":\"1.3.0\",\"product\":{\"name\":\"pawl\"}}");
     request(&o, rq);
-    fmt(&o, ",\"activity_id\":%d,\"type_uid\":%d,\"severity_id\":1", act, 600300 + act);
-    fmt(&o, ",\"http_response\":{\"code\":%d},\"status_id\":%d,\"action_id\":%d", dec->status,
-        dec->status < 400 ? 1 : 2, allowed ? 1 : 2);
-    lit(&o, ",\"disposition\":");
+    pawl__out_cstr(&o, ",\"activity_id\":");
+    pawl__out_i64(&o, act);
+    pawl__out_cstr(&o, ",\"type_uid\":");
+    pawl__out_i64(&o, 600300 + act);
+    pawl__out_cstr(&o, ",\"severity_id\":1,\"http_response\":{\"code\":");
+    pawl__out_i64(&o, dec->status);
+    pawl__out_cstr(&o, dec->status < 400 ? "},\"status_id\":1" : "},\"status_id\":2");
+    pawl__out_cstr(&o, allowed ? ",\"action_id\":1" : ",\"action_id\":2");
+    pawl__out_cstr(&o, ",\"disposition\":");
     cstr(&o, pawl_reason_name(dec->reason));
-    lit(&o, ",\"status_detail\":");
-    cstr(&o, pawl_decision_why(dec, why, sizeof why));
+    pawl__out_cstr(&o, ",\"status_detail\":");
+    why(&o, dec);
     if (dec->authenticated)
         actor(&o, dec);
     else
-        lit(&o, ",\"actor\":{}"); /* as pawl_event_decision leaves it: no claimed identity */
+        pawl__out_cstr(&o, ",\"actor\":{}"); /* as pawl_event_decision leaves it: no claimed identity */
     if (dec->route) {
-        lit(&o, ",\"api\":{\"operation\":");
-        char op[PAWL_PATH_MAX + 32];
-        int n = snprintf(op, sizeof op, "%.*s %s", (int)rq->method.n, rq->method.p, dec->route->path);
-        str(&o, op, n > 0 && (size_t)n < sizeof op ? (size_t)n : strlen(op));
-        lit(&o, "}");
+        pawl__out_cstr(&o, ",\"api\":{\"operation\":");
+        operation(&o, rq->method, dec->route->path);
+        pawl__out_cstr(&o, "}");
     }
     if (dec->vin[0]) {
-        lit(&o, ",\"resources\":[{\"type\":\"vehicle\",\"uid\":");
+        pawl__out_cstr(&o, ",\"resources\":[{\"type\":\"vehicle\",\"uid\":");
         cstr(&o, dec->vin);
-        lit(&o, "}]");
+        pawl__out_cstr(&o, "}]");
     }
-    lit(&o, "}");
-    if (o.full)
-        return 0;
-    buf[o.len] = '\0';
-    return o.len;
+    pawl__out_cstr(&o, "}");
+    return pawl__out_nul(&o) ? o.len : 0;
 }

@@ -156,6 +156,46 @@ void pawl__hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+void pawl__out_u64(struct pawl__out *o, uint64_t v)
+{
+    char b[20];
+    size_t i = sizeof b;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    pawl__out_put(o, b + i, sizeof b - i);
+}
+
+void pawl__out_i64(struct pawl__out *o, int64_t v)
+{
+    if (v < 0) {
+        pawl__out_put(o, "-", 1);
+        pawl__out_u64(o, -(uint64_t)v); /* well defined for INT64_MIN too */
+    } else {
+        pawl__out_u64(o, (uint64_t)v);
+    }
+}
+
+void pawl__out_hex(struct pawl__out *o, uint64_t v)
+{
+    static const char h[] = "0123456789abcdef";
+    char b[16];
+    size_t i = sizeof b;
+    do {
+        b[--i] = h[v & 15];
+        v >>= 4;
+    } while (v != 0);
+    pawl__out_put(o, b + i, sizeof b - i);
+}
+
+bool pawl__out_nul(struct pawl__out *o)
+{
+    if (o->cap > o->len)
+        o->p[o->len] = '\0';
+    return !o->full && o->cap > o->len;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -50,6 +50,39 @@ PAWL_MUST_CHECK bool pawl__grow(void *arrp, size_t *cap, size_t n, size_t elem, 
  * TLB misses would otherwise dominate each probe. Free with free(). */
 void *pawl__table_alloc(size_t bytes);
 
+/* Text appended to a fixed buffer without printf (request heads and
+ * event lines are written per request). Once something does not fit, full
+ * is set and nothing more is appended; len always leaves one byte free for
+ * a terminating NUL, which pawl__out_nul writes. */
+struct pawl__out {
+    char *p;
+    size_t len, cap;
+    bool full;
+};
+static inline void pawl__out_put(struct pawl__out *o, const char *s, size_t n)
+{
+    if (o->full || n >= o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+static inline void pawl__out_cstr(struct pawl__out *o, const char *s)
+{
+    pawl__out_put(o, s, strlen(s));
+}
+static inline void pawl__out_str(struct pawl__out *o, pawl_str s)
+{
+    pawl__out_put(o, s.p, s.n);
+}
+/* Decimal (signed and unsigned) and lower-case hex, no leading zeros. */
+void pawl__out_u64(struct pawl__out *o, uint64_t v);
+void pawl__out_i64(struct pawl__out *o, int64_t v);
+void pawl__out_hex(struct pawl__out *o, uint64_t v);
+/* NUL-terminates what was written; false if anything did not fit. */
+bool pawl__out_nul(struct pawl__out *o);
+
 /* Bounded string duplication; NULL on allocation failure. */
 char *pawl__strndup(const char *s, size_t n);
 

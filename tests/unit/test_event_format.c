@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "pawl/event.h"
+#include "util.h"
 
 static char route_id[] = "unlock", route_path[] = "/api/v1/vehicles/{vin}/commands/door.unlock";
 static struct pawl_route route = {.id = route_id, .path = route_path};
@@ -38,7 +39,8 @@ static void same(const struct pawl_event_req *rq, const struct pawl_decision *d)
         char *a = json_dumps(ref, JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(fast, JSON_COMPACT | JSON_SORT_KEYS);
         fail_msg("differ:\nref  %s\nfast %s", a, b);
     }
-    assert_int_equal(pawl_event_format(rq, d, line, n), 0); /* one byte short of the NUL */
+    for (size_t cap = 0; cap <= n; cap++) /* up to one byte short of the NUL */
+        assert_int_equal(pawl_event_format(rq, d, line, cap), 0);
     json_decref(fast);
     json_decref(ref);
     json_decref(base);
@@ -110,11 +112,46 @@ static void test_not_utf8(void **state)
     json_decref(j);
 }
 
+/* The appender the formatter (and pawld's heads) write with. */
+static void test_out(void **state)
+{
+    (void)state;
+    char b[64];
+    struct pawl__out o = {b, 0, sizeof b, false};
+    pawl__out_u64(&o, 0);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_u64(&o, UINT64_MAX);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_i64(&o, INT64_MIN);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_i64(&o, -7);
+    pawl__out_cstr(&o, " x");
+    pawl__out_hex(&o, 0);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_hex(&o, 0x1f0a);
+    assert_true(pawl__out_nul(&o));
+    assert_string_equal(b, "0 18446744073709551615 -9223372036854775808 -7 x0 1f0a");
+    /* what does not fit is not written, and nothing after it either */
+    char s[8];
+    struct pawl__out t = {s, 0, sizeof s, false};
+    pawl__out_cstr(&t, "1234567");
+    assert_false(t.full);
+    pawl__out_cstr(&t, "8");
+    pawl__out_cstr(&t, "");
+    assert_true(t.full);
+    assert_int_equal(t.len, 7);
+    assert_false(pawl__out_nul(&t));
+    struct pawl__out z = {s, 0, 0, false};
+    pawl__out_u64(&z, 1);
+    assert_false(pawl__out_nul(&z));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_and_denied),
         cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,14 +151,21 @@ void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const ch
                    const char *body, size_t body_len, bool close)
 {
     char head[4096]; /* status, framing, and extra headers of up to PAWLD_EXTRA_MAX */
+    struct pawl__out o = {head, 0, sizeof head, false};
     if (c->w->draining)
         close = true; /* a draining worker ends every connection after its answer */
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n%s%s\r\n",
-                     status, pawld_status_text(status), ctype, body_len, extra_headers ? extra_headers : "",
-                     close ? "Connection: close\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head || pawld_conn_out(c, head, (size_t)n) != 0 ||
+    pawl__out_cstr(&o, "HTTP/1.1 ");
+    pawl__out_i64(&o, status);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_cstr(&o, pawld_status_text(status));
+    pawl__out_cstr(&o, "\r\nContent-Type: ");
+    pawl__out_cstr(&o, ctype);
+    pawl__out_cstr(&o, "\r\nContent-Length: ");
+    pawl__out_u64(&o, body_len);
+    pawl__out_cstr(&o, "\r\nCache-Control: no-store\r\n");
+    pawl__out_cstr(&o, extra_headers ? extra_headers : "");
+    pawl__out_cstr(&o, close ? "Connection: close\r\n\r\n" : "\r\n");
+    if (o.full || pawld_conn_out(c, head, o.len) != 0 ||
         (!c->head_method && pawld_conn_out(c, body, body_len) != 0)) {
         pawld_conn_close(c);
         return;

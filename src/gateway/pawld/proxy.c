@@ -288,30 +288,40 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
     struct pawld_conn *c = up->c;
     http_parser *p = &up->parser;
     int status = p->status_code;
-    size_t o = (size_t)snprintf(out, cap, "HTTP/1.1 %d %s\r\n", status, pawld_status_text(status));
-    for (size_t i = 0; i < up->nhdr && o < cap; i++) {
+    struct pawl__out o = {out, 0, cap, false};
+    pawl__out_cstr(&o, "HTTP/1.1 ");
+    pawl__out_i64(&o, status);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_cstr(&o, pawld_status_text(status));
+    pawl__out_put(&o, "\r\n", 2);
+    for (size_t i = 0; i < up->nhdr; i++) {
         pawl_str name = {up->hbuf + up->hdr[i].no, up->hdr[i].nl};
-        if (!hop_by_hop(name))
-            o += (size_t)snprintf(out + o, cap - o, "%.*s: %.*s\r\n", (int)name.n, name.p,
-                                  (int)up->hdr[i].vl, up->hbuf + up->hdr[i].vo);
+        if (hop_by_hop(name))
+            continue;
+        pawl__out_str(&o, name);
+        pawl__out_put(&o, ": ", 2);
+        pawl__out_put(&o, up->hbuf + up->hdr[i].vo, up->hdr[i].vl);
+        pawl__out_put(&o, "\r\n", 2);
     }
     bool no_body = c->head_method || status == 204 || status == 304;
     bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
-    if (length && status != 204)
-        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Content-Length: %llu\r\n",
-                              (unsigned long long)p->content_length);
-    else if (!no_body && c->h1.parser.http_minor >= 1)
+    if (length && status != 204) {
+        pawl__out_cstr(&o, "Content-Length: ");
+        pawl__out_u64(&o, p->content_length);
+        pawl__out_put(&o, "\r\n", 2);
+    } else if (!no_body && c->h1.parser.http_minor >= 1) {
         up->chunked_out = true;
-    else if (!no_body)
+    } else if (!no_body) {
         up->close_delimited = true;
+    }
     if (up->chunked_out)
-        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Transfer-Encoding: chunked\r\n");
+        pawl__out_cstr(&o, "Transfer-Encoding: chunked\r\n");
     if (up->close_delimited || !c->keep_alive || c->w->draining) {
         c->keep_alive = false;
-        o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "Connection: close\r\n");
+        pawl__out_cstr(&o, "Connection: close\r\n");
     }
-    o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "\r\n");
-    return o < cap ? (int)o : -1;
+    pawl__out_put(&o, "\r\n", 2);
+    return o.full ? -1 : (int)o.len;
 }
 
 static int on_resp_headers(http_parser *p)
@@ -570,20 +580,6 @@ static void acquire(struct pawld_conn *c, size_t u, bool fresh)
     c->up = up;
 }
 
-static bool append(char *out, size_t cap, size_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool append(char *out, size_t cap, size_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out + *o, cap - *o, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap - *o)
-        return false;
-    *o += (size_t)n;
-    return true;
-}
-
 /* Whether a client header goes upstream as it is. */
 static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str ident,
                            pawl_str step_up)
@@ -594,6 +590,14 @@ static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str i
            !pawl__str_ieq_cstr(name, "expect");
 }
 
+static void header(struct pawl__out *o, pawl_str name, pawl_str value)
+{
+    pawl__out_str(o, name);
+    pawl__out_put(o, ": ", 2);
+    pawl__out_str(o, value);
+    pawl__out_put(o, "\r\n", 2);
+}
+
 static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
                        const struct pawl_decision *dec, char *out, size_t cap, size_t *len)
 {
@@ -601,28 +605,40 @@ static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
     pawl_str ident = {cfg->identity_header, strlen(cfg->identity_header)};
     pawl_str step_up = {cfg->step_up_header, strlen(cfg->step_up_header)};
     bool v6 = strchr(c->peer_ip, ':') != NULL, tls = c->io.ssl != NULL;
+    const char *proto = tls ? "https" : "http";
     char id[2048];
-    size_t o = 0;
-    bool ok = append(out, cap, &o, "%.*s %.*s HTTP/1.1\r\n", (int)h->method.n, h->method.p,
-                     (int)h->target.n, h->target.p);
-    for (size_t i = 0; ok && i < h->nheaders; i++)
+    struct pawl__out o = {out, 0, cap, false};
+    pawl__out_str(&o, h->method);
+    pawl__out_put(&o, " ", 1);
+    pawl__out_str(&o, h->target);
+    pawl__out_cstr(&o, " HTTP/1.1\r\n");
+    for (size_t i = 0; i < h->nheaders; i++)
         if (forward_header(c, h->headers[i].name, ident, step_up))
-            ok = append(out, cap, &o, "%.*s: %.*s\r\n", (int)h->headers[i].name.n,
-                        h->headers[i].name.p, (int)h->headers[i].value.n, h->headers[i].value.p);
-    if (ok && dec->authenticated) /* never forwarded without the identity it was allowed as */
-        ok = pawl_authz_identity(dec, id, sizeof id) > 0 &&
-             append(out, cap, &o, "%s: %s\r\n", cfg->identity_header, id);
-    ok = ok && append(out, cap, &o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n"
-                      "Forwarded: for=%s%s%s;proto=%s\r\n", c->peer_ip, tls ? "https" : "http",
-                      v6 ? "\"[" : "", c->peer_ip, v6 ? "]\"" : "", tls ? "https" : "http");
-    if (ok && c->framing == PAWL_HTTP_LENGTH)
-        ok = append(out, cap, &o, "Content-Length: %llu\r\n",
-                    (unsigned long long)c->content_length);
-    if (ok && c->framing == PAWL_HTTP_CHUNKED)
-        ok = append(out, cap, &o, "Transfer-Encoding: chunked\r\n");
-    ok = ok && append(out, cap, &o, "\r\n");
-    *len = o;
-    return ok;
+            header(&o, h->headers[i].name, h->headers[i].value);
+    if (dec->authenticated) { /* never forwarded without the identity it was allowed as */
+        size_t n = pawl_authz_identity(dec, id, sizeof id);
+        o.full |= n == 0;
+        header(&o, ident, (pawl_str){id, n});
+    }
+    pawl__out_cstr(&o, "X-Forwarded-For: ");
+    pawl__out_cstr(&o, c->peer_ip);
+    pawl__out_cstr(&o, "\r\nX-Forwarded-Proto: ");
+    pawl__out_cstr(&o, proto);
+    pawl__out_cstr(&o, v6 ? "\r\nForwarded: for=\"[" : "\r\nForwarded: for=");
+    pawl__out_cstr(&o, c->peer_ip);
+    pawl__out_cstr(&o, v6 ? "]\";proto=" : ";proto=");
+    pawl__out_cstr(&o, proto);
+    pawl__out_put(&o, "\r\n", 2);
+    if (c->framing == PAWL_HTTP_LENGTH) {
+        pawl__out_cstr(&o, "Content-Length: ");
+        pawl__out_u64(&o, c->content_length);
+        pawl__out_put(&o, "\r\n", 2);
+    }
+    if (c->framing == PAWL_HTTP_CHUNKED)
+        pawl__out_cstr(&o, "Transfer-Encoding: chunked\r\n");
+    pawl__out_put(&o, "\r\n", 2);
+    *len = o.len;
+    return !o.full;
 }
 
 static bool expects_continue(const struct pawl_http_head *h)
