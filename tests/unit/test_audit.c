@@ -185,6 +185,30 @@ static void test_append_dumped(void **state)
         assert_int_equal(b.len, len);
         assert_memory_equal(&w, &before, sizeof w);
     }
+    /* every control byte at every offset of a body (the scan goes eight
+     * bytes at a time), and the bytes from 0x20 up that must pass; on a
+     * copy of the writer with a buffer of its own */
+    struct pawl_audit_writer w3 = w;
+    struct pawl_audit_buf b3;
+    char one[40];
+    pawl_audit_buf_init(&b3, 2 * PAWL_AUDIT_LINE_MAX);
+    for (int c = 0; c < 0x100; c++) {
+        for (size_t at = 1; at + 1 < sizeof one; at++) {
+            struct pawl_audit_writer before = w3;
+            memset(one, 'a', sizeof one);
+            one[0] = '{', one[sizeof one - 1] = '}', one[at] = (char)c;
+            b3.len = 0;
+            pawl_err e = pawl_audit_append_dumped(&w3, 1002, "decision", one, sizeof one, &b3, NULL, NULL);
+            if (c < 0x20) {
+                assert_int_not_equal(e, PAWL_OK);
+                assert_int_equal(b3.len, 0);
+                assert_memory_equal(&w3, &before, sizeof w3);
+            } else {
+                assert_int_equal(e, PAWL_OK); /* only the framing is checked on this path */
+            }
+        }
+    }
+    pawl_audit_buf_free(&b3);
     assert_int_equal(pawl_audit_checkpoint(&w, 1003, &b, NULL, NULL), PAWL_OK);
     log_take(&l, &b);
     struct pawl_audit_report r = verify(f->pub, &l, NULL);
