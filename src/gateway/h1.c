@@ -1,5 +1,6 @@
 /* see h1.h */
 #include "h1.h"
+#include "blocks.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +25,11 @@ static int keep(struct pawld_h1 *r, const char *at, size_t n)
     if (r->used + n > r->lim->max_head_bytes + 64)
         return fail(r, PAWL_R_HEADERS_TOO_LARGE, "request head over %zu bytes",
                     r->lim->max_head_bytes);
-    if (r->used + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 1024;
+    if (r->cap == 0) {
+        if ((r->buf = pawl_gw_block_alloc(n, &r->cap)) == NULL)
+            return fail(r, PAWL_R_DEPENDENCY_UNAVAILABLE, "out of memory reading the head");
+    } else if (r->used + n > r->cap) {
+        size_t cap = r->cap;
         while (cap < r->used + n)
             cap *= 2;
         char *b = realloc(r->buf, cap);
@@ -54,23 +58,29 @@ static int on_url(http_parser *p, const char *at, size_t n)
 }
 
 /* The header arrays exist only while a request has headers: an idle
- * kept-alive connection holds none (pawld_h1_release). They are not zeroed:
- * an entry is written in full before it is read (on_header_field,
- * pawld_h1_head), and clearing max_headers entries per request showed in
- * the profile. */
+ * kept-alive connection holds none (pawld_h1_release). Both come in one
+ * block (blocks.h). They are not zeroed: an entry is written in full before
+ * it is read (on_header_field, pawld_h1_head), and clearing max_headers
+ * entries per request showed in the profile. */
 static bool header_arrays(struct pawld_h1 *r)
 {
     size_t n = r->lim->max_headers ? r->lim->max_headers : 1;
-    r->hdr = malloc(n * sizeof *r->hdr);
-    r->view = malloc(n * sizeof *r->view);
-    if (r->hdr == NULL || r->view == NULL) {
-        free(r->hdr);
-        free(r->view);
-        r->hdr = NULL;
-        r->view = NULL;
+    char *p = pawl_gw_block_alloc(n * (sizeof *r->hdr + sizeof *r->view), &r->arrays_cap);
+    if (p == NULL)
         return false;
-    }
+    r->hdr = (struct pawld_h1_hdr *)(void *)p;
+    r->view = (struct pawl_http_header *)(void *)(p + n * sizeof *r->hdr);
     return true;
+}
+
+static void free_arrays(struct pawld_h1 *r)
+{
+    pawl_gw_block_free(r->hdr, r->arrays_cap);
+    pawl_gw_block_free(r->buf, r->cap);
+    r->hdr = NULL;
+    r->view = NULL;
+    r->buf = NULL;
+    r->cap = 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
@@ -157,20 +167,12 @@ void pawld_h1_release(struct pawld_h1 *r)
 {
     if (r->state != PAWLD_H1_HEAD_WAIT || r->used != 0 || r->head_bytes != 0)
         return;
-    free(r->buf);
-    free(r->hdr);
-    free(r->view);
-    r->buf = NULL;
-    r->hdr = NULL;
-    r->view = NULL;
-    r->cap = 0;
+    free_arrays(r);
 }
 
 void pawld_h1_free(struct pawld_h1 *r)
 {
-    free(r->buf);
-    free(r->hdr);
-    free(r->view);
+    free_arrays(r);
     memset(r, 0, sizeof *r);
 }
 

@@ -39,7 +39,8 @@ struct pawld_h1 {
     size_t target_off, target_len;
     struct pawld_h1_hdr {
         size_t name_off, name_len, value_off, value_len;
-    } *hdr;       /* lim->max_headers entries */
+    } *hdr;       /* lim->max_headers entries; view follows in the same block */
+    size_t arrays_cap;
     size_t nhdr;
     bool in_value;
     size_t head_bytes; /* raw bytes of this head so far */

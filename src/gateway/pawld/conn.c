@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "pawl/extauthz.h"
+#include "blocks.h"
 #include "pawld.h"
 #include "util.h"
 
@@ -54,7 +55,7 @@ static void conn_freed(struct pawld_conn *c)
     pawld_vehicle_abandon(c);
     pawld_world_unref(c->world);
     pawld_buf_free(&c->in);
-    free(c->fwd_head);
+    pawl_gw_block_free(c->fwd_head, c->fwd_head_cap);
     pawld_buf_free(&c->cork);
     pawld_buf_free(&c->out);
     free(c);
@@ -460,7 +461,7 @@ static void on_data(struct pawld_io *io, const char *p, size_t n)
 
 void pawld_conn_finish(struct pawld_conn *c)
 {
-    free(c->fwd_head);
+    pawl_gw_block_free(c->fwd_head, c->fwd_head_cap);
     c->fwd_head = NULL;
     if (!c->held) /* an idle connection keeps no buffers */
         pawld_buf_free(&c->cork);

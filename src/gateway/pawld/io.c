@@ -10,14 +10,18 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "blocks.h"
 #include "pawld.h"
 
 int pawld_buf_add(struct pawld_buf *b, const void *p, size_t n, size_t max)
 {
     if (n > max - b->len)
         return -1;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
+    if (b->cap == 0) {
+        if ((b->p = pawl_gw_block_alloc(n, &b->cap)) == NULL)
+            return -1;
+    } else if (b->len + n > b->cap) {
+        size_t cap = b->cap;
         while (cap < b->len + n)
             cap *= 2;
         char *nb = realloc(b->p, cap);
@@ -41,7 +45,7 @@ void pawld_buf_consume(struct pawld_buf *b, size_t n)
 
 void pawld_buf_free(struct pawld_buf *b)
 {
-    free(b->p);
+    pawl_gw_block_free(b->p, b->cap);
     b->p = NULL;
     b->len = b->cap = 0;
 }

@@ -318,7 +318,7 @@ struct pawld_conn {
     int64_t up_tries;
     bool retry_safe;   /* GET or HEAD without a body: may go to a second connection */
     char *fwd_head;    /* the head as sent upstream, kept for one retry */
-    size_t fwd_head_len;
+    size_t fwd_head_len, fwd_head_cap;
     struct pawld_buf cork; /* upstream bytes held until the reader has checked this pass's input */
     struct pawld_buf out;  /* client bytes held until the worker's decisions are written */
     bool held, held_close;

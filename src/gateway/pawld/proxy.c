@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "pawl/extauthz.h"
+#include "blocks.h"
 #include "pawld.h"
 #include "util.h"
 
@@ -331,13 +332,13 @@ static int on_resp_headers(http_parser *p)
         return p->status_code == 101 ? -1 : 1;
     /* the upstream's header bytes, ": " and CRLF per header, the status line and framing */
     size_t cap = up->hlen + 4 * up->nhdr + 512;
-    char *head = malloc(cap);
+    char *head = pawl_gw_block_alloc(cap, &cap);
     int n = head ? client_head(up, head, cap) : -1;
     if (n < 0 || pawld_io_write(&up->c->io, head, (size_t)n) != 0) {
-        free(head);
+        pawl_gw_block_free(head, cap);
         return -1;
     }
-    free(head);
+    pawl_gw_block_free(head, cap);
     up->head_done = true;
     up->c->resp_started = true;
     /* 1: no body follows, whatever Content-Length says (RFC 9112 6.3: a
@@ -661,9 +662,9 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
         return;
     }
-    free(c->fwd_head);
-    if ((c->fwd_head = malloc(cap)) == NULL ||
-        !build_head(c, h, dec, c->fwd_head, cap, &c->fwd_head_len)) {
+    pawl_gw_block_free(c->fwd_head, c->fwd_head_cap);
+    if ((c->fwd_head = pawl_gw_block_alloc(cap, &c->fwd_head_cap)) == NULL ||
+        !build_head(c, h, dec, c->fwd_head, c->fwd_head_cap, &c->fwd_head_len)) {
         pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the forwarded request head is too large", true);
         return;
     }

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "pawl/ratelimit.h"
+#include "blocks.h"
 #include "pawld.h"
 
 #define DRAIN_MAX_MS 30000 /* a draining worker closes what is left after this */
@@ -275,6 +276,7 @@ static void *run(void *arg)
     }
     w->inbox = NULL;
     pthread_mutex_unlock(&w->inbox_lock);
+    pawl_gw_blocks_release(); /* the connections are gone: their spare buffers too */
     return NULL;
 }
 
