@@ -295,24 +295,6 @@ out:
     return e;
 }
 
-/* The offset of the first byte below 0x20 in p[0..n), or n. Eight bytes
- * at a time: (x - 0x20..20) & ~x & 0x80..80 is non-zero exactly when some
- * byte of x is below 0x20; only then are the bytes looked at one by one. */
-static size_t control_byte(const char *p, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        if (((x - 0x20 * ones) & ~x & highs) != 0)
-            break;
-    }
-    while (i < n && (unsigned char)p[i] >= 0x20)
-        i++;
-    return i;
-}
-
 /* A body already in compact form: one object, one line, within the limit. */
 PAWL_MUST_CHECK static pawl_err dumped_body(const char *body, size_t n, struct pawl_audit_buf *c,
                                             struct pawl_diag *d)
@@ -326,7 +308,7 @@ PAWL_MUST_CHECK static pawl_err dumped_body(const char *body, size_t n, struct p
         pawl__diagf(d, "audit", 0, 0, "record body is not a compact JSON object");
         return PAWL_EINVAL;
     }
-    size_t bad = control_byte(body, n);
+    size_t bad = pawl__ctl_scan(body, n, false);
     if (bad < n) {
         pawl__diagf(d, "audit", 0, (unsigned)bad + 1, "record body holds a control byte");
         return PAWL_EINVAL;

@@ -196,6 +196,25 @@ bool pawl__out_nul(struct pawl__out *o)
     return !o->full && o->cap > o->len;
 }
 
+size_t pawl__ctl_scan(const char *p, size_t n, bool del)
+{
+    /* (x - 0x20..20) & ~x & 0x80..80 is non-zero exactly when some byte of
+     * x is below 0x20, and the same on x ^ 0x7f..7f with 0x01..01 when some
+     * byte is 0x7f; only then are the bytes looked at one by one */
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t below = (x - 0x20 * ones) & ~x, y = x ^ 0x7f * ones, is_del = (y - ones) & ~y;
+        if ((below | (del ? is_del : 0)) & highs)
+            break;
+    }
+    while (i < n && (unsigned char)p[i] >= 0x20 && (!del || p[i] != 0x7f))
+        i++;
+    return i;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') return c - '0';

@@ -83,6 +83,11 @@ void pawl__out_hex(struct pawl__out *o, uint64_t v);
 /* NUL-terminates what was written; false if anything did not fit. */
 bool pawl__out_nul(struct pawl__out *o);
 
+/* The offset of the first control byte in p[0..n) (below 0x20, or 0x7f
+ * too when del), or n. Eight bytes at a time; for bodies and header values
+ * that are checked on every request. */
+size_t pawl__ctl_scan(const char *p, size_t n, bool del);
+
 /* Bounded string duplication; NULL on allocation failure. */
 char *pawl__strndup(const char *s, size_t n);
 

@@ -184,6 +184,17 @@ static void test_every_byte(void **state)
         if ((v.reason == PAWL_R_ALLOWED) != vchar)
             fail_msg("value byte 0x%02x: got %s, want %s", b, pawl_reason_name(v.reason),
                      vchar ? "allowed" : "refused");
+        /* at every offset of a longer value (the scan reads eight bytes at a time) */
+        char longer[27];
+        for (size_t at = 1; at < sizeof longer; at++) {
+            memset(longer, 'v', sizeof longer);
+            longer[at] = (char)b;
+            h[1].value = (pawl_str){longer, sizeof longer};
+            pawl_http_check(&head, NULL, &v);
+            if ((v.reason == PAWL_R_ALLOWED) != vchar)
+                fail_msg("value byte 0x%02x at %zu: got %s", b, at, pawl_reason_name(v.reason));
+        }
+        h[1].value = (pawl_str){value, 3};
     }
 }
 
