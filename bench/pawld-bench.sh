@@ -8,9 +8,10 @@
 #   bash bench/pawld-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
 #
 # 1. Throughput: wrk -t2 -c64 against the upstream directly, nginx-proxy and
-#    pawld with the full policy: JWT (RS256, cached), grants, rate limits
-#    (raised so that they run on every request and deny none), the OCSF event
-#    stream and the audit chain.
+#    pawld with the full policy as the issue sets it: JWT (RS256, cached),
+#    grants, rate limits (raised so that they run on every request and deny
+#    none) and the audit chain; then a second pawld that also writes the OCSF
+#    event stream to a file (nginx-proxy writes no log at all).
 # 2. Latency added at half pawld's saturating rate: wrk cannot hold a rate
 #    (wrk2 is not in Debian), so each connection waits 1 ms after every answer
 #    (pawld-delay.lua) and the number of connections is chosen so the offered
@@ -80,12 +81,14 @@ nginx_up upstream "$up_port" "default_type text/plain; location / { return 200 '
 nginx_up proxy "$nx_port" "location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
     "upstream up { server 127.0.0.1:$up_port; keepalive 64; }"
 
-# pawld with the example policy, grants and JWKS; audit and OCSF on.
+# pawld with the example policy, grants and JWKS.
 cp "$root"/examples/{policy.yaml,jwks.json,grants.jsonl} "$tmp/"
 cp "$root/examples/keys/audit-ed25519.pem" "$tmp/audit.key"
 sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' "$tmp/policy.yaml"
 grep -q 'rate: 1000000' "$tmp/policy.yaml" || { echo "pawld-bench: cannot raise the rate limit" >&2; exit 1; }
-cat >"$tmp/pawld.yaml" <<EOF
+# pawld NAME PORT ADMIN_PORT LOGS: one instance, config $tmp/NAME.yaml
+pawld_up() {
+    cat >"$tmp/$1.yaml" <<EOF
 version: 1
 workers: $ncpu
 watch: false
@@ -93,21 +96,30 @@ policy: policy.yaml
 jwks: jwks.json
 grants: grants.jsonl
 listeners:
-  - {name: bench, listen: 127.0.0.1:$pd_port, mode: proxy, timeouts: {idle: 300s}}
-  - {name: admin, listen: 127.0.0.1:$adm_port, mode: admin}
+  - {name: bench, listen: 127.0.0.1:$2, mode: proxy, timeouts: {idle: 300s}}
+  - {name: admin, listen: 127.0.0.1:$3, mode: admin}
 upstreams:
   nginx: {servers: [http://127.0.0.1:$up_port], max_idle: 64}
 routes: {default: nginx}
-logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
+logs: $4
 EOF
-(ulimit -n 40000 2>/dev/null || true; exec "$pawld" --config "$tmp/pawld.yaml" 2>"$tmp/pawld.stderr") &
-pd_pid=$!
-pids+=($pd_pid)
-wait_port "$pd_port" || { echo "pawld-bench: pawld did not start: $(cat "$tmp/pawld.stderr")" >&2; exit 1; }
+    (ulimit -n 40000 2>/dev/null || true; exec "$pawld" --config "$tmp/$1.yaml" 2>"$tmp/$1.stderr") &
+    pids+=($!)
+    wait_port "$2" || { echo "pawld-bench: pawld did not start: $(cat "$tmp/$1.stderr")" >&2; exit 1; }
+}
+# the issue's configuration: the full policy and the audit chain
+pawld_up pawld "$pd_port" "$adm_port" "{json: pawld.log, audit: audit.log, audit_key: audit.key}"
+pd_pid=${pids[-1]}
+# the same plus the OCSF event stream to a file
+po_port=$(free_port) po_adm=$(free_port)
+pawld_up pawld-ocsf "$po_port" "$po_adm" \
+    "{json: pawld-ocsf.log, ocsf: events.jsonl, audit: audit-ocsf.log, audit_key: audit.key}"
 token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' 86400)
 path=/api/v1/vehicles/1HGCM82633A004352/status
 auth="Authorization: Bearer $token"
-curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$pd_port$path" || { echo "pawld-bench: pawld refused the request" >&2; exit 1; }
+for p in "$pd_port" "$po_port"; do
+    curl -fsS -o /dev/null -H "$auth" "http://127.0.0.1:$p$path" || { echo "pawld-bench: pawld refused the request" >&2; exit 1; }
+done
 
 # wrk output -> "req/s p50_us p99_us non2xx errors"
 parse() {
@@ -138,10 +150,13 @@ echo "== throughput: wrk -t2 -c64 -d$dur, keep-alive, 1 KiB responses"
 read -r d_rps _ _ d_bad d_err < <(run direct "http://127.0.0.1:$up_port$path" -c64)
 read -r n_rps _ _ n_bad n_err < <(run nginx "http://127.0.0.1:$nx_port$path" -c64)
 read -r p_rps _ _ p_bad p_err < <(run pawld "http://127.0.0.1:$pd_port$path" -c64)
-printf '  %-34s %9s req/s  non-2xx %s, socket errors %s\n' "upstream directly" "$d_rps" "$d_bad" "$d_err" \
-    "nginx reverse proxy" "$n_rps" "$n_bad" "$n_err" "pawld, full policy + audit" "$p_rps" "$p_bad" "$p_err"
+read -r o_rps _ _ o_bad o_err < <(run pawld-ocsf "http://127.0.0.1:$po_port$path" -c64)
+printf '  %-38s %9s req/s  non-2xx %s, socket errors %s\n' "upstream directly" "$d_rps" "$d_bad" "$d_err" \
+    "nginx reverse proxy" "$n_rps" "$n_bad" "$n_err" "pawld, full policy + audit chain" "$p_rps" "$p_bad" "$p_err" \
+    "pawld, the same + OCSF event stream" "$o_rps" "$o_bad" "$o_err"
 ratio=$($py -c "print(f'{$p_rps / $n_rps:.2f}')")
-echo "  pawld / nginx-proxy throughput: ${ratio}x (goal >= 1.0x)"
+ratio_o=$($py -c "print(f'{$o_rps / $n_rps:.2f}')")
+echo "  pawld / nginx-proxy throughput: ${ratio}x (goal >= 1.0x); with the OCSF stream as well: ${ratio_o}x"
 
 echo
 half=$((p_rps / 2))
