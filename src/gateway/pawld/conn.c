@@ -98,8 +98,7 @@ static void conn_end(struct pawld_conn *c)
     if (c->up)
         pawld_proxy_abort(c);
     c->state = PAWLD_C_CLOSING;
-    uv_timer_stop(&c->timer);
-    uv_timer_start(&c->timer, pawld_conn_timer, LINGER_MS, 0);
+    pawld_conn_arm(c, LINGER_MS);
     pawld_io_end(&c->io);
 }
 
@@ -178,7 +177,7 @@ void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const ch
         if (c->held) { /* closes once the held answer is out */
             c->held_close = true;
             c->state = PAWLD_C_CLOSING;
-            uv_timer_stop(&c->timer);
+            pawld_conn_arm(c, 0);
         } else {
             conn_end(c);
         }
@@ -346,9 +345,7 @@ static void on_head(struct pawld_conn *c)
     c->framing = v.framing;
     c->content_length = v.content_length;
     c->step_up_ok = false;
-    uv_timer_stop(&c->timer);
-    if (v.framing != PAWL_HTTP_NO_BODY && c->lc->body_timeout_ms > 0)
-        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->body_timeout_ms, 0);
+    pawld_conn_arm(c, v.framing != PAWL_HTTP_NO_BODY ? c->lc->body_timeout_ms : 0);
     if (v.reason != PAWL_R_ALLOWED) {
         refuse(c, &h, v.reason, v.detail);
         return;
@@ -379,7 +376,7 @@ static void on_request_done(struct pawld_conn *c)
         pawld_vehicle_body_done(c);
         return;
     }
-    uv_timer_stop(&c->timer);
+    pawld_conn_arm(c, 0);
     if (c->discard_body)
         pawld_conn_finish(c);
     else if (c->up)
@@ -443,9 +440,7 @@ static void on_data(struct pawld_io *io, const char *p, size_t n)
         return;
     if (c->state == PAWLD_C_HEAD && !c->head_timing) {
         c->head_timing = true; /* the header timeout runs from a head's first byte */
-        uv_timer_stop(&c->timer);
-        if (c->lc->header_timeout_ms > 0)
-            uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->header_timeout_ms, 0);
+        pawld_conn_arm(c, c->lc->header_timeout_ms);
     }
     size_t used = c->in.len == 0 ? consume(c, p, n) : 0;
     if (c->io.closing || used == n)
@@ -474,9 +469,7 @@ void pawld_conn_finish(struct pawld_conn *c)
     pawld_h1_next(&c->h1);
     c->state = PAWLD_C_HEAD;
     c->head_timing = false;
-    uv_timer_stop(&c->timer);
-    if (c->lc->idle_timeout_ms > 0)
-        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
+    pawld_conn_arm(c, c->lc->idle_timeout_ms);
     /* what is kept goes to the reader first; reading resumes only with room
      * (a TLS stream delivers what it had decrypted at once) */
     pawld_conn_read_more(c);
@@ -484,9 +477,43 @@ void pawld_conn_finish(struct pawld_conn *c)
         pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
 }
 
-void pawld_conn_timer(uv_timer_t *t)
+/* The connection's one timeout is a deadline (c->due, loop time; 0: none).
+ * It moves several times per request (head, body, idle, linger), and each
+ * move of a libuv timer is a removal and an insertion in the loop's heap:
+ * the timer is set again only when the deadline comes earlier than the
+ * timer is set for; one that fires before the deadline sets itself for the
+ * rest. What a timeout means is decided when the deadline has passed, from
+ * the state the connection is in then (conn_timeout). */
+static void conn_fire(uv_timer_t *t);
+
+void pawld_conn_arm(struct pawld_conn *c, int64_t ms)
+{
+    uv_timer_t *t = &c->timer;
+    uint64_t now = uv_now(t->loop);
+    c->due = ms > 0 ? now + (uint64_t)ms : 0;
+    if (c->due == 0 || (uv_is_active((uv_handle_t *)t) && now + uv_timer_get_due_in(t) <= c->due))
+        return;
+    uv_timer_start(t, conn_fire, (uint64_t)ms, 0);
+}
+
+static void conn_timeout(struct pawld_conn *c);
+
+static void conn_fire(uv_timer_t *t)
 {
     struct pawld_conn *c = t->data;
+    uint64_t now = uv_now(t->loop);
+    if (c->due == 0)
+        return;
+    if (now < c->due) {
+        uv_timer_start(t, conn_fire, c->due - now, 0);
+        return;
+    }
+    c->due = 0;
+    conn_timeout(c);
+}
+
+static void conn_timeout(struct pawld_conn *c)
+{
     char why[128];
     if (c->state == PAWLD_C_CLOSING) { /* lingered long enough */
         pawld_conn_close(c);
@@ -565,8 +592,7 @@ void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *ser
     }
     c->h1_ok = true;
     peer_name(c);
-    if (c->lc->idle_timeout_ms > 0)
-        uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->lc->idle_timeout_ms, 0);
+    pawld_conn_arm(c, c->lc->idle_timeout_ms);
 }
 
 int pawld_conn_body(void *ctx, const char *p, size_t n)

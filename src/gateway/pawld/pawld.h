@@ -301,6 +301,7 @@ struct pawld_conn {
     bool h1_ok;
     struct pawld_buf in; /* received, not yet fed to the reader */
     uv_timer_t timer;
+    uint64_t due; /* the timeout's deadline in loop time; 0: none (pawld_conn_arm) */
     int handles;       /* open libuv handles (stream, timer): freed at 0 */
     bool in_consume, head_timing, resp_started;
     char peer_ip[64];
@@ -343,7 +344,9 @@ void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, cons
 void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close);
 void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
                         struct pawl_event_req *ri);
-void pawld_conn_timer(uv_timer_t *t);
+/* Sets the connection's timeout to ms from now, replacing the one set
+ * before; ms <= 0: none. What it does when due depends on the state then. */
+void pawld_conn_arm(struct pawld_conn *c, int64_t ms);
 int pawld_conn_body(void *ctx, const char *p, size_t n);
 int64_t pawld_wall_ms(void);
 void pawld_conn_close(struct pawld_conn *c);

@@ -55,6 +55,7 @@ struct pawld_upconn {
     struct { size_t no, nl, vo, vl; } hdr[UP_MAX_HEADERS];
     size_t nhdr;
     bool in_value, too_big;
+    uint64_t due; /* the timeout's deadline in loop time; 0: none (up_arm) */
 };
 
 static void up_data(struct pawld_io *io, const char *p, size_t n);
@@ -146,11 +147,37 @@ static void up_close(struct pawld_upconn *up)
     pawld_io_close(&up->io);
 }
 
-static void up_arm(struct pawld_upconn *up, int64_t ms, uv_timer_cb cb)
+static void up_fire(uv_timer_t *t);
+static void up_timeout(uv_timer_t *t);
+
+/* The connection's timeout is a deadline (up->due, loop time; 0: none).
+ * It moves several times per request (connect, response, each read, idle
+ * in the pool), and each move of a libuv timer is a removal and an
+ * insertion in the loop's heap: the timer is set again only when the
+ * deadline comes earlier than the timer is set for. A timer that fires
+ * before the deadline sets itself for the rest (up_fire). */
+static void up_arm(struct pawld_upconn *up, int64_t ms)
 {
-    uv_timer_stop(&up->timer);
-    if (ms > 0)
-        uv_timer_start(&up->timer, cb, (uint64_t)ms, 0);
+    uv_timer_t *t = &up->timer;
+    uint64_t now = uv_now(t->loop);
+    up->due = ms > 0 ? now + (uint64_t)ms : 0;
+    if (up->due == 0 || (uv_is_active((uv_handle_t *)t) && now + uv_timer_get_due_in(t) <= up->due))
+        return;
+    uv_timer_start(t, up_fire, (uint64_t)ms, 0);
+}
+
+static void up_fire(uv_timer_t *t)
+{
+    struct pawld_upconn *up = t->data;
+    uint64_t now = uv_now(t->loop);
+    if (up->due == 0) /* no deadline any more */
+        return;
+    if (now < up->due) {
+        uv_timer_start(t, up_fire, up->due - now, 0);
+        return;
+    }
+    up->due = 0;
+    up_timeout(t);
 }
 
 /* ---- failures ------------------------------------------------------------- */
@@ -410,7 +437,7 @@ static void complete(struct pawld_upconn *up)
         up->next_idle = pl->idle;
         pl->idle = up;
         pl->nidle++;
-        up_arm(up, UP_IDLE_MS, up_timeout);
+        up_arm(up, UP_IDLE_MS);
     } else {
         up_close(up);
     }
@@ -428,7 +455,7 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
         return;
     }
     up->got_bytes = true;
-    up_arm(up, up_cfg(up)->response_timeout_ms, up_timeout);
+    up_arm(up, up_cfg(up)->response_timeout_ms);
     struct pawld_conn *c = up->c;
     pawld_io_cork(&c->io); /* what this read gives the client goes out in one write */
     size_t done = http_parser_execute(&up->parser, &resp_settings, p, n);
@@ -498,10 +525,7 @@ static void up_send(struct pawld_upconn *up)
     pawld_io_resume(&up->io); /* a connection is pooled only unpaused; never left paused */
     /* the response timeout runs from the end of the request: while the
      * client uploads, its body timeout applies */
-    if (c->state == PAWLD_C_RESPONSE)
-        up_arm(up, up_cfg(up)->response_timeout_ms, up_timeout);
-    else
-        uv_timer_stop(&up->timer);
+    up_arm(up, c->state == PAWLD_C_RESPONSE ? up_cfg(up)->response_timeout_ms : 0);
     c->cork.len = 0;
     if (cork(c, c->fwd_head, c->fwd_head_len) != 0) {
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
@@ -547,7 +571,7 @@ static struct pawld_upconn *up_connect(struct pawld_worker *w, size_t u, size_t 
                          us->servers[s].https ? wd->upstream_tls[u] : NULL, us->servers[s].host,
                          &up_ops, up) != 0)
         return NULL; /* closed: up_closed frees */
-    up_arm(up, us->connect_timeout_ms, up_timeout);
+    up_arm(up, us->connect_timeout_ms);
     return up;
 }
 
@@ -700,7 +724,7 @@ void pawld_proxy_body_done(struct pawld_conn *c)
 {
     c->state = PAWLD_C_RESPONSE;
     if (c->up && c->up->io.handshaken) /* connected: the response is awaited from now */
-        up_arm(c->up, up_cfg(c->up)->response_timeout_ms, up_timeout);
+        up_arm(c->up, up_cfg(c->up)->response_timeout_ms);
     if (c->framing == PAWL_HTTP_CHUNKED && cork(c, "0\r\n\r\n", 5) != 0)
         up_fail(c->up, PAWL_R_UPSTREAM_UNAVAILABLE, "out of memory");
 }

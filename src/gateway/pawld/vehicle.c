@@ -51,8 +51,7 @@ static void publish(struct pawld_conn *c)
               v->vin, v->cmd);
     free(v);
     c->vehicle_wait = true;
-    uv_timer_stop(&c->timer); /* from now on: the result timeout */
-    uv_timer_start(&c->timer, pawld_conn_timer, (uint64_t)c->w->world->cfg->link.result_timeout_ms, 0);
+    pawld_conn_arm(c, c->w->world->cfg->link.result_timeout_ms); /* from now on: the result timeout */
 }
 
 void pawld_vehicle_start(struct pawld_conn *c, pawl_str token, const struct pawl_decision *d,
@@ -104,7 +103,7 @@ void pawld_vehicle_body_done(struct pawld_conn *c)
 void pawld_vehicle_result(struct pawld_conn *c, const struct pawld_vresult *r)
 {
     c->vehicle_wait = false;
-    uv_timer_stop(&c->timer);
+    pawld_conn_arm(c, 0);
     pawld_log(c->w->sinks, "info", "\"msg\":\"vehicle result\",\"status\":%d", r->status);
     answer(c, r->status, r->body);
 }
