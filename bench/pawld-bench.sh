@@ -114,6 +114,7 @@ pd_pid=${pids[-1]}
 po_port=$(free_port) po_adm=$(free_port)
 pawld_up pawld-ocsf "$po_port" "$po_adm" \
     "{json: pawld-ocsf.log, ocsf: events.jsonl, audit: audit-ocsf.log, audit_key: audit.key}"
+po_pid=${pids[-1]}
 token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' 86400)
 path=/api/v1/vehicles/1HGCM82633A004352/status
 auth="Authorization: Bearer $token"
@@ -143,20 +144,34 @@ run() { # name url wrk-args...
     wrk -t2 "$@" -d"$dur" --latency -H "$auth" "$url" >"$tmp/wrk-$name.txt" 2>&1
     parse "$tmp/wrk-$name.txt"
 }
+# CPU time (user + system, clock ticks) of the processes given
+ticks() { local s=0 p; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $s; }
+nginx_pids() { local m; m=$(cat "$tmp/$1/nginx.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
+# measured NAME URL PIDS...: run's figures, and the CPU the PIDS spent per request (µs) in $tmp/cpu-NAME
+measured() {
+    local name=$1 url=$2 t0 line
+    shift 2
+    t0=$(ticks "$@")
+    line=$(run "$name" "$url" -c64)
+    $py -c "import os; print(f'{($(ticks "$@") - $t0) / os.sysconf(\"SC_CLK_TCK\") * 1e6 / ($(echo "$line" | cut -d' ' -f1) * ${dur%s}):.1f}')" >"$tmp/cpu-$name"
+    echo "$line"
+}
 
 echo "pawld-bench: $(date -u +%Y-%m-%dT%H:%MZ), $ncpu cores (wrk and the servers share them), $dur per run"
 echo
 echo "== throughput: wrk -t2 -c64 -d$dur, keep-alive, 1 KiB responses"
 read -r d_rps _ _ d_bad d_err < <(run direct "http://127.0.0.1:$up_port$path" -c64)
-read -r n_rps _ _ n_bad n_err < <(run nginx "http://127.0.0.1:$nx_port$path" -c64)
-read -r p_rps _ _ p_bad p_err < <(run pawld "http://127.0.0.1:$pd_port$path" -c64)
-read -r o_rps _ _ o_bad o_err < <(run pawld-ocsf "http://127.0.0.1:$po_port$path" -c64)
+read -r n_rps _ _ n_bad n_err < <(measured nginx "http://127.0.0.1:$nx_port$path" $(nginx_pids proxy))
+read -r p_rps _ _ p_bad p_err < <(measured pawld "http://127.0.0.1:$pd_port$path" "$pd_pid")
+read -r o_rps _ _ o_bad o_err < <(measured pawld-ocsf "http://127.0.0.1:$po_port$path" "$po_pid")
 printf '  %-38s %9s req/s  non-2xx %s, socket errors %s\n' "upstream directly" "$d_rps" "$d_bad" "$d_err" \
     "nginx reverse proxy" "$n_rps" "$n_bad" "$n_err" "pawld, full policy + audit chain" "$p_rps" "$p_bad" "$p_err" \
     "pawld, the same + OCSF event stream" "$o_rps" "$o_bad" "$o_err"
 ratio=$($py -c "print(f'{$p_rps / $n_rps:.2f}')")
 ratio_o=$($py -c "print(f'{$o_rps / $n_rps:.2f}')")
 echo "  pawld / nginx-proxy throughput: ${ratio}x (goal >= 1.0x); with the OCSF stream as well: ${ratio_o}x"
+echo "  CPU per request (user + system, the proxy's processes only): nginx-proxy $(cat "$tmp/cpu-nginx") us," \
+    "pawld $(cat "$tmp/cpu-pawld") us, pawld with the OCSF stream $(cat "$tmp/cpu-pawld-ocsf") us"
 
 echo
 half=$((p_rps / 2))
@@ -179,7 +194,6 @@ rss() { # pids... -> KiB summed
     for p in "$@"; do s=$((s + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
     echo $s
 }
-nginx_pids() { local m; m=$(cat "$tmp/proxy/nginx.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
 idle() { # port pid-list-command
     $py "$root/bench/pawld-idle.py" "$1" "$idle_n" "$path" "$auth" &
     local ip=$!
@@ -192,8 +206,8 @@ idle() { # port pid-list-command
 export PAWLD_IDLE_READY=$tmp/idle-ready
 p0=$(rss $pd_pid)
 p1=$(idle "$pd_port" "rss $pd_pid")
-n0=$(rss $(nginx_pids))
-n1=$(idle "$nx_port" "eval rss \$(nginx_pids)")
+n0=$(rss $(nginx_pids proxy))
+n1=$(idle "$nx_port" "eval rss \$(nginx_pids proxy)")
 printf '  %-22s at rest %8s KiB, with %s idle %8s KiB: %s KiB per connection\n' \
     "pawld" "$p0" "$idle_n" "$p1" "$($py -c "print(f'{($p1 - $p0) / $idle_n:.2f}')")" \
     "nginx reverse proxy" "$n0" "$idle_n" "$n1" "$($py -c "print(f'{($n1 - $n0) / $idle_n:.2f}')")"
