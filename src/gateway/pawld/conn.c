@@ -477,39 +477,23 @@ void pawld_conn_finish(struct pawld_conn *c)
         pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
 }
 
-/* The connection's one timeout is a deadline (c->due, loop time; 0: none).
- * It moves several times per request (head, body, idle, linger), and each
- * move of a libuv timer is a removal and an insertion in the loop's heap:
- * the timer is set again only when the deadline comes earlier than the
- * timer is set for; one that fires before the deadline sets itself for the
- * rest. What a timeout means is decided when the deadline has passed, from
- * the state the connection is in then (conn_timeout). */
+/* The connection's one timeout (head, body, idle, linger, a vehicle's
+ * result) is a deadline: see pawld_deadline_set. What it means is decided
+ * when it has passed, from the state the connection is in then
+ * (conn_timeout). */
 static void conn_fire(uv_timer_t *t);
+static void conn_timeout(struct pawld_conn *c);
 
 void pawld_conn_arm(struct pawld_conn *c, int64_t ms)
 {
-    uv_timer_t *t = &c->timer;
-    uint64_t now = uv_now(t->loop);
-    c->due = ms > 0 ? now + (uint64_t)ms : 0;
-    if (c->due == 0 || (uv_is_active((uv_handle_t *)t) && now + uv_timer_get_due_in(t) <= c->due))
-        return;
-    uv_timer_start(t, conn_fire, (uint64_t)ms, 0);
+    pawld_deadline_set(&c->timer, &c->due, ms, conn_fire);
 }
-
-static void conn_timeout(struct pawld_conn *c);
 
 static void conn_fire(uv_timer_t *t)
 {
     struct pawld_conn *c = t->data;
-    uint64_t now = uv_now(t->loop);
-    if (c->due == 0)
-        return;
-    if (now < c->due) {
-        uv_timer_start(t, conn_fire, c->due - now, 0);
-        return;
-    }
-    c->due = 0;
-    conn_timeout(c);
+    if (pawld_deadline_reached(t, &c->due, conn_fire))
+        conn_timeout(c);
 }
 
 static void conn_timeout(struct pawld_conn *c)

@@ -50,6 +50,28 @@ void pawld_buf_free(struct pawld_buf *b)
     b->len = b->cap = 0;
 }
 
+void pawld_deadline_set(uv_timer_t *t, uint64_t *due, int64_t ms, uv_timer_cb fire)
+{
+    uint64_t now = uv_now(t->loop);
+    *due = ms > 0 ? now + (uint64_t)ms : 0;
+    if (*due == 0 || (uv_is_active((uv_handle_t *)t) && now + uv_timer_get_due_in(t) <= *due))
+        return; /* none, or the timer fires first and sets itself for the rest */
+    uv_timer_start(t, fire, (uint64_t)ms, 0);
+}
+
+bool pawld_deadline_reached(uv_timer_t *t, uint64_t *due, uv_timer_cb fire)
+{
+    uint64_t now = uv_now(t->loop);
+    if (*due == 0) /* no deadline any more */
+        return false;
+    if (now < *due) {
+        uv_timer_start(t, fire, *due - now, 0);
+        return false;
+    }
+    *due = 0;
+    return true;
+}
+
 struct wreq {
     uv_write_t req;
     struct pawld_io *io;

@@ -45,6 +45,17 @@ int pawld_buf_add(struct pawld_buf *b, const void *p, size_t n, size_t max);
 void pawld_buf_consume(struct pawld_buf *b, size_t n);
 void pawld_buf_free(struct pawld_buf *b);
 
+/* A timeout kept as a deadline (*due, loop time; 0: none) over a libuv
+ * timer. Timeouts move several times per request, and each move of a libuv
+ * timer is a removal and an insertion in the loop's heap: set moves the
+ * timer only when the deadline comes earlier than the timer is set for
+ * (ms <= 0: no deadline; the timer is left to fire for nothing). fire
+ * calls reached, which is true once the deadline has passed (and clears
+ * it); false when there is none, or when the timer fired early and was set
+ * again for the rest. */
+void pawld_deadline_set(uv_timer_t *t, uint64_t *due, int64_t ms, uv_timer_cb fire);
+bool pawld_deadline_reached(uv_timer_t *t, uint64_t *due, uv_timer_cb fire);
+
 /* ---- the world: everything a reload replaces ---------------------------- */
 
 struct pawld_world {

@@ -150,34 +150,18 @@ static void up_close(struct pawld_upconn *up)
 static void up_fire(uv_timer_t *t);
 static void up_timeout(uv_timer_t *t);
 
-/* The connection's timeout is a deadline (up->due, loop time; 0: none).
- * It moves several times per request (connect, response, each read, idle
- * in the pool), and each move of a libuv timer is a removal and an
- * insertion in the loop's heap: the timer is set again only when the
- * deadline comes earlier than the timer is set for. A timer that fires
- * before the deadline sets itself for the rest (up_fire). */
+/* The connection's timeout (connect, response, each read, idle in the
+ * pool) is a deadline: see pawld_deadline_set. */
 static void up_arm(struct pawld_upconn *up, int64_t ms)
 {
-    uv_timer_t *t = &up->timer;
-    uint64_t now = uv_now(t->loop);
-    up->due = ms > 0 ? now + (uint64_t)ms : 0;
-    if (up->due == 0 || (uv_is_active((uv_handle_t *)t) && now + uv_timer_get_due_in(t) <= up->due))
-        return;
-    uv_timer_start(t, up_fire, (uint64_t)ms, 0);
+    pawld_deadline_set(&up->timer, &up->due, ms, up_fire);
 }
 
 static void up_fire(uv_timer_t *t)
 {
     struct pawld_upconn *up = t->data;
-    uint64_t now = uv_now(t->loop);
-    if (up->due == 0) /* no deadline any more */
-        return;
-    if (now < up->due) {
-        uv_timer_start(t, up_fire, up->due - now, 0);
-        return;
-    }
-    up->due = 0;
-    up_timeout(t);
+    if (pawld_deadline_reached(t, &up->due, up_fire))
+        up_timeout(t);
 }
 
 /* ---- failures ------------------------------------------------------------- */
