@@ -17,6 +17,7 @@
 #    (pawld-delay.lua) and the number of connections is chosen so the offered
 #    rate is about half the measured saturation; p50/p99 of each target at the
 #    same pacing, and proxy minus direct.
+#    The same unloaded: one connection, one request at a time.
 # 3. Memory: RSS of pawld and of nginx-proxy (master + workers) at rest and
 #    with 10,000 idle keep-alive connections (2,000 with --quick).
 set -euo pipefail
@@ -141,7 +142,7 @@ PY
 run() { # name url wrk-args...
     local name=$1 url=$2
     shift 2
-    wrk -t2 "$@" -d"$dur" --latency -H "$auth" "$url" >"$tmp/wrk-$name.txt" 2>&1
+    wrk -t"${threads:-2}" "$@" -d"$dur" --latency -H "$auth" "$url" >"$tmp/wrk-$name.txt" 2>&1
     parse "$tmp/wrk-$name.txt"
 }
 # CPU time (user + system, clock ticks) of the processes given
@@ -187,6 +188,15 @@ printf '  %-22s %7s req/s  p50 %6s us  p99 %6s us\n' "upstream directly" "$dr" "
 echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
 echo "  added by pawld:       p50 $((p50 - d50)) us, p99 $((p99 - d99)) us (goal p99 <= 100 us); non-2xx $pbad"
 
+echo
+echo "== latency unloaded: one connection, one request at a time (no queueing behind other requests)"
+read -r _ d50 d99 _ _ < <(threads=1 run udirect "http://127.0.0.1:$up_port$path" -c1)
+read -r _ n50 n99 _ _ < <(threads=1 run unginx "http://127.0.0.1:$nx_port$path" -c1)
+read -r _ p50 p99 pbad _ < <(threads=1 run upawld "http://127.0.0.1:$pd_port$path" -c1)
+printf '  %-22s p50 %6s us  p99 %6s us\n' "upstream directly" "$d50" "$d99" "nginx reverse proxy" "$n50" "$n99" \
+    "pawld" "$p50" "$p99"
+echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
+echo "  added by pawld:       p50 $((p50 - d50)) us, p99 $((p99 - d99)) us; non-2xx $pbad"
 echo
 echo "== memory with $idle_n idle keep-alive connections (each made one request first)"
 rss() { # pids... -> KiB summed
