@@ -2,8 +2,8 @@
 # pawld against nginx as a plain reverse proxy, in one run, on loopback, over
 # the same upstream (an nginx answering 1 KiB on every path), keep-alive,
 # the same number of workers on every side (one per core), wrk with the same
-# threads and connections for every target. Prints figures and ratios; never
-# passes or fails on time.
+# threads and connections for every target, each warmed up for one second
+# first. Prints figures and ratios; never passes or fails on time.
 #
 #   bash bench/pawld-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
 #
@@ -158,6 +158,11 @@ measured() {
     echo "$line"
 }
 
+# one second of the same load on every target first: connection pools,
+# caches and first-touched pages are then not part of the figures
+for u in "$up_port" "$nx_port" "$pd_port" "$po_port"; do
+    wrk -t2 -c64 -d1s -H "$auth" "http://127.0.0.1:$u$path" >/dev/null 2>&1 || true
+done
 echo "pawld-bench: $(date -u +%Y-%m-%dT%H:%MZ), $ncpu cores (wrk and the servers share them), $dur per run"
 echo
 echo "== throughput: wrk -t2 -c64 -d$dur, keep-alive, 1 KiB responses"
