@@ -7,7 +7,8 @@
 #
 #   bash bench/pawld-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
 #
-# 1. Throughput: wrk -t2 -c64 against the upstream directly, nginx-proxy and
+# 1. Throughput: wrk -t2 -c64 against the upstream directly, then (twice
+#    each, A B C C B A, and averaged) nginx-proxy and
 #    pawld with the full policy as the issue sets it: JWT (RS256, cached),
 #    grants, rate limits (raised so that they run on every request and deny
 #    none) and the audit chain; then a second pawld that also writes the OCSF
@@ -155,7 +156,7 @@ measured() {
     t0=$(ticks "$@")
     line=$(run "$name" "$url" -c64)
     $py -c "import os; print(f'{($(ticks "$@") - $t0) / os.sysconf(\"SC_CLK_TCK\") * 1e6 / ($(echo "$line" | cut -d' ' -f1) * ${dur%s}):.1f}')" >"$tmp/cpu-$name"
-    echo "$line"
+    echo "$line" | tee "$tmp/rps-$name"
 }
 
 # one second of the same load on every target first: connection pools,
@@ -167,17 +168,35 @@ echo "pawld-bench: $(date -u +%Y-%m-%dT%H:%MZ), $ncpu cores (wrk and the servers
 echo
 echo "== throughput: wrk -t2 -c64 -d$dur, keep-alive, 1 KiB responses"
 read -r d_rps _ _ d_bad d_err < <(run direct "http://127.0.0.1:$up_port$path" -c64)
-read -r n_rps _ _ n_bad n_err < <(measured nginx "http://127.0.0.1:$nx_port$path" $(nginx_pids proxy))
-read -r p_rps _ _ p_bad p_err < <(measured pawld "http://127.0.0.1:$pd_port$path" "$pd_pid")
-read -r o_rps _ _ o_bad o_err < <(measured pawld-ocsf "http://127.0.0.1:$po_port$path" "$po_pid")
+# the proxies twice, in the order A B C C B A, so that the machine's drift
+# during the run (a third within minutes on a shared VM) falls on all alike;
+# each figure is the mean of its two runs
+target() { case $1 in nginx) echo "$nx_port" ;; pawld) echo "$pd_port" ;; pawld-ocsf) echo "$po_port" ;; esac; }
+tpids() { case $1 in nginx) nginx_pids proxy ;; pawld) echo "$pd_pid" ;; pawld-ocsf) echo "$po_pid" ;; esac; }
+declare -A sum_rps sum_bad sum_err cpus
+k=0
+for t in nginx pawld pawld-ocsf pawld-ocsf pawld nginx; do
+    k=$((k + 1))
+    read -r r _ _ b e < <(measured "$t-$k" "http://127.0.0.1:$(target $t)$path" $(tpids $t))
+    sum_rps[$t]=$((${sum_rps[$t]:-0} + r)) sum_bad[$t]=$((${sum_bad[$t]:-0} + b))
+    sum_err[$t]=$((${sum_err[$t]:-0} + e)) cpus[$t]="${cpus[$t]:-} $(cat "$tmp/cpu-$t-$k")"
+done
+mean() { $py -c "import sys; v = [float(x) for x in sys.argv[1:]]; print(f'{sum(v) / len(v):.1f}')" "$@"; }
+n_rps=$((sum_rps[nginx] / 2)) n_bad=${sum_bad[nginx]} n_err=${sum_err[nginx]}
+p_rps=$((sum_rps[pawld] / 2)) p_bad=${sum_bad[pawld]} p_err=${sum_err[pawld]}
+o_rps=$((sum_rps[pawld-ocsf] / 2)) o_bad=${sum_bad[pawld-ocsf]} o_err=${sum_err[pawld-ocsf]}
 printf '  %-38s %9s req/s  non-2xx %s, socket errors %s\n' "upstream directly" "$d_rps" "$d_bad" "$d_err" \
     "nginx reverse proxy" "$n_rps" "$n_bad" "$n_err" "pawld, full policy + audit chain" "$p_rps" "$p_bad" "$p_err" \
     "pawld, the same + OCSF event stream" "$o_rps" "$o_bad" "$o_err"
 ratio=$($py -c "print(f'{$p_rps / $n_rps:.2f}')")
 ratio_o=$($py -c "print(f'{$o_rps / $n_rps:.2f}')")
 echo "  pawld / nginx-proxy throughput: ${ratio}x (goal >= 1.0x); with the OCSF stream as well: ${ratio_o}x"
-echo "  CPU per request (user + system, the proxy's processes only): nginx-proxy $(cat "$tmp/cpu-nginx") us," \
-    "pawld $(cat "$tmp/cpu-pawld") us, pawld with the OCSF stream $(cat "$tmp/cpu-pawld-ocsf") us"
+echo "  CPU per request (user + system, the proxy's processes only): nginx-proxy $(mean ${cpus[nginx]}) us," \
+    "pawld $(mean ${cpus[pawld]}) us, pawld with the OCSF stream $(mean ${cpus[pawld-ocsf]}) us"
+echo "  (each the mean of two runs, in the order nginx, pawld, +OCSF, +OCSF, pawld, nginx;" \
+    "req/s per run: nginx$(for i in 1 6; do printf ' %s' "$(cut -d' ' -f1 <"$tmp/rps-nginx-$i")"; done)," \
+    "pawld$(for i in 2 5; do printf ' %s' "$(cut -d' ' -f1 <"$tmp/rps-pawld-$i")"; done)," \
+    "+OCSF$(for i in 3 4; do printf ' %s' "$(cut -d' ' -f1 <"$tmp/rps-pawld-ocsf-$i")"; done))"
 
 echo
 half=$((p_rps / 2))
