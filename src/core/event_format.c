@@ -151,24 +151,13 @@ static void operation(struct pawl__out *o, pawl_str method, const char *path)
     str(o, op, n + pl);
 }
 
-/* status_detail as pawl_decision_why words it, without its copy. */
-static void why(struct pawl__out *o, const struct pawl_decision *dec)
-{
-    if (dec->reason == PAWL_R_ALLOWED && dec->route != NULL && dec->detail[0] == '\0') {
-        pawl__out_cstr(o, "\"allowed by route '");
-        esc(o, dec->route->id, strlen(dec->route->id));
-        pawl__out_cstr(o, "'\"");
-    } else {
-        cstr(o, dec->detail);
-    }
-}
-
 size_t pawl_event_format(const struct pawl_event_req *rq, const struct pawl_decision *dec,
                          char *buf, size_t cap)
 {
     struct pawl__out o = {buf, 0, cap, false};
     int act = pawl__activity_id(rq->method);
     bool allowed = dec->reason == PAWL_R_ALLOWED;
+    char why[sizeof dec->detail + 64];
     pawl__out_cstr(&o, "{\"class_uid\":6003,\"category_uid\":6,\"time\":");
     pawl__out_i64(&o, rq->time_ms);
     pawl__out_cstr(&o, ",\"metadata\":{\"version\":\"1.3.0\",\"product\":{\"name\":\"pawl\"}}");
@@ -184,7 +173,7 @@ size_t pawl_event_format(const struct pawl_event_req *rq, const struct pawl_deci
     pawl__out_cstr(&o, ",\"disposition\":");
     cstr(&o, pawl_reason_name(dec->reason));
     pawl__out_cstr(&o, ",\"status_detail\":");
-    why(&o, dec);
+    cstr(&o, pawl_decision_why(dec, why, sizeof why));
     if (dec->authenticated)
         actor(&o, dec);
     else
