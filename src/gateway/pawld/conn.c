@@ -121,7 +121,7 @@ static void on_drain(struct pawld_io *io)
 
 /* ---- answers ------------------------------------------------------------ */
 
-const char *pawld_status_text(int s)
+static const char *status_text(int s)
 {
     static const struct { int status; const char *text; } known[] = {
         {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
@@ -147,6 +147,15 @@ const char *pawld_status_text(int s)
     return ""; /* RFC 9112 4: the reason phrase may be empty */
 }
 
+void pawld_status_line(struct pawl__out *o, int status)
+{
+    pawl__out_cstr(o, "HTTP/1.1 ");
+    pawl__out_i64(o, status);
+    pawl__out_put(o, " ", 1);
+    pawl__out_cstr(o, status_text(status));
+    pawl__out_put(o, "\r\n", 2);
+}
+
 void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const char *extra_headers,
                    const char *body, size_t body_len, bool close)
 {
@@ -154,11 +163,8 @@ void pawld_respond(struct pawld_conn *c, int status, const char *ctype, const ch
     struct pawl__out o = {head, 0, sizeof head, false};
     if (c->w->draining)
         close = true; /* a draining worker ends every connection after its answer */
-    pawl__out_cstr(&o, "HTTP/1.1 ");
-    pawl__out_i64(&o, status);
-    pawl__out_put(&o, " ", 1);
-    pawl__out_cstr(&o, pawld_status_text(status));
-    pawl__out_cstr(&o, "\r\nContent-Type: ");
+    pawld_status_line(&o, status);
+    pawl__out_cstr(&o, "Content-Type: ");
     pawl__out_cstr(&o, ctype);
     pawl__out_cstr(&o, "\r\nContent-Length: ");
     pawl__out_u64(&o, body_len);

@@ -374,7 +374,9 @@ void pawld_conn_commit(struct pawld_conn *c, bool written);
 void pawld_conn_pump(struct pawld_conn *c);
 /* Pump, then read again if there is room. */
 void pawld_conn_read_more(struct pawld_conn *c);
-const char *pawld_status_text(int status);
+/* "HTTP/1.1 <status> <reason phrase>\r\n" appended to o (util.h). */
+struct pawl__out;
+void pawld_status_line(struct pawl__out *o, int status);
 uint64_t pawld_now_ns(void);
 
 /* ---- the proxy (proxy.c) -------------------------------------------------- */

@@ -293,6 +293,15 @@ static bool hop_by_hop(pawl_str name)
     return false;
 }
 
+/* "name: value" and CRLF. */
+static void header(struct pawl__out *o, pawl_str name, pawl_str value)
+{
+    pawl__out_str(o, name);
+    pawl__out_put(o, ": ", 2);
+    pawl__out_str(o, value);
+    pawl__out_put(o, "\r\n", 2);
+}
+
 /* The client's response head: status, the upstream's end-to-end headers,
  * and framing pawld chooses (length, chunked, or end at close). */
 static int client_head(struct pawld_upconn *up, char *out, size_t cap)
@@ -301,19 +310,11 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
     http_parser *p = &up->parser;
     int status = p->status_code;
     struct pawl__out o = {out, 0, cap, false};
-    pawl__out_cstr(&o, "HTTP/1.1 ");
-    pawl__out_i64(&o, status);
-    pawl__out_put(&o, " ", 1);
-    pawl__out_cstr(&o, pawld_status_text(status));
-    pawl__out_put(&o, "\r\n", 2);
+    pawld_status_line(&o, status);
     for (size_t i = 0; i < up->nhdr; i++) {
         pawl_str name = {up->hbuf + up->hdr[i].no, up->hdr[i].nl};
-        if (hop_by_hop(name))
-            continue;
-        pawl__out_str(&o, name);
-        pawl__out_put(&o, ": ", 2);
-        pawl__out_put(&o, up->hbuf + up->hdr[i].vo, up->hdr[i].vl);
-        pawl__out_put(&o, "\r\n", 2);
+        if (!hop_by_hop(name))
+            header(&o, name, (pawl_str){up->hbuf + up->hdr[i].vo, up->hdr[i].vl});
     }
     bool no_body = c->head_method || status == 204 || status == 304;
     bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
@@ -597,14 +598,6 @@ static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str i
         return c->step_up_ok; /* verified: the vehicle checks it again */
     return !pawl_http_is_reserved(name, ident) && !pawl__str_ieq_cstr(name, "content-length") &&
            !pawl__str_ieq_cstr(name, "expect");
-}
-
-static void header(struct pawl__out *o, pawl_str name, pawl_str value)
-{
-    pawl__out_str(o, name);
-    pawl__out_put(o, ": ", 2);
-    pawl__out_str(o, value);
-    pawl__out_put(o, "\r\n", 2);
 }
 
 static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
