@@ -264,6 +264,33 @@ curl -fsS -o /dev/null -H "Authorization: Bearer $owner" "$P$st" || fail "a clie
 wait $slow || true
 grep -q '"reason":"request_timeout"' slow.out || fail "slowloris not cut off: $(head -c 300 slow.out)"
 
+# A kept-alive connection outlives the header timeout (1 s) of the request
+# it carried: only the idle timeout (10 s) applies between requests (the
+# timer set for the head fires first and must set itself again).
+python3 - "$proxy_port" "$st" "$owner" <<'PY' || fail "a connection idle for 1.6 s between requests was cut off"
+import socket, sys, time
+port, path, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+req = ("GET %s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n\r\n" % (path, token)).encode()
+def answer():
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("closed before an answer")
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(rest) < n:
+        rest += s.recv(65536)
+    return head.split(b" ")[1]
+for _ in range(2):
+    s.sendall(req)
+    if answer() != b"200":
+        sys.exit("not 200")
+    time.sleep(1.6)
+PY
+
 # nginx auth_request in front of the backend, asking pawld.
 mkdir -p www
 cat >nginx-site.conf <<EOF
