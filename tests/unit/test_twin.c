@@ -126,8 +126,57 @@ static void test_signal_bounds(void **s)
         pawl_err e = pawl_twin_set(t, PAWL_STR(VIN), id, i, 1);
         assert_int_equal(e, i < PAWL_TWIN_MAX_SIGNALS ? PAWL_OK : PAWL_ELIMIT);
     }
+    for (uint16_t id = 1; id <= PAWL_TWIN_MAX_SIGNALS; id++) { /* all kept, each its own */
+        double v;
+        int64_t ts;
+        assert_true(pawl_twin_get(t, PAWL_STR(VIN), id, &v, &ts));
+        assert_true(v == id - 1);
+    }
     assert_int_equal(pawl_twin_signal(t, PAWL_STR("Vehicle..Speed")), 0);
     assert_int_equal(pawl_twin_signal(t, PAWL_STR("Car.Speed")), 0);
+    pawl_twin_free(t);
+}
+
+/* Signals arrive in any order and any number per vehicle (a few sit in the
+ * vehicle's record, the rest beside it): each reads back as last set, across
+ * enough vehicles that their array grows and moves twice. */
+static void test_signals_in_any_order(void **s)
+{
+    (void)s;
+    enum { NV = 3000, NS = 11 };
+    static const int order[NS] = { 7, 2, 10, 0, 5, 9, 1, 8, 3, 6, 4 };
+    struct pawl_twin *t;
+    uint16_t id[NS];
+    char name[32], vin[18];
+    double v;
+    int64_t ts;
+    assert_int_equal(pawl_twin_new(NV, &t), PAWL_OK);
+    for (int i = 0; i < NS; i++) {
+        int n = snprintf(name, sizeof name, "Vehicle.S%d", i);
+        assert_true((id[i] = pawl_twin_signal(t, (pawl_str){ name, (size_t)n })) != 0);
+    }
+    for (int k = 0; k < NV; k++) {
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", k);
+        for (int j = 0; j < 1 + k % NS; j++) { /* 1..NS signals, in a shuffled order */
+            int sig = order[(j + k) % NS];
+            assert_int_equal(pawl_twin_set(t, (pawl_str){ vin, 17 }, id[sig], k * 100 + sig, 5), PAWL_OK);
+        }
+        assert_int_equal(pawl_twin_set(t, (pawl_str){ vin, 17 }, id[order[k % NS]], -1, 6), PAWL_OK);
+    }
+    for (int k = 0; k < NV; k++) {
+        snprintf(vin, sizeof vin, "WVWZZZ1JZ%08d", k);
+        for (int sig = 0; sig < NS; sig++) {
+            bool set = false;
+            for (int j = 0; j < 1 + k % NS; j++)
+                set |= order[(j + k) % NS] == sig;
+            assert_int_equal(pawl_twin_get(t, (pawl_str){ vin, 17 }, id[sig], &v, &ts), set);
+            if (!set)
+                continue;
+            bool again = sig == order[k % NS];
+            assert_true(v == (again ? -1.0 : k * 100 + sig));
+            assert_int_equal(ts, again ? 6 : 5);
+        }
+    }
     pawl_twin_free(t);
 }
 
@@ -191,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_update_and_get), cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_prefetch_is_only_a_hint),
         cmocka_unit_test(test_signal_bounds), cmocka_unit_test(test_plausibility),
+        cmocka_unit_test(test_signals_in_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
