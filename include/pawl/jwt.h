@@ -153,6 +153,13 @@ PAWL_MUST_CHECK enum pawl_reason pawl_jwt_verify_at(struct pawl_jwt_verifier *v,
  * token. */
 void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp, int step);
 
+/* A hint, no effect on results: pawl_key_of(uid).h of the principal that the
+ * cached entry at spot sp names (0: none, or a refusal), so that a caller can
+ * start loading what the principal keys (its grants, its rate-limit buckets)
+ * before the token is compared; reads the set's lines (step 1 loads them).
+ * Only verify says whose token it is: the entry may be another token's. */
+uint64_t pawl_jwt_principal_hint(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp);
+
 struct pawl_jwt_stats {
     uint64_t hits;          /* tokens answered from the cache */
     uint64_t misses;        /* cache lookups that found nothing */

@@ -259,23 +259,44 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
         pawl_ratelimit_prefetch(e->rl, la->key[3]);
 }
 
-static void look_principal(const struct pawl_engine *e, const struct pawl_route *rt,
-                           const struct pawl_principal *pr, struct lookahead *la)
+/* The keys of the principal's two rate-limit buckets, from the hash of its
+ * uid (rl_hash), and their loads started. */
+static void look_buckets(const struct pawl_engine *e, const struct pawl_route *rt, uint64_t uh,
+                         struct lookahead *la)
 {
-    la->caller = pawl_key_of((pawl_str){ pr->uid, strlen(pr->uid) });
-    uint64_t uh = rl_hash(e, &la->caller);
     la->key[0] = uh * 0x9e3779b97f4a7c15ull + 1;
     la->key[1] = (uh ^ e->route_hash[rt->index]) * 0xc2b2ae3d27d4eb4full + 2;
-    if (la->vin.s.n > 0 && e->grants != NULL) {
-        pawl_grants_prefetch(e->grants, &la->caller, &la->vin);
-        pawl_grants_prefetch_vin(e->grants, &la->vin, 2);
-    }
     if (e->rl_ext.check == NULL) { /* limits the policy does not set are not read */
         if (e->p->rl_principal.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[0]);
         if (rt->rl_principal_route.interval_us != 0)
             pawl_ratelimit_prefetch(e->rl, la->key[1]);
     }
+}
+
+/* Before the token is compared: what the principal the token cache names
+ * for it will look up (its grant on the vehicle, its buckets) starts loading.
+ * A hint only: look_principal sets the keys from the verified principal. */
+static void look_ahead(const struct pawl_engine *e, const struct pawl_route *rt, uint64_t who,
+                       struct lookahead *la)
+{
+    pawl_key k = { { NULL, 0 }, who };
+    if (who == 0 || e->seed != pawl__seed()) /* an external limiter hashes with its own seed */
+        return;
+    if (la->vin.s.n > 0 && e->grants != NULL)
+        pawl_grants_prefetch(e->grants, &k, &la->vin);
+    look_buckets(e, rt, who, la);
+}
+
+static void look_principal(const struct pawl_engine *e, const struct pawl_route *rt,
+                           const struct pawl_principal *pr, struct lookahead *la)
+{
+    la->caller = pawl_key_of((pawl_str){ pr->uid, strlen(pr->uid) });
+    if (la->vin.s.n > 0 && e->grants != NULL) {
+        pawl_grants_prefetch(e->grants, &la->caller, &la->vin);
+        pawl_grants_prefetch_vin(e->grants, &la->vin, 2);
+    }
+    look_buckets(e, rt, rl_hash(e, &la->caller), la);
     if (la->vin.s.n > 0 && e->twin != NULL && rt->nconds > 0)
         pawl_twin_prefetch(e->twin, &la->vin, 2);
 }
@@ -371,6 +392,8 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
     look_vehicle(e, &path, o->route, &la);
+    if (jwt)
+        look_ahead(e, o->route, pawl_jwt_principal_hint(e->jwt, jspot), &la);
     if ((r = identify(e, rq, jspot, o)) != PAWL_R_ALLOWED)
         return r;
     o->authenticated = true;

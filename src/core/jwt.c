@@ -55,8 +55,9 @@ struct cset {
     uint32_t tag[WAYS];  /* the token hash's high half */
     uint32_t tick[WAYS]; /* last use (wrapping), for LRU within the set; 0 = empty */
     char *tok[WAYS];     /* each way's copy of its token (heap), NULL when empty */
+    uint64_t who[WAYS];  /* pawl_key_of(the principal's uid).h, 0 for a refusal: a hint */
 };
-_Static_assert(sizeof(struct cset) == 128, "a set header is two cache lines");
+_Static_assert(sizeof(struct cset) == 192, "a set header is three cache lines");
 
 struct pawl_jwt_verifier {
     const struct pawl_jwks *keys;
@@ -548,6 +549,8 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
     }
     memcpy(set->tok[w], t, n);
     e->tok_n = (uint32_t)n;
+    set->who[w] = r->reason == PAWL_R_ALLOWED
+                      ? pawl_key_of((pawl_str){ r->u.p.uid, strlen(r->u.p.uid) }).h : 0;
     set->tag[w] = s.tag;
     set->tick[w] = next_tick(v);
     return e;
@@ -561,9 +564,22 @@ void pawl_jwt_prefetch(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot s
     if (step <= 1) {
         __builtin_prefetch(&v->sets[s.set]);
         __builtin_prefetch(&v->sets[s.set].tok);
+        __builtin_prefetch(&v->sets[s.set].who);
     } else {
         cache_warm(v, s, sp.n);
     }
+}
+
+uint64_t pawl_jwt_principal_hint(const struct pawl_jwt_verifier *v, struct pawl_jwt_spot sp)
+{
+    if (v->nsets == 0 || sp.n == 0)
+        return 0;
+    struct cslot s = cache_slot(v, sp);
+    const struct cset *set = &v->sets[s.set];
+    for (size_t w = 0; w < WAYS; w++)
+        if (set->tick[w] != 0 && set->tag[w] == s.tag)
+            return set->who[w];
+    return 0;
 }
 
 static enum pawl_reason verify(struct pawl_jwt_verifier *v, const char *token, size_t n,

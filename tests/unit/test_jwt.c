@@ -634,15 +634,21 @@ static void cache_lru_within_a_set(void **state)
         pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[0], PAWL_JWT_TOKEN_MAX + 1), step);
     }
     for (int i = 0; i < 8; i++) {
+        struct pawl_jwt_spot sp = pawl_jwt_spot(v, toks[i], strlen(toks[i]));
         for (int step = 1; step <= 3; step++)
-            pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[i], strlen(toks[i])), step);
+            pawl_jwt_prefetch(v, sp, step);
+        assert_true(pawl_jwt_principal_hint(v, sp) == 0); /* not cached yet */
         assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+        /* now cached: the hint names its principal */
+        assert_true(pawl_jwt_principal_hint(v, sp) == pawl_key_of((pawl_str){ p.uid, strlen(p.uid) }).h);
     }
     assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED); /* 1 is now the oldest */
     assert_int_equal(stats(v).verifications, 8);
     assert_int_equal(stats(v).evictions, 0);
     assert_int_equal(verify_with(v, toks[8], NOW, &p), PAWL_R_ALLOWED);
     assert_int_equal(stats(v).evictions, 1);
+    assert_true(pawl_jwt_principal_hint(v, pawl_jwt_spot(v, toks[1], strlen(toks[1]))) == 0);
+    assert_true(pawl_jwt_principal_hint(v, pawl_jwt_spot(v, NULL, 0)) == 0);
     for (int i = 0; i < N; i++) {
         if (i == 1)
             continue;
@@ -658,10 +664,21 @@ static void cache_lru_within_a_set(void **state)
     assert_int_equal(stats(v).verifications, 10);
     assert_string_equal(p.uid, "lru-1");
     pawl_jwt_verifier_free(v);
+    /* a cached refusal (signature good, audience wrong) names no principal */
+    v = fresh(8);
+    assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL,
+                            "{\"sub\":\"lru-x\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":\"other\"}",
+                            toks[0], sizeof toks[0]) > 0);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_TOKEN_WRONG_AUDIENCE);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_TOKEN_WRONG_AUDIENCE);
+    assert_int_equal(stats(v).verifications, 1); /* the refusal was cached */
+    assert_true(pawl_jwt_principal_hint(v, pawl_jwt_spot(v, toks[0], strlen(toks[0]))) == 0);
+    pawl_jwt_verifier_free(v);
     v = fresh(0); /* no cache: the hint has nothing to load */
     for (int step = 1; step <= 3; step++)
         pawl_jwt_prefetch(v, pawl_jwt_spot(v, toks[0], strlen(toks[0])), step);
-    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
+    assert_true(pawl_jwt_principal_hint(v, pawl_jwt_spot(v, toks[0], strlen(toks[0]))) == 0);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_TOKEN_WRONG_AUDIENCE);
     pawl_jwt_verifier_free(v);
 }
 
