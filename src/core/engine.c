@@ -155,6 +155,7 @@ static enum pawl_reason identify(struct pawl_engine *e, const struct pawl_reques
 struct lookahead {
     pawl_key vin;      /* .s.n = 0: the route names no vehicle or it is not a VIN */
     pawl_key caller;   /* the principal's uid, once known */
+    int guess;         /* the path segment guess_vehicle took for the VIN, -1: none */
     uint64_t key[4];   /* principal, principal+route, vehicle+command, global */
 };
 
@@ -237,14 +238,37 @@ static uint64_t rl_hash(const struct pawl_engine *e, const pawl_key *k)
     return e->seed == pawl__seed() ? k->h : pawl__hash64(e->seed, k->s.p, k->s.n);
 }
 
+/* Before the route is matched: the first segment that is a VIN, most likely
+ * the one the route names, and the first loads of its grants and twin
+ * started, so that their second ones can start before the token is
+ * compared. A guess, like every prefetch: look_vehicle decides. */
+static void guess_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
+                          struct lookahead *la)
+{
+    la->guess = -1;
+    for (unsigned i = 0; i < path->nseg; i++)
+        if (pawl_vin_valid(path->seg[i])) {
+            la->guess = (int)i;
+            la->vin = pawl_key_of(path->seg[i]);
+            if (e->twin != NULL)
+                pawl_twin_prefetch(e->twin, &la->vin, 1);
+            if (e->grants != NULL)
+                pawl_grants_prefetch_vin(e->grants, &la->vin, 1);
+            return;
+        }
+}
+
 static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *path,
                          const struct pawl_route *rt, struct lookahead *la)
 {
     bool rl = e->rl_ext.check == NULL;
     uint64_t rh = e->route_hash[rt->index];
-    la->vin = (pawl_key){ { NULL, 0 }, 0 };
     la->key[2] = 3;
-    if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
+    if (rt->vehicle_seg >= 0 && rt->vehicle_seg == la->guess) { /* its loads have started */
+        la->key[2] = (rl_hash(e, &la->vin) ^ rh) * 0x165667b19e3779f9ull + 3;
+        if (rl && rt->rl_vin_command.interval_us != 0)
+            pawl_ratelimit_prefetch(e->rl, la->key[2]);
+    } else if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
         la->vin = pawl_key_of(path->seg[rt->vehicle_seg]);
         la->key[2] = (rl_hash(e, &la->vin) ^ rh) * 0x165667b19e3779f9ull + 3;
         if (rl && rt->rl_vin_command.interval_us != 0)
@@ -253,6 +277,8 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
             pawl_twin_prefetch(e->twin, &la->vin, 1);
         if (e->grants != NULL)
             pawl_grants_prefetch_vin(e->grants, &la->vin, 1);
+    } else {
+        la->vin = (pawl_key){ { NULL, 0 }, 0 };
     }
     la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
     if (rl && e->p->rl_global[rt->cap].interval_us != 0)
@@ -281,6 +307,12 @@ static void look_ahead(const struct pawl_engine *e, const struct pawl_route *rt,
                        struct lookahead *la)
 {
     pawl_key k = { { NULL, 0 }, who };
+    if (la->vin.s.n > 0 && la->guess == rt->vehicle_seg) { /* second loads: the first have had time */
+        if (e->grants != NULL)
+            pawl_grants_prefetch_vin(e->grants, &la->vin, 2);
+        if (e->twin != NULL && rt->nconds > 0)
+            pawl_twin_prefetch(e->twin, &la->vin, 2);
+    }
     if (who == 0 || e->seed != pawl__seed()) /* an external limiter hashes with its own seed */
         return;
     if (la->vin.s.n > 0 && e->grants != NULL)
@@ -384,6 +416,7 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
         DETAIL(o, "byte %u: %s", d.col, d.msg);
         return PAWL_R_BAD_PATH;
     }
+    guess_vehicle(e, &path, &la);
     if (jwt) /* then its entry and copy of the token, while the route is matched */
         pawl_jwt_prefetch(e->jwt, jspot, 2);
     switch (pawl_policy_match(e->p, &path, o->method, &o->route)) {
@@ -392,8 +425,7 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     case PAWL_MATCH_NO_ROUTE: DETAIL(o, "no route matches the path"); return PAWL_R_ROUTE_NOT_FOUND;
     }
     look_vehicle(e, &path, o->route, &la);
-    if (jwt)
-        look_ahead(e, o->route, pawl_jwt_principal_hint(e->jwt, jspot), &la);
+    look_ahead(e, o->route, jwt ? pawl_jwt_principal_hint(e->jwt, jspot) : 0, &la);
     if ((r = identify(e, rq, jspot, o)) != PAWL_R_ALLOWED)
         return r;
     o->authenticated = true;

@@ -33,7 +33,9 @@ static const char policy_yaml[] =
     "     stationary_only: true, rate_limits: {vin_command: {rate: 1, per: 1m, burst: 2}}}\n"
     "  - {id: start, path: '/v/{vin}/start', methods: [POST], capability: control, roles: [owner], vehicle: vin, step_up: true}\n"
     "  - {id: keys, path: '/dealer/{vin}/keys', methods: [GET], capability: admin, roles: [dealer], vehicle: vin}\n"
-    "  - {id: ota, path: /ota, methods: [POST], capability: ota, roles: [service]}\n";
+    "  - {id: ota, path: /ota, methods: [POST], capability: ota, roles: [service]}\n"
+    "  - {id: swap, path: '/swap/{from}/to/{vin}', methods: [POST], capability: control, roles: [owner],\n"
+    "     vehicle: vin, stationary_only: true, rate_limits: {vin_command: {rate: 1, per: 1m, burst: 1}}}\n";
 
 static const char grants_jsonl[] =
     "{\"principal\":\"alice\",\"vin\":\"" V1 "\",\"role\":\"owner\",\"since\":0}\n"
@@ -208,6 +210,25 @@ static void test_twin_context(void **state)
     EXPECT(f, "GET", "/v/" V2 "/odometer", 0, T0 + 6 * M, PAWL_R_ALLOWED);
     speed(f, V2, -1, T0 + 6 * M);
     EXPECT(f, "GET", "/v/" V2 "/odometer", 0, T0 + 6 * M, PAWL_R_UNSAFE_VEHICLE_STATE);
+}
+
+/* A route whose vehicle is not the first VIN in its path: the grant, the
+ * vehicle's state and its rate limit are all those of the vehicle named. */
+static void test_vehicle_is_the_named_segment(void **state)
+{
+    struct fx *f = *state;
+    struct pawl_decision d;
+    speed(f, V1, 0, T0);
+    speed(f, V2, 0, T0);
+    speed(f, V3, 50, T0); /* and alice's grant on V3 has ended */
+    assert_int_equal(ask(f, "POST", "/swap/" V3 "/to/" V1, 0, T0 + 1000, &d), PAWL_R_ALLOWED);
+    assert_string_equal(d.vin, V1);
+    EXPECT(f, "POST", "/swap/" V2 "/to/" V1, 0, T0 + 1000, PAWL_R_RATE_LIMITED); /* V1's budget */
+    EXPECT(f, "POST", "/swap/" V1 "/to/" V2, 0, T0 + 1000, PAWL_R_ALLOWED);      /* V2's own */
+    EXPECT(f, "POST", "/swap/" V1 "/to/" V3, 0, T0 + 1000, PAWL_R_GRANT_EXPIRED);
+    EXPECT(f, "POST", "/swap/" V1 "/to/" V2, 1, T0 + 1000, PAWL_R_GRANT_NOT_YET_VALID);
+    EXPECT(f, "POST", "/swap/x/to/" V2, 1, T0 + 1000, PAWL_R_GRANT_NOT_YET_VALID);
+    EXPECT(f, "POST", "/swap/" V1 "/to/x", 0, T0 + 1000, PAWL_R_BAD_VIN);
 }
 
 static void test_rate_limit(void **state)
@@ -404,6 +425,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_reason_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_context, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vehicle_is_the_named_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step_up_and_certs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_out, setup, teardown),
         cmocka_unit_test(test_event_in_rejects),
