@@ -19,7 +19,11 @@
 #    rate is about half the measured saturation; p50/p99 of each target at the
 #    same pacing, and proxy minus direct.
 #    The same unloaded: one connection, one request at a time.
-# 3. Memory: RSS of pawld and of nginx-proxy (master + workers) at rest and
+# 3. Pinned (two cores or more): one worker each for nginx-proxy and pawld,
+#    alone on core 1, wrk -t1 and a one-worker upstream on core 0; throughput
+#    (nginx, pawld, pawld, nginx), CPU per request, and the added latency
+#    paced at half pawld's saturation and unloaded.
+# 4. Memory: RSS of pawld and of nginx-proxy (master + workers) at rest and
 #    with 10,000 idle keep-alive connections (2,000 with --quick).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,13 +54,14 @@ free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 # nginx NAME PORT SERVER_BLOCK [HTTP_EXTRA]: master + ncpu workers in $tmp/NAME
+# (workers=N: N workers instead; pin=CPU: all of them on that core)
 nginx_up() {
     local d=$tmp/$1 user=""
     mkdir -p "$d"
     [ "$(id -u)" = 0 ] && user="user root;"
     cat >"$d/nginx.conf" <<EOF
 $user
-worker_processes $ncpu;
+worker_processes ${workers:-$ncpu};
 worker_rlimit_nofile 40000;
 daemon off;
 pid $d/nginx.pid;
@@ -72,7 +77,7 @@ http {
     server { listen 127.0.0.1:$2 reuseport; $3 }
 }
 EOF
-    "$nginx_bin" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+    ${pin:+taskset -c "$pin"} "$nginx_bin" -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
     pids+=($!)
     wait_port "$2" || { echo "pawld-bench: nginx $1 did not start: $(tail -3 "$d/error.log")" >&2; exit 1; }
 }
@@ -89,10 +94,11 @@ cp "$root/examples/keys/audit-ed25519.pem" "$tmp/audit.key"
 sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' "$tmp/policy.yaml"
 grep -q 'rate: 1000000' "$tmp/policy.yaml" || { echo "pawld-bench: cannot raise the rate limit" >&2; exit 1; }
 # pawld NAME PORT ADMIN_PORT LOGS: one instance, config $tmp/NAME.yaml
+# (workers=N, pin=CPU as for nginx_up; up=PORT: that upstream instead)
 pawld_up() {
     cat >"$tmp/$1.yaml" <<EOF
 version: 1
-workers: $ncpu
+workers: ${workers:-$ncpu}
 watch: false
 policy: policy.yaml
 jwks: jwks.json
@@ -101,11 +107,12 @@ listeners:
   - {name: bench, listen: 127.0.0.1:$2, mode: proxy, timeouts: {idle: 300s}}
   - {name: admin, listen: 127.0.0.1:$3, mode: admin}
 upstreams:
-  nginx: {servers: [http://127.0.0.1:$up_port], max_idle: 64}
+  nginx: {servers: [http://127.0.0.1:${up:-$up_port}], max_idle: 64}
 routes: {default: nginx}
 logs: $4
 EOF
-    (ulimit -n 40000 2>/dev/null || true; exec "$pawld" --config "$tmp/$1.yaml" 2>"$tmp/$1.stderr") &
+    (ulimit -n 40000 2>/dev/null || true
+     exec ${pin:+taskset -c "$pin"} "$pawld" --config "$tmp/$1.yaml" 2>"$tmp/$1.stderr") &
     pids+=($!)
     wait_port "$2" || { echo "pawld-bench: pawld did not start: $(cat "$tmp/$1.stderr")" >&2; exit 1; }
 }
@@ -143,7 +150,8 @@ PY
 run() { # name url wrk-args...
     local name=$1 url=$2
     shift 2
-    wrk -t"${threads:-2}" "$@" -d"$dur" --latency -H "$auth" "$url" >"$tmp/wrk-$name.txt" 2>&1
+    ${wpin:+taskset -c "$wpin"} wrk -t"${threads:-2}" "$@" -d"$dur" --latency -H "$auth" "$url" \
+        >"$tmp/wrk-$name.txt" 2>&1
     parse "$tmp/wrk-$name.txt"
 }
 # CPU time (user + system, clock ticks) of the processes given
@@ -221,6 +229,56 @@ printf '  %-22s p50 %6s us  p99 %6s us\n' "upstream directly" "$d50" "$d99" "ngi
     "pawld" "$p50" "$p99"
 echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
 echo "  added by pawld:       p50 $((p50 - d50)) us, p99 $((p99 - d99)) us; non-2xx $pbad"
+
+# 3. The same with the proxy alone on a core: one worker each, pinned to
+#    core 1; wrk (one thread) and the upstream (one worker) on core 0. The
+#    proxies then do not wait behind wrk and the upstream for a core, so
+#    the figures show the proxy's own cost with less of the scheduler's.
+if [ "$ncpu" -ge 2 ]; then
+    echo
+    echo "== pinned: one worker each on core 1 (nginx-proxy, pawld with the full policy + audit chain);" \
+        "wrk -t1 and the upstream on core 0"
+    pu_port=$(free_port) pn_port=$(free_port) pp_port=$(free_port) pp_adm=$(free_port)
+    workers=1 pin=0 nginx_up upstream1 "$pu_port" "default_type text/plain; location / { return 200 '$body'; }"
+    workers=1 pin=1 nginx_up proxy1 "$pn_port" \
+        "location / { proxy_pass http://up1; proxy_http_version 1.1; proxy_set_header Connection \"\"; }" \
+        "upstream up1 { server 127.0.0.1:$pu_port; keepalive 64; }"
+    workers=1 pin=1 up=$pu_port pawld_up pawld1 "$pp_port" "$pp_adm" \
+        "{json: pawld1.log, audit: audit1.log, audit_key: audit.key}"
+    pp_pid=${pids[-1]}
+    for u in "$pu_port" "$pn_port" "$pp_port"; do
+        taskset -c 0 wrk -t1 -c64 -d1s -H "$auth" "http://127.0.0.1:$u$path" >/dev/null 2>&1 || true
+    done
+    k=0
+    declare -A pin_rps pin_cpu
+    for t in nginx pawld pawld nginx; do
+        k=$((k + 1))
+        if [ $t = nginx ]; then u=$pn_port tp=$(nginx_pids proxy1); else u=$pp_port tp=$pp_pid; fi
+        read -r r _ _ b e < <(threads=1 wpin=0 measured "pin-$t-$k" "http://127.0.0.1:$u$path" $tp)
+        [ "$b" = 0 ] && [ "$e" = 0 ] || echo "  (run $k, $t: non-2xx $b, socket errors $e)"
+        pin_rps[$t]="${pin_rps[$t]:-} $r" pin_cpu[$t]="${pin_cpu[$t]:-} $(cat "$tmp/cpu-pin-$t-$k")"
+    done
+    pn=$(mean ${pin_rps[nginx]}) pp=$(mean ${pin_rps[pawld]})
+    echo "  nginx-proxy $pn req/s (runs:${pin_rps[nginx]}), pawld $pp req/s (runs:${pin_rps[pawld]})"
+    echo "  pawld / nginx-proxy throughput: $($py -c "print(f'{$pp / $pn:.2f}')")x;" \
+        "CPU per request: nginx-proxy $(mean ${pin_cpu[nginx]}) us, pawld $(mean ${pin_cpu[pawld]}) us" \
+        "(order nginx, pawld, pawld, nginx)"
+    half=$(($(printf '%.0f' "$pp") / 2))
+    conns=$(( (half * 12 / 10 + 999) / 1000 ))
+    [ "$conns" -lt 1 ] && conns=1
+    read -r _ d50 d99 _ _ < <(threads=1 wpin=0 run qdirect "http://127.0.0.1:$pu_port$path" -c"$conns" -s "$lua")
+    read -r _ n50 n99 _ _ < <(threads=1 wpin=0 run qnginx "http://127.0.0.1:$pn_port$path" -c"$conns" -s "$lua")
+    read -r _ p50 p99 _ _ < <(threads=1 wpin=0 run qpawld "http://127.0.0.1:$pp_port$path" -c"$conns" -s "$lua")
+    echo "  at about half pawld's saturation ($half req/s, $conns connections, 1 ms pause):" \
+        "added by nginx-proxy p50 $((n50 - d50)) us, p99 $((n99 - d99)) us;" \
+        "by pawld p50 $((p50 - d50)) us, p99 $((p99 - d99)) us (goal p99 <= 100 us)"
+    read -r _ d50 d99 _ _ < <(threads=1 wpin=0 run rdirect "http://127.0.0.1:$pu_port$path" -c1)
+    read -r _ n50 n99 _ _ < <(threads=1 wpin=0 run rnginx "http://127.0.0.1:$pn_port$path" -c1)
+    read -r _ p50 p99 _ _ < <(threads=1 wpin=0 run rpawld "http://127.0.0.1:$pp_port$path" -c1)
+    echo "  unloaded (one connection): added by nginx-proxy p50 $((n50 - d50)) us, p99 $((n99 - d99)) us;" \
+        "by pawld p50 $((p50 - d50)) us, p99 $((p99 - d99)) us"
+fi
+
 echo
 echo "== memory with $idle_n idle keep-alive connections (each made one request first)"
 rss() { # pids... -> KiB summed
