@@ -238,7 +238,10 @@ struct pawld_worker {
     struct pawld_conn *conn_list; /* open client connections, for drain */
     struct pawld_batch batch;  /* this iteration's decisions, written by the commit check */
     uv_check_t commit;
-    uv_timer_t trim;           /* gives freed memory back to the system */
+    uv_timer_t trim;           /* gives freed memory back to the system when the process is quiet */
+    atomic_ullong activity;    /* client reads and connections freed so far (worker 0's trim
+                                * timer sums every worker's) */
+    uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */
     struct pawld_conn **held;  /* connections whose output waits for the commit */
     size_t nheld, held_cap;
     pthread_mutex_t inbox_lock; /* the vehicle link's thread adds, the worker takes */
