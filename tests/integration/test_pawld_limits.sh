@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pawld's connection cap: with max_connections 4 and one worker, a fifth
 # client connection is closed at once and counted, the four keep working,
-# and once they are gone new clients are served again.
+# and once they are gone new clients are served again. A second pawld on
+# the same ports refuses to start.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
 here=$PAWL_SRC/tests/integration
@@ -54,6 +55,19 @@ curl -fsS "http://127.0.0.1:$admin_port/metrics" | grep -q '^pawld_connections_r
     fail "the refused connection was not counted"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/x")" = 404 ] ||
     fail "a new client was not served once the others had gone"
+# a second pawld on the same ports does not start (SO_REUSEPORT would
+# otherwise have it share the first one's connections), and the first one
+# still has them all
+rc=0
+timeout 20 "$PAWLD_BIN" --config pawld.yaml 2>second.stderr || rc=$?
+[ "$rc" != 0 ] && grep -q "listener plain: cannot listen on 127.0.0.1:$proxy_port: .*in use" second.stderr ||
+    fail "a second pawld on the same port: exit $rc, $(cat second.stderr)"
+kill -0 "$pawld_pid" || fail "the first pawld died"
+for _ in 1 2 3 4 5 6 7 8; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/x")" = 404 ] ||
+        fail "a request did not reach the first pawld"
+done
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
-echo "pawld limits: the fifth connection over max_connections 4 was refused and counted"
+echo "pawld limits: the fifth connection over max_connections 4 was refused and counted;" \
+    "a second pawld on the same port refused to start"

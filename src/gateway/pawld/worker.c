@@ -66,23 +66,33 @@ int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys)
     return 0;
 }
 
-static int listen_socket(const struct pawld_listener *l, char *err, size_t errlen)
+/* Each worker binds its own socket with SO_REUSEPORT, and the kernel
+ * spreads connections over them. The same option would let a second
+ * process of the same user bind the port too and silently take a share of
+ * the connections (a pawld left running with an older policy, say); so the
+ * first worker first binds without it, and a port in use is an error. */
+static int listen_socket(const struct pawld_listener *l, bool first, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     bool v6 = strchr(l->host, ':') != NULL;
     int r = v6 ? uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss)
                : uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
-    int fd = r == 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0) {
-        snprintf(err, errlen, "listener %s: cannot listen on %s:%d: %s", l->name, l->host, l->port,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int one = 1, fd = -1;
+    for (int shared = first ? 0 : 1; shared <= 1; shared++) {
+        fd = r == 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+            bind(fd, (struct sockaddr *)&ss, len) != 0) {
+            snprintf(err, errlen, "listener %s: cannot listen on %s:%d: %s%s", l->name, l->host, l->port,
+                     strerror(errno), errno == EADDRINUSE ? " (another process listens there)" : "");
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        if (!shared)
+            close(fd); /* free: now the workers' shared sockets */
     }
     return fd;
 }
@@ -300,7 +310,7 @@ static int open_listeners(struct pawld_worker *w, char *err, size_t errlen)
 {
     const struct pawld_config *cfg = w->world->cfg;
     for (size_t i = 0; i < cfg->nlisteners; i++) {
-        int fd = listen_socket(&cfg->listeners[i], err, errlen);
+        int fd = listen_socket(&cfg->listeners[i], w->id == 0, err, errlen);
         if (fd < 0)
             return -1;
         uv_tcp_init(&w->loop, &w->listeners[i]);
