@@ -291,6 +291,7 @@ idle() { # port pid-list-command
     local ip=$!
     for _ in $(seq 600); do [ -f "$tmp/idle-ready" ] && break; sleep 0.1; done
     rm -f "$tmp/idle-ready"
+    sleep 3 # idle, as the section says: pawld hands freed memory back once quiet for a second
     echo "$($2)"
     kill $ip 2>/dev/null || true
     wait $ip 2>/dev/null || true
