@@ -262,23 +262,21 @@ static void look_vehicle(const struct pawl_engine *e, const struct pawl_path *pa
                          const struct pawl_route *rt, struct lookahead *la)
 {
     bool rl = e->rl_ext.check == NULL;
-    uint64_t rh = e->route_hash[rt->index];
-    la->key[2] = 3;
-    if (rt->vehicle_seg >= 0 && rt->vehicle_seg == la->guess) { /* its loads have started */
-        la->key[2] = (rl_hash(e, &la->vin) ^ rh) * 0x165667b19e3779f9ull + 3;
-        if (rl && rt->rl_vin_command.interval_us != 0)
-            pawl_ratelimit_prefetch(e->rl, la->key[2]);
-    } else if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
-        la->vin = pawl_key_of(path->seg[rt->vehicle_seg]);
-        la->key[2] = (rl_hash(e, &la->vin) ^ rh) * 0x165667b19e3779f9ull + 3;
-        if (rl && rt->rl_vin_command.interval_us != 0)
-            pawl_ratelimit_prefetch(e->rl, la->key[2]);
-        if (e->twin != NULL && rt->nconds > 0)
-            pawl_twin_prefetch(e->twin, &la->vin, 1);
-        if (e->grants != NULL)
-            pawl_grants_prefetch_vin(e->grants, &la->vin, 1);
-    } else {
+    if (rt->vehicle_seg < 0 || rt->vehicle_seg != la->guess) { /* else guess_vehicle's loads serve */
         la->vin = (pawl_key){ { NULL, 0 }, 0 };
+        if (rt->vehicle_seg >= 0 && pawl_vin_valid(path->seg[rt->vehicle_seg])) {
+            la->vin = pawl_key_of(path->seg[rt->vehicle_seg]);
+            if (e->twin != NULL && rt->nconds > 0)
+                pawl_twin_prefetch(e->twin, &la->vin, 1);
+            if (e->grants != NULL)
+                pawl_grants_prefetch_vin(e->grants, &la->vin, 1);
+        }
+    }
+    la->key[2] = 3;
+    if (la->vin.s.n > 0) {
+        la->key[2] = (rl_hash(e, &la->vin) ^ e->route_hash[rt->index]) * 0x165667b19e3779f9ull + 3;
+        if (rl && rt->rl_vin_command.interval_us != 0)
+            pawl_ratelimit_prefetch(e->rl, la->key[2]);
     }
     la->key[3] = (uint64_t)rt->cap * 0x27d4eb2f165667c5ull + 4;
     if (rl && e->p->rl_global[rt->cap].interval_us != 0)
