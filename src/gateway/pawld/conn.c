@@ -43,7 +43,7 @@ int64_t pawld_wall_ms(void)
 static void conn_freed(struct pawld_conn *c)
 {
     struct pawld_worker *w = c->w;
-    atomic_fetch_add_explicit(&w->activity, 1, memory_order_relaxed); /* memory to hand back */
+    pawld_worker_active(w);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -443,7 +443,7 @@ void pawld_conn_read_more(struct pawld_conn *c)
 static void on_data(struct pawld_io *io, const char *p, size_t n)
 {
     struct pawld_conn *c = io->owner;
-    atomic_fetch_add_explicit(&c->w->activity, 1, memory_order_relaxed); /* see trim() in worker.c */
+    pawld_worker_active(c->w);
     if (c->state == PAWLD_C_CLOSING)
         return;
     if (c->state == PAWLD_C_HEAD && !c->head_timing) {

@@ -250,6 +250,14 @@ struct pawld_worker {
     uint64_t next_vehicle_id;
 };
 
+/* Counts a client read or a freed connection for worker 0's trim timer
+ * (worker.c). Only w's own thread writes it: no locked add. */
+static inline void pawld_worker_active(struct pawld_worker *w)
+{
+    atomic_store_explicit(&w->activity, atomic_load_explicit(&w->activity, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 /* Hands a vehicle result to worker w (from the link's thread). */
 void pawld_worker_post(struct pawld_worker *w, struct pawld_vresult *r);
 
