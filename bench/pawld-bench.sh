@@ -124,7 +124,7 @@ po_port=$(free_port) po_adm=$(free_port)
 pawld_up pawld-ocsf "$po_port" "$po_adm" \
     "{json: pawld-ocsf.log, ocsf: events.jsonl, audit: audit-ocsf.log, audit_key: audit.key}"
 po_pid=${pids[-1]}
-token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' 86400)
+token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' "" 86400) # no org claim, valid for a day
 path=/api/v1/vehicles/1HGCM82633A004352/status
 auth="Authorization: Bearer $token"
 for p in "$pd_port" "$po_port"; do
