@@ -18,7 +18,7 @@ py=/usr/bin/python3
 backend_pid=
 pawld_pid=
 free_port() {
-    $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    $py "$PAWL_SRC/tests/integration/free_port.py"
 }
 wait_port() { # PORT PID
     for _ in $(seq 100); do

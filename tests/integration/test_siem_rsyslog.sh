@@ -21,7 +21,7 @@ ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || fail "rsyslog-openssl is 
 py=/usr/bin/python3
 cd "$tmp"
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$($py "$PAWL_SRC/tests/integration/free_port.py")
 mkdir rs
 cat >rsyslog.conf <<EOF2
 global(workDirectory="$tmp/rs" DefaultNetstreamDriver="ossl"
