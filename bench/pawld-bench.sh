@@ -206,15 +206,29 @@ echo "  (each the mean of two runs, in the order nginx, pawld, +OCSF, +OCSF, paw
     "pawld$(for i in 2 5; do printf ' %s' "$(cut -d' ' -f1 <"$tmp/rps-pawld-$i")"; done)," \
     "+OCSF$(for i in 3 4; do printf ' %s' "$(cut -d' ' -f1 <"$tmp/rps-pawld-ocsf-$i")"; done))"
 
-echo
-half=$((p_rps / 2))
-conns=$(( (half * 12 / 10 + 999) / 1000 ))
-[ "$conns" -lt 1 ] && conns=1
-echo "== latency at about half pawld's saturation ($half req/s): $conns connections, 1 ms pause after each answer"
+# three TAG UP_PORT NGINX_PORT PAWLD_PORT WRK-ARGS...: the same wrk run against
+# the upstream directly, nginx-proxy and pawld; sets dr d50 d99, nr n50 n99,
+# pr p50 p99 pbad (threads=, wpin= as for run)
+three() {
+    local tag=$1 u=$2 n=$3 p=$4
+    shift 4
+    read -r dr d50 d99 _ _ < <(run "${tag}direct" "http://127.0.0.1:$u$path" "$@")
+    read -r nr n50 n99 _ _ < <(run "${tag}nginx" "http://127.0.0.1:$n$path" "$@")
+    read -r pr p50 p99 pbad _ < <(run "${tag}pawld" "http://127.0.0.1:$p$path" "$@")
+}
+# paced RPS: half of RPS as "HALF CONNS", the connections that offer about
+# that rate when each pauses 1 ms after every answer (pawld-delay.lua)
+paced() {
+    local half=$(($1 / 2))
+    local conns=$(( (half * 12 / 10 + 999) / 1000 ))
+    echo "$half $(( conns < 1 ? 1 : conns ))"
+}
 lua=$root/bench/pawld-delay.lua
-read -r dr d50 d99 _ _ < <(run pdirect "http://127.0.0.1:$up_port$path" -c"$conns" -s "$lua")
-read -r nr n50 n99 _ _ < <(run pnginx "http://127.0.0.1:$nx_port$path" -c"$conns" -s "$lua")
-read -r pr p50 p99 pbad _ < <(run ppawld "http://127.0.0.1:$pd_port$path" -c"$conns" -s "$lua")
+
+echo
+read -r half conns < <(paced "$p_rps")
+echo "== latency at about half pawld's saturation ($half req/s): $conns connections, 1 ms pause after each answer"
+three p "$up_port" "$nx_port" "$pd_port" -c"$conns" -s "$lua"
 printf '  %-22s %7s req/s  p50 %6s us  p99 %6s us\n' "upstream directly" "$dr" "$d50" "$d99" \
     "nginx reverse proxy" "$nr" "$n50" "$n99" "pawld" "$pr" "$p50" "$p99"
 echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
@@ -222,9 +236,7 @@ echo "  added by pawld:       p50 $((p50 - d50)) us, p99 $((p99 - d99)) us (goal
 
 echo
 echo "== latency unloaded: one connection, one request at a time (no queueing behind other requests)"
-read -r _ d50 d99 _ _ < <(threads=1 run udirect "http://127.0.0.1:$up_port$path" -c1)
-read -r _ n50 n99 _ _ < <(threads=1 run unginx "http://127.0.0.1:$nx_port$path" -c1)
-read -r _ p50 p99 pbad _ < <(threads=1 run upawld "http://127.0.0.1:$pd_port$path" -c1)
+threads=1 three u "$up_port" "$nx_port" "$pd_port" -c1
 printf '  %-22s p50 %6s us  p99 %6s us\n' "upstream directly" "$d50" "$d99" "nginx reverse proxy" "$n50" "$n99" \
     "pawld" "$p50" "$p99"
 echo "  added by nginx-proxy: p50 $((n50 - d50)) us, p99 $((n99 - d99)) us"
@@ -263,18 +275,12 @@ if [ "$ncpu" -ge 2 ]; then
     echo "  pawld / nginx-proxy throughput: $($py -c "print(f'{$pp / $pn:.2f}')")x;" \
         "CPU per request: nginx-proxy $(mean ${pin_cpu[nginx]}) us, pawld $(mean ${pin_cpu[pawld]}) us" \
         "(order nginx, pawld, pawld, nginx)"
-    half=$(($(printf '%.0f' "$pp") / 2))
-    conns=$(( (half * 12 / 10 + 999) / 1000 ))
-    [ "$conns" -lt 1 ] && conns=1
-    read -r _ d50 d99 _ _ < <(threads=1 wpin=0 run qdirect "http://127.0.0.1:$pu_port$path" -c"$conns" -s "$lua")
-    read -r _ n50 n99 _ _ < <(threads=1 wpin=0 run qnginx "http://127.0.0.1:$pn_port$path" -c"$conns" -s "$lua")
-    read -r _ p50 p99 _ _ < <(threads=1 wpin=0 run qpawld "http://127.0.0.1:$pp_port$path" -c"$conns" -s "$lua")
+    read -r half conns < <(paced "$(printf '%.0f' "$pp")")
+    threads=1 wpin=0 three q "$pu_port" "$pn_port" "$pp_port" -c"$conns" -s "$lua"
     echo "  at about half pawld's saturation ($half req/s, $conns connections, 1 ms pause):" \
         "added by nginx-proxy p50 $((n50 - d50)) us, p99 $((n99 - d99)) us;" \
         "by pawld p50 $((p50 - d50)) us, p99 $((p99 - d99)) us (goal p99 <= 100 us)"
-    read -r _ d50 d99 _ _ < <(threads=1 wpin=0 run rdirect "http://127.0.0.1:$pu_port$path" -c1)
-    read -r _ n50 n99 _ _ < <(threads=1 wpin=0 run rnginx "http://127.0.0.1:$pn_port$path" -c1)
-    read -r _ p50 p99 _ _ < <(threads=1 wpin=0 run rpawld "http://127.0.0.1:$pp_port$path" -c1)
+    threads=1 wpin=0 three r "$pu_port" "$pn_port" "$pp_port" -c1
     echo "  unloaded (one connection): added by nginx-proxy p50 $((n50 - d50)) us, p99 $((n99 - d99)) us;" \
         "by pawld p50 $((p50 - d50)) us, p99 $((p99 - d99)) us"
 fi
