@@ -50,7 +50,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-free_port() { $py "$root/tests/integration/free_port.py"; }
+free_port() { $py "$root/tests/integration/free_port.py" $$; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 # nginx NAME PORT SERVER_BLOCK [HTTP_EXTRA]: master + ncpu workers in $tmp/NAME

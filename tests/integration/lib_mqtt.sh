@@ -34,7 +34,7 @@ mqtt_start() {
     local dir=$1 broker
     broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
     [ -x "$broker" ] || { echo "FAIL: mosquitto is not installed (deps/debian-packages.txt)" >&2; return 1; }
-    mqtt_port=$(python3 "$PAWL_SRC/tests/integration/free_port.py")
+    mqtt_port=$(python3 "$PAWL_SRC/tests/integration/free_port.py" $$)
     sed -e "s|^listener 8883|listener $mqtt_port 127.0.0.1|" -e "s|/etc/pawl/mqtt/ca.pem|$dir/mqtt-ca.pem|" \
         -e "s|/etc/pawl/mqtt/broker.pem|$dir/broker.pem|" -e "s|/etc/pawl/mqtt/broker.key|$dir/broker.key|" \
         -e "s|/etc/pawl/mqtt/pawl-vehicles.acl|$PAWL_SRC/deploy/mosquitto/pawl-vehicles.acl|" \

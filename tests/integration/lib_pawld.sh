@@ -18,7 +18,7 @@ py=/usr/bin/python3
 backend_pid=
 pawld_pid=
 free_port() {
-    $py "$PAWL_SRC/tests/integration/free_port.py"
+    $py "$PAWL_SRC/tests/integration/free_port.py" $$ # never the same port twice in one test
 }
 wait_port() { # PORT PID
     for _ in $(seq 100); do
@@ -67,7 +67,7 @@ pawld_stop() {
     fi
 }
 example_cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
     backend_stop
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }

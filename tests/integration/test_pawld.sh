@@ -11,8 +11,8 @@ tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
 . "$here/lib_nginx.sh"
 cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
-    [ -n "${secure_pid:-}" ] && kill "$secure_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
+    [ -n "${secure_pid:-}" ] && kill "$secure_pid" 2>/dev/null || true
     backend_stop
     nginx_stop
     [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"

@@ -9,8 +9,8 @@ tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
 up_pid=
 cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
-    [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
+    [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null || true
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT

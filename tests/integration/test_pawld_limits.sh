@@ -9,7 +9,7 @@ here=$PAWL_SRC/tests/integration
 tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
 cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT

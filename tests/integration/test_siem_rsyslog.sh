@@ -10,7 +10,7 @@ here=$PAWL_SRC/tests/integration
 tmp=$(mktemp -d)
 rs_pid=
 cleanup() {
-    [ -n "$rs_pid" ] && kill "$rs_pid" 2>/dev/null
+    [ -n "$rs_pid" ] && kill "$rs_pid" 2>/dev/null || true
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -21,7 +21,7 @@ ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || fail "rsyslog-openssl is 
 py=/usr/bin/python3
 cd "$tmp"
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
-port=$($py "$PAWL_SRC/tests/integration/free_port.py")
+port=$($py "$PAWL_SRC/tests/integration/free_port.py" $$)
 mkdir rs
 cat >rsyslog.conf <<EOF2
 global(workDirectory="$tmp/rs" DefaultNetstreamDriver="ossl"

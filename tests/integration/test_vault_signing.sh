@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
 . "$here/lib_softhsm.sh"
 cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
     backend_stop
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }

@@ -15,8 +15,8 @@ tmp=$(mktemp -d)
 . "$here/lib_mqtt.sh"
 sim_pid=
 cleanup() {
-    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
     mqtt_stop
     if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }

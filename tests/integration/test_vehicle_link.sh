@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 . "$here/lib_pawld.sh"
 . "$here/lib_mqtt.sh"
 cleanup() {
-    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null
+    [ -n "$pawld_pid" ] && kill -9 "$pawld_pid" 2>/dev/null || true
     backend_stop
     mqtt_stop
     [ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
