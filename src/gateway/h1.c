@@ -163,11 +163,15 @@ int pawld_h1_init(struct pawld_h1 *r, const struct pawl_http_limits *lim,
     return 0;
 }
 
+bool pawld_h1_idle(const struct pawld_h1 *r)
+{
+    return r->state == PAWLD_H1_HEAD_WAIT && r->used == 0 && r->head_bytes == 0;
+}
+
 void pawld_h1_release(struct pawld_h1 *r)
 {
-    if (r->state != PAWLD_H1_HEAD_WAIT || r->used != 0 || r->head_bytes != 0)
-        return;
-    free_arrays(r);
+    if (pawld_h1_idle(r))
+        free_arrays(r);
 }
 
 void pawld_h1_free(struct pawld_h1 *r)

@@ -226,12 +226,15 @@ static void test_release_between_requests(void **state)
         used += pawld_h1_feed(&r, one + used, sizeof one - 1 - used);
         assert_int_equal(used, sizeof one - 1);
         assert_int_equal(r.state, PAWLD_H1_DONE);
+        assert_false(pawld_h1_idle(&r)); /* done, not yet on to the next */
         pawld_h1_next(&r);
+        assert_true(pawld_h1_idle(&r));
         pawld_h1_release(&r);
         assert_null(r.buf);
         assert_null(r.hdr);
     }
     assert_int_equal(pawld_h1_feed(&r, one, 10), 10); /* part of a head */
+    assert_false(pawld_h1_idle(&r));
     pawld_h1_release(&r);
     assert_non_null(r.buf);
     pawld_h1_free(&r);

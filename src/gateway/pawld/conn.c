@@ -40,6 +40,31 @@ int64_t pawld_wall_ms(void)
 
 /* ---- lifetime ---------------------------------------------------------- */
 
+/* The request reader (328 bytes) exists only while a request is read or
+ * answered: an idle keep-alive connection holds none (docs/benchmarks.md). */
+static struct pawld_h1 *reader_get(struct pawld_conn *c)
+{
+    if (c->h1 == NULL && (c->h1 = malloc(sizeof *c->h1)) != NULL)
+        pawld_h1_init(c->h1, &c->lc->limits, pawld_conn_body, c);
+    return c->h1;
+}
+
+static void reader_free(struct pawld_conn *c)
+{
+    if (c->h1 == NULL)
+        return;
+    pawld_h1_free(c->h1);
+    free(c->h1);
+    c->h1 = NULL;
+}
+
+/* Between requests, with nothing of the next one read: no reader. */
+static void reader_drop(struct pawld_conn *c)
+{
+    if (c->h1 != NULL && pawld_h1_idle(c->h1))
+        reader_free(c);
+}
+
 static void conn_freed(struct pawld_conn *c)
 {
     struct pawld_worker *w = c->w;
@@ -51,8 +76,7 @@ static void conn_freed(struct pawld_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->conns--;
-    if (c->h1_ok)
-        pawld_h1_free(&c->h1);
+    reader_free(c);
     pawld_vehicle_abandon(c);
     pawld_world_unref(c->world);
     pawld_buf_free(&c->in);
@@ -274,12 +298,12 @@ void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, cons
     }
     if (extra)
         memcpy(hdrs + strlen(hdrs), extra, strlen(extra) + 1);
-    close = close || !c->keep_alive;
+    close = close || !c->keep_alive || c->h1 == NULL; /* no reader: no request to go on with */
     pawld_respond(c, d->status, "application/json", hdrs, body, n, close);
     if (!close && !c->io.closing) {
         c->discard_body = true; /* only the end of the head is left to read */
         c->state = PAWLD_C_BODY;
-        pawld_h1_resume(&c->h1);
+        pawld_h1_resume(c->h1);
     }
 }
 
@@ -345,8 +369,8 @@ static void on_head(struct pawld_conn *c)
     memcpy(c->client_ip, c->peer_ip, sizeof c->client_ip);
     c->client_port = c->peer_port;
     c->discard_body = false;
-    pawld_h1_head(&c->h1, &h);
-    c->keep_alive = pawld_h1_keep_alive(&c->h1);
+    pawld_h1_head(c->h1, &h);
+    c->keep_alive = pawld_h1_keep_alive(c->h1);
     c->head_method = pawl__str_eq(h.method, "HEAD");
     pawl_http_check(&h, &c->lc->limits, &v);
     c->framing = v.framing;
@@ -374,7 +398,7 @@ static void on_parse_error(struct pawld_conn *c)
     }
     if (c->state != PAWLD_C_BODY)
         c->started_ns = pawld_now_ns();
-    refuse(c, NULL, c->h1.reason, c->h1.detail);
+    refuse(c, NULL, c->h1->reason, c->h1->detail);
 }
 
 static void on_request_done(struct pawld_conn *c)
@@ -399,16 +423,22 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
            (c->state == PAWLD_C_HEAD || c->state == PAWLD_C_BODY)) {
         /* a client that sends requests without reading the answers gets no
          * more of them handled until it reads: on_drain goes on */
-        if (c->state == PAWLD_C_HEAD && c->h1.head_bytes == 0 && c->io.queued >= PAWLD_IO_HIGH_WATER) {
+        if (c->state == PAWLD_C_HEAD && (c->h1 == NULL || c->h1->head_bytes == 0) &&
+            c->io.queued >= PAWLD_IO_HIGH_WATER) {
             c->out_blocked = true;
             break;
         }
-        used += pawld_h1_feed(&c->h1, p + used, n - used);
-        if (c->h1.state == PAWLD_H1_HEAD)
+        struct pawld_h1 *r = reader_get(c);
+        if (r == NULL) {
+            pawld_conn_close(c); /* out of memory */
+            break;
+        }
+        used += pawld_h1_feed(r, p + used, n - used);
+        if (r->state == PAWLD_H1_HEAD)
             on_head(c);
-        else if (c->h1.state == PAWLD_H1_DONE)
+        else if (r->state == PAWLD_H1_DONE)
             on_request_done(c);
-        else if (c->h1.state == PAWLD_H1_ERROR)
+        else if (r->state == PAWLD_H1_ERROR)
             on_parse_error(c);
     }
     c->in_consume = false;
@@ -474,7 +504,8 @@ void pawld_conn_finish(struct pawld_conn *c)
         conn_end(c);
         return;
     }
-    pawld_h1_next(&c->h1);
+    if (c->h1 != NULL)
+        pawld_h1_next(c->h1);
     c->state = PAWLD_C_HEAD;
     c->head_timing = false;
     pawld_conn_arm(c, c->lc->idle_timeout_ms);
@@ -482,7 +513,7 @@ void pawld_conn_finish(struct pawld_conn *c)
      * (a TLS stream delivers what it had decrypted at once) */
     pawld_conn_read_more(c);
     if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in.len == 0)
-        pawld_h1_release(&c->h1); /* an idle connection keeps no head buffers */
+        reader_drop(c); /* an idle connection keeps no reader and no head buffers */
 }
 
 /* The connection's one timeout (head, body, idle, linger, a vehicle's
@@ -578,11 +609,6 @@ void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *ser
     c->timer.data = c;
     if (pawld_io_accept(&c->io, server, c->world->listen_tls[listener], &conn_ops, c) != 0)
         return; /* closed: io_closed frees */
-    if (pawld_h1_init(&c->h1, &c->lc->limits, pawld_conn_body, c) != 0) {
-        pawld_conn_close(c);
-        return;
-    }
-    c->h1_ok = true;
     peer_name(c);
     pawld_conn_arm(c, c->lc->idle_timeout_ms);
 }

@@ -307,7 +307,7 @@ void pawld_handle_admin(struct pawld_conn *c, const struct pawl_http_head *h)
         path.n = (size_t)(q - path.p);
     c->discard_body = true;
     c->state = PAWLD_C_BODY;
-    pawld_h1_resume(&c->h1);
+    pawld_h1_resume(c->h1);
     if (pawl__str_eq(path, "/blocks") && pawl__str_eq(h->method, "DELETE"))
         unblock(c, q ? (pawl_str){q + 1, (size_t)(h->target.p + h->target.n - q - 1)} : (pawl_str){"", 0});
     else if (!pawl__str_eq(h->method, "GET") && !pawl__str_eq(h->method, "HEAD"))

@@ -319,8 +319,7 @@ struct pawld_conn {
     size_t listener;
     struct pawld_conn *next, *prev;
     enum pawld_conn_state state;
-    struct pawld_h1 h1;
-    bool h1_ok;
+    struct pawld_h1 *h1; /* the request reader; NULL while idle (reader_get, reader_drop) */
     struct pawld_buf in; /* received, not yet fed to the reader */
     uv_timer_t timer;
     uint64_t due; /* the timeout's deadline in loop time; 0: none (pawld_conn_arm) */

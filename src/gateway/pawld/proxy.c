@@ -322,7 +322,7 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
         pawl__out_cstr(&o, "Content-Length: ");
         pawl__out_u64(&o, p->content_length);
         pawl__out_put(&o, "\r\n", 2);
-    } else if (!no_body && c->h1.parser.http_minor >= 1) {
+    } else if (!no_body && c->h1->parser.http_minor >= 1) {
         up->chunked_out = true;
     } else if (!no_body) {
         up->close_delimited = true;
@@ -518,7 +518,7 @@ static void up_send(struct pawld_upconn *up)
     }
     if (c->state == PAWLD_C_WAIT_UP) {
         c->state = PAWLD_C_BODY;
-        pawld_h1_resume(&c->h1);
+        pawld_h1_resume(c->h1);
     }
     if (!c->in_consume) {
         pawld_conn_read_more(c);
@@ -658,7 +658,7 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
     long u = dec->route ? c->w->world->route_upstream[dec->route->index] : -1;
     /* the client's head (plus ": " and CRLF per header), the identity (at
      * most 2 KiB), the request line, forwarding and framing headers */
-    size_t cap = c->h1.used + 4 * h->nheaders + strlen(c->w->world->cfg->identity_header) + 2048 + 1024;
+    size_t cap = c->h1->used + 4 * h->nheaders + strlen(c->w->world->cfg->identity_header) + 2048 + 1024;
     if (u < 0 || c->w->pools == NULL) { /* no route upstream, or the worker is draining */
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
         return;

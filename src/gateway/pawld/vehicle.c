@@ -82,7 +82,7 @@ void pawld_vehicle_start(struct pawld_conn *c, pawl_str token, const struct pawl
      * dropped; at its end (pawld_vehicle_body_done) only the result is awaited */
     c->discard_body = true;
     c->state = PAWLD_C_BODY;
-    pawld_h1_resume(&c->h1);
+    pawld_h1_resume(c->h1);
     if (c->w->batch.nrec > 0)
         pawld_conn_hold(c); /* published once the decision is written (pawld_conn_commit) */
     else
