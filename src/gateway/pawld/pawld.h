@@ -238,7 +238,7 @@ struct pawld_worker {
     struct pawld_conn *conn_list; /* open client connections, for drain */
     struct pawld_batch batch;  /* this iteration's decisions, written by the commit check */
     uv_check_t commit;
-    uv_timer_t trim;           /* gives freed memory back to the system when the process is quiet */
+    uv_timer_t trim;           /* worker 0 only: gives freed memory back when the process is quiet */
     atomic_ullong activity;    /* client reads and connections freed so far (worker 0's trim
                                 * timer sums every worker's) */
     uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */

@@ -31,8 +31,6 @@ static void trim(uv_timer_t *t)
 {
     struct pawld_worker *w = t->data;
     uint64_t sum = 0;
-    if (w->id != 0)
-        return;
     for (unsigned i = 0; i < w->srv->nworkers; i++)
         sum += atomic_load_explicit(&w->srv->workers[i].activity, memory_order_relaxed);
     if (sum - w->trim_seen < QUIET && sum != w->trim_done) {
@@ -348,7 +346,8 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->commit.data = w;
     uv_timer_init(&w->loop, &w->trim);
     w->trim.data = w;
-    uv_timer_start(&w->trim, trim, 1000, 1000);
+    if (w->id == 0) /* one trim serves the whole process */
+        uv_timer_start(&w->trim, trim, 1000, 1000);
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
     if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
                         &w->engine) != PAWL_OK ||
