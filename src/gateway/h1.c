@@ -58,7 +58,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
 }
 
 /* The header arrays exist only while a request has headers: an idle
- * kept-alive connection holds none (pawld_h1_release). Both come in one
+ * kept-alive connection holds no reader at all (pawld frees it). Both come in one
  * block (blocks.h). They are not zeroed: an entry is written in full before
  * it is read (on_header_field, pawld_h1_head), and clearing max_headers
  * entries per request showed in the profile. */
@@ -166,12 +166,6 @@ int pawld_h1_init(struct pawld_h1 *r, const struct pawl_http_limits *lim,
 bool pawld_h1_idle(const struct pawld_h1 *r)
 {
     return r->state == PAWLD_H1_HEAD_WAIT && r->used == 0 && r->head_bytes == 0;
-}
-
-void pawld_h1_release(struct pawld_h1 *r)
-{
-    if (pawld_h1_idle(r))
-        free_arrays(r);
 }
 
 void pawld_h1_free(struct pawld_h1 *r)

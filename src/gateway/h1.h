@@ -75,10 +75,8 @@ void pawld_h1_resume(struct pawld_h1 *r);
 /* After PAWLD_H1_DONE: start on the next request of the connection. */
 void pawld_h1_next(struct pawld_h1 *r);
 
-/* Whether r is between requests: nothing of the next head read yet. */
+/* Whether r is between requests, nothing of the next head read yet: it
+ * may then be freed (pawld_h1_free) and a new one started for the next. */
 bool pawld_h1_idle(const struct pawld_h1 *r);
-/* Between requests (pawld_h1_idle): frees the head buffers; they come
- * back with the next head. A no-op otherwise. */
-void pawld_h1_release(struct pawld_h1 *r);
 
 #endif

@@ -205,9 +205,11 @@ static void test_limits(void **state)
     assert_int_equal(out.refused, PAWL_R_BODY_TOO_LARGE);
 }
 
-/* Between requests the reader gives its buffers back and still reads the
- * next request whole; with part of a head read, release keeps them. */
-static void test_release_between_requests(void **state)
+/* One reader reads request after request whole (a pipelined next one
+ * goes to the same reader), and says it is idle exactly between them: not
+ * when a request is done but not yet moved on from, nor with part of the
+ * next head read (pawld frees an idle reader, docs/benchmarks.md). */
+static void test_idle_between_requests(void **state)
 {
     (void)state;
     static const struct pawl_http_limits lim = PAWL_HTTP_LIMITS_DEFAULT;
@@ -229,13 +231,9 @@ static void test_release_between_requests(void **state)
         assert_false(pawld_h1_idle(&r)); /* done, not yet on to the next */
         pawld_h1_next(&r);
         assert_true(pawld_h1_idle(&r));
-        pawld_h1_release(&r);
-        assert_null(r.buf);
-        assert_null(r.hdr);
     }
     assert_int_equal(pawld_h1_feed(&r, one, 10), 10); /* part of a head */
     assert_false(pawld_h1_idle(&r));
-    pawld_h1_release(&r);
     assert_non_null(r.buf);
     pawld_h1_free(&r);
 }
@@ -278,7 +276,7 @@ int main(void)
         cmocka_unit_test(test_obs_fold),
         cmocka_unit_test(test_targets_controls_upgrades),
         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_release_between_requests),
+        cmocka_unit_test(test_idle_between_requests),
         cmocka_unit_test(test_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
