@@ -29,9 +29,8 @@ static unsigned utf8(const unsigned char *s, size_t n, size_t *len)
     return cp;
 }
 
-/* The inside of a JSON string, ASCII only (as json_dumps with
- * JSON_ENSURE_ASCII writes it). */
-static void esc(struct pawl__out *o, const char *s, size_t n)
+/* see util.h */
+void pawl__json_esc(struct pawl__out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n;) {
@@ -40,7 +39,13 @@ static void esc(struct pawl__out *o, const char *s, size_t n)
         while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
                s[run] != '"' && s[run] != '\\')
             run++;
-        if (run > i) {
+        if (run > i) { /* plain bytes: as many as fit */
+            size_t room = o->full || o->cap <= o->len ? 0 : o->cap - o->len - 1;
+            if (run - i > room) {
+                pawl__out_put(o, s + i, room);
+                o->full = true;
+                return;
+            }
             pawl__out_put(o, s + i, run - i);
             i = run;
             continue;
@@ -71,7 +76,7 @@ static void esc(struct pawl__out *o, const char *s, size_t n)
 static void str(struct pawl__out *o, const char *s, size_t n)
 {
     pawl__out_put(o, "\"", 1);
-    esc(o, s, n);
+    pawl__json_esc(o, s, n);
     pawl__out_put(o, "\"", 1);
 }
 

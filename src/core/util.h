@@ -82,6 +82,11 @@ void pawl__out_i64(struct pawl__out *o, int64_t v);
 void pawl__out_hex(struct pawl__out *o, uint64_t v);
 /* NUL-terminates what was written; false if anything did not fit. */
 bool pawl__out_nul(struct pawl__out *o);
+/* s[0..n) as the inside of a JSON string, ASCII only (as json_dumps with
+ * JSON_ENSURE_ASCII writes it): invalid UTF-8 becomes \ufffd. Output that
+ * does not fit is cut (o->full) before an escape, never inside one, so what
+ * was written stays valid JSON (event_format.c). */
+void pawl__json_esc(struct pawl__out *o, const char *s, size_t n);
 
 /* The offset of the first control byte in p[0..n) (below 0x20, or 0x7f
  * too when del), or n. Eight bytes at a time; for bodies and header values

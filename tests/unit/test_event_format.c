@@ -146,12 +146,48 @@ static void test_out(void **state)
     assert_false(pawl__out_nul(&z));
 }
 
+/* The escaper for log lines: every prefix it leaves in a buffer that is
+ * too small is itself the inside of a valid JSON string, and the plain
+ * bytes before a cut are kept. */
+static void test_json_esc(void **state)
+{
+    (void)state;
+    static const char in[] = "plain \"q\" back\\slash\n\x01 \xc3\xa9 \xf0\x9f\x9a\x97 bad\xff"
+                             " and a plain tail of some forty bytes";
+    static const char want[] = "plain \\\"q\\\" back\\\\slash\\n\\u0001 \\u00e9 "
+                               "\\ud83d\\ude97 bad\\ufffd and a plain tail of some forty bytes";
+    char b[256];
+    struct pawl__out o = {b, 0, sizeof b, false};
+    pawl__json_esc(&o, in, sizeof in - 1);
+    assert_true(pawl__out_nul(&o));
+    assert_string_equal(b, want);
+    for (size_t cap = 0; cap <= sizeof want; cap++) {
+        char q[260];
+        struct pawl__out t = {b, 0, cap, false};
+        pawl__json_esc(&t, in, sizeof in - 1);
+        assert_int_equal(t.full, cap < sizeof want); /* want and its NUL */
+        if (cap == 0)
+            continue;
+        (void)pawl__out_nul(&t);
+        assert_true(strncmp(b, want, t.len) == 0); /* a prefix */
+        /* cut by the end of the buffer, or before an escape (12 bytes at most) */
+        assert_true(t.len + 1 + 12 >= cap);
+        snprintf(q, sizeof q, "\"%s\"", b);
+        json_error_t err;
+        json_t *j = json_loads(q, JSON_DECODE_ANY, &err);
+        if (j == NULL)
+            fail_msg("cap %zu: not a JSON string: %s: %s", cap, err.text, q);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_and_denied),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_out),
+        cmocka_unit_test(test_json_esc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

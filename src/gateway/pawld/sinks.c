@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "pawl/event.h"
 #include "pawld.h"
+#include "util.h"
 #include "vault.h"
 
 struct pawld_sinks {
@@ -108,20 +109,12 @@ void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, 
 char *pawld_json_escape(const char *s, char *out, size_t n)
 {
     char tmp[4096];
-    size_t o = 0;
-    for (; *s && o + 7 < sizeof tmp; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            tmp[o++] = '\\';
-            tmp[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\u%04x", c);
-        } else {
-            tmp[o++] = (char)c;
-        }
-    }
-    tmp[o] = '\0';
-    snprintf(out, n, "%s", tmp);
+    struct pawl__out o = {tmp, 0, n < sizeof tmp ? n : sizeof tmp, false};
+    if (n == 0)
+        return out;
+    pawl__json_esc(&o, s, strlen(s));
+    (void)pawl__out_nul(&o); /* cut short when it does not fit, still valid JSON */
+    memcpy(out, tmp, o.len + 1);
     return out;
 }
 
