@@ -4,7 +4,9 @@
 # door.unlock is stationary-only in the example policy: refused while the
 # state is unknown, allowed once the car reports standing still, refused when
 # it reports driving; an implausible line (from the future, a speed jump)
-# and a line another car's certificate tries to publish change nothing.
+# and a line another car's certificate tries to publish change nothing; nor
+# does a line on a topic whose VIN is not one (a certificate from a CA that,
+# unlike pawl pki, lets any CN through), and the JSON log stays JSON.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWLD_BIN:?}"
 here=$PAWL_SRC/tests/integration
@@ -21,6 +23,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cd "$tmp"
 mqtt_certs "$tmp"
+notvin='AB","evil":"12345' # 17 characters, as a VIN has
+_mqtt_leaf "$tmp" mqtt-ca "$notvin"
 mqtt_start "$tmp"
 backend_start "$tmp"
 cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/examples/grants.jsonl" .
@@ -78,14 +82,24 @@ telemetry "$V1" "$V1" $((t + 600000)) 0          # ten minutes ahead of the cloc
 telemetry "$V1" "$V1" $((t + 2200)) 0            # 20 -> 0 km/h in 0.2 s
 telemetry "$V2" "$V1" $((t + 5000)) 0            # another car's certificate: the ACL drops it
 telemetry "$V1" "$V2" $((t + 5000)) 0            # its own topic, another VIN: not its to publish either
+telemetry "$notvin" "$notvin" $((t + 5000)) 0    # the ACL lets it through: pawld refuses it
 sleep 1
 [ "$(unlock)" = 409 ] && grep -q unsafe_vehicle_state body.json ||
     fail "an implausible or foreign line changed the twin: $(cat body.json)"
 curl -fsS "http://127.0.0.1:$admin_port/metrics" >metrics.txt
 grep -q '^pawld_telemetry_total{result="applied"} 2$' metrics.txt || fail "applied count: $(grep telemetry metrics.txt)"
-grep -q '^pawld_telemetry_total{result="refused"} 2$' metrics.txt || fail "refused count: $(grep telemetry metrics.txt)"
+grep -q '^pawld_telemetry_total{result="refused"} 3$' metrics.txt || fail "refused count: $(grep telemetry metrics.txt)"
 grep -q 'time is in the future' pawld.log && grep -q 'speed changed faster' pawld.log ||
     fail "refused telemetry was not logged with its reason"
+python3 -c 'import json, sys
+for n, line in enumerate(open(sys.argv[1]), 1):
+    try:
+        o = json.loads(line)
+    except ValueError as e:
+        sys.exit(f"pawld.log:{n}: not JSON ({e}): {line}")
+    if "evil" in o:
+        sys.exit(f"pawld.log:{n}: a topic wrote a field of its own: {line}")' pawld.log ||
+    fail "the JSON log has a line that is not JSON, or one a topic wrote a field into"
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
 echo "vehicle link: telemetry over mTLS MQTT drives the twin; implausible and foreign lines are refused"

@@ -16,6 +16,7 @@
 
 #include <mosquitto.h>
 
+#include "pawl/grants.h"
 #include "pawl/twin.h"
 #include "pawld.h"
 #include "stepup.h"
@@ -63,12 +64,15 @@ static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
     pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: disconnected\",\"rc\":%d", rc);
 }
 
-/* vehicles/{VIN}{tail} -> VIN, or false. */
+/* vehicles/{VIN}{tail} -> VIN, or false; also when the VIN is not one. The
+ * ACL ties a vehicle to the topics of its certificate's CN, which pawl pki
+ * keeps to the VIN alphabet; a CA that does not must still not reach the
+ * log lines that name the VIN. */
 static bool topic_vin(const char *topic, const char *tail, char vin[18])
 {
     const char *p = topic + 9, *end;
     if (strncmp(topic, "vehicles/", 9) != 0 || (end = strchr(p, '/')) == NULL || end - p != 17 ||
-        strcmp(end, tail) != 0)
+        strcmp(end, tail) != 0 || !pawl_vin_valid((pawl_str){p, 17}))
         return false;
     memcpy(vin, p, 17);
     vin[17] = '\0';
