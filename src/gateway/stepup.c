@@ -91,6 +91,13 @@ bool pawld_step_up_parse(pawl_str header, struct pawld_step_up *s)
         snprintf(s->detail, sizeof s->detail, "command token: aud is not a VIN");
         return false;
     }
+    /* cmd is compared with the route's command as a C string: a NUL or a
+     * tail cut off would let a token for another command pass as this one */
+    if (t.cmd.n > PAWL_EDGE_CMD_MAX || memchr(t.cmd.p, '\0', t.cmd.n) != NULL) {
+        snprintf(s->detail, sizeof s->detail,
+                 "command token: cmd is over %u bytes or holds a NUL byte", PAWL_EDGE_CMD_MAX);
+        return false;
+    }
     copy_str(s->vin, sizeof s->vin, t.aud);
     copy_str(s->cmd, sizeof s->cmd, t.cmd);
     return true;

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *th_read_src(const char *rel, size_t *len)
 {
@@ -31,4 +32,12 @@ const char *th_diag(const struct pawl_diag *d)
     static char buf[800];
     pawl_diag_format(d, buf, sizeof buf);
     return buf;
+}
+
+uint8_t *th_find(uint8_t *hay, size_t n, const void *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return hay + i;
+    return NULL;
 }

@@ -14,5 +14,7 @@
 char *th_read_src(const char *rel, size_t *len);
 /* "where:line:col: msg" of a diagnostic, in a static buffer. */
 const char *th_diag(const struct pawl_diag *d);
+/* The first m bytes of needle in hay[0..n), or NULL (memmem is not POSIX). */
+uint8_t *th_find(uint8_t *hay, size_t n, const void *needle, size_t m);
 
 #endif

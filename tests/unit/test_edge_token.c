@@ -36,15 +36,6 @@ struct fx {
     uint8_t next_cti;
 };
 
-/* memmem is not POSIX. */
-static uint8_t *find(uint8_t *hay, size_t n, const void *needle, size_t m)
-{
-    for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(hay + i, needle, m) == 0)
-            return hay + i;
-    return NULL;
-}
-
 static char *pem_of(EVP_PKEY *k)
 {
     BIO *b = BIO_new(BIO_s_mem());
@@ -275,7 +266,7 @@ static void unsupported_alg(void **state)
     uint8_t t[PAWL_EDGE_TOKEN_MAX];
     struct pawl_token_claims c = claims(f, "door.lock", 1);
     size_t n = sign_list(&c, t, AUTH(f));
-    uint8_t *prot = find(t, n, "\x43\xa1\x01\x27", 4);
+    uint8_t *prot = th_find(t, n, "\x43\xa1\x01\x27", 4);
     assert_non_null(prot);
     prot[3] = 0x26; /* ES256 on the authority's Ed25519 key */
     assert_int_equal(verify(f, t, n), PAWL_EDGE_UNSUPPORTED_ALG);
@@ -283,7 +274,7 @@ static void unsupported_alg(void **state)
     assert_int_equal(verify(f, t, n), PAWL_EDGE_UNSUPPORTED_ALG);
     /* alg is checked before the kid: an unknown key with a bad alg */
     n = sign_list(&c, t, (const struct pawl_signer *const[]){ &f->s_attacker, NULL });
-    prot = find(t, n, "\x43\xa1\x01\x27", 4);
+    prot = th_find(t, n, "\x43\xa1\x01\x27", 4);
     prot[3] = 0x25;
     assert_int_equal(verify(f, t, n), PAWL_EDGE_UNSUPPORTED_ALG);
 }
@@ -330,7 +321,7 @@ static void bad_signature(void **state)
     memcpy(a + an - 64, b + bn - 64, 64);
     assert_int_equal(verify(f, a, an), PAWL_EDGE_BAD_SIGNATURE);
     /* a flipped payload byte (the VIN's last digit) */
-    uint8_t *vin = find(b, bn, VIN, 17);
+    uint8_t *vin = th_find(b, bn, VIN, 17);
     vin[16] ^= 1;
     assert_int_equal(verify(f, b, bn), PAWL_EDGE_BAD_SIGNATURE);
     /* the owner's ES256 signature broken in a dual-signed token */
@@ -551,7 +542,7 @@ static void args_nesting_limit(void **state)
     json_decref(a);
     /* replace the value 1 of "x" by nested arrays around it: claims map (1),
      * args map (2), then arrays from level 3; 6 fit in 8 levels, 7 do not. */
-    uint8_t *x = find(p, pn, "\x61x\x01", 3);
+    uint8_t *x = th_find(p, pn, "\x61x\x01", 3);
     assert_non_null(x);
     for (int depth = 6; depth <= 7; depth++) {
         uint8_t q[512];

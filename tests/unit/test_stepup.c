@@ -89,6 +89,25 @@ static void header(struct fx *f, const struct pawl_signer *s, const char *vin, c
     pawl__b64url_encode(tok, n, out);
 }
 
+/* The same, with byte `from` of cmd replaced by `to` in the payload before
+ * signing: a claim no honest encoder writes. */
+static void header_patched(struct fx *f, const struct pawl_signer *s, const char *cmd, char from,
+                           char to, char *out)
+{
+    struct pawl_token_claims c = {"owner-app", "u-1042", VIN, cmd, f->now + 60, f->now, 1, {0}, NULL};
+    uint8_t payload[PAWL_EDGE_TOKEN_MAX], tok[PAWL_EDGE_TOKEN_MAX];
+    size_t pn, n;
+    struct pawl_diag d;
+    c.cti[0] = ++f->next_cti;
+    assert_int_equal(pawl_token_claims_encode(&c, payload, sizeof payload, &pn, &d), PAWL_OK);
+    uint8_t *at = th_find(payload, pn, cmd, strlen(cmd));
+    assert_non_null(at);
+    at += strchr(cmd, from) - cmd;
+    *at = (uint8_t)to;
+    assert_int_equal(pawl_token_sign(payload, pn, s, tok, sizeof tok, &n, &d), PAWL_OK);
+    pawl__b64url_encode(tok, n, out);
+}
+
 static bool check(struct fx *f, const char *hdr, struct pawld_step_up *su)
 {
     pawl_str h = {hdr, strlen(hdr)};
@@ -134,6 +153,30 @@ static void test_refusals(void **state)
     assert_false(pawld_step_up_verify(&su, f->trust, strlen(f->trust), "t", f->now + 3600,
                                       &f->replay));
     assert_non_null(strstr(su.detail, "expired"));
+}
+
+/* pawld binds the token to the route by comparing cmd as a C string: a
+ * NUL inside it ("engine.start\0x", which the vehicle's trust policy would
+ * match against its "*" rule) or a name too long to hold whole is refused,
+ * never cut to a prefix that names the route's command. */
+static void test_cmd_nul_or_too_long(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su;
+    char h[8192], longcmd[PAWL_EDGE_CMD_MAX + 2];
+    header_patched(f, &f->s_owner, "engine.start#x", '#', '\0', h);
+    assert_false(check(f, h, &su));
+    assert_non_null(strstr(su.detail, "NUL"));
+    assert_string_equal(su.cmd, "");
+    memset(longcmd, 'a', sizeof longcmd - 1);
+    longcmd[sizeof longcmd - 1] = '\0';
+    header(f, &f->s_owner, VIN, longcmd, h);
+    assert_false(check(f, h, &su));
+    assert_non_null(strstr(su.detail, "over 63 bytes"));
+    longcmd[PAWL_EDGE_CMD_MAX] = '\0'; /* 63 bytes: whole */
+    header(f, &f->s_owner, VIN, longcmd, h);
+    assert_true(check(f, h, &su));
+    assert_string_equal(su.cmd, longcmd);
 }
 
 /* A full neighbourhood of live token ids refuses a fresh one instead of
@@ -195,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cmd_nul_or_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_set_fails_closed, setup, teardown),
         cmocka_unit_test(test_command_result),
     };
