@@ -143,28 +143,36 @@ static enum pawl_reason nginx_input(const struct pawl_http_head *h, struct pawl_
     return use_cert(cert, in, detail, n);
 }
 
-/* The Cert= field of the one element of an x-forwarded-client-cert value. */
-static bool xfcc_cert(pawl_str v, pawl_str *cert, bool *several)
+/* The Cert= field of the one element of an x-forwarded-client-cert value:
+ * NULL, or what is wrong with the value. Inside quotes, a backslash escapes
+ * the next byte (Envoy writes Subject so). Envoy writes URI= and DNS=
+ * unquoted, after Cert=, so a SAN can hold ";Cert=...": a second Cert= is
+ * refused, never taken. */
+static const char *xfcc_cert(pawl_str v, pawl_str *cert)
 {
     bool quoted = false;
     size_t start = 0;
-    *several = false;
     cert->p = NULL;
     cert->n = 0;
     for (size_t i = 0; i <= v.n; i++) {
         char c = i < v.n ? v.p[i] : ';';
+        if (quoted && c == '\\' && i + 1 < v.n) {
+            i++;
+            continue;
+        }
         if (c == '"')
             quoted = !quoted;
         if (quoted)
             continue;
-        if (c == ',') {
-            *several = true;
-            return false;
-        }
+        if (c == ',')
+            return "x-forwarded-client-cert holds more than one element (use "
+                   "forward_client_cert_details: SANITIZE_SET)";
         if (c != ';')
             continue;
         pawl_str f = {v.p + start, i - start};
-        if (f.n > 5 && pawl__str_ieq_cstr((pawl_str){f.p, 5}, "cert=")) {
+        if (f.n >= 5 && pawl__str_ieq_cstr((pawl_str){f.p, 5}, "cert=")) {
+            if (cert->p != NULL)
+                return "x-forwarded-client-cert has more than one Cert= field";
             cert->p = f.p + 5;
             cert->n = f.n - 5;
             if (cert->n >= 2 && cert->p[0] == '"' && cert->p[cert->n - 1] == '"') {
@@ -174,7 +182,7 @@ static bool xfcc_cert(pawl_str v, pawl_str *cert, bool *several)
         }
         start = i + 1;
     }
-    return !quoted;
+    return quoted ? "x-forwarded-client-cert has an unterminated quote" : NULL;
 }
 
 static enum pawl_reason envoy_input(const struct pawl_authz_config *c,
@@ -182,7 +190,7 @@ static enum pawl_reason envoy_input(const struct pawl_authz_config *c,
                                     char *detail, size_t n)
 {
     pawl_str t = h->target, xfcc, cert;
-    bool several;
+    const char *bad;
     if (t.n < c->path_prefix.n || memcmp(t.p, c->path_prefix.p, c->path_prefix.n) != 0 ||
         t.n - c->path_prefix.n >= sizeof in->uri)
         return refuse(detail, n, PAWL_R_BAD_REQUEST,
@@ -200,11 +208,8 @@ static enum pawl_reason envoy_input(const struct pawl_authz_config *c,
         return refuse(detail, n, PAWL_R_BAD_REQUEST, "x-forwarded-client-cert is repeated");
     if (hx == 0)
         return PAWL_R_ALLOWED;
-    if (!xfcc_cert(xfcc, &cert, &several))
-        return refuse(detail, n, PAWL_R_BAD_REQUEST,
-                      several ? "x-forwarded-client-cert holds more than one element (use "
-                                "forward_client_cert_details: SANITIZE_SET)"
-                              : "x-forwarded-client-cert has an unterminated quote");
+    if ((bad = xfcc_cert(xfcc, &cert)) != NULL)
+        return refuse(detail, n, PAWL_R_BAD_REQUEST, "%s", bad);
     if (cert.n == 0)
         return refuse(detail, n, PAWL_R_BAD_REQUEST,
                       "x-forwarded-client-cert has no Cert= field (set_current_client_cert_"

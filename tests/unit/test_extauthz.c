@@ -316,6 +316,20 @@ static void test_envoy(void **state)
     assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
                      PAWL_R_BAD_REQUEST);
     assert_non_null(strstr(detail, "more than one element"));
+    /* a DNS SAN (Envoy writes it unquoted, after Cert=) that names a
+     * certificate of its own: refused, not taken */
+    snprintf(xfcc, sizeof xfcc, "x-forwarded-client-cert: Hash=00;Cert=\"%s\";DNS=a.example;Cert=%s",
+             f->cert_enc, f->cert_enc);
+    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
+                     PAWL_R_BAD_REQUEST);
+    assert_non_null(strstr(detail, "more than one Cert= field"));
+    /* an escaped quote inside a quoted Subject does not end it */
+    snprintf(xfcc, sizeof xfcc,
+             "x-forwarded-client-cert: Hash=00;Cert=\"%s\";Subject=\"CN=a\\\";Cert=\\\"x,O=b\"",
+             f->cert_enc);
+    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
+                     PAWL_R_ALLOWED);
+    assert_string_equal(d.principal.uid, "svc-tcu");
     const char *nocert[] = {"Host: pawld", "x-forwarded-client-cert: Hash=00;Subject=\"CN=x\""};
     assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", nocert, 2, &d, detail),
                      PAWL_R_BAD_REQUEST);
