@@ -305,8 +305,11 @@ location = /pawl-authz {
     proxy_pass http://127.0.0.1:$authz_port/authz;
     proxy_pass_request_body off;
     proxy_set_header Content-Length "";
-    proxy_set_header X-Original-Method \$request_method;
-    proxy_set_header X-Original-URI \$request_uri;
+    proxy_set_header X-Original-Method   \$request_method;
+    proxy_set_header X-Original-URI      \$request_uri;
+    proxy_set_header X-SSL-Client-Cert   \$ssl_client_escaped_cert;
+    proxy_set_header X-SSL-Client-Verify \$ssl_client_verify;
+    proxy_set_header X-Real-IP           \$remote_addr;
 }
 EOF
 NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
@@ -317,8 +320,25 @@ before=$(recorded)
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st")" = 401 ] || fail "nginx: no token was not 401"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st" -H "Authorization: Bearer $stranger")" = 403 ] ||
     fail "nginx: a stranger was not 403"
+# nginx hands the client's own headers to the subrequest: the snippet's
+# X-SSL-Client-* lines keep a client from naming a certificate itself
+ota_enc=$($py -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' certs/client-ota.pem)
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$N/api/v1/ota/campaigns" -H "X-SSL-Client-Cert: $ota_enc" \
+    -H "X-SSL-Client-Verify: SUCCESS" -H "X-Real-IP: 192.0.2.7")" = 401 ] ||
+    fail "nginx: a certificate the client named in a header of its own was used"
 [ "$(recorded)" = "$before" ] || fail "nginx: a request pawld denied reached the backend"
 nginx_stop
+# the checks are audited as the client asked them, not as /authz
+$py - events.jsonl <<'PY' || fail "nginx: the OCSF events of the checks"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ev = [e for e in ev if e.get("dst_endpoint", {}).get("svc_name") == "authz"]
+paths = sorted({e["http_request"]["url"]["path"] for e in ev})
+if len(ev) < 4 or "/authz" in paths or "/api/v1/ota/campaigns" not in paths:
+    sys.exit(f"{len(ev)} events, paths {paths}")
+if any(e["src_endpoint"]["ip"] != "127.0.0.1" for e in ev):
+    sys.exit("a client's own X-Real-IP was taken")
+PY
 
 # Envoy ext_authz (HTTP service), as Envoy sends its checks: the original
 # method, path_prefix + the original path, the allowed headers, and the

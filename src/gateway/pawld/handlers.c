@@ -203,7 +203,14 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     } else {
         d.status = pawl_reason_status(d.reason);
     }
-    decided(c, h, &d);
+    /* audited and fed to the detectors as the gateway's client asked it,
+     * not as the check request to this listener */
+    struct pawl_http_head asked = *h;
+    if (in->rq.method.n > 0)
+        asked.method = in->rq.method;
+    if (in->rq.path.n > 0)
+        asked.target = in->rq.path;
+    decided(c, &asked, &d);
     free(in);
     if (d.reason == PAWL_R_ALLOWED && d.authenticated) {
         /* an allow always carries the identity it was decided for */
