@@ -187,6 +187,41 @@ def case_slow_upload():
     return "a 3.9 s upload was forwarded whole with a 1 s response timeout"
 
 
+def case_upload_held_then_resumed():
+    """A large upload whose head and first 256 KiB and more are read in one
+    pass (pawld stopped meanwhile, the socket's buffer grown by an upload
+    before), while its decision waits to be written:
+    reading the client pauses on the held bytes, and must resume once they
+    went to the upstream, not run into the body timeout (20 s)."""
+    pid = int(E["PAWLD_PID"])
+    body = b"x" * 480000
+    for i in range(8):
+        s = conn(int(E["PROXY"]), timeout=8)
+        r = Reader(s)
+        # an upload first: the kernel grows the socket's receive buffer to
+        # hold the next one while pawld is stopped
+        s.sendall(req("POST", command_path("?warm"), body=body * 2))
+        st, _, _ = r.response()
+        check(st == 200, "warm-up got %d" % st)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t = threading.Thread(target=s.sendall, args=(req("POST", command_path("?held%d" % i), body=body),))
+            t.start()
+            time.sleep(0.3)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        t0 = time.time()
+        try:
+            st, _, got = r.response()
+        except socket.timeout:
+            raise Fail("upload %d: no answer in 8 s (reading the client never resumed)" % i)
+        t.join()
+        check(st == 200, "upload %d got %d after %.1f s" % (i, st, time.time() - t0))
+        check(json.loads(got)["body"] == len(body), "upload %d: the upstream did not get the whole body" % i)
+        s.close()
+    return "8 uploads of 480,000 bytes read while held were forwarded whole"
+
+
 def case_no_body_statuses():
     """204 and 304 have no body whatever Content-Length says; the
     connection stays in step."""

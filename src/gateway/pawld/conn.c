@@ -463,6 +463,13 @@ void pawld_conn_pump(struct pawld_conn *c)
         pawld_io_resume(&c->io);
 }
 
+void pawld_conn_resume(struct pawld_conn *c)
+{
+    if (c->io.paused && !c->io.closing && c->state == PAWLD_C_BODY &&
+        c->in.len < IN_MAX - PAWLD_IO_READ_CHUNK)
+        pawld_io_resume(&c->io);
+}
+
 void pawld_conn_read_more(struct pawld_conn *c)
 {
     pawld_conn_pump(c);

@@ -384,6 +384,9 @@ void pawld_conn_commit(struct pawld_conn *c, bool written);
 void pawld_conn_pump(struct pawld_conn *c);
 /* Pump, then read again if there is room. */
 void pawld_conn_read_more(struct pawld_conn *c);
+/* Read the body again if there is room, without pumping (safe from
+ * within the reader's pass). */
+void pawld_conn_resume(struct pawld_conn *c);
 /* "HTTP/1.1 <status> <reason phrase>\r\n" appended to o (util.h). */
 struct pawl__out;
 void pawld_status_line(struct pawl__out *o, int status);

@@ -493,10 +493,17 @@ void pawld_proxy_flush(struct pawld_conn *c)
         return;
     size_t n = c->cork.len;
     c->cork.len = 0;
-    if (pawld_io_write(&up->io, c->cork.p, n) != 0)
+    if (pawld_io_write(&up->io, c->cork.p, n) != 0) {
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, "writing to the upstream failed");
+        return;
+    }
     if (c->cork.cap > 65536) /* a large pass does not pin its buffer */
         pawld_buf_free(&c->cork);
+    /* pawld_proxy_body paused the client on the cork too: a held pass can
+     * fill it past the high-water mark with nothing queued upstream. Once
+     * it went to a stream below the mark, no on_drain will come to resume. */
+    if (!up->io.above_high)
+        pawld_conn_resume(c);
 }
 
 static void up_send(struct pawld_upconn *up)
