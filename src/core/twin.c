@@ -129,6 +129,24 @@ static struct vehicle *vehicle_get(struct pawl_twin *t, const char *vin, bool cr
     return v;
 }
 
+/* Room for n signals (at most PAWL_TWIN_MAX_SIGNALS); false when out of memory. */
+static bool reserve(struct vehicle *v, unsigned n)
+{
+    if (n <= v->cap)
+        return true;
+    unsigned nc = v->cap ? v->cap * 2u : 4u;
+    while (nc < n)
+        nc *= 2;
+    if (nc > PAWL_TWIN_MAX_SIGNALS)
+        nc = PAWL_TWIN_MAX_SIGNALS;
+    struct sigval *nv = realloc(v->v, nc * sizeof *nv);
+    if (nv == NULL)
+        return false;
+    v->v = nv;
+    v->cap = (uint8_t)nc;
+    return true;
+}
+
 static struct sigval *sig_slot(struct vehicle *v, uint16_t sig, bool create)
 {
     unsigned i = 0;
@@ -136,18 +154,8 @@ static struct sigval *sig_slot(struct vehicle *v, uint16_t sig, bool create)
         i++;
     if (i < v->n && v->v[i].sig == sig)
         return &v->v[i];
-    if (!create || v->n == PAWL_TWIN_MAX_SIGNALS)
+    if (!create || v->n == PAWL_TWIN_MAX_SIGNALS || !reserve(v, v->n + 1u))
         return NULL;
-    if (v->n == v->cap) {
-        unsigned nc = v->cap ? v->cap * 2u : 4u;
-        if (nc > PAWL_TWIN_MAX_SIGNALS)
-            nc = PAWL_TWIN_MAX_SIGNALS;
-        struct sigval *nv = realloc(v->v, nc * sizeof *nv);
-        if (nv == NULL)
-            return NULL;
-        v->v = nv;
-        v->cap = (uint8_t)nc;
-    }
     memmove(&v->v[i + 1], &v->v[i], (v->n - i) * sizeof *v->v);
     v->n++;
     v->v[i] = (struct sigval){ INT64_MIN, 0, sig };
@@ -257,13 +265,43 @@ static pawl_err check_signals(json_t *sigs, const char *where, unsigned lineno, 
     return PAWL_OK;
 }
 
+/* A line is applied whole or not at all: before the first value is set,
+ * every name has its id and the vehicle has a record with room for the
+ * signals it does not hold yet (a refused line changes nothing). */
+static pawl_err make_room(struct pawl_twin *t, pawl_str vin, json_t *sigs, const char *where,
+                          unsigned lineno, struct pawl_diag *d)
+{
+    const char *name;
+    json_t *val;
+    unsigned fresh = 0;
+    struct vehicle *v = pawl_vin_valid(vin) ? vehicle_get(t, vin.p, false) : NULL;
+    json_object_foreach(sigs, name, val) {
+        if (!json_is_boolean(val) && !json_is_number(val))
+            continue;
+        uint16_t sig = pawl_twin_signal(t, (pawl_str){ name, strlen(name) });
+        if (sig == 0)
+            return line_err(d, where, lineno, "twin is full (distinct signal names)");
+        if (v == NULL || sig_slot(v, sig, false) == NULL)
+            fresh++;
+    }
+    if (fresh == 0)
+        return PAWL_OK;
+    if ((v ? v->n : 0u) + fresh > PAWL_TWIN_MAX_SIGNALS)
+        return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
+    if (v == NULL && pawl_vin_valid(vin) && (v = vehicle_get(t, vin.p, true)) == NULL)
+        return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
+    if (v != NULL && !reserve(v, v->n + fresh))
+        return line_err(d, where, lineno, "out of memory");
+    return PAWL_OK;
+}
+
 static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, int64_t time_ms,
                               const char *where, unsigned lineno, struct pawl_diag *d)
 {
     const char *name;
     json_t *val;
     pawl_err e = check_signals(sigs, where, lineno, d);
-    if (e != PAWL_OK)
+    if (e != PAWL_OK || (e = make_room(t, vin, sigs, where, lineno, d)) != PAWL_OK)
         return e;
     json_object_foreach(sigs, name, val) {
         double x;

@@ -137,6 +137,32 @@ static void test_signal_bounds(void **s)
     pawl_twin_free(t);
 }
 
+/* A line that would take the vehicle past its signals is refused whole:
+ * its other values (a new speed among them) are not applied either. */
+static void test_refused_line_changes_nothing(void **s)
+{
+    (void)s;
+    struct pawl_twin *t;
+    char line[4096];
+    int n = snprintf(line, sizeof line, "{\"time\":1,\"vin\":\"" VIN "\",\"signals\":{\"Vehicle.Speed\":0");
+    for (int i = 0; i < PAWL_TWIN_MAX_SIGNALS - 1; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, ",\"Vehicle.S%d\":%d", i, i);
+    snprintf(line + n, sizeof line - (size_t)n, "}}");
+    assert_int_equal(pawl_twin_new(10, &t), PAWL_OK);
+    line_ok(t, line); /* exactly full */
+    line_bad(t, "{\"time\":2,\"vin\":\"" VIN "\",\"signals\":{\"Vehicle.Speed\":90,\"Vehicle.New\":1}}",
+             "twin is full");
+    double v;
+    int64_t ts;
+    assert_true(pawl_twin_get(t, PAWL_STR(VIN), pawl_twin_signal(t, PAWL_STR("Vehicle.Speed")), &v, &ts));
+    assert_true(v == 0 && ts == 1);
+    assert_false(pawl_twin_get(t, PAWL_STR(VIN), pawl_twin_signal(t, PAWL_STR("Vehicle.New")), &v, &ts));
+    line_ok(t, "{\"time\":3,\"vin\":\"" VIN "\",\"signals\":{\"Vehicle.Speed\":5,\"Vehicle.S3\":7}}");
+    assert_true(pawl_twin_get(t, PAWL_STR(VIN), pawl_twin_signal(t, PAWL_STR("Vehicle.Speed")), &v, &ts));
+    assert_true(v == 5 && ts == 3);
+    pawl_twin_free(t);
+}
+
 /* Signals arrive in any order and any number per vehicle (a few sit in the
  * vehicle's record, the rest beside it): each reads back as last set, across
  * enough vehicles that their array grows and moves twice. */
@@ -241,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_prefetch_is_only_a_hint),
         cmocka_unit_test(test_signal_bounds), cmocka_unit_test(test_plausibility),
         cmocka_unit_test(test_signals_in_any_order),
+        cmocka_unit_test(test_refused_line_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
