@@ -60,5 +60,8 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
  * and sets itself (the verified identity and hop-by-hop framing), given the
  * configured identity header (e.g. "X-Pawl-Principal"). */
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header);
+/* Whether two header names are the same to a CGI-style upstream:
+ * case-insensitive, '_' the same as '-'. */
+bool pawl_http_name_eq(pawl_str a, pawl_str b);
 
 #endif

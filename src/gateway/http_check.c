@@ -254,6 +254,11 @@ static bool cgi_eq(const char *a, const char *b, size_t n)
     return true;
 }
 
+bool pawl_http_name_eq(pawl_str a, pawl_str b)
+{
+    return a.n == b.n && cgi_eq(a.p, b.p, a.n);
+}
+
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header)
 {
     static const char *const prefix[] = {"x-pawl-", "x-forwarded-"};

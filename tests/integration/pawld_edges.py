@@ -240,6 +240,24 @@ def case_no_body_statuses():
     return "204 and 304 with a Content-Length: no body read or relayed, the next request served"
 
 
+def case_response_codings():
+    """pawld decodes chunked only: a response whose Transfer-Encoding names
+    any other coding is refused (502), not relayed stripped of the header
+    that names it; the next request is served."""
+    for q in ("tegzip", "tegzipchunked"):
+        s = conn(int(E["PROXY"]))
+        r = Reader(s)
+        s.sendall(req("GET", status_path("?" + q)))
+        st, _, got = r.response()
+        check(st == 502 and b"upstream_unavailable" in got, "%s: got %d %r" % (q, st, got[:80]))
+        s.close()
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?aftercodings")))
+    check(r.response()[0] == 200, "the request after them failed")
+    return "Transfer-Encoding gzip and gzip, chunked from the upstream: 502"
+
+
 def case_pipelined_unread():
     """A client that pipelines requests and never reads: pawld stops taking
     requests instead of queueing answers without bound; none is lost."""

@@ -66,6 +66,10 @@ def answer(s, target, cid, nreq, hd, body_len):
         s.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 10\r\n\r\n')
     elif "nc204" in target:
         s.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nHELLO")
+    elif "tegzipchunked" in target:
+        s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n")
+    elif "tegzip" in target:
+        s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nabcdef")
     else:
         body = json.dumps({"ok": True, "path": target, "conn": cid, "n": nreq,
                            "body": body_len,

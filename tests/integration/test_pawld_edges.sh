@@ -66,7 +66,8 @@ export CONFIG=$tmp/pawld.yaml NEW_CONFIG=$tmp/pawld-new.yaml PAWLD_LOG=$tmp/pawl
 failed=0
 all="tls_error_queue retry_only_safe no_retry_after_timeout slow_upload no_body_statuses
      pipelined_unread tls_pipeline linger head_then_error repeated_step_up reserved_lookalikes
-     long_identity expect_reset reload_drops_upstream upload_held_then_resumed memory_back_when_quiet"
+     long_identity expect_reset reload_drops_upstream upload_held_then_resumed response_codings
+     memory_back_when_quiet"
 for case in ${CASES:-$all}; do # CASES: some of them, for a quicker look
     $py "$here/pawld_edges.py" "$case" || failed=1
     kill -0 "$pawld_pid" 2>/dev/null || fail "pawld died in case $case: $(tail -20 pawld.stderr)"

@@ -273,6 +273,12 @@ static void test_reserved_headers(void **state)
     assert_true(pawl_http_is_reserved(S("X-Pawl-Principal2x"), S("")));
     assert_false(pawl_http_is_reserved(S("X-Vehicle-Owners"), S("x-vehicle-owner")));
     assert_false(pawl_http_is_reserved(S("Authorization"), id));
+    /* the step-up header and its lookalikes (proxy.c forwards the exact one only) */
+    assert_true(pawl_http_name_eq(S("X_Cmd_Token"), S("x-cmd-token")));
+    assert_true(pawl_http_name_eq(S("X-CMD-TOKEN"), S("x-cmd-token")));
+    assert_false(pawl_http_name_eq(S("X-Cmd-Tokens"), S("x-cmd-token")));
+    assert_false(pawl_http_name_eq(S("X-Cmd-Toke"), S("x-cmd-token")));
+    assert_false(pawl_http_name_eq(S("X.Cmd-Token"), S("x-cmd-token")));
     assert_false(pawl_http_is_reserved(S("X-Pawl"), id));
     assert_false(pawl_http_is_reserved(S("Content-Type"), id));
 }

@@ -54,7 +54,7 @@ struct pawld_upconn {
     size_t hlen;
     struct { size_t no, nl, vo, vl; } hdr[UP_MAX_HEADERS];
     size_t nhdr;
-    bool in_value, too_big;
+    bool in_value, too_big, bad_te;
     uint64_t due; /* the timeout's deadline in loop time; 0: none (up_arm) */
 };
 
@@ -342,6 +342,15 @@ static int on_resp_headers(http_parser *p)
     struct pawld_upconn *up = p->data;
     if (p->status_code < 200) /* interim answers are dropped (never a body); no upgrades */
         return p->status_code == 101 ? -1 : 1;
+    /* pawld decodes chunked only: any other coding would reach the client
+     * stripped of the header that names it */
+    unsigned te = 0;
+    for (size_t i = 0; i < up->nhdr; i++)
+        if (pawl__str_ieq_cstr((pawl_str){up->hbuf + up->hdr[i].no, up->hdr[i].nl}, "transfer-encoding") &&
+            (te++ > 0 || !pawl__str_ieq_cstr((pawl_str){up->hbuf + up->hdr[i].vo, up->hdr[i].vl}, "chunked")))
+            up->bad_te = true;
+    if (up->bad_te)
+        return -1;
     /* the upstream's header bytes, ": " and CRLF per header, the status line and framing */
     size_t cap = up->hlen + 4 * up->nhdr + 512;
     char *head = pawl_gw_block_alloc(cap, &cap);
@@ -412,7 +421,8 @@ static void complete(struct pawld_upconn *up)
      * of step with it: reusing it would let the rest of the body be read
      * as the next request (review finding: smuggling with a forged identity) */
     bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited && !up->stray &&
-                c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held && !up->io.paused;
+                c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held && !up->io.paused &&
+                up->io.queued == 0; /* nor with request bytes still on their way to it */
     if (up->chunked_out && !up->chunk_end_written && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         keep = false;
     c->up = NULL;
@@ -462,7 +472,9 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
     if (e != HPE_OK || done != n) {
         char why[160];
         snprintf(why, sizeof why, "the upstream's response is malformed: %s",
-                 up->too_big ? "head too large" : http_errno_description(e));
+                 up->too_big  ? "head too large"
+                 : up->bad_te ? "a Transfer-Encoding other than one chunked"
+                              : http_errno_description(e));
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, why);
     }
 }
@@ -512,7 +524,7 @@ static void up_send(struct pawld_upconn *up)
     http_parser_init(&up->parser, HTTP_RESPONSE);
     up->parser.data = up;
     up->got_bytes = up->head_done = up->msg_done = false;
-    up->chunked_out = up->close_delimited = up->too_big = up->chunk_end_written = false;
+    up->chunked_out = up->close_delimited = up->too_big = up->bad_te = up->chunk_end_written = false;
     up->hlen = up->nhdr = 0;
     pawld_io_resume(&up->io); /* a connection is pooled only unpaused; never left paused */
     /* the response timeout runs from the end of the request: while the
@@ -601,8 +613,8 @@ static void acquire(struct pawld_conn *c, size_t u, bool fresh)
 static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str ident,
                            pawl_str step_up)
 {
-    if (pawl__str_ieq(name, step_up))
-        return c->step_up_ok; /* verified: the vehicle checks it again */
+    if (pawl_http_name_eq(name, step_up)) /* a lookalike (X_Cmd_Token) never passes */
+        return c->step_up_ok && pawl__str_ieq(name, step_up); /* the vehicle checks it again */
     return !pawl_http_is_reserved(name, ident) && !pawl__str_ieq_cstr(name, "content-length") &&
            !pawl__str_ieq_cstr(name, "expect");
 }
