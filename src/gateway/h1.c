@@ -176,25 +176,30 @@ void pawld_h1_free(struct pawld_h1 *r)
 
 /* Scans the head's raw bytes up to the blank line that ends it: a line
  * that starts with SP or HTAB is obs-fold (or whitespace before the request
- * line) and refused. Empty lines before the request line (which
+ * line) and refused, and so is a CR that is not right before an LF (which
+ * http-parser, built without strict mode, takes for a line end: "\r\n\rX"
+ * would end the head). Empty lines before the request line (which
  * http-parser skips) do not end the head. Counts the head's bytes. Only a
- * line's first bytes matter, so the rest of a line is skipped with memchr. */
-static bool scan_head(struct pawld_h1 *r, const char *p, size_t n)
+ * line's first bytes and its CRs matter, so the rest is skipped with
+ * memchr. NULL, or why the head is refused. */
+static const char *scan_head(struct pawld_h1 *r, const char *p, size_t n)
 {
+    static const char bare_cr[] = "a CR in the head is not followed by LF";
     size_t i = 0;
     while (i < n && !r->head_end) {
         char c = p[i];
-        if (r->cr_at_start) {
-            r->cr_at_start = false;
-            if (c == '\n') {
-                r->head_bytes++, i++;
-                r->head_end = r->seen_content;
-                r->line_start = true;
-                continue;
-            }
-        } else if (r->line_start) {
+        if (r->cr_at_start || r->cr_pending) {
+            if (c != '\n')
+                return bare_cr;
+            r->head_bytes++, i++;
+            r->head_end = r->cr_at_start && r->seen_content;
+            r->cr_at_start = r->cr_pending = false;
+            r->line_start = true;
+            continue;
+        }
+        if (r->line_start) {
             if (c == ' ' || c == '\t')
-                return false;
+                return "a header line starts with whitespace (obs-fold)";
             if (c == '\r' || c == '\n') {
                 r->head_bytes++, i++;
                 if (c == '\r')
@@ -204,21 +209,32 @@ static bool scan_head(struct pawld_h1 *r, const char *p, size_t n)
                 continue;
             }
         }
-        /* within a line: up to and including its LF */
+        /* within a line: up to and including its LF; a CR only right before it */
         const char *lf = memchr(p + i, '\n', n - i);
         size_t end = lf ? (size_t)(lf - p) + 1 : n;
+        const char *cr = memchr(p + i, '\r', end - i);
+        if (cr != NULL) {
+            size_t k = (size_t)(cr - p);
+            if (lf != NULL ? k != end - 2 : k != n - 1)
+                return bare_cr;
+            if (lf == NULL) { /* the LF comes with the next bytes */
+                end = n;
+                r->cr_pending = true;
+            }
+        }
         r->head_bytes += end - i;
         r->seen_content = true;
         r->line_start = lf != NULL;
         i = end;
     }
-    return true;
+    return NULL;
 }
 
 static size_t feed_head(struct pawld_h1 *r, const char *p, size_t n)
 {
-    if (!scan_head(r, p, n)) {
-        fail(r, PAWL_R_BAD_REQUEST, "a header line starts with whitespace (obs-fold)");
+    const char *why = scan_head(r, p, n);
+    if (why != NULL) {
+        fail(r, PAWL_R_BAD_REQUEST, "%s", why);
         return 0;
     }
     if (r->head_bytes > r->lim->max_head_bytes + 64) {
@@ -228,12 +244,113 @@ static size_t feed_head(struct pawld_h1 *r, const char *p, size_t n)
     return n;
 }
 
+/* The raw framing of a chunked body, which http-parser (without strict
+ * mode) checks only in part: each size line is hex digits, an optional
+ * extension without control bytes, and CRLF; each chunk's data is followed
+ * by CRLF; the trailer lines end in CRLF, none folded, none with a bare CR
+ * or LF. Stops at the end of the message (the parser does too). */
+enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER, CK_TRAILER_LINE,
+       CK_TRAILER_LF, CK_END_LF, CK_DONE };
+#define CK_EXT_MAX 1024
+
+static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
+{
+    size_t i = 0;
+    if (r->ck_head_lf && n > 0) { /* the head's last byte, which scan_head has seen */
+        r->ck_head_lf = false;
+        i = p[0] == '\n';
+    }
+    for (; i < n && r->ck != CK_DONE; i++) {
+        unsigned char c = (unsigned char)p[i];
+        bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+        switch (r->ck) {
+        case CK_SIZE: {
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (v >= 0) {
+                if (r->ck_left >> 59) /* http-parser refuses it too */
+                    return "a chunk size is too large";
+                r->ck_left = r->ck_left * 16 + (unsigned)v;
+                r->ck_ext = 1; /* a digit seen */
+                break;
+            }
+            if (r->ck_ext == 0)
+                return "a chunk size line does not start with hex digits";
+            if (c == '\r')
+                r->ck = CK_SIZE_LF;
+            else if (c == ';' || c == ' ' || c == '\t')
+                r->ck = CK_EXT;
+            else
+                return "a chunk size line has bytes after its size";
+            r->ck_ext = 0;
+            break;
+        }
+        case CK_EXT:
+            if (c == '\r')
+                r->ck = CK_SIZE_LF;
+            else if (ctl)
+                return "a chunk extension has a control byte";
+            else if (++r->ck_ext > CK_EXT_MAX)
+                return "a chunk extension is over 1024 bytes";
+            break;
+        case CK_SIZE_LF:
+            if (c != '\n')
+                return "a chunk size line does not end in CRLF";
+            r->ck = r->ck_left == 0 ? CK_TRAILER : CK_DATA;
+            break;
+        case CK_DATA: {
+            size_t take = n - i < r->ck_left ? n - i : (size_t)r->ck_left;
+            r->ck_left -= take;
+            i += take - 1;
+            if (r->ck_left == 0)
+                r->ck = CK_DATA_CR;
+            break;
+        }
+        case CK_DATA_CR:
+        case CK_DATA_LF:
+            if (c != (r->ck == CK_DATA_CR ? '\r' : '\n'))
+                return "chunk data is not followed by CRLF";
+            if (r->ck++ == CK_DATA_LF)
+                r->ck = CK_SIZE; /* ck_left and ck_ext are 0 */
+            break;
+        case CK_TRAILER:
+            if (c == '\r')
+                r->ck = CK_END_LF;
+            else if (c == ' ' || c == '\t' || ctl)
+                return "a trailer line starts with whitespace or a control byte";
+            else
+                r->ck = CK_TRAILER_LINE;
+            break;
+        case CK_TRAILER_LINE:
+            if (c == '\r')
+                r->ck = CK_TRAILER_LF;
+            else if (ctl)
+                return "a trailer line has a control byte";
+            break;
+        case CK_TRAILER_LF:
+        case CK_END_LF:
+            if (c != '\n')
+                return "a trailer line does not end in CRLF";
+            r->ck = r->ck == CK_END_LF ? CK_DONE : CK_TRAILER;
+            break;
+        }
+    }
+    return NULL;
+}
+
 size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
 {
     if (r->state == PAWLD_H1_ERROR || r->state == PAWLD_H1_HEAD || r->state == PAWLD_H1_DONE)
         return 0;
     if (r->state == PAWLD_H1_HEAD_WAIT && feed_head(r, p, n) == 0 && n > 0)
         return 0;
+    if (r->state == PAWLD_H1_BODY && (r->parser.flags & F_CHUNKED)) {
+        const char *why = chunk_scan(r, p, n); /* before any of it reaches on_body */
+        if (why != NULL) {
+            fail(r, PAWL_R_BAD_REQUEST, "%s", why);
+            return 0;
+        }
+    }
     size_t done = http_parser_execute(&r->parser, &settings, p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
     if (r->state == PAWLD_H1_ERROR)
@@ -280,6 +397,7 @@ void pawld_h1_resume(struct pawld_h1 *r)
     if (r->state != PAWLD_H1_HEAD)
         return;
     r->state = PAWLD_H1_BODY;
+    r->ck_head_lf = true;
     http_parser_pause(&r->parser, 0);
 }
 
@@ -292,6 +410,9 @@ void pawld_h1_next(struct pawld_h1 *r)
     r->body_bytes = 0;
     r->in_value = false;
     r->line_start = true;
-    r->cr_at_start = r->seen_content = r->head_end = false;
+    r->cr_at_start = r->cr_pending = r->seen_content = r->head_end = false;
+    r->ck = CK_SIZE;
+    r->ck_ext = 0;
+    r->ck_left = 0;
     http_parser_pause(&r->parser, 0);
 }

@@ -44,7 +44,12 @@ struct pawld_h1 {
     size_t nhdr;
     bool in_value;
     size_t head_bytes; /* raw bytes of this head so far */
-    bool line_start, cr_at_start, seen_content, head_end; /* the raw scan */
+    bool line_start, cr_at_start, cr_pending, seen_content, head_end; /* the raw scan */
+    /* the raw scan of a chunked body (chunk_scan in h1.c) */
+    uint8_t ck;        /* where in the chunk framing */
+    bool ck_head_lf;   /* the head's LF comes first: http-parser paused before it */
+    uint16_t ck_ext;   /* bytes of the current chunk extension */
+    uint64_t ck_left;  /* the chunk size being read, then its data bytes left */
     int (*on_body)(void *ctx, const char *p, size_t n);
     void *ctx;
     uint64_t body_bytes;

@@ -147,10 +147,43 @@ static void test_smuggling_forms(void **state)
     REFUSED("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n\r\nhello", PAWL_R_BAD_REQUEST,
             "not a token");
     REFUSED("POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
-            PAWL_R_BAD_REQUEST, "HTTP parse error");
+            PAWL_R_BAD_REQUEST, "chunk size line has bytes after its size");
     REFUSED("POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", PAWL_R_BAD_REQUEST,
-            "HTTP parse error");
+            "does not start with hex digits");
     REFUSED("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", PAWL_R_BAD_REQUEST, "");
+}
+
+/* Framing http-parser takes leniently (Debian builds it without strict
+ * mode): pawld's raw scans refuse it, before a byte of the body is passed
+ * on (review finding: desync patterns for a proxy in front of pawld). */
+#define CHUNKED "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+static void test_strict_framing(void **state)
+{
+    (void)state;
+    struct outcome got;
+    REFUSED(CHUNKED "5\r\nhelloXY0\r\n\r\n", PAWL_R_BAD_REQUEST, "chunk data is not followed by CRLF");
+    REFUSED(CHUNKED "5\r\nhello\n0\r\n\r\n", PAWL_R_BAD_REQUEST, "chunk data is not followed by CRLF");
+    REFUSED(CHUNKED "5;a\nb\r\nhello\r\n0\r\n\r\n", PAWL_R_BAD_REQUEST, "control byte");
+    REFUSED(CHUNKED "5;\x01\x7f\r\nhello\r\n0\r\n\r\n", PAWL_R_BAD_REQUEST, "control byte");
+    REFUSED(CHUNKED "5\rXhello\r\n0\r\n\r\n", PAWL_R_BAD_REQUEST, "does not end in CRLF");
+    REFUSED(CHUNKED "5\nhello\r\n0\r\n\r\n", PAWL_R_BAD_REQUEST, "bytes after its size");
+    REFUSED(CHUNKED "0\r\nX: a\r\n b\r\n\r\n", PAWL_R_BAD_REQUEST, "trailer line starts with");
+    REFUSED(CHUNKED "0\r\nX: a\n\r\n", PAWL_R_BAD_REQUEST, "trailer line has a control byte");
+    REFUSED(CHUNKED "0\r\n\rX", PAWL_R_BAD_REQUEST, "does not end in CRLF");
+    REFUSED("GET / HTTP/1.1\r\nHost: h\r\n\rXContent-Length: 5\r\n\r\nhello", PAWL_R_BAD_REQUEST,
+            "CR in the head");
+    REFUSED("GET / HTTP/1.1\r\nHost: h\rX-A: b\r\n\r\n", PAWL_R_BAD_REQUEST, "CR in the head");
+    REFUSED("GET /a\rb HTTP/1.1\r\nHost: h\r\n\r\n", PAWL_R_BAD_REQUEST, "CR in the head");
+    /* what the framing allows stays allowed: extensions, trailers, upper-case hex */
+    both(CHUNKED "3;name=\"v\"\r\nabc\r\nA ; x\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n"
+         "GET /2 HTTP/1.1\r\nHost: h\r\n\r\n", NULL, &got);
+    assert_int_equal(got.refused, PAWL_R_ALLOWED);
+    assert_int_equal(got.requests, 2);
+    assert_int_equal(got.body_n, 13);
+    assert_memory_equal(got.body, "abc0123456789", 13);
+    /* head lines ended by a bare LF (RFC 9112 lets a recipient take them) */
+    both("GET / HTTP/1.1\nHost: h\n\n", NULL, &got);
+    assert_int_equal(got.refused, PAWL_R_ALLOWED);
 }
 
 static void test_obs_fold(void **state)
@@ -273,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_requests),
         cmocka_unit_test(test_smuggling_forms),
+        cmocka_unit_test(test_strict_framing),
         cmocka_unit_test(test_obs_fold),
         cmocka_unit_test(test_targets_controls_upgrades),
         cmocka_unit_test(test_limits),
