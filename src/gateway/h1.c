@@ -253,45 +253,82 @@ enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER,
        CK_TRAILER_LF, CK_END_LF, CK_DONE };
 #define CK_EXT_MAX 1024
 
+/* A byte of a chunk size line before its CR: hex digits, then an optional
+ * extension (after ';' or whitespace) without control bytes. */
+static const char *size_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
+{
+    if (r->ck == CK_EXT) {
+        if (c == '\r')
+            r->ck = CK_SIZE_LF;
+        else if (ctl)
+            return "a chunk extension has a control byte";
+        else if (++r->ck_ext > CK_EXT_MAX)
+            return "a chunk extension is over 1024 bytes";
+        return NULL;
+    }
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (v >= 0) {
+        if (r->ck_left >> 59) /* http-parser refuses it too */
+            return "a chunk size is too large";
+        r->ck_left = r->ck_left * 16 + (unsigned)v;
+        r->ck_ext = 1; /* a digit seen */
+        return NULL;
+    }
+    if (r->ck_ext == 0)
+        return "a chunk size line does not start with hex digits";
+    if (c == '\r')
+        r->ck = CK_SIZE_LF;
+    else if (c == ';' || c == ' ' || c == '\t')
+        r->ck = CK_EXT;
+    else
+        return "a chunk size line has bytes after its size";
+    r->ck_ext = 0;
+    return NULL;
+}
+
+/* A byte of the trailer section: lines that neither start with whitespace
+ * nor hold a control byte, each ended by CRLF, then an empty line. */
+static const char *trailer_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
+{
+    switch (r->ck) {
+    case CK_TRAILER:
+        if (c == '\r')
+            r->ck = CK_END_LF;
+        else if (c == ' ' || c == '\t' || ctl)
+            return "a trailer line starts with whitespace or a control byte";
+        else
+            r->ck = CK_TRAILER_LINE;
+        return NULL;
+    case CK_TRAILER_LINE:
+        if (c == '\r')
+            r->ck = CK_TRAILER_LF;
+        else if (ctl)
+            return "a trailer line has a control byte";
+        return NULL;
+    default: /* CK_TRAILER_LF, CK_END_LF */
+        if (c != '\n')
+            return "a trailer line does not end in CRLF";
+        r->ck = r->ck == CK_END_LF ? CK_DONE : CK_TRAILER;
+        return NULL;
+    }
+}
+
 static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
 {
+    const char *why = NULL;
     size_t i = 0;
     if (r->ck_head_lf && n > 0) { /* the head's last byte, which scan_head has seen */
         r->ck_head_lf = false;
         i = p[0] == '\n';
     }
-    for (; i < n && r->ck != CK_DONE; i++) {
+    for (; i < n && r->ck != CK_DONE && why == NULL; i++) {
         unsigned char c = (unsigned char)p[i];
         bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
         switch (r->ck) {
-        case CK_SIZE: {
-            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-            if (v >= 0) {
-                if (r->ck_left >> 59) /* http-parser refuses it too */
-                    return "a chunk size is too large";
-                r->ck_left = r->ck_left * 16 + (unsigned)v;
-                r->ck_ext = 1; /* a digit seen */
-                break;
-            }
-            if (r->ck_ext == 0)
-                return "a chunk size line does not start with hex digits";
-            if (c == '\r')
-                r->ck = CK_SIZE_LF;
-            else if (c == ';' || c == ' ' || c == '\t')
-                r->ck = CK_EXT;
-            else
-                return "a chunk size line has bytes after its size";
-            r->ck_ext = 0;
-            break;
-        }
+        case CK_SIZE:
         case CK_EXT:
-            if (c == '\r')
-                r->ck = CK_SIZE_LF;
-            else if (ctl)
-                return "a chunk extension has a control byte";
-            else if (++r->ck_ext > CK_EXT_MAX)
-                return "a chunk extension is over 1024 bytes";
+            why = size_byte(r, c, ctl);
             break;
         case CK_SIZE_LF:
             if (c != '\n')
@@ -313,29 +350,11 @@ static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
             if (r->ck++ == CK_DATA_LF)
                 r->ck = CK_SIZE; /* ck_left and ck_ext are 0 */
             break;
-        case CK_TRAILER:
-            if (c == '\r')
-                r->ck = CK_END_LF;
-            else if (c == ' ' || c == '\t' || ctl)
-                return "a trailer line starts with whitespace or a control byte";
-            else
-                r->ck = CK_TRAILER_LINE;
-            break;
-        case CK_TRAILER_LINE:
-            if (c == '\r')
-                r->ck = CK_TRAILER_LF;
-            else if (ctl)
-                return "a trailer line has a control byte";
-            break;
-        case CK_TRAILER_LF:
-        case CK_END_LF:
-            if (c != '\n')
-                return "a trailer line does not end in CRLF";
-            r->ck = r->ck == CK_END_LF ? CK_DONE : CK_TRAILER;
-            break;
+        default:
+            why = trailer_byte(r, c, ctl);
         }
     }
-    return NULL;
+    return why;
 }
 
 size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
