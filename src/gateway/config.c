@@ -222,6 +222,10 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
                             l->tls.client_certs == PAWLD_CERTS_REQUIRED ? "required" : "optional");
     if (l->tls.crl != NULL && l->tls.client_ca == NULL)
         return pawl__yl_err(y, v, "listener '%s': crl needs client_ca", l->name);
+    if (l->tls.client_ca != NULL && l->tls.client_certs == PAWLD_CERTS_OFF)
+        return pawl__yl_err(y, v, "listener '%s': client_ca with client_certs off (the default) "
+                            "would still ask for certificates; set client_certs: optional or "
+                            "required, or drop client_ca", l->name);
     if (l->mode != PAWLD_AUTHZ && l->path_prefix != NULL)
         return pawl__yl_err(y, v, "listener '%s': authz settings on a %s listener", l->name,
                             l->mode == PAWLD_PROXY ? "proxy" : "admin");

@@ -253,6 +253,18 @@ for who in revoked rogue; do
 done
 curl -s --cacert certs/ca.pem "$M$st" -o /dev/null &&
     fail "mTLS: a required listener accepted a client without a certificate"
+# A resumed session keeps the certificate it verified (OpenSSL refuses every
+# resumption where it verifies clients unless a session id context is set).
+for v in -tls1_2 -tls1_3; do
+    printf 'GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' "$st" |
+        openssl s_client "$v" -connect "127.0.0.1:$mtls_port" -CAfile certs/ca.pem -cert certs/client-ota.pem \
+            -key certs/client-ota.key -sess_out sess.pem -ign_eof >first.out 2>&1 || true
+    printf 'GET /api/v1/ota/campaigns HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
+        openssl s_client "$v" -connect "127.0.0.1:$mtls_port" -CAfile certs/ca.pem -sess_in sess.pem \
+            -ign_eof >resumed.out 2>&1 || true
+    grep -q '^Reused' resumed.out && grep -q 'sub=svc-ota' resumed.out ||
+        fail "mTLS $v: a resumed session was refused or lost its certificate: $(grep -m4 -E 'Reused|New,|alert|HTTP/1' resumed.out)"
+done
 
 # Slowloris: a head dribbled byte by byte is cut off at the header timeout
 # (1 s) with 408, while another client is served meanwhile.

@@ -116,6 +116,8 @@ static void test_refusals(void **state)
     refused("mode: proxy", "mode: tunnel", 9, "mode must be proxy, authz or admin");
     refused("client_certs: optional", "client_certs: maybe", 10, "client_certs must be");
     refused("client_ca: ca.pem, ", "", 7, "needs client_ca");
+    refused("client_certs: optional,", "", 7, "client_ca with client_certs off");
+    refused("client_certs: optional,", "client_certs: off,", 7, "client_ca with client_certs off");
     refused("tls: {cert: server.pem, key: server.key, ", "tls: {", 7, "tls needs cert and key");
     refused("max_headers: 50", "max_headers: 2", 12, "");
     refused("header: 5s", "header: 5 parsecs", 13, "");

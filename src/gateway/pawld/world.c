@@ -113,11 +113,19 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-static SSL_CTX *listener_tls(struct load *ld, const struct pawld_tls *t)
+static SSL_CTX *listener_tls(struct load *ld, const char *name, const struct pawld_tls *t)
 {
     char p[4200];
+    unsigned char sid[32];
+    unsigned int sidn = 0;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    /* resumed sessions (tickets, the cache) are this context's own: they
+     * carry the client certificate verified against this context's CAs and
+     * CRL, and a reload makes a new context. Without the session id context
+     * OpenSSL refuses every resumption where it verifies clients. */
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        EVP_Digest(name, strlen(name), sid, &sidn, EVP_sha256(), NULL) != 1 ||
+        SSL_CTX_set_session_id_context(ctx, sid, sidn) != 1) {
         tls_fail(ld, "cannot create a TLS context", "tls");
         goto fail;
     }
@@ -155,6 +163,7 @@ static SSL_CTX *upstream_tls(struct load *ld, const struct pawld_upstream *u)
         goto fail;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_alpn_protos(ctx, alpn_h1, sizeof alpn_h1 - 1);
     return ctx;
 fail:
@@ -288,7 +297,7 @@ struct pawld_world *pawld_world_load(const char *config_path, uint64_t generatio
         goto fail;
     for (size_t i = 0; i < w->cfg->nlisteners; i++) {
         const struct pawld_listener *l = &w->cfg->listeners[i];
-        if (l->tls_on && (w->listen_tls[i] = listener_tls(&ld, &l->tls)) == NULL)
+        if (l->tls_on && (w->listen_tls[i] = listener_tls(&ld, l->name, &l->tls)) == NULL)
             goto fail;
     }
     return w;
