@@ -266,6 +266,44 @@ for v in -tls1_2 -tls1_3; do
         fail "mTLS $v: a resumed session was refused or lost its certificate: $(grep -m4 -E 'Reused|New,|alert|HTTP/1' resumed.out)"
 done
 
+# A certificate revoked by a reload is refused on a connection made before
+# it, at that connection's next request (401, closed), not only on new ones;
+# so is one that expired while its connection was kept alive.
+mkdir -p cadb && : >cadb/index.txt && echo 01 >cadb/crlnumber && echo 1000 >cadb/serial
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ncrlnumber = %s\nserial = %s\nnew_certs_dir = %s\ncertificate = certs/ca.pem\nprivate_key = certs/ca.key\ndefault_md = sha256\ndefault_crl_days = 1\npolicy = p\nunique_subject = no\n[p]\norganizationName = supplied\ncommonName = supplied\n' \
+    "$tmp/cadb/index.txt" "$tmp/cadb/crlnumber" "$tmp/cadb/serial" "$tmp/cadb" >cadb/ca.cnf
+openssl ca -config cadb/ca.cnf -revoke certs/client-ota.pem 2>/dev/null &&
+    openssl ca -config cadb/ca.cnf -gencrl -out crl-ota.pem 2>/dev/null || fail "cannot make a CRL revoking client-ota"
+keptalive() { # out port cert key: two requests on one connection, the second once ./go exists
+    rm -f go
+    $py "$here/tls_keepalive.py" "$2" "$3" "$4" go >"$1" 2>&1 &
+    kept=$!
+    for _ in $(seq 50); do grep -q '^before:' "$1" && break; sleep 0.1; done
+}
+keptalive revoked.out "$mtls_port" certs/client-ota.pem certs/client-ota.key
+reloads=$(grep -c '"msg":"reloaded"' pawld.log || true)
+cp certs/crl.pem crl-orig.pem && cp crl-ota.pem certs/crl.pem && kill -HUP "$pawld_pid"
+for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$reloads" ] && break; sleep 0.1; done
+touch go
+wait $kept || true
+grep -q '^before: HTTP/1.1 200.*svc-ota' revoked.out &&
+    grep -q '^after: HTTP/1.1 401.*does not verify since the reload: certificate revoked' revoked.out &&
+    grep -q '^then: closed' revoked.out || fail "a revoked certificate on a kept-alive connection: $(cat revoked.out)"
+reloads=$(grep -c '"msg":"reloaded"' pawld.log)
+cp crl-orig.pem certs/crl.pem && kill -HUP "$pawld_pid"
+for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$reloads" ] && break; sleep 0.1; done
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key -out short.csr \
+    -subj "/O=Example OEM/CN=ota-orchestrator" 2>/dev/null &&
+    openssl ca -config cadb/ca.cnf -batch -notext -in short.csr -out short.pem \
+        -enddate "$(date -u -d '+3 sec' +%y%m%d%H%M%SZ)" 2>/dev/null || fail "cannot issue a short-lived certificate"
+keptalive expired.out "$mtls_port" short.pem short.key
+sleep 4
+touch go
+wait $kept || true
+grep -q '^before: HTTP/1.1 200.*svc-ota' expired.out &&
+    grep -q '^after: HTTP/1.1 401.*client certificate has expired' expired.out &&
+    grep -q '^then: closed' expired.out || fail "an expired certificate on a kept-alive connection: $(cat expired.out)"
+
 # Slowloris: a head dribbled byte by byte is cut off at the header timeout
 # (1 s) with 408, while another client is served meanwhile.
 printf 'GET %s HTTP/1.1\\r\\nHost: a\\r\\nX-A: %s\\r\\n\\r\\n' "$st" "$(head -c 200 /dev/zero | tr '\0' b)" |

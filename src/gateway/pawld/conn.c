@@ -326,6 +326,32 @@ void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r)
     pthread_mutex_unlock(&w->metrics_lock);
 }
 
+int pawld_conn_peer(struct pawld_conn *c, uint8_t spki[32], char *subject, size_t n, char *why,
+                    size_t whyn)
+{
+    const struct pawld_world *now = c->w->world;
+    if (c->io.ssl == NULL)
+        return 0;
+    bool has = SSL_get0_peer_certificate(c->io.ssl) != NULL;
+    if (c->peer_gen != now->generation) { /* reloaded since it was checked */
+        enum pawld_client_certs want = now->cfg->listeners[c->listener].tls.client_certs;
+        if (!has && want == PAWLD_CERTS_REQUIRED)
+            return snprintf(why, whyn, "a client certificate is required since the reload"), -1;
+        if (has && want != PAWLD_CERTS_OFF &&
+            !pawld_io_peer_reverify(&c->io, now->listen_tls[c->listener], why, whyn))
+            return -1;
+        c->peer_dropped = want == PAWLD_CERTS_OFF;
+        c->peer_gen = now->generation;
+    }
+    if (!has || c->peer_dropped)
+        return 0;
+    if (c->peer_until == 0)
+        c->peer_until = pawld_io_peer_until(&c->io);
+    if (pawld_wall_ms() / 1000 > c->peer_until)
+        return snprintf(why, whyn, "the client certificate has expired"), -1;
+    return pawld_io_peer(&c->io, spki, subject, n) ? 1 : 0;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
@@ -605,6 +631,7 @@ void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *ser
     pawld_world_ref(c->world);
     c->listener = listener;
     c->lc = &c->world->cfg->listeners[listener];
+    c->peer_gen = c->world->generation; /* its handshake uses this world's context */
     c->route = -1;
     c->next = w->conn_list;
     if (c->next)

@@ -140,7 +140,16 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     rq.path = h->target;
     rq.time_ms = pawld_wall_ms();
     rq.bearer = bearer(v->authorization);
-    if (pawld_io_peer(&c->io, spki, subject, sizeof subject)) {
+    memset(&d, 0, sizeof d);
+    int peer = pawld_conn_peer(c, spki, subject, sizeof subject, d.detail, sizeof d.detail);
+    if (peer < 0) { /* no request more on this connection */
+        d.reason = PAWL_R_UNAUTHENTICATED;
+        d.status = pawl_reason_status(d.reason);
+        decided(c, h, &d);
+        pawld_conn_answer(c, &d, NULL, true);
+        return;
+    }
+    if (peer > 0) {
         rq.cert_spki_sha256 = spki;
         rq.cert_subject.p = subject;
         rq.cert_subject.n = strlen(subject);

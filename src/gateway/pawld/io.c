@@ -2,8 +2,10 @@
  * with memory BIOs (OpenSSL never touches the socket; libuv does all I/O).
  * See pawld.h for the contract. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -459,6 +461,36 @@ void pawld_io_resume(struct pawld_io *io)
     if (!io->closing && !io->paused &&
         uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) != 0)
         fail(io, UV_EIO);
+}
+
+int64_t pawld_io_peer_until(struct pawld_io *io)
+{
+    X509 *cert = io->ssl ? SSL_get0_peer_certificate(io->ssl) : NULL;
+    int days, secs;
+    time_t now = time(NULL);
+    if (cert == NULL || ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) != 1)
+        return INT64_MAX;
+    return (int64_t)now + (int64_t)days * 86400 + secs;
+}
+
+bool pawld_io_peer_reverify(struct pawld_io *io, SSL_CTX *ctx, char *why, size_t n)
+{
+    X509 *leaf = io->ssl ? SSL_get0_peer_certificate(io->ssl) : NULL;
+    X509_STORE_CTX *x = X509_STORE_CTX_new();
+    bool ok = false;
+    /* as libssl verifies a client: the store's flags (CRL checks), the
+     * ssl_client purpose, then the context's parameters (depth) */
+    if (leaf != NULL && x != NULL &&
+        X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), leaf, SSL_get_peer_cert_chain(io->ssl)) == 1 &&
+        X509_STORE_CTX_set_default(x, "ssl_client") == 1 &&
+        X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(x), SSL_CTX_get0_param(ctx)) == 1)
+        ok = X509_verify_cert(x) == 1;
+    if (!ok)
+        snprintf(why, n, "the client certificate does not verify since the reload: %s",
+                 x ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)) : "out of memory");
+    X509_STORE_CTX_free(x);
+    ERR_clear_error();
+    return ok;
 }
 
 bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n)

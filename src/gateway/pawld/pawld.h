@@ -173,6 +173,12 @@ void pawld_io_resume(struct pawld_io *io);
 /* The verified peer certificate's SPKI SHA-256 and RFC 2253 subject;
  * false when there is none (or it did not verify). */
 bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n);
+/* The verified peer certificate's notAfter in UNIX seconds; INT64_MAX when
+ * there is none. */
+int64_t pawld_io_peer_until(struct pawld_io *io);
+/* Verifies the peer's chain again with ctx's CAs, CRLs and parameters (as
+ * the handshake did with the context of its day); false with why set. */
+bool pawld_io_peer_reverify(struct pawld_io *io, SSL_CTX *ctx, char *why, size_t n);
 
 /* ---- file watching (watch.c) ---------------------------------------------- */
 
@@ -327,6 +333,11 @@ struct pawld_conn {
     bool in_consume, head_timing, resp_started;
     char peer_ip[64];
     int peer_port;
+    /* the client certificate (TLS): checked at its handshake against the
+     * world of that day, again after each reload (pawld_conn_peer) */
+    uint64_t peer_gen;   /* the world generation it was last verified with */
+    int64_t peer_until;  /* its notAfter, UNIX seconds; 0 until read */
+    bool peer_dropped;   /* the listener stopped using client certificates */
     char client_ip[64]; /* the current request's client: the peer, or X-Real-IP from an ext-authz gateway */
     int client_port;    /* 0 when not known (X-Real-IP) */
     /* the current request */
@@ -374,6 +385,13 @@ void pawld_conn_close(struct pawld_conn *c);
 /* The request is over (response written): next request or close. */
 void pawld_conn_finish(struct pawld_conn *c);
 void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
+/* The client certificate's identity for the request being decided: 1 with
+ * spki and subject set, 0 when there is none to use, -1 when the
+ * connection may not go on (the certificate expired, or no longer verifies
+ * with the CAs and CRLs of a reload, or a reload made it required) with
+ * why set. */
+int pawld_conn_peer(struct pawld_conn *c, uint8_t spki[32], char *subject, size_t n, char *why,
+                    size_t whyn);
 /* Hold c's output until the worker's decisions are written; then release
  * it (written) or answer 503 instead (not written). */
 void pawld_conn_hold(struct pawld_conn *c);
