@@ -76,7 +76,7 @@ listeners:
   - {name: envoy, listen: 127.0.0.1:$envoy_port, mode: authz, authz: {flavor: envoy, path_prefix: /authz}}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:
-  backend: {servers: [http://127.0.0.1:$backend_port], response_timeout: 1500ms}
+  backend: {servers: [http://127.0.0.1:$backend_port], response_timeout: 2500ms}
   dead: {servers: [http://127.0.0.1:$dead_port], connect_timeout: 1s}
   secure: {servers: ["https://localhost:$secure_port"], ca: certs/ca.pem}
   wrongca: {servers: ["https://localhost:$secure_port"], ca: certs/rogue-ca.pem}
