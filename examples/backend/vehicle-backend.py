@@ -30,6 +30,9 @@ Query parameters on any path:
               in 64 KiB pieces; byte i is PATTERN[i % 64], PATTERN being
               0-9, a-z, A-Z, "-" and "_" in that order
   status=N    answer with status N (200..599; 204 and 304 have no body)
+  cut=N       answer 200 with a body delimited by the end of the connection,
+              N bytes (at most 64 KiB) of it, then end the TCP connection
+              without TLS close_notify: a cut anyone on the path could make
 Unknown paths get 404, known paths with another method 405 (JSON both).
 """
 import argparse
@@ -283,13 +286,15 @@ class Handler(BaseHTTPRequestHandler):
             path, query = urllib.parse.urlsplit(self.path)[2:4]
         try:
             q = {k: int(v[-1]) for k, v in urllib.parse.parse_qs(query).items()
-                 if k in ("delay_ms", "size", "status")}
+                 if k in ("delay_ms", "size", "status", "cut")}
         except ValueError:
-            return self.answer_json(400, {"error": "delay_ms, size and status are integers"})
+            return self.answer_json(400, {"error": "delay_ms, size, status and cut are integers"})
         if not (0 <= q.get("delay_ms", 0) <= 600000 and 0 <= q.get("size", 0) <= MAX_BODY
-                and 200 <= q.get("status", 200) <= 599):
-            return self.answer_json(400, {"error": "delay_ms, size or status out of range"})
+                and 200 <= q.get("status", 200) <= 599 and 0 <= q.get("cut", 0) <= PIECE):
+            return self.answer_json(400, {"error": "delay_ms, size, status or cut out of range"})
         time.sleep(q.get("delay_ms", 0) / 1000)
+        if "cut" in q:
+            return self.answer_cut(q["cut"])
 
         if "size" in q:
             return self.answer_stream(q.get("status", 200), q["size"])
@@ -318,6 +323,18 @@ class Handler(BaseHTTPRequestHandler):
         while size > 0:
             self.wfile.write(BLOCK[:min(size, PIECE)])
             size -= PIECE
+
+    def answer_cut(self, n):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(BLOCK[:n])
+        # the TCP end (FIN) of the socket under the TLS layer, no close_notify
+        raw = socket.socket(fileno=os.dup(self.connection.fileno()))
+        raw.shutdown(socket.SHUT_RDWR)
+        raw.close()
+        self.close_connection = True
 
     def send_head(self, status, ctype, length, close=False):
         self.send_response(status)

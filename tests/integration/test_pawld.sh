@@ -226,6 +226,11 @@ n=$(curl -fsS -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' -H "
 curl -fsS "$P/api/v1/vehicles/$V/location" -H "Authorization: Bearer $owner" | has '"lat"' ||
     fail "HTTPS upstream: no answer"
 grep -q '"X-Pawl-Principal", "sub=u-1042; roles=owner"' secure/rec.jsonl || fail "HTTPS upstream: no identity"
+# a body delimited by the close, cut without TLS close_notify: the client
+# sees a cut too (no last chunk), never a complete answer
+curl -sS -o cut.out -H "Authorization: Bearer $owner" "$P/api/v1/vehicles/$V/location?cut=1000" 2>cut.err &&
+    fail "HTTPS upstream: a response cut without close_notify reached the client as complete ($(wc -c <cut.out) bytes)"
+grep -q 'transfer closed\|end of response\|closed with outstanding' cut.err || fail "HTTPS upstream cut: $(cat cut.err)"
 n0=$(wc -l <secure/rec.jsonl)
 deny 502 upstream_unavailable "$P/api/v1/fleet/report" -H "Authorization: Bearer $owner"
 [ "$(wc -l <secure/rec.jsonl)" = "$n0" ] || fail "an upstream with an unverified certificate got a request"
@@ -292,6 +297,12 @@ grep -q '^before: HTTP/1.1 200.*svc-ota' revoked.out &&
 reloads=$(grep -c '"msg":"reloaded"' pawld.log)
 cp crl-orig.pem certs/crl.pem && kill -HUP "$pawld_pid"
 for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$reloads" ] && break; sleep 0.1; done
+# the file watch reloads too: the connection below must see no reload
+for _ in $(seq 10); do
+    reloads=$(grep -c '"msg":"reloaded"' pawld.log)
+    sleep 1
+    [ "$(grep -c '"msg":"reloaded"' pawld.log)" = "$reloads" ] && break
+done
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key -out short.csr \
     -subj "/O=Example OEM/CN=ota-orchestrator" 2>/dev/null &&
     openssl ca -config cadb/ca.cnf -batch -notext -in short.csr -out short.pem \

@@ -278,7 +278,11 @@ static void handle_read(struct pawld_io *io, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        fail(io, (int)nread);
+        /* a TLS peer ends with close_notify (tls_pump turns it into UV_EOF);
+         * an upstream's TCP end without it may be a cut made by anyone on
+         * the way: never the end of a body delimited by the close */
+        bool cut = nread == UV_EOF && io->ssl != NULL && !SSL_is_server(io->ssl);
+        fail(io, cut ? UV_EPROTO : (int)nread);
         return;
     }
     if (io->ssl == NULL) {
