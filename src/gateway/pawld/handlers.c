@@ -140,9 +140,11 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     rq.path = h->target;
     rq.time_ms = pawld_wall_ms();
     rq.bearer = bearer(v->authorization);
-    memset(&d, 0, sizeof d);
-    int peer = pawld_conn_peer(c, spki, subject, sizeof subject, d.detail, sizeof d.detail);
+    char why[sizeof d.detail];
+    int peer = pawld_conn_peer(c, spki, subject, sizeof subject, why, sizeof why);
     if (peer < 0) { /* no request more on this connection */
+        memset(&d, 0, sizeof d);
+        memcpy(d.detail, why, sizeof d.detail);
         d.reason = PAWL_R_UNAUTHENTICATED;
         d.status = pawl_reason_status(d.reason);
         decided(c, h, &d);
