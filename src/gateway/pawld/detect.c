@@ -241,17 +241,29 @@ char *pawld_detect_blocks_json(struct pawld_server_state *srv)
     struct pawld_detect *d = srv->detect;
     json_t *arr = json_array(), *o = json_pack("{s:o}", "blocks", arr);
     if (d != NULL && o != NULL) {
+        /* copied under the lock, written out after it: every worker takes
+         * the lock on every request, and 100,000 blocks take a second */
         int64_t now = pawld_wall_ms();
-        size_t it = 0;
+        size_t it = 0, n = 0, cap;
         const struct pawl_block *b;
         pthread_mutex_lock(&d->lock);
-        while ((b = pawl_blocklist_next(d->blocks, &it, now)) != NULL)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "kind",
-                                                 b->kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address",
-                                                 "subject", b->subject, "detector", b->detector, "since",
-                                                 (json_int_t)b->since_ms, "until", (json_int_t)b->until_ms,
-                                                 "findings", (json_int_t)b->count));
+        cap = pawl_blocklist_live(d->blocks, now);
+        struct pawl_block *copy = malloc((cap ? cap : 1) * sizeof *copy);
+        while (copy != NULL && n < cap && (b = pawl_blocklist_next(d->blocks, &it, now)) != NULL)
+            copy[n++] = *b;
         pthread_mutex_unlock(&d->lock);
+        if (copy == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "kind",
+                                                 copy[i].kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address",
+                                                 "subject", copy[i].subject, "detector", copy[i].detector,
+                                                 "since", (json_int_t)copy[i].since_ms, "until",
+                                                 (json_int_t)copy[i].until_ms, "findings",
+                                                 (json_int_t)copy[i].count));
+        free(copy);
     }
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
