@@ -491,6 +491,20 @@ for _ in $(seq 40); do
     sleep 0.1
 done
 [ "$code" = 403 ] || fail "a replaced grants file was not reloaded (still $code)"
+# A watched file deleted and written anew (as some tools replace files) is
+# watched again once it is back: the reload while it is missing is refused,
+# the one when it returns takes it (and the stranger's grant with it).
+refused=$(grep -c '"msg":"reload refused' pawld.log || true)
+rm grants2.jsonl
+for _ in $(seq 40); do [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] && break; sleep 0.1; done
+[ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] || fail "a deleted grants file did not refuse a reload"
+{ cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants2.jsonl
+for _ in $(seq 40); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$P$st" -H "Authorization: Bearer $stranger")
+    [ "$code" = 200 ] && break
+    sleep 0.1
+done
+[ "$code" = 200 ] || fail "a grants file deleted and written anew was not reloaded (still $code)"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0.
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &

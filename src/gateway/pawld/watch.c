@@ -7,7 +7,9 @@
  * every reload attempt the main thread asks it to watch the files anew (new
  * inodes, new names). Files are watched one by one rather than their
  * directories so that the audit log and event stream, written on every
- * request, wake nobody. */
+ * request, wake nobody. A file that is missing (deleted, to be written
+ * anew) cannot be watched: until it is back, a timer looks for it once a
+ * second, and its return reloads as a change would. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #define WATCH_MAX 64
 #define WATCH_SETTLE_MS 300
+#define WATCH_MISSING_MS 1000
 
 struct pawld_watch {
     pthread_t tid;
@@ -28,6 +31,9 @@ struct pawld_watch {
     const char *config;
     uv_fs_event_t *files[WATCH_MAX];
     size_t nfiles;
+    uv_timer_t poll;             /* while a file is missing */
+    char *missing[WATCH_MAX];
+    size_t nmissing;
     atomic_bool stop;
 };
 
@@ -54,6 +60,17 @@ static void on_change(uv_fs_event_t *ev, const char *name, int events, int statu
         uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
 }
 
+static void on_poll(uv_timer_t *t)
+{
+    struct pawld_watch *wt = t->loop->data;
+    for (size_t i = 0; i < wt->nmissing; i++)
+        if (access(wt->missing[i], F_OK) == 0) { /* back: reload, then watch it */
+            uv_timer_stop(&wt->poll);
+            uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
+            return;
+        }
+}
+
 static void file_closed(uv_handle_t *h)
 {
     free(h);
@@ -66,10 +83,20 @@ static void add_file(struct pawld_watch *wt, const char *path)
         return;
     uv_fs_event_init(&wt->loop, ev);
     if (uv_fs_event_start(ev, on_change, path, 0) != 0) {
-        uv_close((uv_handle_t *)ev, file_closed); /* a missing file: the reload says so */
+        uv_close((uv_handle_t *)ev, file_closed); /* missing: the reload says so */
+        if (wt->nmissing < WATCH_MAX && (wt->missing[wt->nmissing] = strdup(path)) != NULL)
+            wt->nmissing++;
         return;
     }
     wt->files[wt->nfiles++] = ev;
+}
+
+static void forget_missing(struct pawld_watch *wt)
+{
+    uv_timer_stop(&wt->poll);
+    for (size_t i = 0; i < wt->nmissing; i++)
+        free(wt->missing[i]);
+    wt->nmissing = 0;
 }
 
 /* Watches the files of the current world, replacing the previous set. */
@@ -80,9 +107,11 @@ static void rewatch(uv_async_t *a)
     for (size_t i = 0; i < wt->nfiles; i++)
         uv_close((uv_handle_t *)wt->files[i], file_closed);
     wt->nfiles = 0;
+    forget_missing(wt);
     if (atomic_load(&wt->stop)) {
         uv_close((uv_handle_t *)&wt->wake, NULL);
         uv_close((uv_handle_t *)&wt->settle, NULL);
+        uv_close((uv_handle_t *)&wt->poll, NULL);
         return;
     }
     pthread_mutex_lock(&wt->srv->lock);
@@ -106,6 +135,8 @@ static void rewatch(uv_async_t *a)
         if (c->upstreams[i].ca)
             add_file(wt, (resolved(w, c->upstreams[i].ca, p, sizeof p), p));
     pawld_world_unref(w);
+    if (wt->nmissing > 0)
+        uv_timer_start(&wt->poll, on_poll, WATCH_MISSING_MS, WATCH_MISSING_MS);
 }
 
 static void *run(void *arg)
@@ -128,6 +159,7 @@ struct pawld_watch *pawld_watch_start(struct pawld_server_state *srv, const char
     uv_async_init(&wt->loop, &wt->wake, rewatch);
     wt->wake.data = wt;
     uv_timer_init(&wt->loop, &wt->settle);
+    uv_timer_init(&wt->loop, &wt->poll);
     rewatch(&wt->wake);
     if (pthread_create(&wt->tid, NULL, run, wt) != 0) {
         free(wt); /* the loop is abandoned with the process */
