@@ -163,23 +163,30 @@ int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_E
               (strcmp(verdict, "accept") == 0 || strcmp(verdict, "reject") == 0) &&
               (cmd == NULL || json_is_string(cmd)) && (seq == NULL || json_is_integer(seq));
     bool accepted = ok && strcmp(verdict, "accept") == 0;
-    json_t *out = ok ? json_pack("{s:s, s:O}", "reason", accepted ? "allowed" : "vehicle_refused",
-                                 "vehicle", j)
-                     : NULL;
-    if (out != NULL && !accepted) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "the vehicle refused the command: %.100s", reason);
-        json_object_set_new(out, "detail", json_string(detail));
-        json_object_set_new(out, "status", json_integer(409));
+    char *s = NULL;
+    /* the vehicle's answer echoed whole, or, when that does not fit, only
+     * its token id and verdict: a result is never dropped for its size */
+    for (int whole = 1; ok && whole >= 0 && (s == NULL || strlen(s) >= cap); whole--) {
+        json_t *v = whole ? json_incref(j)
+                          : json_pack("{s:O, s:s}", "cti", json_object_get(j, "cti"), "verdict", verdict);
+        json_t *out = json_pack("{s:s, s:o*}", "reason", accepted ? "allowed" : "vehicle_refused",
+                                "vehicle", v);
+        if (out != NULL && !accepted) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "the vehicle refused the command: %.100s", reason);
+            json_object_set_new(out, "detail", json_string(detail));
+            json_object_set_new(out, "status", json_integer(409));
+        }
+        free(s);
+        s = out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+        json_decref(out);
     }
-    char *s = out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
     int rc = s != NULL && strlen(s) < cap ? 0 : -1;
     if (rc == 0) {
         memcpy(body, s, strlen(s) + 1);
         *status = accepted ? 200 : 409;
     }
     free(s);
-    json_decref(out);
     json_decref(j);
     return rc;
 }

@@ -62,9 +62,10 @@ bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_
  * (cmd and seq optional). On success fills cti, the status for the API
  * caller (200 accept, 409 reject) and body, the caller's JSON answer:
  * {"reason":"allowed"|"vehicle_refused","vehicle":{...},"detail":...,"status":409}
- * (detail and status on a refusal), NUL-terminated in cap bytes. -1 for
- * anything else (not JSON, a field missing or of the wrong type, an answer
- * too large for body). */
+ * (detail and status on a refusal), NUL-terminated in cap bytes; when the
+ * vehicle's whole answer does not fit, "vehicle" holds only its cti and
+ * verdict. -1 for anything else (not JSON, a field missing or of the wrong
+ * type, a cap too small even for that). */
 int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
                                int *status, char *body, size_t cap);
 

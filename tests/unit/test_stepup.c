@@ -231,6 +231,16 @@ static void test_command_result(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(pawld_command_result_parse(bad[i], strlen(bad[i]), cti, &status, body, sizeof body), -1);
     assert_int_equal(pawld_command_result_parse(ok, strlen(ok), cti, &status, body, 40), -1); /* no room */
+    /* an answer too large to echo whole still reaches its caller: the
+     * verdict, the token id and the reason's first 100 bytes */
+    char big[1024];
+    snprintf(big, sizeof big, "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"reject\","
+             "\"reason\":\"%0400d\"}", 7);
+    assert_int_equal(pawld_command_result_parse(big, strlen(big), cti, &status, body, sizeof body), 0);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(body, "\"vehicle\":{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"reject\"}"));
+    assert_non_null(strstr(body, "refused the command: 0000"));
+    assert_true(strlen(body) < 400);
 }
 
 int main(void)

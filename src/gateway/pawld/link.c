@@ -81,7 +81,8 @@ static bool topic_vin(const char *topic, const char *tail, char vin[18])
 
 /* ---- commands ------------------------------------------------------------------ */
 
-/* The waiting entry for cti from vin, taken out of the table; false if none. */
+/* The waiting entry for cti from vin, taken out of the table; false if
+ * none. A token id waits at most once (pawld_link_send). */
 static bool take_waiting(struct pawld_link_state *st, const uint8_t cti[16], const char *vin,
                          unsigned *worker, uint64_t *id)
 {
@@ -89,7 +90,7 @@ static bool take_waiting(struct pawld_link_state *st, const uint8_t cti[16], con
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < MAX_WAITING && !found; i++) {
         struct waiting *w = &st->waiting[i];
-        if (w->used && memcmp(w->cti, cti, 16) == 0 && (vin == NULL || strcmp(w->vin, vin) == 0)) {
+        if (w->used && memcmp(w->cti, cti, 16) == 0 && strcmp(w->vin, vin) == 0) {
             w->used = false;
             *worker = w->worker;
             *id = w->id;
@@ -131,10 +132,18 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
     size_t slot = MAX_WAITING;
     if (st == NULL || !atomic_load(&st->connected))
         return snprintf(err, errlen, "the vehicle link is not connected to the broker"), -1;
+    bool twice = false;
     pthread_mutex_lock(&st->lock);
-    for (size_t i = 0; i < MAX_WAITING && slot == MAX_WAITING; i++)
-        if (!st->waiting[i].used)
+    for (size_t i = 0; i < MAX_WAITING; i++) {
+        const struct waiting *w = &st->waiting[i];
+        if (!w->used && slot == MAX_WAITING)
             slot = i;
+        /* the same token sent again while the first waits: whose would the
+         * vehicle's one answer be? */
+        twice |= w->used && memcmp(w->cti, cti, 16) == 0 && strcmp(w->vin, vin) == 0;
+    }
+    if (twice)
+        slot = MAX_WAITING;
     if (slot < MAX_WAITING) {
         struct waiting *w = &st->waiting[slot];
         w->used = true;
@@ -144,22 +153,28 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
         w->id = id;
     }
     pthread_mutex_unlock(&st->lock);
+    if (twice)
+        return snprintf(err, errlen, "a command with this token id already waits for the vehicle"), -1;
     if (slot == MAX_WAITING)
         return snprintf(err, errlen, "%d commands already wait for their vehicles", MAX_WAITING), -1;
     snprintf(topic, sizeof topic, "vehicles/%s/commands/%s", vin, cmd);
     if (mosquitto_publish(st->m, NULL, topic, (int)n, tok, 1, false) != MOSQ_ERR_SUCCESS) {
-        pawld_link_forget(srv, cti);
+        pawld_link_forget(srv, worker, id);
         return snprintf(err, errlen, "publishing to %s failed", topic), -1;
     }
     return 0;
 }
 
-void pawld_link_forget(struct pawld_server_state *srv, const uint8_t cti[16])
+void pawld_link_forget(struct pawld_server_state *srv, unsigned worker, uint64_t id)
 {
-    unsigned worker;
-    uint64_t id;
-    if (srv->link != NULL)
-        (void)take_waiting(srv->link, cti, NULL, &worker, &id);
+    struct pawld_link_state *st = srv->link;
+    if (st == NULL)
+        return;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < MAX_WAITING; i++)
+        if (st->waiting[i].used && st->waiting[i].worker == worker && st->waiting[i].id == id)
+            st->waiting[i].used = false;
+    pthread_mutex_unlock(&st->lock);
 }
 
 static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)

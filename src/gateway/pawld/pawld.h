@@ -211,12 +211,13 @@ struct pawld_vresult {
 
 /* Publishes the command token (QoS 1) to vehicles/{vin}/commands/{cmd} and
  * remembers that worker's connection id waits for the result with that
- * token id. 0, or -1 with err (link down, too many waiting, publish failed). */
+ * token id. 0, or -1 with err (link down, too many waiting, the same token
+ * from that vehicle already waiting, publish failed). */
 int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char *cmd,
                     const uint8_t *tok, size_t n, const uint8_t cti[16], unsigned worker,
                     uint64_t id, char *err, size_t errlen);
-/* The connection waiting for cti gave up (timeout, closed). */
-void pawld_link_forget(struct pawld_server_state *srv, const uint8_t cti[16]);
+/* That worker's connection id gave up waiting (timeout, closed). */
+void pawld_link_forget(struct pawld_server_state *srv, unsigned worker, uint64_t id);
 
 /* ---- workers -------------------------------------------------------------- */
 

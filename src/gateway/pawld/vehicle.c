@@ -123,6 +123,6 @@ void pawld_vehicle_abandon(struct pawld_conn *c)
     free(c->vcmd);
     c->vcmd = NULL;
     if (c->vehicle_wait)
-        pawld_link_forget(c->w->srv, c->vehicle_cti);
+        pawld_link_forget(c->w->srv, c->w->id, c->vehicle_id);
     c->vehicle_wait = false;
 }
