@@ -64,9 +64,15 @@ struct pawl_rl_backend {
     uint64_t seed;
 };
 
-/* From now on e checks rate limits through b (copied) instead of its own
- * limiter. */
-void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backend *b);
+/* As pawl_engine_new, but checking rate limits through rl (copied; NULL:
+ * a limiter of its own, as pawl_engine_new) instead of a limiter of its own,
+ * which it then does not allocate. */
+PAWL_MUST_CHECK pawl_err pawl_engine_new_shared(const struct pawl_policy *policy,
+                                                const struct pawl_jwks *jwks,
+                                                const struct pawl_grants *grants,
+                                                struct pawl_twin *twin,
+                                                const struct pawl_rl_backend *rl,
+                                                struct pawl_engine **out);
 
 /* Decide one request. Never fails: a problem is a deny with its reason. */
 enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,

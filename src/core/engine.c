@@ -56,6 +56,13 @@ pawl_err pawl_engine_new(const struct pawl_policy *policy, const struct pawl_jwk
                          const struct pawl_grants *grants, struct pawl_twin *twin,
                          struct pawl_engine **out)
 {
+    return pawl_engine_new_shared(policy, jwks, grants, twin, NULL, out);
+}
+
+pawl_err pawl_engine_new_shared(const struct pawl_policy *policy, const struct pawl_jwks *jwks,
+                                const struct pawl_grants *grants, struct pawl_twin *twin,
+                                const struct pawl_rl_backend *rl, struct pawl_engine **out)
+{
     struct pawl_engine *e = calloc(1, sizeof *e);
     pawl_err err;
     if (e == NULL)
@@ -63,9 +70,12 @@ pawl_err pawl_engine_new(const struct pawl_policy *policy, const struct pawl_jwk
     e->p = policy;
     e->grants = grants;
     e->twin = twin;
-    e->seed = pawl__seed();
-    if ((err = pawl_ratelimit_new(policy->rl_max_keys, &e->rl)) != PAWL_OK ||
-        (err = resolve(e)) != PAWL_OK)
+    e->seed = rl ? rl->seed : pawl__seed();
+    if (rl != NULL) /* no limiter of its own: it would hold rl_max_keys slots unused */
+        e->rl_ext = *rl;
+    else if ((err = pawl_ratelimit_new(policy->rl_max_keys, &e->rl)) != PAWL_OK)
+        goto out;
+    if ((err = resolve(e)) != PAWL_OK)
         goto out;
     if (jwks != NULL) {
         struct pawl_jwt_rules rules = {
@@ -94,14 +104,6 @@ void pawl_engine_free(struct pawl_engine *e)
     free(e->sig);
     free(e->route_hash);
     free(e);
-}
-
-void pawl_engine_set_ratelimit(struct pawl_engine *e, const struct pawl_rl_backend *b)
-{
-    e->rl_ext = *b;
-    e->seed = b->seed;
-    for (size_t r = 0; r < e->p->nroutes; r++)
-        e->route_hash[r] = pawl__hash64(e->seed, e->p->routes[r].id, strlen(e->p->routes[r].id));
 }
 
 void pawl_engine_stats(const struct pawl_engine *e, struct pawl_engine_stats *out)

@@ -261,20 +261,23 @@ static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, i
 static void test_shared_rate_limit(void **state)
 {
     struct fx *f = *state;
-    struct pawl_engine *e2, *e1 = f->e;
+    struct pawl_engine *e1, *e2, *own = f->e;
     struct pawl_ratelimit *rl;
     assert_int_equal(pawl_ratelimit_new(1000, &rl), PAWL_OK);
     struct pawl_rl_backend b = {shared_check, rl, 0x1234};
-    assert_int_equal(pawl_engine_new(f->p, f->jwks, f->g, f->t, &e2), PAWL_OK);
-    pawl_engine_set_ratelimit(e1, &b);
-    pawl_engine_set_ratelimit(e2, &b);
+    assert_int_equal(pawl_engine_new_shared(f->p, f->jwks, f->g, f->t, &b, &e1), PAWL_OK);
+    assert_int_equal(pawl_engine_new_shared(f->p, f->jwks, f->g, f->t, &b, &e2), PAWL_OK);
+    assert_null(pawl_engine_ratelimit(e1)); /* no limiter of its own */
     speed(f, V1, 0, T0 + 100000);
+    f->e = e1;
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
     f->e = e2;
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_RATE_LIMITED);
     f->e = e1;
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_RATE_LIMITED);
+    f->e = own;
+    pawl_engine_free(e1);
     pawl_engine_free(e2);
     pawl_ratelimit_free(rl);
 }
@@ -297,13 +300,19 @@ static void test_external_limiter_keys_follow_its_seed(void **state)
     uint64_t with_own = 0, with_other = 0;
     struct pawl_rl_backend own = {record_principal_key, &with_own, pawl__seed()};
     struct pawl_rl_backend other = {record_principal_key, &with_other, pawl__seed() ^ 0x1234};
+    struct pawl_engine *e_own, *e_other, *keep = f->e;
+    assert_int_equal(pawl_engine_new_shared(f->p, f->jwks, f->g, f->t, &own, &e_own), PAWL_OK);
+    assert_int_equal(pawl_engine_new_shared(f->p, f->jwks, f->g, f->t, &other, &e_other), PAWL_OK);
     speed(f, V1, 0, T0 + 100000);
-    pawl_engine_set_ratelimit(f->e, &own);
+    f->e = e_own;
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
-    pawl_engine_set_ratelimit(f->e, &other);
+    f->e = e_other;
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 100000, PAWL_R_ALLOWED);
+    f->e = keep;
     assert_true(with_own != 0 && with_other != 0);
     assert_true(with_own != with_other);
+    pawl_engine_free(e_own);
+    pawl_engine_free(e_other);
 }
 
 static void test_step_up_and_certs(void **state)

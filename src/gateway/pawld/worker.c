@@ -206,13 +206,13 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     struct pawl_engine *e;
     struct pawld_pool *pools = pawld_pools_new(nw);
     struct pawl_jwt_stats st;
-    if (pools == NULL || pawl_engine_new(nw->policy, nw->jwks, nw->grants, w->srv->twin, &e) != PAWL_OK) {
+    if (pools == NULL || pawl_engine_new_shared(nw->policy, nw->jwks, nw->grants, w->srv->twin,
+                                                &w->srv->rl_backend, &e) != PAWL_OK) {
         free(pools);
         pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory\",\"worker\":%u", w->id);
         pawld_world_unref(nw);
         return;
     }
-    pawl_engine_set_ratelimit(e, &w->srv->rl_backend);
     pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
     w->jwt_base.hits += st.hits;
@@ -349,14 +349,13 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     if (w->id == 0) /* one trim serves the whole process */
         uv_timer_start(&w->trim, trim, 1000, 1000);
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
-    if (pawl_engine_new(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
-                        &w->engine) != PAWL_OK ||
+    if (pawl_engine_new_shared(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
+                               &srv->rl_backend, &w->engine) != PAWL_OK ||
         (w->pools = pawld_pools_new(w->world)) == NULL ||
         pawld_metrics_init(&w->metrics, w->world->policy->nroutes) != PAWL_OK) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    pawl_engine_set_ratelimit(w->engine, &srv->rl_backend);
     if (open_listeners(w, err, errlen) != 0)
         return -1;
     if (pthread_create(&w->tid, NULL, run, w) != 0) {
