@@ -249,7 +249,7 @@ static void metrics(struct pawld_conn *c)
         pawld_conn_close(c);
         return;
     }
-    for (unsigned i = 0; i < srv->nworkers; i++) {
+    for (unsigned i = 0, n = atomic_load(&srv->started); i < n; i++) {
         struct pawld_worker *w = &srv->workers[i];
         pthread_mutex_lock(&w->metrics_lock);
         if (w->metrics.nroutes == sum.nroutes) /* a worker mid-reload counts next time */

@@ -156,6 +156,7 @@ static int start(struct pawld_server_state *srv, const char *config)
             fprintf(stderr, "pawld: %s\n", err);
             _exit(1); /* threads already running: no orderly teardown to do */
         }
+        atomic_store(&srv->started, i + 1); /* worker 0 may be serving /metrics already */
     }
     serve(srv, config, &sigs);
     for (unsigned i = 0; i < srv->nworkers; i++)

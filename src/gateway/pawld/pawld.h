@@ -276,6 +276,7 @@ struct pawld_server_state {
     atomic_bool ready;
     struct pawld_worker *workers;
     unsigned nworkers;
+    atomic_uint started;        /* workers[0..started) are set up (their locks too) */
     struct pawld_sinks *sinks;
     struct pawld_replay replay; /* step-up token ids seen, across reloads */
     /* the vehicles' twin, kept across reloads: the link writes, decisions read */
