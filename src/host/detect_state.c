@@ -33,9 +33,14 @@ int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pa
     int c = e == PAWL_OK && bl != NULL ? fgetc(f) : EOF;
     if (c != EOF && ungetc(c, f) == c)
         e = pawl_blocklist_load(bl, fread_all, f, path, &d);
+    bool trailing = e == PAWL_OK && bl != NULL && fgetc(f) != EOF;
     fclose(f);
     if (e != PAWL_OK) {
         pawl_diag_format(&d, err, errlen);
+        return -1;
+    }
+    if (trailing) {
+        snprintf(err, errlen, "%s: bytes after the block list (a damaged file)", path);
         return -1;
     }
     return 0;

@@ -121,7 +121,11 @@ grep -q 'detect.max_blocks are read at start' pawld.log || fail "a reload changi
 
 # 5. a damaged state file: pawld says which file and does not start
 pawld_stop
-head -c 100 detect.state >d && mv d detect.state
+cp detect.state good.state
+printf 'x' >>detect.state # bytes after the block list
+if "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a state file with trailing bytes"; fi
+grep -q "detect.state: bytes after the block list" start.err || fail "trailing bytes: $(cat start.err)"
+head -c 100 good.state >detect.state
 if "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a damaged state file"; fi
 grep -q "detect.state" start.err || fail "the error does not name the file: $(cat start.err)"
 echo "pawld block: findings block principals (proxy and auth_request), kept across a restart, lifted by the admin"
