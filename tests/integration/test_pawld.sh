@@ -279,6 +279,13 @@ printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ncrlnumber = %s\nserial = %s\nn
     "$tmp/cadb/index.txt" "$tmp/cadb/crlnumber" "$tmp/cadb/serial" "$tmp/cadb" >cadb/ca.cnf
 openssl ca -config cadb/ca.cnf -revoke certs/client-ota.pem 2>/dev/null &&
     openssl ca -config cadb/ca.cnf -gencrl -out crl-ota.pem 2>/dev/null || fail "cannot make a CRL revoking client-ota"
+reloads() { grep -c '"msg":"reloaded"' pawld.log || true; }
+hup_and_wait() { # SIGHUP, then wait until a reload more than before is logged
+    local n
+    n=$(reloads)
+    kill -HUP "$pawld_pid"
+    for _ in $(seq 50); do [ "$(reloads)" -gt "$n" ] && break; sleep 0.1; done
+}
 keptalive() { # out port cert key: two requests on one connection, the second once ./go exists
     rm -f go
     $py "$here/tls_keepalive.py" "$2" "$3" "$4" go >"$1" 2>&1 &
@@ -286,22 +293,18 @@ keptalive() { # out port cert key: two requests on one connection, the second on
     for _ in $(seq 50); do grep -q '^before:' "$1" && break; sleep 0.1; done
 }
 keptalive revoked.out "$mtls_port" certs/client-ota.pem certs/client-ota.key
-reloads=$(grep -c '"msg":"reloaded"' pawld.log || true)
-cp certs/crl.pem crl-orig.pem && cp crl-ota.pem certs/crl.pem && kill -HUP "$pawld_pid"
-for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$reloads" ] && break; sleep 0.1; done
+cp certs/crl.pem crl-orig.pem && cp crl-ota.pem certs/crl.pem && hup_and_wait
 touch go
 wait $kept || true
 grep -q '^before: HTTP/1.1 200.*svc-ota' revoked.out &&
     grep -q '^after: HTTP/1.1 401.*does not verify since the reload: certificate revoked' revoked.out &&
     grep -q '^then: closed' revoked.out || fail "a revoked certificate on a kept-alive connection: $(cat revoked.out)"
-reloads=$(grep -c '"msg":"reloaded"' pawld.log)
-cp crl-orig.pem certs/crl.pem && kill -HUP "$pawld_pid"
-for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$reloads" ] && break; sleep 0.1; done
+cp crl-orig.pem certs/crl.pem && hup_and_wait
 # the file watch reloads too: the connection below must see no reload
 for _ in $(seq 10); do
-    reloads=$(grep -c '"msg":"reloaded"' pawld.log)
+    n=$(reloads)
     sleep 1
-    [ "$(grep -c '"msg":"reloaded"' pawld.log)" = "$reloads" ] && break
+    [ "$(reloads)" = "$n" ] && break
 done
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key -out short.csr \
     -subj "/O=Example OEM/CN=ota-orchestrator" 2>/dev/null &&
@@ -466,7 +469,7 @@ done
 wait $load || fail "wrk failed: $(cat wrk.out)"
 grep -q 'requests in' wrk.out || fail "wrk did not run: $(cat wrk.out)"
 grep -Eq 'Non-2xx|Socket errors' wrk.out && fail "requests failed across reloads: $(cat wrk.out)"
-[ "$(grep -c '"msg":"reloaded"' pawld.log)" -ge 4 ] || fail "not every reload was applied"
+[ "$(reloads)" -ge 4 ] || fail "not every reload was applied"
 # new connections get the new certificate once the workers switched (a
 # reload under ASan and a loaded CI machine can take a while)
 served=false
@@ -483,14 +486,17 @@ echo "reloads under load: $(grep 'requests in' wrk.out | sed 's/^ *//'), none fa
 
 # A changed file is reloaded without a signal: the stranger's grant goes
 # away when grants2.jsonl is replaced by rename.
+stranger_gets() { # code: wait (4 s at most) until the stranger's request gets it
+    for _ in $(seq 40); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$P$st" -H "Authorization: Bearer $stranger")
+        [ "$code" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 cp grants.jsonl grants3.jsonl
 mv grants3.jsonl grants2.jsonl
-for _ in $(seq 40); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$P$st" -H "Authorization: Bearer $stranger")
-    [ "$code" = 403 ] && break
-    sleep 0.1
-done
-[ "$code" = 403 ] || fail "a replaced grants file was not reloaded (still $code)"
+stranger_gets 403 || fail "a replaced grants file was not reloaded (still $code)"
 # A watched file deleted and written anew (as some tools replace files) is
 # watched again once it is back: the reload while it is missing is refused,
 # the one when it returns takes it (and the stranger's grant with it).
@@ -499,12 +505,7 @@ rm grants2.jsonl
 for _ in $(seq 40); do [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] && break; sleep 0.1; done
 [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] || fail "a deleted grants file did not refuse a reload"
 { cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants2.jsonl
-for _ in $(seq 40); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$P$st" -H "Authorization: Bearer $stranger")
-    [ "$code" = 200 ] && break
-    sleep 0.1
-done
-[ "$code" = 200 ] || fail "a grants file deleted and written anew was not reloaded (still $code)"
+stranger_gets 200 || fail "a grants file deleted and written anew was not reloaded (still $code)"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0.
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &

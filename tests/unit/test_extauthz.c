@@ -4,6 +4,7 @@
 #include "helper_common.h"
 #include "helper_jwt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,46 +294,51 @@ static void test_nginx_client_certificate(void **state)
     assert_int_equal(check(f, &NGINX, "GET", "/authz", junk, 5, &d, detail), PAWL_R_BAD_REQUEST);
 }
 
+/* An Envoy check of GET /v/VIN/status with x-forwarded-client-cert set to
+ * the formatted value. */
+static enum pawl_reason xfcc(struct fx *f, struct pawl_decision *d, char *detail, const char *fmt, ...)
+    PAWL_PRINTF(4, 5);
+static enum pawl_reason xfcc(struct fx *f, struct pawl_decision *d, char *detail, const char *fmt, ...)
+{
+    static char h[8400];
+    va_list ap;
+    int n = snprintf(h, sizeof h, "x-forwarded-client-cert: ");
+    va_start(ap, fmt);
+    vsnprintf(h + n, sizeof h - (size_t)n, fmt, ap);
+    va_end(ap);
+    const char *hs[] = {"Host: pawld", h};
+    return check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", hs, 2, d, detail);
+}
+
 static void test_envoy(void **state)
 {
     struct fx *f = *state;
     struct pawl_decision d;
-    char detail[256], xfcc[8400];
+    char detail[256];
     const char *hs[] = {"Host: pawld", f->auth};
     assert_int_equal(check(f, &ENVOY, "POST", "/authz/v/" VIN "/unlock", hs, 2, &d, detail),
                      PAWL_R_ALLOWED);
     assert_int_equal(check(f, &ENVOY, "POST", "/v/" VIN "/unlock", hs, 2, &d, detail),
                      PAWL_R_BAD_REQUEST);
     assert_non_null(strstr(detail, "path_prefix"));
-    snprintf(xfcc, sizeof xfcc,
-             "x-forwarded-client-cert: By=spiffe://pawl;Hash=00;Cert=\"%s\";Subject=\"CN=telematics,O=OEM\"",
-             f->cert_enc);
-    const char *cert[] = {"Host: pawld", xfcc};
-    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
+    assert_int_equal(xfcc(f, &d, detail, "By=spiffe://pawl;Hash=00;Cert=\"%s\";Subject=\"CN=telematics,O=OEM\"",
+                          f->cert_enc),
                      PAWL_R_ALLOWED);
     assert_string_equal(d.principal.uid, "svc-tcu");
-    snprintf(xfcc, sizeof xfcc, "x-forwarded-client-cert: Hash=00;Cert=\"%s\",Hash=11",
-             f->cert_enc);
-    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
-                     PAWL_R_BAD_REQUEST);
+    assert_int_equal(xfcc(f, &d, detail, "Hash=00;Cert=\"%s\",Hash=11", f->cert_enc), PAWL_R_BAD_REQUEST);
     assert_non_null(strstr(detail, "more than one element"));
     /* a DNS SAN (Envoy writes it unquoted, after Cert=) that names a
      * certificate of its own: refused, not taken */
-    snprintf(xfcc, sizeof xfcc, "x-forwarded-client-cert: Hash=00;Cert=\"%s\";DNS=a.example;Cert=%s",
-             f->cert_enc, f->cert_enc);
-    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
+    assert_int_equal(xfcc(f, &d, detail, "Hash=00;Cert=\"%s\";DNS=a.example;Cert=%s", f->cert_enc,
+                          f->cert_enc),
                      PAWL_R_BAD_REQUEST);
     assert_non_null(strstr(detail, "more than one Cert= field"));
     /* an escaped quote inside a quoted Subject does not end it */
-    snprintf(xfcc, sizeof xfcc,
-             "x-forwarded-client-cert: Hash=00;Cert=\"%s\";Subject=\"CN=a\\\";Cert=\\\"x,O=b\"",
-             f->cert_enc);
-    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", cert, 2, &d, detail),
+    assert_int_equal(xfcc(f, &d, detail, "Hash=00;Cert=\"%s\";Subject=\"CN=a\\\";Cert=\\\"x,O=b\"",
+                          f->cert_enc),
                      PAWL_R_ALLOWED);
     assert_string_equal(d.principal.uid, "svc-tcu");
-    const char *nocert[] = {"Host: pawld", "x-forwarded-client-cert: Hash=00;Subject=\"CN=x\""};
-    assert_int_equal(check(f, &ENVOY, "GET", "/authz/v/" VIN "/status", nocert, 2, &d, detail),
-                     PAWL_R_BAD_REQUEST);
+    assert_int_equal(xfcc(f, &d, detail, "%s", "Hash=00;Subject=\"CN=x\""), PAWL_R_BAD_REQUEST);
 }
 
 static void test_identity_and_body_encoding(void **state)
