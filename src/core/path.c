@@ -17,14 +17,6 @@ static const uint8_t pchar[256] = {
     ['*'] = 1, ['+'] = 1, [','] = 1, ['='] = 1, [':'] = 1, ['@'] = 1,
 };
 
-static int hexv(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static pawl_err reject(struct pawl_diag *d, size_t off, const char *why)
 {
     pawl__diagf(d, "path", 0, (unsigned)off + 1, "%s", why);
@@ -81,8 +73,8 @@ static pawl_err decode_pct(const char *raw, size_t n, size_t i, uint8_t *out, st
     int hi, lo;
     if (i + 2 >= n)
         return reject(d, i, "truncated percent escape");
-    hi = hexv((unsigned char)raw[i + 1]);
-    lo = hexv((unsigned char)raw[i + 2]);
+    hi = pawl__hexval((unsigned char)raw[i + 1]);
+    lo = pawl__hexval((unsigned char)raw[i + 2]);
     if (hi < 0 || lo < 0)
         return reject(d, i, "malformed percent escape");
     *out = (uint8_t)(hi << 4 | lo);

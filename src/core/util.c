@@ -215,20 +215,12 @@ size_t pawl__ctl_scan(const char *p, size_t n, bool del)
     return i;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 pawl_err pawl__unhex(const char *in, size_t inlen, uint8_t *out, size_t n)
 {
     if (inlen != 2 * n)
         return PAWL_EPARSE;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval((unsigned char)in[2 * i]), lo = hexval((unsigned char)in[2 * i + 1]);
+        int hi = pawl__hexval((unsigned char)in[2 * i]), lo = pawl__hexval((unsigned char)in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return PAWL_EPARSE;
         out[i] = (uint8_t)(hi << 4 | lo);

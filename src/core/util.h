@@ -28,6 +28,12 @@ size_t pawl__b64url_encode(const uint8_t *in, size_t n, char *out);
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void pawl__hex(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+static inline int pawl__hexval(unsigned char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
 /* Strict lower/upper-case hex decode of exactly 2*n chars. */
 PAWL_MUST_CHECK pawl_err pawl__unhex(const char *in, size_t inlen, uint8_t *out, size_t n);
 

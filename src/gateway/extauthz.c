@@ -43,14 +43,6 @@ static int header(const struct pawl_http_head *h, const char *name, pawl_str *ou
     return found;
 }
 
-static int unhex(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* %XX decoding (nginx's $ssl_client_escaped_cert, Envoy's XFCC Cert). */
 static bool url_decode(pawl_str s, char *out, size_t cap, size_t *n)
 {
@@ -58,7 +50,8 @@ static bool url_decode(pawl_str s, char *out, size_t cap, size_t *n)
     for (size_t i = 0; i < s.n; i++) {
         char c = s.p[i];
         if (c == '%') {
-            int hi = i + 2 < s.n ? unhex(s.p[i + 1]) : -1, lo = hi >= 0 ? unhex(s.p[i + 2]) : -1;
+            int hi = i + 2 < s.n ? pawl__hexval((unsigned char)s.p[i + 1]) : -1,
+                lo = hi >= 0 ? pawl__hexval((unsigned char)s.p[i + 2]) : -1;
             if (lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);

@@ -1,6 +1,7 @@
 /* see h1.h */
 #include "h1.h"
 #include "blocks.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -266,8 +267,7 @@ static const char *size_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
             return "a chunk extension is over 1024 bytes";
         return NULL;
     }
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int v = pawl__hexval(c);
     if (v >= 0) {
         if (r->ck_left >> 59) /* http-parser refuses it too */
             return "a chunk size is too large";

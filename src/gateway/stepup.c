@@ -138,17 +138,7 @@ bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_
 
 static bool cti_hex(const char *s, uint8_t out[PAWL_EDGE_CTI_LEN])
 {
-    if (s == NULL || strlen(s) != 2 * PAWL_EDGE_CTI_LEN)
-        return false;
-    for (size_t i = 0; i < 2 * PAWL_EDGE_CTI_LEN; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (v < 0)
-            return false;
-        out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] | v) : v << 4);
-    }
-    return true;
+    return s != NULL && pawl__unhex(s, strlen(s), out, PAWL_EDGE_CTI_LEN) == PAWL_OK;
 }
 
 int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
