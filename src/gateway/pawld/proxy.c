@@ -303,18 +303,28 @@ static void header(struct pawl__out *o, pawl_str name, pawl_str value)
 }
 
 /* The client's response head: status, the upstream's end-to-end headers,
- * and framing pawld chooses (length, chunked, or end at close). */
+ * and framing pawld chooses (length, chunked, or end at close); -1 when it
+ * does not fit, or (bad_te) the upstream used a coding other than chunked. */
 static int client_head(struct pawld_upconn *up, char *out, size_t cap)
 {
     struct pawld_conn *c = up->c;
     http_parser *p = &up->parser;
     int status = p->status_code;
     struct pawl__out o = {out, 0, cap, false};
+    unsigned te = 0;
     pawld_status_line(&o, status);
     for (size_t i = 0; i < up->nhdr; i++) {
         pawl_str name = {up->hbuf + up->hdr[i].no, up->hdr[i].nl};
+        pawl_str value = {up->hbuf + up->hdr[i].vo, up->hdr[i].vl};
+        /* pawld decodes chunked only: any other coding would reach the
+         * client stripped of the header that names it */
+        if (pawl__str_ieq_cstr(name, "transfer-encoding") &&
+            (te++ > 0 || !pawl__str_ieq_cstr(value, "chunked"))) {
+            up->bad_te = true;
+            return -1;
+        }
         if (!hop_by_hop(name))
-            header(&o, name, (pawl_str){up->hbuf + up->hdr[i].vo, up->hdr[i].vl});
+            header(&o, name, value);
     }
     bool no_body = c->head_method || status == 204 || status == 304;
     bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
@@ -342,15 +352,6 @@ static int on_resp_headers(http_parser *p)
     struct pawld_upconn *up = p->data;
     if (p->status_code < 200) /* interim answers are dropped (never a body); no upgrades */
         return p->status_code == 101 ? -1 : 1;
-    /* pawld decodes chunked only: any other coding would reach the client
-     * stripped of the header that names it */
-    unsigned te = 0;
-    for (size_t i = 0; i < up->nhdr; i++)
-        if (pawl__str_ieq_cstr((pawl_str){up->hbuf + up->hdr[i].no, up->hdr[i].nl}, "transfer-encoding") &&
-            (te++ > 0 || !pawl__str_ieq_cstr((pawl_str){up->hbuf + up->hdr[i].vo, up->hdr[i].vl}, "chunked")))
-            up->bad_te = true;
-    if (up->bad_te)
-        return -1;
     /* the upstream's header bytes, ": " and CRLF per header, the status line and framing */
     size_t cap = up->hlen + 4 * up->nhdr + 512;
     char *head = pawl_gw_block_alloc(cap, &cap);
