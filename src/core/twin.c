@@ -266,14 +266,17 @@ static pawl_err check_signals(json_t *sigs, const char *where, unsigned lineno, 
 }
 
 /* A line is applied whole or not at all: before the first value is set,
- * every name has its id and the vehicle has a record with room for the
- * signals it does not hold yet (a refused line changes nothing). */
+ * every value's signal has its id (ids[], in the order of sigs) and the
+ * vehicle has a record with room for the signals it does not hold yet (a
+ * refused line changes nothing). A vehicle holds PAWL_TWIN_MAX_SIGNALS, so
+ * a line with more values than that never fits. */
 static pawl_err make_room(struct pawl_twin *t, pawl_str vin, json_t *sigs, const char *where,
-                          unsigned lineno, struct pawl_diag *d)
+                          unsigned lineno, struct pawl_diag *d, uint16_t ids[PAWL_TWIN_MAX_SIGNALS])
 {
+    static const char full[] = "twin is full (twin.max_vehicles or signals per vehicle)";
     const char *name;
     json_t *val;
-    unsigned fresh = 0;
+    unsigned fresh = 0, n = 0;
     struct vehicle *v = pawl_vin_valid(vin) ? vehicle_get(t, vin.p, false) : NULL;
     json_object_foreach(sigs, name, val) {
         if (!json_is_boolean(val) && !json_is_number(val))
@@ -281,15 +284,18 @@ static pawl_err make_room(struct pawl_twin *t, pawl_str vin, json_t *sigs, const
         uint16_t sig = pawl_twin_signal(t, (pawl_str){ name, strlen(name) });
         if (sig == 0)
             return line_err(d, where, lineno, "twin is full (distinct signal names)");
+        if (n == PAWL_TWIN_MAX_SIGNALS)
+            return line_err(d, where, lineno, full);
+        ids[n++] = sig;
         if (v == NULL || sig_slot(v, sig, false) == NULL)
             fresh++;
     }
     if (fresh == 0)
         return PAWL_OK;
     if ((v ? v->n : 0u) + fresh > PAWL_TWIN_MAX_SIGNALS)
-        return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
+        return line_err(d, where, lineno, full);
     if (v == NULL && pawl_vin_valid(vin) && (v = vehicle_get(t, vin.p, true)) == NULL)
-        return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
+        return line_err(d, where, lineno, full);
     if (v != NULL && !reserve(v, v->n + fresh))
         return line_err(d, where, lineno, "out of memory");
     return PAWL_OK;
@@ -300,10 +306,12 @@ static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, i
 {
     const char *name;
     json_t *val;
+    uint16_t ids[PAWL_TWIN_MAX_SIGNALS];
+    unsigned k = 0;
     pawl_err e = check_signals(sigs, where, lineno, d);
-    if (e != PAWL_OK || (e = make_room(t, vin, sigs, where, lineno, d)) != PAWL_OK)
+    if (e != PAWL_OK || (e = make_room(t, vin, sigs, where, lineno, d, ids)) != PAWL_OK)
         return e;
-    json_object_foreach(sigs, name, val) {
+    json_object_foreach(sigs, name, val) { /* the order make_room saw */
         double x;
         if (json_is_boolean(val))
             x = json_is_true(val) ? 1 : 0;
@@ -313,12 +321,7 @@ static pawl_err apply_signals(struct pawl_twin *t, pawl_str vin, json_t *sigs, i
             t->st.skipped_values++;
             continue;
         }
-        uint16_t sig = pawl_twin_signal(t, (pawl_str){ name, strlen(name) });
-        if (sig == 0) {
-            pawl__diagf(d, where, lineno, 0, "signals: '%.80s' is not a VSS path (Vehicle.x.y)", name);
-            return PAWL_EINVAL;
-        }
-        e = pawl_twin_set(t, vin, sig, x, time_ms);
+        e = pawl_twin_set(t, vin, ids[k++], x, time_ms);
         if (e == PAWL_ELIMIT)
             return line_err(d, where, lineno, "twin is full (twin.max_vehicles or signals per vehicle)");
         if (e != PAWL_OK)
