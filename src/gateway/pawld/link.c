@@ -142,9 +142,7 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
          * vehicle's one answer be? */
         twice |= w->used && memcmp(w->cti, cti, 16) == 0 && strcmp(w->vin, vin) == 0;
     }
-    if (twice)
-        slot = MAX_WAITING;
-    if (slot < MAX_WAITING) {
+    if (!twice && slot < MAX_WAITING) {
         struct waiting *w = &st->waiting[slot];
         w->used = true;
         memcpy(w->cti, cti, 16);
