@@ -383,11 +383,29 @@ def case_repeated_step_up():
     r = Reader(s)
     before = len(upstream_saw("repeated-token"))
     s.sendall(req("GET", status_path("?repeated-token"),
-                  "X-Pawl-Command-Token: a\r\nX-Pawl-Command-Token: b\r\n"))
+                  "%s: a\r\n%s: b\r\n" % (E["STEP_UP_HEADER"], E["STEP_UP_HEADER"].lower())))
     st, _, body = r.response()
     check(st == 400 and b"repeated" in body, "two command tokens got %d %r" % (st, body[:80]))
     check(len(upstream_saw("repeated-token")) == before, "the request reached the upstream")
-    return "a repeated X-Pawl-Command-Token was refused with 400"
+    return "a repeated %s was refused with 400" % E["STEP_UP_HEADER"]
+
+
+def case_step_up_lookalikes():
+    """A step-up header named outside X-Pawl- (X-Cmd-Token here): neither it
+    unverified nor its lookalikes (X_Cmd_Token, which CGI-style upstreams
+    read as the same) reach the upstream."""
+    name = E["STEP_UP_HEADER"]
+    check(not name.lower().startswith("x-pawl-"), "the case needs a step-up header outside X-Pawl-")
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?cmd-lookalike"), "%s: forged-1\r\n%s: forged-2\r\nX-Keep: 1\r\n"
+                  % (name.replace("-", "_"), name.upper().replace("-", "_", 1))))
+    check(r.response()[0] == 200, "not allowed")
+    hdrs = [h.lower() for h in upstream_saw("cmd-lookalike")[-1]["headers"]]
+    check(any(h.startswith("x-keep:") for h in hdrs), "an ordinary header was dropped")
+    bad = [h for h in hdrs if "forged" in h]
+    check(not bad, "forwarded: %s" % bad)
+    return "lookalikes of %s were stripped" % name
 
 
 def case_reserved_lookalikes():
