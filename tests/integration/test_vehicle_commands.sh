@@ -6,7 +6,8 @@
 # answers on vehicles/{VIN}/events/command-result; the caller gets the
 # vehicle's verdict. Also: a replay and a token the backend alone signed
 # are refused by the vehicle itself, a missing or mismatched token never
-# leaves pawld, a silent vehicle is a 504 and a lost broker a 503.
+# leaves pawld, a silent vehicle is a 504 (the same token sent again while
+# the first waits: 503, never published) and a lost broker a 503.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}" "${PAWL_SIM_BIN:?}"
 here=$PAWL_SRC/tests/integration
@@ -151,7 +152,18 @@ kill "$sim_pid"
 wait "$sim_pid" 2>/dev/null || true
 sim_pid=
 token lock2.cbor door.lock
-expect "silent vehicle" 504 "$(ask door.lock lock2.cbor)" vehicle_timeout
+sent() { grep -c 'command sent to the vehicle' pawld.log; }
+n=$(sent)
+ask door.lock lock2.cbor >first.status &
+first=$!
+for _ in $(seq 50); do [ "$(sent)" -gt "$n" ] && break; sleep 0.05; done
+[ "$(sent)" = $((n + 1)) ] || fail "the command was not sent to the vehicle: $(tail -3 pawld.log)"
+# the same token while the first waits: the vehicle's one answer could go
+# to either, so the second is refused and never published
+expect "the same token twice at once" 503 "$(ask door.lock lock2.cbor)" 'already waits for the vehicle'
+wait "$first"
+expect "silent vehicle" 504 "$(cat first.status)" vehicle_timeout
+[ "$(sent)" = $((n + 1)) ] || fail "the same token was sent twice"
 # 8. the broker is gone: 503 at once
 mqtt_stop
 for _ in $(seq 50); do grep -q 'vehicle link: disconnected' pawld.log && break; sleep 0.1; done
