@@ -95,7 +95,7 @@ static void use_blocks(struct pawl_blocklist *bl)
     if (n != pawl_blocklist_live(bl, 100))
         abort();
     (void)pawl_blocklist_find(bl, PAWL_BLOCK_PRINCIPAL, (pawl_str){"mallory", 7}, 100);
-    (void)pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, (pawl_str){"1.2.3.4", 7});
+    (void)pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, (pawl_str){"1.2.3.4", 7}, 100);
     for (int i = 0; i < 6; i++) /* over the limit of 4: refused, never dropped */
         (void)pawl_blocklist_add(bl, PAWL_BLOCK_PRINCIPAL, (pawl_str){&"abcdef"[i], 1}, "y", 100, 200);
 }

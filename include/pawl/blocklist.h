@@ -43,8 +43,10 @@ PAWL_MUST_CHECK pawl_err pawl_blocklist_add(struct pawl_blocklist *bl, enum pawl
 const struct pawl_block *pawl_blocklist_find(const struct pawl_blocklist *bl, enum pawl_block_kind kind,
                                              pawl_str subject, int64_t now_ms);
 
-/* Lifts subject's block; false if it had none. */
-bool pawl_blocklist_remove(struct pawl_blocklist *bl, enum pawl_block_kind kind, pawl_str subject);
+/* Lifts subject's block: true if it was live at now_ms; false if it had
+ * none or only an expired one (which is erased all the same). */
+bool pawl_blocklist_remove(struct pawl_blocklist *bl, enum pawl_block_kind kind, pawl_str subject,
+                           int64_t now_ms);
 
 /* Live blocks at now_ms, one per call: start with *it = 0; NULL at the end. */
 const struct pawl_block *pawl_blocklist_next(const struct pawl_blocklist *bl, size_t *it, int64_t now_ms);

@@ -136,15 +136,17 @@ const struct pawl_block *pawl_blocklist_find(const struct pawl_blocklist *bl, en
     return live(b, now_ms) ? b : NULL;
 }
 
-bool pawl_blocklist_remove(struct pawl_blocklist *bl, enum pawl_block_kind kind, pawl_str subject)
+bool pawl_blocklist_remove(struct pawl_blocklist *bl, enum pawl_block_kind kind, pawl_str subject,
+                           int64_t now_ms)
 {
     if (subject.n == 0)
         return false;
     size_t i = slot_of(bl, key_of(kind, subject));
     if (bl->slots[i].key == 0)
         return false;
+    bool was_live = live(&bl->slots[i], now_ms);
     erase(bl, i);
-    return true;
+    return was_live;
 }
 
 const struct pawl_block *pawl_blocklist_next(const struct pawl_blocklist *bl, size_t *it, int64_t now_ms)

@@ -1,6 +1,6 @@
 /* Unit tests for the block list (pawl/blocklist.h): blocks hold for their
- * time and no longer, are extended, lifted, never dropped to make room,
- * and survive a save and load; a damaged file changes nothing. */
+ * time and no longer, are extended, lifted (only while live), never dropped
+ * to make room, and survive a save and load; a damaged file changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +49,12 @@ static void test_hold_and_expire(void **state)
     b = pawl_blocklist_find(bl, PAWL_BLOCK_PRINCIPAL, S("mallory"), 95000);
     assert_int_equal(b->since_ms, 95000);
     assert_int_equal(b->count, 1);
+    /* lifting an expired block lifts nothing (the admin answers 404), and
+     * the stale entry goes: lifting it again is still nothing */
+    assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_PRINCIPAL, S("mallory"), 99000));
+    assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_PRINCIPAL, S("mallory"), 99000));
+    assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), "bola", 1000, 2000), PAWL_OK);
+    assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), 999)); /* not yet begun */
     pawl_blocklist_free(bl);
 }
 
@@ -75,8 +81,8 @@ static void test_full_and_remove(void **state)
     /* removal in the middle of probe runs keeps every other block findable */
     for (int i = 10; i < 50; i += 2) {
         snprintf(name, sizeof name, "10.0.0.%d", i);
-        assert_true(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S(name)));
-        assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S(name)));
+        assert_true(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S(name), 300));
+        assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S(name), 300));
     }
     for (int i = 10; i < 50; i++) {
         snprintf(name, sizeof name, "10.0.0.%d", i);

@@ -276,7 +276,8 @@ int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_st
     if (d == NULL)
         return -1;
     pthread_mutex_lock(&d->lock);
-    bool lifted = pawl_blocklist_remove(d->blocks, principal ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS, subject);
+    bool lifted = pawl_blocklist_remove(d->blocks, principal ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS,
+                                        subject, pawld_wall_ms());
     pthread_mutex_unlock(&d->lock);
     return lifted ? 1 : 0;
 }
