@@ -51,11 +51,12 @@ _Static_assert(sizeof(struct centry) == ENTRY_BYTES, "an entry is four cache lin
  * and the tag come from a keyed 64-bit hash of the token's tail, so the set
  * can be loaded early, and then the matching entry and its copy of the
  * token at once (the copy's address is here, not in the entry). The
- * token's bytes, compared with the copy, decide a hit. */
+ * token's bytes, compared with the copy, decide a hit (for a refusal, the
+ * token's SHA-256: cache_find). */
 struct cset {
     uint32_t tag[WAYS];  /* the token hash's high half */
     uint32_t tick[WAYS]; /* last use (wrapping), for LRU within the set; 0 = empty */
-    char *tok[WAYS];     /* each way's copy of its token (heap), NULL when empty */
+    char *tok[WAYS];     /* each way's copy of its token, or its digest (heap); NULL when empty */
     uint64_t who[WAYS];  /* pawl_key_of(the principal's uid).h, 0 for a refusal: a hint */
 };
 _Static_assert(sizeof(struct cset) == 192, "a set header is three cache lines");
@@ -508,19 +509,43 @@ static void cache_warm(const struct pawl_jwt_verifier *v, struct cslot s, size_t
         }
 }
 
+/* What a way keeps of its token: a copy for an allow; for a refusal only
+ * the token's SHA-256, since anyone can send refusals (8 KiB forgeries with
+ * a random signature), and copies of them held 8 KiB each (review finding:
+ * 441 MiB for 65,536 of them). Tokens a worker allows are as many as the
+ * issuer signs, and their hits stay a plain compare. */
+#define DIGEST_LEN 32
+static bool token_digest(const char *t, size_t n, uint8_t md[DIGEST_LEN])
+{
+    unsigned int len = 0;
+    return EVP_Digest(t, n, md, &len, EVP_sha256(), NULL) == 1 && len == DIGEST_LEN;
+}
+
 /* The entry holding this very token. memcmp's timing is no concern: an
  * entry is compared only when the keyed hash of the presented token's tail
  * (its signature) matches the entry's set and tag, which a forger without
  * the token hits only by chance, and the leading bytes whose match the time
- * could show are the header and payload, which are not secret. */
+ * could show are the header and payload, which are not secret. A refusal's
+ * entry is compared by digest, computed once per lookup when needed. */
 static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, const char *t,
                                  size_t n)
 {
     struct cset *set = &v->sets[s.set];
+    uint8_t md[DIGEST_LEN];
+    int have_md = 0; /* 1: md holds t's digest; -1: it could not be made */
     for (size_t w = 0; w < WAYS; w++) {
         struct centry *e = &v->cache[s.set * WAYS + w];
-        if (set->tick[w] != 0 && set->tag[w] == s.tag && e->tok_n == n &&
-            memcmp(set->tok[w], t, n) == 0) {
+        if (set->tick[w] == 0 || set->tag[w] != s.tag || e->tok_n != n)
+            continue;
+        bool same;
+        if (e->reason == PAWL_R_ALLOWED) {
+            same = memcmp(set->tok[w], t, n) == 0;
+        } else {
+            if (have_md == 0)
+                have_md = token_digest(t, n, md) ? 1 : -1;
+            same = have_md == 1 && memcmp(set->tok[w], md, DIGEST_LEN) == 0;
+        }
+        if (same) {
             set->tick[w] = next_tick(v);
             return e;
         }
@@ -545,13 +570,16 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
     free(set->tok[w]);
     set->tok[w] = NULL;
     e->tok_n = 0;
-    if (!pack(e, r) || (set->tok[w] = malloc(n)) == NULL) {
+    uint8_t md[DIGEST_LEN];
+    bool allowed = r->reason == PAWL_R_ALLOWED;
+    size_t keep = allowed ? n : DIGEST_LEN;
+    if ((!allowed && !token_digest(t, n, md)) || !pack(e, r) || (set->tok[w] = malloc(keep)) == NULL) {
         free(e->spill);
         e->spill = NULL;
         set->tick[w] = 0;
         return NULL;
     }
-    memcpy(set->tok[w], t, n);
+    memcpy(set->tok[w], allowed ? (const void *)t : md, keep);
     e->tok_n = (uint32_t)n;
     set->who[w] = r->reason == PAWL_R_ALLOWED
                       ? pawl_key_of((pawl_str){ r->u.p.uid, strlen(r->u.p.uid) }).h : 0;

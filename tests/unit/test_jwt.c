@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -549,6 +550,47 @@ static void cache_keeps_bad_signatures_bad(void **state)
     pawl_jwt_verifier_free(v);
 }
 
+/* Refusals are what anyone can send, as many as they like: 7 KiB forgeries
+ * (a known kid, a large payload, a signature that fails) are cached, but
+ * each holds a digest of its token, not a copy (review finding: 441 MiB of
+ * copies for 65,536 forgeries). The heap is glibc's (under ASan its
+ * allocator is not counted here, and the test shows nothing). */
+static void cache_refusals_hold_no_copy(void **state)
+{
+    enum { N = 2048 };
+    static char t[PAWL_JWT_TOKEN_MAX];
+    struct pawl_jwt_verifier *v = fresh(N);
+    struct pawl_principal p;
+    (void)state;
+    const char *g = good(2, NULL), *hdr_end = strchr(g, '.'), *sig = strrchr(g, '.') + 1;
+    size_t at = (size_t)(hdr_end - g) + 1, sig_n = strlen(sig);
+    memcpy(t, g, at);
+    memset(t + at, 'A', 7000); /* 5,250 zero bytes: decodes; never parsed, the signature fails first */
+    at += 7000;
+    t[at++] = '.';
+    memcpy(t + at, sig, sig_n + 1);
+    assert_true(at + sig_n < PAWL_JWT_TOKEN_MAX);
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 4; k++) /* in the tail the cache hashes: each its own spot */
+            t[at + sig_n - 12 + k] = b64[(i >> (6 * k)) & 63];
+        assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+    }
+    size_t grew = mallinfo2().uordblks - before.uordblks;
+    assert_true(grew < (size_t)N * 512); /* copies would take about 7 KiB each */
+    assert_int_equal(stats(v).verifications, N);
+    /* the last one again: a hit, by its digest */
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(stats(v).verifications, N);
+    assert_int_equal(stats(v).hits, 1);
+    /* the same signature and length on another payload is not that token */
+    t[at - 2] = 'B';
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(stats(v).verifications, N + 1);
+    pawl_jwt_verifier_free(v);
+}
+
 /* The set is chosen by the token's tail (its signature): a forgery that
  * copies a good token's signature onto another payload lands in the same set
  * and must still be told apart, every time, in either order. */
@@ -974,6 +1016,7 @@ int main(void)
         cmocka_unit_test(cache_lru_within_a_set),
         cmocka_unit_test(cache_packs_long_principals),
         cmocka_unit_test(cache_same_signature_other_payload),
+        cmocka_unit_test(cache_refusals_hold_no_copy),
         cmocka_unit_test(verifier_new_checks),
         cmocka_unit_test(jwks_accepts),
         cmocka_unit_test(jwks_key_rejects),
