@@ -41,7 +41,7 @@ struct pawl_authz_config {
     pawl_str step_up_header; /* the owner co-signed command token, e.g. "X-Pawl-Command-Token" */
 };
 
-#define PAWL_AUTHZ_SUBJECT_MAX 512
+#define PAWL_AUTHZ_SUBJECT_MAX 1025 /* a policy's clients: subject is at most 1024 bytes */
 #define PAWL_AUTHZ_URI_MAX 8192
 
 /* What the engine needs, extracted from a check request. */
@@ -63,6 +63,13 @@ struct pawl_authz_input {
 enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
                                   const struct pawl_http_head *h, int64_t time_ms,
                                   struct pawl_authz_input *in, char *detail, size_t n);
+
+/* The SPKI SHA-256 and RFC 2253 subject of the certificate x (an X509 *,
+ * OpenSSL's struct x509_st), as the policy's clients: map knows them. False
+ * when either cannot be made or the subject needs n bytes or more: never
+ * cut, since a cut subject could be another certificate's whole one. */
+struct x509_st;
+bool pawl_authz_cert_identity(const struct x509_st *x, uint8_t spki[32], char *subject, size_t n);
 
 /* The check response's JSON body for a decision:
  * {"reason":"<name>","detail":"...","status":N} (detail and status only on a

@@ -66,24 +66,29 @@ static bool url_decode(pawl_str s, char *out, size_t cap, size_t *n)
     return true;
 }
 
+/* see pawl/extauthz.h */
+bool pawl_authz_cert_identity(const X509 *x, uint8_t spki[32], char *subject, size_t n)
+{
+    unsigned char *der = NULL;
+    int dn = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    unsigned hn = 0;
+    bool ok = dn > 0 && EVP_Digest(der, (size_t)dn, spki, &hn, EVP_sha256(), NULL) == 1 && hn == 32;
+    OPENSSL_free(der);
+    BIO *b = ok ? BIO_new(BIO_s_mem()) : NULL;
+    int sl = b ? X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) : -1;
+    ok = ok && sl >= 0 && (size_t)sl < n && BIO_read(b, subject, sl) == sl;
+    if (ok)
+        subject[sl] = '\0';
+    BIO_free(b);
+    return ok;
+}
+
 /* SPKI SHA-256 and RFC 2253 subject of a PEM certificate. */
 static bool cert_identity(const char *pem, size_t n, struct pawl_authz_input *in)
 {
     BIO *b = BIO_new_mem_buf(pem, (int)n);
     X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-    unsigned char *der = NULL;
-    int dn = x ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der) : -1;
-    unsigned hn = 0;
-    bool ok = dn > 0 && EVP_Digest(der, (size_t)dn, in->spki, &hn, EVP_sha256(), NULL) == 1;
-    BIO *sb = ok ? BIO_new(BIO_s_mem()) : NULL;
-    if (sb != NULL && X509_NAME_print_ex(sb, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
-        int sl = BIO_read(sb, in->subject, (int)sizeof in->subject - 1);
-        in->subject[sl > 0 ? sl : 0] = '\0';
-    } else {
-        ok = false;
-    }
-    BIO_free(sb);
-    OPENSSL_free(der);
+    bool ok = x != NULL && pawl_authz_cert_identity(x, in->spki, in->subject, sizeof in->subject);
     X509_free(x);
     BIO_free(b);
     ERR_clear_error();

@@ -317,6 +317,17 @@ wait $kept || true
 grep -q '^before: HTTP/1.1 200.*svc-ota' expired.out &&
     grep -q '^after: HTTP/1.1 401.*client certificate has expired' expired.out &&
     grep -q '^then: closed' expired.out || fail "an expired certificate on a kept-alive connection: $(cat expired.out)"
+# A subject over 1024 bytes (the policy's limit) is refused, never cut short
+# to what could be another certificate's whole subject.
+ous=
+for i in $(seq 10 29); do ous+="/OU=$(printf 'x%.0s' $(seq 58))$i"; done
+{ cat cadb/ca.cnf; echo 'organizationalUnitName = optional'; } >cadb/ca-ou.cnf
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout long.key -out long.csr \
+    -subj "/O=Example OEM/CN=ota-orchestrator$ous" 2>/dev/null &&
+    openssl ca -config cadb/ca-ou.cnf -batch -notext -in long.csr -out long.pem -days 1 2>/dev/null ||
+    fail "cannot issue a certificate with a long subject"
+deny 401 unauthenticated --cacert certs/ca.pem --cert long.pem --key long.key "$M$st"
+grep -q 'subject is at most 1024 bytes' body.json || fail "a 1,300-byte subject: $(cat body.json)"
 
 # Slowloris: a head dribbled byte by byte is cut off at the header timeout
 # (1 s) with 408, while another client is served meanwhile.

@@ -44,10 +44,11 @@ struct fx {
     uint8_t spki[32];
 };
 
-/* A self-signed P-256 certificate, subject CN=telematics,O=OEM, as nginx's
- * $ssl_client_escaped_cert would carry it (every byte but unreserved ones
- * %-encoded), and its SPKI SHA-256. */
-static void make_cert(struct fx *f)
+/* A self-signed P-256 certificate, subject CN=telematics,O=OEM (and ous
+ * OUs of 60 bytes each after them), as nginx's $ssl_client_escaped_cert
+ * would carry it (every byte but unreserved ones %-encoded), and its SPKI
+ * SHA-256. */
+static void make_cert(struct fx *f, int ous)
 {
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     X509 *x = X509_new();
@@ -56,6 +57,13 @@ static void make_cert(struct fx *f)
     X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"OEM", -1, -1, 0);
     X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"telematics", -1,
                                -1, 0);
+    for (int i = 0; i < ous; i++) {
+        char ou[61];
+        memset(ou, 'a' + i % 26, 60);
+        ou[60] = '\0';
+        assert_int_equal(X509_NAME_add_entry_by_txt(nm, "OU", MBSTRING_ASC, (const unsigned char *)ou,
+                                                    -1, -1, 0), 1);
+    }
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
     X509_gmtime_adj(X509_getm_notBefore(x), 0);
@@ -108,7 +116,7 @@ static int setup(void **state)
              (long long)(T0 / 1000 + 3600));
     assert_true(th_jwt_sign(f->key, "EdDSA", "k1", NULL, payload, f->tok, sizeof f->tok) > 0);
     snprintf(f->auth, sizeof f->auth, "Authorization: Bearer %s", f->tok);
-    make_cert(f);
+    make_cert(f, 0);
     *state = f;
     return 0;
 }
@@ -294,6 +302,35 @@ static void test_nginx_client_certificate(void **state)
     assert_int_equal(check(f, &NGINX, "GET", "/authz", junk, 5, &d, detail), PAWL_R_BAD_REQUEST);
 }
 
+/* A subject is never cut short (review finding: cut at 511 bytes, it could
+ * be the whole subject of a policy entry another certificate is meant to
+ * match): up to 1024 bytes, the policy's limit, it is whole; over that,
+ * the certificate header is refused. */
+static void test_nginx_long_subject(void **state)
+{
+    struct fx *f = *state;
+    char detail[256], cert[8300];
+    const char *hs[] = {"Host: pawld", "X-Original-Method: GET", "X-Original-URI: /v/" VIN "/status",
+                        cert, "X-SSL-Client-Verify: SUCCESS"};
+    struct req r;
+    struct pawl_authz_input *in = calloc(1, sizeof *in);
+    for (int ous = 10; ous <= 20; ous += 10) { /* subjects of 659 and 1,299 bytes */
+        make_cert(f, ous);
+        snprintf(cert, sizeof cert, "X-SSL-Client-Cert: %s", f->cert_enc);
+        build(&r, "GET", "/authz", hs, 5);
+        enum pawl_reason got = pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail);
+        if (ous == 10) {
+            assert_int_equal(got, PAWL_R_ALLOWED);
+            assert_int_equal(strlen(in->subject), 10 * 64 + sizeof "CN=telematics,O=OEM" - 1);
+            assert_non_null(strstr(in->subject, ",CN=telematics,O=OEM"));
+        } else {
+            assert_int_equal(got, PAWL_R_BAD_REQUEST);
+        }
+    }
+    free(in);
+    make_cert(f, 0);
+}
+
 /* An Envoy check of GET /v/VIN/status with x-forwarded-client-cert set to
  * the formatted value. */
 static enum pawl_reason xfcc(struct fx *f, struct pawl_decision *d, char *detail, const char *fmt, ...)
@@ -372,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_nginx_missing_or_repeated),
         cmocka_unit_test(test_client_address),
         cmocka_unit_test(test_nginx_client_certificate),
+        cmocka_unit_test(test_nginx_long_subject),
         cmocka_unit_test(test_envoy),
         cmocka_unit_test(test_identity_and_body_encoding),
     };

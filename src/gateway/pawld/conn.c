@@ -349,7 +349,10 @@ int pawld_conn_peer(struct pawld_conn *c, uint8_t spki[32], char *subject, size_
         c->peer_until = pawld_io_peer_until(&c->io);
     if (pawld_wall_ms() / 1000 > c->peer_until)
         return snprintf(why, whyn, "the client certificate has expired"), -1;
-    return pawld_io_peer(&c->io, spki, subject, n) ? 1 : 0;
+    if (!pawld_io_peer(&c->io, spki, subject, n)) /* never an identity cut short */
+        return snprintf(why, whyn, "the client certificate's SPKI or subject cannot be read "
+                                   "(a subject is at most %zu bytes)", n - 1), -1;
+    return 1;
 }
 
 /* ---- requests ----------------------------------------------------------- */

@@ -502,21 +502,7 @@ bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t 
     if (io->ssl == NULL || SSL_get_verify_result(io->ssl) != X509_V_OK)
         return false;
     X509 *cert = SSL_get0_peer_certificate(io->ssl);
-    if (cert == NULL)
-        return false;
-    unsigned char *der = NULL;
-    int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-    unsigned int mdlen = 0;
-    bool ok = len > 0 && EVP_Digest(der, (size_t)len, spki, &mdlen, EVP_sha256(), NULL) == 1;
-    OPENSSL_free(der);
-    BIO *b = BIO_new(BIO_s_mem());
-    int sl = b ? X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) : -1;
-    if (sl < 0 || (size_t)sl >= n) {
-        ok = false;
-    } else {
-        int r = BIO_read(b, subject, sl);
-        subject[r > 0 ? r : 0] = '\0';
-    }
-    BIO_free(b);
+    bool ok = cert != NULL && pawl_authz_cert_identity(cert, spki, subject, n);
+    ERR_clear_error();
     return ok;
 }

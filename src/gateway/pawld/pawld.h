@@ -171,7 +171,8 @@ void pawld_io_close(struct pawld_io *io);
 void pawld_io_pause(struct pawld_io *io);
 void pawld_io_resume(struct pawld_io *io);
 /* The verified peer certificate's SPKI SHA-256 and RFC 2253 subject;
- * false when there is none (or it did not verify). */
+ * false when there is none (or it did not verify, or its subject needs n
+ * bytes or more: pawl_authz_cert_identity). */
 bool pawld_io_peer(struct pawld_io *io, uint8_t spki[32], char *subject, size_t n);
 /* The verified peer certificate's notAfter in UNIX seconds; INT64_MAX when
  * there is none. */
@@ -390,8 +391,8 @@ void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
 /* The client certificate's identity for the request being decided: 1 with
  * spki and subject set, 0 when there is none to use, -1 when the
  * connection may not go on (the certificate expired, or no longer verifies
- * with the CAs and CRLs of a reload, or a reload made it required) with
- * why set. */
+ * with the CAs and CRLs of a reload, or a reload made it required, or its
+ * subject does not fit in n bytes) with why set. */
 int pawld_conn_peer(struct pawld_conn *c, uint8_t spki[32], char *subject, size_t n, char *why,
                     size_t whyn);
 /* Hold c's output until the worker's decisions are written; then release
