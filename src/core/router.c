@@ -181,11 +181,34 @@ nomem:
     return -1;
 }
 
+/* A parameter named twice in template t ("/v/{vin}/share/{vin}"): its
+ * name, else NULL. Which one would the grant check and which one would the
+ * upstream bind? (review finding: the grant was checked on the last, an
+ * upstream may act on the first). */
+static const char *repeated_param(const char *t, size_t *len)
+{
+    for (const char *a = strstr(t, "/{"); a != NULL; a = strstr(a + 1, "/{")) {
+        size_t an = strcspn(a + 1, "/");
+        for (const char *b = strstr(a + 1, "/{"); b != NULL; b = strstr(b + 1, "/{"))
+            if (strcspn(b + 1, "/") == an && memcmp(a + 1, b + 1, an) == 0) {
+                *len = an;
+                return a + 1;
+            }
+    }
+    return NULL;
+}
+
 pawl_err pawl__router_add(struct pawl_router *r, struct pawl_route *routes, uint32_t idx,
                           const char *vehicle_param, char *err, size_t errlen)
 {
     struct pawl_route *rt = &routes[idx];
     rt->vehicle_seg = -1;
+    size_t rn;
+    const char *rep = repeated_param(rt->path, &rn);
+    if (rep != NULL) {
+        snprintf(err, errlen, "path template names the parameter '%.*s' twice", (int)rn, rep);
+        return PAWL_EINVAL;
+    }
     int32_t node = insert_path(r, rt, vehicle_param, err, errlen);
     if (node < 0)
         return PAWL_EINVAL;

@@ -106,6 +106,12 @@ static void test_route_semantics_rejected(void **s)
                "t.yaml:6:5:", "bad literal segment");
     load_fails(HDR "routes:\n  - {id: a, path: '/v/{v-in}', methods: [GET], capability: read, roles: [owner]}\n",
                "t.yaml:6:5:", "bad parameter segment");
+    /* which {vin} would the grant check, which one the upstream bind? */
+    load_fails(HDR "routes:\n  - {id: a, path: '/v/{vin}/share/{vin}', methods: [GET], capability: read, "
+                   "roles: [owner], vehicle: vin}\n",
+               "t.yaml:6:5:", "names the parameter '{vin}' twice");
+    load_fails(HDR "routes:\n  - {id: a, path: '/v/{id}/x/{id}', methods: [GET], capability: read, roles: [owner]}\n",
+               "t.yaml:6:5:", "names the parameter '{id}' twice");
 }
 
 static void test_dangerous_yaml(void **s)
