@@ -423,58 +423,92 @@ static int stop_syncer(struct pawl_audit_log *l, char *err, size_t errlen)
 }
 
 /* Background mode: the checkpoint line goes to the syncer (replacing one
- * it has not reached yet: the newer covers it). A failure it reported
- * earlier makes this log unusable now. */
-static int hand_to_syncer(struct pawl_audit_log *l, const char *line, size_t n, char *err,
-                          size_t errlen)
+ * it has not reached yet: the newer covers it). The records it closes are
+ * written already, so this cannot fail them: a failure (here, out of
+ * memory, or the syncer's own) shows at the next flush, before it writes. */
+static void hand_to_syncer(struct pawl_audit_log *l, const char *line, size_t n)
 {
     struct syncer *sy = l->sy;
     char *copy = malloc(n ? n : 1);
-    int rc = 0;
     if (copy != NULL)
         memcpy(copy, line, n);
     pthread_mutex_lock(&sy->m);
-    if (sy->failed || copy == NULL) {
-        snprintf(err, errlen, "%s", copy == NULL ? "out of memory" : sy->msg);
-        free(copy);
-        rc = -1;
-    } else {
+    if (copy == NULL && !sy->failed) {
+        sy->failed = true;
+        snprintf(sy->msg, sizeof sy->msg, "%s: out of memory handing a checkpoint to the sync thread",
+                 l->path);
+    }
+    if (copy != NULL && !sy->failed) {
         free(sy->line);
         sy->line = copy;
         sy->len = n;
         pthread_cond_signal(&sy->cv);
+    } else {
+        free(copy);
     }
     pthread_mutex_unlock(&sy->m);
-    if (rc != 0)
-        l->broken = true;
-    return rc;
 }
 
-/* Write out l->buf; a checkpoint in it is fsynced, then anchored (in the
- * background when the log is in background mode). */
-static int flush(struct pawl_audit_log *l, const struct pawl_audit_emit *em, char *err, size_t errlen)
+/* A checkpoint the syncer could not make durable: true, with why in err. */
+static bool syncer_failed(struct pawl_audit_log *l, char *err, size_t errlen)
 {
-    if (em->checkpoint && l->sy != NULL) {
-        if (pawl__write_all(l->fd, l->buf.p, l->buf.len) != 0) {
-            l->broken = true;
-            snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
-            l->buf.len = 0;
-            return -1;
-        }
-        int rc = hand_to_syncer(l, l->buf.p + em->cp_off, em->cp_len, err, errlen);
-        l->buf.len = 0;
-        return rc;
-    }
-    if (pawl__write_all(l->fd, l->buf.p, l->buf.len) != 0 ||
-        ((em->checkpoint || l->fsync_each) && fsync(l->fd) != 0)) {
+    if (l->sy == NULL)
+        return false;
+    pthread_mutex_lock(&l->sy->m);
+    bool failed = l->sy->failed;
+    if (failed)
+        snprintf(err, errlen, "%s", l->sy->msg);
+    pthread_mutex_unlock(&l->sy->m);
+    return failed;
+}
+
+/* Write out l->buf, whole or not at all; a checkpoint in it (em) is then
+ * fsynced and anchored (by the syncer in background mode). before is the
+ * writer as it was before the records in l->buf were chained. A failed or
+ * short write (a full disk) is cut back off the file and the writer set back
+ * to before: the log holds none of those records, so the caller may answer
+ * them as not written, and stays usable (the next append tries again). The
+ * log is unusable (broken) only when cutting back fails, a checkpoint cannot
+ * be made durable, or an earlier one could not (found before writing). */
+static int flush(struct pawl_audit_log *l, const struct pawl_audit_writer *before,
+                 const struct pawl_audit_emit *em, char *err, size_t errlen)
+{
+    size_t n = l->buf.len;
+    struct stat st;
+    l->buf.len = 0;
+    if (syncer_failed(l, err, errlen)) {
         l->broken = true;
-        snprintf(err, errlen, "%s: write failed: %s", l->path, strerror(errno));
-        l->buf.len = 0;
+        l->w = *before;
         return -1;
     }
-    int rc = em->checkpoint ? write_anchor(l, l->buf.p + em->cp_off, em->cp_len, err, errlen) : 0;
-    l->buf.len = 0;
-    return rc;
+    if (fstat(l->fd, &st) != 0) {
+        snprintf(err, errlen, "%s: fstat: %s", l->path, strerror(errno));
+        l->w = *before;
+        return -1;
+    }
+    if (pawl__write_all(l->fd, l->buf.p, n) != 0) {
+        int e = errno;
+        if (ftruncate(l->fd, st.st_size) == 0) {
+            l->w = *before;
+            snprintf(err, errlen, "%s: write failed: %s (cut back: none of these records is in it)",
+                     l->path, strerror(e));
+        } else {
+            l->broken = true;
+            snprintf(err, errlen, "%s: write failed: %s, and cutting it back failed: %s", l->path,
+                     strerror(e), strerror(errno));
+        }
+        return -1;
+    }
+    if (em->checkpoint && l->sy != NULL) {
+        hand_to_syncer(l, l->buf.p + em->cp_off, em->cp_len);
+        return 0;
+    }
+    if ((em->checkpoint || l->fsync_each) && fsync(l->fd) != 0) {
+        l->broken = true;
+        snprintf(err, errlen, "%s: fsync failed: %s", l->path, strerror(errno));
+        return -1;
+    }
+    return em->checkpoint ? write_anchor(l, l->buf.p + em->cp_off, em->cp_len, err, errlen) : 0;
 }
 
 /* Move the bytes after the last complete line to <path>.torn.<off>[.<i>]. */
@@ -560,12 +594,13 @@ static int resume_log(struct pawl_audit_log *l, const uint8_t *pub, char *err, s
     if (s.torn && move_torn(l, s.torn_off, s.torn_len, err, errlen) != 0)
         goto out;
     if (empty) { /* an empty file (or a torn genesis): start the chain */
+        struct pawl_audit_writer before = l->w;
         if (pawl_audit_genesis(&l->w, now_ms(), &l->buf, &d) != PAWL_OK) {
             snprintf(err, errlen, "%s: %s", l->path, d.msg);
             goto out;
         }
         em.checkpoint = false;
-        if (flush(l, &em, err, errlen) != 0 || fsync(l->fd) != 0)
+        if (flush(l, &before, &em, err, errlen) != 0 || fsync(l->fd) != 0)
             goto out;
         rc = 0;
         goto out;
@@ -639,7 +674,7 @@ int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned eve
     }
     l->fd = -1;
     l->fsync_each = fsync_each;
-    pawl_audit_buf_init(&l->buf, 2 * PAWL_AUDIT_LINE_MAX);
+    pawl_audit_buf_init(&l->buf, PAWL_AUDIT_BATCH_MAX);
     l->path = strdup(path);
     l->anchor = malloc(plen + sizeof ".anchor");
     if (l->path == NULL || l->anchor == NULL) {
@@ -673,15 +708,25 @@ out:
     return rc;
 }
 
+/* The message for an append to a log that an I/O error made unusable. */
+static int refuse_broken(struct pawl_audit_log *l, char *err, size_t errlen)
+{
+    char why[512];
+    if (syncer_failed(l, why, sizeof why))
+        snprintf(err, errlen, "%s: unusable since: %s", l->path, why);
+    else
+        snprintf(err, errlen, "%s: unusable after an I/O error; close and reopen it", l->path);
+    return -1;
+}
+
 int pawl_audit_log_append(struct pawl_audit_log *l, int64_t time_ms, const char *kind,
                           const char *body_json, size_t n, char *err, size_t errlen)
 {
     struct pawl_audit_emit em;
     struct pawl_diag d;
-    if (l->broken) {
-        snprintf(err, errlen, "%s: unusable after an I/O error; close and reopen it", l->path);
-        return -1;
-    }
+    if (l->broken)
+        return refuse_broken(l, err, errlen);
+    struct pawl_audit_writer before = l->w;
     l->buf.len = 0;
     memset(&d, 0, sizeof d);
     pawl_err e = pawl_audit_append(&l->w, time_ms, kind, body_json, n, &l->buf, &em, &d);
@@ -693,43 +738,45 @@ int pawl_audit_log_append(struct pawl_audit_log *l, int64_t time_ms, const char 
         snprintf(err, errlen, "%s", d.msg[0] ? d.msg : pawl_err_str(e));
         return 1;
     }
-    return flush(l, &em, err, errlen);
+    return flush(l, &before, &em, err, errlen);
 }
 
 int pawl_audit_log_append_many(struct pawl_audit_log *l, const struct pawl_audit_item *items,
                                size_t n, char *err, size_t errlen)
 {
-    struct pawl_audit_emit em = {0};
+    struct pawl_audit_emit em, last = {0};
     struct pawl_diag d;
-    if (l->broken) {
-        snprintf(err, errlen, "%s: unusable after an I/O error; close and reopen it", l->path);
-        return -1;
-    }
+    if (l->broken)
+        return refuse_broken(l, err, errlen);
+    struct pawl_audit_writer before = l->w;
     l->buf.len = 0;
     for (size_t i = 0; i < n; i++) {
         memset(&d, 0, sizeof d);
+        memset(&em, 0, sizeof em);
         pawl_err e = items[i].dumped
                          ? pawl_audit_append_dumped(&l->w, items[i].time_ms, items[i].kind,
                                                     items[i].body, items[i].n, &l->buf, &em, &d)
                          : pawl_audit_append(&l->w, items[i].time_ms, items[i].kind, items[i].body,
                                              items[i].n, &l->buf, &em, &d);
-        if (e != PAWL_OK) {
-            /* what is in the buffer is chained: write it before reporting */
-            struct pawl_audit_emit none = {0};
-            if (l->buf.len > 0 && flush(l, &none, err, errlen) != 0)
-                return -1;
+        if (e == PAWL_ENOMEM || e == PAWL_ECRYPTO || (e == PAWL_ELIMIT && l->buf.len > 0)) {
+            /* the batch is refused whole: nothing of it was written */
+            l->w = before;
+            l->buf.len = 0;
             snprintf(err, errlen, "%s: %s", l->path, d.msg[0] ? d.msg : pawl_err_str(e));
-            return e == PAWL_ENOMEM || e == PAWL_ECRYPTO ? -1 : 1;
+            return -1;
         }
-        /* a checkpoint is written (and fsynced, and anchored) where it falls;
-         * a full buffer is written before it could overflow */
-        if (em.checkpoint || l->buf.len > PAWL_AUDIT_LINE_MAX) {
-            if (flush(l, &em, err, errlen) != 0)
+        if (e != PAWL_OK) { /* a refused record: those before it are written, the rest not */
+            char why[sizeof d.msg];
+            snprintf(why, sizeof why, "%s", d.msg[0] ? d.msg : pawl_err_str(e));
+            if (l->buf.len > 0 && flush(l, &before, &last, err, errlen) != 0)
                 return -1;
-            memset(&em, 0, sizeof em);
+            snprintf(err, errlen, "%s: %s", l->path, why);
+            return 1;
         }
+        if (em.checkpoint) /* only the last one needs anchoring: it covers the others */
+            last = em;
     }
-    return l->buf.len > 0 ? flush(l, &em, err, errlen) : 0;
+    return l->buf.len > 0 ? flush(l, &before, &last, err, errlen) : 0;
 }
 
 int pawl_audit_log_close(struct pawl_audit_log *l, int64_t time_ms, char *err, size_t errlen)
@@ -744,11 +791,12 @@ int pawl_audit_log_close(struct pawl_audit_log *l, int64_t time_ms, char *err, s
         rc = -1;
     }
     if (!l->broken) {
+        struct pawl_audit_writer before = l->w;
         l->buf.len = 0;
         if (pawl_audit_checkpoint(&l->w, time_ms, &l->buf, &em, &d) != PAWL_OK) {
             snprintf(err, errlen, "%s: final checkpoint: %s", l->path, d.msg);
             rc = -1;
-        } else if (flush(l, &em, err, errlen) != 0 || fsync(l->fd) != 0) {
+        } else if (flush(l, &before, &em, err, errlen) != 0 || fsync(l->fd) != 0) {
             rc = -1;
         }
     }

@@ -29,15 +29,22 @@ int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned eve
 
 /* Append one record (kind [a-z_]{1,32}; body a JSON object of n bytes),
  * followed by a checkpoint when one is due. Returns 0; 1 when the record is
- * refused (bad body or kind; the log is unchanged and stays usable); -1 on an
- * I/O error (the log is then unusable: close it and open it again). */
+ * refused (bad body or kind; the log is unchanged and stays usable); -1 when
+ * it could not be written (err says why). After -1 the file holds none of it:
+ * a failed or short write (a full disk) is cut back off, and the next append
+ * tries again; only when that cut fails, or a checkpoint could not be made
+ * durable, is the log unusable (every append then fails: close it and open it
+ * again). */
 int pawl_audit_log_append(struct pawl_audit_log *log, int64_t time_ms, const char *kind,
                           const char *body_json, size_t n, char *err, size_t errlen);
 
-/* Several records at once, in order, with one write (plus one write, fsync
- * and anchor per checkpoint that falls among them). Returns like
- * pawl_audit_log_append: on 1 (a refused record) the records before it are
- * written and the rest are not. */
+/* Several records at once, in order, with one write of them all and the
+ * checkpoints that fall among them (the last one is fsynced and anchored).
+ * Returns like pawl_audit_log_append: on -1 none of them is written; on 1 (a
+ * refused record) the records before it are written and the rest are not.
+ * A batch whose lines need more than PAWL_AUDIT_BATCH_MAX bytes is refused
+ * whole (-1). */
+#define PAWL_AUDIT_BATCH_MAX (32u << 20)
 struct pawl_audit_item {
     int64_t time_ms;
     const char *kind;
@@ -51,8 +58,9 @@ int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_aud
 /* From now on checkpoints are made durable (fsync, then <path>.anchor) by a
  * thread of the log's own while appends go on, instead of before append
  * returns: records are written (not fsynced) either way, and a background
- * failure makes the next append fail. For a server whose threads must not
- * wait for the disk. Returns 0, or -1 with err. */
+ * failure makes the next append fail before it writes anything (and the log
+ * unusable). For a server whose threads must not wait for the disk.
+ * Returns 0, or -1 with err. */
 int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, char *err, size_t errlen);
 
 /* Write the final checkpoint (when a record is unsigned), fsync, release the

@@ -1,0 +1,133 @@
+/* Unit tests for the audit trail on disk (src/host/audit_log.h) when writes
+ * fail: a batch that does not fit (a full disk, simulated with RLIMIT_FSIZE,
+ * which fails writes past a size with EFBIG as ENOSPC would) leaves none of
+ * its records in the file, the log stays usable, and once there is room the
+ * chain goes on and verifies. A batch is answered as written only if it is. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "audit_log.h"
+
+static char dir[64], log_path[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/pawl-test-audit-log-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(log_path, sizeof log_path, "%s/audit.log", dir);
+    signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static off_t size_of(const char *p)
+{
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return st.st_size;
+}
+
+static void set_fsize(rlim_t n)
+{
+    struct rlimit r;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &r), 0);
+    r.rlim_cur = n < r.rlim_max ? n : r.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+/* n decision records of about 600 bytes each, tagged with tag */
+static int append(struct pawl_audit_log *l, const char *tag, int n, char *err, size_t errlen)
+{
+    static char bodies[8][700];
+    struct pawl_audit_item items[8];
+    assert_true(n <= 8);
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(bodies[i], sizeof bodies[i], "{\"id\":\"%s-%d\",\"pad\":\"%0560d\"}", tag, i, 0);
+        items[i] = (struct pawl_audit_item){1700000000000 + i, "decision", bodies[i], (size_t)len, false};
+    }
+    return pawl_audit_log_append_many(l, items, (size_t)n, err, errlen);
+}
+
+static void test_full_disk_keeps_none_of_a_batch(void **state)
+{
+    (void)state;
+    char err[512], key[4200];
+    struct pawl_audit_log *l;
+    const char *src = getenv("PAWL_SRC");
+    assert_non_null(src);
+    snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", src);
+    assert_int_equal(pawl_audit_log_open(log_path, key, 0, -1, false, &l, err, sizeof err), 0);
+    assert_int_equal(append(l, "a", 4, err, sizeof err), 0);
+    off_t after_a = size_of(log_path);
+    /* room for about one record more: the next batch of four is cut short */
+    set_fsize((rlim_t)after_a + 700);
+    assert_int_equal(append(l, "b", 4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "none of these records is in it"));
+    assert_int_equal(size_of(log_path), after_a);
+    assert_int_equal(append(l, "c", 4, err, sizeof err), -1); /* still full: still nothing */
+    assert_int_equal(size_of(log_path), after_a);
+    /* room again: the chain goes on from batch a */
+    set_fsize(RLIM_INFINITY);
+    assert_int_equal(append(l, "d", 4, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_close(l, 1700000001000, err, sizeof err), 0);
+    /* whole and verified; no record of b or c */
+    uint8_t pub[PAWL_AUDIT_KEY_LEN];
+    EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
+    assert_non_null(k);
+    EVP_PKEY_free(k);
+    int fd = open(log_path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct pawl__audit_scan s;
+    char anchor[160];
+    snprintf(anchor, sizeof anchor, "%s.anchor", log_path);
+    int rc = pawl__audit_scan(fd, log_path, pub, anchor, true, &s);
+    if (rc != 0)
+        fail_msg("%s", s.msg);
+    assert_false(s.torn);
+    pawl__audit_scan_free(&s);
+    close(fd);
+    FILE *f = fopen(log_path, "r");
+    char line[2048];
+    int a = 0, d = 0, bc = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        a += strstr(line, "\"id\":\"a-") != NULL;
+        d += strstr(line, "\"id\":\"d-") != NULL;
+        bc += strstr(line, "\"id\":\"b-") != NULL || strstr(line, "\"id\":\"c-") != NULL;
+    }
+    fclose(f);
+    assert_int_equal(a, 4);
+    assert_int_equal(d, 4);
+    assert_int_equal(bc, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_disk_keeps_none_of_a_batch),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
