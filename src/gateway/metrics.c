@@ -51,6 +51,7 @@ void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *sr
     dst->upstream_timeouts += src->upstream_timeouts;
     dst->client_timeouts += src->client_timeouts;
     dst->connections_refused += src->connections_refused;
+    dst->unrecorded += src->unrecorded;
     dst->jwt_cache_hits += src->jwt_cache_hits;
     dst->jwt_cache_misses += src->jwt_cache_misses;
 }
@@ -162,6 +163,10 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "# HELP pawld_connections_refused_total Connections closed at once: a worker held "
          "max_connections.\n"
          "# TYPE pawld_connections_refused_total counter\npawld_connections_refused_total %llu\n"
+         "# HELP pawld_unrecorded_total Decisions answered 503 instead because the audit trail or "
+         "the OCSF stream could not be written (they are in neither; pawld_requests_total counts "
+         "them as decided).\n"
+         "# TYPE pawld_unrecorded_total counter\npawld_unrecorded_total %llu\n"
          "# HELP pawld_telemetry_total Vehicle-link telemetry lines, applied to the twin or "
          "refused (implausible, malformed).\n"
          "# TYPE pawld_telemetry_total counter\npawld_telemetry_total{result=\"applied\"} %llu\n"
@@ -169,6 +174,7 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
          (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused,
+         (unsigned long long)m->unrecorded,
          (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused);
     if (o.full)
         return 0;

@@ -26,6 +26,7 @@ struct pawld_metrics {
     uint64_t upstream_errors, upstream_timeouts, client_timeouts;
     uint64_t jwt_cache_hits, jwt_cache_misses;
     uint64_t connections_refused;
+    uint64_t unrecorded; /* decisions refused (503) because their records could not be written */
     uint64_t telemetry_applied, telemetry_refused; /* process-wide; set by the renderer's caller */
 };
 

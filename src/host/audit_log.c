@@ -708,6 +708,20 @@ out:
     return rc;
 }
 
+bool pawl_audit_log_usable(struct pawl_audit_log *l, char *why, size_t n)
+{
+    char err[512];
+    if (syncer_failed(l, err, sizeof err)) {
+        snprintf(why, n, "%s", err);
+        return false;
+    }
+    if (l->broken) {
+        snprintf(why, n, "%s: unusable after an I/O error", l->path);
+        return false;
+    }
+    return true;
+}
+
 /* The message for an append to a log that an I/O error made unusable. */
 static int refuse_broken(struct pawl_audit_log *l, char *err, size_t errlen)
 {

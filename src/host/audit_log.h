@@ -63,6 +63,12 @@ int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_aud
  * Returns 0, or -1 with err. */
 int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, char *err, size_t errlen);
 
+/* False (with why) when appends fail until the log is opened again: an
+ * I/O error that could not be cut back, or a checkpoint the sync thread
+ * could not make durable. Not thread-safe against appends: the caller
+ * serialises them. */
+bool pawl_audit_log_usable(struct pawl_audit_log *log, char *why, size_t n);
+
 /* Write the final checkpoint (when a record is unsigned), fsync, release the
  * lock and free log (always, even on error). Returns 0 or -1. log may be NULL. */
 int pawl_audit_log_close(struct pawl_audit_log *log, int64_t time_ms, char *err, size_t errlen);

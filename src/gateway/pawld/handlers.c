@@ -240,6 +240,23 @@ static void admin_text(struct pawld_conn *c, int status, const char *ctype, cons
 }
 
 /* Sums every worker's counters (each under its own lock) and renders them. */
+/* 200 once the workers serve, 503 while starting, or while the audit trail
+ * cannot be written (every decision is then refused). */
+static void readyz(struct pawld_conn *c)
+{
+    struct pawld_server_state *srv = c->w->srv;
+    char why[512], esc[600], body[700];
+    if (!atomic_load(&srv->ready)) {
+        admin_text(c, 503, "application/json", "{\"status\":\"starting\"}");
+    } else if (!pawld_sinks_ready(srv->sinks, why, sizeof why)) {
+        snprintf(body, sizeof body, "{\"status\":\"audit_unavailable\",\"detail\":\"%s\"}",
+                 pawld_json_escape(why, esc, sizeof esc));
+        admin_text(c, 503, "application/json", body);
+    } else {
+        admin_text(c, 200, "application/json", "{\"status\":\"ready\"}");
+    }
+}
+
 static void metrics(struct pawld_conn *c)
 {
     struct pawld_server_state *srv = c->w->srv;
@@ -337,8 +354,7 @@ void pawld_handle_admin(struct pawld_conn *c, const struct pawl_http_head *h)
     else if (pawl__str_eq(path, "/readyz") && atomic_load(&srv->draining))
         admin_text(c, 503, "application/json", "{\"status\":\"draining\"}");
     else if (pawl__str_eq(path, "/readyz"))
-        admin_text(c, atomic_load(&srv->ready) ? 200 : 503, "application/json",
-                   atomic_load(&srv->ready) ? "{\"status\":\"ready\"}" : "{\"status\":\"starting\"}");
+        readyz(c);
     else if (pawl__str_eq(path, "/metrics"))
         metrics(c);
     else

@@ -126,6 +126,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the workers inherit the mask: only main waits */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), handled as a full disk */
     if ((srv->sinks = pawld_sinks_open(srv->world->cfg, srv->world->dir, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawld: %s\n", err);
         return 1;

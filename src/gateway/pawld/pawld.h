@@ -115,9 +115,16 @@ void pawld_batch_free(struct pawld_batch *b);
 int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawl_event_req *ri,
                  const struct pawl_decision *dec);
 /* Writes b to the OCSF stream and the audit chain (one write each, plus a
- * fsync per checkpoint) and empties it. -1 when either failed. */
+ * fsync per checkpoint) and empties it: both or neither (a failed write is
+ * cut back off its file). -1 when either failed. */
 int pawld_sinks_commit(struct pawld_sinks *s, struct pawld_batch *b);
 bool pawld_sinks_want_events(const struct pawld_sinks *s);
+/* False (with why) while the audit trail cannot be written (every decision
+ * is then answered 503), and for PAWLD_UNREADY_AFTER_FAIL_MS after a batch
+ * could not be written (a full disk): /readyz says so, and says ready again
+ * after that, so that a balancer sends traffic again to try. */
+#define PAWLD_UNREADY_AFTER_FAIL_MS 5000
+bool pawld_sinks_ready(struct pawld_sinks *s, char *why, size_t n);
 /* s as the inside of a JSON string (quotes, backslashes, controls escaped)
  * into out; s and out may be the same buffer. Returns out. */
 char *pawld_json_escape(const char *s, char *out, size_t n);

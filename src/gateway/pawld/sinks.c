@@ -1,13 +1,16 @@
 /* sinks.c: where pawld writes: JSON log lines, the OCSF event stream and
  * the hash-chained audit trail (src/host/audit_log.c). Workers call these
- * from their own threads: stdio locks each FILE per call, and the audit
- * chain, which has one writer, is behind a mutex. */
+ * from their own threads: a log line is one write() to a file opened for
+ * appending, and a batch's OCSF events and audit records are written under
+ * one mutex, both or neither (a failed write is cut back off the file). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,11 +22,15 @@
 #include "vault.h"
 
 struct pawld_sinks {
-    FILE *log;    /* NULL: stderr */
+    int log_fd;   /* -1: stderr */
+    atomic_bool log_torn; /* a line was cut short: the next one starts on a new line */
     int ocsf_fd;  /* -1: none; O_APPEND, one write per batch */
     struct pawl_audit_log *audit;
-    pthread_mutex_t audit_lock;
+    pthread_mutex_t lock; /* the OCSF stream and the audit chain: one batch at a time */
     int64_t last_ms;
+    int64_t fail_ms;      /* under lock: when a batch last could not be written, or 0 */
+    char fail_why[512];   /* under lock: why */
+    char log_path[4200], ocsf_path[4200];
 };
 
 static int64_t wall_ms(void)
@@ -33,15 +40,13 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static FILE *open_append(const char *dir, const char *p, char *err, size_t errlen)
+static int open_append(const char *dir, const char *p, char *path, size_t pathlen, char *err,
+                       size_t errlen)
 {
-    char path[4200];
-    FILE *f = fopen(pawld_path(dir, p, path, sizeof path), "a");
-    if (f == NULL)
-        snprintf(err, errlen, "%s: cannot open for appending", path);
-    else
-        setvbuf(f, NULL, _IOLBF, 1u << 16); /* one write per line: nothing waits in memory */
-    return f;
+    int fd = open(pawld_path(dir, p, path, pathlen), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+    return fd;
 }
 
 struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char *dir, char *err,
@@ -52,17 +57,15 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&s->audit_lock, NULL);
-    s->ocsf_fd = -1;
-    if (cfg->log_json && (s->log = open_append(dir, cfg->log_json, err, errlen)) == NULL)
+    pthread_mutex_init(&s->lock, NULL);
+    s->log_fd = s->ocsf_fd = -1;
+    atomic_init(&s->log_torn, false);
+    if (cfg->log_json &&
+        (s->log_fd = open_append(dir, cfg->log_json, s->log_path, sizeof s->log_path, err, errlen)) < 0)
         goto fail;
-    if (cfg->ocsf) {
-        char path[4200];
-        if ((s->ocsf_fd = open(pawld_path(dir, cfg->ocsf, path, sizeof path), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
-            snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
+    if (cfg->ocsf &&
+        (s->ocsf_fd = open_append(dir, cfg->ocsf, s->ocsf_path, sizeof s->ocsf_path, err, errlen)) < 0)
+        goto fail;
     if (cfg->audit) {
         char path[4200], key[4200];
         pawld_path(dir, cfg->audit, path, sizeof path);
@@ -84,11 +87,11 @@ void pawld_sinks_close(struct pawld_sinks *s)
     char err[512];
     if (s->audit && pawl_audit_log_close(s->audit, wall_ms(), err, sizeof err) != 0)
         fprintf(stderr, "pawld: audit: %s\n", err);
-    if (s->log)
-        fclose(s->log);
+    if (s->log_fd >= 0)
+        close(s->log_fd);
     if (s->ocsf_fd >= 0)
         close(s->ocsf_fd);
-    pthread_mutex_destroy(&s->audit_lock);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -101,9 +104,24 @@ void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, 
         vsnprintf(extra, sizeof extra, extra_fmt, ap);
         va_end(ap);
     }
-    FILE *f = s && s->log ? s->log : stderr;
-    fprintf(f, "{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
-            (long long)wall_ms(), level, extra[0] ? "," : "", extra);
+    char line[sizeof extra + 128];
+    int fd = s && s->log_fd >= 0 ? s->log_fd : STDERR_FILENO;
+    bool torn = s && s->log_fd >= 0 && atomic_load(&s->log_torn);
+    int n = snprintf(line, sizeof line, "%s{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
+                     torn ? "\n" : "", (long long)wall_ms(), level, extra[0] ? "," : "", extra);
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return;
+    if (pawl__write_all(fd, line, (size_t)n) == 0) {
+        if (torn)
+            atomic_store(&s->log_torn, false);
+        return;
+    }
+    if (fd == STDERR_FILENO)
+        return;
+    /* a line lost, or cut short (the next starts on a line of its own): say so where it can be seen */
+    int e = errno;
+    atomic_store(&s->log_torn, true);
+    fprintf(stderr, "pawld: %s: a log line could not be written: %s\n%s", s->log_path, strerror(e), line + torn);
 }
 
 char *pawld_json_escape(const char *s, char *out, size_t n)
@@ -116,6 +134,19 @@ char *pawld_json_escape(const char *s, char *out, size_t n)
     (void)pawl__out_nul(&o); /* cut short when it does not fit, still valid JSON */
     memcpy(out, tmp, o.len + 1);
     return out;
+}
+
+bool pawld_sinks_ready(struct pawld_sinks *s, char *why, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    bool ok = s->audit == NULL || pawl_audit_log_usable(s->audit, why, n);
+    int64_t ago = wall_ms() - s->fail_ms;
+    if (ok && s->fail_ms != 0 && ago < PAWLD_UNREADY_AFTER_FAIL_MS) {
+        snprintf(why, n, "a batch could not be written %lld ms ago: %s", (long long)ago, s->fail_why);
+        ok = false;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
 }
 
 bool pawld_sinks_want_events(const struct pawld_sinks *s)
@@ -144,11 +175,11 @@ int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawl
     return 0;
 }
 
+/* Under s->lock. */
 static int commit_audit(struct pawld_sinks *s, struct pawld_batch *b)
 {
     struct pawl_audit_item items[PAWLD_BATCH_MAX];
     char err[512];
-    pthread_mutex_lock(&s->audit_lock);
     for (size_t i = 0; i < b->nrec; i++) {
         /* the chain's times never go backwards, whichever worker is first */
         int64_t t = b->rec[i].time_ms > s->last_ms ? b->rec[i].time_ms : s->last_ms;
@@ -157,24 +188,63 @@ static int commit_audit(struct pawld_sinks *s, struct pawld_batch *b)
                                             true}; /* pawl_event_dump's compact output */
     }
     int rc = pawl_audit_log_append_many(s->audit, items, b->nrec, err, sizeof err);
-    pthread_mutex_unlock(&s->audit_lock);
-    if (rc != 0)
+    if (rc != 0) {
+        snprintf(s->fail_why, sizeof s->fail_why, "%s", err);
         pawld_log(s, "error", "\"msg\":\"audit append failed\",\"why\":\"%s\"",
                   pawld_json_escape(err, err, sizeof err));
+    }
     return rc == 0 ? 0 : -1;
+}
+
+/* Cuts the OCSF stream back to end bytes (under s->lock): the events of a
+ * batch that was not written whole, so no event stays of a request answered
+ * 503, and no torn line. */
+static void cut_ocsf(struct pawld_sinks *s, off_t end)
+{
+    char file[4400];
+    if (ftruncate(s->ocsf_fd, end) != 0)
+        pawld_log(s, "error", "\"msg\":\"cannot cut the OCSF stream back after a failed batch\","
+                  "\"file\":\"%s\",\"why\":\"%s\"", pawld_json_escape(s->ocsf_path, file, sizeof file),
+                  strerror(errno));
+}
+
+/* Under s->lock: the batch's events, whole or not at all; *end is where the
+ * stream ended before them. */
+static int commit_ocsf(struct pawld_sinks *s, struct pawld_batch *b, off_t *end)
+{
+    struct stat st;
+    bool sized = fstat(s->ocsf_fd, &st) == 0;
+    if (!sized || pawl__write_all(s->ocsf_fd, b->buf, b->len) != 0) {
+        char file[4400];
+        int e = errno;
+        snprintf(s->fail_why, sizeof s->fail_why, "%s: %s", s->ocsf_path, strerror(e));
+        pawld_log(s, "error", "\"msg\":\"writing the OCSF stream failed\",\"file\":\"%s\",\"why\":\"%s\"",
+                  pawld_json_escape(s->ocsf_path, file, sizeof file), strerror(e));
+        if (sized)
+            cut_ocsf(s, st.st_size);
+        return -1;
+    }
+    *end = st.st_size;
+    return 0;
 }
 
 int pawld_sinks_commit(struct pawld_sinks *s, struct pawld_batch *b)
 {
     int rc = 0;
+    off_t end = -1;
     if (b->nrec == 0)
         return 0;
-    if (s->ocsf_fd >= 0 && pawl__write_all(s->ocsf_fd, b->buf, b->len) != 0) {
-        pawld_log(s, "error", "\"msg\":\"writing the OCSF stream failed\"");
+    pthread_mutex_lock(&s->lock);
+    if (s->ocsf_fd >= 0 && commit_ocsf(s, b, &end) != 0)
         rc = -1;
+    if (rc == 0 && s->audit && commit_audit(s, b) != 0) {
+        rc = -1;
+        if (end >= 0)
+            cut_ocsf(s, end);
     }
-    if (s->audit && commit_audit(s, b) != 0)
-        rc = -1;
+    if (rc != 0)
+        s->fail_ms = wall_ms();
+    pthread_mutex_unlock(&s->lock);
     b->nrec = 0;
     b->len = 0;
     return rc;

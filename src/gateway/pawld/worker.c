@@ -140,7 +140,13 @@ static void on_commit(uv_check_t *h)
     struct pawld_worker *w = h->data;
     if (w->batch.nrec == 0 && w->nheld == 0)
         return;
+    size_t nrec = w->batch.nrec;
     bool ok = pawld_sinks_commit(w->sinks, &w->batch) == 0;
+    if (!ok) {
+        pthread_mutex_lock(&w->metrics_lock);
+        w->metrics.unrecorded += nrec;
+        pthread_mutex_unlock(&w->metrics_lock);
+    }
     size_t n = w->nheld;
     w->nheld = 0; /* the batch is empty now: releasing holds nothing new */
     for (size_t i = 0; i < n; i++)

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# pawld when its logs cannot be written (a full disk, simulated with a file
+# size limit on pawld: writes past it fail with EFBIG as they would with
+# ENOSPC): requests are refused with 503 and never forwarded, the audit
+# trail and the OCSF stream hold exactly the requests that were answered
+# (none of the refused ones, no torn line), /readyz says unavailable, and
+# once there is room again pawld serves on without a restart and the trail
+# verifies.
+set -euo pipefail
+: "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+. "$here/lib_pawld.sh"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+example_setup
+cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
+openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
+proxy_port=$(free_port) admin_port=$(free_port)
+cat >pawld.yaml <<EOF
+version: 1
+workers: 2
+policy: policy.yaml
+jwks: jwks.json
+grants: grants.jsonl
+listeners:
+  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
+  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
+upstreams:
+  backend: {servers: ["http://127.0.0.1:$backend_port"]}
+routes: {default: backend}
+logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
+EOF
+# every file pawld writes stops at 96 KiB (the soft limit; raised below)
+(ulimit -S -f 96 && exec "$PAWLD_BIN" --config "$tmp/pawld.yaml" 2>>"$tmp/pawld.stderr") &
+pawld_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
+# load: each of 4 keep-alive clients sends requests until it has seen 20 503s
+# (or 2,000 requests); prints how many were answered 200 and 503
+drive() { # max-503s max-requests
+    $py - "$proxy_port" "$owner" "$1" "$2" <<'PY'
+import http.client, sys, threading
+port, tok, want, most = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+count = {200: 0, 503: 0}
+lock = threading.Lock()
+def client():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    seen = 0
+    for _ in range(most):
+        c.request("GET", "/api/v1/vehicles/1HGCM82633A004352/status", headers={"Authorization": "Bearer " + tok})
+        r = c.getresponse()
+        r.read()
+        with lock:
+            count[r.status] = count.get(r.status, 0) + 1
+        if r.status == 503:
+            seen += 1
+            c.close()  # a refused request ends its connection
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            if seen >= want:
+                break
+ts = [threading.Thread(target=client) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(count.get(200, 0), count.get(503, 0), sum(v for k, v in count.items() if k not in (200, 503)))
+PY
+}
+read -r ok1 refused1 other1 < <(drive 20 2000)
+[ "$other1" = 0 ] || fail "statuses other than 200 and 503: $other1"
+[ "$refused1" -ge 20 ] || fail "the full disk never showed: $ok1 answered, $refused1 refused"
+grep -q '"msg":"audit append failed".*cut back' pawld.log || grep -q '"msg":"writing the OCSF stream failed"' pawld.log ||
+    grep -q 'cannot be written\|could not be written' pawld.stderr ||
+    fail "the failure was not reported: $(tail -3 pawld.log)"
+code=$(curl -s -o ready.json -w '%{http_code}' "http://127.0.0.1:$admin_port/readyz")
+[ "$code" = 503 ] && grep -q audit_unavailable ready.json || fail "/readyz while full: $code $(cat ready.json)"
+curl -s "http://127.0.0.1:$admin_port/metrics" | grep -q '^pawld_unrecorded_total [1-9]' ||
+    fail "the refused decisions are not counted"
+echo "disk full: $ok1 answered, $refused1 refused with 503; /readyz 503"
+# room again: served without a restart
+prlimit --pid "$pawld_pid" --fsize=unlimited:unlimited
+read -r ok2 refused2 other2 < <(drive 1 50)
+[ "$refused2" = 0 ] && [ "$other2" = 0 ] && [ "$ok2" = 200 ] ||
+    fail "after room came back: $ok2 answered, $refused2 refused, $other2 other"
+sleep 5.2 # the time /readyz stays unavailable after the last failure
+code=$(curl -s -o ready.json -w '%{http_code}' "http://127.0.0.1:$admin_port/readyz")
+[ "$code" = 200 ] || fail "/readyz after room came back: $code $(cat ready.json)"
+pawld_stop
+[ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
+# exactly the answered requests, in the trail, the stream and the backend
+answered=$((ok1 + ok2))
+"$PAWL_BIN" audit verify --key audit.pub audit.log >verify.out 2>&1 || fail "the trail does not verify: $(cat verify.out)"
+records=$(grep -c '"kind":"decision"' audit.log)
+[ "$records" = "$answered" ] || fail "$records decisions in the trail, $answered requests answered"
+$py - events.jsonl "$answered" <<'PY' || fail "the OCSF stream"
+import json, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+assert lines[-1] == b"", "the stream does not end in a newline"
+for n, l in enumerate(lines[:-1], 1):
+    json.loads(l)  # a torn line fails here
+assert len(lines) - 1 == int(sys.argv[2]), "%d events, %s answered" % (len(lines) - 1, sys.argv[2])
+PY
+forwarded=$(wc -l <"$backend_rec" | tr -d ' ')
+[ "$forwarded" = "$answered" ] || fail "the backend saw $forwarded requests, $answered were answered"
+echo "disk full: trail verifies; $answered decisions in the trail, the OCSF stream and the backend alike"
+echo "disk full: all passed"
