@@ -42,6 +42,7 @@ struct pawl_audit_log {
     struct pawl_audit_buf buf;
     bool fsync_each, broken;
     struct syncer *sy;   /* NULL: checkpoints are made durable before append returns */
+    char notice[1024];   /* what open repaired (a torn tail, the anchor), or "" */
 };
 
 /* ---- line reader ------------------------------------------------------------- */
@@ -532,8 +533,9 @@ static int move_torn(struct pawl_audit_log *l, uint64_t off, uint64_t len, char 
         goto out;
     if (ftruncate(l->fd, (off_t)off) != 0 || fsync(l->fd) != 0 || fsync_dir(l->path) != 0)
         goto out;
-    fprintf(stderr, "pawl: %s: torn tail: %" PRIu64 " bytes at offset %" PRIu64
-            " moved to %s\n", l->path, len, off, name);
+    snprintf(l->notice, sizeof l->notice, "%s: torn tail: %" PRIu64 " bytes at offset %" PRIu64
+             " moved to %s", l->path, len, off, name);
+    fprintf(stderr, "pawl: %s\n", l->notice);
     rc = 0;
 out:
     if (rc != 0)
@@ -575,6 +577,10 @@ static int refresh_anchor(struct pawl_audit_log *l, struct pawl__audit_scan *s, 
     }
     c[s->last_cp_len] = '\n';
     s->last_cp = c;
+    size_t at = strlen(l->notice);
+    snprintf(l->notice + at, sizeof l->notice - at, "%s%s: %s: anchored the last checkpoint, seq %" PRIu64,
+             at ? "; " : "", l->anchor, s->have_anchor ? "older than the log" : "missing",
+             s->v.last_checkpoint_seq);
     return write_anchor(l, c, s->last_cp_len + 1, err, errlen);
 }
 
@@ -706,6 +712,37 @@ out:
     else
         *out = l;
     return rc;
+}
+
+static int refuse_broken(struct pawl_audit_log *l, char *err, size_t errlen);
+
+int pawl_audit_log_tick(struct pawl_audit_log *l, int64_t now_ms, char *err, size_t errlen)
+{
+    struct stat st;
+    if (l->broken)
+        return refuse_broken(l, err, errlen);
+    if (fstat(l->fd, &st) == 0 && st.st_nlink == 0) {
+        l->broken = true; /* what it still writes would go nowhere */
+        snprintf(err, errlen, "%s was deleted: records written since are lost with it; restart "
+                 "pawld to begin a new trail", l->path);
+        return -1;
+    }
+    if (l->w.since_checkpoint == 0 || l->w.every_ms <= 0 || now_ms - l->w.last_checkpoint_ms < l->w.every_ms)
+        return 0;
+    struct pawl_audit_writer before = l->w;
+    struct pawl_audit_emit em;
+    struct pawl_diag d;
+    l->buf.len = 0;
+    if (pawl_audit_checkpoint(&l->w, now_ms, &l->buf, &em, &d) != PAWL_OK) {
+        snprintf(err, errlen, "%s: checkpoint: %s", l->path, d.msg);
+        return -1;
+    }
+    return flush(l, &before, &em, err, errlen);
+}
+
+const char *pawl_audit_log_notice(const struct pawl_audit_log *l)
+{
+    return l->notice[0] ? l->notice : NULL;
 }
 
 bool pawl_audit_log_usable(struct pawl_audit_log *l, char *why, size_t n)

@@ -63,6 +63,19 @@ int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_aud
  * Returns 0, or -1 with err. */
 int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, char *err, size_t errlen);
 
+/* What opening the log repaired, for the operator to know: a torn tail moved
+ * aside, an anchor that was missing (deleted?) or older than the log and was
+ * written anew from the log's last checkpoint. NULL when nothing. */
+const char *pawl_audit_log_notice(const struct pawl_audit_log *log);
+
+/* Once a second or so: a checkpoint when records are unsigned and every_ms
+ * has passed since the last one (so that a burst followed by quiet does not
+ * leave its records unsigned, and deletable without trace, until traffic
+ * resumes); and a log whose file was deleted becomes unusable (what would be
+ * written goes nowhere). now_ms is the record time (at least the last
+ * record's). Returns 0, or -1 with err. Same serialisation as appends. */
+int pawl_audit_log_tick(struct pawl_audit_log *log, int64_t now_ms, char *err, size_t errlen);
+
 /* False (with why) when appends fail until the log is opened again: an
  * I/O error that could not be cut back, or a checkpoint the sync thread
  * could not make durable. Not thread-safe against appends: the caller

@@ -5,7 +5,8 @@
 # trail and the OCSF stream hold exactly the requests that were answered
 # (none of the refused ones, no torn line), /readyz says unavailable, and
 # once there is room again pawld serves on without a restart and the trail
-# verifies.
+# verifies. Quiet after that, its last records are signed within 10 s. A
+# deleted anchor is written anew at the next start, with a warning.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}"
 here=$PAWL_SRC/tests/integration
@@ -82,6 +83,10 @@ read -r ok2 refused2 other2 < <(drive 1 50)
 sleep 5.2 # the time /readyz stays unavailable after the last failure
 code=$(curl -s -o ready.json -w '%{http_code}' "http://127.0.0.1:$admin_port/readyz")
 [ "$code" = 200 ] || fail "/readyz after room came back: $code $(cat ready.json)"
+# quiet now: within 10 s of the last record a checkpoint signs the tail
+# (before, it waited for the next request)
+for _ in $(seq 60); do tail -1 audit.log | grep -q '"kind":"checkpoint"' && break; sleep 0.2; done
+tail -1 audit.log | grep -q '"kind":"checkpoint"' || fail "the quiet trail's tail stayed unsigned: $(tail -c 200 audit.log)"
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 # exactly the answered requests, in the trail, the stream and the backend
@@ -100,4 +105,11 @@ PY
 forwarded=$(wc -l <"$backend_rec" | tr -d ' ')
 [ "$forwarded" = "$answered" ] || fail "the backend saw $forwarded requests, $answered were answered"
 echo "disk full: trail verifies; $answered decisions in the trail, the OCSF stream and the backend alike"
+# a deleted anchor no longer guards the trail against a rollback: pawld
+# writes it anew at the next start, and says so
+rm audit.log.anchor
+pawld_start "$tmp/pawld.yaml"
+pawld_stop
+grep '"msg":"audit trail repaired at open"' pawld.log | grep -q 'anchor: missing' ||
+    fail "a missing anchor was recreated without a word: $(tail -3 pawld.log)"
 echo "disk full: all passed"

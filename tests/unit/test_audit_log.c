@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -24,6 +25,7 @@
 #include "audit_log.h"
 
 static char dir[64], log_path[128];
+static int64_t t0; /* record times: after the genesis, which the open stamps with the clock */
 
 static int setup(void **state)
 {
@@ -33,6 +35,7 @@ static int setup(void **state)
         return -1;
     snprintf(log_path, sizeof log_path, "%s/audit.log", dir);
     signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+    t0 = (int64_t)time(NULL) * 1000 + 60000;
     return 0;
 }
 
@@ -67,7 +70,7 @@ static int append(struct pawl_audit_log *l, const char *tag, int n, char *err, s
     assert_true(n <= 8);
     for (int i = 0; i < n; i++) {
         int len = snprintf(bodies[i], sizeof bodies[i], "{\"id\":\"%s-%d\",\"pad\":\"%0560d\"}", tag, i, 0);
-        items[i] = (struct pawl_audit_item){1700000000000 + i, "decision", bodies[i], (size_t)len, false};
+        items[i] = (struct pawl_audit_item){t0 + i, "decision", bodies[i], (size_t)len, false};
     }
     return pawl_audit_log_append_many(l, items, (size_t)n, err, errlen);
 }
@@ -93,7 +96,7 @@ static void test_full_disk_keeps_none_of_a_batch(void **state)
     /* room again: the chain goes on from batch a */
     set_fsize(RLIM_INFINITY);
     assert_int_equal(append(l, "d", 4, err, sizeof err), 0);
-    assert_int_equal(pawl_audit_log_close(l, 1700000001000, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_close(l, t0 + 1000, err, sizeof err), 0);
     /* whole and verified; no record of b or c */
     uint8_t pub[PAWL_AUDIT_KEY_LEN];
     EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
@@ -124,10 +127,49 @@ static void test_full_disk_keeps_none_of_a_batch(void **state)
     assert_int_equal(bc, 0);
 }
 
+static size_t lines_of(const char *p, const char *kind)
+{
+    FILE *f = fopen(p, "r");
+    char line[2048];
+    size_t n = 0;
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL)
+        n += kind == NULL || strstr(line, kind) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* Records left unsigned by a burst are signed by a tick once every_ms has
+ * passed, without waiting for the next record; a deleted log is unusable. */
+static void test_tick_signs_and_sees_deletion(void **state)
+{
+    (void)state;
+    char err[512], key[4200], path[160];
+    struct pawl_audit_log *l;
+    snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", getenv("PAWL_SRC"));
+    snprintf(path, sizeof path, "%s/tick.log", dir);
+    assert_int_equal(pawl_audit_log_open(path, key, 0, 200, false, &l, err, sizeof err), 0);
+    assert_int_equal(append(l, "t", 3, err, sizeof err), 0); /* record times t0 + i */
+    size_t cps = lines_of(path, "\"kind\":\"checkpoint\"");
+    assert_int_equal(pawl_audit_log_tick(l, t0 + 100, err, sizeof err), 0);
+    assert_int_equal(lines_of(path, "\"kind\":\"checkpoint\""), cps); /* not due yet */
+    assert_int_equal(pawl_audit_log_tick(l, t0 + 300, err, sizeof err), 0);
+    assert_int_equal(lines_of(path, "\"kind\":\"checkpoint\""), cps + 1);
+    size_t all = lines_of(path, NULL);
+    assert_int_equal(pawl_audit_log_tick(l, t0 + 900, err, sizeof err), 0);
+    assert_int_equal(lines_of(path, NULL), all); /* nothing unsigned: nothing written */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(pawl_audit_log_tick(l, t0 + 1000, err, sizeof err), -1);
+    assert_non_null(strstr(err, "was deleted"));
+    assert_int_equal(append(l, "u", 1, err, sizeof err), -1);
+    (void)pawl_audit_log_close(l, t0 + 1000, err, sizeof err); /* frees it; nothing more to write */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_disk_keeps_none_of_a_batch),
+        cmocka_unit_test(test_tick_signs_and_sees_deletion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

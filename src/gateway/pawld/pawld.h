@@ -119,6 +119,9 @@ int pawld_record(struct pawld_sinks *s, struct pawld_batch *b, const struct pawl
  * cut back off its file). -1 when either failed. */
 int pawld_sinks_commit(struct pawld_sinks *s, struct pawld_batch *b);
 bool pawld_sinks_want_events(const struct pawld_sinks *s);
+/* Once a second (worker 0): a checkpoint when the trail's last records have
+ * waited 10 s unsigned, and a deleted trail found (it becomes unusable). */
+void pawld_sinks_tick(struct pawld_sinks *s);
 /* False (with why) while the audit trail cannot be written (every decision
  * is then answered 503), and for PAWLD_UNREADY_AFTER_FAIL_MS after a batch
  * could not be written (a full disk): /readyz says so, and says ready again

@@ -29,6 +29,7 @@ struct pawld_sinks {
     pthread_mutex_t lock; /* the OCSF stream and the audit chain: one batch at a time */
     int64_t last_ms;
     int64_t fail_ms;      /* under lock: when a batch last could not be written, or 0 */
+    bool tick_failed;     /* under lock: the last tick failed (logged once) */
     char fail_why[512];   /* under lock: why */
     char log_path[4200], ocsf_path[4200];
 };
@@ -73,6 +74,11 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0 ||
             pawl_audit_log_sync_in_background(s->audit, err, errlen) != 0)
             goto fail; /* workers never wait for a checkpoint's fsync */
+        const char *note = pawl_audit_log_notice(s->audit);
+        char esc[1200];
+        if (note != NULL) /* the operator should know: was the anchor deleted? */
+            pawld_log(s, "warn", "\"msg\":\"audit trail repaired at open\",\"what\":\"%s\"",
+                      pawld_json_escape(note, esc, sizeof esc));
     }
     return s;
 fail:
@@ -134,6 +140,22 @@ char *pawld_json_escape(const char *s, char *out, size_t n)
     (void)pawl__out_nul(&o); /* cut short when it does not fit, still valid JSON */
     memcpy(out, tmp, o.len + 1);
     return out;
+}
+
+void pawld_sinks_tick(struct pawld_sinks *s)
+{
+    char err[512];
+    if (s->audit == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    int64_t t = wall_ms() > s->last_ms ? wall_ms() : s->last_ms;
+    s->last_ms = t;
+    int rc = pawl_audit_log_tick(s->audit, t, err, sizeof err);
+    bool say = rc != 0 && !s->tick_failed; /* once, not every second */
+    s->tick_failed = rc != 0;
+    pthread_mutex_unlock(&s->lock);
+    if (say)
+        pawld_log(s, "error", "\"msg\":\"audit trail\",\"why\":\"%s\"", pawld_json_escape(err, err, sizeof err));
 }
 
 bool pawld_sinks_ready(struct pawld_sinks *s, char *why, size_t n)

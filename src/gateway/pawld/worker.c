@@ -27,9 +27,8 @@
  * 2026-12-07), it stalled busy workers and made them fault the pages in
  * again. */
 #define QUIET 100
-static void trim(uv_timer_t *t)
+static void trim(struct pawld_worker *w)
 {
-    struct pawld_worker *w = t->data;
     uint64_t sum = 0;
     for (unsigned i = 0; i < w->srv->nworkers; i++)
         sum += atomic_load_explicit(&w->srv->workers[i].activity, memory_order_relaxed);
@@ -38,6 +37,14 @@ static void trim(uv_timer_t *t)
         w->trim_done = sum;
     }
     w->trim_seen = sum;
+}
+
+/* Worker 0, once a second: the trim above and the audit trail's tick. */
+static void each_second(uv_timer_t *t)
+{
+    struct pawld_worker *w = t->data;
+    trim(w);
+    pawld_sinks_tick(w->sinks);
 }
 
 static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, int64_t now_us,
@@ -352,8 +359,8 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->commit.data = w;
     uv_timer_init(&w->loop, &w->trim);
     w->trim.data = w;
-    if (w->id == 0) /* one trim serves the whole process */
-        uv_timer_start(&w->trim, trim, 1000, 1000);
+    if (w->id == 0) /* one trim and one audit tick serve the whole process */
+        uv_timer_start(&w->trim, each_second, 1000, 1000);
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
     if (pawl_engine_new_shared(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
                                &srv->rl_backend, &w->engine) != PAWL_OK ||
