@@ -593,7 +593,7 @@ static int resume_log(struct pawl_audit_log *l, const uint8_t *pub, char *err, s
     int rc = pawl__audit_scan(l->fd, l->path, pub, l->anchor, false, &s);
     bool empty = rc == 1 && s.v.bad.fault == PAWL_AUDIT_EMPTY && !s.have_anchor;
     if (rc != 0 && !empty) {
-        snprintf(err, errlen, "%s; refusing to append: move it aside and start a new log", s.msg);
+        snprintf(err, errlen, "%s; refusing to append: move it and its .anchor aside together to start a new log (keep both as evidence)", s.msg);
         goto out;
     }
     rc = 3;

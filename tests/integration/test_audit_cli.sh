@@ -70,7 +70,7 @@ run 1 "$PAWL" audit verify "$T/noanchor.log" --key "$T/p2.pem"
 expect_out "noanchor.log:1: seq 0: genesis key does not match"
 # refuse to append with a key that is not the log's
 echo '{"x":1}' | run 1 "$PAWL" audit append "$L" --key "$T/k2.pem"
-expect_out "move it aside"
+expect_out "move it and its .anchor aside together"
 
 # copy of the log with its anchor, for damaging
 mk() { cp "$L" "$T/$1"; cp "$L.anchor" "$T/$1.anchor"; echo "$T/$1"; }
