@@ -89,7 +89,8 @@ void pawl_jwt_verifier_free(struct pawl_jwt_verifier *v);
  * now_ms (Unix epoch milliseconds). v and out MUST NOT be NULL; token may be
  * NULL only when n == 0. Returns PAWL_R_ALLOWED and fills *out
  * (via = PAWL_AUTH_JWT, uid = sub, org = org claim or "", session = jti or
- * "", roles = the roles claim's first PAWL_MAX_ROLES names, role_mask = OR of
+ * "", roles = PAWL_MAX_ROLES of the roles claim's names, those role_lookup
+ * knows first (in token order), then the others, role_mask = OR of
  * role_lookup over all of them, exp_ms, nbf_ms). On any other result *out is
  * zeroed (never partly filled) and d (may be NULL) says why. Checks, in order
  * (the first failure is the result):

@@ -202,22 +202,34 @@ static bool claim_id(json_t *c, bool required, char *dst)
     return true;
 }
 
+/* The roles claim: role_mask from all of them; the first PAWL_MAX_ROLES
+ * names kept are those the policy knows, in token order, then the others,
+ * so that the identity passed upstream names every role that can have
+ * allowed the request (review finding: with eight unknown roles first, the
+ * header named none of them). */
 static bool claim_roles(const struct pawl_jwt_verifier *v, json_t *c, struct pawl_principal *p)
 {
+    uint64_t known = 0; /* bit i: element i is a role the policy knows (i < 64) */
     if (c == NULL)
         return true;
     if (!json_is_array(c) || json_array_size(c) > PAWL_JWT_ROLES_IN_TOKEN_MAX)
         return false;
+    _Static_assert(PAWL_JWT_ROLES_IN_TOKEN_MAX <= 64, "one bit per element");
     for (size_t i = 0; i < json_array_size(c); i++) {
         json_t *e = json_array_get(c, i);
         size_t n = json_string_length(e);
         if (!json_is_string(e) || n >= PAWL_ROLE_MAX)
             return false;
-        if (p->nroles < PAWL_MAX_ROLES)
-            memcpy(p->roles[p->nroles++], json_string_value(e), n + 1);
-        if (v->role_lookup != NULL)
-            p->role_mask |= v->role_lookup(v->role_ctx, json_string_value(e), n);
+        uint32_t bits = v->role_lookup ? v->role_lookup(v->role_ctx, json_string_value(e), n) : 0;
+        p->role_mask |= bits;
+        known |= (uint64_t)(bits != 0) << i;
     }
+    for (int pass = 1; pass >= 0; pass--)
+        for (size_t i = 0; i < json_array_size(c) && p->nroles < PAWL_MAX_ROLES; i++)
+            if ((int)((known >> i) & 1) == pass) {
+                json_t *e = json_array_get(c, i);
+                memcpy(p->roles[p->nroles++], json_string_value(e), json_string_length(e) + 1);
+            }
     return true;
 }
 

@@ -186,6 +186,18 @@ static void custom_claim_names_and_role_cap(void **state)
     assert_string_equal(p.roles[7], "h");
     assert_int_equal(p.role_mask, 0);           /* no lookup configured */
     pawl_jwt_verifier_free(v);
+    /* the roles kept are first those the policy knows (review finding: with
+     * eight unknown roles first, the identity upstream named none that allowed) */
+    t = sign(2, "EdDSA", "ed-1", NULL,
+             "{\"sub\":\"u\",\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":1700000600,\"roles\":[\"a\","
+             "\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"dealer\",\"i\",\"owner\"]}");
+    assert_int_equal(verify_with(F.nocache, t, NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(p.nroles, PAWL_MAX_ROLES);
+    assert_string_equal(p.roles[0], "dealer");
+    assert_string_equal(p.roles[1], "owner");
+    assert_string_equal(p.roles[2], "a");
+    assert_string_equal(p.roles[7], "f");
+    assert_int_equal(p.role_mask, (1u << 0) | (1u << 3));
 }
 
 static void aud_array_and_rules_unset(void **state)
