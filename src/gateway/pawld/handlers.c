@@ -47,6 +47,14 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
 static void decide(struct pawld_conn *c, const struct pawl_request *rq, struct pawl_decision *d)
 {
     struct pawld_server_state *srv = c->w->srv;
+    if (c->w->stale) { /* a reload it could not follow: its keys, grants, rules are old */
+        memset(d, 0, sizeof *d);
+        d->reason = PAWL_R_DEPENDENCY_UNAVAILABLE;
+        d->status = pawl_reason_status(d->reason);
+        snprintf(d->detail, sizeof d->detail, "this worker could not load the reloaded "
+                 "configuration (out of memory); it tries again each second");
+        return;
+    }
     pthread_rwlock_rdlock(&srv->twin_lock);
     pawl_decide(c->w->engine, rq, d);
     pthread_rwlock_unlock(&srv->twin_lock);

@@ -256,7 +256,10 @@ struct pawld_worker {
     struct pawld_conn *conn_list; /* open client connections, for drain */
     struct pawld_batch batch;  /* this iteration's decisions, written by the commit check */
     uv_check_t commit;
-    uv_timer_t trim;           /* worker 0 only: gives freed memory back when the process is quiet */
+    uv_timer_t trim;           /* once a second: the retry below; worker 0 also gives freed
+                                * memory back when the process is quiet, and ticks the audit trail */
+    bool stale;                /* the switch to the newest world failed (out of memory): every
+                                * decision is refused (503) until a retry succeeds */
     atomic_ullong activity;    /* client reads and connections freed so far (worker 0's trim
                                 * timer sums every worker's) */
     uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */

@@ -39,10 +39,17 @@ static void trim(struct pawld_worker *w)
     w->trim_seen = sum;
 }
 
-/* Worker 0, once a second: the trim above and the audit trail's tick. */
+static void catch_up(struct pawld_worker *w);
+
+/* Once a second: a worker left on an old world tries again; worker 0 also
+ * trims and ticks the audit trail. */
 static void each_second(uv_timer_t *t)
 {
     struct pawld_worker *w = t->data;
+    if (w->stale && !w->draining)
+        catch_up(w);
+    if (w->id != 0)
+        return;
     trim(w);
     pawld_sinks_tick(w->sinks);
 }
@@ -222,10 +229,17 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     if (pools == NULL || pawl_engine_new_shared(nw->policy, nw->jwks, nw->grants, w->srv->twin,
                                                 &w->srv->rl_backend, &e) != PAWL_OK) {
         free(pools);
-        pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory\",\"worker\":%u", w->id);
+        if (!w->stale) /* its old keys, grants and rules must not decide: refused until it switches */
+            pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory; "
+                      "it refuses every request (503) and tries again each second\",\"worker\":%u", w->id);
+        w->stale = true;
         pawld_world_unref(nw);
         return;
     }
+    if (w->stale)
+        pawld_log(w->sinks, "info", "\"msg\":\"a worker switched to the reloaded configuration\","
+                  "\"worker\":%u", w->id);
+    w->stale = false;
     pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
     w->jwt_base.hits += st.hits;
@@ -277,13 +291,10 @@ static void take_inbox(struct pawld_worker *w)
     }
 }
 
-static void on_wake(uv_async_t *a)
+/* To the server's newest world, if this worker is not on it. */
+static void catch_up(struct pawld_worker *w)
 {
-    struct pawld_worker *w = a->data;
     struct pawld_server_state *srv = w->srv;
-    take_inbox(w);
-    if (w->draining)
-        return;
     pthread_mutex_lock(&srv->lock);
     struct pawld_world *nw = srv->world;
     if (nw != w->world)
@@ -291,7 +302,16 @@ static void on_wake(uv_async_t *a)
     pthread_mutex_unlock(&srv->lock);
     if (nw != w->world)
         switch_world(w, nw);
-    if (atomic_load(&srv->draining))
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct pawld_worker *w = a->data;
+    take_inbox(w);
+    if (w->draining)
+        return;
+    catch_up(w);
+    if (atomic_load(&w->srv->draining))
         drain(w);
 }
 
@@ -359,8 +379,7 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->commit.data = w;
     uv_timer_init(&w->loop, &w->trim);
     w->trim.data = w;
-    if (w->id == 0) /* one trim and one audit tick serve the whole process */
-        uv_timer_start(&w->trim, each_second, 1000, 1000);
+    uv_timer_start(&w->trim, each_second, 1000, 1000); /* worker 0's trim and tick serve all */
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
     if (pawl_engine_new_shared(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
                                &srv->rl_backend, &w->engine) != PAWL_OK ||
