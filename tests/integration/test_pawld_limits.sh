@@ -78,7 +78,7 @@ done
 # refuse every request with 503 instead of deciding with the old keys,
 # grants and rules, and switch once there is room. Not under ASan, whose
 # allocator aborts when memory runs out.
-if nm -D "$PAWLD_BIN" 2>/dev/null | grep -q __asan_init; then
+if nm -D "$PAWLD_BIN" 2>/dev/null | grep __asan_init >/dev/null; then # not -q: nm must not get SIGPIPE (pipefail)
     echo "pawld limits: the out-of-memory reload is not tried under ASan"
 else
     status() { curl -s -o body.json -w '%{http_code}' "http://127.0.0.1:$proxy_port/x"; }
