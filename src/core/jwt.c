@@ -571,6 +571,10 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
                                       size_t n, const struct result *r)
 {
     struct cset *set = &v->sets[s.set];
+    uint8_t md[DIGEST_LEN];
+    bool allowed = r->reason == PAWL_R_ALLOWED;
+    if (!allowed && !token_digest(t, n, md)) /* before the way is touched: it stays as it was */
+        return NULL;
     size_t w = 0;
     for (size_t k = 1; k < WAYS && set->tick[w] != 0; k++) /* oldest: longest since its tick */
         if (set->tick[k] == 0 || (uint32_t)(v->tick - set->tick[k]) > (uint32_t)(v->tick - set->tick[w]))
@@ -579,13 +583,12 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
         v->st.evictions++;
     struct centry *e = &v->cache[s.set * WAYS + w];
     free(e->spill);
+    e->spill = NULL;
     free(set->tok[w]);
     set->tok[w] = NULL;
     e->tok_n = 0;
-    uint8_t md[DIGEST_LEN];
-    bool allowed = r->reason == PAWL_R_ALLOWED;
     size_t keep = allowed ? n : DIGEST_LEN;
-    if ((!allowed && !token_digest(t, n, md)) || !pack(e, r) || (set->tok[w] = malloc(keep)) == NULL) {
+    if (!pack(e, r) || (set->tok[w] = malloc(keep)) == NULL) {
         free(e->spill);
         e->spill = NULL;
         set->tick[w] = 0;

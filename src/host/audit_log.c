@@ -29,8 +29,11 @@ struct syncer {
     pthread_cond_t cv;
     char *line;          /* the checkpoint to anchor next, or NULL */
     size_t len;
-    bool stop, failed;
+    char *retry;         /* a checkpoint whose anchor could not be written: again each second */
+    size_t retry_len;
+    bool stop, failed;   /* failed: an fsync failed (the log cannot be trusted to be on disk) */
     char msg[512];
+    char pending[512];   /* why the anchor lags behind the log (a full disk), or "" */
 };
 
 struct pawl_audit_log {
@@ -348,33 +351,71 @@ static int write_anchor(struct pawl_audit_log *l, const char *line, size_t n, ch
     return 0;
 }
 
+/* Under sy->m: the next checkpoint to anchor. A newer one replaces one whose
+ * anchor could not be written; that one is tried again after a second (and
+ * once more at stop). NULL: stop. */
+static char *next_line(struct syncer *sy, size_t *len, bool *final_try)
+{
+    if (sy->line == NULL && sy->retry != NULL && !sy->stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += 1;
+        while (sy->line == NULL && !sy->stop && pthread_cond_timedwait(&sy->cv, &sy->m, &t) == 0)
+            ;
+    }
+    if (sy->retry != NULL && (sy->line != NULL || (sy->stop && *final_try))) {
+        free(sy->retry); /* covered by a newer one, or tried at stop already */
+        sy->retry = NULL;
+    }
+    if (sy->line == NULL && sy->retry != NULL) {
+        *final_try = sy->stop;
+        sy->line = sy->retry;
+        sy->len = sy->retry_len;
+        sy->retry = NULL;
+    }
+    while (sy->line == NULL && !sy->stop)
+        pthread_cond_wait(&sy->cv, &sy->m);
+    char *line = sy->line;
+    *len = sy->len;
+    sy->line = NULL;
+    return line;
+}
+
+/* Makes checkpoints durable: fsync of the log, then the anchor. An fsync
+ * that fails is fatal (the log cannot be trusted to be on disk); an anchor
+ * that cannot be written (a full disk: the anchor is a new file, the log
+ * may still have room in its last block) is tried again each second, and
+ * the log is reported not usable meanwhile (pawl_audit_log_usable). */
 static void *sync_thread(void *arg)
 {
     struct pawl_audit_log *l = arg;
     struct syncer *sy = l->sy;
     char err[512];
+    bool final_try = false;
+    size_t len;
+    char *line;
     pthread_mutex_lock(&sy->m);
-    for (;;) {
-        while (sy->line == NULL && !sy->stop)
-            pthread_cond_wait(&sy->cv, &sy->m);
-        if (sy->line == NULL)
-            break;
-        char *line = sy->line;
-        size_t len = sy->len;
-        sy->line = NULL;
+    while ((line = next_line(sy, &len, &final_try)) != NULL) {
         pthread_mutex_unlock(&sy->m);
-        int rc = 0;
-        if (fsync(l->fd) != 0) {
+        bool fatal = fsync(l->fd) != 0;
+        int rc = -1;
+        if (fatal)
             snprintf(err, sizeof err, "%s: fsync failed: %s", l->path, strerror(errno));
-            rc = -1;
-        } else {
+        else
             rc = write_anchor(l, line, len, err, sizeof err);
-        }
-        free(line);
         pthread_mutex_lock(&sy->m);
-        if (rc != 0 && !sy->failed) {
+        if (rc == 0) {
+            sy->pending[0] = '\0';
+            free(line);
+        } else if (fatal) {
+            if (!sy->failed)
+                snprintf(sy->msg, sizeof sy->msg, "%s", err);
             sy->failed = true;
-            snprintf(sy->msg, sizeof sy->msg, "%s", err);
+            free(line);
+        } else {
+            snprintf(sy->pending, sizeof sy->pending, "%s", err);
+            sy->retry = line;
+            sy->retry_len = len;
         }
     }
     pthread_mutex_unlock(&sy->m);
@@ -412,10 +453,11 @@ static int stop_syncer(struct pawl_audit_log *l, char *err, size_t errlen)
     pthread_cond_signal(&sy->cv);
     pthread_mutex_unlock(&sy->m);
     pthread_join(sy->tid, NULL);
-    int rc = sy->failed ? -1 : 0;
+    int rc = sy->failed || sy->pending[0] ? -1 : 0;
     if (rc != 0)
-        snprintf(err, errlen, "%s", sy->msg);
+        snprintf(err, errlen, "%s", sy->failed ? sy->msg : sy->pending);
     free(sy->line);
+    free(sy->retry);
     pthread_mutex_destroy(&sy->m);
     pthread_cond_destroy(&sy->cv);
     free(sy);
@@ -490,6 +532,7 @@ static int flush(struct pawl_audit_log *l, const struct pawl_audit_writer *befor
     if (pawl__write_all(l->fd, l->buf.p, n) != 0) {
         int e = errno;
         if (ftruncate(l->fd, st.st_size) == 0) {
+            (void)fsync(l->fd); /* the cut, before a crash could keep part of what was refused */
             l->w = *before;
             snprintf(err, errlen, "%s: write failed: %s (cut back: none of these records is in it)",
                      l->path, strerror(e));
@@ -752,6 +795,15 @@ bool pawl_audit_log_usable(struct pawl_audit_log *l, char *why, size_t n)
         snprintf(why, n, "%s", err);
         return false;
     }
+    if (l->sy != NULL) {
+        pthread_mutex_lock(&l->sy->m);
+        bool lag = l->sy->pending[0] != '\0';
+        if (lag)
+            snprintf(why, n, "the anchor lags behind the log (tried again each second): %s", l->sy->pending);
+        pthread_mutex_unlock(&l->sy->m);
+        if (lag)
+            return false;
+    }
     if (l->broken) {
         snprintf(why, n, "%s: unusable after an I/O error", l->path);
         return false;
@@ -809,7 +861,10 @@ int pawl_audit_log_append_many(struct pawl_audit_log *l, const struct pawl_audit
                                                     items[i].body, items[i].n, &l->buf, &em, &d)
                          : pawl_audit_append(&l->w, items[i].time_ms, items[i].kind, items[i].body,
                                              items[i].n, &l->buf, &em, &d);
-        if (e == PAWL_ENOMEM || e == PAWL_ECRYPTO || (e == PAWL_ELIMIT && l->buf.len > 0)) {
+        /* the buffer's bound (a record and its checkpoint need at most two
+         * lines), not the record's own size */
+        bool full = e == PAWL_ELIMIT && l->buf.len + 2 * PAWL_AUDIT_LINE_MAX > l->buf.max;
+        if (e == PAWL_ENOMEM || e == PAWL_ECRYPTO || full) {
             /* the batch is refused whole: nothing of it was written */
             l->w = before;
             l->buf.len = 0;

@@ -32,9 +32,11 @@ int pawl_audit_log_open(const char *path, const char *key_pem_path, unsigned eve
  * refused (bad body or kind; the log is unchanged and stays usable); -1 when
  * it could not be written (err says why). After -1 the file holds none of it:
  * a failed or short write (a full disk) is cut back off, and the next append
- * tries again; only when that cut fails, or a checkpoint could not be made
- * durable, is the log unusable (every append then fails: close it and open it
- * again). */
+ * tries again; only when that cut fails, or an fsync fails, is the log
+ * unusable (every append then fails: close it and open it again). One
+ * exception, without pawl_audit_log_sync_in_background: when the write
+ * succeeded but the checkpoint in it could not be made durable (its fsync or
+ * anchor failed), -1 comes with the records in the file. */
 int pawl_audit_log_append(struct pawl_audit_log *log, int64_t time_ms, const char *kind,
                           const char *body_json, size_t n, char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,11 +166,59 @@ static void test_tick_signs_and_sees_deletion(void **state)
     (void)pawl_audit_log_close(l, t0 + 1000, err, sizeof err); /* frees it; nothing more to write */
 }
 
+/* In background mode an anchor that cannot be written (on a full disk the
+ * anchor, a new file, fails where the log still has room in its last block;
+ * here its temporary file's name is taken by a directory) does not make the
+ * log unusable for good: appends go on, the log says it is not usable while
+ * the anchor lags, and the anchor is tried again each second until it is
+ * written (review finding: pawld refused every request until restarted). */
+static void test_anchor_retried(void **state)
+{
+    (void)state;
+    char err[512], key[4200], path[160], tmpdir[256], why[512];
+    struct pawl_audit_log *l;
+    snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", getenv("PAWL_SRC"));
+    snprintf(path, sizeof path, "%s/anchor.log", dir);
+    snprintf(tmpdir, sizeof tmpdir, "%s.anchor.tmp.%ld", path, (long)getpid());
+    assert_int_equal(pawl_audit_log_open(path, key, 2, -1, false, &l, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_sync_in_background(l, err, sizeof err), 0);
+    assert_int_equal(mkdir(tmpdir, 0700), 0);
+    assert_int_equal(append(l, "x", 3, err, sizeof err), 0); /* checkpoints among them */
+    bool usable = true;
+    for (int i = 0; i < 100 && usable; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        usable = pawl_audit_log_usable(l, why, sizeof why);
+    }
+    assert_false(usable);
+    assert_non_null(strstr(why, "anchor lags"));
+    assert_int_equal(append(l, "y", 3, err, sizeof err), 0); /* the log itself is fine */
+    assert_int_equal(rmdir(tmpdir), 0);
+    for (int i = 0; i < 300 && !usable; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        usable = pawl_audit_log_usable(l, why, sizeof why);
+    }
+    assert_true(usable);
+    assert_int_equal(pawl_audit_log_close(l, t0 + 1000, err, sizeof err), 0);
+    uint8_t pub[PAWL_AUDIT_KEY_LEN];
+    EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
+    assert_non_null(k);
+    EVP_PKEY_free(k);
+    int fd = open(path, O_RDONLY);
+    struct pawl__audit_scan sc;
+    char anchor[200];
+    snprintf(anchor, sizeof anchor, "%s.anchor", path);
+    if (pawl__audit_scan(fd, path, pub, anchor, true, &sc) != 0)
+        fail_msg("%s", sc.msg);
+    pawl__audit_scan_free(&sc);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_disk_keeps_none_of_a_batch),
         cmocka_unit_test(test_tick_signs_and_sees_deletion),
+        cmocka_unit_test(test_anchor_retried),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

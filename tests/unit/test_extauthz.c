@@ -45,7 +45,8 @@ struct fx {
 };
 
 /* A self-signed P-256 certificate, subject CN=telematics,O=OEM (and ous
- * OUs of 60 bytes each after them), as nginx's $ssl_client_escaped_cert
+ * OUs of 60 bytes each after them; ous < 0: an empty subject, as RFC 5280
+ * allows with a critical subjectAltName), as nginx's $ssl_client_escaped_cert
  * would carry it (every byte but unreserved ones %-encoded), and its SPKI
  * SHA-256. */
 static void make_cert(struct fx *f, int ous)
@@ -54,9 +55,11 @@ static void make_cert(struct fx *f, int ous)
     X509 *x = X509_new();
     X509_NAME *nm = X509_NAME_new();
     assert_non_null(k);
-    X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"OEM", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"telematics", -1,
-                               -1, 0);
+    if (ous >= 0) {
+        X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"OEM", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"telematics", -1,
+                                   -1, 0);
+    }
     for (int i = 0; i < ous; i++) {
         char ou[61];
         memset(ou, 'a' + i % 26, 60);
@@ -327,6 +330,13 @@ static void test_nginx_long_subject(void **state)
             assert_int_equal(got, PAWL_R_BAD_REQUEST);
         }
     }
+    /* an empty subject is "", not unreadable (review finding: refused) */
+    make_cert(f, -1);
+    snprintf(cert, sizeof cert, "X-SSL-Client-Cert: %s", f->cert_enc);
+    build(&r, "GET", "/authz", hs, 5);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->subject, "");
+    assert_memory_equal(in->spki, f->spki, 32);
     free(in);
     make_cert(f, 0);
 }

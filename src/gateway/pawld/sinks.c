@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,8 @@
 
 struct pawld_sinks {
     int log_fd;   /* -1: stderr */
-    atomic_bool log_torn; /* a line was cut short: the next one starts on a new line */
+    pthread_mutex_t log_lock; /* one line at a time, so that a cut one is followed by a newline */
+    bool log_torn; /* under log_lock: a line was cut short: the next one starts on a new line */
     int ocsf_fd;  /* -1: none; O_APPEND, one write per batch */
     struct pawl_audit_log *audit;
     pthread_mutex_t lock; /* the OCSF stream and the audit chain: one batch at a time */
@@ -60,7 +60,7 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
     }
     pthread_mutex_init(&s->lock, NULL);
     s->log_fd = s->ocsf_fd = -1;
-    atomic_init(&s->log_torn, false);
+    pthread_mutex_init(&s->log_lock, NULL);
     if (cfg->log_json &&
         (s->log_fd = open_append(dir, cfg->log_json, s->log_path, sizeof s->log_path, err, errlen)) < 0)
         goto fail;
@@ -98,6 +98,7 @@ void pawld_sinks_close(struct pawld_sinks *s)
     if (s->ocsf_fd >= 0)
         close(s->ocsf_fd);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->log_lock);
     free(s);
 }
 
@@ -111,23 +112,23 @@ void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, 
         va_end(ap);
     }
     char line[sizeof extra + 128];
-    int fd = s && s->log_fd >= 0 ? s->log_fd : STDERR_FILENO;
-    bool torn = s && s->log_fd >= 0 && atomic_load(&s->log_torn);
-    int n = snprintf(line, sizeof line, "%s{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
-                     torn ? "\n" : "", (long long)wall_ms(), level, extra[0] ? "," : "", extra);
-    if (n <= 0 || (size_t)n >= sizeof line)
-        return;
-    if (pawl__write_all(fd, line, (size_t)n) == 0) {
-        if (torn)
-            atomic_store(&s->log_torn, false);
+    if (s == NULL || s->log_fd < 0) {
+        fprintf(stderr, "{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
+                (long long)wall_ms(), level, extra[0] ? "," : "", extra);
         return;
     }
-    if (fd == STDERR_FILENO)
-        return;
-    /* a line lost, or cut short (the next starts on a line of its own): say so where it can be seen */
+    pthread_mutex_lock(&s->log_lock);
+    bool torn = s->log_torn;
+    int n = snprintf(line, sizeof line, "%s{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
+                     torn ? "\n" : "", (long long)wall_ms(), level, extra[0] ? "," : "", extra);
+    bool ok = n > 0 && (size_t)n < sizeof line && pawl__write_all(s->log_fd, line, (size_t)n) == 0;
     int e = errno;
-    atomic_store(&s->log_torn, true);
-    fprintf(stderr, "pawld: %s: a log line could not be written: %s\n%s", s->log_path, strerror(e), line + torn);
+    bool lost = !ok && n > 0 && (size_t)n < sizeof line;
+    s->log_torn = lost || (torn && !ok);
+    pthread_mutex_unlock(&s->log_lock);
+    if (lost) /* lost, or cut short: say so where it can be seen */
+        fprintf(stderr, "pawld: %s: a log line could not be written: %s\n%s", s->log_path, strerror(e),
+                line + torn);
 }
 
 char *pawld_json_escape(const char *s, char *out, size_t n)
