@@ -76,6 +76,26 @@ static int append(struct pawl_audit_log *l, const char *tag, int n, char *err, s
     return pawl_audit_log_append_many(l, items, (size_t)n, err, errlen);
 }
 
+/* The log at path verifies in full with key's public half and its anchor,
+ * without a torn tail. */
+static void verify_log(const char *path, const char *key)
+{
+    char err[512], anchor[300];
+    uint8_t pub[PAWL_AUDIT_KEY_LEN];
+    EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
+    assert_non_null(k);
+    EVP_PKEY_free(k);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct pawl__audit_scan s;
+    snprintf(anchor, sizeof anchor, "%s.anchor", path);
+    if (pawl__audit_scan(fd, path, pub, anchor, true, &s) != 0)
+        fail_msg("%s", s.msg);
+    assert_false(s.torn);
+    pawl__audit_scan_free(&s);
+    close(fd);
+}
+
 static void test_full_disk_keeps_none_of_a_batch(void **state)
 {
     (void)state;
@@ -99,21 +119,7 @@ static void test_full_disk_keeps_none_of_a_batch(void **state)
     assert_int_equal(append(l, "d", 4, err, sizeof err), 0);
     assert_int_equal(pawl_audit_log_close(l, t0 + 1000, err, sizeof err), 0);
     /* whole and verified; no record of b or c */
-    uint8_t pub[PAWL_AUDIT_KEY_LEN];
-    EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
-    assert_non_null(k);
-    EVP_PKEY_free(k);
-    int fd = open(log_path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct pawl__audit_scan s;
-    char anchor[160];
-    snprintf(anchor, sizeof anchor, "%s.anchor", log_path);
-    int rc = pawl__audit_scan(fd, log_path, pub, anchor, true, &s);
-    if (rc != 0)
-        fail_msg("%s", s.msg);
-    assert_false(s.torn);
-    pawl__audit_scan_free(&s);
-    close(fd);
+    verify_log(log_path, key);
     FILE *f = fopen(log_path, "r");
     char line[2048];
     int a = 0, d = 0, bc = 0;
@@ -199,18 +205,7 @@ static void test_anchor_retried(void **state)
     }
     assert_true(usable);
     assert_int_equal(pawl_audit_log_close(l, t0 + 1000, err, sizeof err), 0);
-    uint8_t pub[PAWL_AUDIT_KEY_LEN];
-    EVP_PKEY *k = pawl__audit_load_key(key, true, pub, err, sizeof err);
-    assert_non_null(k);
-    EVP_PKEY_free(k);
-    int fd = open(path, O_RDONLY);
-    struct pawl__audit_scan sc;
-    char anchor[200];
-    snprintf(anchor, sizeof anchor, "%s.anchor", path);
-    if (pawl__audit_scan(fd, path, pub, anchor, true, &sc) != 0)
-        fail_msg("%s", sc.msg);
-    pawl__audit_scan_free(&sc);
-    close(fd);
+    verify_log(path, key);
 }
 
 int main(void)
