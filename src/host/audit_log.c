@@ -513,8 +513,24 @@ static bool syncer_failed(struct pawl_audit_log *l, char *err, size_t errlen)
  * them as not written, and stays usable (the next append tries again). The
  * log is unusable (broken) only when cutting back fails, a checkpoint cannot
  * be made durable, or an earlier one could not (found before writing). */
+static int write_out(struct pawl_audit_log *l, const struct pawl_audit_writer *before,
+                     const struct pawl_audit_emit *em, char *err, size_t errlen);
+
+/* write_out, then the buffer goes back to the heap if a burst grew it past
+ * what an ordinary batch needs (a batch of 4,096 decisions takes megabytes,
+ * which would otherwise stay with the process). */
+#define BUF_KEEP (1u << 20)
 static int flush(struct pawl_audit_log *l, const struct pawl_audit_writer *before,
                  const struct pawl_audit_emit *em, char *err, size_t errlen)
+{
+    int rc = write_out(l, before, em, err, errlen);
+    if (l->buf.cap > BUF_KEEP)
+        pawl_audit_buf_free(&l->buf);
+    return rc;
+}
+
+static int write_out(struct pawl_audit_log *l, const struct pawl_audit_writer *before,
+                     const struct pawl_audit_emit *em, char *err, size_t errlen)
 {
     size_t n = l->buf.len;
     struct stat st;
