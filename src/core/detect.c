@@ -1,5 +1,6 @@
 /* see pawl/detect.h; the detectors are described in docs/detection.md */
 #include "pawl/detect.h"
+#include "pawl/path.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -736,9 +737,35 @@ void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time
     v->speed_known = true;
 }
 
-void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
+/* The path as the engine matches it, percent escapes decoded
+ * (pawl_path_normalize), so that /vehicles/%31HGCM.../status counts as the
+ * VIN it names (review finding: one escaped character made a walk over
+ * VINs, ids or keywords invisible to every detector). The raw path when it
+ * has no escape, or does not normalize (the engine refused that request). */
+static pawl_str plain_path(pawl_str raw, char *buf, size_t cap)
+{
+    struct pawl_path pp;
+    struct pawl_diag d;
+    size_t n = 0;
+    if (memchr(raw.p, '%', raw.n) == NULL || pawl_path_normalize(raw.p, raw.n, &pp, &d) != PAWL_OK)
+        return raw;
+    for (unsigned i = 0; i < pp.nseg; i++) {
+        if (n + 1 + pp.seg[i].n > cap)
+            return raw;
+        buf[n++] = '/';
+        memcpy(buf + n, pp.seg[i].p, pp.seg[i].n);
+        n += pp.seg[i].n;
+    }
+    return n > 0 ? (pawl_str){buf, n} : raw;
+}
+
+void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *raw, pawl_finding_cb cb,
                         void *ctx)
 {
+    char buf[PAWL_PATH_MAX];
+    struct pawl_api_event ev = *raw;
+    const struct pawl_api_event *e = &ev;
+    ev.path = plain_path(raw->path, buf, sizeof buf);
     struct emit em = {cb, ctx, e};
     bool fresh;
     if (e->time_ms < 0 || e->time_ms > TIME_MAX) { /* the parsers refuse such times; never judged */
