@@ -1,7 +1,9 @@
 /* see detect_state.h */
 #include "detect_state.h"
+#include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +69,11 @@ int pawl_host_detect_write(const char *path, const char *bytes, size_t len, char
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && fwrite(bytes, 1, len, f) == len;
-    ok = f != NULL && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-    if (f != NULL)
-        ok = fclose(f) == 0 && ok;
+    /* 0600: it names principals and addresses (review finding: 0644) */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: cannot save the detectors' state (%s)", path, strerror(errno));
         remove(tmp);

@@ -89,6 +89,7 @@ PY
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 [ -s detect.state ] || fail "no detect.state written on stop"
+[ "$(stat -c %a detect.state)" = 600 ] || fail "detect.state is mode $(stat -c %a detect.state), not 600 (it names principals and addresses)"
 pawld_start "$tmp/pawld.yaml"
 grep -q '"msg":"detector state read","blocks":2' pawld.log || fail "state not read: $(tail -3 pawld.log)"
 [ "$(get "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json || fail "block lost in a restart"
