@@ -226,6 +226,13 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
         return pawl__yl_err(y, v, "listener '%s': client_ca with client_certs off (the default) "
                             "would still ask for certificates; set client_certs: optional or "
                             "required, or drop client_ca", l->name);
+    if (l->mode != PAWLD_PROXY && !l->loopback && l->tls.client_certs != PAWLD_CERTS_REQUIRED)
+        return pawl__yl_err(y, v, "listener '%s': an %s listener off loopback must require client "
+                            "certificates (client_certs: required): %s", l->name,
+                            l->mode == PAWLD_AUTHZ ? "authz" : "admin",
+                            l->mode == PAWLD_AUTHZ ? "it trusts the certificate and address headers "
+                                                     "of whoever calls it"
+                                                   : "it lifts blocks and has no login");
     if (l->mode != PAWLD_AUTHZ && l->path_prefix != NULL)
         return pawl__yl_err(y, v, "listener '%s': authz settings on a %s listener", l->name,
                             l->mode == PAWLD_PROXY ? "proxy" : "admin");
@@ -472,6 +479,29 @@ static pawl_err detect_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
     return PAWL_ENOTFOUND;
 }
 
+/* A header name pawld sets (identity) or reads and forwards (step-up): an
+ * RFC 9110 token, and not one that frames or routes the message (review
+ * finding: "X-A: 1\r\nTransfer-Encoding: chunked\r\nX-B" was taken, and pawld
+ * wrote a request smuggling header into every upstream request). */
+static pawl_err header_name(struct pawl__yl *y, yaml_node_t *v, char **out)
+{
+    static const char *const framing[] = {"content-length", "transfer-encoding", "connection", "host",
+                                          "te", "trailer", "upgrade", "keep-alive", "proxy-connection",
+                                          "expect", "authorization", "cookie", "forwarded",
+                                          "x-forwarded-for", "x-real-ip"};
+    pawl_err e = pawl__yl_str(y, v, 64, out);
+    if (e != PAWL_OK)
+        return e;
+    for (const char *p = *out; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *p) != NULL))
+            return pawl__yl_err(y, v, "not a header name (RFC 9110 token characters only)");
+    for (size_t i = 0; i < sizeof framing / sizeof framing[0]; i++)
+        if (pawl__str_ieq_cstr((pawl_str){*out, strlen(*out)}, framing[i]))
+            return pawl__yl_err(y, v, "'%s' frames or routes the request: pick another header", *out);
+    return PAWL_OK;
+}
+
 static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct ld *ld = ctx;
@@ -501,9 +531,9 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
     if (strcmp(k, "grants") == 0)
         return path(y, v, &c->grants);
     if (strcmp(k, "identity_header") == 0)
-        return pawl__yl_str(y, v, 64, &c->identity_header);
+        return header_name(y, v, &c->identity_header);
     if (strcmp(k, "step_up_header") == 0)
-        return pawl__yl_str(y, v, 64, &c->step_up_header);
+        return header_name(y, v, &c->step_up_header);
     if (strcmp(k, "listeners") == 0)
         return listeners(ld, v);
     if (strcmp(k, "upstreams") == 0)

@@ -140,6 +140,16 @@ static void test_refusals(void **state)
     refused("workers: 2", "detect: {block: [bola], block_for: forever}", 2, "");
     refused("workers: 2", "detect: {max_blocks: 0}", 2, "");
     refused("workers: 2", "detect: {block: [bola]}", 2, "needs logs.findings");
+    /* header names: tokens only, none that frames the request (a CR LF would
+     * have pawld write headers of the configuration's making upstream) */
+    refused("workers: 2", "identity_header: \"X-A: 1\\r\\nTransfer-Encoding: chunked\\r\\nX-B\"", 2,
+            "not a header name");
+    refused("workers: 2", "identity_header: Transfer-Encoding", 2, "frames or routes the request");
+    refused("workers: 2", "step_up_header: content-length", 2, "frames or routes the request");
+    refused("workers: 2", "step_up_header: 'X Token'", 2, "not a header name");
+    /* authz and admin off loopback: only with required client certificates */
+    refused("listen: 127.0.0.1:9000", "listen: 10.0.0.1:9000\n    tls: {cert: server.pem, key: server.key}", 14,
+            "must require client certificates");
 }
 
 static void test_detect_section(void **state)
