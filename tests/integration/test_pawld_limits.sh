@@ -72,6 +72,21 @@ for _ in 1 2 3 4 5 6 7 8; do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/x")" = 404 ] ||
         fail "a request did not reach the first pawld"
 done
+# A reload that changes what pawld reads only at start (here logs.ocsf) is
+# refused whole, with the key named, and the running configuration serves on.
+cp pawld.yaml pawld.yaml.orig
+sed -i 's/^logs: {json: pawld.log}/logs: {json: pawld.log, ocsf: events.jsonl}/' pawld.yaml
+kill -HUP "$pawld_pid"
+for _ in $(seq 50); do grep -q 'reload refused' pawld.log && break; sleep 0.1; done
+grep -q '"msg":"reload refused: logs.ocsf changed; it is read at start' pawld.log ||
+    fail "a reload changing logs.ocsf was not refused: $(tail -2 pawld.log)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy_port/x")" = 404 ] ||
+    fail "not serving after a refused reload"
+[ ! -e events.jsonl ] || fail "the refused reload's OCSF file was opened"
+echo "pawld limits: a reload changing logs.ocsf (read at start) was refused whole"
+n=$(grep -c '"msg":"reloaded"' pawld.log || true)
+cp pawld.yaml.orig pawld.yaml # the file watch reloads it: let that be over before what follows
+for _ in $(seq 50); do [ "$(grep -c '"msg":"reloaded"' pawld.log || true)" -gt "$n" ] && break; sleep 0.1; done
 # A reload the workers cannot follow for want of memory (an address-space
 # limit 16 MiB above what pawld holds: the new configuration loads, the
 # worker's new engine with its 64 MiB token cache does not fit): they

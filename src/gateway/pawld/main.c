@@ -43,6 +43,32 @@ static bool same_listeners(const struct pawld_config *a, const struct pawld_conf
     return true;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* A key pawld reads only at start that the new configuration changes, or
+ * NULL. Such a reload is refused whole (review finding: a reload that added
+ * vehicle_link applied its routes without starting the link, and changed
+ * logs.* or watch were ignored without a word). */
+static const char *start_only_changed(const struct pawld_config *a, const struct pawld_config *b)
+{
+    const struct pawld_link *x = &a->link, *y = &b->link;
+    if (a->workers != b->workers)
+        return "workers";
+    if (a->watch != b->watch)
+        return "watch";
+    if (!same_str(a->log_json, b->log_json) || !same_str(a->ocsf, b->ocsf))
+        return !same_str(a->log_json, b->log_json) ? "logs.json" : "logs.ocsf";
+    if (!same_str(a->audit, b->audit) || !same_str(a->audit_key, b->audit_key))
+        return !same_str(a->audit, b->audit) ? "logs.audit" : "logs.audit_key";
+    if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
+        !same_str(x->ca, y->ca) || !same_str(x->cert, y->cert) || !same_str(x->key, y->key))
+        return "vehicle_link (broker, ca, cert, key)";
+    return NULL;
+}
+
 static void reload(struct pawld_server_state *srv, const char *config, uint64_t *gen)
 {
     char err[2048];
@@ -54,6 +80,13 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     }
     if (!same_listeners(srv->world->cfg, nw->cfg)) {
         pawld_log(srv->sinks, "error", "\"msg\":\"reload refused: listeners changed (restart pawld to change them)\"");
+        pawld_world_unref(nw);
+        return;
+    }
+    const char *fixed = start_only_changed(srv->world->cfg, nw->cfg);
+    if (fixed != NULL) {
+        pawld_log(srv->sinks, "error", "\"msg\":\"reload refused: %s changed; it is read at start "
+                  "(restart pawld to change it); still serving the previous configuration\"", fixed);
         pawld_world_unref(nw);
         return;
     }
