@@ -112,6 +112,15 @@ echo "$out" | has "bad.yaml:3:" || fail "--check error without file:line: $out"
 sed 's/policy: policy.yaml/policy: nowhere.yaml/' pawld.yaml >bad2.yaml
 out=$("$PAWLD_BIN" --config bad2.yaml --check 2>&1) && fail "--check accepted a missing policy"
 echo "$out" | has "nowhere.yaml" || fail "--check did not name the missing file: $out"
+# what pawld opens only at start is checked too: a --check that passes does
+# not stop pawld at start
+for bad in 's/audit_key: audit.key/audit_key: nosuch.key/|logs.audit_key' \
+           's/json: pawld.log/json: nosuchdir\/pawld.log/|logs.json' \
+           's/trust_dir: owners/trust_dir: nosuchdir/|step_up.trust_dir'; do
+    sed "${bad%|*}" pawld.yaml >bad3.yaml
+    out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted ${bad#*|} naming nothing: $out"
+    echo "$out" | has "${bad#*|}" || fail "--check did not name ${bad#*|}: $out"
+done
 
 pawld_start "$tmp/pawld.yaml"
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')

@@ -49,6 +49,10 @@ routes: {default: backend}
 vehicle_link: {broker: 127.0.0.1:$mqtt_port, ca: mqtt-ca.pem, cert: pawl-backend.pem, key: pawl-backend.key}
 logs: {json: pawld.log}
 EOF
+"$PAWLD_BIN" --config pawld.yaml --check >/dev/null || fail "--check refused the link's configuration"
+sed 's/key: pawl-backend.key/key: mqtt-ca.pem/' pawld.yaml >bad.yaml # not pawld's key
+out=$("$PAWLD_BIN" --config bad.yaml --check 2>&1) && fail "--check accepted the link with a wrong key"
+grep -q 'vehicle_link: the CA' <<<"$out" || fail "--check did not name the link's files: $out"
 pawld_start "$tmp/pawld.yaml"
 for _ in $(seq 50); do grep -q 'vehicle link: subscribed' pawld.log && break; sleep 0.1; done
 grep -q 'vehicle link: subscribed' pawld.log || fail "pawld did not subscribe: $(tail -3 pawld.log)"

@@ -13,9 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libgen.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "audit_log.h"
 #include "pawl/ratelimit.h"
 #include "pawl/twin.h"
 #include "pawld.h"
+#include "vault.h"
 
 static const char usage_text[] =
     "usage: pawld --config FILE [--check]\n"
@@ -201,6 +207,63 @@ static int start(struct pawld_server_state *srv, const char *config)
     return 0;
 }
 
+/* --check: what pawld opens only at start (the logs, the audit key, the
+ * vehicle link's TLS files), so that a configuration --check passes does not
+ * stop pawld at start (review finding). The log files are not created: their
+ * directories must be writable, and the files, when they exist. */
+static int check_writable(const struct pawld_world *w, const char *key, const char *p, char *err, size_t n)
+{
+    char path[4200], dir[4200];
+    if (p == NULL)
+        return 0;
+    pawld_path(w->dir, p, path, sizeof path);
+    snprintf(dir, sizeof dir, "%s", path);
+    if (access(path, F_OK) == 0 ? access(path, W_OK) != 0 : access(dirname(dir), W_OK) != 0)
+        return snprintf(err, n, "%s: %s: cannot be written: %s", key, path, strerror(errno)), -1;
+    return 0;
+}
+
+static int check_link(const struct pawld_world *w, char *err, size_t n)
+{
+    const struct pawld_link *l = &w->cfg->link;
+    char ca[4200], cert[4200], key[4200];
+    if (!l->on)
+        return 0;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    bool ok = ctx != NULL &&
+              SSL_CTX_load_verify_locations(ctx, pawld_path(w->dir, l->ca, ca, sizeof ca), NULL) == 1 &&
+              SSL_CTX_use_certificate_chain_file(ctx, pawld_path(w->dir, l->cert, cert, sizeof cert)) == 1 &&
+              SSL_CTX_use_PrivateKey_file(ctx, pawld_path(w->dir, l->key, key, sizeof key), SSL_FILETYPE_PEM) == 1 &&
+              SSL_CTX_check_private_key(ctx) == 1;
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    if (!ok)
+        return snprintf(err, n, "vehicle_link: the CA (%s), certificate (%s) or key (%s) cannot be "
+                        "loaded, or the key does not match the certificate", ca, cert, key), -1;
+    return 0;
+}
+
+static int check_start_files(const struct pawld_world *w, char *err, size_t n)
+{
+    const struct pawld_config *c = w->cfg;
+    char key[4200], why[512];
+    uint8_t pub[PAWL_AUDIT_KEY_LEN];
+    if (check_writable(w, "logs.json", c->log_json, err, n) != 0 ||
+        check_writable(w, "logs.ocsf", c->ocsf, err, n) != 0 ||
+        check_writable(w, "logs.audit", c->audit, err, n) != 0 ||
+        check_writable(w, "logs.findings", c->findings, err, n) != 0 ||
+        check_writable(w, "detect.state", c->detect.state, err, n) != 0 || check_link(w, err, n) != 0)
+        return -1;
+    if (c->audit_key != NULL && !pawl_vault_is_uri(c->audit_key)) {
+        EVP_PKEY *k = pawl__audit_load_key(pawld_path(w->dir, c->audit_key, key, sizeof key), true, pub,
+                                           why, sizeof why);
+        if (k == NULL)
+            return snprintf(err, n, "logs.audit_key: %s", why), -1;
+        EVP_PKEY_free(k);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
@@ -231,6 +294,12 @@ int main(int argc, char **argv)
     }
     if ((srv.world = pawld_world_load(config, 1, err, sizeof err)) == NULL) {
         fprintf(stderr, "pawld: %s\n", err);
+        pawld_replay_free(&srv.replay);
+        return 1;
+    }
+    if (check && check_start_files(srv.world, err, sizeof err) != 0) {
+        fprintf(stderr, "pawld: %s: %s\n", config, err);
+        pawld_world_unref(srv.world);
         pawld_replay_free(&srv.replay);
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -252,8 +253,11 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
             if (strcmp(w->cfg->link.cmds[i].route, w->policy->routes[j].id) == 0)
                 w->route_vehicle[j] = w->cfg->link.cmds[i].command;
     }
-    if (w->cfg->step_up_trust_dir)
-        resolve(ld, w->cfg->step_up_trust_dir, w->step_up_dir, sizeof w->step_up_dir);
+    struct stat st;
+    if (w->cfg->step_up_trust_dir &&
+        (stat(resolve(ld, w->cfg->step_up_trust_dir, w->step_up_dir, sizeof w->step_up_dir), &st) != 0 ||
+         !S_ISDIR(st.st_mode)))
+        return load_fail(ld, "step_up.trust_dir: %s is not a directory", w->step_up_dir), false;
     return true;
 }
 
