@@ -163,6 +163,9 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "# HELP pawld_connections_refused_total Connections closed at once: a worker held "
          "max_connections.\n"
          "# TYPE pawld_connections_refused_total counter\npawld_connections_refused_total %llu\n"
+         "# HELP pawld_detector_untracked_total Principals' and addresses' events the detectors "
+         "could not judge: their tables were full.\n"
+         "# TYPE pawld_detector_untracked_total counter\npawld_detector_untracked_total %llu\n"
          "# HELP pawld_unrecorded_total Decisions answered 503 instead because the audit trail or "
          "the OCSF stream could not be written (they are in neither; pawld_requests_total counts "
          "them as decided).\n"
@@ -174,7 +177,7 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
          (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused,
-         (unsigned long long)m->unrecorded,
+         (unsigned long long)m->detector_untracked, (unsigned long long)m->unrecorded,
          (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused);
     if (o.full)
         return 0;

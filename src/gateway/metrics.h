@@ -28,6 +28,7 @@ struct pawld_metrics {
     uint64_t connections_refused;
     uint64_t unrecorded; /* decisions refused (503) because their records could not be written */
     uint64_t telemetry_applied, telemetry_refused; /* process-wide; set by the renderer's caller */
+    uint64_t detector_untracked;                   /* process-wide; set by the renderer's caller */
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

@@ -48,6 +48,18 @@ assert e[0]["attacks"][0]["technique"]["uid"] == "API1:2023"
 print("pawld: enumeration found inline after", e[0]["finding_info"]["related_events_count"], "requests")
 PY
 [ "$(get 1HGCM82633A004352)" = 200 ] || fail "the owner's own car after the findings"
+# an escaped character hides nothing: the walk again, first characters escaped,
+# by another principal, is the same enumeration
+s2=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-2042 '["owner"]')
+for v in $(consecutive_vins 10); do
+    curl -s -o /dev/null -H "Authorization: Bearer $s2" \
+        "http://127.0.0.1:$proxy_port/api/v1/vehicles/%$(printf '%x' "'${v:0:1}")${v:1}/status"
+done
+for _ in $(seq 20); do grep -q '"uid":"u-2042"' findings.jsonl && break; sleep 0.1; done
+grep '"uid":"u-2042"' findings.jsonl | grep -q '"name":"enumeration"' ||
+    fail "a walk with escaped VINs made no enumeration finding"
+curl -s "http://127.0.0.1:$admin_port/metrics" | grep -q '^pawld_detector_untracked_total 0$' ||
+    fail "no pawld_detector_untracked_total in /metrics"
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 echo "pawld detect: inline detectors write findings, across a reload"

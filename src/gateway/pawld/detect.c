@@ -306,7 +306,24 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
     }
     pthread_mutex_lock(&dt->lock);
     dt->cur = &e;
+    uint64_t untracked = pawl_detector_untracked(dt->det);
     pawl_detector_feed(dt->det, &e, on_finding, dt);
+    bool full = untracked == 0 && pawl_detector_untracked(dt->det) > 0;
     dt->cur = NULL;
     pthread_mutex_unlock(&dt->lock);
+    if (full) /* once per run: the tables keep who they hold; newcomers go unjudged */
+        pawld_log(c->w->sinks, "warn", "\"msg\":\"the detectors' tables are full: new principals "
+                  "and addresses are not tracked (pawld_detector_untracked_total): their state is "
+                  "never dropped; a restart with detect.state moved aside starts them empty\"");
+}
+
+uint64_t pawld_detect_untracked(struct pawld_server_state *srv)
+{
+    struct pawld_detect *dt = srv->detect;
+    if (dt == NULL)
+        return 0;
+    pthread_mutex_lock(&dt->lock);
+    uint64_t n = pawl_detector_untracked(dt->det);
+    pthread_mutex_unlock(&dt->lock);
+    return n;
 }

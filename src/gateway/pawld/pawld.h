@@ -454,6 +454,9 @@ void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w);
 void pawld_detect_stop(struct pawld_server_state *srv);
 /* One decision (worker threads). */
 void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d);
+/* Principals and addresses the detectors saw but could not track (their
+ * tables full); 0 without detectors. */
+uint64_t pawld_detect_untracked(struct pawld_server_state *srv);
 /* Whether the decision's principal or the request's client address is
  * blocked (detect.block); if so, detail says for how long. */
 bool pawld_detect_blocked(struct pawld_conn *c, const struct pawl_decision *d, char *detail, size_t n);
