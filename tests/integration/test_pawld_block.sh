@@ -85,13 +85,22 @@ x = b[("principal", "u-1042")]
 assert 3590000 <= x["until"] - x["since"] <= 3660000 and x["findings"] >= 1, x  # repeats extend it
 PY
 
-# 3. a restart keeps the blocks (detect.state)
+# 3. a crash keeps the blocks: detect.state is saved within a moment of a
+# block, not only each minute and at stop
+for _ in $(seq 30); do [ -s detect.state ] && break; sleep 0.1; done
+sleep 0.3 # the second block's save, a moment after the first
+kill -KILL "$pawld_pid"
+wait "$pawld_pid" 2>/dev/null || true
+pawld_pid=
+pawld_start "$tmp/pawld.yaml"
+grep -q '"msg":"detector state read","blocks":2' pawld.log || fail "blocks lost in a crash: $(tail -3 pawld.log)"
+# and so does a restart (detect.state written at stop)
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 [ -s detect.state ] || fail "no detect.state written on stop"
 [ "$(stat -c %a detect.state)" = 600 ] || fail "detect.state is mode $(stat -c %a detect.state), not 600 (it names principals and addresses)"
 pawld_start "$tmp/pawld.yaml"
-grep -q '"msg":"detector state read","blocks":2' pawld.log || fail "state not read: $(tail -3 pawld.log)"
+[ "$(grep -c '"msg":"detector state read","blocks":2' pawld.log)" = 2 ] || fail "state not read: $(tail -3 pawld.log)"
 [ "$(get "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json || fail "block lost in a restart"
 
 # 4. an operator lifts a block on the admin listener

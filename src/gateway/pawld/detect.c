@@ -13,6 +13,7 @@
  * written every minute, on reload and on stop. */
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct pawld_detect {
     struct pawld_server_state *srv;
     struct pawl_blocklist *blocks;
     atomic_bool any_blocks;    /* false until a block was set or loaded: no lock taken before */
+    atomic_bool save_asked;    /* a block changed: the main thread was asked to save (SIGUSR1) */
     const struct pawl_api_event *cur; /* the event being fed: whom its findings are about */
     char state[4300];          /* detect.state, resolved; "" when not kept */
     int fd;
@@ -68,6 +70,10 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
         return;
     }
     atomic_store(&d->any_blocks, true);
+    /* saved within a moment, not at the next minute: a crash would lose it
+     * (review finding); the main thread writes it, not this worker */
+    if (d->state[0] != '\0' && !atomic_exchange(&d->save_asked, true))
+        kill(getpid(), SIGUSR1);
     if (!going)
         pawld_log(d->srv->sinks, "warn", "\"msg\":\"blocked\",\"%s\":\"%s\",\"detector\":\"%s\",\"until\":%lld",
                   who ? "principal" : "address", esc, f->detector, (long long)(now + dc->block_for_ms));
@@ -188,6 +194,7 @@ void pawld_detect_save(struct pawld_server_state *srv)
     if (d == NULL || d->state[0] == '\0')
         return;
     size_t len = 0;
+    atomic_store(&d->save_asked, false); /* a block set from now on asks again */
     pthread_mutex_lock(&d->lock); /* held for the copy only: the file is written after */
     char *bytes = pawl_host_detect_snapshot(d->det, d->blocks, pawld_wall_ms(), &len);
     pthread_mutex_unlock(&d->lock);

@@ -27,7 +27,7 @@ static const char usage_text[] =
     "usage: pawld --config FILE [--check]\n"
     "  --config FILE  the YAML configuration (docs/gateway.md)\n"
     "  --check        validate the configuration and everything it names, then exit\n"
-    "Signals: SIGHUP reloads, SIGTERM drains and exits.\n"
+    "Signals: SIGHUP reloads, SIGTERM drains and exits (SIGUSR1 saves detect.state).\n"
     "Exit codes: 0 ok, 1 invalid configuration or start-up failure, 2 usage.\n";
 
 static const char *mode_name(enum pawld_mode m)
@@ -132,6 +132,10 @@ static int serve(struct pawld_server_state *srv, const char *config, sigset_t *s
             pawld_detect_save(srv);
             continue;
         }
+        if (sig == SIGUSR1) {
+            pawld_detect_save(srv);
+            continue;
+        }
         if (sig == SIGHUP) {
             reload(srv, config, &gen);
             pawld_watch_update(wt);
@@ -163,6 +167,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1); /* from the detectors: a block changed, save detect.state now */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* the workers inherit the mask: only main waits */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), handled as a full disk */
