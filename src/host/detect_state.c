@@ -33,12 +33,18 @@ int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pa
     }
     pawl_err e = pawl_detector_load(det, fread_all, f, path, &d);
     int c = e == PAWL_OK && bl != NULL ? fgetc(f) : EOF;
+    bool no_blocks = e == PAWL_OK && bl != NULL && c == EOF;
     if (c != EOF && ungetc(c, f) == c)
         e = pawl_blocklist_load(bl, fread_all, f, path, &d);
     bool trailing = e == PAWL_OK && bl != NULL && fgetc(f) != EOF;
     fclose(f);
     if (e != PAWL_OK) {
         pawl_diag_format(&d, err, errlen);
+        return -1;
+    }
+    if (no_blocks) { /* pawld always writes its block list, empty or not (review finding) */
+        snprintf(err, errlen, "%s: no block list after the detectors' tables (cut short, or not "
+                 "written by pawld)", path);
         return -1;
     }
     if (trailing) {

@@ -11,8 +11,8 @@
 #include "pawl/blocklist.h"
 #include "pawl/detect.h"
 
-/* Reads path into det (and bl, when not NULL: a file without blocks leaves
- * it empty). 0 when read, 1 when the file does not exist, -1 with err
+/* Reads path into det (and bl, when not NULL: the file must then hold a
+ * block list, as pawld writes one, even empty; one cut before it is refused). 0 when read, 1 when the file does not exist, -1 with err
  * ("path: why") when it cannot be read or is damaged. */
 int pawl_host_detect_load(const char *path, struct pawl_detector *det, struct pawl_blocklist *bl, char *err,
                           size_t errlen);

@@ -133,9 +133,15 @@ grep -q 'detect.max_blocks are read at start' pawld.log || fail "a reload changi
 pawld_stop
 cp detect.state good.state
 printf 'x' >>detect.state # bytes after the block list
-if "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a state file with trailing bytes"; fi
+if timeout 10 "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a state file with trailing bytes"; fi
 grep -q "detect.state: bytes after the block list" start.err || fail "trailing bytes: $(cat start.err)"
+# cut just before its block list (the tables whole): refused, not loaded without the blocks
+cut=$($py -c "import sys; print(open(sys.argv[1], 'rb').read().rfind(b'PAWLBLK1'))" good.state)
+[ "$cut" -gt 0 ] || fail "no block list in the state file"
+head -c "$cut" good.state >detect.state
+if timeout 10 "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a state file cut before its blocks"; fi
+grep -q "detect.state: no block list" start.err || fail "cut before the blocks: $(cat start.err)"
 head -c 100 good.state >detect.state
-if "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a damaged state file"; fi
+if timeout 10 "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a damaged state file"; fi
 grep -q "detect.state" start.err || fail "the error does not name the file: $(cat start.err)"
 echo "pawld block: findings block principals (proxy and auth_request), kept across a restart, lifted by the admin"
