@@ -18,7 +18,7 @@ struct ld {
     struct pawld_config *c;
     struct pawld_listener *l;  /* the listener being read */
     struct pawld_upstream *u;  /* the upstream being read */
-    bool have_listen, have_mode;
+    bool have_listen, have_mode, have_authz;
     yaml_node_t *detect;       /* the detect: section, if any */
 };
 
@@ -193,8 +193,10 @@ static pawl_err listener_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
         l->tls_on = true;
         return pawl__yl_each(y, v, "tls", tls_key, &l->tls);
     }
-    if (strcmp(k, "authz") == 0)
+    if (strcmp(k, "authz") == 0) {
+        ld->have_authz = true;
         return pawl__yl_each(y, v, "authz", authz_key, l);
+    }
     if (strcmp(k, "limits") == 0)
         return pawl__yl_each(y, v, "limits", limits_key, &l->limits);
     if (strcmp(k, "timeouts") == 0)
@@ -233,9 +235,13 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
                             l->mode == PAWLD_AUTHZ ? "it trusts the certificate and address headers "
                                                      "of whoever calls it"
                                                    : "it lifts blocks and has no login");
-    if (l->mode != PAWLD_AUTHZ && l->path_prefix != NULL)
-        return pawl__yl_err(y, v, "listener '%s': authz settings on a %s listener", l->name,
-                            l->mode == PAWLD_PROXY ? "proxy" : "admin");
+    for (size_t i = 0; i + 1 < ld->c->nlisteners; i++) /* a second would only fail at start */
+        if (strcmp(ld->c->listeners[i].host, l->host) == 0 && ld->c->listeners[i].port == l->port)
+            return pawl__yl_err(y, v, "listener '%s': %s:%d is also listener '%s''s address", l->name,
+                                l->host, l->port, ld->c->listeners[i].name);
+    if (l->mode != PAWLD_AUTHZ && (l->path_prefix != NULL || ld->have_authz))
+        return pawl__yl_err(y, v, "listener '%s': authz settings on %s listener", l->name,
+                            l->mode == PAWLD_PROXY ? "a proxy" : "an admin");
     return PAWL_OK;
 }
 
@@ -257,7 +263,7 @@ static pawl_err listeners(struct ld *ld, yaml_node_t *v)
         l->body_timeout_ms = 30000;
         l->idle_timeout_ms = 60000;
         ld->l = l;
-        ld->have_listen = ld->have_mode = false;
+        ld->have_listen = ld->have_mode = ld->have_authz = false;
         if ((e = pawl__yl_each(y, item, "a listener", listener_key, ld)) != PAWL_OK ||
             (e = listener_done(ld, item)) != PAWL_OK)
             return e;

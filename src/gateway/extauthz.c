@@ -233,7 +233,12 @@ static enum pawl_reason client_address(const struct pawl_http_head *h, struct pa
     if (v.n > 0 && v.n < sizeof lit) {
         memcpy(lit, v.p, v.n);
         lit[v.n] = '\0';
-        if (inet_pton(af, lit, bin) == 1 && inet_ntop(af, bin, in->client_ip, sizeof in->client_ip) != NULL)
+        /* ::ffff:a.b.c.d is the IPv4 address a.b.c.d: one name per client, so
+         * that its events, findings and blocks meet */
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        bool mapped = af == AF_INET6 && inet_pton(af, lit, bin) == 1 && memcmp(bin, v4mapped, 12) == 0;
+        if (inet_pton(af, lit, bin) == 1 &&
+            inet_ntop(mapped ? AF_INET : af, mapped ? bin + 12 : bin, in->client_ip, sizeof in->client_ip) != NULL)
             return PAWL_R_ALLOWED;
     }
     return refuse(detail, n, PAWL_R_BAD_REQUEST, "X-Real-IP is not an IP address");

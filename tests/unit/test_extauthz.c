@@ -247,6 +247,11 @@ static void test_client_address(void **state)
     build(&r, "GET", "/authz", v6, 3);
     assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
     assert_string_equal(in->client_ip, "2001:db8::1");
+    /* an IPv4-mapped address is the IPv4 address: one name per client */
+    const char *mapped[] = {"X-Original-Method: GET", "X-Original-URI: /v", "X-Real-IP: ::FFFF:192.0.2.7"};
+    build(&r, "GET", "/authz", mapped, 3);
+    assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);
+    assert_string_equal(in->client_ip, "192.0.2.7");
     const char *none[] = {"X-Original-Method: GET", "X-Original-URI: /v"};
     build(&r, "GET", "/authz", none, 2);
     assert_int_equal(pawl_authz_input(&NGINX, &r.head, T0, in, detail, sizeof detail), PAWL_R_ALLOWED);

@@ -147,6 +147,9 @@ static void test_refusals(void **state)
     refused("workers: 2", "identity_header: Transfer-Encoding", 2, "frames or routes the request");
     refused("workers: 2", "step_up_header: content-length", 2, "frames or routes the request");
     refused("workers: 2", "step_up_header: 'X Token'", 2, "not a header name");
+    /* settings that would be ignored, addresses that would only fail at start */
+    refused("    mode: admin\n", "    mode: admin\n    authz: {flavor: nginx}\n", 18, "authz settings on an admin");
+    refused("listen: '[::1]:9901'", "listen: 127.0.0.1:9000", 18, "is also listener 'authz''s address");
     /* authz and admin off loopback: only with required client certificates */
     refused("listen: 127.0.0.1:9000", "listen: 10.0.0.1:9000\n    tls: {cert: server.pem, key: server.key}", 14,
             "must require client certificates");

@@ -617,7 +617,10 @@ static void peer_name(struct pawld_conn *c)
         c->peer_port = ntohs(a->sin_port);
     } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, c->peer_ip, sizeof c->peer_ip);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) /* an IPv4 client on a [::] listener: as itself */
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], c->peer_ip, sizeof c->peer_ip);
+        else
+            uv_ip6_name(a, c->peer_ip, sizeof c->peer_ip);
         c->peer_port = ntohs(a->sin6_port);
     }
     memcpy(c->client_ip, c->peer_ip, sizeof c->client_ip);
