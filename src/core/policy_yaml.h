@@ -12,7 +12,9 @@ struct pawl__yl {
     struct pawl_diag *d;
 };
 
-#define PAWL_YL_MAX_KEYS 32 /* keys per mapping */
+#define PAWL_YL_MAX_KEYS 512 /* keys per mapping: pawld's routes: and step_up.commands: name
+                              * up to 512 routes (review finding: 32 made more than 32
+                              * step-up routes impossible to configure) */
 
 pawl_err pawl__yl_err(struct pawl__yl *y, const yaml_node_t *n, const char *fmt, ...)
     PAWL_PRINTF(3, 4);

@@ -102,6 +102,26 @@ static void refused(const char *from, const char *to, unsigned line, const char 
         fail_msg("'%s' -> '%s': got %s, want line %u '%s'", from, to, th_diag(&d), line, msg);
 }
 
+/* routes: maps as many routes as the gateway keeps (more than 32) */
+static void test_many_routes(void **state)
+{
+    (void)state;
+    static char y[sizeof good + 8192];
+    char map[8192] = "routes: {";
+    for (int i = 0; i < 100; i++)
+        snprintf(map + strlen(map), sizeof map - strlen(map), "r%d: backend, ", i);
+    snprintf(map + strlen(map), sizeof map - strlen(map), "default: ota}\n");
+    const char *at = strstr(good, "routes: {unlock: backend, default: ota}\n");
+    assert_non_null(at);
+    snprintf(y, sizeof y, "%.*s%s%s", (int)(at - good), good, map, at + strlen("routes: {unlock: backend, default: ota}\n"));
+    struct pawld_config *c;
+    struct pawl_diag d;
+    if (pawld_config_load(y, strlen(y), "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_int_equal(c->nroutes, 100);
+    pawld_config_free(c);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -256,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_many_routes),
         cmocka_unit_test(test_detect_section),
         cmocka_unit_test(test_check_policy),
         cmocka_unit_test(test_step_up),
