@@ -111,5 +111,18 @@ else
 fi
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
+# the open-file limit: raised up to the hard limit for what max_connections
+# asks (two files a connection: the client's and the upstream's), and a
+# warning when even that is short
+sed 's/^max_connections: 4/max_connections: 1000/' pawld.yaml >pawld-fl.yaml
+(ulimit -Sn 256 && ulimit -Hn 512 && exec "$PAWLD_BIN" --config "$tmp/pawld-fl.yaml" 2>>"$tmp/pawld.stderr") &
+pawld_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+soft=$(awk '/Max open files/ {print $4}' "/proc/$pawld_pid/limits" 2>/dev/null || true)
+[ "$soft" = 512 ] || fail "the open-file limit was not raised to the hard limit: $soft"
+grep -q '"msg":"the open-file limit is short.*"limit":512,"wanted":3024' pawld.log ||
+    fail "no warning for a short open-file limit: $(tail -2 pawld.log)"
+pawld_stop
+echo "pawld limits: the open-file limit was raised to the hard one, with a warning that it is short"
 echo "pawld limits: the fifth connection over max_connections 4 was refused and counted;" \
     "a second pawld on the same port refused to start"

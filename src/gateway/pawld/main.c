@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <libgen.h>
+#include <sys/resource.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -159,6 +160,28 @@ static unsigned worker_count(const struct pawld_config *cfg)
     return n < 1 ? 1 : n > PAWLD_MAX_WORKERS ? PAWLD_MAX_WORKERS : (unsigned)n;
 }
 
+/* Each client connection may hold an upstream connection too: the open-file
+ * limit pawld raises itself to (up to the hard limit, as nginx's
+ * worker_rlimit_nofile does), and says so when even that is short (review
+ * finding: with max_connections 20000 and a limit of 64, 80 idle clients
+ * made /readyz fail). */
+static void raise_file_limit(struct pawld_server_state *srv)
+{
+    struct rlimit r;
+    rlim_t want = (rlim_t)srv->nworkers * srv->world->cfg->max_connections * 2 + 1024;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= want)
+        return;
+    rlim_t was = r.rlim_cur;
+    r.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max > want ? want : r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+        r.rlim_cur = was;
+    if (r.rlim_cur < want)
+        pawld_log(srv->sinks, "warn", "\"msg\":\"the open-file limit is short of what max_connections asks "
+                  "for: new connections will fail before it is reached\",\"limit\":%llu,\"wanted\":%llu,"
+                  "\"workers\":%u,\"max_connections\":%u", (unsigned long long)r.rlim_cur,
+                  (unsigned long long)want, srv->nworkers, srv->world->cfg->max_connections);
+}
+
 static int start(struct pawld_server_state *srv, const char *config)
 {
     char err[2048];
@@ -193,6 +216,7 @@ static int start(struct pawld_server_state *srv, const char *config)
         return 1;
     }
     srv->nworkers = worker_count(srv->world->cfg);
+    raise_file_limit(srv);
     if ((srv->workers = calloc(srv->nworkers, sizeof *srv->workers)) == NULL)
         return 1;
     for (unsigned i = 0; i < srv->nworkers; i++) {
