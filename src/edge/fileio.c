@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int pawl__write_all(int fd, const void *p, size_t n)
@@ -18,6 +19,22 @@ int pawl__write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int pawl__append_whole(int fd, const void *p, size_t n, long long *was)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1; /* nothing written */
+    *was = (long long)st.st_size;
+    if (pawl__write_all(fd, p, n) == 0)
+        return 0;
+    int e = errno;
+    int rc = ftruncate(fd, st.st_size) == 0 ? -1 : -2;
+    if (rc == -1)
+        (void)fsync(fd); /* the cut, before a crash could keep part of what was refused */
+    errno = e;
+    return rc;
 }
 
 int pawl__fsync_dir(const char *dir)

@@ -533,30 +533,21 @@ static int write_out(struct pawl_audit_log *l, const struct pawl_audit_writer *b
                      const struct pawl_audit_emit *em, char *err, size_t errlen)
 {
     size_t n = l->buf.len;
-    struct stat st;
+    long long was;
     l->buf.len = 0;
     if (syncer_failed(l, err, errlen)) {
         l->broken = true;
         l->w = *before;
         return -1;
     }
-    if (fstat(l->fd, &st) != 0) {
-        snprintf(err, errlen, "%s: fstat: %s", l->path, strerror(errno));
-        l->w = *before;
-        return -1;
-    }
-    if (pawl__write_all(l->fd, l->buf.p, n) != 0) {
-        int e = errno;
-        if (ftruncate(l->fd, st.st_size) == 0) {
-            (void)fsync(l->fd); /* the cut, before a crash could keep part of what was refused */
+    int rc = pawl__append_whole(l->fd, l->buf.p, n, &was);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: write failed: %s%s", l->path, strerror(errno),
+                 rc == -1 ? " (cut back: none of these records is in it)" : ", and cutting it back failed");
+        if (rc == -1)
             l->w = *before;
-            snprintf(err, errlen, "%s: write failed: %s (cut back: none of these records is in it)",
-                     l->path, strerror(e));
-        } else {
+        else
             l->broken = true;
-            snprintf(err, errlen, "%s: write failed: %s, and cutting it back failed: %s", l->path,
-                     strerror(e), strerror(errno));
-        }
         return -1;
     }
     if (em->checkpoint && l->sy != NULL) {

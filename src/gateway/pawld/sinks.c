@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,16 +111,16 @@ void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, 
         va_end(ap);
     }
     char line[sizeof extra + 128];
-    if (s == NULL || s->log_fd < 0) {
-        fprintf(stderr, "{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
-                (long long)wall_ms(), level, extra[0] ? "," : "", extra);
-        return;
-    }
-    pthread_mutex_lock(&s->log_lock);
-    bool torn = s->log_torn;
+    bool to_file = s != NULL && s->log_fd >= 0;
+    if (to_file)
+        pthread_mutex_lock(&s->log_lock);
+    bool torn = to_file && s->log_torn;
     int n = snprintf(line, sizeof line, "%s{\"time\":%lld,\"level\":\"%s\",\"program\":\"pawld\"%s%s}\n",
                      torn ? "\n" : "", (long long)wall_ms(), level, extra[0] ? "," : "", extra);
-    bool ok = n > 0 && (size_t)n < sizeof line && pawl__write_all(s->log_fd, line, (size_t)n) == 0;
+    bool ok = n > 0 && (size_t)n < sizeof line &&
+              pawl__write_all(to_file ? s->log_fd : STDERR_FILENO, line, (size_t)n) == 0;
+    if (!to_file)
+        return;
     int e = errno;
     bool lost = !ok && n > 0 && (size_t)n < sizeof line;
     s->log_torn = lost || (torn && !ok);
@@ -235,19 +234,18 @@ static void cut_ocsf(struct pawld_sinks *s, off_t end)
  * stream ended before them. */
 static int commit_ocsf(struct pawld_sinks *s, struct pawld_batch *b, off_t *end)
 {
-    struct stat st;
-    bool sized = fstat(s->ocsf_fd, &st) == 0;
-    if (!sized || pawl__write_all(s->ocsf_fd, b->buf, b->len) != 0) {
+    long long was;
+    int rc = pawl__append_whole(s->ocsf_fd, b->buf, b->len, &was);
+    if (rc != 0) {
         char file[4400];
         int e = errno;
         snprintf(s->fail_why, sizeof s->fail_why, "%s: %s", s->ocsf_path, strerror(e));
-        pawld_log(s, "error", "\"msg\":\"writing the OCSF stream failed\",\"file\":\"%s\",\"why\":\"%s\"",
-                  pawld_json_escape(s->ocsf_path, file, sizeof file), strerror(e));
-        if (sized)
-            cut_ocsf(s, st.st_size);
+        pawld_log(s, "error", "\"msg\":\"writing the OCSF stream failed%s\",\"file\":\"%s\",\"why\":\"%s\"",
+                  rc == -2 ? ", and cutting it back failed" : "", pawld_json_escape(s->ocsf_path, file, sizeof file),
+                  strerror(e));
         return -1;
     }
-    *end = st.st_size;
+    *end = (off_t)was;
     return 0;
 }
 
