@@ -47,6 +47,7 @@ struct pawl_route {
     char *id;
     char *path;                  /* the template, e.g. /api/v1/vehicles/{vin}/commands/{cmd} */
     uint32_t index;              /* position in pawl_policy.routes */
+    unsigned line;               /* where its entry starts in the policy file (1-based) */
     uint8_t methods;             /* bit per enum pawl_method */
     enum pawl_cap cap;
     uint32_t role_mask;          /* roles allowed on this route */

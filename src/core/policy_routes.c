@@ -226,6 +226,7 @@ pawl_err pawl__policy_routes(struct pawl__yl *y, struct pawl_policy *p, yaml_nod
         yaml_node_t *it = pawl__yl_seq_item(y, v, i);
         struct route_ctx rc = { .p = p, .r = &p->routes[i] };
         rc.r->index = (uint32_t)i;
+        rc.r->line = (unsigned)it->start_mark.line + 1;
         p->nroutes = i + 1; /* so that policy_free releases a half-built route */
         e = pawl__yl_each(y, it, "a route", route_key, &rc);
         if (e == PAWL_OK)

@@ -349,6 +349,13 @@ static long upstream_index(const struct pawld_config *c, const char *name)
     return -1;
 }
 
+/* Where v is, kept for the errors pawld_config_check_policy finds later. */
+static void mark_at(const yaml_node_t *v, unsigned *line, unsigned *col)
+{
+    *line = (unsigned)v->start_mark.line + 1;
+    *col = (unsigned)v->start_mark.column + 1;
+}
+
 static pawl_err routes_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_config *c = ctx;
@@ -367,6 +374,7 @@ static pawl_err routes_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
     if (c->nroutes == PAWLD_MAX_ROUTE_MAP)
         return pawl__yl_err(y, v, "more than %d routes", PAWLD_MAX_ROUTE_MAP);
     c->routes[c->nroutes].upstream = (size_t)u;
+    mark_at(v, &c->routes[c->nroutes].line, &c->routes[c->nroutes].col);
     c->routes[c->nroutes].route = pawl__strndup(k, strlen(k));
     return c->routes[c->nroutes++].route ? PAWL_OK : PAWL_ENOMEM;
 }
@@ -377,6 +385,7 @@ static pawl_err step_up_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *
     if (c->nstep_up_cmds == PAWLD_MAX_ROUTE_MAP)
         return pawl__yl_err(y, v, "more than %d step-up commands", PAWLD_MAX_ROUTE_MAP);
     struct pawld_step_up_cmd *sc = &c->step_up_cmds[c->nstep_up_cmds++];
+    mark_at(v, &sc->line, &sc->col);
     if ((sc->route = pawl__strndup(k, strlen(k))) == NULL)
         return PAWL_ENOMEM;
     return pawl__yl_str(y, v, 63, &sc->command);
@@ -398,6 +407,7 @@ static pawl_err link_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
     if (l->ncmds == PAWLD_MAX_ROUTE_MAP)
         return pawl__yl_err(y, v, "more than %d vehicle commands", PAWLD_MAX_ROUTE_MAP);
     struct pawld_step_up_cmd *sc = &l->cmds[l->ncmds++];
+    mark_at(v, &sc->line, &sc->col);
     if ((sc->route = pawl__strndup(k, strlen(k))) == NULL)
         return PAWL_ENOMEM;
     return pawl__yl_str(y, v, 63, &sc->command);
@@ -694,8 +704,9 @@ static pawl_err check_step_up(const struct pawld_config *c, const struct pawl_po
     for (size_t i = 0; i < c->nstep_up_cmds; i++) {
         const struct pawl_route *r = route_by_id(p, c->step_up_cmds[i].route);
         if (r == NULL || !r->step_up) {
-            pawl__diagf(d, where, 0, 0, "step_up.commands: '%s' is not a step-up route of the policy",
-                        c->step_up_cmds[i].route);
+            pawl__diagf(d, where, c->step_up_cmds[i].line, c->step_up_cmds[i].col,
+                        "step_up.commands: '%s' is not a step-up route of the policy (%s)",
+                        c->step_up_cmds[i].route, c->policy);
             return PAWL_EINVAL;
         }
     }
@@ -704,9 +715,9 @@ static pawl_err check_step_up(const struct pawld_config *c, const struct pawl_po
         for (size_t i = 0; i < c->nstep_up_cmds && !named; i++)
             named = strcmp(c->step_up_cmds[i].route, p->routes[j].id) == 0;
         if (p->routes[j].step_up && !named) {
-            pawl__diagf(d, where, 0, 0,
-                        "step_up.commands: the step-up route '%s' names no command",
-                        p->routes[j].id);
+            pawl__diagf(d, c->policy, p->routes[j].line, 0,
+                        "the step-up route '%s' names no command under step_up.commands: in %s",
+                        p->routes[j].id, where);
             return PAWL_EINVAL;
         }
     }
@@ -724,8 +735,9 @@ pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pa
         for (size_t j = 0; j < p->nroutes && !found; j++)
             found = strcmp(p->routes[j].id, c->routes[i].route) == 0;
         if (!found) {
-            pawl__diagf(d, where, 0, 0, "routes: '%s' is not a route id of the policy",
-                        c->routes[i].route);
+            pawl__diagf(d, where, c->routes[i].line, c->routes[i].col,
+                        "routes: '%s' is not a route id of the policy (%s)", c->routes[i].route,
+                        c->policy);
             return PAWL_EINVAL;
         }
     }
@@ -733,8 +745,9 @@ pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pa
         return PAWL_EINVAL;
     for (size_t i = 0; i < c->link.ncmds; i++)
         if (route_by_id(p, c->link.cmds[i].route) == NULL) {
-            pawl__diagf(d, where, 0, 0, "vehicle_link.commands: '%s' is not a route id of the policy",
-                        c->link.cmds[i].route);
+            pawl__diagf(d, where, c->link.cmds[i].line, c->link.cmds[i].col,
+                        "vehicle_link.commands: '%s' is not a route id of the policy (%s)",
+                        c->link.cmds[i].route, c->policy);
             return PAWL_EINVAL;
         }
     for (size_t j = 0; proxy && c->default_upstream < 0 && j < p->nroutes; j++) {
@@ -744,10 +757,10 @@ pawl_err pawld_config_check_policy(const struct pawld_config *c, const struct pa
         for (size_t i = 0; i < c->link.ncmds && !mapped; i++)
             mapped = strcmp(p->routes[j].id, c->link.cmds[i].route) == 0; /* to the vehicle */
         if (!mapped) {
-            pawl__diagf(d, where, 0, 0,
-                        "routes: policy route '%s' reaches no upstream (map it or set "
-                        "routes: {default: UPSTREAM})",
-                        p->routes[j].id);
+            pawl__diagf(d, c->policy, p->routes[j].line, 0,
+                        "policy route '%s' reaches no upstream: map it under routes: in %s, "
+                        "or set routes: {default: UPSTREAM}",
+                        p->routes[j].id, where);
             return PAWL_EINVAL;
         }
     }

@@ -64,11 +64,13 @@ struct pawld_upstream {
 struct pawld_route_map {
     char *route; /* a policy route id */
     size_t upstream;
+    unsigned line, col; /* where in the config (for errors found against the policy) */
 };
 
 /* A route and the command its command token must carry. */
 struct pawld_step_up_cmd {
     char *route, *command;
+    unsigned line, col; /* where in the config (for errors found against the policy) */
 };
 
 /* The MQTT vehicle link: telemetry from the broker into the twin; command

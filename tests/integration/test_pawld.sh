@@ -112,6 +112,12 @@ echo "$out" | has "bad.yaml:3:" || fail "--check error without file:line: $out"
 sed 's/policy: policy.yaml/policy: nowhere.yaml/' pawld.yaml >bad2.yaml
 out=$("$PAWLD_BIN" --config bad2.yaml --check 2>&1) && fail "--check accepted a missing policy"
 echo "$out" | has "nowhere.yaml" || fail "--check did not name the missing file: $out"
+# an id the policy does not have: the config's line and column
+line=$(grep -n '^  fleet-report: wrongca' pawld.yaml | cut -d: -f1)
+sed 's/^  fleet-report: wrongca/  fleet-reprot: wrongca/' pawld.yaml >bad2.yaml
+out=$("$PAWLD_BIN" --config bad2.yaml --check 2>&1) && fail "--check accepted an unknown route id"
+echo "$out" | has "bad2.yaml:$line:17: routes: 'fleet-reprot' is not a route id of the policy" ||
+    fail "--check did not place the unknown route id: $out"
 # what pawld opens only at start is checked too: a --check that passes does
 # not stop pawld at start
 for bad in 's/audit_key: audit.key/audit_key: nosuch.key/|logs.audit_key' \

@@ -222,10 +222,28 @@ static void test_check_policy(void **state)
     c->default_upstream = -1; /* status reaches no upstream now */
     assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "'status' reaches no upstream"));
+    assert_string_equal(d.where, "policy.yaml"); /* where the route is: the policy's line 4 */
+    assert_int_equal(d.line, 4);
     free(c->routes[0].route);
     c->routes[0].route = strdup("lock");
     assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "'lock' is not a route id"));
+    assert_string_equal(d.where, "pawld.yaml"); /* routes: {unlock: backend ...} */
+    assert_int_equal(d.line, 28);
+    assert_int_equal(d.col, 18);
+    pawld_config_free(c);
+    /* a vehicle command for a route the policy does not have */
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf,
+                     "%svehicle_link: {broker: '127.0.0.1:8883', ca: ca.pem, cert: c.pem, key: c.key,\n"
+                     "  commands: {lokk: door.lock}}\n", good);
+    if (pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "vehicle_link.commands: 'lokk' is not a route id of the policy"));
+    assert_string_equal(d.where, "pawld.yaml");
+    assert_int_equal(d.line, 31);
+    assert_int_equal(d.col, 20); /* door.lock */
     pawld_config_free(c);
     pawl_policy_free(p);
 }
@@ -259,11 +277,16 @@ static void test_step_up(void **state)
     c->step_up_cmds[0].route = strdup("status");
     assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "'status' is not a step-up route"));
+    assert_string_equal(d.where, "pawld.yaml");
+    assert_int_equal(d.line, 30);
+    assert_int_equal(d.col, 48);
     c->nstep_up_cmds = 0;
     free(c->step_up_cmds[0].route);
     free(c->step_up_cmds[0].command);
     assert_int_equal(pawld_config_check_policy(c, p, "pawld.yaml", &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "'start' names no command"));
+    assert_string_equal(d.where, "policy.yaml");
+    assert_int_equal(d.line, 4);
     pawld_config_free(c);
     n = snprintf(buf, sizeof buf, "%sstep_up: {commands: {start: engine.start}}\n", good);
     assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_EINVAL);
