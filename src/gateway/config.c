@@ -27,13 +27,30 @@ static pawl_err path(struct pawl__yl *y, yaml_node_t *v, char **out)
     return pawl__yl_str(y, v, PATH_MAX_BYTES, out);
 }
 
-static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, int64_t *out)
+/* What a duration key may hold: a header timeout of a year disarms the
+ * slowloris defense, a block of a millisecond blocks nothing (review). */
+struct span {
+    const char *key, *range;
+    int64_t min_ms, max_ms;
+};
+static const struct span HEADER_TIMEOUT = { "timeouts.header", "100ms to 10m", 100, 600000 };
+static const struct span BODY_TIMEOUT = { "timeouts.body", "100ms to 1h", 100, 3600000 };
+static const struct span IDLE_TIMEOUT = { "timeouts.idle", "100ms to 1h", 100, 3600000 };
+static const struct span CONNECT_TIMEOUT = { "connect_timeout", "10ms to 2m", 10, 120000 };
+static const struct span RESPONSE_TIMEOUT = { "response_timeout", "100ms to 1h", 100, 3600000 };
+static const struct span RESULT_TIMEOUT = { "result_timeout", "100ms to 10m", 100, 600000 };
+static const struct span BLOCK_FOR = { "block_for", "10s to 30d", 10000, 30 * 86400000LL };
+
+static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
     int64_t us;
     pawl_err e = pawl__yl_duration_us(y, v, &us);
-    if (e == PAWL_OK)
-        *out = us / 1000;
-    return e;
+    if (e != PAWL_OK)
+        return e;
+    if (us / 1000 < s->min_ms || us / 1000 > s->max_ms)
+        return pawl__yl_err(y, v, "%s must be from %s", s->key, s->range);
+    *out = us / 1000;
+    return PAWL_OK;
 }
 
 static pawl_err size_val(struct pawl__yl *y, yaml_node_t *v, int64_t min, int64_t max, size_t *out)
@@ -126,11 +143,11 @@ static pawl_err ltimeouts_key(struct pawl__yl *y, const char *k, yaml_node_t *v,
 {
     struct pawld_listener *l = ctx;
     if (strcmp(k, "header") == 0)
-        return ms(y, v, &l->header_timeout_ms);
+        return ms(y, v, &HEADER_TIMEOUT, &l->header_timeout_ms);
     if (strcmp(k, "body") == 0)
-        return ms(y, v, &l->body_timeout_ms);
+        return ms(y, v, &BODY_TIMEOUT, &l->body_timeout_ms);
     if (strcmp(k, "idle") == 0)
-        return ms(y, v, &l->idle_timeout_ms);
+        return ms(y, v, &IDLE_TIMEOUT, &l->idle_timeout_ms);
     return PAWL_ENOTFOUND;
 }
 
@@ -312,9 +329,9 @@ static pawl_err upstream_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
     if (strcmp(k, "ca") == 0)
         return path(y, v, &u->ca);
     if (strcmp(k, "connect_timeout") == 0)
-        return ms(y, v, &u->connect_timeout_ms);
+        return ms(y, v, &CONNECT_TIMEOUT, &u->connect_timeout_ms);
     if (strcmp(k, "response_timeout") == 0)
-        return ms(y, v, &u->response_timeout_ms);
+        return ms(y, v, &RESPONSE_TIMEOUT, &u->response_timeout_ms);
     if (strcmp(k, "max_idle") == 0) {
         int64_t n;
         pawl_err e = pawl__yl_int(y, v, 0, 10000, &n);
@@ -441,7 +458,7 @@ static pawl_err link_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void
     if (strcmp(k, "commands") == 0)
         return pawl__yl_each(y, v, "vehicle_link.commands", link_cmd_key, l);
     if (strcmp(k, "result_timeout") == 0)
-        return ms(y, v, &l->result_timeout_ms);
+        return ms(y, v, &RESULT_TIMEOUT, &l->result_timeout_ms);
     return PAWL_ENOTFOUND;
 }
 
@@ -487,7 +504,7 @@ static pawl_err detect_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
     if (strcmp(k, "block") == 0)
         return detect_block(y, v, dc);
     if (strcmp(k, "block_for") == 0)
-        return ms(y, v, &dc->block_for_ms);
+        return ms(y, v, &BLOCK_FOR, &dc->block_for_ms);
     if (strcmp(k, "max_blocks") == 0)
         return size_val(y, v, 1, 1 << 24, &dc->max_blocks);
     if (strcmp(k, "state") == 0)

@@ -141,6 +141,14 @@ static void test_refusals(void **state)
     refused("tls: {cert: server.pem, key: server.key, ", "tls: {", 7, "tls needs cert and key");
     refused("max_headers: 50", "max_headers: 2", 12, "");
     refused("header: 5s", "header: 5 parsecs", 13, "");
+    /* durations within what each can sensibly mean */
+    refused("header: 5s", "header: 365d", 13, "timeouts.header must be from 100ms to 10m");
+    refused("header: 5s", "header: 50ms", 13, "timeouts.header must be from 100ms to 10m");
+    refused("idle: 2m", "idle: 2h", 13, "timeouts.idle must be from 100ms to 1h");
+    refused("connect_timeout: 250ms", "connect_timeout: 1ms", 25, "connect_timeout must be from 10ms to 2m");
+    refused("connect_timeout: 250ms", "response_timeout: 2d", 25, "response_timeout must be from 100ms to 1h");
+    refused("workers: 2", "detect: {block_for: 1ms}", 2, "block_for must be from 10s to 30d");
+    refused("workers: 2", "detect: {block_for: 365d}", 2, "block_for must be from 10s to 30d");
     refused("flavor: envoy", "flavor: haproxy", 17, "flavor must be nginx or envoy");
     refused("path_prefix: /authz", "path_prefix: authz", 17, "must start with '/'");
     refused("listen: 127.0.0.1:9000", "listen: 10.0.0.1:9000", 14,
