@@ -18,7 +18,8 @@ enum pawl_block_kind { PAWL_BLOCK_PRINCIPAL = 1, PAWL_BLOCK_ADDRESS = 2 };
 
 struct pawl_block {
     uint64_t key;                   /* hash of kind and the whole subject; 0: free */
-    int64_t since_ms, until_ms;     /* refused while since_ms <= now < until_ms */
+    int64_t since_ms, until_ms;     /* set at since_ms; refused while now < until_ms (also
+                                     * when the clock stepped back before since_ms) */
     uint32_t kind;                  /* enum pawl_block_kind */
     uint32_t count;                 /* findings that set or extended it */
     char detector[PAWL_BLOCK_DETECTOR_MAX]; /* the last finding's detector */

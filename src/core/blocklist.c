@@ -56,9 +56,13 @@ static size_t slot_of(const struct pawl_blocklist *bl, uint64_t key)
     return i;
 }
 
+/* A block holds until its end. Its start is not a condition: a clock stepped
+ * back (NTP correcting a host that started with a wrong time) put blocks made
+ * before the step "in the future", and they went unenforced, unlisted and
+ * unsaved until the clock caught up (review). */
 static bool live(const struct pawl_block *b, int64_t now)
 {
-    return b->key != 0 && b->since_ms <= now && now < b->until_ms;
+    return b->key != 0 && now < b->until_ms;
 }
 
 /* Frees slot i and moves back the entries of its probe run that would no
@@ -101,7 +105,7 @@ pawl_err pawl_blocklist_add(struct pawl_blocklist *bl, enum pawl_block_kind kind
     uint64_t key = key_of(kind, subject);
     size_t i = slot_of(bl, key);
     struct pawl_block *b = &bl->slots[i];
-    if (b->key == key && b->until_ms > now_ms) { /* live (or set for later): extended */
+    if (b->key == key && b->until_ms > now_ms) { /* live: extended */
         if (until_ms > b->until_ms)
             b->until_ms = until_ms;
         b->count++;

@@ -53,8 +53,31 @@ static void test_hold_and_expire(void **state)
      * the stale entry goes: lifting it again is still nothing */
     assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_PRINCIPAL, S("mallory"), 99000));
     assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_PRINCIPAL, S("mallory"), 99000));
-    assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), "bola", 1000, 2000), PAWL_OK);
-    assert_false(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), 999)); /* not yet begun */
+    pawl_blocklist_free(bl);
+}
+
+/* The clock stepped back after a block was set (NTP correcting the host's
+ * time): the block is still enforced, listed (what is saved), extended and
+ * can be lifted. */
+static void test_clock_stepped_back(void **state)
+{
+    (void)state;
+    struct pawl_blocklist *bl;
+    assert_int_equal(pawl_blocklist_new(8, &bl), PAWL_OK);
+    assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), "bola", 100000, 200000), PAWL_OK);
+    int64_t back = 40000; /* the clock now says 60 s before the block was set */
+    assert_non_null(pawl_blocklist_find(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), back));
+    assert_int_equal(pawl_blocklist_live(bl, back), 1);
+    size_t it = 0;
+    const struct pawl_block *b = pawl_blocklist_next(bl, &it, back);
+    assert_non_null(b);
+    assert_int_equal(b->since_ms, 100000);
+    /* a finding now extends it rather than starting another */
+    assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), "bola", back, 250000), PAWL_OK);
+    assert_int_equal(pawl_blocklist_find(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), back)->count, 2);
+    assert_null(pawl_blocklist_find(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), 250000));
+    assert_true(pawl_blocklist_remove(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), back));
+    assert_null(pawl_blocklist_find(bl, PAWL_BLOCK_ADDRESS, S("10.0.0.1"), back));
     pawl_blocklist_free(bl);
 }
 
@@ -167,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hold_and_expire),
         cmocka_unit_test(test_full_and_remove),
+        cmocka_unit_test(test_clock_stepped_back),
         cmocka_unit_test(test_save_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
