@@ -99,6 +99,11 @@ pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 [ -s detect.state ] || fail "no detect.state written on stop"
 [ "$(stat -c %a detect.state)" = 600 ] || fail "detect.state is mode $(stat -c %a detect.state), not 600 (it names principals and addresses)"
+# --check reads the state as the start does: with detect.max_blocks below the
+# live blocks, the start would fail, so --check does
+sed 's/state: detect.state}/state: detect.state, max_blocks: 1}/' pawld.yaml >small.yaml
+if "$PAWLD_BIN" --config small.yaml --check >check.out 2>&1; then fail "--check passed 2 blocks with max_blocks 1"; fi
+grep -q "detect.state: .*2 blocks, more than the limit of 1" check.out || fail "--check, max_blocks: $(cat check.out)"
 pawld_start "$tmp/pawld.yaml"
 [ "$(grep -c '"msg":"detector state read","blocks":2' pawld.log)" = 2 ] || fail "state not read: $(tail -3 pawld.log)"
 [ "$(get "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json || fail "block lost in a restart"
@@ -132,9 +137,13 @@ grep -q 'detect.max_blocks are read at start' pawld.log || fail "a reload changi
 # 5. a damaged state file: pawld says which file and does not start
 pawld_stop
 cp detect.state good.state
+"$PAWLD_BIN" --config pawld.yaml --check >/dev/null || fail "--check refused the state pawld wrote"
 printf 'x' >>detect.state # bytes after the block list
 if timeout 10 "$PAWLD_BIN" --config pawld.yaml 2>start.err; then fail "pawld started on a state file with trailing bytes"; fi
 grep -q "detect.state: bytes after the block list" start.err || fail "trailing bytes: $(cat start.err)"
+# --check reads it as the start does: a configuration it passes starts
+if "$PAWLD_BIN" --config pawld.yaml --check >check.out 2>&1; then fail "--check passed a damaged state file"; fi
+grep -q "detect.state: bytes after the block list" check.out || fail "--check, trailing bytes: $(cat check.out)"
 # cut just before its block list (the tables whole): refused, not loaded without the blocks
 cut=$($py -c "import sys; print(open(sys.argv[1], 'rb').read().rfind(b'PAWLBLK1'))" good.state)
 [ "$cut" -gt 0 ] || fail "no block list in the state file"

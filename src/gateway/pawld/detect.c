@@ -109,20 +109,30 @@ static void detect_free(struct pawld_detect *d)
     free(d);
 }
 
+/* detect.state (resolved into path) into det and bl: 0 when read, 1 when
+ * there is none, -1 with err. */
+static int read_state(const struct pawld_world *w, struct pawl_detector *det, struct pawl_blocklist *bl,
+                      char *path, size_t pathlen, char *err, size_t errlen)
+{
+    char why[600];
+    if (w->cfg->detect.state == NULL)
+        return 1;
+    pawld_path(w->dir, w->cfg->detect.state, path, pathlen);
+    int rc = pawl_host_detect_load(path, det, bl, why, sizeof why);
+    if (rc < 0)
+        snprintf(err, errlen, "detect.state: %s (move the file away to start without the earlier state "
+                 "and blocks)", why);
+    return rc;
+}
+
 /* detect.state, when it exists: the tables and blocks of the last run. */
 static int load_state(struct pawld_detect *d, const struct pawld_world *w, char *err, size_t errlen)
 {
-    const char *p = w->cfg->detect.state;
-    if (p == NULL)
-        return 0;
-    pawld_path(w->dir, p, d->state, sizeof d->state);
-    char why[600];
-    int rc = pawl_host_detect_load(d->state, d->det, d->blocks, why, sizeof why);
-    if (rc < 0) {
-        snprintf(err, errlen, "detect.state: %s (move the file away to start without the earlier state "
-                 "and blocks)", why);
+    int rc = read_state(w, d->det, d->blocks, d->state, sizeof d->state, err, errlen);
+    if (rc < 0)
         return -1;
-    }
+    if (w->cfg->detect.state == NULL)
+        return 0;
     size_t live = pawl_blocklist_live(d->blocks, pawld_wall_ms());
     atomic_store(&d->any_blocks, live > 0);
     if (rc == 0)
@@ -171,6 +181,25 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     pawld_world_ref(d->world);
     srv->detect = d;
     return 0;
+}
+
+int pawld_detect_check(const struct pawld_world *w, char *err, size_t errlen)
+{
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *det = NULL;
+    struct pawl_blocklist *bl = NULL;
+    char path[4300];
+    int rc = -1;
+    if (w->cfg->findings == NULL || w->cfg->detect.state == NULL)
+        return 0;
+    if (pawl_detector_new(&cfg, w->grants, &det) != PAWL_OK ||
+        pawl_blocklist_new(w->cfg->detect.max_blocks, &bl) != PAWL_OK)
+        snprintf(err, errlen, "out of memory for the detectors");
+    else
+        rc = read_state(w, det, bl, path, sizeof path, err, errlen) < 0 ? -1 : 0;
+    pawl_detector_free(det);
+    pawl_blocklist_free(bl);
+    return rc;
 }
 
 void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w)

@@ -237,7 +237,7 @@ static int start(struct pawld_server_state *srv, const char *config)
 }
 
 /* --check: what pawld opens only at start (the logs, the audit key, the
- * vehicle link's TLS files), so that a configuration --check passes does not
+ * vehicle link's TLS files, detect.state), so that a configuration --check passes does not
  * stop pawld at start (review finding). The log files are not created: their
  * directories must be writable, and the files, when they exist. */
 static int check_writable(const struct pawld_world *w, const char *key, const char *p, char *err, size_t n)
@@ -281,7 +281,8 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
         check_writable(w, "logs.ocsf", c->ocsf, err, n) != 0 ||
         check_writable(w, "logs.audit", c->audit, err, n) != 0 ||
         check_writable(w, "logs.findings", c->findings, err, n) != 0 ||
-        check_writable(w, "detect.state", c->detect.state, err, n) != 0 || check_link(w, err, n) != 0)
+        check_writable(w, "detect.state", c->detect.state, err, n) != 0 || check_link(w, err, n) != 0 ||
+        pawld_detect_check(w, err, n) != 0)
         return -1;
     if (c->audit_key != NULL && !pawl_vault_is_uri(c->audit_key)) {
         EVP_PKEY *k = pawl__audit_load_key(pawld_path(w->dir, c->audit_key, key, sizeof key), true, pub,

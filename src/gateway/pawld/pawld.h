@@ -451,6 +451,10 @@ struct pawld_detect;
 int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen);
 /* The newest world's grants (after a reload). */
 void pawld_detect_world(struct pawld_server_state *srv, struct pawld_world *w);
+/* --check: detect.state, when the detectors are on and it exists, reads
+ * whole into tables and a block list of the configured size (0), or -1 with
+ * err: what would stop pawld at start. */
+int pawld_detect_check(const struct pawld_world *w, char *err, size_t errlen);
 void pawld_detect_stop(struct pawld_server_state *srv);
 /* One decision (worker threads). */
 void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d);
