@@ -532,6 +532,18 @@ for _ in $(seq 40); do [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$re
 [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] || fail "a deleted grants file did not refuse a reload"
 { cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants2.jsonl
 stranger_gets 200 || fail "a grants file deleted and written anew was not reloaded (still $code)"
+# A symbolic link repointed to another file, the file it named untouched (as
+# certbot renews into live/, as a ConfigMap swaps ..data), is a change too.
+n=$(reloads)
+cp grants2.jsonl grants-a.jsonl
+ln -s grants-a.jsonl lnk.tmp && mv -T lnk.tmp grants2.jsonl # the watched file goes: a reload
+for _ in $(seq 40); do [ "$(reloads)" -gt "$n" ] && break; sleep 0.1; done
+[ "$(reloads)" -gt "$n" ] || fail "grants2.jsonl replaced by a link: no reload"
+sleep 0.5 # the reload's rewatch, now of grants-a.jsonl through the link
+stranger_gets 200 || fail "the stranger's grant through the link (got $code)"
+cp grants.jsonl grants-b.jsonl
+ln -s grants-b.jsonl lnk.tmp && mv -T lnk.tmp grants2.jsonl
+stranger_gets 403 || fail "a repointed link was not reloaded (still $code)"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0.
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &

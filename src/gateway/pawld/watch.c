@@ -9,7 +9,13 @@
  * directories so that the audit log and event stream, written on every
  * request, wake nobody. A file that is missing (deleted, to be written
  * anew) cannot be watched: until it is back, a timer looks for it once a
- * second, and its return reloads as a change would. */
+ * second, and its return reloads as a change would. inotify follows a
+ * symbolic link to the file it names, so a link repointed to another file
+ * (certbot's live/ links, a Kubernetes ConfigMap's ..data) leaves the
+ * watched file untouched: the same timer resolves every watched path once
+ * a second, and a new target reloads. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +37,12 @@ struct pawld_watch {
     const char *config;
     uv_fs_event_t *files[WATCH_MAX];
     size_t nfiles;
-    uv_timer_t poll;             /* while a file is missing */
+    uv_timer_t poll;             /* missing files back, paths repointed */
     char *missing[WATCH_MAX];
     size_t nmissing;
+    char *linked[WATCH_MAX];     /* the watched paths ... */
+    char *target[WATCH_MAX];     /* ... and the file each named (realpath) when watched */
+    size_t nlinked;
     atomic_bool stop;
 };
 
@@ -60,15 +69,39 @@ static void on_change(uv_fs_event_t *ev, const char *name, int events, int statu
         uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
 }
 
+static bool repointed(const struct pawld_watch *wt, size_t i)
+{
+    char now[PATH_MAX];
+    return realpath(wt->linked[i], now) == NULL || strcmp(now, wt->target[i]) != 0;
+}
+
 static void on_poll(uv_timer_t *t)
 {
     struct pawld_watch *wt = t->loop->data;
-    for (size_t i = 0; i < wt->nmissing; i++)
-        if (access(wt->missing[i], F_OK) == 0) { /* back: reload, then watch it */
-            uv_timer_stop(&wt->poll);
-            uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
-            return;
-        }
+    bool changed = false;
+    for (size_t i = 0; i < wt->nmissing && !changed; i++)
+        changed = access(wt->missing[i], F_OK) == 0; /* back: reload, then watch it */
+    for (size_t i = 0; i < wt->nlinked && !changed; i++)
+        changed = repointed(wt, i);
+    if (changed) { /* the reload's rewatch starts this timer again */
+        uv_timer_stop(&wt->poll);
+        uv_timer_start(&wt->settle, on_settled, WATCH_SETTLE_MS, 0);
+    }
+}
+
+/* Keeps the file path names now, for on_poll. */
+static void note_target(struct pawld_watch *wt, const char *path)
+{
+    char real[PATH_MAX];
+    if (wt->nlinked == WATCH_MAX || realpath(path, real) == NULL)
+        return;
+    if ((wt->linked[wt->nlinked] = strdup(path)) == NULL)
+        return;
+    if ((wt->target[wt->nlinked] = strdup(real)) == NULL) {
+        free(wt->linked[wt->nlinked]);
+        return;
+    }
+    wt->nlinked++;
 }
 
 static void file_closed(uv_handle_t *h)
@@ -89,14 +122,20 @@ static void add_file(struct pawld_watch *wt, const char *path)
         return;
     }
     wt->files[wt->nfiles++] = ev;
+    note_target(wt, path);
 }
 
-static void forget_missing(struct pawld_watch *wt)
+static void forget_polled(struct pawld_watch *wt)
 {
     uv_timer_stop(&wt->poll);
     for (size_t i = 0; i < wt->nmissing; i++)
         free(wt->missing[i]);
     wt->nmissing = 0;
+    for (size_t i = 0; i < wt->nlinked; i++) {
+        free(wt->linked[i]);
+        free(wt->target[i]);
+    }
+    wt->nlinked = 0;
 }
 
 /* Watches the files of the current world, replacing the previous set. */
@@ -107,7 +146,7 @@ static void rewatch(uv_async_t *a)
     for (size_t i = 0; i < wt->nfiles; i++)
         uv_close((uv_handle_t *)wt->files[i], file_closed);
     wt->nfiles = 0;
-    forget_missing(wt);
+    forget_polled(wt);
     if (atomic_load(&wt->stop)) {
         uv_close((uv_handle_t *)&wt->wake, NULL);
         uv_close((uv_handle_t *)&wt->settle, NULL);
@@ -135,7 +174,7 @@ static void rewatch(uv_async_t *a)
         if (c->upstreams[i].ca)
             add_file(wt, (resolved(w, c->upstreams[i].ca, p, sizeof p), p));
     pawld_world_unref(w);
-    if (wt->nmissing > 0)
+    if (wt->nmissing > 0 || wt->nlinked > 0)
         uv_timer_start(&wt->poll, on_poll, WATCH_MISSING_MS, WATCH_MISSING_MS);
 }
 
