@@ -16,12 +16,27 @@
 #define MAX_IPS 8
 #define MAX_COUNTRIES 4
 #define TIME_MAX (1LL << 53)        /* ms; times outside [0, TIME_MAX] are not judged (and cannot overflow) */
+/* Idle entries give way to newcomers when a table is full: a principal or a
+ * vehicle unseen for two days (the longest window, 24 h, and the one before
+ * it), an address unseen for an hour (its window is 10 minutes). Without
+ * this the tables filled once and new principals went unjudged for good. */
+#define IDLE_PRINCIPAL (2 * DAY)
+#define IDLE_ADDRESS HOUR
+#define IDLE_VEHICLE (2 * DAY)
+#define EVICT_SCAN 32               /* entries looked at for an idle one per newcomer, at most */
 enum { D_BOLA, D_FAN_OUT, D_ENUM, D_STUFFING, D_TOKEN, D_CADENCE, D_OWNER_CMD, D_UNSAFE, D_STAFF_REGION,
        D_BULK, D_NEW_ACCOUNT, D__COUNT };
 
+/* What every table entry starts with. */
+struct head {
+    uint64_t key;                   /* 0: free */
+    int64_t last_ms;                /* the latest event that looked it up */
+    uint32_t ord;                   /* its place in table.order */
+};
+
 /* Per principal: about 600 bytes. */
 struct pst {
-    uint64_t key;                   /* 0: free */
+    struct head h;
     char name[128];
     bool service;
     int64_t win1, win24;            /* start of the current 1 h and 24 h windows */
@@ -52,7 +67,7 @@ struct pst {
 
 /* Per source address: failed authentications in 10-minute windows. */
 struct ast {
-    uint64_t key;
+    struct head h;
     char ip[64];
     int64_t win;
     uint64_t failures;
@@ -62,7 +77,7 @@ struct ast {
 
 /* Per vehicle: the last ownership change and the last speed. */
 struct vst {
-    uint64_t key;
+    struct head h;
     uint64_t changer;               /* who changed its owners (hash), 0: nobody */
     uint64_t toucher;               /* the last principal that used it successfully */
     bool outsider;                  /* the change was made by someone with no standing on it */
@@ -73,8 +88,10 @@ struct vst {
 
 struct table {
     void *slots;
-    uint32_t *order;                /* the used slots' indexes, in the order they were taken */
+    uint32_t *order;                /* the used slots' indexes (entry->h.ord: where its own is) */
     size_t size, cap, used, max;
+    size_t cursor;                  /* where in order the next look for an idle entry starts */
+    int64_t idle_ms;                /* an entry unseen this long may give way */
 };
 
 struct pawl_detector {
@@ -98,8 +115,9 @@ static void table_clear(struct table *t)
     t->used = 0;
 }
 
-static int table_init(struct table *t, size_t size, size_t max)
+static int table_init(struct table *t, size_t size, size_t max, int64_t idle_ms)
 {
+    t->idle_ms = idle_ms;
     t->cap = 16;
     while (t->cap < max + max / 2)
         t->cap *= 2;
@@ -111,25 +129,74 @@ static int table_init(struct table *t, size_t size, size_t max)
     return t->slots && t->order ? 0 : -1;
 }
 
-/* The entry of key (its first 8 bytes are the key), created when there is
- * room; NULL when the table is full. */
-static void *lookup(struct table *t, uint64_t key, size_t max, bool *fresh)
+static struct head *head_at(const struct table *t, size_t i)
 {
-    size_t i = key & (t->cap - 1);
+    return (struct head *)(void *)((char *)t->slots + i * t->size);
+}
+
+/* Frees slot i: its place in order goes to the last one's, and the entries
+ * after it in its probe run that would no longer be found move back. */
+static void erase(struct table *t, size_t i)
+{
+    size_t mask = t->cap - 1, j = i;
+    uint32_t o = head_at(t, i)->ord, last = t->order[--t->used];
+    t->order[o] = last;
+    head_at(t, last)->ord = o;
+    for (;;) {
+        memset(head_at(t, i), 0, t->size);
+        for (;;) {
+            j = (j + 1) & mask;
+            if (head_at(t, j)->key == 0)
+                return;
+            size_t home = head_at(t, j)->key & mask; /* stays if home is in (i, j] */
+            if (!(i <= j ? (i < home && home <= j) : (i < home || home <= j)))
+                break;
+        }
+        memcpy(head_at(t, i), head_at(t, j), t->size);
+        t->order[head_at(t, i)->ord] = (uint32_t)i;
+        i = j;
+    }
+}
+
+/* Frees an entry unseen for t->idle_ms, looking at EVICT_SCAN at most. */
+static bool evict_idle(struct table *t, int64_t now)
+{
+    for (int k = 0; k < EVICT_SCAN && t->used > 0; k++) {
+        size_t slot = t->order[t->cursor++ % t->used];
+        if (now - head_at(t, slot)->last_ms > t->idle_ms) {
+            erase(t, slot);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The entry of key as of time now, created when there is room or an idle
+ * entry gives way; NULL when the table is full of entries seen lately. */
+static void *lookup(struct table *t, uint64_t key, int64_t now, bool *fresh)
+{
     *fresh = false;
     for (;;) {
-        uint64_t *slot = (uint64_t *)(void *)((char *)t->slots + i * t->size);
-        if (*slot == key)
-            return slot;
-        if (*slot == 0) {
-            if (t->used == max)
-                return NULL;
-            t->order[t->used++] = (uint32_t)i;
-            *slot = key;
-            *fresh = true;
-            return slot;
+        size_t i = key & (t->cap - 1);
+        struct head *h;
+        while ((h = head_at(t, i))->key != 0 && h->key != key)
+            i = (i + 1) & (t->cap - 1);
+        if (h->key == key) {
+            if (now > h->last_ms)
+                h->last_ms = now;
+            return h;
         }
-        i = (i + 1) & (t->cap - 1);
+        if (t->used < t->max) {
+            h->key = key;
+            h->last_ms = now;
+            h->ord = (uint32_t)t->used;
+            t->order[t->used++] = (uint32_t)i;
+            *fresh = true;
+            return h;
+        }
+        if (!evict_idle(t, now))
+            return NULL;
+        /* an entry moved back: probe again */
     }
 }
 
@@ -141,9 +208,9 @@ pawl_err pawl_detector_new(const struct pawl_detect_config *cfg, const struct pa
         return PAWL_ENOMEM;
     d->cfg = *cfg;
     d->grants = grants;
-    if (table_init(&d->principals, sizeof(struct pst), cfg->max_principals) != 0 ||
-        table_init(&d->addresses, sizeof(struct ast), cfg->max_addresses) != 0 ||
-        table_init(&d->vehicles, sizeof(struct vst), cfg->max_vehicles) != 0) {
+    if (table_init(&d->principals, sizeof(struct pst), cfg->max_principals, IDLE_PRINCIPAL) != 0 ||
+        table_init(&d->addresses, sizeof(struct ast), cfg->max_addresses, IDLE_ADDRESS) != 0 ||
+        table_init(&d->vehicles, sizeof(struct vst), cfg->max_vehicles, IDLE_VEHICLE) != 0) {
         pawl_detector_free(d);
         return PAWL_ENOMEM;
     }
@@ -471,7 +538,7 @@ static void stuffing(struct pawl_detector *d, const struct emit *em)
     bool fresh;
     if (e->status != 401 || e->src_ip.n == 0)
         return;
-    struct ast *a = lookup(&d->addresses, pawl__sketch_hash(e->src_ip), d->cfg.max_addresses, &fresh);
+    struct ast *a = lookup(&d->addresses, pawl__sketch_hash(e->src_ip), e->time_ms, &fresh);
     if (a == NULL) {
         d->untracked++;
         return;
@@ -601,7 +668,7 @@ static void vehicle_rules(struct pawl_detector *d, const struct emit *em, struct
     bool fresh;
     if (!ok_status(e->status))
         return;
-    struct vst *v = lookup(&d->vehicles, pawl__sketch_hash(vin), d->cfg.max_vehicles, &fresh);
+    struct vst *v = lookup(&d->vehicles, pawl__sketch_hash(vin), e->time_ms, &fresh);
     if (v == NULL) {
         d->untracked++;
         return;
@@ -729,7 +796,7 @@ void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time
     bool fresh;
     if (time_ms < 0 || time_ms > TIME_MAX || !isfinite(speed_kmh))
         return;
-    struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, pawl__sketch_hash(vin), d->cfg.max_vehicles, &fresh) : NULL;
+    struct vst *v = vin.n == PAWL_VIN_LEN ? lookup(&d->vehicles, pawl__sketch_hash(vin), time_ms, &fresh) : NULL;
     if (v == NULL || (v->speed_known && time_ms < v->speed_ms))
         return;
     v->speed = speed_kmh;
@@ -775,7 +842,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *ra
     stuffing(d, &em);
     if (e->principal.n == 0)
         return;
-    struct pst *st = lookup(&d->principals, pawl__sketch_hash(e->principal), d->cfg.max_principals, &fresh);
+    struct pst *st = lookup(&d->principals, pawl__sketch_hash(e->principal), e->time_ms, &fresh);
     if (st == NULL) {
         d->untracked++;
         return;
@@ -801,7 +868,7 @@ void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *ra
 /* ---- state across restarts ------------------------------------------------------------ */
 
 struct state_head {
-    char magic[8];              /* "PAWLDET1" */
+    char magic[8];              /* "PAWLDET2" (1: entries without a last-seen time) */
     uint32_t sizes[3];          /* entry sizes of the three tables: the same build */
     uint64_t caps[3], used[3];
     uint64_t untracked;
@@ -814,7 +881,7 @@ pawl_err pawl_detector_save(const struct pawl_detector *det, int (*write)(void *
     struct pawl_detector *d = (struct pawl_detector *)(uintptr_t)det; /* tables() is shared with load */
     struct state_head h;
     memset(&h, 0, sizeof h);
-    memcpy(h.magic, "PAWLDET1", 8);
+    memcpy(h.magic, "PAWLDET2", 8);
     for (int t = 0; t < 3; t++) {
         h.sizes[t] = (uint32_t)tables(d, t)->size;
         h.caps[t] = tables(d, t)->cap;
@@ -872,6 +939,8 @@ static bool regs_ok(const uint8_t w[2][REGS])
 
 static bool entry_ok(int t, const void *e)
 {
+    if (!time_ok(((const struct head *)e)->last_ms))
+        return false;
     if (t == 0) {
         const struct pst *p = e;
         return p->nlast <= PAWL_FINDING_MAX_VINS && p->nips <= MAX_IPS && p->ncountries <= MAX_COUNTRIES &&
@@ -893,7 +962,12 @@ pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void
                             const char *where, struct pawl_diag *dg)
 {
     struct state_head h;
-    if (read(ctx, &h, sizeof h) != 0 || memcmp(h.magic, "PAWLDET1", 8) != 0) {
+    if (read(ctx, &h, sizeof h) != 0 || memcmp(h.magic, "PAWLDET2", 8) != 0) {
+        if (memcmp(h.magic, "PAWLDET1", 8) == 0) {
+            pawl__diagf(dg, where, 0, 0, "written by an earlier pawl (entries without a last-seen "
+                        "time); start afresh (remove the file)");
+            return PAWL_EINVAL;
+        }
         pawl__diagf(dg, where, 0, 0, "not a detector state file of pawl");
         return PAWL_EINVAL;
     }
@@ -918,6 +992,7 @@ pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void
                     table_clear(tables(d, u));
                 return PAWL_EINVAL;
             }
+            head_at(tb, i)->ord = (uint32_t)tb->used;
             tb->order[tb->used++] = (uint32_t)i;
         }
     }

@@ -172,6 +172,159 @@ static void test_enumeration_and_stuffing(void **state)
     pawl_detector_free(d);
 }
 
+struct buf {
+    char p[1 << 16];
+    size_t n, at;
+};
+
+static int buf_put(void *ctx, const void *p, size_t n)
+{
+    struct buf *b = ctx;
+    if (b->n + n > sizeof b->p)
+        return -1;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+static int buf_take(void *ctx, void *p, size_t n)
+{
+    struct buf *b = ctx;
+    if (b->at + n > b->n)
+        return -1;
+    memcpy(p, b->p + b->at, n);
+    b->at += n;
+    return 0;
+}
+
+static void one(struct pawl_detector *d, int64_t t, const char *who, struct got *got)
+{
+    struct pawl_api_event e = ev(t, who, "/api/v1/profile", 200, "10.0.0.1");
+    pawl_detector_feed(d, &e, on_finding, got);
+}
+
+/* Full tables: an entry unseen for two days (an address: an hour) gives way
+ * to a newcomer; entries seen lately never do, and newcomers are then
+ * counted untracked. The tables filled once and stayed full: after as many
+ * principals as max_principals, no new one was ever judged. */
+static void test_idle_give_way(void **state)
+{
+    (void)state;
+    const int64_t H = 3600 * 1000LL, t0 = 1000;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d, *back;
+    struct got got = {0};
+    char path[64], who[32];
+    cfg.max_principals = 4;
+    cfg.max_addresses = 4;
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int i = 0; i < 4; i++) {
+        snprintf(who, sizeof who, "p%d", i);
+        one(d, t0, who, &got);
+        snprintf(path, sizeof path, "10.1.0.%d", i); /* the addresses: one failed login each */
+        struct pawl_api_event e = ev(t0, who, "/api/auth/login", 401, path);
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    one(d, t0 + H, "x", &got); /* full, nobody idle */
+    assert_int_equal(pawl_detector_untracked(d), 1);
+    for (int i = 0; i < 10; i++) { /* an hour on, the idle addresses give way to a stuffer */
+        snprintf(who, sizeof who, "victim-%d", i); /* (the victims' names: not tracked) */
+        struct pawl_api_event e = ev(t0 + 2 * H + i, who, "/api/auth/login", 401, "6.6.6.6");
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.last.detector, "credential_stuffing");
+    assert_int_equal(pawl_detector_untracked(d), 11);
+    one(d, t0 + 47 * H, "p0", &got);
+    for (int i = 0; i < 8; i++) { /* two days on: p1 gives way to the walker, who is judged */
+        snprintf(path, sizeof path, "/api/orders/%d", 500 + i);
+        struct pawl_api_event e = ev(t0 + 49 * H + i, "walker", path, 404, "10.0.0.1");
+        pawl_detector_feed(d, &e, on_finding, &got);
+    }
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.last.detector, "enumeration");
+    assert_string_equal(got.last.principal, "walker");
+    one(d, t0 + 49 * H, "new2", &got); /* p2 and p3 give way */
+    one(d, t0 + 49 * H, "new3", &got);
+    assert_int_equal(pawl_detector_untracked(d), 11);
+    one(d, t0 + 49 * H, "new4", &got); /* p0 (seen 2 h ago), walker, new2, new3: none idle */
+    assert_int_equal(pawl_detector_untracked(d), 12);
+    one(d, t0 + 49 * H, "p0", &got);   /* p0 was kept */
+    assert_int_equal(pawl_detector_untracked(d), 12);
+    /* saved and read back, the tables give way as before */
+    static struct buf b;
+    b.n = b.at = 0;
+    assert_int_equal(pawl_detector_save(d, buf_put, &b), PAWL_OK);
+    struct pawl_diag dg = {0};
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &back), PAWL_OK);
+    assert_int_equal(pawl_detector_load(back, buf_take, &b, "t", &dg), PAWL_OK);
+    one(back, t0 + 49 * H, "new5", &got); /* nobody idle */
+    assert_int_equal(pawl_detector_untracked(back), 13);
+    for (int i = 0; i < 4; i++) {         /* days later: the four tracked give way one by one */
+        snprintf(who, sizeof who, "later%d", i);
+        one(back, t0 + 200 * H, who, &got);
+    }
+    assert_int_equal(pawl_detector_untracked(back), 13);
+    for (int i = 0; i < 4; i++) {         /* and are tracked: seen again, nothing more is untracked */
+        snprintf(who, sizeof who, "later%d", i);
+        one(back, t0 + 200 * H + 1, who, &got);
+    }
+    one(back, t0 + 200 * H + 2, "late", &got);
+    assert_int_equal(pawl_detector_untracked(back), 14);
+    pawl_detector_free(back);
+    pawl_detector_free(d);
+}
+
+/* Waves of 64 principals into a table of 64, three days apart: each wave's
+ * newcomers push out the last wave's idle entries one by one (entries move
+ * back in their probe runs as others leave), and then every member of the
+ * wave is found again: a lost entry would be created anew, and with nobody
+ * idle it would be counted untracked. The state saves and reads back whole
+ * (the read refuses a slot listed twice or an empty one). */
+static void test_give_way_waves(void **state)
+{
+    (void)state;
+    struct pawl_detect_config cfg = PAWL_DETECT_DEFAULTS;
+    struct pawl_detector *d;
+    struct got got = {0};
+    char who[32];
+    int wave[64];
+    uint32_t rnd = 12345;
+    cfg.max_principals = 64;
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &d), PAWL_OK);
+    for (int w = 0; w < 40; w++) {
+        int64_t t = 1000 + (int64_t)w * 3 * 86400000;
+        for (int i = 0; i < 64; i++) { /* 64 distinct names of 150, some also in the last wave */
+            bool dup;
+            do {
+                rnd = rnd * 1103515245u + 12345u;
+                wave[i] = (int)((rnd >> 8) % 150);
+                dup = false;
+                for (int k = 0; k < i && !dup; k++)
+                    dup = wave[k] == wave[i];
+            } while (dup);
+            snprintf(who, sizeof who, "n%d", wave[i]);
+            one(d, t + i, who, &got);
+        }
+        assert_int_equal(pawl_detector_untracked(d), 0);
+        for (int i = 0; i < 64; i++) {
+            snprintf(who, sizeof who, "n%d", wave[i]);
+            one(d, t + 64, who, &got);
+        }
+        assert_int_equal(pawl_detector_untracked(d), 0);
+    }
+    static struct buf b;
+    b.n = b.at = 0;
+    struct pawl_detector *back;
+    struct pawl_diag dg = {0};
+    assert_int_equal(pawl_detector_save(d, buf_put, &b), PAWL_OK);
+    assert_int_equal(pawl_detector_new(&cfg, NULL, &back), PAWL_OK);
+    if (pawl_detector_load(back, buf_take, &b, "t", &dg) != PAWL_OK)
+        fail_msg("%s", dg.msg);
+    pawl_detector_free(back);
+    pawl_detector_free(d);
+}
+
 static void test_addresses_and_text(void **state)
 {
     (void)state;
@@ -428,6 +581,8 @@ int main(void)
         cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_staff_hours),
         cmocka_unit_test(test_staff_and_bulk),
+        cmocka_unit_test(test_idle_give_way),
+        cmocka_unit_test(test_give_way_waves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

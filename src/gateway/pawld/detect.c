@@ -347,10 +347,10 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
     bool full = untracked == 0 && pawl_detector_untracked(dt->det) > 0;
     dt->cur = NULL;
     pthread_mutex_unlock(&dt->lock);
-    if (full) /* once per run: the tables keep who they hold; newcomers go unjudged */
-        pawld_log(c->w->sinks, "warn", "\"msg\":\"the detectors' tables are full: new principals "
-                  "and addresses are not tracked (pawld_detector_untracked_total): their state is "
-                  "never dropped; a restart with detect.state moved aside starts them empty\"");
+    if (full) /* once per run: nobody idle gave way, newcomers go unjudged */
+        pawld_log(c->w->sinks, "warn", "\"msg\":\"the detectors' tables are full of principals, "
+                  "addresses or vehicles seen lately: new ones are not tracked until others fall idle "
+                  "(pawld_detector_untracked_total)\"");
 }
 
 uint64_t pawld_detect_untracked(struct pawld_server_state *srv)
