@@ -13,6 +13,10 @@
 #                                  JWKS and grants; the backend started in it
 #   consecutive_vins N             N VINs with valid check digits and
 #                                  consecutive serials (an enumeration)
+#   pawld_yaml_head WORKERS [GRANTS]  the head of a test's pawld.yaml: version,
+#                                  workers, the example policy and JWKS, GRANTS
+#                                  (default grants.jsonl; "" for none), then
+#                                  "listeners:" for the test's own to follow
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 backend_pid=
@@ -79,6 +83,11 @@ example_setup() {
     sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' \
         policy.yaml
     backend_start "$tmp"
+}
+pawld_yaml_head() {
+    printf 'version: 1\nworkers: %s\npolicy: policy.yaml\njwks: jwks.json\n' "$1"
+    [ -z "${2-grants.jsonl}" ] || printf 'grants: %s\n' "${2-grants.jsonl}"
+    printf 'listeners:\n'
 }
 consecutive_vins() {
     $py - "$1" <<'PY'

@@ -54,12 +54,7 @@ proxy_port=$(free_port) tls_port=$(free_port) mtls_port=$(free_port) authz_port=
 admin_port=$(free_port) dead_port=$(free_port) envoy_port=$(free_port)
 write_config() { # extra grants file name
     cat >pawld.yaml <<EOF
-version: 1
-workers: 2
-policy: policy.yaml
-jwks: jwks.json
-grants: ${1:-grants.jsonl}
-listeners:
+$(pawld_yaml_head 2 "${1:-grants.jsonl}")
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy,
      timeouts: {header: 1s, body: 2s, idle: 10s}}
   - name: tls

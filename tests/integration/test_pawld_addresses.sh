@@ -17,12 +17,7 @@ example_setup
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
 dual_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF
-version: 1
-workers: 1
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 1)
   - {name: dual, listen: '[::]:$dual_port', mode: proxy, tls: {cert: certs/server.pem, key: certs/server.key}}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:

@@ -14,12 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 example_setup
 proxy_port=$(free_port) authz_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF2
-version: 1
-workers: 2
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 2)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: authz, listen: 127.0.0.1:$authz_port, mode: authz, authz: {flavor: nginx}}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}

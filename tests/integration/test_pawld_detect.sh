@@ -11,12 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 example_setup
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF2
-version: 1
-workers: 2
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 2)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams: {backend: {servers: [http://127.0.0.1:$backend_port]}}

@@ -17,12 +17,7 @@ cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
 openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF
-version: 1
-workers: 2
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 2)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:

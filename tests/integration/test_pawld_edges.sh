@@ -28,13 +28,8 @@ up_pid=$!
 wait_port "$up_port" "$up_pid" || fail "the upstream did not start"
 write_config() { # UPSTREAMS-YAML
     cat <<EOF2
-version: 1
-workers: 1
 watch: false
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 1)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy, timeouts: {header: 5s, body: 20s, idle: 30s}}
   - {name: tls, listen: 127.0.0.1:$tls_port, mode: proxy, tls: {cert: certs/server.pem, key: certs/server.key}}
   - {name: authz, listen: 127.0.0.1:$authz_port, mode: authz, authz: {flavor: nginx}}

@@ -22,12 +22,8 @@ sed -i 's/cache_entries: 16384/cache_entries: 262144/' policy.yaml
 grep -q 'cache_entries: 262144' policy.yaml || fail "cannot enlarge the token cache"
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF
-version: 1
-workers: 1
 max_connections: 4
-policy: policy.yaml
-jwks: jwks.json
-listeners:
+$(pawld_yaml_head 1 "")
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:

@@ -65,12 +65,7 @@ cp "$PAWL_SRC/examples/policy.yaml" "$PAWL_SRC/examples/jwks.json" "$PAWL_SRC/ex
 backend_start "$tmp"
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF
-version: 1
-workers: 1
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 1)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams: {backend: {servers: [http://127.0.0.1:$backend_port]}}

@@ -35,12 +35,7 @@ sed -i -e 's/principal_route: {rate: 10, per: 1m, burst: 3}/principal_route: {ra
 grep -q 'vin_command: {rate: 600' policy.yaml || fail "could not raise the unlock rate limits"
 proxy_port=$(free_port) admin_port=$(free_port)
 cat >pawld.yaml <<EOF
-version: 1
-workers: 2
-policy: policy.yaml
-jwks: jwks.json
-grants: grants.jsonl
-listeners:
+$(pawld_yaml_head 2)
   - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:

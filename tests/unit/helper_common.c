@@ -41,3 +41,23 @@ uint8_t *th_find(uint8_t *hay, size_t n, const void *needle, size_t m)
             return hay + i;
     return NULL;
 }
+
+int th_put(void *ctx, const void *p, size_t n)
+{
+    struct th_buf *b = ctx;
+    if (n > b->cap - b->n)
+        return -1;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+int th_take(void *ctx, void *p, size_t n)
+{
+    struct th_buf *b = ctx;
+    if (n > b->n - b->at)
+        return -1;
+    memcpy(p, b->p + b->at, n);
+    b->at += n;
+    return 0;
+}

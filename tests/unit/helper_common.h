@@ -17,4 +17,14 @@ const char *th_diag(const struct pawl_diag *d);
 /* The first m bytes of needle in hay[0..n), or NULL (memmem is not POSIX). */
 uint8_t *th_find(uint8_t *hay, size_t n, const void *needle, size_t m);
 
+/* An in-memory file for the save and load functions that move bytes
+ * through callbacks (pawl_detector_save, pawl_blocklist_load, ...):
+ * th_put appends (-1 past cap), th_take reads on from at (-1 past n). */
+struct th_buf {
+    unsigned char *p;
+    size_t n, cap, at;
+};
+int th_put(void *ctx, const void *p, size_t n);
+int th_take(void *ctx, void *p, size_t n);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "helper_common.h"
 #include "pawl/blocklist.h"
 
 static pawl_str S(const char *s)
@@ -123,45 +124,20 @@ static void test_full_and_remove(void **state)
     pawl_blocklist_free(bl);
 }
 
-struct buf {
-    unsigned char *p;
-    size_t n, cap, at;
-};
-
-static int wr(void *ctx, const void *p, size_t n)
-{
-    struct buf *b = ctx;
-    if (b->n + n > b->cap)
-        return -1;
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-    return 0;
-}
-
-static int rd(void *ctx, void *p, size_t n)
-{
-    struct buf *b = ctx;
-    if (b->at + n > b->n)
-        return -1;
-    memcpy(p, b->p + b->at, n);
-    b->at += n;
-    return 0;
-}
-
 static void test_save_load(void **state)
 {
     (void)state;
     struct pawl_blocklist *bl, *back;
     struct pawl_diag d = {0};
-    struct buf b = {calloc(1, 1 << 16), 0, 1 << 16, 0};
+    struct th_buf b = {calloc(1, 1 << 16), 0, 1 << 16, 0};
     assert_int_equal(pawl_blocklist_new(16, &bl), PAWL_OK);
     assert_int_equal(pawl_blocklist_new(16, &back), PAWL_OK);
     assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_PRINCIPAL, S("dealer-9"), "bola", 0, 5000), PAWL_OK);
     assert_int_equal(pawl_blocklist_add(bl, PAWL_BLOCK_ADDRESS, S("192.0.2.7"), "credential_stuffing", 0, 50),
                      PAWL_OK);
     assert_int_equal(pawl_blocklist_add(back, PAWL_BLOCK_PRINCIPAL, S("old"), "bola", 0, 5000), PAWL_OK);
-    assert_int_equal(pawl_blocklist_save(bl, 100, wr, &b), PAWL_OK); /* the expired one is not kept */
-    assert_int_equal(pawl_blocklist_load(back, rd, &b, "t", &d), PAWL_OK);
+    assert_int_equal(pawl_blocklist_save(bl, 100, th_put, &b), PAWL_OK); /* the expired one is not kept */
+    assert_int_equal(pawl_blocklist_load(back, th_take, &b, "t", &d), PAWL_OK);
     assert_non_null(pawl_blocklist_find(back, PAWL_BLOCK_PRINCIPAL, S("dealer-9"), 200));
     assert_null(pawl_blocklist_find(back, PAWL_BLOCK_PRINCIPAL, S("old"), 200)); /* replaced */
     assert_int_equal(pawl_blocklist_live(back, 0), 1);
@@ -170,14 +146,14 @@ static void test_save_load(void **state)
     for (size_t cut = 0; cut < whole; cut += 7) {
         b.n = cut;
         b.at = 0;
-        assert_int_not_equal(pawl_blocklist_load(back, rd, &b, "t", &d), PAWL_OK);
+        assert_int_not_equal(pawl_blocklist_load(back, th_take, &b, "t", &d), PAWL_OK);
         assert_non_null(pawl_blocklist_find(back, PAWL_BLOCK_PRINCIPAL, S("dealer-9"), 200));
     }
     b.n = whole;
     b.at = 0;
     b.p[whole - 1] = 'x'; /* the subject's terminating byte region */
     memset(b.p + 16 + offsetof(struct pawl_block, subject), 'A', PAWL_BLOCK_SUBJECT_MAX);
-    assert_int_equal(pawl_blocklist_load(back, rd, &b, "t", &d), PAWL_EINVAL);
+    assert_int_equal(pawl_blocklist_load(back, th_take, &b, "t", &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "damaged"));
     assert_int_equal(pawl_blocklist_live(back, 0), 1);
     pawl_blocklist_free(bl);

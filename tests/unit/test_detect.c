@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "helper_common.h"
 #include "pawl/detect.h"
 
 #define V1 "1HGCM82633A004352"
@@ -172,31 +173,6 @@ static void test_enumeration_and_stuffing(void **state)
     pawl_detector_free(d);
 }
 
-struct buf {
-    char p[1 << 16];
-    size_t n, at;
-};
-
-static int buf_put(void *ctx, const void *p, size_t n)
-{
-    struct buf *b = ctx;
-    if (b->n + n > sizeof b->p)
-        return -1;
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-    return 0;
-}
-
-static int buf_take(void *ctx, void *p, size_t n)
-{
-    struct buf *b = ctx;
-    if (b->at + n > b->n)
-        return -1;
-    memcpy(p, b->p + b->at, n);
-    b->at += n;
-    return 0;
-}
-
 static void one(struct pawl_detector *d, int64_t t, const char *who, struct got *got)
 {
     struct pawl_api_event e = ev(t, who, "/api/v1/profile", 200, "10.0.0.1");
@@ -252,12 +228,12 @@ static void test_idle_give_way(void **state)
     one(d, t0 + 49 * H, "p0", &got);   /* p0 was kept */
     assert_int_equal(pawl_detector_untracked(d), 12);
     /* saved and read back, the tables give way as before */
-    static struct buf b;
-    b.n = b.at = 0;
-    assert_int_equal(pawl_detector_save(d, buf_put, &b), PAWL_OK);
+    static unsigned char mem[1 << 16];
+    struct th_buf b = {mem, 0, sizeof mem, 0};
+    assert_int_equal(pawl_detector_save(d, th_put, &b), PAWL_OK);
     struct pawl_diag dg = {0};
     assert_int_equal(pawl_detector_new(&cfg, NULL, &back), PAWL_OK);
-    assert_int_equal(pawl_detector_load(back, buf_take, &b, "t", &dg), PAWL_OK);
+    assert_int_equal(pawl_detector_load(back, th_take, &b, "t", &dg), PAWL_OK);
     one(back, t0 + 49 * H, "new5", &got); /* nobody idle */
     assert_int_equal(pawl_detector_untracked(back), 13);
     for (int i = 0; i < 4; i++) {         /* days later: the four tracked give way one by one */
@@ -313,13 +289,13 @@ static void test_give_way_waves(void **state)
         }
         assert_int_equal(pawl_detector_untracked(d), 0);
     }
-    static struct buf b;
-    b.n = b.at = 0;
+    static unsigned char mem[1 << 16];
+    struct th_buf b = {mem, 0, sizeof mem, 0};
     struct pawl_detector *back;
     struct pawl_diag dg = {0};
-    assert_int_equal(pawl_detector_save(d, buf_put, &b), PAWL_OK);
+    assert_int_equal(pawl_detector_save(d, th_put, &b), PAWL_OK);
     assert_int_equal(pawl_detector_new(&cfg, NULL, &back), PAWL_OK);
-    if (pawl_detector_load(back, buf_take, &b, "t", &dg) != PAWL_OK)
+    if (pawl_detector_load(back, th_take, &b, "t", &dg) != PAWL_OK)
         fail_msg("%s", dg.msg);
     pawl_detector_free(back);
     pawl_detector_free(d);
