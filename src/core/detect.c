@@ -34,7 +34,7 @@ struct head {
     uint32_t ord;                   /* its place in table.order */
 };
 
-/* Per principal: about 600 bytes. */
+/* Per principal: about 900 bytes. */
 struct pst {
     struct head h;
     char name[128];
@@ -962,6 +962,7 @@ pawl_err pawl_detector_load(struct pawl_detector *d, int (*read)(void *ctx, void
                             const char *where, struct pawl_diag *dg)
 {
     struct state_head h;
+    memset(&h, 0, sizeof h); /* a short read leaves it as it was */
     if (read(ctx, &h, sizeof h) != 0 || memcmp(h.magic, "PAWLDET2", 8) != 0) {
         if (memcmp(h.magic, "PAWLDET1", 8) == 0) {
             pawl__diagf(dg, where, 0, 0, "written by an earlier pawl (entries without a last-seen "

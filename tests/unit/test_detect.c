@@ -297,6 +297,11 @@ static void test_give_way_waves(void **state)
     assert_int_equal(pawl_detector_new(&cfg, NULL, &back), PAWL_OK);
     if (pawl_detector_load(back, th_take, &b, "t", &dg) != PAWL_OK)
         fail_msg("%s", dg.msg);
+    /* a state of the earlier format (no last-seen times) is refused, saying so */
+    memcpy(b.p, "PAWLDET1", 8);
+    b.at = 0;
+    assert_int_equal(pawl_detector_load(back, th_take, &b, "t", &dg), PAWL_EINVAL);
+    assert_non_null(strstr(dg.msg, "written by an earlier pawl"));
     pawl_detector_free(back);
     pawl_detector_free(d);
 }
