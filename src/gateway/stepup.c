@@ -144,6 +144,8 @@ static bool cti_hex(const char *s, uint8_t out[PAWL_EDGE_CTI_LEN])
 int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
                                int *status, char *body, size_t cap)
 {
+    if (n > PAWLD_RESULT_MAX)
+        return -1;
     json_t *j = json_loadb(payload, n, JSON_REJECT_DUPLICATES, NULL);
     const char *verdict = json_string_value(json_object_get(j, "verdict"));
     const char *reason = json_string_value(json_object_get(j, "reason"));

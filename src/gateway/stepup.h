@@ -64,9 +64,13 @@ bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_
  * {"reason":"allowed"|"vehicle_refused","vehicle":{...},"detail":...,"status":409}
  * (detail and status on a refusal), NUL-terminated in cap bytes; when the
  * vehicle's whole answer does not fit, "vehicle" holds only its cti and
- * verdict. -1 for anything else (not JSON, a field missing or of the wrong
- * type, a cap too small even for that). */
+ * verdict. -1 for anything else (over PAWLD_RESULT_MAX bytes, not JSON, a
+ * field missing or of the wrong type, a cap too small even for that). */
 int pawld_command_result_parse(const void *payload, size_t n, uint8_t cti[PAWL_EDGE_CTI_LEN],
                                int *status, char *body, size_t cap);
+/* Results longer than this are refused before they are parsed (-1): a
+ * vehicle's 40 MB array took pawld to 3.2 GB and held the link's one
+ * thread for 26 s (review). */
+#define PAWLD_RESULT_MAX 16384
 
 #endif

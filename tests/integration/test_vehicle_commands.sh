@@ -147,6 +147,7 @@ kill "$sim_pid"
 wait "$sim_pid" 2>/dev/null || true
 sim_pid=
 token lock2.cbor door.lock
+for i in 1 2 3 4 5 6 7 8; do token "wait$i.cbor" door.lock; done
 sent() { grep -c 'command sent to the vehicle' pawld.log; }
 n=$(sent)
 ask door.lock lock2.cbor >first.status &
@@ -156,9 +157,21 @@ for _ in $(seq 50); do [ "$(sent)" -gt "$n" ] && break; sleep 0.05; done
 # the same token while the first waits: the vehicle's one answer could go
 # to either, so the second is refused and never published
 expect "the same token twice at once" 503 "$(ask door.lock lock2.cbor)" 'already waits for the vehicle'
+# at most 8 commands wait for one vehicle: one caller's offline car cannot
+# take the waits every vehicle shares (review: 4,096 refused everyone)
+waiters=()
+for i in 1 2 3 4 5 6 7; do
+    (cd "$tmp" && mkdir -p "w$i" && cd "w$i" && ask door.lock "../wait$i.cbor" >status) &
+    waiters+=($!)
+done
+for _ in $(seq 60); do [ "$(sent)" -ge $((n + 8)) ] && break; sleep 0.05; done
+[ "$(sent)" = $((n + 8)) ] || fail "8 commands were not all sent: $(sent) of $((n + 8))"
+expect "a ninth command for one vehicle" 503 "$(ask door.lock wait8.cbor)" "8 commands already wait for $V1"
 wait "$first"
+for w in "${waiters[@]}"; do wait "$w"; done
 expect "silent vehicle" 504 "$(cat first.status)" vehicle_timeout
-[ "$(sent)" = $((n + 1)) ] || fail "the same token was sent twice"
+for i in 1 2 3 4 5 6 7; do [ "$(cat "w$i/status")" = 504 ] || fail "waiter $i: $(cat "w$i/status")"; done
+[ "$(sent)" = $((n + 8)) ] || fail "the same token or a ninth command was sent"
 # 8. the broker is gone: 503 at once
 mqtt_stop
 for _ in $(seq 50); do grep -q 'vehicle link: disconnected' pawld.log && break; sleep 0.1; done

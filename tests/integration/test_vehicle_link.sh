@@ -90,6 +90,22 @@ grep -q '^pawld_telemetry_total{result="applied"} 2$' metrics.txt || fail "appli
 grep -q '^pawld_telemetry_total{result="refused"} 3$' metrics.txt || fail "refused count: $(grep telemetry metrics.txt)"
 grep -q 'time is in the future' pawld.log && grep -q 'speed changed faster' pawld.log ||
     fail "refused telemetry was not logged with its reason"
+# what a vehicle sends is logged in bursts of 20, then once a second, each
+# line counting those left out before it: 60 malformed results at once, then
+# one more a while later
+# shellcheck disable=SC2046
+printf 'not a result\n%.0s' $(seq 60) |
+    mosquitto_pub $(mqtt_opts "$tmp" "$V1") -q 1 -t "vehicles/$V1/events/command-result" -l
+sleep 1.5
+# shellcheck disable=SC2046
+mosquitto_pub $(mqtt_opts "$tmp" "$V1") -q 1 -t "vehicles/$V1/events/command-result" -m 'nor this'
+for _ in $(seq 30); do [ "$(grep -c 'malformed command result' pawld.log)" -gt 0 ] &&
+    grep 'malformed command result' pawld.log | tail -1 | grep -q '"not_logged_before":[1-9]' && break; sleep 0.1; done
+python3 -c 'import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if "malformed command result" in l]
+assert 15 <= len(lines) <= 25, f"{len(lines)} lines logged for 61 results"
+assert len(lines) - 1 + lines[-1]["not_logged_before"] == 60, [l["not_logged_before"] for l in lines]' pawld.log ||
+    fail "malformed results were not logged in bounded bursts with a count of those left out"
 python3 -c 'import json, sys
 for n, line in enumerate(open(sys.argv[1]), 1):
     try:

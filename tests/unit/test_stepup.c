@@ -241,6 +241,16 @@ static void test_command_result(void **state)
     assert_non_null(strstr(body, "\"vehicle\":{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"reject\"}"));
     assert_non_null(strstr(body, "refused the command: 0000"));
     assert_true(strlen(body) < 400);
+    /* over PAWLD_RESULT_MAX: refused unparsed, however well formed */
+    static char huge[PAWLD_RESULT_MAX + 64];
+    int n = snprintf(huge, sizeof huge, "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"accept\","
+                     "\"reason\":\"%0*d\"}", PAWLD_RESULT_MAX - 70, 7);
+    assert_true(n > PAWLD_RESULT_MAX && (size_t)n < sizeof huge);
+    assert_int_equal(pawld_command_result_parse(huge, (size_t)n, cti, &status, body, sizeof body), -1);
+    n = snprintf(huge, sizeof huge, "{\"cti\":\"00112233445566778899aabbccddeeff\",\"verdict\":\"accept\","
+                 "\"reason\":\"%0*d\"}", PAWLD_RESULT_MAX - 80, 7);
+    assert_true(n <= PAWLD_RESULT_MAX);
+    assert_int_equal(pawld_command_result_parse(huge, (size_t)n, cti, &status, body, sizeof body), 0);
 }
 
 int main(void)

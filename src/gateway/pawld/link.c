@@ -24,6 +24,8 @@
 #define TOPIC "vehicles/+/telemetry"
 #define RESULTS "vehicles/+/events/command-result"
 #define MAX_WAITING 4096 /* commands awaiting a result, process-wide */
+#define MAX_WAITING_VIN 8 /* ... and per vehicle: one caller's offline car cannot take them all
+                           * (review: 4,096 door.lock to one car refused everyone else's) */
 
 struct pawld_link_state {
     struct mosquitto *m;
@@ -36,7 +38,35 @@ struct pawld_link_state {
         unsigned worker;
         uint64_t id;
     } waiting[MAX_WAITING];
+    /* warnings about what vehicles send: bursts of 20, then one a second (a
+     * vehicle could otherwise fill the log); only the link's thread touches
+     * these */
+    int64_t warned_ms;
+    double warn_tokens;
+    uint64_t unwarned;
 };
+
+/* A warning about what vehicle vin sent (why: a detail, JSON-escaped, or
+ * NULL), 20 at once and then one a second at most, saying how many were
+ * left out before it. */
+static void link_warn(struct pawld_server_state *srv, const char *what, const char *vin, const char *why)
+{
+    struct pawld_link_state *st = srv->link;
+    int64_t now = pawld_wall_ms();
+    if (now > st->warned_ms) {
+        st->warn_tokens += (double)(now - st->warned_ms) / 1000.0;
+        st->warn_tokens = st->warn_tokens > 20.0 ? 20.0 : st->warn_tokens;
+        st->warned_ms = now;
+    }
+    if (st->warn_tokens < 1.0) {
+        st->unwarned++;
+        return;
+    }
+    st->warn_tokens -= 1.0;
+    pawld_log(srv->sinks, "warn", "\"msg\":\"%s\",\"vin\":\"%s\"%s%s%s,\"not_logged_before\":%llu", what, vin,
+              why ? ",\"why\":\"" : "", why ? why : "", why ? "\"" : "", (unsigned long long)st->unwarned);
+    st->unwarned = 0;
+}
 
 static void on_connect(struct mosquitto *m, void *ctx, int rc)
 {
@@ -111,10 +141,12 @@ static void on_result(struct pawld_server_state *srv, const char *vin, const voi
     struct pawld_vresult *r = calloc(1, sizeof *r);
     if (r == NULL)
         return;
-    if (pawld_command_result_parse(p, n, cti, &r->status, r->body, sizeof r->body) != 0) {
-        pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: malformed command result\",\"vin\":\"%s\"", vin);
+    if (n > PAWLD_RESULT_MAX) {
+        link_warn(srv, "vehicle link: a command result over 16 KiB, refused unread", vin, NULL);
+    } else if (pawld_command_result_parse(p, n, cti, &r->status, r->body, sizeof r->body) != 0) {
+        link_warn(srv, "vehicle link: malformed command result", vin, NULL);
     } else if (!take_waiting(srv->link, cti, vin, &worker, &id) || worker >= srv->nworkers) {
-        pawld_log(srv->sinks, "warn", "\"msg\":\"vehicle link: a command result nobody waits for\",\"vin\":\"%s\"", vin);
+        link_warn(srv, "vehicle link: a command result nobody waits for", vin, NULL);
     } else {
         r->id = id;
         pawld_worker_post(&srv->workers[worker], r);
@@ -133,6 +165,7 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
     if (st == NULL || !atomic_load(&st->connected))
         return snprintf(err, errlen, "the vehicle link is not connected to the broker"), -1;
     bool twice = false;
+    unsigned same_vin = 0;
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < MAX_WAITING; i++) {
         const struct waiting *w = &st->waiting[i];
@@ -141,7 +174,10 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
         /* the same token sent again while the first waits: whose would the
          * vehicle's one answer be? */
         twice |= w->used && memcmp(w->cti, cti, 16) == 0 && strcmp(w->vin, vin) == 0;
+        same_vin += w->used && strcmp(w->vin, vin) == 0;
     }
+    if (same_vin >= MAX_WAITING_VIN)
+        slot = MAX_WAITING;
     if (!twice && slot < MAX_WAITING) {
         struct waiting *w = &st->waiting[slot];
         w->used = true;
@@ -153,6 +189,8 @@ int pawld_link_send(struct pawld_server_state *srv, const char *vin, const char 
     pthread_mutex_unlock(&st->lock);
     if (twice)
         return snprintf(err, errlen, "a command with this token id already waits for the vehicle"), -1;
+    if (same_vin >= MAX_WAITING_VIN)
+        return snprintf(err, errlen, "%u commands already wait for %s", same_vin, vin), -1;
     if (slot == MAX_WAITING)
         return snprintf(err, errlen, "%d commands already wait for their vehicles", MAX_WAITING), -1;
     snprintf(topic, sizeof topic, "vehicles/%s/commands/%s", vin, cmd);
@@ -200,8 +238,7 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
     }
     atomic_fetch_add(&srv->telemetry_refused, 1); /* flagged, and not trusted for decisions */
     pawl_diag_format(&d, why, sizeof why);
-    pawld_log(srv->sinks, "warn", "\"msg\":\"telemetry refused\",\"vin\":\"%s\",\"why\":\"%s\"", vin,
-              pawld_json_escape(why, why, sizeof why));
+    link_warn(srv, "telemetry refused", vin, pawld_json_escape(why, why, sizeof why));
 }
 
 int pawld_link_start(struct pawld_server_state *srv, char *err, size_t errlen)
