@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "pawl/edge_host.h"
 #include "pawl/grants.h"
@@ -19,6 +20,8 @@ int pawld_replay_init(struct pawld_replay *r, size_t nslots)
     r->slots = calloc(n, sizeof *r->slots);
     r->nslots = r->slots ? n : 0;
     pthread_mutex_init(&r->lock, NULL);
+    if (RAND_bytes((unsigned char *)&r->key, sizeof r->key) != 1)
+        return -1;
     return r->slots ? 0 : -1;
 }
 
@@ -29,17 +32,26 @@ void pawld_replay_free(struct pawld_replay *r)
     pthread_mutex_destroy(&r->lock);
 }
 
-/* Open addressing over at most 16 probes from the cti's first bytes (random
- * by the contract). A full neighbourhood of live entries refuses the token
- * rather than forget one that could be replayed. */
-static int replay_admit(void *ctx, const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t seq,
-                        uint64_t now, uint64_t window, bool record, enum pawl_edge_admit *out)
+/* Where a token id's probes start: its first bytes, keyed and mixed (the
+ * splitmix64 finaliser), so that a sender choosing ids cannot aim them at
+ * one neighbourhood. */
+static uint64_t replay_home(const struct pawld_replay *r, const uint8_t cti[PAWL_EDGE_CTI_LEN])
 {
-    struct pawld_replay *r = ctx;
     uint64_t h;
-    struct pawld_replay_slot *free_slot = NULL;
-    (void)seq;
     memcpy(&h, cti, sizeof h);
+    h ^= r->key;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+/* Open addressing over at most 16 probes. A full neighbourhood of live
+ * entries refuses the token rather than forget one that could be replayed. */
+static int replay_admit(struct pawld_replay *r, const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t now,
+                        uint64_t until, bool record, enum pawl_edge_admit *out)
+{
+    uint64_t h = replay_home(r, cti);
+    struct pawld_replay_slot *free_slot = NULL;
     pthread_mutex_lock(&r->lock);
     *out = PAWL_EDGE_ADMIT_FRESH;
     for (size_t i = 0; i < 16; i++) {
@@ -58,11 +70,45 @@ static int replay_admit(void *ctx, const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_
             rc = -1;
         } else {
             memcpy(free_slot->cti, cti, PAWL_EDGE_CTI_LEN);
-            free_slot->until = now + window;
+            free_slot->until = until;
         }
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
+}
+
+struct peek {
+    struct pawld_replay *replay;
+    struct pawld_step_up *su;
+};
+
+/* The verifier's store: a replay is found, a fresh id is kept in su for
+ * pawld_step_up_record and not recorded yet. */
+static int replay_peek(void *ctx, const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t seq, uint64_t now,
+                       uint64_t window, bool record, enum pawl_edge_admit *out)
+{
+    struct peek *p = ctx;
+    (void)seq;
+    (void)record;
+    memcpy(p->su->cti, cti, PAWL_EDGE_CTI_LEN);
+    p->su->until = now + window;
+    return replay_admit(p->replay, cti, now, now + window, false, out);
+}
+
+bool pawld_step_up_record(struct pawld_step_up *s, uint64_t now, struct pawld_replay *replay)
+{
+    enum pawl_edge_admit a;
+    if (replay_admit(replay, s->cti, now, s->until, true, &a) != 0) {
+        snprintf(s->detail, sizeof s->detail, "command token refused: %s: too many token ids in use",
+                 pawl_edge_reason_str(PAWL_EDGE_STORE_ERROR));
+        return false;
+    }
+    if (a == PAWL_EDGE_ADMIT_REPLAY) {
+        snprintf(s->detail, sizeof s->detail, "command token refused: %s",
+                 pawl_edge_reason_str(PAWL_EDGE_REPLAY));
+        return false;
+    }
+    return true;
 }
 
 static void copy_str(char *dst, size_t cap, struct pawl_edge_bytes b)
@@ -119,8 +165,8 @@ bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_
     } else if (strcmp(trust->vin, s->vin) != 0) {
         snprintf(s->detail, sizeof s->detail, "trust policy %s is for %s", where, trust->vin);
     } else {
-        struct pawl_edge_verifier v = {trust, pawl_edge_openssl_crypto(),
-                                       {replay_admit, replay}};
+        struct peek pk = {replay, s};
+        struct pawl_edge_verifier v = {trust, pawl_edge_openssl_crypto(), {replay_peek, &pk}};
         enum pawl_edge_reason r = pawl_edge_token_verify(&v, s->tok, s->len, now, &state, work, &res);
         ok = r == PAWL_EDGE_OK;
         if (!ok)

@@ -10,8 +10,13 @@
  * per pawld). The sequence number is the vehicle's business (the authority
  * assigns it) and is not compared here. The caller then binds the token to
  * the request: its aud must be the VIN in the path and its cmd the command
- * the route stands for. On an allow pawld forwards the token; the vehicle
- * checks it again, with its own replay state. */
+ * the route stands for. Only then, once the request is allowed, is the
+ * token id recorded (pawld_step_up_record): a token on a request refused
+ * for anything else (no credentials, a rate limit, the vehicle's state) is
+ * not used up, and nobody without an allowed request can fill the record
+ * (review: 65,536 unauthenticated requests made every step-up fail). On an
+ * allow pawld forwards the token; the vehicle checks it again, with its own
+ * replay state. */
 #ifndef PAWLD_STEPUP_H
 #define PAWLD_STEPUP_H
 
@@ -26,6 +31,7 @@
 /* Token ids seen, shared by the workers (a mutex inside). */
 struct pawld_replay {
     pthread_mutex_t lock;
+    uint64_t key; /* random: where a token id lands is not the sender's choice */
     struct pawld_replay_slot {
         uint8_t cti[PAWL_EDGE_CTI_LEN];
         uint64_t until; /* UNIX seconds; 0: free */
@@ -43,6 +49,8 @@ struct pawld_step_up {
     char vin[PAWL_EDGE_VIN_LEN + 1]; /* aud, when it is 17 VIN characters */
     char cmd[PAWL_EDGE_CMD_MAX + 1];
     char detail[160];                /* why not, on a refusal */
+    uint8_t cti[PAWL_EDGE_CTI_LEN];  /* verified: its id, to be recorded until `until` */
+    uint64_t until;
 };
 
 /* Decodes and parses the header value; fills vin and cmd. false with
@@ -50,11 +58,16 @@ struct pawld_step_up {
 bool pawld_step_up_parse(pawl_str header, struct pawld_step_up *s);
 
 /* Runs the checks with the vehicle's trust policy (JSON, n bytes, where
- * names it in errors) at now (UNIX seconds); records cti on success. false
- * with detail set otherwise (including a trust policy that does not load or
- * is for another VIN). */
+ * names it in errors) at now (UNIX seconds), replay included, and keeps the
+ * token id in s without recording it. false with detail set otherwise
+ * (including a trust policy that does not load or is for another VIN). */
 bool pawld_step_up_verify(struct pawld_step_up *s, const char *trust_json, size_t n,
                           const char *where, uint64_t now, struct pawld_replay *replay);
+
+/* Records the token id of a verified s, once its request is allowed: true,
+ * or false with detail set when another request recorded it meanwhile
+ * (replay) or the record is full around it (it never forgets a live id). */
+bool pawld_step_up_record(struct pawld_step_up *s, uint64_t now, struct pawld_replay *replay);
 
 /* A vehicle's answer on vehicles/{VIN}/events/command-result:
  *   {"cti":"<32 lowercase or uppercase hex>","verdict":"accept"|"reject",

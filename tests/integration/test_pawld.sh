@@ -170,6 +170,12 @@ token() { # key vin cmd
 }
 KC=$P/api/v1/dealer/vehicles/$V/key-codes
 good=$(token owner.pem "$V" dealer.key-codes)
+# a request refused for anything else does not use the token up: without
+# credentials (review: anyone who saw a token could burn it, and 65,536 such
+# requests filled the record every step-up shares), or on another route
+deny 401 unauthenticated "$KC" -H "X-Pawl-Command-Token: $good"
+deny 401 unauthenticated "$KC" -H "X-Pawl-Command-Token: $good"
+deny 403 forbidden_role "$KC" -H "Authorization: Bearer $owner" -H "X-Pawl-Command-Token: $good"
 curl -fsS -o /dev/null "$KC" -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $good" ||
     fail "step-up: a valid owner co-signature was refused"
 tail -1 "$backend_rec" | has "\"X-Pawl-Command-Token\", \"$good\"" || fail "step-up: the token was not forwarded"

@@ -117,15 +117,24 @@ static bool check(struct fx *f, const char *hdr, struct pawld_step_up *su)
                                 &f->replay);
 }
 
+/* A token is used up only when its request is allowed (the caller then
+ * records it): verified and not recorded (its request refused for another
+ * reason), it verifies again; recorded, it is a replay; and of two requests
+ * that verified it at once, only the first to record it goes on. */
 static void test_accepts_once(void **state)
 {
     struct fx *f = *state;
-    struct pawld_step_up su;
+    struct pawld_step_up su, twin;
     char h[8192];
     header(f, &f->s_owner, VIN, "engine.start", h);
     assert_true(check(f, h, &su));
     assert_string_equal(su.vin, VIN);
     assert_string_equal(su.cmd, "engine.start");
+    assert_true(check(f, h, &su)); /* not recorded: not used up */
+    assert_true(check(f, h, &twin));
+    assert_true(pawld_step_up_record(&su, f->now, &f->replay));
+    assert_false(pawld_step_up_record(&twin, f->now, &f->replay)); /* the other request, meanwhile */
+    assert_non_null(strstr(twin.detail, "replay"));
     assert_false(check(f, h, &su)); /* the same token again */
     assert_non_null(strstr(su.detail, "replay"));
 }
@@ -179,8 +188,8 @@ static void test_cmd_nul_or_too_long(void **state)
     assert_string_equal(su.cmd, longcmd);
 }
 
-/* A full neighbourhood of live token ids refuses a fresh one instead of
- * forgetting an id that could be replayed. */
+/* A full neighbourhood of live token ids refuses to record a fresh one
+ * instead of forgetting an id that could be replayed. */
 static void test_replay_set_fails_closed(void **state)
 {
     struct fx *f = *state;
@@ -191,11 +200,30 @@ static void test_replay_set_fails_closed(void **state)
         f->replay.slots[i].until = f->now + 1000;
     }
     header(f, &f->s_owner, VIN, "engine.start", h);
-    assert_false(check(f, h, &su));
+    assert_true(check(f, h, &su));
+    assert_false(pawld_step_up_record(&su, f->now, &f->replay));
     assert_non_null(strstr(su.detail, "store"));
     for (size_t i = 0; i < f->replay.nslots; i++)
         f->replay.slots[i].until = f->now; /* expired: free again */
     assert_true(check(f, h, &su));
+    assert_true(pawld_step_up_record(&su, f->now, &f->replay));
+}
+
+/* Where an id is kept is not the sender's choice: ids made to share their
+ * first bytes modulo the table's size (all one neighbourhood when the bytes
+ * were the place, so the 17th was refused) are spread by a random key. */
+static void test_replay_ids_spread(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su;
+    memset(&su, 0, sizeof su);
+    for (unsigned i = 0; i < 24; i++) {
+        uint64_t aimed = (uint64_t)i * f->replay.nslots;
+        memcpy(su.cti, &aimed, sizeof aimed);
+        su.until = f->now + 100;
+        if (!pawld_step_up_record(&su, f->now, &f->replay))
+            fail_msg("id %u refused: %s", i, su.detail);
+    }
 }
 
 /* A vehicle's command result: accepted and refused answers become the
@@ -258,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_accepts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_ids_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cmd_nul_or_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_set_fails_closed, setup, teardown),
         cmocka_unit_test(test_command_result),

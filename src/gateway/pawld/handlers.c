@@ -90,9 +90,10 @@ static bool step_up_pre(struct pawld_conn *c, pawl_str header, struct pawld_step
 }
 
 /* After deciding: a verified token counts only for the vehicle in the path
- * and the command the route stands for. */
-static void step_up_bind(struct pawld_conn *c, bool present, bool verified,
-                         const struct pawld_step_up *su, struct pawl_decision *d)
+ * and the command the route stands for, and is used up (its id recorded)
+ * only by a request so allowed. */
+static void step_up_bind(struct pawld_conn *c, bool present, bool verified, struct pawld_step_up *su,
+                         struct pawl_decision *d)
 {
     const char *cmd = d->route ? c->w->world->route_command[d->route->index] : NULL;
     if (d->reason == PAWL_R_STEP_UP_REQUIRED && present && !verified) {
@@ -106,6 +107,12 @@ static void step_up_bind(struct pawld_conn *c, bool present, bool verified,
         d->status = pawl_reason_status(d->reason);
         snprintf(d->detail, sizeof d->detail, "the command token is for %s on %s, not %s on %s",
                  su->cmd, su->vin, cmd ? cmd : "?", d->vin);
+        return;
+    }
+    if (!pawld_step_up_record(su, (uint64_t)(pawld_wall_ms() / 1000), &c->w->srv->replay)) {
+        d->reason = PAWL_R_STEP_UP_REQUIRED; /* used meanwhile by another request, or no room */
+        d->status = pawl_reason_status(d->reason);
+        snprintf(d->detail, sizeof d->detail, "%s", su->detail);
         return;
     }
     c->step_up_ok = true; /* forwarded: the vehicle checks it again */
