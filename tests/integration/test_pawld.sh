@@ -274,6 +274,15 @@ for who in revoked rogue; do
 done
 curl -s --cacert certs/ca.pem "$M$st" -o /dev/null &&
     fail "mTLS: a required listener accepted a client without a certificate"
+# a failed handshake is logged with why (rate-bounded)
+grep '"msg":"TLS handshake failed","listener":"tls"' pawld.log | grep -q '"why":"client certificate: certificate revoked"' ||
+    fail "the revoked certificate's failed handshake was not logged with why: $(grep -m3 'TLS handshake' pawld.log)"
+# TLS 1.2 offers forward secrecy with AEAD only: no CBC, no static RSA
+openssl s_client -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 -connect "127.0.0.1:$tls_port" </dev/null >gcm.out 2>&1 || true
+grep -q 'Cipher is ECDHE-ECDSA-AES128-GCM-SHA256' gcm.out || fail "TLS 1.2 with AES-GCM refused: $(grep -m2 -i 'cipher\|alert' gcm.out)"
+openssl s_client -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA -connect "127.0.0.1:$tls_port" </dev/null >cbc.out 2>&1 || true
+grep -q 'Cipher is ECDHE-ECDSA-AES128-SHA$' cbc.out && fail "TLS 1.2 with CBC and SHA-1 was accepted"
+grep -q 'Cipher is (NONE)' cbc.out || fail "TLS 1.2 with CBC: no refusal seen: $(grep -m2 -i 'cipher\|alert' cbc.out)"
 # A resumed session keeps the certificate it verified (OpenSSL refuses every
 # resumption where it verifies clients unless a session id context is set).
 for v in -tls1_2 -tls1_3; do
@@ -293,6 +302,13 @@ done
 mkdir -p cadb && : >cadb/index.txt && echo 01 >cadb/crlnumber && echo 1000 >cadb/serial
 printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ncrlnumber = %s\nserial = %s\nnew_certs_dir = %s\ncertificate = certs/ca.pem\nprivate_key = certs/ca.key\ndefault_md = sha256\ndefault_crl_days = 1\npolicy = p\nunique_subject = no\n[p]\norganizationName = supplied\ncommonName = supplied\n' \
     "$tmp/cadb/index.txt" "$tmp/cadb/crlnumber" "$tmp/cadb/serial" "$tmp/cadb" >cadb/ca.cnf
+# a CRL past its next update would have OpenSSL refuse every client
+# certificate: refused at load, naming the date
+openssl ca -config cadb/ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_nextupdate 20200102000000Z \
+    -out crl-expired.pem 2>/dev/null || fail "cannot make an expired CRL"
+sed 's#crl: certs/crl.pem#crl: crl-expired.pem#' pawld.yaml >expired.yaml
+out=$("$PAWLD_BIN" --config expired.yaml --check 2>&1) && fail "--check accepted an expired CRL"
+echo "$out" | has "crl-expired.pem: the CRL expired at 2020-01-02T00:00:00Z" || fail "an expired CRL: $out"
 openssl ca -config cadb/ca.cnf -revoke certs/client-ota.pem 2>/dev/null &&
     openssl ca -config cadb/ca.cnf -gencrl -out crl-ota.pem 2>/dev/null || fail "cannot make a CRL revoking client-ota"
 reloads() { grep -c '"msg":"reloaded"' pawld.log || true; }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
+
 #include "pawl/extauthz.h"
 #include "blocks.h"
 #include "pawld.h"
@@ -127,10 +129,33 @@ static void conn_end(struct pawld_conn *c)
     pawld_io_end(&c->io);
 }
 
+/* A TLS handshake the client failed is logged with why (a client
+ * certificate that does not verify, an expired CRL refusing everyone):
+ * silence left operators guessing (review). Rate-bounded: anyone can fail
+ * handshakes. */
+static void handshake_failed(struct pawld_conn *c)
+{
+    long v = SSL_get_verify_result(c->io.ssl);
+    unsigned long e = ERR_peek_last_error();
+    const char *why = v != X509_V_OK ? X509_verify_cert_error_string(v)
+                      : e != 0       ? ERR_reason_error_string(e)
+                                     : NULL;
+    uint64_t skipped;
+    if (pawld_ratelog_take(&c->w->tls_warned, pawld_wall_ms(), &skipped))
+        pawld_log(c->w->sinks, "warn",
+                  "\"msg\":\"TLS handshake failed\",\"listener\":\"%s\",\"client\":\"%s\",\"why\":\"%s%s\","
+                  "\"not_logged_before\":%llu",
+                  c->lc->name, c->client_ip, v != X509_V_OK ? "client certificate: " : "",
+                  why ? why : "the connection ended", (unsigned long long)skipped);
+    ERR_clear_error();
+}
+
 static void on_error(struct pawld_io *io, int uverr)
 {
-    (void)uverr;
-    pawld_conn_close(io->owner);
+    struct pawld_conn *c = io->owner;
+    if (uverr == UV_EPROTO && io->ssl != NULL && !io->handshaken)
+        handshake_failed(c);
+    pawld_conn_close(c);
 }
 
 static void on_drain(struct pawld_io *io)

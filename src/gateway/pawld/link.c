@@ -38,12 +38,8 @@ struct pawld_link_state {
         unsigned worker;
         uint64_t id;
     } waiting[MAX_WAITING];
-    /* warnings about what vehicles send: bursts of 20, then one a second (a
-     * vehicle could otherwise fill the log); only the link's thread touches
-     * these */
-    int64_t warned_ms;
-    double warn_tokens;
-    uint64_t unwarned;
+    struct pawld_ratelog warned; /* what vehicles send (a vehicle could fill the log);
+                                  * only the link's thread logs it */
 };
 
 /* A warning about what vehicle vin sent (why: a detail, JSON-escaped, or
@@ -51,21 +47,11 @@ struct pawld_link_state {
  * left out before it. */
 static void link_warn(struct pawld_server_state *srv, const char *what, const char *vin, const char *why)
 {
-    struct pawld_link_state *st = srv->link;
-    int64_t now = pawld_wall_ms();
-    if (now > st->warned_ms) {
-        st->warn_tokens += (double)(now - st->warned_ms) / 1000.0;
-        st->warn_tokens = st->warn_tokens > 20.0 ? 20.0 : st->warn_tokens;
-        st->warned_ms = now;
-    }
-    if (st->warn_tokens < 1.0) {
-        st->unwarned++;
+    uint64_t skipped;
+    if (!pawld_ratelog_take(&srv->link->warned, pawld_wall_ms(), &skipped))
         return;
-    }
-    st->warn_tokens -= 1.0;
     pawld_log(srv->sinks, "warn", "\"msg\":\"%s\",\"vin\":\"%s\"%s%s%s,\"not_logged_before\":%llu", what, vin,
-              why ? ",\"why\":\"" : "", why ? why : "", why ? "\"" : "", (unsigned long long)st->unwarned);
-    st->unwarned = 0;
+              why ? ",\"why\":\"" : "", why ? why : "", why ? "\"" : "", (unsigned long long)skipped);
 }
 
 static void on_connect(struct mosquitto *m, void *ctx, int rc)

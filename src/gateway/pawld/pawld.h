@@ -99,6 +99,17 @@ void pawld_sinks_close(struct pawld_sinks *s);
  * no log file is configured. Thread-safe. */
 void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Bounds log lines that others can cause (what vehicles send, handshakes
+ * clients fail): bursts of 20, then one a second. Zeroed to start; one
+ * thread at a time. */
+struct pawld_ratelog {
+    int64_t last_ms;
+    double tokens;
+    uint64_t skipped;
+};
+/* Whether a line may be logged at now_ms; when it may, *skipped is how many
+ * were not since the last one (say so in the line). */
+bool pawld_ratelog_take(struct pawld_ratelog *r, int64_t now_ms, uint64_t *skipped);
 /* A worker's decisions of one loop iteration, written together. */
 #define PAWLD_BATCH_MAX 4096
 #define PAWLD_BATCH_BYTES (8u << 20)
@@ -263,6 +274,7 @@ struct pawld_worker {
     atomic_ullong activity;    /* client reads and connections freed so far (worker 0's trim
                                 * timer sums every worker's) */
     uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */
+    struct pawld_ratelog tls_warned; /* TLS handshakes clients failed */
     struct pawld_conn **held;  /* connections whose output waits for the commit */
     size_t nheld, held_cap;
     pthread_mutex_t inbox_lock; /* the vehicle link's thread adds, the worker takes */

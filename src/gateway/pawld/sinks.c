@@ -101,6 +101,23 @@ void pawld_sinks_close(struct pawld_sinks *s)
     free(s);
 }
 
+bool pawld_ratelog_take(struct pawld_ratelog *r, int64_t now_ms, uint64_t *skipped)
+{
+    if (now_ms > r->last_ms) {
+        r->tokens += (double)(now_ms - r->last_ms) / 1000.0;
+        r->tokens = r->tokens > 20.0 ? 20.0 : r->tokens;
+        r->last_ms = now_ms;
+    }
+    if (r->tokens < 1.0) {
+        r->skipped++;
+        return false;
+    }
+    r->tokens -= 1.0;
+    *skipped = r->skipped;
+    r->skipped = 0;
+    return true;
+}
+
 void pawld_log(struct pawld_sinks *s, const char *level, const char *extra_fmt, ...)
 {
     char extra[2048] = "";

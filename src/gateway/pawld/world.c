@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -72,12 +73,39 @@ static bool tls_fail(struct load *ld, const char *what, const char *path)
     return false;
 }
 
+/* A CRL out of its validity (past nextUpdate, before lastUpdate) makes
+ * OpenSSL refuse every client certificate, and said nothing (review): it is
+ * refused at load, naming the date, and the running configuration (if any)
+ * serves on. */
+static bool crls_current(struct load *ld, X509_STORE *st, const char *path)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        const ASN1_TIME *last = crl ? X509_CRL_get0_lastUpdate(crl) : NULL;
+        const ASN1_TIME *next = crl ? X509_CRL_get0_nextUpdate(crl) : NULL;
+        bool expired = next != NULL && X509_cmp_current_time(next) <= 0;
+        if (!expired && (last == NULL || X509_cmp_current_time(last) < 0))
+            continue;
+        struct tm tm;
+        char when[40] = "?";
+        if (ASN1_TIME_to_tm(expired ? next : last, &tm) == 1)
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(ld->err, ld->errlen, "%s: the CRL %s %s: every client certificate would be refused; "
+                 "issue a current one", path, expired ? "expired at" : "is valid only from", when);
+        return false;
+    }
+    return true;
+}
+
 static bool load_crl(struct load *ld, SSL_CTX *ctx, const char *path)
 {
     X509_STORE *st = SSL_CTX_get_cert_store(ctx);
     X509_LOOKUP *lk = X509_STORE_add_lookup(st, X509_LOOKUP_file());
     if (lk == NULL || X509_load_crl_file(lk, path, X509_FILETYPE_PEM) <= 0)
         return tls_fail(ld, "cannot load the CRL", path);
+    if (!crls_current(ld, st, path))
+        return false;
     /* the client's own certificate is checked against the CRL */
     X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
     return true;
@@ -132,6 +160,13 @@ static SSL_CTX *listener_tls(struct load *ld, const char *name, const struct paw
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* TLS 1.2: forward secrecy and AEAD only (OpenSSL's default also offered
+     * static RSA key exchange and CBC with SHA-1; review); TLS 1.3's suites
+     * are all of that kind */
+    if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+        tls_fail(ld, "cannot set the TLS 1.2 ciphers", "tls");
+        goto fail;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, resolve(ld, t->cert, p, sizeof p)) != 1) {
         tls_fail(ld, "cannot load the certificate chain", p);
         goto fail;
