@@ -5,6 +5,7 @@
  * and lookups, additions and removals on the blocks that were loaded. A
  * refusal always says why; a loaded state never makes a detector or the
  * block list read or write out of bounds. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,27 @@ static void feed(struct pawl_detector *det)
         e.src_ip = (pawl_str){"1.2.3.4", 7};
         e.country = (pawl_str){"DE", 2};
         e.status = i == 4 ? 401 : 200;
+        pawl_detector_feed(det, &e, on_finding, NULL);
+    }
+}
+
+/* Days later, more principals, addresses and vehicles than the tables
+ * hold: loaded entries give way (erased, others moved back in their probe
+ * runs), whatever the loaded state held. */
+static void crowd(struct pawl_detector *det)
+{
+    char who[8], ip[16], path[64];
+    for (int i = 0; i < 12; i++) {
+        struct pawl_api_event e = {0};
+        snprintf(who, sizeof who, "p%d", i);
+        snprintf(ip, sizeof ip, "10.0.0.%d", i);
+        snprintf(path, sizeof path, "/api/v1/vehicles/1HGCM82633A0043%02d/commands/x", i);
+        e.time_ms = 4 * 86400000LL + i;
+        e.method = (pawl_str){"POST", 4};
+        e.path = (pawl_str){path, strlen(path)};
+        e.principal = (pawl_str){who, strlen(who)};
+        e.src_ip = (pawl_str){ip, strlen(ip)};
+        e.status = i % 3 ? 200 : 401;
         pawl_detector_feed(det, &e, on_finding, NULL);
     }
 }
@@ -133,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (e == PAWL_OK && pawl_blocklist_load(bl, take, &in, "fuzz", &d) != PAWL_OK && d.msg[0] == '\0')
         abort();
     feed(det);
+    crowd(det);
     use_blocks(bl);
     pawl_blocklist_free(bl);
     pawl_detector_free(det);
