@@ -30,6 +30,14 @@ struct pawl_request {
     const uint8_t *cert_spki_sha256; /* verified client certificate's SPKI hash, or NULL */
     pawl_str cert_subject;       /* its RFC 2253 subject, or empty */
     bool step_up_verified;       /* the front end verified an owner co-signature for this command */
+    /* Optional: verifies the co-signature when the decision gets to it,
+     * that is only for a step-up route and only once every other check
+     * passed (identity, roles, grants, rate limits, state), so that nobody
+     * makes the front end verify signatures without an otherwise allowed
+     * request. Called at most once; true when verified. NULL: only
+     * step_up_verified counts. */
+    bool (*step_up_check)(void *ctx);
+    void *step_up_ctx;
 };
 
 struct pawl_decision {

@@ -437,7 +437,8 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     if ((r = rate_limit(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED ||
         (r = context(e, o->route, &la, o, rq->time_ms)) != PAWL_R_ALLOWED)
         return r;
-    if (o->route->step_up && !rq->step_up_verified) {
+    if (o->route->step_up && !rq->step_up_verified &&
+        !(rq->step_up_check != NULL && rq->step_up_check(rq->step_up_ctx))) {
         DETAIL(o, "route '%s' needs an owner co-signature (step-up)", o->route->id);
         return PAWL_R_STEP_UP_REQUIRED;
     }

@@ -315,6 +315,18 @@ static void test_external_limiter_keys_follow_its_seed(void **state)
     pawl_engine_free(e_other);
 }
 
+struct step_up_calls {
+    unsigned n;
+    bool answer;
+};
+
+static bool step_up_cb(void *ctx)
+{
+    struct step_up_calls *s = ctx;
+    s->n++;
+    return s->answer;
+}
+
 static void test_step_up_and_certs(void **state)
 {
     struct fx *f = *state;
@@ -324,6 +336,25 @@ static void test_step_up_and_certs(void **state)
                                .time_ms = T0, .step_up_verified = true };
     rq.bearer = (pawl_str){ f->tok[0], strlen(f->tok[0]) };
     assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_ALLOWED);
+    /* step_up_check: asked only on a step-up route once all else passed */
+    struct step_up_calls calls = { 0, false };
+    rq.step_up_verified = false;
+    rq.step_up_check = step_up_cb;
+    rq.step_up_ctx = &calls;
+    assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_STEP_UP_REQUIRED);
+    assert_int_equal(calls.n, 1);
+    calls.answer = true;
+    assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_ALLOWED);
+    assert_int_equal(calls.n, 2);
+    rq.bearer = (pawl_str){ "", 0 }; /* unauthenticated: never asked */
+    assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_UNAUTHENTICATED);
+    rq.bearer = (pawl_str){ f->tok[1], strlen(f->tok[1]) }; /* bob: not his car, never asked */
+    assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_NOT_YOUR_VEHICLE);
+    rq.bearer = (pawl_str){ f->tok[0], strlen(f->tok[0]) };
+    rq.path = PAWL_STR("/v/" V1 "/status"); /* not a step-up route: never asked */
+    rq.method = PAWL_STR("GET");
+    assert_int_equal(pawl_decide(f->e, &rq, &d), PAWL_R_ALLOWED);
+    assert_int_equal(calls.n, 2);
     struct pawl_request cert = { .method = PAWL_STR("POST"), .path = PAWL_STR("/ota"), .time_ms = T0,
                                  .cert_subject = PAWL_STR("CN=ota,O=OEM") };
     assert_int_equal(pawl_decide(f->e, &cert, &d), PAWL_R_ALLOWED);

@@ -62,8 +62,12 @@ static void decide(struct pawld_conn *c, const struct pawl_request *rq, struct p
 
 /* ---- step-up -------------------------------------------------------------- */
 
-/* Before deciding: a command token in the request, when there is one, is
- * verified with the trust policy of the vehicle it names. */
+/* When the decision gets to it (pawl_request.step_up_check: a step-up
+ * route, every other check passed): a command token in the request, when
+ * there is one, is verified with the trust policy of the vehicle it names.
+ * Verified before deciding, any request with the header made pawld read a
+ * file and check signatures, unauthenticated (review: 430 us each, 92 % of
+ * a worker). */
 static bool step_up_pre(struct pawld_conn *c, pawl_str header, struct pawld_step_up *su)
 {
     const struct pawld_world *wd = c->w->world;
@@ -87,6 +91,20 @@ static bool step_up_pre(struct pawld_conn *c, pawl_str header, struct pawld_step
                                    &c->w->srv->replay);
     free(trust);
     return ok;
+}
+
+struct step_up_call {
+    struct pawld_conn *c;
+    pawl_str token;
+    struct pawld_step_up *su;
+    bool ok;
+};
+
+static bool step_up_now(void *ctx)
+{
+    struct step_up_call *s = ctx;
+    s->ok = step_up_pre(s->c, s->token, s->su);
+    return s->ok;
 }
 
 /* After deciding: a verified token counts only for the vehicle in the path
@@ -183,9 +201,12 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         pawld_conn_answer(c, &d, NULL, true);
         return;
     }
-    rq.step_up_verified = step_up_pre(c, token, &su);
+    struct step_up_call sc = {c, token, &su, false};
+    su.detail[0] = '\0';
+    rq.step_up_check = step_up_now;
+    rq.step_up_ctx = &sc;
     decide(c, &rq, &d);
-    step_up_bind(c, token.n > 0, rq.step_up_verified, &su, &d);
+    step_up_bind(c, token.n > 0, sc.ok, &su, &d);
     decided(c, h, &d);
     if (d.reason != PAWL_R_ALLOWED) {
         /* a body is never read: the connection closes after the answer */
@@ -223,9 +244,12 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
     }
     if (d.reason == PAWL_R_ALLOWED) {
         struct pawld_step_up su;
-        in->rq.step_up_verified = step_up_pre(c, in->step_up_token, &su);
+        struct step_up_call sc = {c, in->step_up_token, &su, false};
+        su.detail[0] = '\0';
+        in->rq.step_up_check = step_up_now;
+        in->rq.step_up_ctx = &sc;
         decide(c, &in->rq, &d);
-        step_up_bind(c, in->step_up_token.n > 0, in->rq.step_up_verified, &su, &d);
+        step_up_bind(c, in->step_up_token.n > 0, sc.ok, &su, &d);
     } else {
         d.status = pawl_reason_status(d.reason);
     }
