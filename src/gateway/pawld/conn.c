@@ -22,6 +22,7 @@
 
 static void on_data(struct pawld_io *io, const char *p, size_t n);
 static void on_error(struct pawld_io *io, int uverr);
+static void on_resume_idle(uv_idle_t *h);
 static void on_drain(struct pawld_io *io);
 static void io_closed(struct pawld_io *io);
 static const struct pawld_io_ops conn_ops = {on_data, NULL, on_error, on_drain, io_closed};
@@ -77,6 +78,8 @@ static void conn_freed(struct pawld_conn *c)
         w->conn_list = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->resume)
+        w->nresume--;
     w->conns--;
     reader_free(c);
     pawld_vehicle_abandon(c);
@@ -468,6 +471,56 @@ static void on_request_done(struct pawld_conn *c)
         pawld_proxy_body_done(c);
 }
 
+/* Whether the worker's batch might refuse the next decision's record: a
+ * refused record turned an allow into a 503 and left a deny unaudited. */
+static bool batch_crowded(const struct pawld_worker *w)
+{
+    return w->batch.nrec + 1 >= PAWLD_BATCH_MAX || w->batch.cap - w->batch.len < (64u << 10);
+}
+
+/* Whether the next pipelined request waits: a client that sends requests
+ * without reading the answers gets no more of them handled until it reads
+ * (on_drain goes on); one whose answer waits for this iteration's
+ * decisions to be written, or whose worker's batch is nearly full, goes on
+ * after the commit (review: one connection had 20,000 pipelined requests
+ * decided in one pass, 3.3 MiB of answers held and 4,096 records filling
+ * the batch, so others got 503 and denials went unaudited). */
+static bool next_waits(struct pawld_conn *c)
+{
+    if (c->io.queued >= PAWLD_IO_HIGH_WATER) {
+        c->out_blocked = true;
+        return true;
+    }
+    if (c->held || c->out.len > 0 || batch_crowded(c->w)) {
+        /* the idle runs in the next loop iteration, after this one's commit
+         * (an iteration's idle comes before its poll and commit) */
+        if (!c->resume) {
+            c->resume = true;
+            c->w->nresume++;
+            uv_idle_start(&c->w->resume_idle, on_resume_idle);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* The worker's resume idle (data: the worker): pumps the connections whose
+ * pipelined requests waited for the commit. */
+static void on_resume_idle(uv_idle_t *h)
+{
+    struct pawld_worker *w = h->data;
+    for (struct pawld_conn *c = w->conn_list; c != NULL && w->nresume > 0; c = c->next) {
+        if (!c->resume)
+            continue;
+        c->resume = false;
+        w->nresume--;
+        if (!c->io.closing)
+            pawld_conn_read_more(c);
+    }
+    if (w->nresume == 0)
+        uv_idle_stop(&w->resume_idle);
+}
+
 /* Feeds p[0..n) to the reader as far as the current state takes input. */
 static size_t consume(struct pawld_conn *c, const char *p, size_t n)
 {
@@ -475,13 +528,8 @@ static size_t consume(struct pawld_conn *c, const char *p, size_t n)
     c->in_consume = true;
     while (used < n && !c->io.closing &&
            (c->state == PAWLD_C_HEAD || c->state == PAWLD_C_BODY)) {
-        /* a client that sends requests without reading the answers gets no
-         * more of them handled until it reads: on_drain goes on */
-        if (c->state == PAWLD_C_HEAD && (c->h1 == NULL || c->h1->head_bytes == 0) &&
-            c->io.queued >= PAWLD_IO_HIGH_WATER) {
-            c->out_blocked = true;
+        if (c->state == PAWLD_C_HEAD && (c->h1 == NULL || c->h1->head_bytes == 0) && next_waits(c))
             break;
-        }
         struct pawld_h1 *r = reader_get(c);
         if (r == NULL) {
             pawld_conn_close(c); /* out of memory */

@@ -28,13 +28,15 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     }
     c->route = d->route ? (long)d->route->index : -1;
     pawld_conn_reqinfo(c, h, &ri);
-    if (pawld_record(w->sinks, &w->batch, &ri, d) != 0 && d->reason == PAWL_R_ALLOWED) {
+    bool unrecorded = pawld_record(w->sinks, &w->batch, &ri, d) != 0;
+    if (unrecorded && d->reason == PAWL_R_ALLOWED) {
         d->reason = PAWL_R_DEPENDENCY_UNAVAILABLE;
         d->status = pawl_reason_status(d->reason);
         snprintf(d->detail, sizeof d->detail, "the audit trail cannot be written");
     }
     pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
+    w->metrics.unrecorded += unrecorded; /* a deny is answered anyway; it is counted */
     w->metrics.jwt_cache_hits = w->jwt_base.hits + st.hits;
     w->metrics.jwt_cache_misses = w->jwt_base.misses + st.misses;
     pthread_mutex_unlock(&w->metrics_lock);

@@ -275,6 +275,9 @@ struct pawld_worker {
                                 * timer sums every worker's) */
     uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */
     struct pawld_ratelog tls_warned; /* TLS handshakes clients failed */
+    uv_idle_t resume_idle;     /* runs while nresume > 0: pumps connections whose pipelined
+                                * requests waited for the commit (conn.c) */
+    unsigned long nresume;
     struct pawld_conn **held;  /* connections whose output waits for the commit */
     size_t nheld, held_cap;
     pthread_mutex_t inbox_lock; /* the vehicle link's thread adds, the worker takes */
@@ -384,6 +387,8 @@ struct pawld_conn {
     struct pawld_buf out;  /* client bytes held until the worker's decisions are written */
     bool held, held_close;
     bool out_blocked;      /* the client does not read its answers: no next request yet */
+    bool resume;           /* a pipelined request waits for the commit: counted in
+                            * w->nresume, pumped by the worker's resume idle */
     /* a command delivered to the vehicle over the link, waiting for its result */
     bool vehicle_wait;
     struct pawld_vcmd *vcmd;  /* the command to publish once the decision is written */

@@ -178,6 +178,7 @@ void pawld_worker_conn_gone(struct pawld_worker *w)
         uv_close((uv_handle_t *)&w->wake, NULL);
         uv_close((uv_handle_t *)&w->commit, drain_done);
         uv_close((uv_handle_t *)&w->trim, drain_done);
+        uv_close((uv_handle_t *)&w->resume_idle, drain_done);
     }
 }
 
@@ -377,6 +378,8 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
         return -1;
     }
     w->commit.data = w;
+    uv_idle_init(&w->loop, &w->resume_idle);
+    w->resume_idle.data = w;
     uv_timer_init(&w->loop, &w->trim);
     w->trim.data = w;
     uv_timer_start(&w->trim, each_second, 1000, 1000); /* worker 0's trim and tick serve all */
