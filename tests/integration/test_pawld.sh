@@ -60,6 +60,7 @@ $(pawld_yaml_head 2 "${1:-grants.jsonl}")
   - name: tls
     listen: 127.0.0.1:$tls_port
     mode: proxy
+    timeouts: {header: 2s, idle: 20s}
     tls: {cert: certs/server.pem, key: certs/server.key, client_ca: certs/ca.pem,
           client_certs: optional, crl: certs/crl.pem}
   - name: mtls
@@ -274,6 +275,19 @@ for who in revoked rogue; do
 done
 curl -s --cacert certs/ca.pem "$M$st" -o /dev/null &&
     fail "mTLS: a required listener accepted a client without a certificate"
+# a TLS handshake begun and left is cut at the header timeout (2 s), not the
+# idle one (20 s)
+$py - "$tls_port" <<'PY' || fail "a half-done TLS handshake was not cut at the header timeout"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03")  # the start of a ClientHello
+t0 = time.monotonic()
+s.settimeout(15)
+while s.recv(4096):
+    pass
+took = time.monotonic() - t0
+assert 1.5 < took < 6, took
+PY
 # a failed handshake is logged with why (rate-bounded)
 grep '"msg":"TLS handshake failed","listener":"tls"' pawld.log | grep -q '"why":"client certificate: certificate revoked"' ||
     fail "the revoked certificate's failed handshake was not logged with why: $(grep -m3 'TLS handshake' pawld.log)"

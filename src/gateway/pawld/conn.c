@@ -23,9 +23,10 @@
 static void on_data(struct pawld_io *io, const char *p, size_t n);
 static void on_error(struct pawld_io *io, int uverr);
 static void on_resume_idle(uv_idle_t *h);
+static void on_handshaken(struct pawld_io *io);
 static void on_drain(struct pawld_io *io);
 static void io_closed(struct pawld_io *io);
-static const struct pawld_io_ops conn_ops = {on_data, NULL, on_error, on_drain, io_closed};
+static const struct pawld_io_ops conn_ops = {on_data, on_handshaken, on_error, on_drain, io_closed};
 
 uint64_t pawld_now_ns(void)
 {
@@ -723,7 +724,17 @@ void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *ser
     if (pawld_io_accept(&c->io, server, c->world->listen_tls[listener], &conn_ops, c) != 0)
         return; /* closed: io_closed frees */
     peer_name(c);
-    pawld_conn_arm(c, c->lc->idle_timeout_ms);
+    /* a TLS handshake must be done within the header timeout: bounded by the
+     * idle timeout, a ClientHello and silence held 45 KB for 60 s (review) */
+    pawld_conn_arm(c, c->io.ssl ? c->lc->header_timeout_ms : c->lc->idle_timeout_ms);
+}
+
+/* The handshake is done: until a request begins, the idle timeout. */
+static void on_handshaken(struct pawld_io *io)
+{
+    struct pawld_conn *c = io->owner;
+    if (c->state == PAWLD_C_HEAD && !c->head_timing)
+        pawld_conn_arm(c, c->lc->idle_timeout_ms);
 }
 
 int pawld_conn_body(void *ctx, const char *p, size_t n)

@@ -215,7 +215,7 @@ static int tls_handshake(struct pawld_io *io)
         return -1;
     if (r == 1) {
         io->handshaken = true;
-        if (io->ops->on_ready && !SSL_is_server(io->ssl))
+        if (io->ops->on_ready) /* client role: connected; server role: the handshake is done */
             io->ops->on_ready(io);
         return 0;
     }

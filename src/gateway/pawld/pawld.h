@@ -148,7 +148,8 @@ char *pawld_json_escape(const char *s, char *out, size_t n);
 struct pawld_io;
 struct pawld_io_ops {
     void (*on_data)(struct pawld_io *io, const char *p, size_t n); /* plaintext */
-    void (*on_ready)(struct pawld_io *io);   /* connected and handshaken (client role) */
+    void (*on_ready)(struct pawld_io *io);   /* connected and handshaken (client role); the
+                                              * handshake done (server role, TLS only) */
     void (*on_error)(struct pawld_io *io, int uverr); /* EOF (UV_EOF) or error: owner closes */
     void (*on_drain)(struct pawld_io *io);   /* the write queue fell below the low mark */
     void (*on_closed)(struct pawld_io *io);  /* the handle is closed: free the owner */
