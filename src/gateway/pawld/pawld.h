@@ -276,6 +276,7 @@ struct pawld_worker {
                                 * timer sums every worker's) */
     uint64_t trim_seen, trim_done; /* worker 0: that sum at its last tick, at its last trim */
     struct pawld_ratelog tls_warned; /* TLS handshakes clients failed */
+    struct pawld_ratelog upstream_warned; /* requests upstreams failed (counted in metrics) */
     uv_idle_t resume_idle;     /* runs while nresume > 0: pumps connections whose pipelined
                                 * requests waited for the commit (conn.c) */
     unsigned long nresume;
