@@ -338,6 +338,12 @@ static pawl_err upstream_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
         u->max_idle = (unsigned)n;
         return e;
     }
+    if (strcmp(k, "max_conns") == 0) {
+        int64_t n;
+        pawl_err e = pawl__yl_int(y, v, 1, 1000000, &n);
+        u->max_conns = (unsigned)n;
+        return e;
+    }
     return PAWL_ENOTFOUND;
 }
 
@@ -350,6 +356,7 @@ static pawl_err upstreams_key(struct pawl__yl *y, const char *k, yaml_node_t *v,
     u->connect_timeout_ms = 2000;
     u->response_timeout_ms = 30000;
     u->max_idle = 32;
+    u->max_conns = 1024;
     if ((u->name = pawl__strndup(k, strlen(k))) == NULL)
         return PAWL_ENOMEM;
     pawl_err e = pawl__yl_each(y, v, "an upstream", upstream_key, u);

@@ -59,6 +59,7 @@ struct pawld_upstream {
     char *ca; /* PEM bundle for https servers; NULL: the system's */
     int64_t connect_timeout_ms, response_timeout_ms;
     unsigned max_idle; /* kept-alive connections per server and worker */
+    unsigned max_conns; /* open connections per server and worker (default 1024) */
 };
 
 struct pawld_route_map {

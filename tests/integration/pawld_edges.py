@@ -457,6 +457,37 @@ def case_expect_reset():
     return "5 requests reset after Expect: 100-continue made %d decisions" % (after - before)
 
 
+def case_upstream_max_conns():
+    """With max_conns 2 (patient, the location route's upstream), a third
+    request while two wait on a slow answer is refused at once, 502 naming
+    max_conns, and never reaches the upstream; once they are answered the
+    next one is served (review: a silent upstream got one connection per
+    waiting client, 3,000 of them)."""
+    loc = "/api/v1/vehicles/%s/location?slow-maxconns" % E["VIN"]
+    waiting = []
+    for i in range(2):
+        s = conn(int(E["PROXY"]))
+        s.sendall(req("GET", loc + "-wait%d" % i, "X-Sleep: 2\r\n"))
+        waiting.append(s)
+    time.sleep(0.5)
+    s3 = conn(int(E["PROXY"]))
+    t0 = time.monotonic()
+    s3.sendall(req("GET", loc + "-third"))
+    st, _, body = Reader(s3).response()
+    took = time.monotonic() - t0
+    check(st == 502 and b"max_conns" in body, "the third request: %d %r" % (st, body[:200]))
+    check(took < 1.0, "the third request waited %.1f s" % took)
+    for s in waiting:
+        st = Reader(s).response()[0]
+        check(st == 200, "a waiting request got %d" % st)
+    s4 = conn(int(E["PROXY"]))
+    s4.sendall(req("GET", loc + "-after", "X-Sleep: 0\r\n"))
+    st = Reader(s4).response()[0]
+    check(st == 200, "after the two were answered: %d" % st)
+    check(not upstream_saw("maxconns-third"), "the refused request reached the upstream")
+    return "a third connection to a slow upstream refused at once (502, max_conns), the next served"
+
+
 def case_reload_drops_upstream():
     """A reload that removes the upstream a request is using: that request
     ends with 502 (no retry into the new configuration), pawld serves on."""

@@ -45,7 +45,7 @@ EOF2
 # removes the first two (so indexes from before it point past the end)
 write_config "  dead: {servers: [http://127.0.0.1:$dead_port]}
   quirky: {servers: [http://127.0.0.1:$up_port], response_timeout: 1s}
-  patient: {servers: [http://127.0.0.1:$up_port], response_timeout: 20s}" \
+  patient: {servers: [http://127.0.0.1:$up_port], response_timeout: 20s, max_conns: 2}" \
     "vehicle-location: patient, " >pawld.yaml
 write_config "  quirky: {servers: [http://127.0.0.1:$up_port], response_timeout: 5s}" >pawld-new.yaml
 # pipelined_unread measures pawld's memory: under ASan, freed memory waits
@@ -62,7 +62,8 @@ export CONFIG=$tmp/pawld.yaml NEW_CONFIG=$tmp/pawld-new.yaml PAWLD_LOG=$tmp/pawl
 failed=0
 all="tls_error_queue retry_only_safe no_retry_after_timeout slow_upload no_body_statuses
      pipelined_unread tls_pipeline linger head_then_error repeated_step_up step_up_lookalikes
-     reserved_lookalikes long_identity expect_reset reload_drops_upstream upload_held_then_resumed
+     reserved_lookalikes long_identity expect_reset upstream_max_conns reload_drops_upstream
+     upload_held_then_resumed
      response_codings memory_back_when_quiet"
 for case in ${CASES:-$all}; do # CASES: some of them, for a quicker look
     $py "$here/pawld_edges.py" "$case" || failed=1

@@ -80,6 +80,7 @@ static void test_good_config(void **state)
     assert_string_equal(c->identity_header, "X-Pawl-Principal");
     assert_string_equal(c->step_up_header, "X-Pawl-Command-Token");
     assert_string_equal(c->audit_key, "audit.key");
+    assert_int_equal(c->upstreams[0].max_conns, 1024); /* default */
     pawld_config_free(c);
 }
 
@@ -141,6 +142,7 @@ static void test_refusals(void **state)
     refused("tls: {cert: server.pem, key: server.key, ", "tls: {", 7, "tls needs cert and key");
     refused("max_headers: 50", "max_headers: 2", 12, "");
     refused("header: 5s", "header: 5 parsecs", 13, "");
+    refused("max_idle: 8", "max_conns: 0", 26, "");
     /* durations within what each can sensibly mean */
     refused("header: 5s", "header: 365d", 13, "timeouts.header must be from 100ms to 10m");
     refused("header: 5s", "header: 50ms", 13, "timeouts.header must be from 100ms to 10m");

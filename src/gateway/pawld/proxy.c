@@ -35,6 +35,7 @@
 struct pawld_pool {
     struct pawld_upconn *idle;
     unsigned nidle;
+    unsigned open; /* connections made from this pool and not yet freed (max_conns) */
     unsigned rr; /* next server (used in the upstream's first pool) */
 };
 
@@ -49,6 +50,7 @@ struct pawld_upconn {
     http_parser parser;
     bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited, chunk_end_written;
     bool stray; /* bytes after the end of the response: out of step, never reused */
+    bool counted; /* in its pool's open count */
     struct pawld_upconn *next_idle;
     char *hbuf;
     size_t hlen;
@@ -118,6 +120,9 @@ static void pool_remove(struct pawld_upconn *up)
 static void up_handle_gone(struct pawld_upconn *up)
 {
     if (--up->handles == 0) {
+        struct pawld_pool *pl = up->counted ? pool_of(up) : NULL;
+        if (pl != NULL) /* a reload's new pools never counted it */
+            pl->open--;
         pawld_world_unref(up->world);
         free(up->hbuf);
         free(up);
@@ -605,10 +610,19 @@ static void acquire(struct pawld_conn *c, size_t u, bool fresh)
         up_send(up);
         return;
     }
+    if (pl->open >= us->max_conns) { /* a slow upstream is not sent a connection per client */
+        char why[160];
+        snprintf(why, sizeof why, "upstream %s: %u connections to server %zu already open (max_conns)",
+                 us->name, pl->open, s + 1);
+        pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, why, true);
+        return;
+    }
     if ((up = up_connect(w, u, s)) == NULL) {
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "cannot connect to the upstream", true);
         return;
     }
+    up->counted = true;
+    pl->open++;
     up->c = c;
     c->up = up;
 }
