@@ -13,6 +13,11 @@
 #                                  JWKS and grants; the backend started in it
 #   consecutive_vins N             N VINs with valid check digits and
 #                                  consecutive serials (an enumeration)
+#   audited_setup WORKERS          example_setup, the example audit key (audit.key,
+#                                  audit.pub) and a pawld.yaml with WORKERS workers:
+#                                  a plain proxy listener (proxy_port) and the admin
+#                                  one (admin_port) in front of the backend, writing
+#                                  pawld.log, events.jsonl and audit.log
 #   pawld_yaml_head WORKERS [GRANTS]  the head of a test's pawld.yaml: version,
 #                                  workers, the example policy and JWKS, GRANTS
 #                                  (default grants.jsonl; "" for none), then
@@ -88,6 +93,21 @@ pawld_yaml_head() {
     printf 'version: 1\nworkers: %s\npolicy: policy.yaml\njwks: jwks.json\n' "$1"
     [ -z "${2-grants.jsonl}" ] || printf 'grants: %s\n' "${2-grants.jsonl}"
     printf 'listeners:\n'
+}
+audited_setup() {
+    example_setup
+    cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
+    openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
+    proxy_port=$(free_port) admin_port=$(free_port)
+    cat >pawld.yaml <<EOF
+$(pawld_yaml_head "$1")
+  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
+  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
+upstreams:
+  backend: {servers: ["http://127.0.0.1:$backend_port"]}
+routes: {default: backend}
+logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
+EOF
 }
 consecutive_vins() {
     $py - "$1" <<'PY'

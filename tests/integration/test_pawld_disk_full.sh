@@ -12,19 +12,7 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-example_setup
-cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
-openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
-proxy_port=$(free_port) admin_port=$(free_port)
-cat >pawld.yaml <<EOF
-$(pawld_yaml_head 2)
-  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
-  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
-upstreams:
-  backend: {servers: ["http://127.0.0.1:$backend_port"]}
-routes: {default: backend}
-logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
-EOF
+audited_setup 2
 # every file pawld writes stops at 96 KiB (the soft limit; raised below)
 (ulimit -S -f 96 && exec "$PAWLD_BIN" --config "$tmp/pawld.yaml" 2>>"$tmp/pawld.stderr") &
 pawld_pid=$!

@@ -11,19 +11,7 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-example_setup
-cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
-openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
-proxy_port=$(free_port) admin_port=$(free_port)
-cat >pawld.yaml <<EOF
-$(pawld_yaml_head 1)
-  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
-  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
-upstreams:
-  backend: {servers: [http://127.0.0.1:$backend_port]}
-routes: {default: backend}
-logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
-EOF
+audited_setup 1
 pawld_start "$tmp/pawld.yaml"
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
 $py - "$proxy_port" "$owner" <<'PY' >pipe.out || fail "the pipelining run: $(cat pipe.out)"
