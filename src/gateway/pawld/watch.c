@@ -40,9 +40,8 @@ struct pawld_watch {
     uv_timer_t poll;             /* missing files back, paths repointed */
     char *missing[WATCH_MAX];
     size_t nmissing;
-    char *linked[WATCH_MAX];     /* the watched paths ... */
-    char *target[WATCH_MAX];     /* ... and the file each named (realpath) when watched */
-    size_t nlinked;
+    char *target[WATCH_MAX];     /* the file files[i]'s path named (realpath) when watched;
+                                  * NULL: not resolved */
     atomic_bool stop;
 };
 
@@ -71,8 +70,11 @@ static void on_change(uv_fs_event_t *ev, const char *name, int events, int statu
 
 static bool repointed(const struct pawld_watch *wt, size_t i)
 {
-    char now[PATH_MAX];
-    return realpath(wt->linked[i], now) == NULL || strcmp(now, wt->target[i]) != 0;
+    char path[PATH_MAX], now[PATH_MAX];
+    size_t n = sizeof path;
+    if (wt->target[i] == NULL || uv_fs_event_getpath(wt->files[i], path, &n) != 0)
+        return false;
+    return realpath(path, now) == NULL || strcmp(now, wt->target[i]) != 0;
 }
 
 static void on_poll(uv_timer_t *t)
@@ -81,7 +83,7 @@ static void on_poll(uv_timer_t *t)
     bool changed = false;
     for (size_t i = 0; i < wt->nmissing && !changed; i++)
         changed = access(wt->missing[i], F_OK) == 0; /* back: reload, then watch it */
-    for (size_t i = 0; i < wt->nlinked && !changed; i++)
+    for (size_t i = 0; i < wt->nfiles && !changed; i++)
         changed = repointed(wt, i);
     if (changed) { /* the reload's rewatch starts this timer again */
         uv_timer_stop(&wt->poll);
@@ -89,20 +91,6 @@ static void on_poll(uv_timer_t *t)
     }
 }
 
-/* Keeps the file path names now, for on_poll. */
-static void note_target(struct pawld_watch *wt, const char *path)
-{
-    char real[PATH_MAX];
-    if (wt->nlinked == WATCH_MAX || realpath(path, real) == NULL)
-        return;
-    if ((wt->linked[wt->nlinked] = strdup(path)) == NULL)
-        return;
-    if ((wt->target[wt->nlinked] = strdup(real)) == NULL) {
-        free(wt->linked[wt->nlinked]);
-        return;
-    }
-    wt->nlinked++;
-}
 
 static void file_closed(uv_handle_t *h)
 {
@@ -121,21 +109,17 @@ static void add_file(struct pawld_watch *wt, const char *path)
             wt->nmissing++;
         return;
     }
+    char real[PATH_MAX]; /* the file it names now, for on_poll */
+    wt->target[wt->nfiles] = realpath(path, real) != NULL ? strdup(real) : NULL;
     wt->files[wt->nfiles++] = ev;
-    note_target(wt, path);
 }
 
-static void forget_polled(struct pawld_watch *wt)
+static void forget_missing(struct pawld_watch *wt)
 {
     uv_timer_stop(&wt->poll);
     for (size_t i = 0; i < wt->nmissing; i++)
         free(wt->missing[i]);
     wt->nmissing = 0;
-    for (size_t i = 0; i < wt->nlinked; i++) {
-        free(wt->linked[i]);
-        free(wt->target[i]);
-    }
-    wt->nlinked = 0;
 }
 
 /* Watches the files of the current world, replacing the previous set. */
@@ -143,10 +127,12 @@ static void rewatch(uv_async_t *a)
 {
     struct pawld_watch *wt = a->data;
     char p[4300];
-    for (size_t i = 0; i < wt->nfiles; i++)
+    for (size_t i = 0; i < wt->nfiles; i++) {
         uv_close((uv_handle_t *)wt->files[i], file_closed);
+        free(wt->target[i]);
+    }
     wt->nfiles = 0;
-    forget_polled(wt);
+    forget_missing(wt);
     if (atomic_load(&wt->stop)) {
         uv_close((uv_handle_t *)&wt->wake, NULL);
         uv_close((uv_handle_t *)&wt->settle, NULL);
@@ -174,7 +160,7 @@ static void rewatch(uv_async_t *a)
         if (c->upstreams[i].ca)
             add_file(wt, (resolved(w, c->upstreams[i].ca, p, sizeof p), p));
     pawld_world_unref(w);
-    if (wt->nmissing > 0 || wt->nlinked > 0)
+    if (wt->nmissing > 0 || wt->nfiles > 0)
         uv_timer_start(&wt->poll, on_poll, WATCH_MISSING_MS, WATCH_MISSING_MS);
 }
 
