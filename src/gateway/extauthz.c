@@ -223,7 +223,7 @@ static enum pawl_reason client_address(const struct pawl_http_head *h, struct pa
 {
     pawl_str v;
     char lit[INET6_ADDRSTRLEN];
-    unsigned char bin[16];
+    struct in6_addr bin; /* an IPv4 address fills its first 4 bytes */
     int hr = header(h, "X-Real-IP", &v);
     if (hr == 0)
         return PAWL_R_ALLOWED;
@@ -233,13 +233,14 @@ static enum pawl_reason client_address(const struct pawl_http_head *h, struct pa
     if (v.n > 0 && v.n < sizeof lit) {
         memcpy(lit, v.p, v.n);
         lit[v.n] = '\0';
-        /* ::ffff:a.b.c.d is the IPv4 address a.b.c.d: one name per client, so
-         * that its events, findings and blocks meet */
-        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        bool mapped = af == AF_INET6 && inet_pton(af, lit, bin) == 1 && memcmp(bin, v4mapped, 12) == 0;
-        if (inet_pton(af, lit, bin) == 1 &&
-            inet_ntop(mapped ? AF_INET : af, mapped ? bin + 12 : bin, in->client_ip, sizeof in->client_ip) != NULL)
-            return PAWL_R_ALLOWED;
+        /* ::ffff:a.b.c.d is the IPv4 address a.b.c.d, as for a peer (conn.c):
+         * one name per client, so that its events, findings and blocks meet */
+        if (inet_pton(af, lit, &bin) == 1) {
+            bool mapped = af == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&bin);
+            if (inet_ntop(mapped ? AF_INET : af, mapped ? &bin.s6_addr[12] : bin.s6_addr, in->client_ip,
+                          sizeof in->client_ip) != NULL)
+                return PAWL_R_ALLOWED;
+        }
     }
     return refuse(detail, n, PAWL_R_BAD_REQUEST, "X-Real-IP is not an IP address");
 }

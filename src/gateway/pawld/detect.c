@@ -129,14 +129,11 @@ static int read_state(const struct pawld_world *w, struct pawl_detector *det, st
 static int load_state(struct pawld_detect *d, const struct pawld_world *w, char *err, size_t errlen)
 {
     int rc = read_state(w, d->det, d->blocks, d->state, sizeof d->state, err, errlen);
-    if (rc < 0)
-        return -1;
-    if (w->cfg->detect.state == NULL)
-        return 0;
+    if (rc != 0) /* none kept, or none yet: no blocks */
+        return rc < 0 ? -1 : 0;
     size_t live = pawl_blocklist_live(d->blocks, pawld_wall_ms());
     atomic_store(&d->any_blocks, live > 0);
-    if (rc == 0)
-        pawld_log(d->srv->sinks, "info", "\"msg\":\"detector state read\",\"blocks\":%zu", live);
+    pawld_log(d->srv->sinks, "info", "\"msg\":\"detector state read\",\"blocks\":%zu", live);
     return 0;
 }
 

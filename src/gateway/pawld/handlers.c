@@ -138,6 +138,20 @@ static void step_up_bind(struct pawld_conn *c, bool present, bool verified, stru
     c->step_up_ok = true; /* forwarded: the vehicle checks it again */
 }
 
+/* Decides rq, with the command token (may be empty) verified if the
+ * decision gets to it, and bound to the request after. */
+static void decide_step_up(struct pawld_conn *c, struct pawl_request *rq, pawl_str token,
+                           struct pawl_decision *d)
+{
+    struct pawld_step_up su;
+    struct step_up_call sc = {c, token, &su, false};
+    su.detail[0] = '\0';
+    rq->step_up_check = step_up_now;
+    rq->step_up_ctx = &sc;
+    decide(c, rq, d);
+    step_up_bind(c, token.n > 0, sc.ok, &su, d);
+}
+
 /* The first value of header name, and how many times it is present. */
 static pawl_str header_value(const struct pawl_http_head *h, const char *name, size_t *count)
 {
@@ -191,7 +205,6 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         rq.cert_subject.p = subject;
         rq.cert_subject.n = strlen(subject);
     }
-    struct pawld_step_up su;
     size_t ntokens;
     pawl_str token = header_value(h, c->w->world->cfg->step_up_header, &ntokens);
     if (ntokens > 1) { /* which one would the vehicle check? none: refused */
@@ -203,12 +216,7 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
         pawld_conn_answer(c, &d, NULL, true);
         return;
     }
-    struct step_up_call sc = {c, token, &su, false};
-    su.detail[0] = '\0';
-    rq.step_up_check = step_up_now;
-    rq.step_up_ctx = &sc;
-    decide(c, &rq, &d);
-    step_up_bind(c, token.n > 0, sc.ok, &su, &d);
+    decide_step_up(c, &rq, token, &d);
     decided(c, h, &d);
     if (d.reason != PAWL_R_ALLOWED) {
         /* a body is never read: the connection closes after the answer */
@@ -245,13 +253,7 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
         c->client_port = 0;
     }
     if (d.reason == PAWL_R_ALLOWED) {
-        struct pawld_step_up su;
-        struct step_up_call sc = {c, in->step_up_token, &su, false};
-        su.detail[0] = '\0';
-        in->rq.step_up_check = step_up_now;
-        in->rq.step_up_ctx = &sc;
-        decide(c, &in->rq, &d);
-        step_up_bind(c, in->step_up_token.n > 0, sc.ok, &su, &d);
+        decide_step_up(c, &in->rq, in->step_up_token, &d);
     } else {
         d.status = pawl_reason_status(d.reason);
     }

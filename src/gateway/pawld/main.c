@@ -98,8 +98,7 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
         return;
     }
     const struct pawld_detect_config *was = &srv->world->cfg->detect, *now = &nw->cfg->detect;
-    if (was->max_blocks != now->max_blocks || (was->state == NULL) != (now->state == NULL) ||
-        (was->state != NULL && strcmp(was->state, now->state) != 0) ||
+    if (was->max_blocks != now->max_blocks || !same_str(was->state, now->state) ||
         (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL))
         pawld_log(srv->sinks, "warn", "\"msg\":\"logs.findings, detect.state and detect.max_blocks are read at "
                   "start: the running values stay until pawld restarts\"");
@@ -129,11 +128,7 @@ static int serve(struct pawld_server_state *srv, const char *config, sigset_t *s
     for (;;) {
         struct timespec minute = {60, 0};
         int sig = sigtimedwait(sigs, NULL, &minute);
-        if (sig < 0) { /* a minute went by: detect.state is written */
-            pawld_detect_save(srv);
-            continue;
-        }
-        if (sig == SIGUSR1) {
+        if (sig < 0 || sig == SIGUSR1) { /* a minute went by, or a block was set: detect.state */
             pawld_detect_save(srv);
             continue;
         }
