@@ -565,8 +565,36 @@ static struct centry *cache_find(struct pawl_jwt_verifier *v, struct cslot s, co
     return NULL;
 }
 
-/* Store r in the empty or least recently used way of its set; NULL when
- * memory is short (the caller answers from r, uncached). */
+/* The way a new entry takes: an empty one, else the least recently used.
+ * A refusal, which anyone can send as many as they like (forgeries cost
+ * nothing to make), takes only a refusal's way once REFUSAL_WAYS of the set
+ * hold refusals, so that a flood of them cannot push out the tokens allowed
+ * (review finding: each pushed-out token costs a signature check when its
+ * holder comes back). */
+#define REFUSAL_WAYS 2
+static size_t cache_victim(const struct pawl_jwt_verifier *v, size_t si, bool allowed)
+{
+    const struct cset *set = &v->sets[si];
+    bool refusal[WAYS];
+    size_t w = WAYS, refusals = 0;
+    for (size_t k = 0; k < WAYS; k++) {
+        refusal[k] = set->tick[k] != 0 && v->cache[si * WAYS + k].reason != PAWL_R_ALLOWED;
+        refusals += refusal[k];
+    }
+    bool among_refusals = !allowed && refusals >= REFUSAL_WAYS;
+    for (size_t k = 0; k < WAYS; k++) {
+        if (set->tick[k] == 0 && !among_refusals)
+            return k;
+        if (among_refusals && !refusal[k])
+            continue;
+        if (w == WAYS || (uint32_t)(v->tick - set->tick[k]) > (uint32_t)(v->tick - set->tick[w]))
+            w = k; /* oldest: longest since its tick */
+    }
+    return w;
+}
+
+/* Store r in its set (cache_victim's way); NULL when memory is short (the
+ * caller answers from r, uncached). */
 static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot s, const char *t,
                                       size_t n, const struct result *r)
 {
@@ -575,10 +603,7 @@ static const struct centry *cache_put(struct pawl_jwt_verifier *v, struct cslot 
     bool allowed = r->reason == PAWL_R_ALLOWED;
     if (!allowed && !token_digest(t, n, md)) /* before the way is touched: it stays as it was */
         return NULL;
-    size_t w = 0;
-    for (size_t k = 1; k < WAYS && set->tick[w] != 0; k++) /* oldest: longest since its tick */
-        if (set->tick[k] == 0 || (uint32_t)(v->tick - set->tick[k]) > (uint32_t)(v->tick - set->tick[w]))
-            w = k;
+    size_t w = cache_victim(v, s.set, allowed);
     if (set->tick[w] != 0)
         v->st.evictions++;
     struct centry *e = &v->cache[s.set * WAYS + w];

@@ -603,6 +603,52 @@ static void cache_refusals_hold_no_copy(void **state)
     pawl_jwt_verifier_free(v);
 }
 
+/* A flood of forgeries cannot push the allowed tokens out of the cache:
+ * refusals hold at most two ways of a set and then replace each other
+ * (review finding: refused tokens evicted good ones, and each good one then
+ * cost a signature check when it came back). One set of eight ways here. */
+static void cache_refusals_leave_allowed_ways(void **state)
+{
+    enum { GOOD = 6, FORGED = 500 };
+    static char toks[GOOD][1024], t[1024];
+    char pl[256];
+    struct pawl_jwt_verifier *v = fresh(8);
+    struct pawl_principal p;
+    (void)state;
+    for (int i = 0; i < GOOD; i++) {
+        snprintf(pl, sizeof pl, "{\"sub\":\"keep-%d\",\"exp\":1700000600,\"iss\":\"" ISS
+                 "\",\"aud\":\"" AUD "\"}", i);
+        assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[i], sizeof toks[i]) > 0);
+        assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+    }
+    snprintf(t, sizeof t, "%s", toks[0]);
+    size_t n = strlen(t);
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int i = 0; i < FORGED; i++) {
+        for (int k = 0; k < 3; k++) /* the signature's tail: each forgery its own */
+            t[n - 8 + k] = b64[((i + 1) >> (6 * k)) & 63];
+        assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+    }
+    assert_int_equal(stats(v).verifications, GOOD + FORGED);
+    for (int i = 0; i < GOOD; i++) {
+        assert_int_equal(verify_with(v, toks[i], NOW, &p), PAWL_R_ALLOWED);
+        char want[16];
+        snprintf(want, sizeof want, "keep-%d", i);
+        assert_string_equal(p.uid, want);
+    }
+    assert_int_equal(stats(v).verifications, GOOD + FORGED); /* all six were hits */
+    /* the latest forgery is still answered from the cache */
+    assert_int_equal(verify_with(v, t, NOW, &p), PAWL_R_TOKEN_BAD_SIGNATURE);
+    assert_int_equal(stats(v).verifications, GOOD + FORGED);
+    /* and an allowed token still takes the oldest way, whatever it holds */
+    snprintf(pl, sizeof pl, "{\"sub\":\"new\",\"exp\":1700000600,\"iss\":\"" ISS "\",\"aud\":\"" AUD "\"}");
+    assert_true(th_jwt_sign(F.keys[2], "EdDSA", "ed-1", NULL, pl, toks[0], sizeof toks[0]) > 0);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(verify_with(v, toks[0], NOW, &p), PAWL_R_ALLOWED);
+    assert_int_equal(stats(v).verifications, GOOD + FORGED + 1);
+    pawl_jwt_verifier_free(v);
+}
+
 /* The set is chosen by the token's tail (its signature): a forgery that
  * copies a good token's signature onto another payload lands in the same set
  * and must still be told apart, every time, in either order. */
@@ -1029,6 +1075,7 @@ int main(void)
         cmocka_unit_test(cache_packs_long_principals),
         cmocka_unit_test(cache_same_signature_other_payload),
         cmocka_unit_test(cache_refusals_hold_no_copy),
+        cmocka_unit_test(cache_refusals_leave_allowed_ways),
         cmocka_unit_test(verifier_new_checks),
         cmocka_unit_test(jwks_accepts),
         cmocka_unit_test(jwks_key_rejects),
