@@ -46,7 +46,7 @@ EOF2
 write_config "  dead: {servers: [http://127.0.0.1:$dead_port]}
   quirky: {servers: [http://127.0.0.1:$up_port], response_timeout: 1s}
   patient: {servers: [http://127.0.0.1:$up_port], response_timeout: 20s, max_conns: 2}" \
-    "vehicle-location: patient, " >pawld.yaml
+    "vehicle-location: patient, ota-campaigns: dead, " >pawld.yaml
 write_config "  quirky: {servers: [http://127.0.0.1:$up_port], response_timeout: 5s}" >pawld-new.yaml
 # pipelined_unread measures pawld's memory: under ASan, freed memory waits
 # in a quarantine unless told otherwise (no effect on other builds)
@@ -54,15 +54,17 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" pawld_start "
 long_roles='["owner"'
 for i in 1 2 3 4 5 6 7; do long_roles+=",\"r$i!!!!!!!!!!!!!!!!!!!!!!!!!!!!\""; done
 long_roles+=']'
-export TOKEN LONG_TOKEN STEP_UP_HEADER=X-Cmd-Token VIN=1HGCM82633A004352 UPLOG=$tmp/up.jsonl EVENTS=$tmp/events.jsonl
+export TOKEN LONG_TOKEN SERVICE_TOKEN STEP_UP_HEADER=X-Cmd-Token VIN=1HGCM82633A004352 UPLOG=$tmp/up.jsonl EVENTS=$tmp/events.jsonl
 TOKEN=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
 LONG_TOKEN=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 "$long_roles")
+SERVICE_TOKEN=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" svc-ota '["service"]')
 export PROXY=$proxy_port TLS=$tls_port AUTHZ=$authz_port ADMIN=$admin_port PAWLD_PID=$pawld_pid
 export CONFIG=$tmp/pawld.yaml NEW_CONFIG=$tmp/pawld-new.yaml PAWLD_LOG=$tmp/pawld.log
 failed=0
 all="tls_error_queue retry_only_safe no_retry_after_timeout slow_upload no_body_statuses
      pipelined_unread tls_pipeline linger head_then_error repeated_step_up step_up_lookalikes
-     reserved_lookalikes long_identity expect_reset upstream_max_conns reload_drops_upstream
+     reserved_lookalikes long_identity expect_reset upstream_max_conns upstream_failures_logged
+     reload_drops_upstream
      upload_held_then_resumed
      response_codings memory_back_when_quiet"
 for case in ${CASES:-$all}; do # CASES: some of them, for a quicker look
