@@ -420,6 +420,8 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
     struct pawld_config *c = ctx;
     if (strcmp(k, "trust_dir") == 0)
         return path(y, v, &c->step_up_trust_dir);
+    if (strcmp(k, "state") == 0)
+        return path(y, v, &c->step_up_state);
     if (strcmp(k, "commands") == 0)
         return pawl__yl_each(y, v, "step_up.commands", step_up_cmd_key, c);
     return PAWL_ENOTFOUND;
@@ -694,6 +696,7 @@ void pawld_config_free(struct pawld_config *c)
     free(c->identity_header);
     free(c->step_up_header);
     free(c->step_up_trust_dir);
+    free(c->step_up_state);
     free(c->link.ca);
     free(c->link.cert);
     free(c->link.key);

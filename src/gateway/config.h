@@ -110,6 +110,7 @@ struct pawld_config {
     long default_upstream; /* -1: none */
     char *identity_header, *step_up_header;
     char *step_up_trust_dir; /* <VIN>.json trust policies (COMMAND-TOKEN.md); NULL: none */
+    char *step_up_state;     /* the token ids recorded, across restarts; NULL: in memory only */
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;

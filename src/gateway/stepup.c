@@ -32,17 +32,23 @@ void pawld_replay_free(struct pawld_replay *r)
     pthread_mutex_destroy(&r->lock);
 }
 
-/* Where a token id's probes start: its first bytes, keyed and mixed (the
- * splitmix64 finaliser), so that a sender choosing ids cannot aim them at
- * one neighbourhood. */
-static uint64_t replay_home(const struct pawld_replay *r, const uint8_t cti[PAWL_EDGE_CTI_LEN])
+static uint64_t mix64(uint64_t h) /* the splitmix64 finaliser */
 {
-    uint64_t h;
-    memcpy(&h, cti, sizeof h);
-    h ^= r->key;
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
     return h ^ (h >> 31);
+}
+
+/* Where a token id's probes start: its 16 bytes, keyed and mixed, so that a
+ * sender choosing ids cannot aim them at one neighbourhood, and ids that
+ * share their first half do not share it (the fuzzer's: a record written
+ * to step_up.state then did not load back into a record of another key). */
+static uint64_t replay_home(const struct pawld_replay *r, const uint8_t cti[PAWL_EDGE_CTI_LEN])
+{
+    uint64_t a, b;
+    memcpy(&a, cti, sizeof a);
+    memcpy(&b, cti + sizeof a, sizeof b);
+    return mix64(mix64(a ^ r->key) ^ b);
 }
 
 /* Open addressing over at most 16 probes. A full neighbourhood of live
@@ -109,6 +115,62 @@ bool pawld_step_up_record(struct pawld_step_up *s, uint64_t now, struct pawld_re
         return false;
     }
     return true;
+}
+
+void pawld_replay_entry(const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t until,
+                        uint8_t out[PAWLD_REPLAY_ENTRY])
+{
+    memcpy(out, cti, PAWL_EDGE_CTI_LEN);
+    for (int i = 0; i < 8; i++)
+        out[PAWL_EDGE_CTI_LEN + i] = (uint8_t)(until >> (8 * i));
+}
+
+long pawld_replay_load(struct pawld_replay *r, const uint8_t *p, size_t n, uint64_t now, size_t *cut,
+                       char *err, size_t cap)
+{
+    if (n < PAWLD_REPLAY_MAGIC_LEN || memcmp(p, PAWLD_REPLAY_MAGIC, PAWLD_REPLAY_MAGIC_LEN) != 0) {
+        snprintf(err, cap, "not a step-up state file (it does not start with PAWLSU1)");
+        return -1;
+    }
+    size_t body = n - PAWLD_REPLAY_MAGIC_LEN, count = body / PAWLD_REPLAY_ENTRY;
+    *cut = body % PAWLD_REPLAY_ENTRY;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *e = p + PAWLD_REPLAY_MAGIC_LEN + i * PAWLD_REPLAY_ENTRY;
+        uint64_t until = 0;
+        for (int k = 7; k >= 0; k--)
+            until = until << 8 | e[PAWL_EDGE_CTI_LEN + k];
+        if (until <= now)
+            continue;
+        if (until - now > PAWLD_REPLAY_AHEAD_MAX) /* the clock went back, or a foreign file */
+            until = now + PAWLD_REPLAY_AHEAD_MAX;
+        enum pawl_edge_admit a;
+        if (replay_admit(r, e, now, until, true, &a) != 0) {
+            snprintf(err, cap, "entry %zu: no room left in the record for its token id "
+                     "(more live ids than the record holds)", i + 1);
+            return -1;
+        }
+    }
+    return (long)count;
+}
+
+uint8_t *pawld_replay_dump(struct pawld_replay *r, uint64_t now, size_t *n)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t live = 0;
+    for (size_t i = 0; i < r->nslots; i++)
+        live += r->slots[i].until > now;
+    uint8_t *out = malloc(PAWLD_REPLAY_MAGIC_LEN + live * PAWLD_REPLAY_ENTRY);
+    if (out != NULL) {
+        memcpy(out, PAWLD_REPLAY_MAGIC, PAWLD_REPLAY_MAGIC_LEN);
+        *n = PAWLD_REPLAY_MAGIC_LEN;
+        for (size_t i = 0; i < r->nslots; i++)
+            if (r->slots[i].until > now) {
+                pawld_replay_entry(r->slots[i].cti, r->slots[i].until, out + *n);
+                *n += PAWLD_REPLAY_ENTRY;
+            }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return out;
 }
 
 static void copy_str(char *dst, size_t cap, struct pawl_edge_bytes b)

@@ -43,6 +43,33 @@ struct pawld_replay {
 int pawld_replay_init(struct pawld_replay *r, size_t nslots);
 void pawld_replay_free(struct pawld_replay *r);
 
+/* The record on disk (step_up.state), so that a restart does not accept a
+ * token once more: PAWLD_REPLAY_MAGIC, then one PAWLD_REPLAY_ENTRY-byte
+ * entry per recorded id: its 16 bytes, then the UNIX second its record ends
+ * (8 bytes, little-endian). pawld appends an entry as it records an id and
+ * rewrites the file with the live ones at start. */
+#define PAWLD_REPLAY_MAGIC "PAWLSU1\n"
+#define PAWLD_REPLAY_MAGIC_LEN 8
+#define PAWLD_REPLAY_ENTRY 24
+/* An entry's end later than now plus this is brought back to it (a window
+ * is at most a token's lifetime plus the skew, a day each). */
+#define PAWLD_REPLAY_AHEAD_MAX (2 * 86400)
+
+void pawld_replay_entry(const uint8_t cti[PAWL_EDGE_CTI_LEN], uint64_t until,
+                        uint8_t out[PAWLD_REPLAY_ENTRY]);
+
+/* Records the ids of a state file's n bytes that are live at now into r.
+ * Returns the number of entries read, or -1 with err set when the bytes
+ * are not a state file, or when r has no room for an id (it never forgets
+ * one). A last entry cut short (a host that lost power while appending) is
+ * left out and counted in *cut (bytes). */
+long pawld_replay_load(struct pawld_replay *r, const uint8_t *p, size_t n, uint64_t now, size_t *cut,
+                       char *err, size_t cap);
+
+/* A state file holding r's ids live at now: malloc'd, *n bytes; NULL when
+ * memory is short. */
+uint8_t *pawld_replay_dump(struct pawld_replay *r, uint64_t now, size_t *n);
+
 struct pawld_step_up {
     uint8_t tok[PAWL_EDGE_TOKEN_MAX];
     size_t len;

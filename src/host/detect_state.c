@@ -1,5 +1,6 @@
 /* see detect_state.h */
 #include "detect_state.h"
+#include "host.h"
 #include "fileio.h"
 
 #include <errno.h>
@@ -73,16 +74,9 @@ char *pawl_host_detect_snapshot(const struct pawl_detector *det, const struct pa
 
 int pawl_host_detect_write(const char *path, const char *bytes, size_t len, char *err, size_t errlen)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     /* 0600: it names principals and addresses (review finding: 0644) */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (pawl_host_replace(path, bytes, len) != 0) {
         snprintf(err, errlen, "%s: cannot save the detectors' state (%s)", path, strerror(errno));
-        remove(tmp);
         return -1;
     }
     return 0;

@@ -2,12 +2,17 @@
 #include "host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
+
+#include "fileio.h"
 
 static char *slurp_fail(FILE *f, char *buf, char *err, size_t errlen, const char *path,
                         const char *why)
@@ -81,4 +86,27 @@ EVP_PKEY *pawl_host_load_key(const char *path, bool private_key, char *err, size
         snprintf(err, errlen, "%s: not a PEM %s key", path,
                  private_key ? "PKCS#8 private" : "public");
     return k;
+}
+
+int pawl_host_replace(const char *path, const void *bytes, size_t len)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0;
+    if (fd >= 0) {
+        int was = errno;
+        ok = close(fd) == 0 && ok;
+        errno = ok ? errno : was;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        int was = errno;
+        remove(tmp);
+        errno = was;
+        return -1;
+    }
+    return 0;
 }

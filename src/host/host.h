@@ -12,6 +12,11 @@
  * caller frees; NULL with err set on failure. */
 char *pawl_host_slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
+/* Replaces the file at path with len bytes: written beside it (path.tmp,
+ * mode 0600), synced, then renamed over it, so that a crash leaves the old
+ * file or the new one. -1 with errno set on failure (path.tmp removed). */
+int pawl_host_replace(const char *path, const void *bytes, size_t len);
+
 /* Loads a PEM key: private (PKCS#8, never prompting for a passphrase) or
  * public (SubjectPublicKeyInfo). NULL with err set on failure. */
 EVP_PKEY *pawl_host_load_key(const char *path, bool private_key, char *err, size_t errlen);

@@ -226,6 +226,76 @@ static void test_replay_ids_spread(void **state)
     }
 }
 
+/* The record on disk (step_up.state): what is dumped loads back into a
+ * fresh record (a new random key) and refuses the same tokens; expired ids
+ * are left out, an end too far ahead is brought back, a cut last entry is
+ * counted, and anything that is not a state file is refused with why. */
+static void test_replay_state_round_trip(void **state)
+{
+    struct fx *f = *state;
+    struct pawld_step_up su, again;
+    struct pawld_replay fresh;
+    char h[8192], err[200];
+    size_t n = 0, cut = 99;
+    header(f, &f->s_owner, VIN, "engine.start", h);
+    assert_true(check(f, h, &su));
+    assert_true(pawld_step_up_record(&su, f->now, &f->replay));
+    memset(&again, 0, sizeof again); /* an id that lived once and is over */
+    memset(again.cti, 0x11, PAWL_EDGE_CTI_LEN);
+    again.until = f->now + 5;
+    assert_true(pawld_step_up_record(&again, f->now, &f->replay));
+    uint8_t *bytes = pawld_replay_dump(&f->replay, f->now, &n);
+    assert_non_null(bytes);
+    assert_int_equal(n, PAWLD_REPLAY_MAGIC_LEN + 2 * PAWLD_REPLAY_ENTRY);
+    assert_int_equal(pawld_replay_init(&fresh, 64), 0);
+    assert_int_equal(pawld_replay_load(&fresh, bytes, n, f->now + 10, &cut, err, sizeof err), 2);
+    assert_int_equal(cut, 0);
+    free(bytes);
+    assert_false(pawld_step_up_record(&su, f->now + 10, &fresh)); /* a replay after the restart */
+    assert_non_null(strstr(su.detail, "replay"));
+    bytes = pawld_replay_dump(&fresh, f->now + 10, &n); /* the expired id was left out */
+    assert_int_equal(n, PAWLD_REPLAY_MAGIC_LEN + PAWLD_REPLAY_ENTRY);
+    assert_memory_equal(bytes + PAWLD_REPLAY_MAGIC_LEN, su.cti, PAWL_EDGE_CTI_LEN);
+    pawld_replay_free(&fresh);
+    /* an end years ahead is brought back; a cut last entry is counted */
+    uint8_t file[PAWLD_REPLAY_MAGIC_LEN + 2 * PAWLD_REPLAY_ENTRY - 5];
+    memcpy(file, PAWLD_REPLAY_MAGIC, PAWLD_REPLAY_MAGIC_LEN);
+    pawld_replay_entry(su.cti, UINT64_MAX, file + PAWLD_REPLAY_MAGIC_LEN);
+    memset(file + PAWLD_REPLAY_MAGIC_LEN + PAWLD_REPLAY_ENTRY, 0x22, PAWLD_REPLAY_ENTRY - 5);
+    assert_int_equal(pawld_replay_init(&fresh, 64), 0);
+    assert_int_equal(pawld_replay_load(&fresh, file, sizeof file, f->now, &cut, err, sizeof err), 1);
+    assert_int_equal(cut, PAWLD_REPLAY_ENTRY - 5);
+    free(bytes);
+    bytes = pawld_replay_dump(&fresh, f->now, &n);
+    assert_int_equal(n, PAWLD_REPLAY_MAGIC_LEN + PAWLD_REPLAY_ENTRY);
+    uint64_t until = 0;
+    for (int k = 7; k >= 0; k--)
+        until = until << 8 | bytes[PAWLD_REPLAY_MAGIC_LEN + PAWL_EDGE_CTI_LEN + (size_t)k];
+    assert_true(until == f->now + PAWLD_REPLAY_AHEAD_MAX);
+    free(bytes);
+    /* not a state file */
+    assert_int_equal(pawld_replay_load(&fresh, (const uint8_t *)"PAWLSU0\n", 8, f->now, &cut, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a step-up state file"));
+    assert_int_equal(pawld_replay_load(&fresh, (const uint8_t *)"", 0, f->now, &cut, err, sizeof err), -1);
+    pawld_replay_free(&fresh);
+    /* more live ids than the record holds: refused, never one forgotten */
+    size_t many = 64 * 17;
+    uint8_t *big = malloc(PAWLD_REPLAY_MAGIC_LEN + many * PAWLD_REPLAY_ENTRY);
+    assert_non_null(big);
+    memcpy(big, PAWLD_REPLAY_MAGIC, PAWLD_REPLAY_MAGIC_LEN);
+    for (size_t i = 0; i < many; i++) {
+        uint8_t cti[PAWL_EDGE_CTI_LEN] = { 0 };
+        memcpy(cti, &i, sizeof i);
+        pawld_replay_entry(cti, f->now + 100, big + PAWLD_REPLAY_MAGIC_LEN + i * PAWLD_REPLAY_ENTRY);
+    }
+    assert_int_equal(pawld_replay_init(&fresh, 64), 0);
+    assert_int_equal(pawld_replay_load(&fresh, big, PAWLD_REPLAY_MAGIC_LEN + many * PAWLD_REPLAY_ENTRY, f->now,
+                                       &cut, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no room"));
+    pawld_replay_free(&fresh);
+    free(big);
+}
+
 /* A vehicle's command result: accepted and refused answers become the
  * caller's 200 and 409; anything malformed is refused. */
 static void test_command_result(void **state)
@@ -289,6 +359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_ids_spread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cmd_nul_or_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_set_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_state_round_trip, setup, teardown),
         cmocka_unit_test(test_command_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,9 +99,10 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     }
     const struct pawld_detect_config *was = &srv->world->cfg->detect, *now = &nw->cfg->detect;
     if (was->max_blocks != now->max_blocks || !same_str(was->state, now->state) ||
-        (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL))
-        pawld_log(srv->sinks, "warn", "\"msg\":\"logs.findings, detect.state and detect.max_blocks are read at "
-                  "start: the running values stay until pawld restarts\"");
+        (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL) ||
+        !same_str(srv->world->cfg->step_up_state, nw->cfg->step_up_state))
+        pawld_log(srv->sinks, "warn", "\"msg\":\"logs.findings, detect.state, step_up.state and "
+                  "detect.max_blocks are read at start: the running values stay until pawld restarts\"");
     *gen += 1;
     pthread_mutex_lock(&srv->lock);
     struct pawld_world *old = srv->world;
@@ -202,6 +203,10 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: vehicle_link: %s\n", err);
         return 1;
     }
+    if (pawld_replay_file_open(srv, srv->world, false, err, sizeof err) != 0) {
+        fprintf(stderr, "pawld: %s\n", err);
+        return 1;
+    }
     if (pawld_detect_start(srv, err, sizeof err) != 0) {
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
@@ -227,6 +232,7 @@ static int start(struct pawld_server_state *srv, const char *config)
         pthread_join(srv->workers[i].tid, NULL);
     pawld_link_stop(srv);
     pawld_detect_stop(srv);
+    pawld_replay_file_close(srv);
     pawld_log(srv->sinks, "info", "\"msg\":\"stopped\"");
     return 0;
 }
@@ -276,7 +282,8 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
         check_writable(w, "logs.ocsf", c->ocsf, err, n) != 0 ||
         check_writable(w, "logs.audit", c->audit, err, n) != 0 ||
         check_writable(w, "logs.findings", c->findings, err, n) != 0 ||
-        check_writable(w, "detect.state", c->detect.state, err, n) != 0 || check_link(w, err, n) != 0 ||
+        check_writable(w, "detect.state", c->detect.state, err, n) != 0 ||
+        check_writable(w, "step_up.state", c->step_up_state, err, n) != 0 || check_link(w, err, n) != 0 ||
         pawld_detect_check(w, err, n) != 0)
         return -1;
     if (c->audit_key != NULL && !pawl_vault_is_uri(c->audit_key)) {
@@ -322,7 +329,8 @@ int main(int argc, char **argv)
         pawld_replay_free(&srv.replay);
         return 1;
     }
-    if (check && check_start_files(srv.world, err, sizeof err) != 0) {
+    if (check && (check_start_files(srv.world, err, sizeof err) != 0 ||
+                  pawld_replay_file_open(&srv, srv.world, true, err, sizeof err) != 0)) {
         fprintf(stderr, "pawld: %s: %s\n", config, err);
         pawld_world_unref(srv.world);
         pawld_replay_free(&srv.replay);

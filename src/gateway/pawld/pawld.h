@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -310,6 +311,13 @@ struct pawld_server_state {
     atomic_uint started;        /* workers[0..started) are set up (their locks too) */
     struct pawld_sinks *sinks;
     struct pawld_replay replay; /* step-up token ids seen, across reloads */
+    /* step_up.state (replay_file.c): the record's ids on disk; fd -1 when off */
+    pthread_mutex_t replay_file_lock;
+    int replay_fd;
+    off_t replay_size;
+    size_t replay_appended;
+    struct pawld_ratelog replay_warned;
+    char replay_path[4200];
     /* the vehicles' twin, kept across reloads: the link writes, decisions read */
     struct pawl_twin *twin;
     pthread_rwlock_t twin_lock;
@@ -322,6 +330,18 @@ struct pawld_server_state {
     pthread_mutex_t rl_lock;
     struct pawl_rl_backend rl_backend;
 };
+
+/* step_up.state: reads the file (when configured and present) into
+ * srv->replay; unless check_only, rewrites it with the live ids and keeps it
+ * open for appending. Before the workers start. 0, or -1 with err set. */
+int pawld_replay_file_open(struct pawld_server_state *srv, const struct pawld_world *w, bool check_only,
+                           char *err, size_t n);
+void pawld_replay_file_close(struct pawld_server_state *srv);
+/* pawld_step_up_record, with the id appended to step_up.state first when
+ * it is on. false with su->detail set; *store_failed when the file could not
+ * be written (the request is refused: 503). */
+bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_up *su, uint64_t now,
+                              bool *store_failed);
 
 /* Sets up srv's shared rate limiter for max_keys keys. -1 on failure. */
 int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);
