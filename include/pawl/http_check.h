@@ -60,6 +60,9 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
  * and sets itself (the verified identity and hop-by-hop framing), given the
  * configured identity header (e.g. "X-Pawl-Principal"). */
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header);
+/* Whether m is a request method pawld takes: an RFC 9110 token of at most
+ * 16 bytes. */
+bool pawl_http_method_ok(pawl_str m);
 /* Whether two header names are the same to a CGI-style upstream:
  * case-insensitive, '_' the same as '-'. */
 bool pawl_http_name_eq(pawl_str a, pawl_str b);

@@ -259,6 +259,9 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
     if (l->mode != PAWLD_AUTHZ && (l->path_prefix != NULL || ld->have_authz))
         return pawl__yl_err(y, v, "listener '%s': authz settings on %s listener", l->name,
                             l->mode == PAWLD_PROXY ? "a proxy" : "an admin");
+    if (l->path_prefix != NULL && l->flavor != PAWL_AUTHZ_ENVOY) /* nginx's checks would all be 400 */
+        return pawl__yl_err(y, v, "listener '%s': authz.path_prefix is for flavor: envoy (this "
+                            "listener is flavor nginx, the default)", l->name);
     return PAWL_OK;
 }
 

@@ -1,5 +1,6 @@
 /* see pawl/extauthz.h */
 #include "pawl/extauthz.h"
+#include "pawl/http_check.h"
 
 #include <stdarg.h>
 #include <arpa/inet.h>
@@ -120,6 +121,9 @@ static enum pawl_reason nginx_input(const struct pawl_http_head *h, struct pawl_
         return refuse(detail, n, PAWL_R_BAD_REQUEST,
                       "want one X-Original-Method and one X-Original-URI header (nginx "
                       "auth_request: proxy_set_header X-Original-URI $request_uri)");
+    if (!pawl_http_method_ok(method)) /* decided on, and recorded, as the method asked for */
+        return refuse(detail, n, PAWL_R_BAD_REQUEST,
+                      "X-Original-Method must be a method: a token of at most 16 bytes");
     if (uri.n == 0 || uri.n >= sizeof in->uri || uri.p[0] != '/')
         return refuse(detail, n, PAWL_R_BAD_REQUEST,
                       "X-Original-URI must be an origin-form URI of at most %zu bytes",

@@ -49,6 +49,11 @@ static bool is_token(pawl_str s)
     return true;
 }
 
+bool pawl_http_method_ok(pawl_str m)
+{
+    return is_token(m) && m.n <= 16;
+}
+
 /* field-value: visible bytes, SP, HTAB and obs-text; no CTL. Leading
  * whitespace is how obs-fold shows through a parser that keeps it. The
  * first bad byte is found eight bytes at a time, then told apart. */
@@ -208,7 +213,7 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
         refuse(out, PAWL_R_BAD_REQUEST, "HTTP/1.%d is not HTTP/1.0 or HTTP/1.1", h->version_minor);
         return;
     }
-    if (!is_token(h->method) || h->method.n > 16) {
+    if (!pawl_http_method_ok(h->method)) {
         refuse(out, PAWL_R_BAD_REQUEST, "the method is not a token of at most 16 bytes");
         return;
     }

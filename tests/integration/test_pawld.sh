@@ -412,35 +412,51 @@ for _ in range(2):
     time.sleep(1.6)
 PY
 
-# nginx auth_request in front of the backend, asking pawld.
+# nginx auth_request in front of the backend, asking pawld: the snippet of
+# docs/gateway.md as it stands, with this test's ports.
 mkdir -p www
-cat >nginx-site.conf <<EOF
-location /api/ {
-    auth_request /pawl-authz;
-    auth_request_set \$pawl_principal \$upstream_http_x_pawl_principal;
-    proxy_set_header X-Pawl-Principal \$pawl_principal;
-    proxy_pass http://127.0.0.1:$backend_port;
-}
-location = /pawl-authz {
-    internal;
-    proxy_pass http://127.0.0.1:$authz_port/authz;
-    proxy_pass_request_body off;
-    proxy_set_header Content-Length "";
-    proxy_set_header X-Original-Method   \$request_method;
-    proxy_set_header X-Original-URI      \$request_uri;
-    proxy_set_header X-SSL-Client-Cert   \$ssl_client_escaped_cert;
-    proxy_set_header X-SSL-Client-Verify \$ssl_client_verify;
-    proxy_set_header X-Real-IP           \$remote_addr;
-}
-EOF
+$py - "$PAWL_SRC/docs/gateway.md" "$authz_port" "$backend_port" >nginx-site.conf <<'PY'
+import re, sys
+part = open(sys.argv[1]).read().split("### nginx `auth_request`", 1)[1]
+snip = re.search(r"```nginx\n(.*?)```", part, re.S).group(1)
+snip = snip.replace("http://127.0.0.1:9000/authz", "http://127.0.0.1:%s/authz" % sys.argv[2])
+snip = snip.replace("http://backend;", "http://127.0.0.1:%s;" % sys.argv[3])
+assert "9000" not in snip and "http://backend" not in snip, "the snippet's addresses changed"
+print(snip)
+PY
 NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
 N=http://127.0.0.1:$nginx_port
 curl -fsS "$N$st" -H "Authorization: Bearer $owner" | has '"principal": "sub=u-1042; roles=owner"' ||
     fail "nginx auth_request: allowed request without pawld's identity"
+# what the client says about itself does not reach the backend
+curl -fsS -o /dev/null "$N$st" -H "Authorization: Bearer $owner" -H "X-Real-IP: 10.9.9.9" \
+    -H "X-SSL-Client-Verify: SUCCESS" -H "Forwarded: for=10.9.9.9" || fail "nginx: allowed request"
+tail -1 "$backend_rec" | has '"X-Real-IP", "127.0.0.1"' || fail "nginx: the client's X-Real-IP: $(tail -1 "$backend_rec")"
+tail -1 "$backend_rec" | grep -q 'X-SSL-Client-Verify\|10\.9\.9\.9' && fail "nginx: a client's header reached the backend: $(tail -1 "$backend_rec")"
 before=$(recorded)
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st")" = 401 ] || fail "nginx: no token was not 401"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$N$st" -H "Authorization: Bearer $stranger")" = 403 ] ||
-    fail "nginx: a stranger was not 403"
+# every deny with pawld's status and reason (auth_request alone knows only
+# 401 and 403, and made the rest 500 without a body)
+nx_deny() { # status reason curl-args...
+    local want=$1 reason=$2 out
+    shift 2
+    out=$(curl -s -D nxhdr.txt -o body.json -w '%{http_code}' "$@" || true)
+    [ "$out" = "$want" ] && grep -q "\"reason\":\"$reason\"" body.json ||
+        fail "nginx: want $want $reason, got $out $(cat body.json)"
+}
+nx_deny 401 unauthenticated "$N$st"
+grep -qi '^WWW-Authenticate: Bearer' nxhdr.txt || fail "nginx: 401 without WWW-Authenticate: $(cat nxhdr.txt)"
+nx_deny 403 not_your_vehicle "$N$st" -H "Authorization: Bearer $stranger"
+nx_deny 404 route_not_found "$N/api/v2/vehicles/$V/status" -H "Authorization: Bearer $owner"
+nx_deny 405 method_not_allowed -X DELETE "$N$st" -H "Authorization: Bearer $owner"
+nx_deny 428 step_up_required "$N/api/v1/dealer/vehicles/$V/key-codes" -H "Authorization: Bearer $dealer"
+[ "$(recorded)" = "$before" ] || fail "nginx: a request pawld denied reached the backend"
+for _ in $(seq 40); do # the location route's own limit: 10 at once
+    [ "$(curl -s -D nxhdr.txt -o body.json -w '%{http_code}' "$N/api/v1/vehicles/$V/location" \
+        -H "Authorization: Bearer $owner")" = 429 ] && break
+done
+grep -q '"reason":"rate_limited","retry_after_s":[1-9]' body.json || fail "nginx: no 429 with its reason: $(cat body.json)"
+grep -qi '^Retry-After: [1-9]' nxhdr.txt || fail "nginx: 429 without Retry-After: $(cat nxhdr.txt)"
+before=$(recorded)
 # nginx hands the client's own headers to the subrequest: the snippet's
 # X-SSL-Client-* lines keep a client from naming a certificate itself
 ota_enc=$($py -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))' certs/client-ota.pem)

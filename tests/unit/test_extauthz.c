@@ -222,6 +222,14 @@ static void test_nginx_missing_or_repeated(void **state)
     assert_int_equal(check(f, &NGINX, "GET", "/authz", two, 4, &d, detail), PAWL_R_BAD_REQUEST);
     const char *rel[] = {"Host: pawld", "X-Original-Method: GET", "X-Original-URI: v/x"};
     assert_int_equal(check(f, &NGINX, "GET", "/authz", rel, 3, &d, detail), PAWL_R_BAD_REQUEST);
+    /* an empty or malformed method is refused, not decided and recorded as
+     * the check request's own (review: "" was decided, POST recorded) */
+    const char *nomethod[] = {"Host: pawld", "X-Original-Method: ", "X-Original-URI: /v/" VIN "/status", f->auth};
+    assert_int_equal(check(f, &NGINX, "POST", "/authz", nomethod, 4, &d, detail), PAWL_R_BAD_REQUEST);
+    assert_non_null(strstr(detail, "X-Original-Method"));
+    const char *badmethod[] = {"Host: pawld", "X-Original-Method: G(E)T", "X-Original-URI: /v/" VIN "/status",
+                               f->auth};
+    assert_int_equal(check(f, &NGINX, "GET", "/authz", badmethod, 4, &d, detail), PAWL_R_BAD_REQUEST);
     /* an ambiguous path goes through the core's normalizer */
     const char *dots[] = {"Host: pawld", "X-Original-Method: GET",
                           "X-Original-URI: /v/" VIN "/../" VIN "/status", f->auth};

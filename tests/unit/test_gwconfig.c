@@ -153,6 +153,9 @@ static void test_refusals(void **state)
     refused("workers: 2", "detect: {block_for: 365d}", 2, "block_for must be from 10s to 30d");
     refused("flavor: envoy", "flavor: haproxy", 17, "flavor must be nginx or envoy");
     refused("path_prefix: /authz", "path_prefix: authz", 17, "must start with '/'");
+    /* a prefix on the nginx flavor: every Envoy check would be 400 (review) */
+    refused("flavor: envoy, path_prefix", "flavor: nginx, path_prefix", 14, "authz.path_prefix is for flavor: envoy");
+    refused("flavor: envoy, path_prefix", "path_prefix", 14, "authz.path_prefix is for flavor: envoy");
     refused("listen: 127.0.0.1:9000", "listen: 10.0.0.1:9000", 14,
             "plain HTTP is only allowed on a loopback address");
     refused("name: admin", "name: authz", 18, "used twice");

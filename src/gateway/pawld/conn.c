@@ -316,10 +316,14 @@ void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, cons
 {
     char body[1024], hdrs[PAWLD_EXTRA_MAX] = "";
     size_t n = pawl_authz_body(d, body, sizeof body);
+    /* the reason in a header too: nginx's auth_request drops the body (docs/gateway.md) */
+    if (d->reason != PAWL_R_ALLOWED)
+        snprintf(hdrs, sizeof hdrs, "X-Pawl-Reason: %s\r\n", pawl_reason_name(d->reason));
     if (d->reason == PAWL_R_RATE_LIMITED)
-        snprintf(hdrs, sizeof hdrs, "Retry-After: %lld\r\n", (long long)d->retry_after_s);
+        snprintf(hdrs + strlen(hdrs), sizeof hdrs - strlen(hdrs), "Retry-After: %lld\r\n",
+                 (long long)d->retry_after_s);
     else if (d->status == 401)
-        snprintf(hdrs, sizeof hdrs, "WWW-Authenticate: Bearer realm=\"pawl\"\r\n");
+        snprintf(hdrs + strlen(hdrs), sizeof hdrs - strlen(hdrs), "WWW-Authenticate: Bearer realm=\"pawl\"\r\n");
     if (extra && strlen(hdrs) + strlen(extra) >= sizeof hdrs) {
         /* never an allow without the identity it carries */
         pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the answer's headers are too large", true);
