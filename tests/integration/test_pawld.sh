@@ -592,12 +592,26 @@ cp grants.jsonl grants-b.jsonl
 ln -s grants-b.jsonl lnk.tmp && mv -T lnk.tmp grants2.jsonl
 stranger_gets 403 || fail "a repointed link was not reloaded (still $code)"
 
-# SIGTERM drains: the in-flight request completes, then pawld exits 0.
+# SIGTERM drains: the in-flight request completes, then pawld exits 0; so
+# does one whose head was still on its way (review: 502 "no upstream", with
+# an audit record saying allowed).
 curl -fsS -o drain.out -H "Authorization: Bearer $owner" "$P$st?delay_ms=700" &
 inflight=$!
+$py - "$proxy_port" "$owner" "$st" >drain-half.out <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("GET %s?drain-half HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n" % (sys.argv[3], sys.argv[2])).encode())
+time.sleep(0.6)  # SIGTERM comes meanwhile
+s.sendall(b"\r\n")
+print(s.recv(65536).split(b"\r\n", 1)[0].decode())
+PY
+half=$!
 sleep 0.2
 pawld_stop
 wait $inflight || fail "an in-flight request failed during drain"
+wait $half || fail "the half-sent head: $(cat drain-half.out)"
+grep -q "^HTTP/1.1 200" drain-half.out || fail "a head half sent before SIGTERM: $(cat drain-half.out)"
+grep -q "drain-half" "$backend_rec" || fail "a head half sent before SIGTERM did not reach the backend"
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc after SIGTERM"
 curl -s -o /dev/null "$P$st" && fail "pawld still answers after draining"
 

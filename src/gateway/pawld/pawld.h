@@ -357,6 +357,8 @@ void pawld_worker_conn_gone(struct pawld_worker *w);
 /* Pools for a world: one per upstream server. */
 struct pawld_pool *pawld_pools_new(const struct pawld_world *world);
 void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world);
+/* Closes the pools' idle connections (a draining worker); the pools stay. */
+void pawld_pools_close_idle(struct pawld_pool *pools, const struct pawld_world *world);
 
 /* ---- client connections --------------------------------------------------- */
 

@@ -77,16 +77,20 @@ struct pawld_pool *pawld_pools_new(const struct pawld_world *world)
 
 static void up_close(struct pawld_upconn *up);
 
-void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world)
+void pawld_pools_close_idle(struct pawld_pool *pools, const struct pawld_world *world)
 {
-    if (pools == NULL)
-        return;
-    for (size_t i = 0; i < world->cfg->nupstreams * PAWLD_MAX_SERVERS; i++)
+    for (size_t i = 0; pools && i < world->cfg->nupstreams * PAWLD_MAX_SERVERS; i++)
         while (pools[i].idle) {
             struct pawld_upconn *up = pools[i].idle;
             pools[i].idle = up->next_idle;
+            pools[i].nidle--;
             up_close(up);
         }
+}
+
+void pawld_pools_free(struct pawld_pool *pools, const struct pawld_world *world)
+{
+    pawld_pools_close_idle(pools, world);
     free(pools);
 }
 
@@ -592,10 +596,6 @@ static struct pawld_upconn *up_connect(struct pawld_worker *w, size_t u, size_t 
 static void acquire(struct pawld_conn *c, size_t u, bool fresh)
 {
     struct pawld_worker *w = c->w;
-    if (w->pools == NULL) { /* draining: no new upstream connections */
-        pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "pawld is shutting down", true);
-        return;
-    }
     const struct pawld_upstream *us = &w->world->cfg->upstreams[u];
     struct pawld_pool *first = &w->pools[u * PAWLD_MAX_SERVERS];
     size_t s = first->rr++ % us->nservers;
@@ -696,7 +696,7 @@ void pawld_proxy_start(struct pawld_conn *c, const struct pawl_http_head *h,
     /* the client's head (plus ": " and CRLF per header), the identity (at
      * most 2 KiB), the request line, forwarding and framing headers */
     size_t cap = c->h1->used + 4 * h->nheaders + strlen(c->w->world->cfg->identity_header) + 2048 + 1024;
-    if (u < 0 || c->w->pools == NULL) { /* no route upstream, or the worker is draining */
+    if (u < 0) { /* no route upstream */
         pawld_conn_deny(c, PAWL_R_UPSTREAM_UNAVAILABLE, "no upstream serves this route", true);
         return;
     }

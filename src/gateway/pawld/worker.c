@@ -190,14 +190,16 @@ static void drain_deadline(uv_timer_t *t)
 }
 
 /* Stops accepting; idle connections close now, busy ones after their
- * answer (which then says Connection: close). */
+ * answer (which then says Connection: close), and so do idle upstream
+ * connections; a request whose head was on its way is still served, on a
+ * connection of its own if need be (review: it got 502 once the pools were
+ * gone, and its record said allowed). */
 static void drain(struct pawld_worker *w)
 {
     w->draining = true;
     for (size_t i = 0; i < w->nlisteners; i++)
         uv_close((uv_handle_t *)&w->listeners[i], NULL);
-    pawld_pools_free(w->pools, w->world);
-    w->pools = NULL;
+    pawld_pools_close_idle(w->pools, w->world);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_start(&w->drain_timer, drain_deadline, DRAIN_MAX_MS, 0);
@@ -326,6 +328,8 @@ static void *run(void *arg)
 {
     struct pawld_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    pawld_pools_free(w->pools, w->world); /* none idle: nothing pooled while draining */
+    w->pools = NULL;
     pthread_mutex_lock(&w->inbox_lock); /* results that came after the last connection */
     w->inbox_closed = true;
     for (struct pawld_vresult *r = w->inbox, *next; r; r = next) {
