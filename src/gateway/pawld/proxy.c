@@ -180,6 +180,18 @@ static int cork(struct pawld_conn *c, const char *p, size_t n);
 static void complete(struct pawld_upconn *up);
 static const http_parser_settings resp_settings;
 
+/* up's upstream in the worker's world: its index, which a reload may have
+ * moved (found by name), or -1 when the reload removed it. */
+static long upstream_now(const struct pawld_worker *w, const struct pawld_upconn *up)
+{
+    if (up->world == w->world)
+        return (long)up->upstream;
+    for (size_t i = 0; i < w->world->cfg->nupstreams; i++)
+        if (strcmp(w->world->cfg->upstreams[i].name, up_cfg(up)->name) == 0)
+            return (long)i;
+    return -1;
+}
+
 static void up_fail(struct pawld_upconn *up, enum pawl_reason r, const char *detail)
 {
     struct pawld_conn *c = up->c;
@@ -187,11 +199,11 @@ static void up_fail(struct pawld_upconn *up, enum pawl_reason r, const char *det
     /* once more on a fresh connection only when the upstream cannot have
      * acted on the request: a kept-alive connection it had closed (not a
      * timeout: it may be executing it), no byte answered, a GET or HEAD
-     * (never a command twice), and no reload since (indexes changed) */
+     * (never a command twice), and its upstream still configured (after a
+     * reload, the one of that name: review, any SIGHUP made this a 502) */
+    long u = upstream_now(w, up);
     bool retry = c && up->reused && !up->got_bytes && c->retry_safe &&
-                 r != PAWL_R_UPSTREAM_TIMEOUT && c->up_tries == 0 && c->fwd_head &&
-                 up->world == w->world;
-    size_t u = up->upstream;
+                 r != PAWL_R_UPSTREAM_TIMEOUT && c->up_tries == 0 && c->fwd_head && u >= 0;
     const char *name = up_cfg(up)->name;
     up_close(up);
     if (c == NULL)
