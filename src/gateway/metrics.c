@@ -38,6 +38,19 @@ void pawld_metrics_record(struct pawld_metrics *m, long route, enum pawl_reason 
     rm->lat_sum_us += latency_us;
 }
 
+void pawld_metrics_carry(struct pawld_metrics *dst, const struct pawld_metrics *src, const long *map)
+{
+    struct pawld_route_metrics *routes = dst->routes;
+    size_t n = dst->nroutes;
+    *dst = *src; /* every process-wide counter */
+    dst->routes = routes;
+    dst->nroutes = n;
+    routes[n] = src->routes[src->nroutes];
+    for (size_t i = 0; map != NULL && i < src->nroutes; i++)
+        if (map[i] >= 0 && (size_t)map[i] < n)
+            routes[map[i]] = src->routes[i];
+}
+
 void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *src)
 {
     for (size_t i = 0; i <= dst->nroutes && i <= src->nroutes; i++) {
@@ -173,12 +186,16 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "# HELP pawld_telemetry_total Vehicle-link telemetry lines, applied to the twin or "
          "refused (implausible, malformed).\n"
          "# TYPE pawld_telemetry_total counter\npawld_telemetry_total{result=\"applied\"} %llu\n"
-         "pawld_telemetry_total{result=\"refused\"} %llu\n",
+         "pawld_telemetry_total{result=\"refused\"} %llu\n"
+         "# HELP pawld_configurations_loaded Configurations in memory: the running one, and "
+         "older ones that requests or connections begun under them still use.\n"
+         "# TYPE pawld_configurations_loaded gauge\npawld_configurations_loaded %llu\n",
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
          (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused,
          (unsigned long long)m->detector_untracked, (unsigned long long)m->unrecorded,
-         (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused);
+         (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused,
+         (unsigned long long)m->configurations);
     if (o.full)
         return 0;
     return o.n;

@@ -29,6 +29,7 @@ struct pawld_metrics {
     uint64_t unrecorded; /* decisions refused (503) because their records could not be written */
     uint64_t telemetry_applied, telemetry_refused; /* process-wide; set by the renderer's caller */
     uint64_t detector_untracked;                   /* process-wide; set by the renderer's caller */
+    uint64_t configurations;                       /* gauge, likewise: loaded, not yet freed */
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);
@@ -38,6 +39,12 @@ void pawld_metrics_free(struct pawld_metrics *m);
  * long pawld took, in microseconds. */
 void pawld_metrics_record(struct pawld_metrics *m, long route, enum pawl_reason r,
                           uint64_t latency_us);
+
+/* dst, fresh for a reloaded policy, takes over src's counts so that no
+ * counter goes back: the process-wide ones, the unmatched requests', and
+ * route i's as route map[i] of dst (-1: the route is gone, and its counts
+ * with it). map may be NULL (no route's counts carried). */
+void pawld_metrics_carry(struct pawld_metrics *dst, const struct pawld_metrics *src, const long *map);
 
 /* dst += src (same number of routes). */
 void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *src);

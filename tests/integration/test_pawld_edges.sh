@@ -64,7 +64,7 @@ failed=0
 all="tls_error_queue retry_only_safe no_retry_after_timeout slow_upload no_body_statuses
      pipelined_unread tls_pipeline linger head_then_error repeated_step_up step_up_lookalikes
      reserved_lookalikes long_identity expect_reset upstream_max_conns upstream_failures_logged
-     retry_after_reload reload_drops_upstream
+     retry_after_reload idle_connections_follow_reloads reload_drops_upstream
      upload_held_then_resumed
      response_codings memory_back_when_quiet"
 for case in ${CASES:-$all}; do # CASES: some of them, for a quicker look

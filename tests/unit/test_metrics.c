@@ -54,10 +54,41 @@ static void test_record_merge_render(void **state)
     pawld_metrics_free(&w2);
 }
 
+/* A reload that changes the routes: no counter goes back (review: the
+ * process-wide ones, the JWT cache's and the unmatched requests' restarted
+ * at zero); a route that stays keeps its counts under its new index. */
+static void test_carry_over_reload(void **state)
+{
+    struct pawld_metrics old, fresh;
+    (void)state;
+    assert_int_equal(pawld_metrics_init(&old, 2), PAWL_OK); /* a, b */
+    pawld_metrics_record(&old, 0, PAWL_R_ALLOWED, 10);
+    pawld_metrics_record(&old, 1, PAWL_R_ALLOWED, 10);
+    pawld_metrics_record(&old, 1, PAWL_R_RATE_LIMITED, 10);
+    pawld_metrics_record(&old, -1, PAWL_R_ROUTE_NOT_FOUND, 10);
+    old.upstream_errors = 3;
+    old.jwt_cache_hits = 4;
+    old.unrecorded = 1;
+    assert_int_equal(pawld_metrics_init(&fresh, 2), PAWL_OK); /* b, c */
+    long map[2] = { -1, 0 };
+    pawld_metrics_carry(&fresh, &old, map);
+    assert_int_equal(fresh.nroutes, 2);
+    assert_int_equal(fresh.routes[0].by_reason[PAWL_R_ALLOWED], 1); /* b, now first */
+    assert_int_equal(fresh.routes[0].by_reason[PAWL_R_RATE_LIMITED], 1);
+    assert_int_equal(fresh.routes[1].by_reason[PAWL_R_ALLOWED], 0); /* c: new */
+    assert_int_equal(fresh.routes[2].by_reason[PAWL_R_ROUTE_NOT_FOUND], 1); /* unmatched */
+    assert_int_equal(fresh.upstream_errors, 3);
+    assert_int_equal(fresh.jwt_cache_hits, 4);
+    assert_int_equal(fresh.unrecorded, 1);
+    pawld_metrics_free(&old);
+    pawld_metrics_free(&fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_merge_render),
+        cmocka_unit_test(test_carry_over_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -606,6 +606,18 @@ static void on_data(struct pawld_io *io, const char *p, size_t n)
         pawld_io_pause(&c->io);
 }
 
+void pawld_conn_repin(struct pawld_conn *c)
+{
+    struct pawld_world *now = c->w->world;
+    if (c->world == now || c->state != PAWLD_C_HEAD || c->h1 != NULL || c->in.len != 0 || c->up != NULL)
+        return; /* the newest already, or not idle: after its request */
+    pawld_world_unref(c->world);
+    c->world = now;
+    pawld_world_ref(now);
+    c->lc = &now->cfg->listeners[c->listener]; /* the same listener: reloads keep them; its
+                                                * timeouts apply from the next wait on */
+}
+
 void pawld_conn_finish(struct pawld_conn *c)
 {
     pawl_gw_block_free(c->fwd_head, c->fwd_head_cap);
@@ -622,12 +634,15 @@ void pawld_conn_finish(struct pawld_conn *c)
         pawld_h1_next(c->h1);
     c->state = PAWLD_C_HEAD;
     c->head_timing = false;
+    c->route = -1;
     pawld_conn_arm(c, c->lc->idle_timeout_ms);
     /* what is kept goes to the reader first; reading resumes only with room
      * (a TLS stream delivers what it had decrypted at once) */
     pawld_conn_read_more(c);
     if (!c->io.closing && c->state == PAWLD_C_HEAD && c->in.len == 0)
         reader_drop(c); /* an idle connection keeps no reader and no head buffers */
+    pawld_conn_repin(c); /* it held the world it was accepted in for life (review: RSS grew by
+                          * a policy and grants per reload while clients stayed connected) */
 }
 
 /* The connection's one timeout (head, body, idle, linger, a vehicle's

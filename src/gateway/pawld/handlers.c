@@ -321,6 +321,7 @@ static void metrics(struct pawld_conn *c)
     sum.telemetry_applied = atomic_load(&srv->telemetry_applied);
     sum.telemetry_refused = atomic_load(&srv->telemetry_refused);
     sum.detector_untracked = pawld_detect_untracked(srv);
+    sum.configurations = pawld_worlds_live();
     size_t cap = 65536, n = 0;
     char *out = NULL;
     while (cap <= (64u << 20)) {

@@ -85,6 +85,9 @@ const char *pawld_path(const char *dir, const char *p, char *out, size_t n);
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen);
 void pawld_world_ref(struct pawld_world *w);
+/* Worlds loaded and not yet freed: the running one, and older ones that
+ * requests or connections still hold. */
+unsigned pawld_worlds_live(void);
 void pawld_world_unref(struct pawld_world *w);
 
 /* ---- sinks: log lines, OCSF events, the audit chain ---------------------- */
@@ -375,8 +378,8 @@ struct pawld_upconn;
 struct pawld_conn {
     struct pawld_io io;
     struct pawld_worker *w;
-    const struct pawld_listener *lc; /* in w->world->cfg; the world is pinned below */
-    struct pawld_world *world;       /* the world this connection's current request uses */
+    const struct pawld_listener *lc; /* in world->cfg; the world is pinned below */
+    struct pawld_world *world;       /* the newest when it was last idle (pawld_conn_repin) */
     size_t listener;
     struct pawld_conn *next, *prev;
     enum pawld_conn_state state;
@@ -441,6 +444,10 @@ int64_t pawld_wall_ms(void);
 void pawld_conn_close(struct pawld_conn *c);
 /* The request is over (response written): next request or close. */
 void pawld_conn_finish(struct pawld_conn *c);
+/* An idle connection (no request begun, nothing buffered, no upstream)
+ * moves to its worker's newest world and listener settings; otherwise
+ * nothing changes. */
+void pawld_conn_repin(struct pawld_conn *c);
 void pawld_conn_count(struct pawld_conn *c, enum pawl_reason r);
 /* The client certificate's identity for the request being decided: 1 with
  * spki and subject set, 0 when there is none to use, -1 when the

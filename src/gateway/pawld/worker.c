@@ -221,9 +221,23 @@ static bool same_routes(const struct pawld_world *a, const struct pawld_world *b
     return true;
 }
 
+/* Route i of a as its index in b (by id), -1 when b has no such route;
+ * NULL when memory is short. */
+static long *route_map(const struct pawld_world *a, const struct pawld_world *b)
+{
+    long *map = malloc((a->policy->nroutes ? a->policy->nroutes : 1) * sizeof *map);
+    for (size_t i = 0; map != NULL && i < a->policy->nroutes; i++) {
+        map[i] = -1;
+        for (size_t j = 0; j < b->policy->nroutes && map[i] < 0; j++)
+            if (strcmp(a->route_ids[i], b->route_ids[j]) == 0)
+                map[i] = (long)j;
+    }
+    return map;
+}
+
 /* Switches to the newest world between requests: new engine (rate-limit
- * state starts afresh), new pools; connections keep the listener settings
- * they were accepted with. */
+ * state starts afresh), new pools; idle connections move to it (the others
+ * when their request is done: pawld_conn_finish). */
 static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
 {
     struct pawl_engine *e;
@@ -248,17 +262,27 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     w->jwt_base.hits += st.hits;
     w->jwt_base.misses += st.misses;
     struct pawld_metrics fresh;
+    long *map = same_routes(w->world, nw) ? NULL : route_map(w->world, nw);
     if (!same_routes(w->world, nw) && pawld_metrics_init(&fresh, nw->policy->nroutes) == PAWL_OK) {
-        pawld_metrics_free(&w->metrics); /* counters per route start again */
+        pawld_metrics_carry(&fresh, &w->metrics, map); /* no counter goes back (review) */
+        pawld_metrics_free(&w->metrics);
         w->metrics = fresh;
     }
     pthread_mutex_unlock(&w->metrics_lock);
+    /* requests decided before: counted under their route's new index (a
+     * timeout after the decision was counted under another route: review) */
+    for (struct pawld_conn *c = w->conn_list; c && !same_routes(w->world, nw); c = c->next)
+        if (c->route >= 0)
+            c->route = map && (size_t)c->route < w->world->policy->nroutes ? map[c->route] : -1;
+    free(map);
     pawl_engine_free(w->engine);
     pawld_pools_free(w->pools, w->world);
     pawld_world_unref(w->world);
     w->engine = e;
     w->pools = pools;
     w->world = nw;
+    for (struct pawld_conn *c = w->conn_list; c; c = c->next)
+        pawld_conn_repin(c);
 }
 
 void pawld_worker_post(struct pawld_worker *w, struct pawld_vresult *r)

@@ -316,6 +316,13 @@ static bool load_config(struct load *ld, const char *path, struct pawld_world *w
     return true;
 }
 
+static atomic_uint worlds_live; /* loaded and not yet freed */
+
+unsigned pawld_worlds_live(void)
+{
+    return atomic_load(&worlds_live);
+}
+
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen)
 {
@@ -325,6 +332,7 @@ struct pawld_world *pawld_world_load(const char *config_path, uint64_t generatio
     if (w == NULL)
         return load_fail(&ld, "out of memory");
     atomic_init(&w->refs, 1);
+    atomic_fetch_add(&worlds_live, 1);
     w->generation = generation;
     if (!load_config(&ld, config_path, w) || !load_engine_inputs(&ld, w))
         goto fail;
@@ -354,6 +362,7 @@ void pawld_world_unref(struct pawld_world *w)
 {
     if (w == NULL || atomic_fetch_sub(&w->refs, 1) != 1)
         return;
+    atomic_fetch_sub(&worlds_live, 1);
     for (size_t i = 0; i < PAWLD_MAX_LISTENERS; i++)
         SSL_CTX_free(w->listen_tls[i]);
     for (size_t i = 0; i < PAWLD_MAX_UPSTREAMS; i++)
