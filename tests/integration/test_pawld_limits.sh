@@ -33,7 +33,7 @@ logs: {json: pawld.log}
 EOF
 pawld_start "$tmp/pawld.yaml"
 # five connections held open; each says whether the server still answers
-$py - "$proxy_port" <<'PY' >held.txt
+$py - "$proxy_port" "$admin_port" <<'PY' >held.txt
 import socket, sys, time
 port = int(sys.argv[1])
 socks = []
@@ -41,6 +41,13 @@ for _ in range(5):
     socks.append(socket.create_connection(("127.0.0.1", port)))
     time.sleep(0.1)
 time.sleep(0.5)
+# the admin listener still answers: clients holding every connection
+# cannot fail the health probes (review: /healthz went unanswered)
+probe = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+probe.settimeout(2)
+probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+if not probe.recv(100).startswith(b"HTTP/1.1 200"):
+    sys.exit("/healthz unanswered while the proxy's connections were all held")
 alive = 0
 for s in socks:
     try:
@@ -120,5 +127,23 @@ grep -q '"msg":"the open-file limit is short.*"limit":512,"wanted":3024' pawld.l
     fail "no warning for a short open-file limit: $(tail -2 pawld.log)"
 pawld_stop
 echo "pawld limits: the open-file limit was raised to the hard one, with a warning that it is short"
+# and so by a reload that raises max_connections (review: it stayed as the
+# start had set it, and 1,202 idle clients used every descriptor up)
+sed 's/^max_connections: 4/max_connections: 100/' pawld.yaml >pawld-fl.yaml
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=11024
+(ulimit -Sn 256 && exec "$PAWLD_BIN" --config "$tmp/pawld-fl.yaml" 2>>"$tmp/pawld.stderr") &
+pawld_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+soft=$(awk '/Max open files/ {print $4}' "/proc/$pawld_pid/limits" 2>/dev/null || true)
+[ "$soft" = $((hard < 1224 ? hard : 1224)) ] || fail "the open-file limit at start, for max_connections 100: $soft"
+sed -i 's/^max_connections: 100/max_connections: 5000/' pawld-fl.yaml
+n=$(grep -c '"msg":"reloaded"' pawld.log || true)
+kill -HUP "$pawld_pid"
+for _ in $(seq 100); do [ "$(grep -c '"msg":"reloaded"' pawld.log)" -gt "$n" ] && break; sleep 0.05; done
+soft=$(awk '/Max open files/ {print $4}' "/proc/$pawld_pid/limits" 2>/dev/null || true)
+[ "$soft" = $((hard < 11024 ? hard : 11024)) ] || fail "the open-file limit after a reload to max_connections 5000: $soft (hard $hard)"
+pawld_stop
+echo "pawld limits: a reload raising max_connections raised the open-file limit with it"
 echo "pawld limits: the fifth connection over max_connections 4 was refused and counted;" \
     "a second pawld on the same port refused to start"

@@ -76,6 +76,8 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
     return NULL;
 }
 
+static void raise_file_limit(struct pawld_server_state *srv);
+
 static void reload(struct pawld_server_state *srv, const char *config, uint64_t *gen)
 {
     char err[2048];
@@ -109,6 +111,8 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     srv->world = nw;
     pthread_mutex_unlock(&srv->lock);
     pawld_detect_world(srv, nw);
+    if (nw->cfg->max_connections > old->cfg->max_connections) /* review: the limit stayed */
+        raise_file_limit(srv);
     pawld_world_unref(old);
     pawld_workers_wake(srv);
     pawld_log(srv->sinks, "info", "\"msg\":\"reloaded\",\"generation\":%llu,\"routes\":%zu",

@@ -130,16 +130,22 @@ static void refuse_connection(struct pawld_worker *w, uv_stream_t *server)
     pthread_mutex_unlock(&w->metrics_lock);
 }
 
+#define ADMIN_RESERVE 16
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct pawld_worker *w = server->loop->data;
     if (status < 0 || w->draining)
         return;
-    if (w->conns >= w->world->cfg->max_connections) {
+    size_t l = (size_t)(uintptr_t)server->data;
+    /* the admin listener has a few more, so that clients holding every
+     * connection cannot fail the health probes (review) */
+    unsigned reserve = w->world->cfg->listeners[l].mode == PAWLD_ADMIN ? ADMIN_RESERVE : 0;
+    if (w->conns >= w->world->cfg->max_connections + reserve) {
         refuse_connection(w, server);
         return;
     }
-    pawld_conn_accept(w, (size_t)(uintptr_t)server->data, server);
+    pawld_conn_accept(w, l, server);
 }
 
 static void drain_done(uv_handle_t *h)
