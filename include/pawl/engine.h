@@ -40,6 +40,19 @@ struct pawl_request {
     void *step_up_ctx;
 };
 
+/* The rate limits of a policy (docs/policy.md), as a decision names the
+ * one that refused it. */
+enum pawl_rl_limit {
+    PAWL_RL_NONE,
+    PAWL_RL_PRINCIPAL,
+    PAWL_RL_PRINCIPAL_ROUTE,
+    PAWL_RL_VIN_COMMAND,
+    PAWL_RL_GLOBAL,
+};
+#define PAWL_RL_LIMITS 4
+/* "principal", "principal_route", "vin_command", "global"; NULL otherwise. */
+const char *pawl_rl_limit_name(enum pawl_rl_limit l);
+
 struct pawl_decision {
     enum pawl_reason reason;     /* PAWL_R_ALLOWED or why not */
     int status;                  /* HTTP status for the client */
@@ -49,6 +62,7 @@ struct pawl_decision {
     struct pawl_principal principal;
     char vin[PAWL_VIN_LEN + 1];  /* the vehicle the request names, "" when none */
     int64_t retry_after_s;       /* for rate_limited */
+    enum pawl_rl_limit rate_limit; /* for rate_limited: the limit that refused */
     char detail[192];            /* why, for a human: set on every deny, "" when allowed */
 };
 

@@ -352,6 +352,7 @@ static enum pawl_reason rate_limit(struct pawl_engine *e, const struct pawl_rout
     o->retry_after_s = (retry_us + 999999) / 1000000;
     if (o->retry_after_s < 1)
         o->retry_after_s = 1;
+    o->rate_limit = which < 4 ? (enum pawl_rl_limit)(which + 1) : PAWL_RL_NONE;
     DETAIL(o, "%s rate limit exceeded; retry after %lld s", what[which], (long long)o->retry_after_s);
     return PAWL_R_RATE_LIMITED;
 }
@@ -445,6 +446,12 @@ static enum pawl_reason pipeline(struct pawl_engine *e, const struct pawl_reques
     return PAWL_R_ALLOWED; /* detail stays "": formatting is left to whoever prints it */
 }
 
+const char *pawl_rl_limit_name(enum pawl_rl_limit l)
+{
+    static const char *const names[] = { "principal", "principal_route", "vin_command", "global" };
+    return l >= PAWL_RL_PRINCIPAL && l <= PAWL_RL_GLOBAL ? names[l - 1] : NULL;
+}
+
 enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *rq,
                              struct pawl_decision *o)
 {
@@ -455,6 +462,7 @@ enum pawl_reason pawl_decide(struct pawl_engine *e, const struct pawl_request *r
     o->principal.role_mask = 0;
     o->vin[0] = '\0';
     o->retry_after_s = 0;
+    o->rate_limit = PAWL_RL_NONE;
     o->detail[0] = '\0';
     o->reason = pipeline(e, rq, o);
     o->status = pawl_reason_status(o->reason);

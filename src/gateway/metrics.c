@@ -67,6 +67,8 @@ void pawld_metrics_add(struct pawld_metrics *dst, const struct pawld_metrics *sr
     dst->unrecorded += src->unrecorded;
     dst->jwt_cache_hits += src->jwt_cache_hits;
     dst->jwt_cache_misses += src->jwt_cache_misses;
+    for (size_t i = 0; i < PAWL_RL_LIMITS; i++)
+        dst->rate_limited[i] += src->rate_limited[i];
 }
 
 struct out {
@@ -155,12 +157,30 @@ static void render_latency(struct out *o, const struct pawld_metrics *m, const c
     }
 }
 
+/* Which rate limit refused, which detector found: every label value, 0
+ * included (a fixed, small set). */
+static void render_by_kind(struct out *o, const struct pawld_metrics *m)
+{
+    emit(o, "# HELP pawld_rate_limited_total Requests refused by a rate limit, by the limit "
+            "(docs/policy.md).\n# TYPE pawld_rate_limited_total counter\n");
+    for (unsigned i = 0; i < PAWL_RL_LIMITS; i++)
+        emit(o, "pawld_rate_limited_total{limit=\"%s\"} %llu\n",
+             pawl_rl_limit_name((enum pawl_rl_limit)(i + 1)), (unsigned long long)m->rate_limited[i]);
+    emit(o, "# HELP pawld_detector_findings_total Findings of the inline detectors, by detector "
+            "(docs/detection.md; repeats within the cooldown not counted).\n"
+            "# TYPE pawld_detector_findings_total counter\n");
+    for (unsigned i = 0; i < PAWL_DETECTORS && pawl_detector_name(i) != NULL; i++)
+        emit(o, "pawld_detector_findings_total{detector=\"%s\"} %llu\n", pawl_detector_name(i),
+             (unsigned long long)m->findings[i]);
+}
+
 size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
                             char *out, size_t cap)
 {
     struct out o = {out, 0, cap, cap == 0};
     render_requests(&o, m, route_ids);
     render_latency(&o, m, route_ids);
+    render_by_kind(&o, m);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "pawl/common.h"
+#include "pawl/detect.h"
+#include "pawl/engine.h"
 #include "pawl/reason.h"
 
 /* Upper bounds of the latency buckets, in microseconds; +Inf follows. */
@@ -30,6 +32,8 @@ struct pawld_metrics {
     uint64_t telemetry_applied, telemetry_refused; /* process-wide; set by the renderer's caller */
     uint64_t detector_untracked;                   /* process-wide; set by the renderer's caller */
     uint64_t configurations;                       /* gauge, likewise: loaded, not yet freed */
+    uint64_t rate_limited[PAWL_RL_LIMITS];         /* by the limit that refused (PAWL_RL_* - 1) */
+    uint64_t findings[PAWL_DETECTORS];             /* process-wide, likewise: by detector */
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

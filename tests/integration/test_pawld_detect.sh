@@ -55,6 +55,13 @@ grep '"uid":"u-2042"' findings.jsonl | grep -q '"name":"enumeration"' ||
     fail "a walk with escaped VINs made no enumeration finding"
 curl -s "http://127.0.0.1:$admin_port/metrics" | grep -q '^pawld_detector_untracked_total 0$' ||
     fail "no pawld_detector_untracked_total in /metrics"
+# the findings by detector, as many as the findings file holds
+curl -s "http://127.0.0.1:$admin_port/metrics" >metrics.txt
+want=$(grep -c '"name":"enumeration"' findings.jsonl)
+grep -q "^pawld_detector_findings_total{detector=\"enumeration\"} $want\$" metrics.txt ||
+    fail "pawld_detector_findings_total for $want enumeration findings: $(grep findings_total metrics.txt)"
+grep -q '^pawld_detector_findings_total{detector="bola"} 0$' metrics.txt ||
+    fail "a detector without findings is not at 0: $(grep findings_total metrics.txt)"
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc: $(tail -5 pawld.stderr)"
 echo "pawld detect: inline detectors write findings, across a reload"

@@ -245,9 +245,13 @@ static void test_rate_limit(void **state)
     assert_int_equal(d.status, 429);
     assert_int_equal(d.retry_after_s, 60);
     assert_non_null(strstr(d.detail, "vehicle+command"));
+    assert_int_equal(d.rate_limit, PAWL_RL_VIN_COMMAND); /* for /metrics: which limit */
+    assert_string_equal(pawl_rl_limit_name(d.rate_limit), "vin_command");
+    assert_null(pawl_rl_limit_name(PAWL_RL_NONE));
     EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 160000 - 1000, PAWL_R_RATE_LIMITED);
     speed(f, V1, 0, T0 + 160000);
-    EXPECT(f, "POST", "/v/" V1 "/unlock", 0, T0 + 160000, PAWL_R_ALLOWED);
+    assert_int_equal(ask(f, "POST", "/v/" V1 "/unlock", 0, T0 + 160000, &d), PAWL_R_ALLOWED);
+    assert_int_equal(d.rate_limit, PAWL_RL_NONE); /* not left from the last decision */
 }
 
 static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, int64_t now_us,

@@ -29,7 +29,10 @@ static void test_record_merge_render(void **state)
     pawld_metrics_record(&w2, 1, PAWL_R_NOT_YOUR_VEHICLE, 100);
     pawld_metrics_record(&w2, -1, PAWL_R_ROUTE_NOT_FOUND, 5);
     w2.upstream_timeouts = 3;
+    w1.rate_limited[PAWL_RL_VIN_COMMAND - 1] = 1;
+    w2.rate_limited[PAWL_RL_VIN_COMMAND - 1] = 1;
     pawld_metrics_add(&w1, &w2);
+    w1.findings[0] = 5; /* process-wide: set, not added */
     size_t n = pawld_metrics_render(&w1, ids, out + 1, sizeof out - 1);
     out[0] = '\n';
     assert_true(n > 0);
@@ -46,6 +49,16 @@ static void test_record_merge_render(void **state)
     has(out, "pawld_request_duration_seconds_count{route=\"status\"} 3");
     has(out, "pawld_request_duration_seconds_bucket{route=\"un\\\"lock\",le=\"0.0001\"} 1");
     has(out, "pawld_upstream_timeouts_total 3");
+    /* which limit refused, which detector found: every label, 0 included */
+    has(out, "pawld_rate_limited_total{limit=\"vin_command\"} 2");
+    has(out, "pawld_rate_limited_total{limit=\"principal\"} 0");
+    has(out, "pawld_rate_limited_total{limit=\"global\"} 0");
+    char line[128];
+    snprintf(line, sizeof line, "pawld_detector_findings_total{detector=\"%s\"} 5", pawl_detector_name(0));
+    has(out, line);
+    snprintf(line, sizeof line, "pawld_detector_findings_total{detector=\"%s\"} 0",
+             pawl_detector_name(PAWL_DETECTORS - 1));
+    has(out, line);
     /* nothing for a route without requests */
     assert_null(strstr(out, "reason=\"rate_limited\""));
     /* too small a buffer: 0, never a cut text */

@@ -40,6 +40,7 @@ struct pawld_detect {
     int fd;
     char run[17];
     uint64_t n, lost;
+    uint64_t findings[PAWL_DETECTORS]; /* for /metrics, by detector */
 };
 
 /* A finding of a detector that blocks: its principal, or the address of a
@@ -87,6 +88,9 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
         block(d, f);
         return;
     }
+    for (unsigned i = 0; i < PAWL_DETECTORS && pawl_detector_name(i) != NULL; i++)
+        if (strcmp(pawl_detector_name(i), f->detector) == 0)
+            d->findings[i]++;
     snprintf(uid, sizeof uid, "pawld-%s-%llu-%s", d->run, (unsigned long long)++d->n, f->detector);
     json_t *j = pawl_finding_json(f, uid);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -348,6 +352,17 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
         pawld_log(c->w->sinks, "warn", "\"msg\":\"the detectors' tables are full of principals, "
                   "addresses or vehicles seen lately: new ones are not tracked until others fall idle "
                   "(pawld_detector_untracked_total)\"");
+}
+
+void pawld_detect_findings(struct pawld_server_state *srv, uint64_t out[PAWL_DETECTORS])
+{
+    struct pawld_detect *dt = srv->detect;
+    memset(out, 0, PAWL_DETECTORS * sizeof *out);
+    if (dt == NULL)
+        return;
+    pthread_mutex_lock(&dt->lock);
+    memcpy(out, dt->findings, PAWL_DETECTORS * sizeof *out);
+    pthread_mutex_unlock(&dt->lock);
 }
 
 uint64_t pawld_detect_untracked(struct pawld_server_state *srv)

@@ -37,6 +37,8 @@ static void decided(struct pawld_conn *c, const struct pawl_http_head *h, struct
     pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
     w->metrics.unrecorded += unrecorded; /* a deny is answered anyway; it is counted */
+    if (d->reason == PAWL_R_RATE_LIMITED && d->rate_limit != PAWL_RL_NONE)
+        w->metrics.rate_limited[d->rate_limit - 1]++;
     w->metrics.jwt_cache_hits = w->jwt_base.hits + st.hits;
     w->metrics.jwt_cache_misses = w->jwt_base.misses + st.misses;
     pthread_mutex_unlock(&w->metrics_lock);
@@ -322,6 +324,7 @@ static void metrics(struct pawld_conn *c)
     sum.telemetry_refused = atomic_load(&srv->telemetry_refused);
     sum.detector_untracked = pawld_detect_untracked(srv);
     sum.configurations = pawld_worlds_live();
+    pawld_detect_findings(srv, sum.findings);
     size_t cap = 65536, n = 0;
     char *out = NULL;
     while (cap <= (64u << 20)) {

@@ -509,6 +509,8 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
 /* Principals and addresses the detectors saw but could not track (their
  * tables full); 0 without detectors. */
 uint64_t pawld_detect_untracked(struct pawld_server_state *srv);
+/* Findings so far by detector (pawl_detector_name's order); zeros when off. */
+void pawld_detect_findings(struct pawld_server_state *srv, uint64_t out[PAWL_DETECTORS]);
 /* Whether the decision's principal or the request's client address is
  * blocked (detect.block); if so, detail says for how long. */
 bool pawld_detect_blocked(struct pawld_conn *c, const struct pawl_decision *d, char *detail, size_t n);
