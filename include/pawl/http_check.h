@@ -60,6 +60,11 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
  * and sets itself (the verified identity and hop-by-hop framing), given the
  * configured identity header (e.g. "X-Pawl-Principal"). */
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header);
+/* The token of an Authorization value "Bearer <token>" (the scheme in any
+ * case, spaces before the token skipped: RFC 9110's 1*SP), the same for
+ * the proxy and the authz listeners (review: they differed); empty for
+ * anything else. */
+pawl_str pawl_http_bearer(pawl_str auth);
 /* Whether m is a request method pawld takes: an RFC 9110 token of at most
  * 16 bytes. */
 bool pawl_http_method_ok(pawl_str m);

@@ -265,10 +265,8 @@ enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
     int ha = header(h, "Authorization", &auth);
     if (ha < 0)
         return refuse(detail, n, PAWL_R_BAD_REQUEST, "Authorization is repeated");
-    if (ha == 1 && auth.n > 7 && pawl__str_ieq_cstr((pawl_str){auth.p, 7}, "bearer ")) {
-        in->rq.bearer.p = auth.p + 7;
-        in->rq.bearer.n = auth.n - 7;
-    }
+    if (ha == 1)
+        in->rq.bearer = pawl_http_bearer(auth);
     if (c->step_up_header.n > 0) {
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)c->step_up_header.n, c->step_up_header.p);

@@ -49,6 +49,19 @@ static bool is_token(pawl_str s)
     return true;
 }
 
+pawl_str pawl_http_bearer(pawl_str auth)
+{
+    pawl_str none = {"", 0}, scheme = {auth.p, 7};
+    if (auth.n <= 7 || !pawl__str_ieq_cstr(scheme, "bearer "))
+        return none;
+    pawl_str t = {auth.p + 7, auth.n - 7};
+    while (t.n > 0 && t.p[0] == ' ') {
+        t.p++;
+        t.n--;
+    }
+    return t;
+}
+
 bool pawl_http_method_ok(pawl_str m)
 {
     return is_token(m) && m.n <= 16;

@@ -15,6 +15,7 @@
 
 #include "pawl/engine.h"
 #include "pawl/extauthz.h"
+#include "pawl/http_check.h"
 #include "pawl/jwt.h"
 
 #define T0 1763800000000LL
@@ -207,6 +208,18 @@ static void test_nginx_bearer(void **state)
                          "X-Original-URI: /v/" VIN "/unlock", f->auth};
     assert_int_equal(check(f, &NGINX, "GET", "/authz", get, 4, &d, detail),
                      PAWL_R_METHOD_NOT_ALLOWED);
+    /* the token read as the proxy listener reads it: the scheme in any
+     * case, more than one space before the token (review: "Bearer  t" was
+     * token_malformed here and allowed inline) */
+    char spaced[2200];
+    snprintf(spaced, sizeof spaced, "Authorization: bEaReR   %s", f->tok);
+    const char *sp[] = {"Host: pawld", "X-Original-Method: POST", "X-Original-URI: /v/" VIN "/unlock", spaced};
+    assert_int_equal(check(f, &NGINX, "GET", "/authz", sp, 4, &d, detail), PAWL_R_ALLOWED);
+    pawl_str t = pawl_http_bearer((pawl_str){"Bearer   abc", 12});
+    assert_int_equal(t.n, 3);
+    assert_memory_equal(t.p, "abc", 3);
+    assert_int_equal(pawl_http_bearer((pawl_str){"Basic abc", 9}).n, 0);
+    assert_int_equal(pawl_http_bearer((pawl_str){"Bearer ", 7}).n, 0);
 }
 
 static void test_nginx_missing_or_repeated(void **state)

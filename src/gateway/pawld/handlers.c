@@ -167,20 +167,6 @@ static pawl_str header_value(const struct pawl_http_head *h, const char *name, s
     return v;
 }
 
-/* "Bearer <token>" (scheme case-insensitive); anything else is no token. */
-static pawl_str bearer(pawl_str auth)
-{
-    pawl_str none = {"", 0}, scheme = {auth.p, 7};
-    if (auth.n <= 7 || !pawl__str_ieq_cstr(scheme, "bearer "))
-        return none;
-    pawl_str t = {auth.p + 7, auth.n - 7};
-    while (t.n > 0 && t.p[0] == ' ') {
-        t.p++;
-        t.n--;
-    }
-    return t;
-}
-
 void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
                         const struct pawl_http_verdict *v)
 {
@@ -192,7 +178,7 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     rq.method = h->method;
     rq.path = h->target;
     rq.time_ms = pawld_wall_ms();
-    rq.bearer = bearer(v->authorization);
+    rq.bearer = pawl_http_bearer(v->authorization);
     char why[sizeof d.detail];
     int peer = pawld_conn_peer(c, spki, subject, sizeof subject, why, sizeof why);
     if (peer < 0) { /* no request more on this connection */
