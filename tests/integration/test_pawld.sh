@@ -593,6 +593,15 @@ stranger_gets 200 || fail "the stranger's grant through the link (got $code)"
 cp grants.jsonl grants-b.jsonl
 ln -s grants-b.jsonl lnk.tmp && mv -T lnk.tmp grants2.jsonl
 stranger_gets 403 || fail "a repointed link was not reloaded (still $code)"
+# A reload refused because the configuration names a file not there yet:
+# writing that file reloads (review: only a SIGHUP did).
+refused=$(grep -c '"msg":"reload refused' pawld.log || true)
+write_config grants-v9.jsonl
+for _ in $(seq 40); do [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] && break; sleep 0.1; done
+[ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$refused" ] || fail "a configuration naming a missing file was not refused"
+stranger_gets 403 || fail "the refused configuration was applied (got $code)"
+{ cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants-v9.jsonl
+stranger_gets 200 || fail "writing the file a refused configuration names did not reload (still $code)"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0; so
 # does one whose head was still on its way (review: 502 "no upstream", with

@@ -82,6 +82,14 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
 {
     char err[2048];
     struct pawld_world *nw = pawld_world_load(config, *gen + 1, err, sizeof err);
+    char dir[4096];
+    struct pawld_config *refused = nw == NULL ? pawld_config_read(config, dir, sizeof dir) : NULL;
+    pthread_mutex_lock(&srv->lock); /* the watch thread reads it */
+    pawld_config_free(srv->refused_cfg);
+    srv->refused_cfg = refused;
+    if (refused != NULL)
+        memcpy(srv->refused_dir, dir, sizeof dir);
+    pthread_mutex_unlock(&srv->lock);
     if (nw == NULL) {
         pawld_log(srv->sinks, "error", "\"msg\":\"reload refused; still serving the previous configuration\",\"why\":\"%s\"",
                   pawld_json_escape(err, err, sizeof err));
@@ -360,6 +368,7 @@ int main(int argc, char **argv)
     }
     free(srv.workers);
     pawld_world_unref(srv.world);
+    pawld_config_free(srv.refused_cfg);
     pawld_replay_free(&srv.replay);
     pawl_ratelimit_free(srv.rl);
     pawl_twin_free(srv.twin);

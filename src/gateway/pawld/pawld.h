@@ -81,6 +81,13 @@ struct pawld_world {
  * "file:line:column: message" lines to err (one per problem) and returns NULL. */
 /* p as given when absolute (or dir is ""), else dir/p; written to out. */
 const char *pawld_path(const char *dir, const char *p, char *out, size_t n);
+/* The configuration at path parsed alone (its files not read), and its
+ * directory; NULL when it cannot be read or parsed. */
+struct pawld_config *pawld_config_read(const char *path, char *dir, size_t dirn);
+/* fn on each file c names, resolved against dir: policy, JWKS, grants,
+ * the listeners' TLS files, the upstreams' CA bundles. */
+void pawld_config_each_file(const struct pawld_config *c, const char *dir,
+                            void (*fn)(void *ctx, const char *path), void *ctx);
 
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen);
@@ -307,6 +314,10 @@ void pawld_worker_post(struct pawld_worker *w, struct pawld_vresult *r);
 struct pawld_server_state {
     pthread_mutex_t lock;
     struct pawld_world *world;  /* the newest; guarded by lock */
+    /* the configuration the last reload refused, when it parsed (its files
+     * are watched too), and its directory; guarded by lock */
+    struct pawld_config *refused_cfg;
+    char refused_dir[4096];
     atomic_bool draining;
     atomic_bool ready;
     struct pawld_worker *workers;

@@ -45,14 +45,6 @@ struct pawld_watch {
     atomic_bool stop;
 };
 
-static void resolved(const struct pawld_world *w, const char *p, char *out, size_t n)
-{
-    if (p[0] == '/' || w->dir[0] == '\0')
-        snprintf(out, n, "%s", p);
-    else
-        snprintf(out, n, "%s/%s", w->dir, p);
-}
-
 static void on_settled(uv_timer_t *t)
 {
     (void)t;
@@ -114,6 +106,11 @@ static void add_file(struct pawld_watch *wt, const char *path)
     wt->files[wt->nfiles++] = ev;
 }
 
+static void add_each(void *ctx, const char *path)
+{
+    add_file(ctx, path);
+}
+
 static void forget_missing(struct pawld_watch *wt)
 {
     uv_timer_stop(&wt->poll);
@@ -126,7 +123,6 @@ static void forget_missing(struct pawld_watch *wt)
 static void rewatch(uv_async_t *a)
 {
     struct pawld_watch *wt = a->data;
-    char p[4300];
     for (size_t i = 0; i < wt->nfiles; i++) {
         uv_close((uv_handle_t *)wt->files[i], file_closed);
         free(wt->target[i]);
@@ -139,27 +135,15 @@ static void rewatch(uv_async_t *a)
         uv_close((uv_handle_t *)&wt->poll, NULL);
         return;
     }
-    pthread_mutex_lock(&wt->srv->lock);
-    struct pawld_world *w = wt->srv->world;
-    pawld_world_ref(w);
-    pthread_mutex_unlock(&wt->srv->lock);
-    const struct pawld_config *c = w->cfg;
     add_file(wt, wt->config);
-    const char *files[] = {c->policy, c->jwks, c->grants};
-    for (size_t i = 0; i < 3; i++)
-        if (files[i])
-            add_file(wt, (resolved(w, files[i], p, sizeof p), p));
-    for (size_t i = 0; i < c->nlisteners; i++) {
-        const struct pawld_tls *t = &c->listeners[i].tls;
-        const char *tf[] = {t->cert, t->key, t->client_ca, t->crl};
-        for (size_t j = 0; c->listeners[i].tls_on && j < 4; j++)
-            if (tf[j])
-                add_file(wt, (resolved(w, tf[j], p, sizeof p), p));
-    }
-    for (size_t i = 0; i < c->nupstreams; i++)
-        if (c->upstreams[i].ca)
-            add_file(wt, (resolved(w, c->upstreams[i].ca, p, sizeof p), p));
-    pawld_world_unref(w);
+    /* the running configuration's files, and those of a configuration the
+     * last reload refused: a file it names that is missing or broken is
+     * watched too, so that writing it reloads (review: only a SIGHUP did) */
+    pthread_mutex_lock(&wt->srv->lock);
+    pawld_config_each_file(wt->srv->world->cfg, wt->srv->world->dir, add_each, wt);
+    if (wt->srv->refused_cfg != NULL)
+        pawld_config_each_file(wt->srv->refused_cfg, wt->srv->refused_dir, add_each, wt);
+    pthread_mutex_unlock(&wt->srv->lock);
     if (wt->nmissing > 0 || wt->nfiles > 0)
         uv_timer_start(&wt->poll, on_poll, WATCH_MISSING_MS, WATCH_MISSING_MS);
 }

@@ -296,6 +296,17 @@ static bool map_routes(struct load *ld, struct pawld_world *w)
     return true;
 }
 
+/* The configuration file's directory ("" for the working directory). */
+static void config_dir(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    dir[0] = '\0';
+    if (slash)
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+    if (slash == path)
+        snprintf(dir, n, "/");
+}
+
 static bool load_config(struct load *ld, const char *path, struct pawld_world *w)
 {
     struct pawl_diag d;
@@ -307,13 +318,46 @@ static bool load_config(struct load *ld, const char *path, struct pawld_world *w
     free(buf);
     if (e != PAWL_OK)
         return diag_fail(ld, &d);
-    const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(ld->dir, sizeof ld->dir, "%.*s", (int)(slash - path), path);
-    if (slash == path)
-        snprintf(ld->dir, sizeof ld->dir, "/");
+    config_dir(path, ld->dir, sizeof ld->dir);
     snprintf(w->dir, sizeof w->dir, "%s", ld->dir);
     return true;
+}
+
+struct pawld_config *pawld_config_read(const char *path, char *dir, size_t dirn)
+{
+    char err[600];
+    struct pawl_diag d;
+    struct pawld_config *c = NULL;
+    size_t n;
+    char *buf = pawl_host_slurp(path, CONFIG_MAX, &n, err, sizeof err);
+    if (buf == NULL)
+        return NULL;
+    pawl_err e = pawld_config_load(buf, n, path, &c, &d);
+    free(buf);
+    if (e != PAWL_OK)
+        return NULL;
+    config_dir(path, dir, dirn);
+    return c;
+}
+
+void pawld_config_each_file(const struct pawld_config *c, const char *dir,
+                            void (*fn)(void *ctx, const char *path), void *ctx)
+{
+    char p[4300];
+    const char *files[] = {c->policy, c->jwks, c->grants};
+    for (size_t i = 0; i < 3; i++)
+        if (files[i])
+            fn(ctx, pawld_path(dir, files[i], p, sizeof p));
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct pawld_tls *t = &c->listeners[i].tls;
+        const char *tf[] = {t->cert, t->key, t->client_ca, t->crl};
+        for (size_t j = 0; c->listeners[i].tls_on && j < 4; j++)
+            if (tf[j])
+                fn(ctx, pawld_path(dir, tf[j], p, sizeof p));
+    }
+    for (size_t i = 0; i < c->nupstreams; i++)
+        if (c->upstreams[i].ca)
+            fn(ctx, pawld_path(dir, c->upstreams[i].ca, p, sizeof p));
 }
 
 static atomic_uint worlds_live; /* loaded and not yet freed */
