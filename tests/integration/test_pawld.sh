@@ -612,12 +612,14 @@ $py - "$proxy_port" "$owner" "$st" >drain-half.out <<'PY' &
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(("GET %s?drain-half HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n" % (sys.argv[3], sys.argv[2])).encode())
+open("drain-half.sent", "w").close()
 time.sleep(0.6)  # SIGTERM comes meanwhile
 s.sendall(b"\r\n")
 print(s.recv(65536).split(b"\r\n", 1)[0].decode())
 PY
 half=$!
-sleep 0.2
+for _ in $(seq 100); do [ -e drain-half.sent ] && break; sleep 0.05; done # the half head is in
+sleep 0.1
 pawld_stop
 wait $inflight || fail "an in-flight request failed during drain"
 wait $half || fail "the half-sent head: $(cat drain-half.out)"
