@@ -74,8 +74,24 @@ grep -q '"msg":"step-up state read","entries":1,"live":1' pawld.log || fail "the
 [ "$(pull "$a")" = 428 ] && grep -q replay body.json || fail "the token accepted before the restart: $(pull "$a") $(cat body.json)"
 [ "$(recorded)" = "$before" ] || fail "the replay after the restart reached the backend"
 [ "$(pull "$b")" = 200 ] || fail "another fresh token after the restart: $(cat body.json)"
+# A second pawld on the same file, started while the first still runs (a
+# restart overlapping the drain): it waits until the first lets go, then
+# reads what the first recorded (review: it rewrote the file while the
+# first still appended to it, and the first's last ids were lost).
+"$PAWLD_BIN" --config pawld.yaml 2>>pawld2.stderr &
+second=$!
+for _ in $(seq 100); do grep -q 'waiting for another pawld' pawld.log && break; sleep 0.05; done
+grep -q 'waiting for another pawld' pawld.log || fail "the second pawld did not wait: $(tail -3 pawld.log) $(cat pawld2.stderr)"
+c=$(token)
+[ "$(pull "$c")" = 200 ] || fail "the first pawld, while the second waits: $(cat body.json)"
 pawld_stop
-echo "step-up state: a token accepted before a restart is refused after it (replay), another one serves"
+pawld_pid=$second
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+[ "$(pull "$c")" = 428 ] && grep -q replay body.json || fail "the second pawld accepted the first's last token: $(cat body.json)"
+pawld_stop
+[ "$pawld_rc" = 0 ] || fail "the second pawld exited $pawld_rc: $(cat pawld2.stderr)"
+echo "step-up state: a token accepted before a restart is refused after it (replay), another one serves;" \
+    "a second pawld waits for the first to let go of the file"
 
 # 2. A damaged file: --check and the start name it; a last entry cut short
 # (a host that lost power while appending) is left out with a warning.
@@ -87,7 +103,7 @@ echo "$out" | grep -q "step_up.state: .*stepup.state: not a step-up state file" 
 grep -q "step_up.state: .*move the file away" start.out || fail "the start: $(cat start.out)"
 { cat good.state; printf 'cut-short'; } >stepup.state
 pawld_start "$tmp/pawld.yaml"
-grep -q '"level":"warn".*"msg":"step-up state read","entries":2,"live":2,"cut_bytes":9' pawld.log ||
+grep -q '"level":"warn".*"msg":"step-up state read","entries":3,"live":3,"cut_bytes":9' pawld.log ||
     fail "a cut entry: $(tail -3 pawld.log)"
 [ "$(pull "$b")" = 428 ] && grep -q replay body.json || fail "the ids before the cut entry were lost: $(cat body.json)"
 pawld_stop

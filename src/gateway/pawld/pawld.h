@@ -325,11 +325,13 @@ struct pawld_server_state {
     atomic_uint started;        /* workers[0..started) are set up (their locks too) */
     struct pawld_sinks *sinks;
     struct pawld_replay replay; /* step-up token ids seen, across reloads */
-    /* step_up.state (replay_file.c): the record's ids on disk; fd -1 when off */
-    pthread_mutex_t replay_file_lock;
-    int replay_fd;
+    /* step_up.state (replay_file.c): the record's ids on disk */
+    bool replay_on;                  /* set at start, never changed */
+    pthread_mutex_t replay_file_lock; /* guards the rest */
+    int replay_fd, replay_lock_fd;
     off_t replay_size;
     size_t replay_appended;
+    bool replay_torn;                /* an entry cut short could not be cut back */
     struct pawld_ratelog replay_warned;
     char replay_path[4200];
     /* the vehicles' twin, kept across reloads: the link writes, decisions read */

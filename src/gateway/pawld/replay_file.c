@@ -7,21 +7,26 @@
  * every COMPACT_EVERY appends the file is rewritten the same way. The
  * appends are not synced: they survive pawld's crash or restart (the
  * kernel holds them), not the host losing power, after which the vehicle's
- * own replay state still refuses the token. Format: stepup.h. */
+ * own replay state still refuses the token. One pawld at a time uses the
+ * file: a lock file beside it is held for the process's life (a pawld
+ * started while another drains waits for it). Format: stepup.h. */
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "host.h"
 #include "pawld.h"
 
 #define COMPACT_EVERY 65536
-/* the live ids and those appended since the last rewrite: at most twice
- * the record's 65,536, 3 MiB */
+/* the live ids and at most COMPACT_EVERY appended since the last rewrite */
 #define STATE_MAX ((size_t)16 << 20)
+#define LOCK_WAIT_MS 40000 /* longer than a drain (30 s) */
 
 /* Reads the file at path into r: 0, 1 when there is none, -1 with err. */
 static int read_into(struct pawld_replay *r, const char *path, uint64_t now, long *entries, size_t *cut,
@@ -53,24 +58,60 @@ static int read_into(struct pawld_replay *r, const char *path, uint64_t now, lon
     return 0;
 }
 
-/* Rewrites the file with r's live ids and opens it for appending. */
+/* Rewrites the file with r's live ids: written beside it, synced, renamed
+ * over it, and that very descriptor kept for the appends, so that at no
+ * point do appends go to a file without the name (review: a failed reopen
+ * after the rename left them in a deleted file). On failure the file and
+ * the descriptor are as they were. */
 static int rewrite(struct pawld_server_state *srv, uint64_t now)
 {
+    char tmp[4300];
     size_t len = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp", srv->replay_path);
     uint8_t *bytes = pawld_replay_dump(&srv->replay, now, &len);
-    if (bytes == NULL || pawl_host_replace(srv->replay_path, bytes, len) != 0) {
-        free(bytes);
+    int fd = bytes ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600) : -1;
+    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0 &&
+              rename(tmp, srv->replay_path) == 0;
+    int was = errno;
+    free(bytes);
+    if (!ok) {
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
+        errno = was;
         return -1;
     }
-    free(bytes);
-    int fd = open(srv->replay_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     if (srv->replay_fd >= 0)
         close(srv->replay_fd);
     srv->replay_fd = fd;
     srv->replay_size = (off_t)len;
     srv->replay_appended = 0;
+    srv->replay_torn = false;
+    return 0;
+}
+
+/* The lock beside the file, held while the process lives; waits for a
+ * pawld that still drains. */
+static int lock_state(struct pawld_server_state *srv, char *err, size_t n)
+{
+    char lock[4300];
+    snprintf(lock, sizeof lock, "%s.lock", srv->replay_path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return snprintf(err, n, "step_up.state: %s: %s", lock, strerror(errno)), -1;
+    for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited += 100) {
+        if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS) {
+            close(fd);
+            return snprintf(err, n, "step_up.state: %s: another pawld holds it (%s)", lock,
+                            errno == EWOULDBLOCK ? "still, after 40 s" : strerror(errno)), -1;
+        }
+        if (waited == 0)
+            pawld_log(srv->sinks, "warn", "\"msg\":\"step_up.state: waiting for another pawld to "
+                      "let go of it (one that drains)\"");
+        nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+    }
+    srv->replay_lock_fd = fd;
     return 0;
 }
 
@@ -80,16 +121,20 @@ int pawld_replay_file_open(struct pawld_server_state *srv, const struct pawld_wo
     long entries = 0;
     size_t cut = 0;
     uint64_t now = (uint64_t)(pawld_wall_ms() / 1000);
-    srv->replay_fd = -1;
+    srv->replay_fd = srv->replay_lock_fd = -1;
+    srv->replay_on = false;
     pthread_mutex_init(&srv->replay_file_lock, NULL);
     if (w->cfg->step_up_state == NULL)
         return 0;
     pawld_path(w->dir, w->cfg->step_up_state, srv->replay_path, sizeof srv->replay_path);
+    if (!check_only && lock_state(srv, err, n) != 0)
+        return -1;
     int rc = read_into(&srv->replay, srv->replay_path, now, &entries, &cut, err, n);
     if (rc < 0 || check_only)
         return rc < 0 ? -1 : 0;
     if (rewrite(srv, now) != 0)
         return snprintf(err, n, "step_up.state: %s: cannot write it (%s)", srv->replay_path, strerror(errno)), -1;
+    srv->replay_on = true;
     if (rc == 0)
         pawld_log(srv->sinks, cut ? "warn" : "info", "\"msg\":\"step-up state read\",\"entries\":%ld,"
                   "\"live\":%lld,\"cut_bytes\":%zu", entries,
@@ -101,14 +146,24 @@ void pawld_replay_file_close(struct pawld_server_state *srv)
 {
     if (srv->replay_fd >= 0)
         close(srv->replay_fd);
-    srv->replay_fd = -1;
+    if (srv->replay_lock_fd >= 0)
+        close(srv->replay_lock_fd); /* and the lock with it */
+    srv->replay_fd = srv->replay_lock_fd = -1;
 }
 
-/* Appends su's entry; on a failed or short write the file is cut back to
- * its entries. */
-static bool append(struct pawld_server_state *srv, const struct pawld_step_up *su, char *why, size_t n)
+/* Appends su's entry. A failed or short write is cut back off the file;
+ * when even that fails, the file is out of step (later entries would be
+ * read shifted: review) and nothing more is appended until a rewrite
+ * from the record has put it right. */
+static bool append(struct pawld_server_state *srv, const struct pawld_step_up *su, uint64_t now, char *why,
+                   size_t n)
 {
     uint8_t e[PAWLD_REPLAY_ENTRY];
+    if (srv->replay_torn && rewrite(srv, now) != 0) {
+        snprintf(why, n, "a torn entry could not be cut back, and rewriting the file failed: %s",
+                 strerror(errno));
+        return false;
+    }
     pawld_replay_entry(su->cti, su->until, e);
     ssize_t k = write(srv->replay_fd, e, sizeof e);
     if (k == (ssize_t)sizeof e) {
@@ -116,8 +171,10 @@ static bool append(struct pawld_server_state *srv, const struct pawld_step_up *s
         return true;
     }
     snprintf(why, n, "%s", k < 0 ? strerror(errno) : "short write");
-    if (k > 0 && ftruncate(srv->replay_fd, srv->replay_size) != 0)
+    if (k > 0 && ftruncate(srv->replay_fd, srv->replay_size) != 0) {
         snprintf(why, n, "short write, and cannot cut it back: %s", strerror(errno));
+        srv->replay_torn = true;
+    }
     return false;
 }
 
@@ -126,13 +183,13 @@ bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_
 {
     char why[300], file[9000];
     *store_failed = false;
-    if (srv->replay_fd < 0)
+    if (!srv->replay_on) /* set at start, never changed */
         return pawld_step_up_record(su, now, &srv->replay);
     pthread_mutex_lock(&srv->replay_file_lock);
     /* on disk first: an id recorded only in memory would be accepted again
      * after a restart; an entry whose token turns out to be a replay is a
      * harmless duplicate */
-    if (!append(srv, su, why, sizeof why)) {
+    if (!append(srv, su, now, why, sizeof why)) {
         pthread_mutex_unlock(&srv->replay_file_lock);
         *store_failed = true;
         snprintf(su->detail, sizeof su->detail, "step_up.state: cannot record the token id: %s", why);
