@@ -31,7 +31,12 @@ upstreams:
 routes: {default: none}
 logs: {json: pawld.log}
 EOF
+# no audit trail: said by --check and at start (a user review: unsaid)
+"$PAWLD_BIN" --config pawld.yaml --check | grep -q "warning: no logs.audit" || fail "--check said nothing of the missing audit trail"
+out=$("$PAWLD_BIN" --config 2>&1 || true)
+grep -q "needs a FILE" <<<"$out" || fail "--config without a FILE: $out"
 pawld_start "$tmp/pawld.yaml"
+grep -q '"level":"warn".*"msg":"no logs.audit' pawld.log || fail "the start said nothing of the missing audit trail"
 # five connections held open; each says whether the server still answers
 $py - "$proxy_port" "$admin_port" <<'PY' >held.txt
 import socket, sys, time

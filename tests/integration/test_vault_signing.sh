@@ -72,6 +72,15 @@ upstreams: {backend: {servers: [http://127.0.0.1:$backend_port]}}
 routes: {default: backend}
 logs: {json: pawld.log, audit: pawld-audit.log, audit_key: "$(uri audit)"}
 EOF
+"$PAWLD_BIN" --config pawld.yaml --check | grep -q "configuration OK" || fail "--check with the audit key in the token"
+# --check opens the key in the token as the start does (a user review: a
+# misspelt label passed --check, then pawld did not start)
+sed "s/object=audit/object=audt/" pawld.yaml >bad.yaml
+out=$("$PAWLD_BIN" --config bad.yaml --check 2>&1) && fail "--check passed a key the token does not hold: $out"
+grep -q "logs.audit_key: .*audt" <<<"$out" || fail "--check did not name the missing key: $out"
+sed "s/object=audit/object=owner/" pawld.yaml >bad.yaml # a P-256 key
+out=$("$PAWLD_BIN" --config bad.yaml --check 2>&1) && fail "--check passed a P-256 audit key: $out"
+grep -q "Ed25519" <<<"$out" || fail "--check on a P-256 audit key: $out"
 pawld_start "$tmp/pawld.yaml"
 tok=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
 for i in $(seq 1 5); do

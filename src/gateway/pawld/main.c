@@ -15,6 +15,7 @@
 
 #include <libgen.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -190,6 +191,30 @@ static void raise_file_limit(struct pawld_server_state *srv)
                   (unsigned long long)want, srv->nworkers, srv->world->cfg->max_connections);
 }
 
+/* What a security gateway should not run without, said at start (to the
+ * log, sinks set) and by --check (to stdout, naming config): a user review
+ * found pawld running with no audit trail, unsaid. */
+static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, const char *config)
+{
+    const struct pawld_config *c = w->cfg;
+    const char *say[3] = { NULL, NULL, NULL };
+    char key[4200];
+    struct stat st;
+    if (c->audit == NULL)
+        say[0] = "no logs.audit: decisions are not kept in a tamper-evident audit trail";
+    if (c->jwks == NULL)
+        say[1] = "no jwks: no bearer token verifies, only client certificates identify callers";
+    if (c->audit_key != NULL && !pawl_vault_is_uri(c->audit_key) &&
+        stat(pawld_path(w->dir, c->audit_key, key, sizeof key), &st) == 0 && (st.st_mode & 077) != 0)
+        say[2] = "logs.audit_key can be read by other users than its owner (chmod 600 it): whoever "
+                 "reads it can sign a forged audit trail";
+    for (size_t i = 0; i < 3; i++)
+        if (say[i] != NULL && sinks != NULL)
+            pawld_log(sinks, "warn", "\"msg\":\"%s\"", say[i]);
+        else if (say[i] != NULL)
+            printf("pawld: %s: warning: %s\n", config, say[i]);
+}
+
 static int start(struct pawld_server_state *srv, const char *config)
 {
     char err[2048];
@@ -215,6 +240,7 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: vehicle_link: %s\n", err);
         return 1;
     }
+    warn_setup(srv->world, srv->sinks, config);
     if (pawld_replay_file_open(srv, srv->world, false, err, sizeof err) != 0) {
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
@@ -298,7 +324,14 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
         check_writable(w, "step_up.state", c->step_up_state, err, n) != 0 || check_link(w, err, n) != 0 ||
         pawld_detect_check(w, err, n) != 0)
         return -1;
-    if (c->audit_key != NULL && !pawl_vault_is_uri(c->audit_key)) {
+    if (c->audit_key != NULL && pawl_vault_is_uri(c->audit_key)) { /* the token, its PIN, the key */
+        struct pawl_vault_key *v = pawl_vault_open(c->audit_key, why, sizeof why);
+        bool ed = v != NULL && pawl_vault_key_type(v) == PAWL_VAULT_ED25519;
+        pawl_vault_close(v);
+        if (!ed)
+            return snprintf(err, n, "logs.audit_key: %s", v == NULL ? why : "the audit trail is signed "
+                            "with Ed25519; the key this URI names is not"), -1;
+    } else if (c->audit_key != NULL) {
         EVP_PKEY *k = pawl__audit_load_key(pawld_path(w->dir, c->audit_key, key, sizeof key), true, pub,
                                            why, sizeof why);
         if (k == NULL)
@@ -308,13 +341,18 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
     return 0;
 }
 
+
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
     bool check = false;
     char err[2048];
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 >= argc) {
+            fprintf(stderr, "pawld: --config needs a FILE\n%s", usage_text);
+            return 2;
+        } else if (strcmp(argv[i], "--config") == 0) {
             config = argv[++i];
         } else if (strcmp(argv[i], "--check") == 0) {
             check = true;
@@ -349,6 +387,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        warn_setup(srv.world, NULL, config);
         printf("pawld: %s: configuration OK (%zu listeners, %zu upstreams, %zu policy routes)\n",
                config, srv.world->cfg->nlisteners, srv.world->cfg->nupstreams,
                srv.world->policy->nroutes);
