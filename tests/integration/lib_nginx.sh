@@ -1,7 +1,8 @@
 # Sourced by integration tests: a real nginx (Debian's) serving a directory
 # on loopback, started and stopped by the test itself.
 #   nginx_start DIR WORKDIR   sets nginx_port and nginx_pid; NGINX_EXTRA, when
-#                             set, is added inside the server block
+#                             set, is added inside the server block, and
+#                             NGINX_HTTP_EXTRA inside the http block
 #   nginx_stop
 # Runs in the foreground of its own process (daemon off, master_process off),
 # so it needs no root and stops with the test.
@@ -29,6 +30,7 @@ http {
     uwsgi_temp_path $work/nginx/uwsgi;
     scgi_temp_path $work/nginx/scgi;
     default_type application/octet-stream;
+    ${NGINX_HTTP_EXTRA:-}
     server {
         listen 127.0.0.1:$nginx_port;
         root $root;

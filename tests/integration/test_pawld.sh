@@ -415,24 +415,34 @@ PY
 # nginx auth_request in front of the backend, asking pawld: the snippet of
 # docs/gateway.md as it stands, with this test's ports.
 mkdir -p www
-$py - "$PAWL_SRC/docs/gateway.md" "$authz_port" "$backend_port" >nginx-site.conf <<'PY'
+$py - "$PAWL_SRC/docs/gateway.md" "$authz_port" "$backend_port" <<'PY'
 import re, sys
 part = open(sys.argv[1]).read().split("### nginx `auth_request`", 1)[1]
 snip = re.search(r"```nginx\n(.*?)```", part, re.S).group(1)
 snip = snip.replace("http://127.0.0.1:9000/authz", "http://127.0.0.1:%s/authz" % sys.argv[2])
 snip = snip.replace("http://backend;", "http://127.0.0.1:%s;" % sys.argv[3])
 assert "9000" not in snip and "http://backend" not in snip, "the snippet's addresses changed"
-print(snip)
+http, server = snip.split("# in server { }:\n")
+open("nginx-http.conf", "w").write(http)
+open("nginx-site.conf", "w").write(server)
 PY
-NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
+NGINX_HTTP_EXTRA="include $tmp/nginx-http.conf;" NGINX_EXTRA="include $tmp/nginx-site.conf;" nginx_start "$tmp/www" "$tmp"
 N=http://127.0.0.1:$nginx_port
 curl -fsS "$N$st" -H "Authorization: Bearer $owner" | has '"principal": "sub=u-1042; roles=owner"' ||
     fail "nginx auth_request: allowed request without pawld's identity"
-# what the client says about itself does not reach the backend
+# what the client says about itself does not reach the backend, nor a
+# command token pawld did not verify
 curl -fsS -o /dev/null "$N$st" -H "Authorization: Bearer $owner" -H "X-Real-IP: 10.9.9.9" \
-    -H "X-SSL-Client-Verify: SUCCESS" -H "Forwarded: for=10.9.9.9" || fail "nginx: allowed request"
+    -H "X-SSL-Client-Verify: SUCCESS" -H "Forwarded: for=10.9.9.9" -H "X-Forwarded-Host: evil.example" \
+    -H "X-Pawl-Command-Token: forged" || fail "nginx: allowed request"
 tail -1 "$backend_rec" | has '"X-Real-IP", "127.0.0.1"' || fail "nginx: the client's X-Real-IP: $(tail -1 "$backend_rec")"
-tail -1 "$backend_rec" | grep -q 'X-SSL-Client-Verify\|10\.9\.9\.9' && fail "nginx: a client's header reached the backend: $(tail -1 "$backend_rec")"
+tail -1 "$backend_rec" | grep -q 'X-SSL-Client-Verify\|10\.9\.9\.9\|evil\.example\|forged' &&
+    fail "nginx: a client's header reached the backend: $(tail -1 "$backend_rec")"
+# a verified command token goes on (the dealer's key codes, a fresh token)
+nxtok=$(token owner.pem "$V" dealer.key-codes)
+curl -fsS -o /dev/null "$N/api/v1/dealer/vehicles/$V/key-codes" -H "Authorization: Bearer $dealer" \
+    -H "X-Pawl-Command-Token: $nxtok" || fail "nginx: a step-up with a good token"
+tail -1 "$backend_rec" | has "\"X-Pawl-Command-Token\", \"$nxtok\"" || fail "nginx: the verified token was not forwarded"
 before=$(recorded)
 # every deny with pawld's status and reason (auth_request alone knows only
 # 401 and 403, and made the rest 500 without a body)
@@ -444,7 +454,7 @@ nx_deny() { # status reason curl-args...
         fail "nginx: want $want $reason, got $out $(cat body.json)"
 }
 nx_deny 401 unauthenticated "$N$st"
-grep -qi '^WWW-Authenticate: Bearer' nxhdr.txt || fail "nginx: 401 without WWW-Authenticate: $(cat nxhdr.txt)"
+[ "$(grep -ci '^WWW-Authenticate: Bearer' nxhdr.txt)" = 1 ] || fail "nginx: 401 without one WWW-Authenticate: $(cat nxhdr.txt)"
 nx_deny 403 not_your_vehicle "$N$st" -H "Authorization: Bearer $stranger"
 nx_deny 404 route_not_found "$N/api/v2/vehicles/$V/status" -H "Authorization: Bearer $owner"
 nx_deny 405 method_not_allowed -X DELETE "$N$st" -H "Authorization: Bearer $owner"

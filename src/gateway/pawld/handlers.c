@@ -262,7 +262,12 @@ void pawld_handle_authz(struct pawld_conn *c, const struct pawl_http_head *h)
             pawld_conn_deny(c, PAWL_R_HEADERS_TOO_LARGE, "the identity does not fit a header", true);
             return;
         }
-        snprintf(extra, sizeof extra, "%s: %s\r\n", cfg->identity_header, id);
+        /* and whether the command token verified: the gateway forwards the
+         * client's token only then (docs/gateway.md's nginx snippet), as
+         * pawld inline strips it otherwise (user review: an unverified token
+         * reached the backend through nginx) */
+        snprintf(extra, sizeof extra, "%s: %s\r\n%s", cfg->identity_header, id,
+                 c->step_up_ok ? "X-Pawl-Step-Up: verified\r\n" : "");
     }
     pawld_conn_answer(c, &d, extra, false);
 }
