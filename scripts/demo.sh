@@ -108,9 +108,9 @@ try "request smuggling: Content-Length and Transfer-Encoding" -X POST "$B$V/comm
 echo
 echo "The backend received $(wc -l <"$work/backend.jsonl") requests: only the allowed ones."
 echo "Metrics: $(curl -s http://127.0.0.1:9901/metrics | grep -c '^pawld_requests_total') request counters at http://127.0.0.1:9901/metrics"
-cat <<EOF
+$once || cat <<EOF
 
-Try it yourself (tokens expire in an hour):
+Try it yourself while pawld runs (tokens expire in an hour):
   TOKEN=\$(bash scripts/mint-jwt.sh u-1042 '["owner"]')
   curl --cacert $work/certs/ca.pem -H "Authorization: Bearer \$TOKEN" $B$V/status
   curl --cacert $work/certs/ca.pem --cert $work/certs/client-ota.pem --key $work/certs/client-ota.key $B/api/v1/ota/campaigns

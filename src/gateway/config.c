@@ -391,9 +391,17 @@ static pawl_err routes_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
     if (e != PAWL_OK)
         return e;
     long u = upstream_index(c, name);
+    if (u < 0) {
+        char known[256] = "";
+        for (size_t i = 0; i < c->nupstreams && strlen(known) < 200; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s'%s'", i ? ", " : "",
+                     c->upstreams[i].name);
+        e = pawl__yl_err(y, v, "routes: no upstream '%s' under upstreams: (there are %s)", name,
+                         known[0] ? known : "none");
+        free(name);
+        return e;
+    }
     free(name);
-    if (u < 0)
-        return pawl__yl_err(y, v, "no upstream named like this under upstreams:");
     if (strcmp(k, "default") == 0) {
         c->default_upstream = u;
         return PAWL_OK;

@@ -148,6 +148,11 @@ static int san_ok(X509_EXTENSION *ext, struct pawl_pki_request *out, char *err, 
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
         const ASN1_IA5STRING *d = g->type == GEN_DNS ? g->d.dNSName : NULL;
         char name[PAWL_PKI_CN_MAX];
+        if (g->type == GEN_IPADD) {
+            rc = say(err, n, "the subjectAltName holds an IP address: only DNS names are issued "
+                             "(name the service, e.g. localhost)");
+            break;
+        }
         if (d == NULL || d->length <= 0 || (size_t)d->length >= sizeof name) {
             rc = say(err, n, "the subjectAltName holds a name that is not a host name");
             break;

@@ -127,7 +127,7 @@ grep -q '"msg":"block lifted by the admin listener","principal":"fleet-ops-7"' p
 sed -i 's/state: detect.state}/state: detect.state, max_blocks: 50}/' pawld.yaml
 kill -HUP "$pawld_pid"
 for _ in $(seq 50); do grep -q '"reloaded","generation":2' pawld.log && break; sleep 0.1; done
-grep -q 'detect.max_blocks are read at start' pawld.log || fail "a reload changing detect.max_blocks: $(tail -3 pawld.log)"
+grep -q '"msg":"detect.max_blocks: read at start only' pawld.log || fail "a reload changing detect.max_blocks: $(tail -3 pawld.log)"
 
 # 5. a damaged state file: pawld says which file and does not start
 pawld_stop

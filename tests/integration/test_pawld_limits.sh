@@ -32,7 +32,10 @@ routes: {default: none}
 logs: {json: pawld.log}
 EOF
 # no audit trail: said by --check and at start (a user review: unsaid)
-"$PAWLD_BIN" --config pawld.yaml --check | grep -q "warning: no logs.audit" || fail "--check said nothing of the missing audit trail"
+"$PAWLD_BIN" --config pawld.yaml --check >check.out
+grep -q "warning: no logs.audit" check.out || fail "--check said nothing of the missing audit trail: $(cat check.out)"
+grep -q "warning: the policy has step-up routes and there is no step_up: section" check.out ||
+    fail "--check said nothing of step-up routes that cannot be served: $(cat check.out)"
 out=$("$PAWLD_BIN" --config 2>&1 || true)
 grep -q "needs a FILE" <<<"$out" || fail "--config without a FILE: $out"
 pawld_start "$tmp/pawld.yaml"

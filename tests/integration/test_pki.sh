@@ -91,7 +91,7 @@ refuse "asks for a subjectAltName" vehicle p256 $V1 --dns evil.example.com
 refuse "signature does not verify" vehicle p256 $V1 --bad-signature
 refuse "is not a host name" service p256 "*.example.com"
 refuse "'*.example.com' is not a host name" service p256 api.example.com --dns "*.example.com"
-refuse "not a host name" service p256 api.example.com --ip 10.0.0.1
+refuse "holds an IP address: only DNS names are issued" service p256 api.example.com --ip 10.0.0.1
 refuse "is not a dealer tool id" dealer p256 "dealer/17"
 refuse "is not a dealer tool id" dealer p256 "dealer+17"
 echo "hello" >notcsr.pem

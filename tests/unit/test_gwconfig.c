@@ -153,6 +153,8 @@ static void test_refusals(void **state)
     refused("workers: 2", "detect: {block_for: 365d}", 2, "block_for must be from 10s to 30d");
     refused("flavor: envoy", "flavor: haproxy", 17, "flavor must be nginx or envoy");
     refused("path_prefix: /authz", "path_prefix: authz", 17, "must start with '/'");
+    /* an upstream name that is not there is named, with those that are */
+    refused("default: ota}", "default: otta}", 28, "routes: no upstream 'otta' under upstreams: (there are 'backend', 'ota')");
     /* a prefix on the nginx flavor: every Envoy check would be 400 (review) */
     refused("flavor: envoy, path_prefix", "flavor: nginx, path_prefix", 14, "authz.path_prefix is for flavor: envoy");
     refused("flavor: envoy, path_prefix", "path_prefix", 14, "authz.path_prefix is for flavor: envoy");
@@ -162,7 +164,7 @@ static void test_refusals(void **state)
     refused("http://127.0.0.1:8080", "ftp://127.0.0.1:8080", 23, "http://HOST:PORT");
     refused("http://127.0.0.1:8080", "http://127.0.0.1:8080/api", 23, "http://HOST:PORT");
     refused("http://127.0.0.1:8080", "http://user@127.0.0.1:8080", 23, "http://HOST:PORT");
-    refused("unlock: backend", "unlock: nowhere", 28, "no upstream named");
+    refused("unlock: backend", "unlock: nowhere", 28, "routes: no upstream 'nowhere' under upstreams:");
     refused("policy: policy.yaml\n", "", 1, "no policy file");
     refused("upstreams:", "upstreamz:", 21, "unknown key 'upstreamz'");
     refused("logs: {json:", "logs: {jsn:", 29, "unknown key 'jsn'");

@@ -109,11 +109,19 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
         return;
     }
     const struct pawld_detect_config *was = &srv->world->cfg->detect, *now = &nw->cfg->detect;
-    if (was->max_blocks != now->max_blocks || !same_str(was->state, now->state) ||
-        (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL) ||
-        !same_str(srv->world->cfg->step_up_state, nw->cfg->step_up_state))
-        pawld_log(srv->sinks, "warn", "\"msg\":\"logs.findings, detect.state, step_up.state and "
-                  "detect.max_blocks are read at start: the running values stay until pawld restarts\"");
+    bool changed[4] = { (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL),
+                        !same_str(was->state, now->state),
+                        !same_str(srv->world->cfg->step_up_state, nw->cfg->step_up_state),
+                        was->max_blocks != now->max_blocks };
+    static const char *const names[4] = { "logs.findings", "detect.state", "step_up.state",
+                                          "detect.max_blocks" };
+    char kept[128] = ""; /* the keys that changed, of those read at start only */
+    for (size_t i = 0, o = 0; i < 4; i++)
+        if (changed[i])
+            o += (size_t)snprintf(kept + o, sizeof kept - o, ", %s", names[i]);
+    if (kept[0] != '\0')
+        pawld_log(srv->sinks, "warn", "\"msg\":\"%s: read at start only: the running values stay "
+                  "until pawld restarts\"", kept + 2);
     *gen += 1;
     pthread_mutex_lock(&srv->lock);
     struct pawld_world *old = srv->world;
@@ -197,9 +205,13 @@ static void raise_file_limit(struct pawld_server_state *srv)
 static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, const char *config)
 {
     const struct pawld_config *c = w->cfg;
-    const char *say[3] = { NULL, NULL, NULL };
+    const char *say[4] = { NULL, NULL, NULL, NULL };
     char key[4200];
     struct stat st;
+    for (size_t i = 0; i < w->policy->nroutes && c->step_up_trust_dir == NULL; i++)
+        if (w->policy->routes[i].step_up)
+            say[3] = "the policy has step-up routes and there is no step_up: section: every request "
+                     "to them is refused (428)";
     if (c->audit == NULL)
         say[0] = "no logs.audit: decisions are not kept in a tamper-evident audit trail";
     if (c->jwks == NULL)
@@ -208,7 +220,7 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
         stat(pawld_path(w->dir, c->audit_key, key, sizeof key), &st) == 0 && (st.st_mode & 077) != 0)
         say[2] = "logs.audit_key can be read by other users than its owner (chmod 600 it): whoever "
                  "reads it can sign a forged audit trail";
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (say[i] != NULL && sinks != NULL)
             pawld_log(sinks, "warn", "\"msg\":\"%s\"", say[i]);
         else if (say[i] != NULL)
