@@ -123,6 +123,11 @@ for bad in 's/audit_key: audit.key/audit_key: nosuch.key/|logs.audit_key' \
     out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted ${bad#*|} naming nothing: $out"
     echo "$out" | has "${bad#*|}" || fail "--check did not name ${bad#*|}: $out"
 done
+# a TLS file that does not load: the configuration and the listener named
+sed 's#cert: certs/server.pem#cert: certs/servr.pem#' pawld.yaml >bad3.yaml
+out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted a missing certificate: $out"
+grep -q "bad3.yaml: listener 'tls': .*certs/servr.pem: cannot load the certificate chain" <<<"$out" ||
+    fail "--check did not place the missing certificate: $out"
 
 pawld_start "$tmp/pawld.yaml"
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')

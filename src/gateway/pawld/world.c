@@ -63,6 +63,18 @@ static bool diag_fail(struct load *ld, const struct pawl_diag *d)
     return false;
 }
 
+/* Puts "config: KIND 'name': " before the error (a user review: a missing
+ * certificate named the file but not the listener or the configuration).
+ * Returns true, for use in a condition. */
+static bool where_failed(struct load *ld, const char *config, const char *kind, const char *name)
+{
+    char was[2048];
+    snprintf(was, sizeof was, "%s", ld->err);
+    snprintf(ld->err, ld->errlen, "%s%s%s '%s': %s", config ? config : "", config ? ": " : "", kind, name,
+             was);
+    return true;
+}
+
 /* OpenSSL's reason for the last failure, after "what: path: ". */
 static bool tls_fail(struct load *ld, const char *what, const char *path)
 {
@@ -226,7 +238,8 @@ static bool resolve_servers(struct load *ld, struct pawld_world *w)
             freeaddrinfo(ai);
             https |= sv->https;
         }
-        if (https && (w->upstream_tls[u] = upstream_tls(ld, up)) == NULL)
+        if (https && (w->upstream_tls[u] = upstream_tls(ld, up)) == NULL &&
+            where_failed(ld, NULL, "upstream", up->name))
             return false;
     }
     return true;
@@ -388,8 +401,10 @@ struct pawld_world *pawld_world_load(const char *config_path, uint64_t generatio
         goto fail;
     for (size_t i = 0; i < w->cfg->nlisteners; i++) {
         const struct pawld_listener *l = &w->cfg->listeners[i];
-        if (l->tls_on && (w->listen_tls[i] = listener_tls(&ld, l->name, &l->tls)) == NULL)
+        if (l->tls_on && (w->listen_tls[i] = listener_tls(&ld, l->name, &l->tls)) == NULL) {
+            where_failed(&ld, config_path, "listener", l->name); /* which key of which file */
             goto fail;
+        }
     }
     return w;
 fail:
