@@ -209,13 +209,18 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
          "pawld_telemetry_total{result=\"refused\"} %llu\n"
          "# HELP pawld_configurations_loaded Configurations in memory: the running one, and "
          "older ones that requests or connections begun under them still use.\n"
-         "# TYPE pawld_configurations_loaded gauge\npawld_configurations_loaded %llu\n",
+         "# TYPE pawld_configurations_loaded gauge\npawld_configurations_loaded %llu\n"
+         "# HELP pawld_reloads_total Reloads (SIGHUP or a changed file), by result: refused ones "
+         "leave the previous configuration serving (the log says why).\n"
+         "# TYPE pawld_reloads_total counter\npawld_reloads_total{result=\"ok\"} %llu\n"
+         "pawld_reloads_total{result=\"refused\"} %llu\n",
          (unsigned long long)m->upstream_errors, (unsigned long long)m->upstream_timeouts,
          (unsigned long long)m->client_timeouts, (unsigned long long)m->jwt_cache_hits,
          (unsigned long long)m->jwt_cache_misses, (unsigned long long)m->connections_refused,
          (unsigned long long)m->detector_untracked, (unsigned long long)m->unrecorded,
          (unsigned long long)m->telemetry_applied, (unsigned long long)m->telemetry_refused,
-         (unsigned long long)m->configurations);
+         (unsigned long long)m->configurations, (unsigned long long)m->reloads_ok,
+         (unsigned long long)m->reloads_refused);
     if (o.full)
         return 0;
     return o.n;

@@ -32,6 +32,7 @@ struct pawld_metrics {
     uint64_t telemetry_applied, telemetry_refused; /* process-wide; set by the renderer's caller */
     uint64_t detector_untracked;                   /* process-wide; set by the renderer's caller */
     uint64_t configurations;                       /* gauge, likewise: loaded, not yet freed */
+    uint64_t reloads_ok, reloads_refused;          /* process-wide, likewise */
     uint64_t rate_limited[PAWL_RL_LIMITS];         /* by the limit that refused (PAWL_RL_* - 1) */
     uint64_t findings[PAWL_DETECTORS];             /* process-wide, likewise: by detector */
 };

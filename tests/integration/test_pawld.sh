@@ -617,6 +617,9 @@ for _ in $(seq 40); do [ "$(grep -c '"msg":"reload refused' pawld.log)" -gt "$re
 stranger_gets 403 || fail "the refused configuration was applied (got $code)"
 { cat grants.jsonl; echo '{"principal": "u-6666", "vin": "'$V'", "role": "owner", "since": 1763700000000, "until": null, "org": null}'; } >grants-v9.jsonl
 stranger_gets 200 || fail "writing the file a refused configuration names did not reload (still $code)"
+curl -s "http://127.0.0.1:$admin_port/metrics" >metrics.txt
+grep -q '^pawld_reloads_total{result="refused"} [1-9]' metrics.txt && grep -q '^pawld_reloads_total{result="ok"} [1-9]' metrics.txt ||
+    fail "reloads by result in /metrics: $(grep reloads_total metrics.txt)"
 
 # SIGTERM drains: the in-flight request completes, then pawld exits 0; so
 # does one whose head was still on its way (review: 502 "no upstream", with

@@ -36,6 +36,7 @@ EOF
 grep -q "warning: no logs.audit" check.out || fail "--check said nothing of the missing audit trail: $(cat check.out)"
 grep -q "warning: the policy has step-up routes and there is no step_up: section" check.out ||
     fail "--check said nothing of step-up routes that cannot be served: $(cat check.out)"
+"$PAWLD_BIN" --version | grep -q '^pawld [0-9]*\.[0-9]*\.[0-9]* (OpenSSL 3' || fail "pawld --version: $("$PAWLD_BIN" --version)"
 out=$("$PAWLD_BIN" --config 2>&1 || true)
 grep -q "needs a FILE" <<<"$out" || fail "--config without a FILE: $out"
 pawld_start "$tmp/pawld.yaml"

@@ -315,6 +315,8 @@ static void metrics(struct pawld_conn *c)
     sum.telemetry_refused = atomic_load(&srv->telemetry_refused);
     sum.detector_untracked = pawld_detect_untracked(srv);
     sum.configurations = pawld_worlds_live();
+    sum.reloads_ok = atomic_load(&srv->reloads_ok);
+    sum.reloads_refused = atomic_load(&srv->reloads_refused);
     pawld_detect_findings(srv, sum.findings);
     size_t cap = 65536, n = 0;
     char *out = NULL;

@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -26,9 +27,10 @@
 #include "vault.h"
 
 static const char usage_text[] =
-    "usage: pawld --config FILE [--check]\n"
+    "usage: pawld --config FILE [--check] | --version\n"
     "  --config FILE  the YAML configuration (docs/gateway.md)\n"
     "  --check        validate the configuration and everything it names, then exit\n"
+    "  --version      print the version and exit\n"
     "Signals: SIGHUP reloads, SIGTERM drains and exits (SIGUSR1 saves detect.state).\n"
     "Exit codes: 0 ok, 1 invalid configuration or start-up failure, 2 usage.\n";
 
@@ -92,17 +94,20 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
         memcpy(srv->refused_dir, dir, sizeof dir);
     pthread_mutex_unlock(&srv->lock);
     if (nw == NULL) {
+        atomic_fetch_add(&srv->reloads_refused, 1);
         pawld_log(srv->sinks, "error", "\"msg\":\"reload refused; still serving the previous configuration\",\"why\":\"%s\"",
                   pawld_json_escape(err, err, sizeof err));
         return;
     }
     if (!same_listeners(srv->world->cfg, nw->cfg)) {
+        atomic_fetch_add(&srv->reloads_refused, 1);
         pawld_log(srv->sinks, "error", "\"msg\":\"reload refused: listeners changed (restart pawld to change them)\"");
         pawld_world_unref(nw);
         return;
     }
     const char *fixed = start_only_changed(srv->world->cfg, nw->cfg);
     if (fixed != NULL) {
+        atomic_fetch_add(&srv->reloads_refused, 1);
         pawld_log(srv->sinks, "error", "\"msg\":\"reload refused: %s changed; it is read at start "
                   "(restart pawld to change it); still serving the previous configuration\"", fixed);
         pawld_world_unref(nw);
@@ -123,6 +128,7 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
         pawld_log(srv->sinks, "warn", "\"msg\":\"%s: read at start only: the running values stay "
                   "until pawld restarts\"", kept + 2);
     *gen += 1;
+    atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_lock(&srv->lock);
     struct pawld_world *old = srv->world;
     srv->world = nw;
@@ -368,6 +374,9 @@ int main(int argc, char **argv)
             config = argv[++i];
         } else if (strcmp(argv[i], "--check") == 0) {
             check = true;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("pawld %s (%s)\n", PAWLD_VERSION, OpenSSL_version(OPENSSL_VERSION));
+            return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage_text, stdout);
             return 0;

@@ -339,6 +339,7 @@ struct pawld_server_state {
     pthread_rwlock_t twin_lock;
     struct pawld_link_state *link;
     atomic_ullong telemetry_applied, telemetry_refused;
+    atomic_ullong reloads_ok, reloads_refused; /* for /metrics */
     /* the detectors, shared by the workers (detect.c); NULL when off */
     struct pawld_detect *detect;
     /* one rate limiter for every worker, kept across reloads */
