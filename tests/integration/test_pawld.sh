@@ -123,6 +123,13 @@ for bad in 's/audit_key: audit.key/audit_key: nosuch.key/|logs.audit_key' \
     out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted ${bad#*|} naming nothing: $out"
     echo "$out" | has "${bad#*|}" || fail "--check did not name ${bad#*|}: $out"
 done
+# a trust policy that does not load is found by --check, not at request time
+mkdir -p owners-bad
+cp owners/*.json owners-bad/
+echo '{"vin": "5YJ3E1EA7KF317000", "keys": [' >owners-bad/5YJ3E1EA7KF317000.json
+sed 's/trust_dir: owners/trust_dir: owners-bad/' pawld.yaml >bad3.yaml
+out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted a broken trust policy: $out"
+grep -q "step_up.trust_dir: .*owners-bad/5YJ3E1EA7KF317000.json" <<<"$out" || fail "--check did not name the broken trust policy: $out"
 # a TLS file that does not load: the configuration and the listener named
 sed 's#cert: certs/server.pem#cert: certs/servr.pem#' pawld.yaml >bad3.yaml
 out=$("$PAWLD_BIN" --config bad3.yaml --check 2>&1) && fail "--check accepted a missing certificate: $out"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <libgen.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,6 +22,8 @@
 #include <openssl/ssl.h>
 
 #include "audit_log.h"
+#include "host.h"
+#include "pawl/edge_host.h"
 #include "pawl/ratelimit.h"
 #include "pawl/twin.h"
 #include "pawld.h"
@@ -329,6 +332,33 @@ static int check_link(const struct pawld_world *w, char *err, size_t n)
     return 0;
 }
 
+/* --check: every trust policy in step_up.trust_dir loads (a user review: a
+ * broken one passed --check and failed at request time). */
+static int check_trust_dir(const struct pawld_world *w, char *err, size_t n)
+{
+    DIR *d = w->cfg->step_up_trust_dir ? opendir(w->step_up_dir) : NULL;
+    int rc = 0;
+    for (struct dirent *e; d != NULL && rc == 0 && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name), jn;
+        char path[8300], why[600];
+        struct pawl_edge_trust t;
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", w->step_up_dir, e->d_name);
+        char *json = pawl_host_slurp(path, 1u << 20, &jn, why, sizeof why);
+        memset(&t, 0, sizeof t);
+        if (json == NULL || pawl_edge_trust_load(json, jn, path, &t, why, sizeof why) != 0) {
+            snprintf(err, n, "step_up.trust_dir: %s", why);
+            rc = -1;
+        }
+        pawl_edge_trust_release(&t);
+        free(json);
+    }
+    if (d != NULL)
+        closedir(d);
+    return rc;
+}
+
 static int check_start_files(const struct pawld_world *w, char *err, size_t n)
 {
     const struct pawld_config *c = w->cfg;
@@ -340,7 +370,7 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
         check_writable(w, "logs.findings", c->findings, err, n) != 0 ||
         check_writable(w, "detect.state", c->detect.state, err, n) != 0 ||
         check_writable(w, "step_up.state", c->step_up_state, err, n) != 0 || check_link(w, err, n) != 0 ||
-        pawld_detect_check(w, err, n) != 0)
+        pawld_detect_check(w, err, n) != 0 || check_trust_dir(w, err, n) != 0)
         return -1;
     if (c->audit_key != NULL && pawl_vault_is_uri(c->audit_key)) { /* the token, its PIN, the key */
         struct pawl_vault_key *v = pawl_vault_open(c->audit_key, why, sizeof why);
