@@ -268,8 +268,9 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     w->jwt_base.hits += st.hits;
     w->jwt_base.misses += st.misses;
     struct pawld_metrics fresh;
-    long *map = same_routes(w->world, nw) ? NULL : route_map(w->world, nw);
-    if (!same_routes(w->world, nw) && pawld_metrics_init(&fresh, nw->policy->nroutes) == PAWL_OK) {
+    bool same = same_routes(w->world, nw);
+    long *map = same ? NULL : route_map(w->world, nw);
+    if (!same && pawld_metrics_init(&fresh, nw->policy->nroutes) == PAWL_OK) {
         pawld_metrics_carry(&fresh, &w->metrics, map); /* no counter goes back (review) */
         pawld_metrics_free(&w->metrics);
         w->metrics = fresh;
@@ -277,7 +278,7 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     pthread_mutex_unlock(&w->metrics_lock);
     /* requests decided before: counted under their route's new index (a
      * timeout after the decision was counted under another route: review) */
-    for (struct pawld_conn *c = w->conn_list; c && !same_routes(w->world, nw); c = c->next)
+    for (struct pawld_conn *c = w->conn_list; c && !same; c = c->next)
         if (c->route >= 0)
             c->route = map && (size_t)c->route < w->world->policy->nroutes ? map[c->route] : -1;
     free(map);
