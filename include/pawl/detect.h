@@ -52,6 +52,8 @@ struct pawl_detect_config {
  * the last. */
 #define PAWL_DETECTORS 11
 const char *pawl_detector_name(unsigned i);
+/* The i whose pawl_detector_name is name; PAWL_DETECTORS when none is. */
+unsigned pawl_detector_index(const char *name);
 
 typedef void (*pawl_finding_cb)(void *ctx, const struct pawl_finding *f);
 

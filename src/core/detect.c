@@ -357,6 +357,14 @@ const char *pawl_detector_name(unsigned i)
     return i < D__COUNT ? NAMES[i] : NULL;
 }
 
+unsigned pawl_detector_index(const char *name)
+{
+    unsigned i = 0;
+    while (i < D__COUNT && strcmp(NAMES[i], name) != 0)
+        i++;
+    return i;
+}
+
 _Static_assert(D__COUNT == PAWL_DETECTORS, "PAWL_DETECTORS counts the detectors");
 
 /* Raises det about a principal (st) or an address (ip), once per cooldown. */

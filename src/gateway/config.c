@@ -504,12 +504,10 @@ static pawl_err detect_block(struct pawl__yl *y, yaml_node_t *v, struct pawld_de
     for (size_t i = 0, n = e == PAWL_OK ? pawl__yl_seq_len(v) : 0; i < n && e == PAWL_OK; i++) {
         yaml_node_t *item = pawl__yl_seq_item(y, v, i);
         char *name = NULL;
-        unsigned d = 0;
         if ((e = pawl__yl_str(y, item, 64, &name)) != PAWL_OK)
             break;
-        while (pawl_detector_name(d) != NULL && strcmp(pawl_detector_name(d), name) != 0)
-            d++;
-        if (pawl_detector_name(d) == NULL)
+        unsigned d = pawl_detector_index(name);
+        if (d == PAWL_DETECTORS)
             e = pawl__yl_err(y, item, "detect.block: no detector '%s' (docs/detection.md lists them)", name);
         else
             dc->block[d] = dc->any_block = true;

@@ -95,6 +95,16 @@ static void test_repeats(void **state)
     pawl_detector_free(d);
 }
 
+/* Names and indexes go both ways; an unknown name has none. */
+static void test_detector_names(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < PAWL_DETECTORS; i++)
+        assert_int_equal(pawl_detector_index(pawl_detector_name(i)), i);
+    assert_int_equal(pawl_detector_index("nope"), PAWL_DETECTORS);
+    assert_int_equal(pawl_detector_index(""), PAWL_DETECTORS);
+}
+
 static void test_bola(void **state)
 {
     (void)state;
@@ -554,6 +564,7 @@ static void test_staff_and_bulk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detector_names),
         cmocka_unit_test(test_bola),
         cmocka_unit_test(test_enumeration_and_stuffing),
         cmocka_unit_test(test_addresses_and_text),

@@ -50,10 +50,8 @@ struct pawld_detect {
 static void block(struct pawld_detect *d, const struct pawl_finding *f)
 {
     const struct pawld_detect_config *dc = &d->world->cfg->detect;
-    unsigned i = 0;
-    while (pawl_detector_name(i) != NULL && strcmp(pawl_detector_name(i), f->detector) != 0)
-        i++;
-    if (pawl_detector_name(i) == NULL || !dc->block[i])
+    unsigned i = pawl_detector_index(f->detector);
+    if (i == PAWL_DETECTORS || !dc->block[i])
         return;
     /* the finding's names are cleaned and cut for display; the block is on
      * the exact principal or address of the event that raised it */
@@ -88,9 +86,9 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
         block(d, f);
         return;
     }
-    for (unsigned i = 0; i < PAWL_DETECTORS && pawl_detector_name(i) != NULL; i++)
-        if (strcmp(pawl_detector_name(i), f->detector) == 0)
-            d->findings[i]++;
+    unsigned i = pawl_detector_index(f->detector);
+    if (i < PAWL_DETECTORS)
+        d->findings[i]++;
     snprintf(uid, sizeof uid, "pawld-%s-%llu-%s", d->run, (unsigned long long)++d->n, f->detector);
     json_t *j = pawl_finding_json(f, uid);
     char *line = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
