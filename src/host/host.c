@@ -88,25 +88,26 @@ EVP_PKEY *pawl_host_load_key(const char *path, bool private_key, char *err, size
     return k;
 }
 
-int pawl_host_replace(const char *path, const void *bytes, size_t len)
+int pawl_host_replace_open(const char *path, const void *bytes, size_t len)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0;
-    if (fd >= 0) {
-        int was = errno;
-        ok = close(fd) == 0 && ok;
-        errno = ok ? errno : was;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        int was = errno;
-        remove(tmp);
-        errno = was;
-        return -1;
-    }
-    return 0;
+    int fd = open(tmp, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0 && rename(tmp, path) == 0)
+        return fd;
+    int was = errno;
+    if (fd >= 0)
+        close(fd);
+    remove(tmp);
+    errno = was;
+    return -1;
+}
+
+int pawl_host_replace(const char *path, const void *bytes, size_t len)
+{
+    int fd = pawl_host_replace_open(path, bytes, len);
+    return fd < 0 || close(fd) != 0 ? -1 : 0;
 }

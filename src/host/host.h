@@ -16,6 +16,10 @@ char *pawl_host_slurp(const char *path, size_t max, size_t *len, char *err, size
  * mode 0600), synced, then renamed over it, so that a crash leaves the old
  * file or the new one. -1 with errno set on failure (path.tmp removed). */
 int pawl_host_replace(const char *path, const void *bytes, size_t len);
+/* The same, and the descriptor that wrote the new file kept open for
+ * appending to it (O_APPEND): it names the file at path, whatever a reopen
+ * after the rename could meet. -1 with errno set on failure. */
+int pawl_host_replace_open(const char *path, const void *bytes, size_t len);
 
 /* Loads a PEM key: private (PKCS#8, never prompting for a passphrase) or
  * public (SubjectPublicKeyInfo). NULL with err set on failure. */

@@ -19,7 +19,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include <openssl/ssl.h>
 #include <uv.h>
@@ -329,7 +328,6 @@ struct pawld_server_state {
     bool replay_on;                  /* set at start, never changed */
     pthread_mutex_t replay_file_lock; /* guards the rest */
     int replay_fd, replay_lock_fd;
-    off_t replay_size;
     size_t replay_appended;
     bool replay_torn;                /* an entry cut short could not be cut back */
     struct pawld_ratelog replay_warned;

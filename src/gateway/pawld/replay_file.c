@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,36 +57,28 @@ static int read_into(struct pawld_replay *r, const char *path, uint64_t now, lon
     return 0;
 }
 
-/* Rewrites the file with r's live ids: written beside it, synced, renamed
- * over it, and that very descriptor kept for the appends, so that at no
- * point do appends go to a file without the name (review: a failed reopen
- * after the rename left them in a deleted file). On failure the file and
- * the descriptor are as they were. */
-static int rewrite(struct pawld_server_state *srv, uint64_t now)
+/* Rewrites the file with r's live ids (pawl_host_replace_open: beside it,
+ * synced, renamed over it) and appends through that very descriptor, so
+ * that at no point do appends go to a file without the name (review: a
+ * failed reopen after the rename left them in a deleted file). On failure
+ * the file and the descriptor are as they were. *live: the ids written. */
+static int rewrite(struct pawld_server_state *srv, uint64_t now, size_t *live)
 {
-    char tmp[4300];
     size_t len = 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp", srv->replay_path);
     uint8_t *bytes = pawld_replay_dump(&srv->replay, now, &len);
-    int fd = bytes ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600) : -1;
-    bool ok = fd >= 0 && pawl__write_all(fd, bytes, len) == 0 && fsync(fd) == 0 &&
-              rename(tmp, srv->replay_path) == 0;
-    int was = errno;
-    free(bytes);
-    if (!ok) {
-        if (fd >= 0) {
-            close(fd);
-            remove(tmp);
-        }
-        errno = was;
+    if (bytes == NULL)
         return -1;
-    }
+    int fd = pawl_host_replace_open(srv->replay_path, bytes, len);
+    free(bytes);
+    if (fd < 0)
+        return -1;
     if (srv->replay_fd >= 0)
         close(srv->replay_fd);
     srv->replay_fd = fd;
-    srv->replay_size = (off_t)len;
     srv->replay_appended = 0;
     srv->replay_torn = false;
+    if (live != NULL)
+        *live = (len - PAWLD_REPLAY_MAGIC_LEN) / PAWLD_REPLAY_ENTRY;
     return 0;
 }
 
@@ -119,7 +110,7 @@ int pawld_replay_file_open(struct pawld_server_state *srv, const struct pawld_wo
                            char *err, size_t n)
 {
     long entries = 0;
-    size_t cut = 0;
+    size_t cut = 0, live = 0;
     uint64_t now = (uint64_t)(pawld_wall_ms() / 1000);
     srv->replay_fd = srv->replay_lock_fd = -1;
     srv->replay_on = false;
@@ -132,13 +123,12 @@ int pawld_replay_file_open(struct pawld_server_state *srv, const struct pawld_wo
     int rc = read_into(&srv->replay, srv->replay_path, now, &entries, &cut, err, n);
     if (rc < 0 || check_only)
         return rc < 0 ? -1 : 0;
-    if (rewrite(srv, now) != 0)
+    if (rewrite(srv, now, &live) != 0)
         return snprintf(err, n, "step_up.state: %s: cannot write it (%s)", srv->replay_path, strerror(errno)), -1;
     srv->replay_on = true;
     if (rc == 0)
         pawld_log(srv->sinks, cut ? "warn" : "info", "\"msg\":\"step-up state read\",\"entries\":%ld,"
-                  "\"live\":%lld,\"cut_bytes\":%zu", entries,
-                  (long long)(srv->replay_size - PAWLD_REPLAY_MAGIC_LEN) / PAWLD_REPLAY_ENTRY, cut);
+                  "\"live\":%zu,\"cut_bytes\":%zu", entries, live, cut);
     return 0;
 }
 
@@ -151,30 +141,26 @@ void pawld_replay_file_close(struct pawld_server_state *srv)
     srv->replay_fd = srv->replay_lock_fd = -1;
 }
 
-/* Appends su's entry. A failed or short write is cut back off the file;
- * when even that fails, the file is out of step (later entries would be
- * read shifted: review) and nothing more is appended until a rewrite
- * from the record has put it right. */
+/* Appends su's entry whole or not at all (pawl__append_whole cuts a failed
+ * or short write back off). When even the cut fails, the file is out of
+ * step (later entries would be read shifted: review) and nothing more is
+ * appended until a rewrite from the record has put it right. */
 static bool append(struct pawld_server_state *srv, const struct pawld_step_up *su, uint64_t now, char *why,
                    size_t n)
 {
     uint8_t e[PAWLD_REPLAY_ENTRY];
-    if (srv->replay_torn && rewrite(srv, now) != 0) {
+    long long was;
+    if (srv->replay_torn && rewrite(srv, now, NULL) != 0) {
         snprintf(why, n, "a torn entry could not be cut back, and rewriting the file failed: %s",
                  strerror(errno));
         return false;
     }
     pawld_replay_entry(su->cti, su->until, e);
-    ssize_t k = write(srv->replay_fd, e, sizeof e);
-    if (k == (ssize_t)sizeof e) {
-        srv->replay_size += (off_t)sizeof e;
+    int rc = pawl__append_whole(srv->replay_fd, e, sizeof e, &was);
+    if (rc == 0)
         return true;
-    }
-    snprintf(why, n, "%s", k < 0 ? strerror(errno) : "short write");
-    if (k > 0 && ftruncate(srv->replay_fd, srv->replay_size) != 0) {
-        snprintf(why, n, "short write, and cannot cut it back: %s", strerror(errno));
-        srv->replay_torn = true;
-    }
+    snprintf(why, n, "%s%s", strerror(errno), rc == -2 ? ", and it cannot be cut back" : "");
+    srv->replay_torn = rc == -2;
     return false;
 }
 
@@ -202,7 +188,7 @@ bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_
         return false;
     }
     bool ok = pawld_step_up_record(su, now, &srv->replay);
-    if (++srv->replay_appended >= COMPACT_EVERY && rewrite(srv, now) != 0) {
+    if (++srv->replay_appended >= COMPACT_EVERY && rewrite(srv, now, NULL) != 0) {
         srv->replay_appended = 0; /* it grows on; tried again after as many more */
         pawld_log(srv->sinks, "warn", "\"msg\":\"step_up.state: cannot rewrite it with the live ids "
                   "only; appending on\",\"file\":\"%s\",\"why\":\"%s\"",
