@@ -389,8 +389,6 @@ static int check_start_files(const struct pawld_world *w, char *err, size_t n)
     return 0;
 }
 
-
-
 int main(int argc, char **argv)
 {
     const char *config = NULL;

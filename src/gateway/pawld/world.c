@@ -21,6 +21,7 @@
 #define CONFIG_MAX (1u << 20)
 
 struct load {
+    const char *path; /* the configuration file */
     char dir[4096];
     char *err;
     size_t errlen;
@@ -63,15 +64,14 @@ static bool diag_fail(struct load *ld, const struct pawl_diag *d)
     return false;
 }
 
-/* Puts "config: KIND 'name': " before the error (a user review: a missing
+/* Puts "CONFIG: KIND 'name': " before the error (a user review: a missing
  * certificate named the file but not the listener or the configuration).
  * Returns true, for use in a condition. */
-static bool where_failed(struct load *ld, const char *config, const char *kind, const char *name)
+static bool where_failed(struct load *ld, const char *kind, const char *name)
 {
     char was[2048];
     snprintf(was, sizeof was, "%s", ld->err);
-    snprintf(ld->err, ld->errlen, "%s%s%s '%s': %s", config ? config : "", config ? ": " : "", kind, name,
-             was);
+    snprintf(ld->err, ld->errlen, "%s: %s '%s': %s", ld->path, kind, name, was);
     return true;
 }
 
@@ -239,7 +239,7 @@ static bool resolve_servers(struct load *ld, struct pawld_world *w)
             https |= sv->https;
         }
         if (https && (w->upstream_tls[u] = upstream_tls(ld, up)) == NULL &&
-            where_failed(ld, NULL, "upstream", up->name))
+            where_failed(ld, "upstream", up->name))
             return false;
     }
     return true;
@@ -320,18 +320,31 @@ static void config_dir(const char *path, char *dir, size_t n)
         snprintf(dir, n, "/");
 }
 
-static bool load_config(struct load *ld, const char *path, struct pawld_world *w)
+/* The configuration at path, parsed, and its directory; NULL with err set
+ * when it cannot be read or parsed. */
+static struct pawld_config *read_config(const char *path, char *dir, size_t dirn, char *err,
+                                        size_t errlen)
 {
     struct pawl_diag d;
+    struct pawld_config *c = NULL;
     size_t n;
-    char *buf = pawl_host_slurp(path, CONFIG_MAX, &n, ld->err, ld->errlen);
+    char *buf = pawl_host_slurp(path, CONFIG_MAX, &n, err, errlen);
     if (buf == NULL)
-        return false;
-    pawl_err e = pawld_config_load(buf, n, path, &w->cfg, &d);
+        return NULL;
+    pawl_err e = pawld_config_load(buf, n, path, &c, &d);
     free(buf);
-    if (e != PAWL_OK)
-        return diag_fail(ld, &d);
-    config_dir(path, ld->dir, sizeof ld->dir);
+    if (e != PAWL_OK) {
+        pawl_diag_format(&d, err, errlen);
+        return NULL;
+    }
+    config_dir(path, dir, dirn);
+    return c;
+}
+
+static bool load_config(struct load *ld, const char *path, struct pawld_world *w)
+{
+    if ((w->cfg = read_config(path, ld->dir, sizeof ld->dir, ld->err, ld->errlen)) == NULL)
+        return false;
     snprintf(w->dir, sizeof w->dir, "%s", ld->dir);
     return true;
 }
@@ -339,18 +352,7 @@ static bool load_config(struct load *ld, const char *path, struct pawld_world *w
 struct pawld_config *pawld_config_read(const char *path, char *dir, size_t dirn)
 {
     char err[600];
-    struct pawl_diag d;
-    struct pawld_config *c = NULL;
-    size_t n;
-    char *buf = pawl_host_slurp(path, CONFIG_MAX, &n, err, sizeof err);
-    if (buf == NULL)
-        return NULL;
-    pawl_err e = pawld_config_load(buf, n, path, &c, &d);
-    free(buf);
-    if (e != PAWL_OK)
-        return NULL;
-    config_dir(path, dir, dirn);
-    return c;
+    return read_config(path, dir, dirn, err, sizeof err);
 }
 
 void pawld_config_each_file(const struct pawld_config *c, const char *dir,
@@ -383,7 +385,7 @@ unsigned pawld_worlds_live(void)
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen)
 {
-    struct load ld = { .dir = "", .err = err, .errlen = errlen };
+    struct load ld = { .path = config_path, .dir = "", .err = err, .errlen = errlen };
     struct pawl_diag d;
     struct pawld_world *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -402,7 +404,7 @@ struct pawld_world *pawld_world_load(const char *config_path, uint64_t generatio
     for (size_t i = 0; i < w->cfg->nlisteners; i++) {
         const struct pawld_listener *l = &w->cfg->listeners[i];
         if (l->tls_on && (w->listen_tls[i] = listener_tls(&ld, l->name, &l->tls)) == NULL) {
-            where_failed(&ld, config_path, "listener", l->name); /* which key of which file */
+            where_failed(&ld, "listener", l->name); /* which key of which file */
             goto fail;
         }
     }
