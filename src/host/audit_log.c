@@ -20,6 +20,7 @@
 #include "fileio.h"
 
 #define ANCHOR_MAX 4096 /* a checkpoint line is about 400 bytes */
+#define SYNC_GAP_MS 100 /* background mode: at most one fsync + anchor per this */
 
 /* In background mode a thread makes checkpoints durable (fsync, then the
  * anchor) while appends go on; only the newest checkpoint matters. */
@@ -381,7 +382,25 @@ static char *next_line(struct syncer *sy, size_t *len, bool *final_try)
     return line;
 }
 
-/* Makes checkpoints durable: fsync of the log, then the anchor. An fsync
+/* Under sy->m: wait until SYNC_GAP_MS after the sync that began at t0 (or
+ * until stop). Checkpoints that come meanwhile replace each other, so under
+ * load the log is fsynced and anchored ten times a second, not once per
+ * checkpoint (one each 1,000 records: 35 a second at 35,000 requests a
+ * second, each an fsync, a new file, a rename and a directory fsync). */
+static void pace(struct syncer *sy, const struct timespec *t0)
+{
+    struct timespec until = *t0;
+    until.tv_nsec += SYNC_GAP_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec += 1;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!sy->stop && pthread_cond_timedwait(&sy->cv, &sy->m, &until) == 0)
+        ;
+}
+
+/* Makes checkpoints durable: fsync of the log, then the anchor, at most
+ * once each SYNC_GAP_MS (pace). An fsync
  * that fails is fatal (the log cannot be trusted to be on disk); an anchor
  * that cannot be written (a full disk: the anchor is a new file, the log
  * may still have room in its last block) is tried again each second, and
@@ -397,6 +416,8 @@ static void *sync_thread(void *arg)
     pthread_mutex_lock(&sy->m);
     while ((line = next_line(sy, &len, &final_try)) != NULL) {
         pthread_mutex_unlock(&sy->m);
+        struct timespec t0;
+        clock_gettime(CLOCK_REALTIME, &t0);
         bool fatal = fsync(l->fd) != 0;
         int rc = -1;
         if (fatal)
@@ -417,6 +438,7 @@ static void *sync_thread(void *arg)
             sy->retry = line;
             sy->retry_len = len;
         }
+        pace(sy, &t0);
     }
     pthread_mutex_unlock(&sy->m);
     return NULL;

@@ -208,12 +208,77 @@ static void test_anchor_retried(void **state)
     verify_log(path, key);
 }
 
+/* The anchor file's contents, "" when absent */
+static void read_anchor(const char *path, char *out, size_t cap)
+{
+    char a[200];
+    snprintf(a, sizeof a, "%s.anchor", path);
+    out[0] = '\0';
+    FILE *f = fopen(a, "r");
+    if (f == NULL)
+        return;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* In background mode the log is fsynced and anchored at most ten times a
+ * second however many checkpoints come (under load pawld writes one each
+ * 1,000 records, dozens a second per worker, and each took an fsync, a new
+ * file, a rename and a directory fsync); the newest checkpoint is anchored
+ * soon after, and at close. */
+static void test_anchor_paced(void **state)
+{
+    (void)state;
+    char err[512], key[4200], path[160], seen[600], now[600];
+    struct pawl_audit_log *l;
+    snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", getenv("PAWL_SRC"));
+    snprintf(path, sizeof path, "%s/paced.log", dir);
+    assert_int_equal(pawl_audit_log_open(path, key, 1, -1, false, &l, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_sync_in_background(l, err, sizeof err), 0);
+    read_anchor(path, seen, sizeof seen);
+    struct timespec start, t;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int anchors = 0, appends = 0;
+    double ms;
+    do { /* a checkpoint after every record, for 600 ms */
+        assert_int_equal(append(l, "p", 1, err, sizeof err), 0);
+        appends++;
+        read_anchor(path, now, sizeof now);
+        if (strcmp(now, seen) != 0) {
+            anchors++;
+            memcpy(seen, now, sizeof seen);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        ms = (double)(t.tv_sec - start.tv_sec) * 1e3 + (double)(t.tv_nsec - start.tv_nsec) / 1e6;
+    } while (ms < 600);
+    print_message("%d checkpoints, %d anchors in %.0f ms\n", appends, anchors, ms);
+    assert_true(anchors >= 1);
+    assert_true(anchors <= 1 + (int)(ms / 100)); /* the first, then one per 100 ms */
+    /* the newest checkpoint (the log's last line) is anchored soon after */
+    char last[2048] = "", line[2048];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL)
+        memcpy(last, line, sizeof last);
+    fclose(f);
+    assert_non_null(strstr(last, "\"kind\":\"checkpoint\""));
+    for (int i = 0; i < 300 && strcmp(now, last) != 0; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        read_anchor(path, now, sizeof now);
+    }
+    assert_string_equal(now, last);
+    assert_int_equal(pawl_audit_log_close(l, t0 + 1000, err, sizeof err), 0);
+    verify_log(path, key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_disk_keeps_none_of_a_batch),
         cmocka_unit_test(test_tick_signs_and_sees_deletion),
         cmocka_unit_test(test_anchor_retried),
+        cmocka_unit_test(test_anchor_paced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
