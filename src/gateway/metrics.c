@@ -174,6 +174,35 @@ static void render_by_kind(struct out *o, const struct pawld_metrics *m)
              (unsigned long long)m->findings[i]);
 }
 
+/* The end of each certificate's and CRL's validity, as Unix seconds: alert
+ * on `pawld_certificate_expiry_timestamp_seconds - time() < 14 * 86400`
+ * (docs/gateway.md). Names come from the configuration: escaped. */
+static void render_cert_dates(struct out *o, const struct pawld_metrics *m)
+{
+    for (int crl = 0; crl < 2; crl++) {
+        bool any = false;
+        for (size_t i = 0; i < m->ncerts; i++) {
+            const struct pawld_cert_date *d = &m->certs[i];
+            if ((strcmp(d->which, "crl") == 0) != crl)
+                continue;
+            if (!any)
+                emit(o, crl ? "# HELP pawld_crl_next_update_timestamp_seconds When a listener's CRL "
+                              "is due to be replaced: after it every client certificate is refused.\n"
+                              "# TYPE pawld_crl_next_update_timestamp_seconds gauge\n"
+                            : "# HELP pawld_certificate_expiry_timestamp_seconds When a certificate "
+                              "expires (a bundle: its earliest).\n"
+                              "# TYPE pawld_certificate_expiry_timestamp_seconds gauge\n");
+            any = true;
+            emit(o, crl ? "pawld_crl_next_update_timestamp_seconds{of=\"%s\",name=\""
+                        : "pawld_certificate_expiry_timestamp_seconds{of=\"%s\",name=\"", d->of);
+            label(o, d->name);
+            if (!crl)
+                emit(o, "\",certificate=\"%s", d->which);
+            emit(o, "\"} %lld\n", (long long)d->until);
+        }
+    }
+}
+
 size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
                             char *out, size_t cap)
 {
@@ -181,6 +210,7 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
     render_requests(&o, m, route_ids);
     render_latency(&o, m, route_ids);
     render_by_kind(&o, m);
+    render_cert_dates(&o, m);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"

@@ -22,6 +22,17 @@ struct pawld_route_metrics {
     uint64_t lat_sum_us;
 };
 
+/* When a certificate (or the earliest of a bundle) or a CRL stops being
+ * valid, from the running configuration: a server certificate past it is
+ * refused by clients, a CRL past its next update makes pawld refuse every
+ * client certificate. */
+struct pawld_cert_date {
+    const char *of;    /* "listener", "upstream" or "vehicle_link" */
+    const char *name;  /* the listener's or upstream's name, or the broker's host */
+    const char *which; /* "server", "client_ca", "crl", "ca", "client" */
+    int64_t until;     /* Unix seconds: notAfter, or the CRL's nextUpdate */
+};
+
 struct pawld_metrics {
     size_t nroutes;                     /* policy routes; index nroutes: no route matched */
     struct pawld_route_metrics *routes; /* nroutes + 1 */
@@ -35,6 +46,8 @@ struct pawld_metrics {
     uint64_t reloads_ok, reloads_refused;          /* process-wide, likewise */
     uint64_t rate_limited[PAWL_RL_LIMITS];         /* by the limit that refused (PAWL_RL_* - 1) */
     uint64_t findings[PAWL_DETECTORS];             /* process-wide, likewise: by detector */
+    const struct pawld_cert_date *certs;           /* the running configuration's, likewise */
+    size_t ncerts;
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

@@ -335,6 +335,27 @@ openssl ca -config cadb/ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_next
 sed 's#crl: certs/crl.pem#crl: crl-expired.pem#' pawld.yaml >expired.yaml
 out=$("$PAWLD_BIN" --config expired.yaml --check 2>&1) && fail "--check accepted an expired CRL"
 echo "$out" | has "crl-expired.pem: the CRL expired at 2020-01-02T00:00:00Z" || fail "an expired CRL: $out"
+# certificates that expire within 14 days (or have) and a CRL due within
+# six hours are loaded, and --check says so, naming the listener
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout soon.key -out soon.csr \
+    -subj "/O=Example OEM/CN=localhost" 2>/dev/null &&
+    openssl ca -config cadb/ca.cnf -batch -notext -in soon.csr -out soon.pem -days 10 2>/dev/null &&
+    openssl ca -config cadb/ca.cnf -batch -notext -in soon.csr -out gone.pem \
+        -startdate 20200101000000Z -enddate 20200102000000Z 2>/dev/null &&
+    openssl ca -config cadb/ca.cnf -gencrl -crlhours 2 -out crl-soon.pem 2>/dev/null ||
+    fail "cannot issue the certificates that expire soon"
+soon_day=$(date -u -d "$(openssl x509 -enddate -noout -in soon.pem | cut -d= -f2)" +%Y-%m-%d)
+sed 's#cert: certs/server.pem, key: certs/server.key#cert: soon.pem, key: soon.key#; s#crl: certs/crl.pem#crl: crl-soon.pem#' \
+    pawld.yaml >soon.yaml
+out=$("$PAWLD_BIN" --config soon.yaml --check 2>&1) || fail "--check refused certificates that expire soon: $out"
+grep -q "warning: listener 'tls': the server certificate expires at ${soon_day}T.* (in \(9\|10\) days)" <<<"$out" &&
+    grep -q "warning: listener 'mtls': the CRL is due to be replaced at .* (in [12] hours)" <<<"$out" ||
+    fail "--check did not warn of the certificate and the CRL due soon: $out"
+sed 's#cert: certs/server.pem, key: certs/server.key#cert: gone.pem, key: soon.key#' pawld.yaml >gone.yaml
+out=$("$PAWLD_BIN" --config gone.yaml --check 2>&1) || fail "--check refused an expired server certificate: $out"
+grep -q "warning: listener 'tls': the server certificate expired at 2020-01-02T00:00:00Z" <<<"$out" ||
+    fail "--check did not warn of the expired certificate: $out"
+"$PAWLD_BIN" --config pawld.yaml --check | grep -q warning.*certificate && fail "--check warned of current certificates"
 openssl ca -config cadb/ca.cnf -revoke certs/client-ota.pem 2>/dev/null &&
     openssl ca -config cadb/ca.cnf -gencrl -out crl-ota.pem 2>/dev/null || fail "cannot make a CRL revoking client-ota"
 reloads() { grep -c '"msg":"reloaded"' pawld.log || true; }
@@ -357,6 +378,10 @@ wait $kept || true
 grep -q '^before: HTTP/1.1 200.*svc-ota' revoked.out &&
     grep -q '^after: HTTP/1.1 401.*does not verify since the reload: certificate revoked' revoked.out &&
     grep -q '^then: closed' revoked.out || fail "a revoked certificate on a kept-alive connection: $(cat revoked.out)"
+# a reload warns of a CRL due soon, as the start does
+cp crl-soon.pem certs/crl.pem && hup_and_wait
+grep -q '"level":"warn".*"msg":"listener .mtls.: the CRL is due to be replaced at' pawld.log ||
+    fail "a reload did not warn of a CRL due soon: $(tail -5 pawld.log)"
 cp crl-orig.pem certs/crl.pem && hup_and_wait
 # the file watch reloads too: the connection below must see no reload
 for _ in $(seq 10); do
@@ -521,6 +546,18 @@ grep -q 'pawld_requests_total{route="vehicle-status",decision="deny",reason="not
     fail "/metrics lacks the deny counter"
 grep -q 'pawld_upstream_timeouts_total 1' metrics.txt || fail "/metrics lacks the upstream timeout"
 grep -q '^pawld_request_duration_seconds_bucket{route="vehicle-status",le="+Inf"}' metrics.txt || fail "/metrics lacks the histogram"
+# when each certificate and CRL stops being valid, as OpenSSL reads the files
+until_s() { date -u -d "$(cut -d= -f2)" +%s; }
+server_end=$(openssl x509 -enddate -noout -in certs/server.pem | until_s)
+ca_end=$(openssl x509 -enddate -noout -in certs/ca.pem | until_s)
+crl_next=$(openssl crl -nextupdate -noout -in certs/crl.pem | until_s)
+for want in "pawld_certificate_expiry_timestamp_seconds{of=\"listener\",name=\"tls\",certificate=\"server\"} $server_end" \
+    "pawld_certificate_expiry_timestamp_seconds{of=\"listener\",name=\"mtls\",certificate=\"client_ca\"} $ca_end" \
+    "pawld_certificate_expiry_timestamp_seconds{of=\"upstream\",name=\"secure\",certificate=\"ca\"} $ca_end" \
+    "pawld_crl_next_update_timestamp_seconds{of=\"listener\",name=\"mtls\"} $crl_next"; do
+    grep -qxF "$want" metrics.txt || fail "/metrics lacks $want: $(grep -e _timestamp_seconds metrics.txt)"
+done
+grep -q 'name="plain"' metrics.txt && fail "/metrics has certificate dates for a plain listener"
 
 # SIGHUP: a new grant takes effect, an in-flight request finishes, a broken
 # configuration is refused and the old one keeps serving.

@@ -67,6 +67,40 @@ static void test_record_merge_render(void **state)
     pawld_metrics_free(&w2);
 }
 
+/* Certificate and CRL dates: one gauge each, a HELP and TYPE once per
+ * metric, names from the configuration escaped; none without TLS. */
+static void test_cert_dates(void **state)
+{
+    (void)state;
+    static char out[16384];
+    struct pawld_metrics m;
+    const struct pawld_cert_date d[] = {
+        {"listener", "public", "server", 1800000000},
+        {"listener", "public", "crl", 1797000000},
+        {"upstream", "b\"ack", "ca", 1900000000},
+        {"listener", "inner", "client_ca", 1850000000},
+        {"listener", "inner", "crl", 1797100000},
+    };
+    assert_int_equal(pawld_metrics_init(&m, 0), PAWL_OK);
+    assert_true(pawld_metrics_render(&m, NULL, out, sizeof out) > 0);
+    assert_null(strstr(out, "timestamp_seconds"));
+    m.certs = d;
+    m.ncerts = sizeof d / sizeof d[0];
+    out[0] = '\n';
+    assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
+    has(out, "# TYPE pawld_certificate_expiry_timestamp_seconds gauge");
+    has(out, "pawld_certificate_expiry_timestamp_seconds{of=\"listener\",name=\"public\",certificate=\"server\"} 1800000000");
+    has(out, "pawld_certificate_expiry_timestamp_seconds{of=\"upstream\",name=\"b\\\"ack\",certificate=\"ca\"} 1900000000");
+    has(out, "pawld_certificate_expiry_timestamp_seconds{of=\"listener\",name=\"inner\",certificate=\"client_ca\"} 1850000000");
+    has(out, "# TYPE pawld_crl_next_update_timestamp_seconds gauge");
+    has(out, "pawld_crl_next_update_timestamp_seconds{of=\"listener\",name=\"public\"} 1797000000");
+    has(out, "pawld_crl_next_update_timestamp_seconds{of=\"listener\",name=\"inner\"} 1797100000");
+    const char *first = strstr(out, "# TYPE pawld_crl_next_update_timestamp_seconds");
+    assert_null(strstr(first + 1, "# TYPE pawld_crl_next_update_timestamp_seconds")); /* once */
+    assert_null(strstr(out, "certificate=\"crl\""));
+    pawld_metrics_free(&m);
+}
+
 /* A reload that changes the routes: no counter goes back (review: the
  * process-wide ones, the JWT cache's and the unmatched requests' restarted
  * at zero); a route that stays keeps its counts under its new index. */
@@ -102,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_merge_render),
         cmocka_unit_test(test_carry_over_reload),
+        cmocka_unit_test(test_cert_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

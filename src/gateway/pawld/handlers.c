@@ -317,6 +317,8 @@ static void metrics(struct pawld_conn *c)
     sum.configurations = pawld_worlds_live();
     sum.reloads_ok = atomic_load(&srv->reloads_ok);
     sum.reloads_refused = atomic_load(&srv->reloads_refused);
+    sum.certs = wd->cert_dates;
+    sum.ncerts = wd->ncert_dates;
     pawld_detect_findings(srv, sum.findings);
     size_t cap = 65536, n = 0;
     char *out = NULL;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -130,6 +131,7 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     if (kept[0] != '\0')
         pawld_log(srv->sinks, "warn", "\"msg\":\"%s: read at start only: the running values stay "
                   "until pawld restarts\"", kept + 2);
+    pawld_warn_cert_dates(nw, srv->sinks, NULL, (int64_t)time(NULL)); /* a renewed one is quiet */
     *gen += 1;
     atomic_fetch_add(&srv->reloads_ok, 1);
     pthread_mutex_lock(&srv->lock);
@@ -234,6 +236,7 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
             pawld_log(sinks, "warn", "\"msg\":\"%s\"", say[i]);
         else if (say[i] != NULL)
             printf("pawld: %s: warning: %s\n", config, say[i]);
+    pawld_warn_cert_dates(w, sinks, config, (int64_t)time(NULL));
 }
 
 static int start(struct pawld_server_state *srv, const char *config)

@@ -72,6 +72,9 @@ struct pawld_world {
     const char **route_ids;     /* per policy route, for metrics */
     const char **route_command; /* per policy route: step-up command name, or NULL */
     const char **route_vehicle; /* per policy route: command delivered over the vehicle link, or NULL */
+    /* when the certificates and CRLs it loaded stop being valid (cert_dates.c) */
+    struct pawld_cert_date cert_dates[PAWLD_MAX_LISTENERS * 3 + PAWLD_MAX_UPSTREAMS + 2];
+    size_t ncert_dates;
     char step_up_dir[4200];     /* resolved step_up.trust_dir ("" = none) */
     char dir[4096];             /* the configuration file's directory ("" = cwd) */
 };
@@ -90,6 +93,14 @@ void pawld_config_each_file(const struct pawld_config *c, const char *dir,
 
 struct pawld_world *pawld_world_load(const char *config_path, uint64_t generation, char *err,
                                      size_t errlen);
+/* Fills w->cert_dates from its TLS contexts and the vehicle link's files
+ * (a date that cannot be read is left out: loading checked the files). */
+void pawld_world_cert_dates(struct pawld_world *w);
+struct pawld_sinks;
+/* Says which certificates expire within 14 days or have, and which CRL is
+ * due within six hours: to the log (sinks set) or stdout (naming config). */
+void pawld_warn_cert_dates(const struct pawld_world *w, struct pawld_sinks *sinks, const char *config,
+                           int64_t now);
 void pawld_world_ref(struct pawld_world *w);
 /* Worlds loaded and not yet freed: the running one, and older ones that
  * requests or connections still hold. */

@@ -408,6 +408,7 @@ struct pawld_world *pawld_world_load(const char *config_path, uint64_t generatio
             goto fail;
         }
     }
+    pawld_world_cert_dates(w);
     return w;
 fail:
     pawld_world_unref(w);
