@@ -558,6 +558,15 @@ for want in "pawld_certificate_expiry_timestamp_seconds{of=\"listener\",name=\"t
     grep -qxF "$want" metrics.txt || fail "/metrics lacks $want: $(grep -e _timestamp_seconds metrics.txt)"
 done
 grep -q 'name="plain"' metrics.txt && fail "/metrics has certificate dates for a plain listener"
+# --check tries the listeners' addresses: one not on this host is an error,
+# a port in use (here by this pawld) a warning
+sed "s#listen: 127.0.0.1:$tls_port#listen: 192.0.2.1:$tls_port#" pawld.yaml >elsewhere.yaml
+out=$("$PAWLD_BIN" --config elsewhere.yaml --check 2>&1) && fail "--check accepted an address not on this host: $out"
+grep -q "listener 'tls': cannot listen on 192.0.2.1:$tls_port: Cannot assign requested address" <<<"$out" ||
+    fail "--check did not name the listener it cannot bind: $out"
+out=$("$PAWLD_BIN" --config pawld.yaml --check 2>&1) || fail "--check refused ports in use: $out"
+grep -q "warning: listener 'plain': 127.0.0.1:$proxy_port is in use" <<<"$out" ||
+    fail "--check did not warn of a port in use: $out"
 
 # SIGHUP: a new grant takes effect, an in-flight request finishes, a broken
 # configuration is refused and the old one keeps serving.

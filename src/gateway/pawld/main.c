@@ -7,6 +7,7 @@
  * certificates, keys, CA bundles and CRLs) without dropping connections,
  * SIGTERM and SIGINT drain (stop accepting, finish in-flight requests,
  * exit). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,29 @@ static int check_trust_dir(const struct pawld_world *w, char *err, size_t n)
     return rc;
 }
 
+/* --check tries each listener's address (a user review: an address not on
+ * this host passed --check). One this host does not have is an error; a
+ * port in use or refused to this user is a warning, since --check may run
+ * while pawld serves there, or as another user than pawld's. */
+static int check_ports(const struct pawld_world *w, const char *config, char *err, size_t n)
+{
+    for (size_t i = 0; i < w->cfg->nlisteners; i++) {
+        const struct pawld_listener *l = &w->cfg->listeners[i];
+        int e = pawld_listener_probe(l);
+        if (e == EADDRINUSE)
+            printf("pawld: %s: warning: listener '%s': %s:%d is in use (by a running pawld? a start "
+                   "would fail; a reload keeps it)\n", config, l->name, l->host, l->port);
+        else if (e == EACCES)
+            printf("pawld: %s: warning: listener '%s': this user may not listen on %s:%d (ports below "
+                   "1024 need root or CAP_NET_BIND_SERVICE, which deploy/systemd/pawld.service "
+                   "gives)\n", config, l->name, l->host, l->port);
+        else if (e != 0)
+            return snprintf(err, n, "listener '%s': cannot listen on %s:%d: %s", l->name, l->host, l->port,
+                            strerror(e)), -1;
+    }
+    return 0;
+}
+
 static int check_start_files(const struct pawld_world *w, char *err, size_t n)
 {
     const struct pawld_config *c = w->cfg;
@@ -432,6 +456,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check && (check_start_files(srv.world, err, sizeof err) != 0 ||
+                  check_ports(srv.world, config, err, sizeof err) != 0 ||
                   pawld_replay_file_open(&srv, srv.world, true, err, sizeof err) != 0)) {
         fprintf(stderr, "pawld: %s: %s\n", config, err);
         pawld_world_unref(srv.world);

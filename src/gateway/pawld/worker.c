@@ -78,12 +78,8 @@ int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys)
     return 0;
 }
 
-/* Each worker binds its own socket with SO_REUSEPORT, and the kernel
- * spreads connections over them. The same option would let a second
- * process of the same user bind the port too and silently take a share of
- * the connections (a pawld left running with an older policy, say); so the
- * first worker first binds without it, and a port in use is an error. */
-static int listen_socket(const struct pawld_listener *l, bool first, char *err, size_t errlen)
+/* A socket bound to l's address, SO_REUSEPORT when shared; -1 with errno. */
+static int bound_socket(const struct pawld_listener *l, bool shared)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -91,22 +87,47 @@ static int listen_socket(const struct pawld_listener *l, bool first, char *err, 
     int r = v6 ? uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss)
                : uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
     socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    int one = 1, fd = -1;
+    int one = 1, fd = r == 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+    if (r != 0)
+        errno = EINVAL;
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                    (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+                    bind(fd, (struct sockaddr *)&ss, len) != 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Each worker binds its own socket with SO_REUSEPORT, and the kernel
+ * spreads connections over them. The same option would let a second
+ * process of the same user bind the port too and silently take a share of
+ * the connections (a pawld left running with an older policy, say); so the
+ * first worker first binds without it, and a port in use is an error. */
+static int listen_socket(const struct pawld_listener *l, bool first, char *err, size_t errlen)
+{
+    int fd = -1;
     for (int shared = first ? 0 : 1; shared <= 1; shared++) {
-        fd = r == 0 ? socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-            (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
-            bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        if ((fd = bound_socket(l, shared)) < 0) {
             snprintf(err, errlen, "listener %s: cannot listen on %s:%d: %s%s", l->name, l->host, l->port,
                      strerror(errno), errno == EADDRINUSE ? " (another process listens there)" : "");
-            if (fd >= 0)
-                close(fd);
             return -1;
         }
         if (!shared)
             close(fd); /* free: now the workers' shared sockets */
     }
     return fd;
+}
+
+int pawld_listener_probe(const struct pawld_listener *l)
+{
+    int fd = bound_socket(l, false);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
 }
 
 static void refused_closed(uv_handle_t *h)
