@@ -2,7 +2,8 @@
 # Set up and run every test: see README.md ("Run all tests").
 #   1. gcc build, -Werror; unit + CLI integration tests (CTest)
 #   2. clang build with ASan + UBSan; the same tests under the sanitizers
-#   3. the source checker (banned calls, over-long functions) and its self-test
+#   3. the source checker (banned calls, over-long functions) and its self-test;
+#      docs/formats/ against the shared contracts, when ../shared is there
 #   4. a short libFuzzer smoke run of every driver in fuzz/ over its corpus
 #   5. a short benchmark run (prints figures; never fails on time)
 # Environment: PAWL_FUZZ_SECONDS (default 10) per fuzz driver; JOBS (default nproc).
@@ -29,6 +30,15 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/test
 step "source checker"
 bash scripts/checksrc.sh
 bash tests/checksrc_selftest.sh
+# docs/formats/ holds copies of the project's shared contracts; where the
+# shared originals are at hand (../shared), the copies must match them
+for f in COMMAND-TOKEN:command-token OCSF-PROFILE:ocsf-profile; do
+    orig=../shared/${f%%:*}.md copy=docs/formats/${f#*:}.md
+    if [ -f "$orig" ] && ! cmp -s "$orig" "$copy"; then
+        echo "$copy differs from $orig: copy it again" >&2
+        exit 1
+    fi
+done
 
 step "fuzz smoke (${fuzz_s}s per driver)"
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \

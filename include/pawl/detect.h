@@ -1,6 +1,6 @@
 /* pawl/detect.h: streaming detectors over API requests (pawl/discover.h
  * events), with bounded memory per principal and per source address. Each
- * finding becomes a Detection Finding line (../shared/OCSF-PROFILE.md).
+ * finding becomes a Detection Finding line (docs/formats/ocsf-profile.md).
  * No I/O; pawl analyze feeds them from logs (docs/detection.md lists every
  * detector, its rationale and parameters). */
 #ifndef PAWL_DETECT_H
@@ -73,7 +73,7 @@ void pawl_detector_set_grants(struct pawl_detector *d, const struct pawl_grants 
 void pawl_detector_feed(struct pawl_detector *d, const struct pawl_api_event *e, pawl_finding_cb cb,
                         void *ctx);
 
-/* A vehicle's speed (telemetry, ../shared/OCSF-PROFILE.md), fed in time
+/* A vehicle's speed (telemetry, docs/formats/ocsf-profile.md), fed in time
  * order together with the events: commands that contradict it are found. */
 void pawl_detector_telemetry(struct pawl_detector *d, pawl_str vin, int64_t time_ms, double speed_kmh);
 

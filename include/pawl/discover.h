@@ -1,5 +1,5 @@
 /* pawl/discover.h: API discovery from traffic (API Activity lines of
- * ../shared/OCSF-PROFILE.md, or nginx access logs in the combined format):
+ * docs/formats/ocsf-profile.md, or nginx access logs in the combined format):
  * object ids in paths are recognised and templated, operations are counted
  * into an inventory with bounded memory, and each operation gets a risk
  * score whose parts are shown (docs/detection.md). No I/O. */

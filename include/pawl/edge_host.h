@@ -3,7 +3,7 @@
  * The portable verifier (pawl/edge_token.h) takes its crypto and its trust
  * policy from the caller. On a Linux telematics unit, in the CLI and in
  * tests, this file supplies both: an OpenSSL back end and a loader for the
- * contract's JSON trust file (../shared/COMMAND-TOKEN.md, "Trust policy"). */
+ * contract's JSON trust file (docs/formats/command-token.md, "Trust policy"). */
 #ifndef PAWL_EDGE_HOST_H
 #define PAWL_EDGE_HOST_H
 

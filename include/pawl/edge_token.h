@@ -1,6 +1,6 @@
 /* pawl/edge_token.h: command tokens, verified by the vehicle (libpawl-edge).
  *
- * Implements ../shared/COMMAND-TOKEN.md (version 1) on the vehicle side: a
+ * Implements docs/formats/command-token.md (version 1) on the vehicle side: a
  * COSE_Sign (tag 98) message whose payload is a CWT claims set, signed by
  * parties that do not share a server (the backend's command authority and the
  * owner's phone). The vehicle checks it in the contract's order and reports

@@ -1,5 +1,5 @@
 /* pawl/event.h: OCSF API Activity (6003) in and out, exactly per
- * ../shared/OCSF-PROFILE.md. Fields not named there are kept and ignored. */
+ * docs/formats/ocsf-profile.md. Fields not named there are kept and ignored. */
 #ifndef PAWL_EVENT_H
 #define PAWL_EVENT_H
 

@@ -1,6 +1,6 @@
 /* pawl/grants.h: who may touch which vehicle (object-level authorization).
  *
- * Grants come as JSON lines (../shared/OCSF-PROFILE.md, "grants lines"):
+ * Grants come as JSON lines (docs/formats/ocsf-profile.md, "grants lines"):
  *   {"principal":"u-1042","vin":"1HGCM82633A004352","role":"owner",
  *    "since":1763700000000,"until":null,"org":null}
  * Loading is strict: a bad line fails the load with "where:line: message".

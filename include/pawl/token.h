@@ -1,6 +1,6 @@
 /* pawl/token.h: issuing command tokens (the backend and the owner's phone).
  *
- * Builds the tokens of ../shared/COMMAND-TOKEN.md byte for byte: a CWT
+ * Builds the tokens of docs/formats/command-token.md byte for byte: a CWT
  * claims set in deterministic CBOR, wrapped in COSE_Sign (tag 98) with one
  * signature per signer. Signing goes through a pawl_signer so that the key
  * can live outside the process (a PKCS#11 vault); pawl_signer_openssl wraps

@@ -1,6 +1,6 @@
 /* pawl/twin.h: each vehicle's last reported state (its digital twin).
  *
- * Fed by telemetry lines (../shared/OCSF-PROFILE.md):
+ * Fed by telemetry lines (docs/formats/ocsf-profile.md):
  *   {"time":1763800000123,"vin":"1HGCM82633A004352",
  *    "signals":{"Vehicle.Speed":0.0,"Vehicle.Cabin.Door.Row1.DriverSide.IsLocked":true}}
  * Numeric and boolean signals are kept (booleans as 0/1) with the line's

@@ -63,7 +63,7 @@ static void usage_analyze(FILE *f)
           "                    [--openapi SPEC.json] [--findings OUT.jsonl] --inventory OUT.json\n"
           "                    [--report FILE] [--state FILE] [--max-operations N]\n"
           "\n"
-          "Reads API Activity lines (OCSF, ../shared/OCSF-PROFILE.md) or nginx access log\n"
+          "Reads API Activity lines (OCSF, docs/formats/ocsf-profile.md) or nginx access log\n"
           "lines (combined format), told apart line by line; FILE '-' is stdin. Writes\n"
           "the API inventory: templated operations ({vin}, {uuid}, {int}, {hex}, {email},\n"
           "{plate}), their status mix, principals, roles, unauthenticated calls, response\n"

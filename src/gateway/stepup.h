@@ -1,5 +1,5 @@
 /* stepup.h: pawld's check of an owner co-signed command token
- * (../shared/COMMAND-TOKEN.md) on a step-up route. No I/O: the caller reads
+ * (docs/formats/command-token.md) on a step-up route. No I/O: the caller reads
  * the vehicle's trust policy.
  *
  * The client sends the token base64url-encoded (RFC 4648 section 5, no

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Synthetic OEM backend traffic for the detectors' quality test: two days of
-API Activity lines (../shared/OCSF-PROFILE.md) from benign populations that
+API Activity lines (docs/formats/ocsf-profile.md) from benign populations that
 look like the attacks (fleet managers commanding hundreds of their own
 vehicles, dealers servicing many cars, owners travelling, cars changing
 hands, a backend service touching every car, users mistyping passwords),
