@@ -57,8 +57,10 @@ void pawl_http_check(const struct pawl_http_head *h, const struct pawl_http_limi
                      struct pawl_http_verdict *out);
 
 /* Whether name is one of the headers pawld strips from every client request
- * and sets itself (the verified identity and hop-by-hop framing), given the
- * configured identity header (e.g. "X-Pawl-Principal"). */
+ * and sets itself (the verified identity, hop-by-hop headers and framing:
+ * Content-Length, Expect), given the configured identity header (e.g.
+ * "X-Pawl-Principal"). Names are compared as CGI does (case and '_' for
+ * '-'), so Content_Length is one of them too. */
 bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header);
 /* The token of an Authorization value "Bearer <token>" (the scheme in any
  * case, spaces before the token skipped: RFC 9110's 1*SP), the same for

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -281,20 +280,25 @@ enum pawl_reason pawl_authz_input(const struct pawl_authz_config *c,
 
 size_t pawl_authz_body(const struct pawl_decision *d, char *out, size_t cap)
 {
-    json_t *o = json_pack("{s:s}", "reason", pawl_reason_name(d->reason));
-    if (o != NULL && d->reason != PAWL_R_ALLOWED) {
-        json_object_set_new(o, "detail", json_string(d->detail));
-        json_object_set_new(o, "status", json_integer(d->status));
-        if (d->reason == PAWL_R_RATE_LIMITED)
-            json_object_set_new(o, "retry_after_s", json_integer(d->retry_after_s));
+    /* written directly, not by jansson: its json_string refuses a detail
+     * holding a client's invalid UTF-8, and the detail went missing (review);
+     * pawl__json_esc writes such bytes as U+FFFD */
+    struct pawl__out o = {out, 0, cap, false};
+    pawl__out_cstr(&o, "{\"reason\":\"");
+    pawl__out_cstr(&o, pawl_reason_name(d->reason)); /* [a-z_]: nothing to escape */
+    pawl__out_put(&o, "\"", 1);
+    if (d->reason != PAWL_R_ALLOWED) {
+        pawl__out_cstr(&o, ",\"detail\":\"");
+        pawl__json_esc(&o, d->detail, strnlen(d->detail, sizeof d->detail));
+        pawl__out_cstr(&o, "\",\"status\":");
+        pawl__out_i64(&o, d->status);
+        if (d->reason == PAWL_R_RATE_LIMITED) {
+            pawl__out_cstr(&o, ",\"retry_after_s\":");
+            pawl__out_i64(&o, d->retry_after_s);
+        }
     }
-    size_t need = o ? json_dumpb(o, NULL, 0, JSON_COMPACT) : 0;
-    size_t n = need > 0 && need < cap ? json_dumpb(o, out, cap, JSON_COMPACT) : 0;
-    json_decref(o);
-    if (n == 0 || n >= cap)
-        return 0;
-    out[n] = '\0';
-    return n;
+    pawl__out_put(&o, "}", 1);
+    return pawl__out_nul(&o) ? o.len : 0;
 }
 
 static bool put(char *out, size_t cap, size_t *o, const char *s, bool encode)

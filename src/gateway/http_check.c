@@ -282,7 +282,7 @@ bool pawl_http_is_reserved(pawl_str name, pawl_str identity_header)
     static const char *const prefix[] = {"x-pawl-", "x-forwarded-"};
     static const char *const hop[] = {"connection", "keep-alive", "proxy-connection", "te",
                                       "trailer", "upgrade", "transfer-encoding", "forwarded",
-                                      "x-real-ip"};
+                                      "x-real-ip", "content-length", "expect"};
     if (identity_header.n > 0 && name.n == identity_header.n &&
         cgi_eq(name.p, identity_header.p, name.n))
         return true;

@@ -9,6 +9,9 @@ usage: quirky_upstream.py PORT LOG
 Behaviour by a word in the request target (query strings work):
   nm304      304 with Content-Length: 10 and no body (RFC 9112 6.3: none follows)
   nc204      204 with Content-Length: 5 and 5 stray bytes after it
+  late204    204 with Content-Length: 40, then (0.4 s later, unasked) a whole
+             200 response marked X-Poison, as a confused upstream might
+  late304    the same after a 304 with Content-Length: 40
   hangclose  when the connection's previous request had the same target:
              wait X-Sleep seconds (default 0), or until the file named by
              X-Wait-File exists (at most 10 s), then close without answering
@@ -66,6 +69,11 @@ def answer(s, target, cid, nreq, hd, body_len):
         s.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 10\r\n\r\n')
     elif "nc204" in target:
         s.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nHELLO")
+    elif "late204" in target or "late304" in target:
+        s.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 40\r\n\r\n" if "late204" in target
+                  else b"HTTP/1.1 304 Not Modified\r\nContent-Length: 40\r\n\r\n")
+        time.sleep(0.4)
+        s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Poison: yes\r\n\r\nPOISONED")
     elif "tegzipchunked" in target:
         s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n")
     elif "tegzip" in target:

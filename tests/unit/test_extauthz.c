@@ -436,6 +436,14 @@ static void test_identity_and_body_encoding(void **state)
     assert_string_equal(out, "{\"reason\":\"rate_limited\",\"detail\":\"bucket \\\"principal\\\" "
                              "is empty\",\"status\":429,\"retry_after_s\":7}");
     assert_int_equal(pawl_authz_body(&d, out, 20), 0);
+    /* a client's bytes in the detail that are not UTF-8: U+FFFD, the detail
+     * kept (review: jansson refused the string and the detail went missing) */
+    d.reason = PAWL_R_BAD_REQUEST;
+    d.status = 400;
+    snprintf(d.detail, sizeof d.detail, "Transfer-Encoding chunked\xa0 is not chunked");
+    assert_true(pawl_authz_body(&d, out, sizeof out) > 0);
+    assert_string_equal(out, "{\"reason\":\"bad_request\",\"detail\":\"Transfer-Encoding "
+                             "chunked\\ufffd is not chunked\",\"status\":400}");
 }
 
 int main(void)

@@ -265,6 +265,10 @@ static void test_reserved_headers(void **state)
     assert_true(pawl_http_is_reserved(S("x-forwarded-client-cert"), id));
     assert_true(pawl_http_is_reserved(S("X-Forwarded-Prefix"), id));
     assert_true(pawl_http_is_reserved(S("X_Pawl_Principal"), id));
+    assert_true(pawl_http_is_reserved(S("Content_Length"), id)); /* review: it was forwarded */
+    assert_true(pawl_http_is_reserved(S("content-length"), id));
+    assert_true(pawl_http_is_reserved(S("Expect"), id));
+    assert_false(pawl_http_is_reserved(S("Content-Type"), id));
     assert_true(pawl_http_is_reserved(S("x_pawl-anything"), S("")));
     assert_true(pawl_http_is_reserved(S("X_Forwarded_For"), id));
     assert_true(pawl_http_is_reserved(S("X_Real_IP"), id));

@@ -167,6 +167,20 @@ static pawl_str header_value(const struct pawl_http_head *h, const char *name, s
     return v;
 }
 
+/* A request refused before any policy is asked (its reason, the detail),
+ * recorded and answered; the connection closes after it. */
+static void refuse_head(struct pawld_conn *c, const struct pawl_http_head *h, enum pawl_reason r,
+                        const char *detail)
+{
+    struct pawl_decision d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.detail, sizeof d.detail, "%s", detail);
+    d.reason = r;
+    d.status = pawl_reason_status(r);
+    decided(c, h, &d);
+    pawld_conn_answer(c, &d, NULL, true);
+}
+
 void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
                         const struct pawl_http_verdict *v)
 {
@@ -182,12 +196,12 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     char why[sizeof d.detail];
     int peer = pawld_conn_peer(c, spki, subject, sizeof subject, why, sizeof why);
     if (peer < 0) { /* no request more on this connection */
-        memset(&d, 0, sizeof d);
-        memcpy(d.detail, why, sizeof d.detail);
-        d.reason = PAWL_R_UNAUTHENTICATED;
-        d.status = pawl_reason_status(d.reason);
-        decided(c, h, &d);
-        pawld_conn_answer(c, &d, NULL, true);
+        refuse_head(c, h, PAWL_R_UNAUTHENTICATED, why);
+        return;
+    }
+    if (v->host.p == NULL) { /* HTTP/1.0 (1.1 without Host is refused by the check) */
+        refuse_head(c, h, PAWL_R_BAD_REQUEST, "a request without Host: pawld forwards it as "
+                    "HTTP/1.1, which needs one");
         return;
     }
     if (peer > 0) {
@@ -198,12 +212,8 @@ void pawld_handle_proxy(struct pawld_conn *c, const struct pawl_http_head *h,
     size_t ntokens;
     pawl_str token = header_value(h, c->w->world->cfg->step_up_header, &ntokens);
     if (ntokens > 1) { /* which one would the vehicle check? none: refused */
-        memset(&d, 0, sizeof d);
-        d.reason = PAWL_R_BAD_REQUEST;
-        d.status = pawl_reason_status(d.reason);
-        snprintf(d.detail, sizeof d.detail, "%s is repeated", c->w->world->cfg->step_up_header);
-        decided(c, h, &d);
-        pawld_conn_answer(c, &d, NULL, true);
+        snprintf(why, sizeof why, "%s is repeated", c->w->world->cfg->step_up_header);
+        refuse_head(c, h, PAWL_R_BAD_REQUEST, why);
         return;
     }
     decide_step_up(c, &rq, token, &d);

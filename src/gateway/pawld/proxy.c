@@ -6,8 +6,8 @@
  * The upstream gets a request head pawld writes itself: the method and
  * target as received, the client's headers minus every reserved one
  * (pawl_http_is_reserved: the identity header, X-Pawl-*, Forwarded,
- * X-Forwarded-*, X-Real-IP, hop-by-hop) and minus Content-Length,
- * Transfer-Encoding and Expect, then the verified identity, Forwarded and
+ * X-Forwarded-*, X-Real-IP, hop-by-hop, Content-Length and Expect; with '_'
+ * for '-' too), then the verified identity, Forwarded and
  * X-Forwarded-For/-Proto, the owner co-signed command token when one was
  * verified, and the body's framing. The response comes back the same way:
  * hop-by-hop headers dropped, framing rewritten.
@@ -50,6 +50,7 @@ struct pawld_upconn {
     http_parser parser;
     bool reused, got_bytes, head_done, msg_done, chunked_out, close_delimited, chunk_end_written;
     bool stray; /* bytes after the end of the response: out of step, never reused */
+    bool announced; /* a response without a body announced one: never reused (client_head) */
     bool counted; /* in its pool's open count */
     struct pawld_upconn *next_idle;
     char *hbuf;
@@ -352,6 +353,12 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
     }
     bool no_body = c->head_method || status == 204 || status == 304;
     bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
+    /* a response that has no body but announces one (a length above 0, or
+     * chunked; any length on a 204): should the upstream send that body
+     * after all, late, it would be read as the next request's response on
+     * this connection, another client's (review: pool poisoning) */
+    up->announced = no_body && ((p->flags & F_CHUNKED) ||
+                                (length && (status == 204 || p->content_length > 0)));
     if (length && status != 204) {
         pawl__out_cstr(&o, "Content-Length: ");
         pawl__out_u64(&o, p->content_length);
@@ -446,8 +453,8 @@ static void complete(struct pawld_upconn *up)
      * of step with it: reusing it would let the rest of the body be read
      * as the next request (review finding: smuggling with a forged identity) */
     bool keep = http_should_keep_alive(&up->parser) && !up->close_delimited && !up->stray &&
-                c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held && !up->io.paused &&
-                up->io.queued == 0; /* nor with request bytes still on their way to it */
+                !up->announced && c->state == PAWLD_C_RESPONSE && c->cork.len == 0 && !c->held &&
+                !up->io.paused && up->io.queued == 0; /* nor with request bytes still on their way to it */
     if (up->chunked_out && !up->chunk_end_written && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         keep = false;
     c->up = NULL;
@@ -645,8 +652,7 @@ static bool forward_header(const struct pawld_conn *c, pawl_str name, pawl_str i
 {
     if (pawl_http_name_eq(name, step_up)) /* a lookalike (X_Cmd_Token) never passes */
         return c->step_up_ok && pawl__str_ieq(name, step_up); /* the vehicle checks it again */
-    return !pawl_http_is_reserved(name, ident) && !pawl__str_ieq_cstr(name, "content-length") &&
-           !pawl__str_ieq_cstr(name, "expect");
+    return !pawl_http_is_reserved(name, ident); /* Content-Length, Expect: pawld's own framing */
 }
 
 static bool build_head(struct pawld_conn *c, const struct pawl_http_head *h,
