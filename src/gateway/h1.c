@@ -245,37 +245,33 @@ static size_t feed_head(struct pawld_h1 *r, const char *p, size_t n)
     return n;
 }
 
-/* The raw framing of a chunked body, which http-parser (without strict
- * mode) checks only in part: each size line is hex digits, an optional
- * extension without control bytes, and CRLF; each chunk's data is followed
- * by CRLF; the trailer lines end in CRLF, none folded, none with a bare CR
- * or LF. Stops at the end of the message (the parser does too). */
+/* The raw framing of a chunked body: see h1.h. */
 enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER, CK_TRAILER_LINE,
        CK_TRAILER_LF, CK_END_LF, CK_DONE };
 #define CK_EXT_MAX 1024
 
 /* A byte of a chunk size line before its CR: hex digits, then an optional
  * extension (after ';' or whitespace) without control bytes. */
-static const char *size_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
+static const char *size_byte(struct pawld_chunk_scan *r, unsigned char c, bool ctl)
 {
     if (r->ck == CK_EXT) {
         if (c == '\r')
             r->ck = CK_SIZE_LF;
         else if (ctl)
             return "a chunk extension has a control byte";
-        else if (++r->ck_ext > CK_EXT_MAX)
+        else if (++r->ext > CK_EXT_MAX)
             return "a chunk extension is over 1024 bytes";
         return NULL;
     }
     int v = pawl__hexval(c);
     if (v >= 0) {
-        if (r->ck_left >> 59) /* http-parser refuses it too */
+        if (r->left >> 59) /* http-parser refuses it too */
             return "a chunk size is too large";
-        r->ck_left = r->ck_left * 16 + (unsigned)v;
-        r->ck_ext = 1; /* a digit seen */
+        r->left = r->left * 16 + (unsigned)v;
+        r->ext = 1; /* a digit seen */
         return NULL;
     }
-    if (r->ck_ext == 0)
+    if (r->ext == 0)
         return "a chunk size line does not start with hex digits";
     if (c == '\r')
         r->ck = CK_SIZE_LF;
@@ -283,13 +279,13 @@ static const char *size_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
         r->ck = CK_EXT;
     else
         return "a chunk size line has bytes after its size";
-    r->ck_ext = 0;
+    r->ext = 0;
     return NULL;
 }
 
 /* A byte of the trailer section: lines that neither start with whitespace
  * nor hold a control byte, each ended by CRLF, then an empty line. */
-static const char *trailer_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
+static const char *trailer_byte(struct pawld_chunk_scan *r, unsigned char c, bool ctl)
 {
     switch (r->ck) {
     case CK_TRAILER:
@@ -314,12 +310,12 @@ static const char *trailer_byte(struct pawld_h1 *r, unsigned char c, bool ctl)
     }
 }
 
-static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
+const char *pawld_chunk_scan(struct pawld_chunk_scan *r, const char *p, size_t n)
 {
     const char *why = NULL;
     size_t i = 0;
-    if (r->ck_head_lf && n > 0) { /* the head's last byte, which scan_head has seen */
-        r->ck_head_lf = false;
+    if (r->head_lf && n > 0) { /* the head's last byte, which scan_head has seen */
+        r->head_lf = false;
         i = p[0] == '\n';
     }
     for (; i < n && r->ck != CK_DONE && why == NULL; i++) {
@@ -333,13 +329,13 @@ static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
         case CK_SIZE_LF:
             if (c != '\n')
                 return "a chunk size line does not end in CRLF";
-            r->ck = r->ck_left == 0 ? CK_TRAILER : CK_DATA;
+            r->ck = r->left == 0 ? CK_TRAILER : CK_DATA;
             break;
         case CK_DATA: {
-            size_t take = n - i < r->ck_left ? n - i : (size_t)r->ck_left;
-            r->ck_left -= take;
+            size_t take = n - i < r->left ? n - i : (size_t)r->left;
+            r->left -= take;
             i += take - 1;
-            if (r->ck_left == 0)
+            if (r->left == 0)
                 r->ck = CK_DATA_CR;
             break;
         }
@@ -348,13 +344,18 @@ static const char *chunk_scan(struct pawld_h1 *r, const char *p, size_t n)
             if (c != (r->ck == CK_DATA_CR ? '\r' : '\n'))
                 return "chunk data is not followed by CRLF";
             if (r->ck++ == CK_DATA_LF)
-                r->ck = CK_SIZE; /* ck_left and ck_ext are 0 */
+                r->ck = CK_SIZE; /* left and ext are 0 */
             break;
         default:
             why = trailer_byte(r, c, ctl);
         }
     }
     return why;
+}
+
+bool pawld_chunk_scan_done(const struct pawld_chunk_scan *s)
+{
+    return s->ck == CK_DONE;
 }
 
 size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
@@ -364,7 +365,7 @@ size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
     if (r->state == PAWLD_H1_HEAD_WAIT && feed_head(r, p, n) == 0 && n > 0)
         return 0;
     if (r->state == PAWLD_H1_BODY && (r->parser.flags & F_CHUNKED)) {
-        const char *why = chunk_scan(r, p, n); /* before any of it reaches on_body */
+        const char *why = pawld_chunk_scan(&r->ck, p, n); /* before any of it reaches on_body */
         if (why != NULL) {
             fail(r, PAWL_R_BAD_REQUEST, "%s", why);
             return 0;
@@ -416,7 +417,7 @@ void pawld_h1_resume(struct pawld_h1 *r)
     if (r->state != PAWLD_H1_HEAD)
         return;
     r->state = PAWLD_H1_BODY;
-    r->ck_head_lf = true;
+    r->ck.head_lf = true;
     http_parser_pause(&r->parser, 0);
 }
 
@@ -430,8 +431,6 @@ void pawld_h1_next(struct pawld_h1 *r)
     r->in_value = false;
     r->line_start = true;
     r->cr_at_start = r->cr_pending = r->seen_content = r->head_end = false;
-    r->ck = CK_SIZE;
-    r->ck_ext = 0;
-    r->ck_left = 0;
+    memset(&r->ck, 0, sizeof r->ck); /* CK_SIZE */
     http_parser_pause(&r->parser, 0);
 }

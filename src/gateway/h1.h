@@ -27,6 +27,24 @@ enum pawld_h1_state {
     PAWLD_H1_ERROR      /* refused: reason and detail say why; close after answering */
 };
 
+/* The raw framing of a chunked body, which http-parser (built without
+ * strict mode) checks only in part: each size line is hex digits, an
+ * optional extension (at most 1 KiB, no control bytes) and CRLF; each
+ * chunk's data is followed by CRLF; the trailer lines end in CRLF, none
+ * folded, none with a control byte. Used for requests (pawld_h1) and
+ * for upstream responses (proxy.c). Zeroed: at the first size line. */
+struct pawld_chunk_scan {
+    uint8_t ck;       /* where in the chunk framing */
+    bool head_lf;     /* the head's LF comes first: http-parser paused before it */
+    uint16_t ext;     /* bytes of the current chunk extension */
+    uint64_t left;    /* the chunk size being read, then its data bytes left */
+};
+/* Checks p[0..n) as the next bytes of the body (set head_lf first when
+ * they begin with the head's last LF). NULL, or why the framing is wrong.
+ * Looks no further than the end of the message (pawld_chunk_scan_done). */
+const char *pawld_chunk_scan(struct pawld_chunk_scan *s, const char *p, size_t n);
+bool pawld_chunk_scan_done(const struct pawld_chunk_scan *s);
+
 struct pawld_h1 {
     http_parser parser;
     const struct pawl_http_limits *lim;
@@ -45,11 +63,7 @@ struct pawld_h1 {
     bool in_value;
     size_t head_bytes; /* raw bytes of this head so far */
     bool line_start, cr_at_start, cr_pending, seen_content, head_end; /* the raw scan */
-    /* the raw scan of a chunked body (chunk_scan in h1.c) */
-    uint8_t ck;        /* where in the chunk framing */
-    bool ck_head_lf;   /* the head's LF comes first: http-parser paused before it */
-    uint16_t ck_ext;   /* bytes of the current chunk extension */
-    uint64_t ck_left;  /* the chunk size being read, then its data bytes left */
+    struct pawld_chunk_scan ck; /* the raw scan of a chunked body */
     int (*on_body)(void *ctx, const char *p, size_t n);
     void *ctx;
     uint64_t body_bytes;

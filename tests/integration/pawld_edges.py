@@ -279,6 +279,34 @@ def case_http10_host():
     return "HTTP/1.0 without Host: 400, not forwarded; with Host: 200"
 
 
+def case_response_chunk_framing():
+    """A chunked response whose size line http-parser alone would take
+    ("3\\rX", a bare LF) is refused: none of its body reaches the client,
+    whose connection closes, and the upstream connection is not reused
+    (review: pawld took both and kept the connection)."""
+    for q, nxt in (("chunkcr", "nextcr"), ("chunklf", "nextlf")):
+        s = conn(int(E["PROXY"]))
+        s.settimeout(5)
+        s.sendall(req("GET", status_path("?" + q)))
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.close()
+        body = got.partition(b"\r\n\r\n")[2]
+        check(b"abc" not in body and b"0\r\n\r\n" not in body,
+              "%s: the client got %r" % (q, got[-120:]))
+        s = conn(int(E["PROXY"]))
+        s.sendall(req("GET", status_path("?" + nxt)))
+        check(Reader(s).response()[0] == 200, "%s: the next request failed" % q)
+        s.close()
+        bad, then = upstream_saw("?" + q)[-1], upstream_saw("?" + nxt)[-1]
+        check(bad["conn"] != then["conn"], "%s: the upstream connection was reused" % q)
+    return "chunk size lines ended by CR X or a bare LF: no body relayed, the connection not reused"
+
+
 def case_response_codings():
     """pawld decodes chunked only: a response whose Transfer-Encoding names
     any other coding is refused (502), not relayed stripped of the header

@@ -66,7 +66,8 @@ all="tls_error_queue retry_only_safe no_retry_after_timeout slow_upload no_body_
      reserved_lookalikes long_identity expect_reset upstream_max_conns upstream_failures_logged
      retry_after_reload idle_connections_follow_reloads reload_drops_upstream
      upload_held_then_resumed
-     response_codings announced_body_not_reused http10_host memory_back_when_quiet"
+     response_codings response_chunk_framing announced_body_not_reused http10_host
+     memory_back_when_quiet"
 for case in ${CASES:-$all}; do # CASES: some of them, for a quicker look
     $py "$here/pawld_edges.py" "$case" || failed=1
     kill -0 "$pawld_pid" 2>/dev/null || fail "pawld died in case $case: $(tail -20 pawld.stderr)"

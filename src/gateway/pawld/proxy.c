@@ -58,6 +58,11 @@ struct pawld_upconn {
     struct { size_t no, nl, vo, vl; } hdr[UP_MAX_HEADERS];
     size_t nhdr;
     bool in_value, too_big, bad_te;
+    /* a chunked body's raw framing, checked before http-parser reads it (its
+     * non-strict mode takes "3\rX" for a size line: review) */
+    struct pawld_chunk_scan ck;
+    bool scan, scan_next; /* scanning; to scan from where the parser paused at the head's end */
+    const char *bad_chunk; /* why the framing is wrong, or NULL */
     uint64_t due; /* the timeout's deadline in loop time; 0: none (up_arm) */
 };
 
@@ -396,7 +401,15 @@ static int on_resp_headers(http_parser *p)
     up->c->resp_started = true;
     /* 1: no body follows, whatever Content-Length says (RFC 9112 6.3: a
      * response to HEAD, a 204, a 304); the parser would otherwise wait for it */
-    return up->c->head_method || p->status_code == 204 || p->status_code == 304 ? 1 : 0;
+    if (up->c->head_method || p->status_code == 204 || p->status_code == 304)
+        return 1;
+    if (p->flags & F_CHUNKED) { /* up_data scans the body's framing from here on */
+        memset(&up->ck, 0, sizeof up->ck);
+        up->ck.head_lf = true;
+        up->scan_next = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
 }
 
 static int on_resp_body(http_parser *p, const char *at, size_t n)
@@ -473,6 +486,25 @@ static void complete(struct pawld_upconn *up)
     pawld_conn_finish(c);
 }
 
+/* Feeds p[0..n) to the response parser, a chunked body's framing checked
+ * first (up->scan); returns how much the parser took. A bad framing stops
+ * it (up->bad_chunk) before any of those bytes reaches the client. */
+static size_t resp_feed(struct pawld_upconn *up, const char *p, size_t n)
+{
+    size_t done = 0;
+    for (;;) {
+        if (up->scan && !pawld_chunk_scan_done(&up->ck) &&
+            (up->bad_chunk = pawld_chunk_scan(&up->ck, p + done, n - done)) != NULL)
+            return done;
+        done += http_parser_execute(&up->parser, &resp_settings, p + done, n - done);
+        if (!up->scan_next || HTTP_PARSER_ERRNO(&up->parser) != HPE_PAUSED)
+            return done;
+        up->scan_next = false; /* paused at the head's end: the body from here */
+        up->scan = true;
+        http_parser_pause(&up->parser, 0);
+    }
+}
+
 static void up_data(struct pawld_io *io, const char *p, size_t n)
 {
     struct pawld_upconn *up = io->owner;
@@ -485,7 +517,7 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
     up_arm(up, up_cfg(up)->response_timeout_ms);
     struct pawld_conn *c = up->c;
     pawld_io_cork(&c->io); /* what this read gives the client goes out in one write */
-    size_t done = http_parser_execute(&up->parser, &resp_settings, p, n);
+    size_t done = resp_feed(up, p, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&up->parser);
     if (up->msg_done && up->chunked_out && pawld_io_write(&c->io, "0\r\n\r\n", 5) != 0)
         up->close_delimited = true; /* the end could not be written: do not reuse */
@@ -504,9 +536,10 @@ static void up_data(struct pawld_io *io, const char *p, size_t n)
     if (e != HPE_OK || done != n) {
         char why[160];
         snprintf(why, sizeof why, "the upstream's response is malformed: %s",
-                 up->too_big  ? "head too large"
-                 : up->bad_te ? "a Transfer-Encoding other than one chunked"
-                              : http_errno_description(e));
+                 up->too_big      ? "head too large"
+                 : up->bad_te     ? "a Transfer-Encoding other than one chunked"
+                 : up->bad_chunk  ? up->bad_chunk
+                                  : http_errno_description(e));
         up_fail(up, PAWL_R_UPSTREAM_UNAVAILABLE, why);
     }
 }
@@ -557,6 +590,8 @@ static void up_send(struct pawld_upconn *up)
     up->parser.data = up;
     up->got_bytes = up->head_done = up->msg_done = false;
     up->chunked_out = up->close_delimited = up->too_big = up->bad_te = up->chunk_end_written = false;
+    up->scan = up->scan_next = false;
+    up->bad_chunk = NULL;
     up->hlen = up->nhdr = 0;
     pawld_io_resume(&up->io); /* a connection is pooled only unpaused; never left paused */
     /* the response timeout runs from the end of the request: while the
