@@ -258,7 +258,18 @@ def case_announced_body_not_reused():
         b.close()
         first, then = upstream_saw("?" + q)[-1], upstream_saw("?" + victim)[-1]
         check(first["conn"] != then["conn"], "after %s the next request went on the same connection" % q)
-    return "after a 204 and a 304 with Content-Length: 40 the next request went on a new connection"
+    # a 204 with Content-Length: 0 announces nothing: its connection is reused
+    s = conn(int(E["PROXY"]))
+    r = Reader(s)
+    s.sendall(req("GET", status_path("?zero204")))
+    check(r.response()[0] == 204, "no 204")
+    s.sendall(req("GET", status_path("?victimC")))
+    check(r.response()[0] == 200, "the request after a 204 with Content-Length: 0 failed")
+    s.close()
+    first, then = upstream_saw("?zero204")[-1], upstream_saw("?victimC")[-1]
+    check(first["conn"] == then["conn"], "after a 204 with Content-Length: 0 the connection was not reused")
+    return ("after a 204 and a 304 with Content-Length: 40 the next request went on a new connection; "
+            "after a 204 with Content-Length: 0 on the same one")
 
 
 def case_http10_host():

@@ -12,6 +12,7 @@ Behaviour by a word in the request target (query strings work):
   late204    204 with Content-Length: 40, then (0.4 s later, unasked) a whole
              200 response marked X-Poison, as a confused upstream might
   late304    the same after a 304 with Content-Length: 40
+  zero204    204 with Content-Length: 0 (announces no body)
   chunkcr    a chunked 200 whose size line ends in a CR and an X ("3\rXabc")
   chunklf    a chunked 200 whose size line ends in a bare LF
   hangclose  when the connection's previous request had the same target:
@@ -71,6 +72,8 @@ def answer(s, target, cid, nreq, hd, body_len):
         s.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 10\r\n\r\n')
     elif "nc204" in target:
         s.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nHELLO")
+    elif "zero204" in target:
+        s.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
     elif "chunkcr" in target or "chunklf" in target:
         size = b"3\rX" if "chunkcr" in target else b"3\n"
         s.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"abc\r\n0\r\n\r\n")

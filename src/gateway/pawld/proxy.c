@@ -359,11 +359,11 @@ static int client_head(struct pawld_upconn *up, char *out, size_t cap)
     bool no_body = c->head_method || status == 204 || status == 304;
     bool length = !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX;
     /* a response that has no body but announces one (a length above 0, or
-     * chunked; any length on a 204): should the upstream send that body
-     * after all, late, it would be read as the next request's response on
-     * this connection, another client's (review: pool poisoning) */
-    up->announced = no_body && ((p->flags & F_CHUNKED) ||
-                                (length && (status == 204 || p->content_length > 0)));
+     * chunked): should the upstream send that body after all, late, it
+     * would be read as the next request's response on this connection,
+     * another client's (review: pool poisoning). A 204 with
+     * Content-Length: 0, which many frameworks send, announces nothing. */
+    up->announced = no_body && ((p->flags & F_CHUNKED) || (length && p->content_length > 0));
     if (length && status != 204) {
         pawl__out_cstr(&o, "Content-Length: ");
         pawl__out_u64(&o, p->content_length);
