@@ -126,6 +126,25 @@ struct seen {
     int content_length, transfer_encoding, host, authorization;
 };
 
+static bool cgi_eq(const char *a, const char *b, size_t n);
+
+/* Headers with which a client asks the application for another method or
+ * path than the request line's (Express's method-override, Symfony's and
+ * IIS's URL rewriting): pawld decides on the request line, so an upstream
+ * that honoured one would act on what was not decided on. Compared as CGI
+ * does ('_' for '-'). */
+static bool overrides(pawl_str name)
+{
+    static const char *const names[] = {"x-http-method-override", "x-http-method",
+                                        "x-method-override", "x-original-url", "x-rewrite-url"};
+    if (name.n < 13 || (name.p[0] | 0x20) != 'x')
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (name.n == strlen(names[i]) && cgi_eq(name.p, names[i], name.n))
+            return true;
+    return false;
+}
+
 static bool check_framing_header(const struct pawl_http_header *hd, const struct pawl_http_limits *lim,
                                  struct seen *s, struct pawl_http_verdict *out)
 {
@@ -156,6 +175,10 @@ static bool check_framing_header(const struct pawl_http_header *hd, const struct
         /* h2c and WebSocket upgrades would let a client talk past the checks */
         refuse(out, PAWL_R_BAD_REQUEST, "protocol upgrades (Upgrade: %.*s) are not supported",
                (int)(hd->value.n > 32 ? 32 : hd->value.n), hd->value.p);
+        return false;
+    } else if (overrides(hd->name)) {
+        refuse(out, PAWL_R_BAD_REQUEST, "%.*s would have the upstream act on another method or path "
+               "than the one decided on", (int)hd->name.n, hd->name.p);
         return false;
     } else if (pawl__str_ieq_cstr(hd->name, "host")) {
         if (++s->host > 1) {

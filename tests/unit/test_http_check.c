@@ -153,6 +153,14 @@ static void test_header_names_and_host(void **state)
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: a", "Host: b");    /* two Hosts */
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "Upgrade: h2c");
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "upgrade: websocket");
+    /* another method or path for the application than the one decided on */
+    CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "X-HTTP-Method-Override: DELETE");
+    CHECK(PAWL_R_BAD_REQUEST, "POST", "/", 1, "Host: h", "x-http-method: PUT");
+    CHECK(PAWL_R_BAD_REQUEST, "POST", "/", 1, "Host: h", "X-Method-Override: PUT");
+    CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "X-Original-URL: /admin");
+    CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "X_Rewrite_URL: /admin");
+    CHECK(PAWL_R_ALLOWED, "GET", "/", 1, "Host: h", "X-Original-URI: /v"); /* nginx's auth_request */
+    CHECK(PAWL_R_ALLOWED, "GET", "/", 1, "Host: h", "X-HTTP-Method-Overrides: x");
     CHECK(PAWL_R_BAD_REQUEST, "GET", "/", 1, "Host: h", "Authorization: Bearer a",
           "Authorization: Bearer b");
 }
