@@ -359,7 +359,7 @@ static char *next_line(struct syncer *sy, size_t *len, bool *final_try)
 {
     if (sy->line == NULL && sy->retry != NULL && !sy->stop) {
         struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
+        clock_gettime(CLOCK_MONOTONIC, &t); /* sy->cv's clock */
         t.tv_sec += 1;
         while (sy->line == NULL && !sy->stop && pthread_cond_timedwait(&sy->cv, &sy->m, &t) == 0)
             ;
@@ -417,7 +417,7 @@ static void *sync_thread(void *arg)
     while ((line = next_line(sy, &len, &final_try)) != NULL) {
         pthread_mutex_unlock(&sy->m);
         struct timespec t0;
-        clock_gettime(CLOCK_REALTIME, &t0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         bool fatal = fsync(l->fd) != 0;
         int rc = -1;
         if (fatal)
@@ -452,7 +452,14 @@ int pawl_audit_log_sync_in_background(struct pawl_audit_log *l, char *err, size_
         return -1;
     }
     pthread_mutex_init(&sy->m, NULL);
-    pthread_cond_init(&sy->cv, NULL);
+    /* the waits (pace, an anchor's retry) are on the monotonic clock: on the
+     * wall clock a step back of an hour (NTP) held every fsync and anchor
+     * for that hour (review) */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sy->cv, &ca);
+    pthread_condattr_destroy(&ca);
     l->sy = sy;
     if (pthread_create(&sy->tid, NULL, sync_thread, l) != 0) {
         l->sy = NULL;

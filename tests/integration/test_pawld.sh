@@ -564,6 +564,13 @@ sed "s#listen: 127.0.0.1:$tls_port#listen: 192.0.2.1:$tls_port#" pawld.yaml >els
 out=$("$PAWLD_BIN" --config elsewhere.yaml --check 2>&1) && fail "--check accepted an address not on this host: $out"
 grep -q "listener 'tls': cannot listen on 192.0.2.1:$tls_port: Cannot assign requested address" <<<"$out" ||
     fail "--check did not name the listener it cannot bind: $out"
+# two listeners of one configuration that overlap (they stopped pawld at start)
+both=$(free_port)
+sed "s#listen: 127.0.0.1:$tls_port#listen: 0.0.0.0:$both#; s#listen: 127.0.0.1:$mtls_port#listen: 127.0.0.1:$both#" \
+    pawld.yaml >overlap.yaml
+out=$("$PAWLD_BIN" --config overlap.yaml --check 2>&1) && fail "--check accepted overlapping listeners: $out"
+grep -q "listener 'mtls': 127.0.0.1:$both overlaps listener 'tls' (0.0.0.0:$both)" <<<"$out" ||
+    fail "--check did not name the overlapping listeners: $out"
 out=$("$PAWLD_BIN" --config pawld.yaml --check 2>&1) || fail "--check refused ports in use: $out"
 grep -q "warning: listener 'plain': 127.0.0.1:$proxy_port is in use" <<<"$out" ||
     fail "--check did not warn of a port in use: $out"

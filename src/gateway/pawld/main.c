@@ -366,12 +366,19 @@ static int check_trust_dir(const struct pawld_world *w, char *err, size_t n)
 /* --check tries each listener's address (a user review: an address not on
  * this host passed --check). One this host does not have is an error; a
  * port in use or refused to this user is a warning, since --check may run
- * while pawld serves there, or as another user than pawld's. */
+ * while pawld serves there, or as another user than pawld's. Then the
+ * addresses that bind alone are bound all at once: two listeners of this
+ * configuration that overlap (0.0.0.0:P and 127.0.0.1:P, [::]:P and
+ * 0.0.0.0:P) are an error, as they stop pawld at start (review). */
 static int check_ports(const struct pawld_world *w, const char *config, char *err, size_t n)
 {
-    for (size_t i = 0; i < w->cfg->nlisteners; i++) {
-        const struct pawld_listener *l = &w->cfg->listeners[i];
-        int e = pawld_listener_probe(l);
+    const struct pawld_config *c = w->cfg;
+    bool alone[PAWLD_MAX_LISTENERS] = {false};
+    int fd[PAWLD_MAX_LISTENERS];
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct pawld_listener *l = &c->listeners[i];
+        int e = pawld_listener_probe(l, NULL);
+        alone[i] = e == 0;
         if (e == EADDRINUSE)
             printf("pawld: %s: warning: listener '%s': %s:%d is in use (by a running pawld? a start "
                    "would fail; a reload keeps it)\n", config, l->name, l->host, l->port);
@@ -383,7 +390,29 @@ static int check_ports(const struct pawld_world *w, const char *config, char *er
             return snprintf(err, n, "listener '%s': cannot listen on %s:%d: %s", l->name, l->host, l->port,
                             strerror(e)), -1;
     }
-    return 0;
+    size_t i = 0, clash = c->nlisteners;
+    for (; i < c->nlisteners && clash == c->nlisteners; i++) { /* all at once, held */
+        fd[i] = -1;
+        if (alone[i] && pawld_listener_probe(&c->listeners[i], &fd[i]) != 0)
+            clash = i;
+    }
+    while (i-- > 0)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    if (clash == c->nlisteners)
+        return 0;
+    const struct pawld_listener *l = &c->listeners[clash], *o = l;
+    for (size_t j = 0; j < clash && o == l; j++) { /* which one it overlaps: bound two at a time */
+        int a = -1, b = -1;
+        if (pawld_listener_probe(&c->listeners[j], &a) == 0 && pawld_listener_probe(l, &b) != 0)
+            o = &c->listeners[j];
+        if (a >= 0)
+            close(a);
+        if (b >= 0)
+            close(b);
+    }
+    return snprintf(err, n, "listener '%s': %s:%d overlaps listener '%s' (%s:%d): pawld could not listen "
+                    "on both", l->name, l->host, l->port, o->name, o->host, o->port), -1;
 }
 
 static int check_start_files(const struct pawld_world *w, char *err, size_t n)

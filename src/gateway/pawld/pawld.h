@@ -373,8 +373,9 @@ bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_
 int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);
 
 /* --check: binds l's address alone (no SO_REUSEPORT, as the first worker
- * does) and lets go. 0, or the errno. */
-int pawld_listener_probe(const struct pawld_listener *l);
+ * does) and lets go, or listens and hands the socket to *keep (not NULL).
+ * 0, or the errno. */
+int pawld_listener_probe(const struct pawld_listener *l, int *keep);
 /* Binds w's listening sockets (SO_REUSEPORT) and starts its thread.
  * Returns 0, or -1 with err set. */
 int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, char *err,

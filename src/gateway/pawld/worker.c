@@ -113,8 +113,11 @@ static int listen_socket(const struct pawld_listener *l, bool first, char *err, 
     int fd = -1;
     for (int shared = first ? 0 : 1; shared <= 1; shared++) {
         if ((fd = bound_socket(l, shared)) < 0) {
+            bool used = errno == EADDRINUSE;
             snprintf(err, errlen, "listener %s: cannot listen on %s:%d: %s%s", l->name, l->host, l->port,
-                     strerror(errno), errno == EADDRINUSE ? " (another process listens there)" : "");
+                     strerror(errno),
+                     used ? " (another process, or another listener of this configuration, listens there)"
+                          : "");
             return -1;
         }
         if (!shared)
@@ -123,12 +126,23 @@ static int listen_socket(const struct pawld_listener *l, bool first, char *err, 
     return fd;
 }
 
-int pawld_listener_probe(const struct pawld_listener *l)
+int pawld_listener_probe(const struct pawld_listener *l, int *keep)
 {
     int fd = bound_socket(l, false);
     if (fd < 0)
         return errno;
-    close(fd);
+    if (keep == NULL) {
+        close(fd);
+        return 0;
+    }
+    /* held as pawld holds it: listening (with SO_REUSEADDR, Linux lets two
+     * sockets bind overlapping addresses until one of them listens) */
+    if (listen(fd, 1) != 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    *keep = fd;
     return 0;
 }
 
