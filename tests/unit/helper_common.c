@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+void th_read_text(const char *path, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
 char *th_read_src(const char *rel, size_t *len)
 {
     const char *src = getenv("PAWL_SRC");

@@ -12,6 +12,9 @@
 
 /* Read $PAWL_SRC/rel (NUL-terminated, malloc'd); fails the test when missing. */
 char *th_read_src(const char *rel, size_t *len);
+/* The text of the file at path into out (at most cap - 1 bytes, NUL-
+ * terminated); "" when it does not exist (an anchor not written yet). */
+void th_read_text(const char *path, char *out, size_t cap);
 /* "where:line:col: msg" of a diagnostic, in a static buffer. */
 const char *th_diag(const struct pawl_diag *d);
 /* The first m bytes of needle in hay[0..n), or NULL (memmem is not POSIX). */

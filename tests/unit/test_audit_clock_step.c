@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit_log.h"
+#include "helper_common.h"
 
 static volatile bool stepped;
 
@@ -31,17 +32,6 @@ int __wrap_clock_gettime(clockid_t clk, struct timespec *ts)
     if (rc == 0 && stepped && clk == CLOCK_REALTIME)
         ts->tv_sec += 3600;
     return rc;
-}
-
-static void read_file(const char *path, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    fclose(f);
 }
 
 /* the log's last line */
@@ -81,10 +71,10 @@ static void test_anchor_after_clock_step(void **state)
     }
     last_line(path, last, sizeof last);
     assert_non_null(strstr(last, "\"kind\":\"checkpoint\""));
-    read_file(anchor, now, sizeof now);
+    th_read_text(anchor, now, sizeof now);
     for (int i = 0; i < 200 && strcmp(now, last) != 0; i++) { /* up to 2 s */
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-        read_file(anchor, now, sizeof now);
+        th_read_text(anchor, now, sizeof now);
     }
     assert_string_equal(now, last);
     assert_int_equal(pawl_audit_log_close(l, t + 1000, err, sizeof err), 0);

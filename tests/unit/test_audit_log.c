@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "audit_log.h"
+#include "helper_common.h"
 
 static char dir[64], log_path[128];
 static int64_t t0; /* record times: after the genesis, which the open stamps with the clock */
@@ -213,13 +214,7 @@ static void read_anchor(const char *path, char *out, size_t cap)
 {
     char a[200];
     snprintf(a, sizeof a, "%s.anchor", path);
-    out[0] = '\0';
-    FILE *f = fopen(a, "r");
-    if (f == NULL)
-        return;
-    size_t n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    th_read_text(a, out, cap);
 }
 
 /* In background mode the log is fsynced and anchored at most ten times a
