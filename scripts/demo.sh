@@ -35,6 +35,7 @@ rm -rf "$work"
 mkdir -p "$work/keys"
 cp examples/pawld.yaml examples/policy.yaml examples/jwks.json examples/grants.jsonl "$work/"
 cp examples/keys/audit-ed25519.pem "$work/keys/"
+chmod 600 "$work/keys/audit-ed25519.pem" # a signing key: its owner's alone (pawld warns otherwise)
 # the example dealer grants are from 2025 and have ended: a current one
 now_ms=$(($(date +%s) * 1000))
 echo '{"principal": "dealer-tool-17", "vin": "1HGCM82633A004352", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>"$work/grants.jsonl"
