@@ -353,11 +353,6 @@ const char *pawld_chunk_scan(struct pawld_chunk_scan *r, const char *p, size_t n
     return why;
 }
 
-bool pawld_chunk_scan_done(const struct pawld_chunk_scan *s)
-{
-    return s->ck == CK_DONE;
-}
-
 size_t pawld_h1_feed(struct pawld_h1 *r, const char *p, size_t n)
 {
     if (r->state == PAWLD_H1_ERROR || r->state == PAWLD_H1_HEAD || r->state == PAWLD_H1_DONE)

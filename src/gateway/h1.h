@@ -41,9 +41,8 @@ struct pawld_chunk_scan {
 };
 /* Checks p[0..n) as the next bytes of the body (set head_lf first when
  * they begin with the head's last LF). NULL, or why the framing is wrong.
- * Looks no further than the end of the message (pawld_chunk_scan_done). */
+ * Looks no further than the end of the message: past it, NULL at once. */
 const char *pawld_chunk_scan(struct pawld_chunk_scan *s, const char *p, size_t n);
-bool pawld_chunk_scan_done(const struct pawld_chunk_scan *s);
 
 struct pawld_h1 {
     http_parser parser;

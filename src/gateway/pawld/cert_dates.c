@@ -119,7 +119,7 @@ void pawld_warn_cert_dates(const struct pawld_world *w, struct pawld_sinks *sink
         int64_t left = d->until - now;
         if (left >= (crl ? CRL_SOON_S : SOON_S))
             continue;
-        char when[40] = "?", say[600], esc[700];
+        char when[40] = "?", say[600];
         struct tm tm;
         time_t t = (time_t)d->until;
         if (gmtime_r(&t, &tm) != NULL)
@@ -134,9 +134,6 @@ void pawld_warn_cert_dates(const struct pawld_world *w, struct pawld_sinks *sink
         else
             snprintf(say, sizeof say, "%s '%s': the %s expires at %s (in %lld days)", d->of, d->name,
                      words(d->which), when, (long long)(left / 86400));
-        if (sinks != NULL)
-            pawld_log(sinks, "warn", "\"msg\":\"%s\"", pawld_json_escape(say, esc, sizeof esc));
-        else
-            printf("pawld: %s: warning: %s\n", config, say);
+        pawld_warn(sinks, config, say);
     }
 }

@@ -340,13 +340,18 @@ void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, cons
     }
 }
 
+void pawld_refusal(struct pawl_decision *d, enum pawl_reason r, const char *detail)
+{
+    memset(d, 0, sizeof *d);
+    d->reason = r;
+    d->status = pawl_reason_status(r);
+    snprintf(d->detail, sizeof d->detail, "%s", detail);
+}
+
 void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close)
 {
     struct pawl_decision d;
-    memset(&d, 0, sizeof d);
-    d.reason = r;
-    d.status = pawl_reason_status(r);
-    snprintf(d.detail, sizeof d.detail, "%s", detail);
+    pawld_refusal(&d, r, detail);
     pawld_conn_answer(c, &d, NULL, close);
 }
 

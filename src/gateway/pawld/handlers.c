@@ -173,10 +173,7 @@ static void refuse_head(struct pawld_conn *c, const struct pawl_http_head *h, en
                         const char *detail)
 {
     struct pawl_decision d;
-    memset(&d, 0, sizeof d);
-    snprintf(d.detail, sizeof d.detail, "%s", detail);
-    d.reason = r;
-    d.status = pawl_reason_status(r);
+    pawld_refusal(&d, r, detail);
     decided(c, h, &d);
     pawld_conn_answer(c, &d, NULL, true);
 }

@@ -233,10 +233,8 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
         say[2] = "logs.audit_key can be read by other users than its owner (chmod 600 it): whoever "
                  "reads it can sign a forged audit trail";
     for (size_t i = 0; i < 4; i++)
-        if (say[i] != NULL && sinks != NULL)
-            pawld_log(sinks, "warn", "\"msg\":\"%s\"", say[i]);
-        else if (say[i] != NULL)
-            printf("pawld: %s: warning: %s\n", config, say[i]);
+        if (say[i] != NULL)
+            pawld_warn(sinks, config, say[i]);
     pawld_warn_cert_dates(w, sinks, config, (int64_t)time(NULL));
 }
 
@@ -378,17 +376,21 @@ static int check_ports(const struct pawld_world *w, const char *config, char *er
     for (size_t i = 0; i < c->nlisteners; i++) {
         const struct pawld_listener *l = &c->listeners[i];
         int e = pawld_listener_probe(l, NULL);
+        char say[400];
         alone[i] = e == 0;
-        if (e == EADDRINUSE)
-            printf("pawld: %s: warning: listener '%s': %s:%d is in use (by a running pawld? a start "
-                   "would fail; a reload keeps it)\n", config, l->name, l->host, l->port);
-        else if (e == EACCES)
-            printf("pawld: %s: warning: listener '%s': this user may not listen on %s:%d (ports below "
-                   "1024 need root or CAP_NET_BIND_SERVICE, which deploy/systemd/pawld.service "
-                   "gives)\n", config, l->name, l->host, l->port);
-        else if (e != 0)
+        if (e == EADDRINUSE || e == EACCES) {
+            if (e == EADDRINUSE)
+                snprintf(say, sizeof say, "listener '%s': %s:%d is in use (by a running pawld? a start "
+                         "would fail; a reload keeps it)", l->name, l->host, l->port);
+            else
+                snprintf(say, sizeof say, "listener '%s': this user may not listen on %s:%d (ports "
+                         "below 1024 need root or CAP_NET_BIND_SERVICE, which "
+                         "deploy/systemd/pawld.service gives)", l->name, l->host, l->port);
+            pawld_warn(NULL, config, say);
+        } else if (e != 0) {
             return snprintf(err, n, "listener '%s': cannot listen on %s:%d: %s", l->name, l->host, l->port,
                             strerror(e)), -1;
+        }
     }
     size_t i = 0, clash = c->nlisteners;
     for (; i < c->nlisteners && clash == c->nlisteners; i++) { /* all at once, held */

@@ -163,6 +163,9 @@ bool pawld_sinks_ready(struct pawld_sinks *s, char *why, size_t n);
 /* s as the inside of a JSON string (quotes, backslashes, controls escaped)
  * into out; s and out may be the same buffer. Returns out. */
 char *pawld_json_escape(const char *s, char *out, size_t n);
+/* A warning about the setup: a "warn" line in the log when s is set (a
+ * running pawld), else "pawld: CONFIG: warning: MSG" on stdout (--check). */
+void pawld_warn(struct pawld_sinks *s, const char *config, const char *msg);
 
 /* ---- a byte stream: TCP, optionally TLS over memory BIOs ----------------- */
 
@@ -460,6 +463,9 @@ void pawld_conn_accept(struct pawld_worker *w, size_t listener, uv_stream_t *ser
  * or reads and drops the rest of the request and goes on. */
 void pawld_conn_answer(struct pawld_conn *c, const struct pawl_decision *d, const char *extra,
                        bool close);
+/* d: a refusal for reason r with detail, no route, no identity. */
+void pawld_refusal(struct pawl_decision *d, enum pawl_reason r, const char *detail);
+/* pawld_conn_answer with pawld_refusal's decision (not recorded). */
 void pawld_conn_deny(struct pawld_conn *c, enum pawl_reason r, const char *detail, bool close);
 void pawld_conn_reqinfo(struct pawld_conn *c, const struct pawl_http_head *h,
                         struct pawl_event_req *ri);

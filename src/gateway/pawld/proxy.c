@@ -493,8 +493,7 @@ static size_t resp_feed(struct pawld_upconn *up, const char *p, size_t n)
 {
     size_t done = 0;
     for (;;) {
-        if (up->scan && !pawld_chunk_scan_done(&up->ck) &&
-            (up->bad_chunk = pawld_chunk_scan(&up->ck, p + done, n - done)) != NULL)
+        if (up->scan && (up->bad_chunk = pawld_chunk_scan(&up->ck, p + done, n - done)) != NULL)
             return done;
         done += http_parser_execute(&up->parser, &resp_settings, p + done, n - done);
         if (!up->scan_next || HTTP_PARSER_ERRNO(&up->parser) != HPE_PAUSED)

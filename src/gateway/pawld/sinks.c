@@ -159,6 +159,15 @@ char *pawld_json_escape(const char *s, char *out, size_t n)
     return out;
 }
 
+void pawld_warn(struct pawld_sinks *s, const char *config, const char *msg)
+{
+    char esc[1200];
+    if (s != NULL)
+        pawld_log(s, "warn", "\"msg\":\"%s\"", pawld_json_escape(msg, esc, sizeof esc));
+    else
+        printf("pawld: %s: warning: %s\n", config, msg);
+}
+
 void pawld_sinks_tick(struct pawld_sinks *s)
 {
     char err[512];
