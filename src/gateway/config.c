@@ -18,7 +18,7 @@ struct ld {
     struct pawld_config *c;
     struct pawld_listener *l;  /* the listener being read */
     struct pawld_upstream *u;  /* the upstream being read */
-    bool have_listen, have_mode, have_authz;
+    bool have_listen, have_mode, have_authz, have_v6only;
     yaml_node_t *detect;       /* the detect: section, if any */
 };
 
@@ -206,6 +206,10 @@ static pawl_err listener_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
         ld->have_mode = true;
         return mode(y, v, &l->mode);
     }
+    if (strcmp(k, "ipv6only") == 0) {
+        ld->have_v6only = true;
+        return pawl__yl_bool(y, v, &l->v6only);
+    }
     if (strcmp(k, "tls") == 0) {
         l->tls_on = true;
         return pawl__yl_each(y, v, "tls", tls_key, &l->tls);
@@ -228,6 +232,12 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
     struct pawl__yl *y = &ld->y;
     if (!ld->have_listen || !ld->have_mode || l->name == NULL)
         return pawl__yl_err(y, v, "a listener needs name, listen and mode");
+    bool v6 = strchr(l->host, ':') != NULL;
+    if (ld->have_v6only && !v6)
+        return pawl__yl_err(y, v, "listener '%s': ipv6only is for an IPv6 address, not %s", l->name,
+                            l->host);
+    if (!ld->have_v6only) /* as nginx and Envoy: [::]:P and 0.0.0.0:P can both be listed */
+        l->v6only = v6;
     for (size_t i = 0; i + 1 < ld->c->nlisteners; i++)
         if (strcmp(ld->c->listeners[i].name, l->name) == 0)
             return pawl__yl_err(y, v, "listener name '%s' is used twice", l->name);
@@ -283,7 +293,7 @@ static pawl_err listeners(struct ld *ld, yaml_node_t *v)
         l->body_timeout_ms = 30000;
         l->idle_timeout_ms = 60000;
         ld->l = l;
-        ld->have_listen = ld->have_mode = ld->have_authz = false;
+        ld->have_listen = ld->have_mode = ld->have_authz = ld->have_v6only = false;
         if ((e = pawl__yl_each(y, item, "a listener", listener_key, ld)) != PAWL_OK ||
             (e = listener_done(ld, item)) != PAWL_OK)
             return e;

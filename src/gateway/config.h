@@ -37,6 +37,7 @@ struct pawld_listener {
     char host[64]; /* an IPv4 or IPv6 literal */
     int port;
     bool loopback;
+    bool v6only; /* an IPv6 address takes IPv6 clients only (IPV6_V6ONLY) */
     enum pawld_mode mode;
     bool tls_on;
     struct pawld_tls tls;

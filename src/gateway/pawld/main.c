@@ -51,8 +51,8 @@ static bool same_listeners(const struct pawld_config *a, const struct pawld_conf
         return false;
     for (size_t i = 0; i < a->nlisteners; i++) {
         const struct pawld_listener *x = &a->listeners[i], *y = &b->listeners[i];
-        if (strcmp(x->host, y->host) != 0 || x->port != y->port || x->mode != y->mode ||
-            x->tls_on != y->tls_on)
+        if (strcmp(x->host, y->host) != 0 || x->port != y->port || x->v6only != y->v6only ||
+            x->mode != y->mode || x->tls_on != y->tls_on)
             return false;
     }
     return true;
@@ -366,8 +366,8 @@ static int check_trust_dir(const struct pawld_world *w, char *err, size_t n)
  * port in use or refused to this user is a warning, since --check may run
  * while pawld serves there, or as another user than pawld's. Then the
  * addresses that bind alone are bound all at once: two listeners of this
- * configuration that overlap (0.0.0.0:P and 127.0.0.1:P, [::]:P and
- * 0.0.0.0:P) are an error, as they stop pawld at start (review). */
+ * configuration that overlap (0.0.0.0:P and 127.0.0.1:P; [::]:P with
+ * ipv6only: false and 0.0.0.0:P) are an error, as they stop pawld at start (review). */
 static int check_ports(const struct pawld_world *w, const char *config, char *err, size_t n)
 {
     const struct pawld_config *c = w->cfg;

@@ -87,12 +87,13 @@ static int bound_socket(const struct pawld_listener *l, bool shared)
     int r = v6 ? uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss)
                : uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss);
     socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    int one = 1, fd = -1;
+    int one = 1, v6only = l->v6only, fd = -1;
     if (r != 0)
         errno = EINVAL;
     else
         fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) ||
                     (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
                     bind(fd, (struct sockaddr *)&ss, len) != 0)) {
         int e = errno;
