@@ -40,6 +40,7 @@ static const struct span CONNECT_TIMEOUT = { "connect_timeout", "10ms to 2m", 10
 static const struct span RESPONSE_TIMEOUT = { "response_timeout", "100ms to 1h", 100, 3600000 };
 static const struct span RESULT_TIMEOUT = { "result_timeout", "100ms to 10m", 100, 600000 };
 static const struct span BLOCK_FOR = { "block_for", "10s to 30d", 10000, 30 * 86400000LL };
+static const struct span AUDIT_SYNC = { "audit_sync", "10ms to 10s", 10, 10000 };
 
 static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
@@ -503,6 +504,8 @@ static pawl_err logs_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void
         return path(y, v, &c->audit);
     if (strcmp(k, "audit_key") == 0)
         return path(y, v, &c->audit_key);
+    if (strcmp(k, "audit_sync") == 0)
+        return ms(y, v, &AUDIT_SYNC, &c->audit_sync_ms);
     if (strcmp(k, "findings") == 0)
         return path(y, v, &c->findings);
     return PAWL_ENOTFOUND;
@@ -671,6 +674,7 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     ld.c->default_upstream = -1;
     ld.c->watch = true;
     ld.c->max_connections = 20000;
+    ld.c->audit_sync_ms = 100;
     ld.c->detect.block_for_ms = 15 * 60 * 1000;
     ld.c->detect.max_blocks = 100000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {

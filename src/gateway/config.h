@@ -115,6 +115,7 @@ struct pawld_config {
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;
+    int64_t audit_sync_ms; /* at most one fsync + anchor of the trail per this */
     char *findings; /* inline detectors' Detection Finding lines; NULL: detectors off */
     struct pawld_detect_config detect;
     struct pawld_link link;

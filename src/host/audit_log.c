@@ -20,7 +20,7 @@
 #include "fileio.h"
 
 #define ANCHOR_MAX 4096 /* a checkpoint line is about 400 bytes */
-#define SYNC_GAP_MS 100 /* background mode: at most one fsync + anchor per this */
+#define SYNC_GAP_MS 100 /* background mode: at most one fsync + anchor per this, by default */
 
 /* In background mode a thread makes checkpoints durable (fsync, then the
  * anchor) while appends go on; only the newest checkpoint matters. */
@@ -32,6 +32,7 @@ struct syncer {
     size_t len;
     char *retry;         /* a checkpoint whose anchor could not be written: again each second */
     size_t retry_len;
+    int64_t gap_ms;      /* at most one fsync + anchor per this */
     bool stop, failed;   /* failed: an fsync failed (the log cannot be trusted to be on disk) */
     char msg[512];
     char pending[512];   /* why the anchor lags behind the log (a full disk), or "" */
@@ -382,7 +383,7 @@ static char *next_line(struct syncer *sy, size_t *len, bool *final_try)
     return line;
 }
 
-/* Under sy->m: wait until SYNC_GAP_MS after the sync that began at t0 (or
+/* Under sy->m: wait until sy->gap_ms after the sync that began at t0 (or
  * until stop). Checkpoints that come meanwhile replace each other, so under
  * load the log is fsynced and anchored ten times a second, not once per
  * checkpoint (one each 1,000 records: 35 a second at 35,000 requests a
@@ -390,7 +391,8 @@ static char *next_line(struct syncer *sy, size_t *len, bool *final_try)
 static void pace(struct syncer *sy, const struct timespec *t0)
 {
     struct timespec until = *t0;
-    until.tv_nsec += SYNC_GAP_MS * 1000000L;
+    until.tv_sec += (time_t)(sy->gap_ms / 1000);
+    until.tv_nsec += (long)(sy->gap_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec += 1;
         until.tv_nsec -= 1000000000L;
@@ -400,7 +402,7 @@ static void pace(struct syncer *sy, const struct timespec *t0)
 }
 
 /* Makes checkpoints durable: fsync of the log, then the anchor, at most
- * once each SYNC_GAP_MS (pace). An fsync
+ * once each sy->gap_ms (pace). An fsync
  * that fails is fatal (the log cannot be trusted to be on disk); an anchor
  * that cannot be written (a full disk: the anchor is a new file, the log
  * may still have room in its last block) is tried again each second, and
@@ -444,13 +446,15 @@ static void *sync_thread(void *arg)
     return NULL;
 }
 
-int pawl_audit_log_sync_in_background(struct pawl_audit_log *l, char *err, size_t errlen)
+int pawl_audit_log_sync_in_background(struct pawl_audit_log *l, int64_t gap_ms, char *err,
+                                      size_t errlen)
 {
     struct syncer *sy = calloc(1, sizeof *sy);
     if (sy == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    sy->gap_ms = gap_ms > 0 ? gap_ms : SYNC_GAP_MS;
     pthread_mutex_init(&sy->m, NULL);
     /* the waits (pace, an anchor's retry) are on the monotonic clock: on the
      * wall clock a step back of an hour (NTP) held every fsync and anchor

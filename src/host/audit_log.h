@@ -61,9 +61,12 @@ int pawl_audit_log_append_many(struct pawl_audit_log *log, const struct pawl_aud
  * thread of the log's own while appends go on, instead of before append
  * returns: records are written (not fsynced) either way, and a background
  * failure makes the next append fail before it writes anything (and the log
- * unusable). For a server whose threads must not wait for the disk.
+ * unusable). For a server whose threads must not wait for the disk. At
+ * most one fsync and anchor each gap_ms (<= 0: 100); checkpoints that come
+ * meanwhile replace each other, so the anchor may lag the log by that much.
  * Returns 0, or -1 with err. */
-int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, char *err, size_t errlen);
+int pawl_audit_log_sync_in_background(struct pawl_audit_log *log, int64_t gap_ms, char *err,
+                                      size_t errlen);
 
 /* What opening the log repaired, for the operator to know: a torn tail moved
  * aside, an anchor that was missing (deleted?) or older than the log and was

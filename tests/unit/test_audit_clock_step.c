@@ -57,7 +57,7 @@ static void test_anchor_after_clock_step(void **state)
     snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", getenv("PAWL_SRC"));
     struct pawl_audit_log *l;
     assert_int_equal(pawl_audit_log_open(path, key, 1, -1, false, &l, err, sizeof err), 0);
-    assert_int_equal(pawl_audit_log_sync_in_background(l, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_sync_in_background(l, 0, err, sizeof err), 0);
     int64_t t = (int64_t)time(NULL) * 1000 + 7200000; /* record times past the step */
     struct pawl_audit_item it = {t, "event", body, 0, false};
     it.n = (size_t)snprintf(body, sizeof body, "{\"i\":0}");

@@ -188,7 +188,7 @@ static void test_anchor_retried(void **state)
     snprintf(path, sizeof path, "%s/anchor.log", dir);
     snprintf(tmpdir, sizeof tmpdir, "%s.anchor.tmp.%ld", path, (long)getpid());
     assert_int_equal(pawl_audit_log_open(path, key, 2, -1, false, &l, err, sizeof err), 0);
-    assert_int_equal(pawl_audit_log_sync_in_background(l, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_sync_in_background(l, 0, err, sizeof err), 0);
     assert_int_equal(mkdir(tmpdir, 0700), 0);
     assert_int_equal(append(l, "x", 3, err, sizeof err), 0); /* checkpoints among them */
     bool usable = true;
@@ -222,21 +222,23 @@ static void read_anchor(const char *path, char *out, size_t cap)
  * 1,000 records, dozens a second per worker, and each took an fsync, a new
  * file, a rename and a directory fsync); the newest checkpoint is anchored
  * soon after, and at close. */
-static void test_anchor_paced(void **state)
+/* A checkpoint after every record for 600 ms: anchored once at first, then
+ * at most once per gap (0: the default, 100 ms), and the last one soon. */
+static void check_paced(int64_t gap_ms, const char *name)
 {
-    (void)state;
     char err[512], key[4200], path[160], seen[600], now[600];
     struct pawl_audit_log *l;
+    int64_t gap = gap_ms > 0 ? gap_ms : 100;
     snprintf(key, sizeof key, "%s/examples/keys/audit-ed25519.pem", getenv("PAWL_SRC"));
-    snprintf(path, sizeof path, "%s/paced.log", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_int_equal(pawl_audit_log_open(path, key, 1, -1, false, &l, err, sizeof err), 0);
-    assert_int_equal(pawl_audit_log_sync_in_background(l, err, sizeof err), 0);
+    assert_int_equal(pawl_audit_log_sync_in_background(l, gap_ms, err, sizeof err), 0);
     read_anchor(path, seen, sizeof seen);
     struct timespec start, t;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int anchors = 0, appends = 0;
     double ms;
-    do { /* a checkpoint after every record, for 600 ms */
+    do {
         assert_int_equal(append(l, "p", 1, err, sizeof err), 0);
         appends++;
         read_anchor(path, now, sizeof now);
@@ -247,9 +249,10 @@ static void test_anchor_paced(void **state)
         clock_gettime(CLOCK_MONOTONIC, &t);
         ms = (double)(t.tv_sec - start.tv_sec) * 1e3 + (double)(t.tv_nsec - start.tv_nsec) / 1e6;
     } while (ms < 600);
-    print_message("%d checkpoints, %d anchors in %.0f ms\n", appends, anchors, ms);
+    print_message("gap %lld ms: %d checkpoints, %d anchors in %.0f ms\n", (long long)gap, appends,
+                  anchors, ms);
     assert_true(anchors >= 1);
-    assert_true(anchors <= 1 + (int)(ms / 100)); /* the first, then one per 100 ms */
+    assert_true(anchors <= 1 + (int)(ms / (double)gap)); /* the first, then one per gap */
     /* the newest checkpoint (the log's last line) is anchored soon after */
     char last[2048] = "", line[2048];
     FILE *f = fopen(path, "r");
@@ -267,6 +270,19 @@ static void test_anchor_paced(void **state)
     verify_log(path, key);
 }
 
+static void test_anchor_paced(void **state)
+{
+    (void)state;
+    check_paced(0, "paced.log");
+}
+
+/* logs.audit_sync: a longer gap, fewer anchors */
+static void test_anchor_gap(void **state)
+{
+    (void)state;
+    check_paced(250, "gap.log");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_tick_signs_and_sees_deletion),
         cmocka_unit_test(test_anchor_retried),
         cmocka_unit_test(test_anchor_paced),
+        cmocka_unit_test(test_anchor_gap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -80,6 +80,9 @@ static void test_good_config(void **state)
     assert_string_equal(c->identity_header, "X-Pawl-Principal");
     assert_string_equal(c->step_up_header, "X-Pawl-Command-Token");
     assert_string_equal(c->audit_key, "audit.key");
+    assert_int_equal(c->audit_sync_ms, 100);            /* default */
+    assert_false(c->listeners[0].v6only);               /* an IPv4 address */
+    assert_true(c->listeners[2].v6only);                /* [::1]: IPv6 only by default */
     assert_int_equal(c->upstreams[0].max_conns, 1024); /* default */
     pawld_config_free(c);
 }
@@ -134,6 +137,8 @@ static void test_refusals(void **state)
     refused("listen: 0.0.0.0:8443", "listen: example.com:8443", 8, "address literal");
     refused("listen: 0.0.0.0:8443", "listen: 0.0.0.0:70000", 8, "address literal");
     refused("listen: 0.0.0.0:8443", "listen: ::1:8443", 8, "address literal");
+    refused("listen: 0.0.0.0:8443", "listen: 0.0.0.0:8443\n    ipv6only: false", 0,
+            "ipv6only is for an IPv6 address, not 0.0.0.0");
     refused("mode: proxy", "mode: tunnel", 9, "mode must be proxy, authz or admin");
     refused("client_certs: optional", "client_certs: maybe", 10, "client_certs must be");
     refused("client_ca: ca.pem, ", "", 7, "needs client_ca");
@@ -168,6 +173,8 @@ static void test_refusals(void **state)
     refused("policy: policy.yaml\n", "", 1, "no policy file");
     refused("upstreams:", "upstreamz:", 21, "unknown key 'upstreamz'");
     refused("logs: {json:", "logs: {jsn:", 29, "unknown key 'jsn'");
+    refused("logs: {json:", "logs: {audit_sync: 5ms, json:", 29, "audit_sync must be from 10ms to 10s");
+    refused("logs: {json:", "logs: {audit_sync: 1m, json:", 29, "audit_sync must be from 10ms to 10s");
     refused("version: 1\n", "version: 1\nversion: 1\n", 2, "");
     /* detect: names real detectors and needs the findings file */
     refused("workers: 2", "detect: {block: [bola, telepathy]}", 2, "no detector 'telepathy'");

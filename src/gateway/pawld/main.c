@@ -78,6 +78,8 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
         return !same_str(a->log_json, b->log_json) ? "logs.json" : "logs.ocsf";
     if (!same_str(a->audit, b->audit) || !same_str(a->audit_key, b->audit_key))
         return !same_str(a->audit, b->audit) ? "logs.audit" : "logs.audit_key";
+    if (a->audit_sync_ms != b->audit_sync_ms)
+        return "logs.audit_sync";
     if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
         !same_str(x->ca, y->ca) || !same_str(x->cert, y->cert) || !same_str(x->key, y->key))
         return "vehicle_link (broker, ca, cert, key)";

@@ -71,7 +71,7 @@ struct pawld_sinks *pawld_sinks_open(const struct pawld_config *cfg, const char 
         pawld_path(dir, cfg->audit, path, sizeof path);
         pawld_path(pawl_vault_is_uri(cfg->audit_key) ? "" : dir, cfg->audit_key, key, sizeof key);
         if (pawl_audit_log_open(path, key, 0, 0, false, &s->audit, err, errlen) != 0 ||
-            pawl_audit_log_sync_in_background(s->audit, err, errlen) != 0)
+            pawl_audit_log_sync_in_background(s->audit, cfg->audit_sync_ms, err, errlen) != 0)
             goto fail; /* workers never wait for a checkpoint's fsync */
         const char *note = pawl_audit_log_notice(s->audit);
         char esc[1200];
