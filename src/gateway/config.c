@@ -41,6 +41,7 @@ static const struct span RESPONSE_TIMEOUT = { "response_timeout", "100ms to 1h",
 static const struct span RESULT_TIMEOUT = { "result_timeout", "100ms to 10m", 100, 600000 };
 static const struct span BLOCK_FOR = { "block_for", "10s to 30d", 10000, 30 * 86400000LL };
 static const struct span AUDIT_SYNC = { "audit_sync", "10ms to 10s", 10, 10000 };
+static const struct span REDIS_TIMEOUT = { "step_up.redis.timeout", "1ms to 5s", 1, 5000 };
 
 static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
@@ -437,6 +438,44 @@ static pawl_err step_up_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *
     return pawl__yl_str(y, v, 63, &sc->command);
 }
 
+/* HOST:PORT into host (cap bytes) and port; what names the key in the error. */
+static pawl_err host_port(struct pawl__yl *y, yaml_node_t *v, const char *what, char *host, size_t cap,
+                          int *port)
+{
+    char *b = NULL;
+    pawl_err e = pawl__yl_str(y, v, 260, &b);
+    if (e != PAWL_OK)
+        return e;
+    const char *colon = strrchr(b, ':');
+    int64_t p = 0;
+    bool ok = colon && colon != b && (size_t)(colon - b) < cap &&
+              pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &p) == PAWL_OK;
+    if (ok) {
+        snprintf(host, cap, "%.*s", (int)(colon - b), b);
+        *port = (int)p;
+    }
+    free(b);
+    return ok ? PAWL_OK : pawl__yl_err(y, v, "%s must be HOST:PORT", what);
+}
+
+static pawl_err redis_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_redis *r = ctx;
+    if (strcmp(k, "server") == 0) {
+        r->on = true;
+        return host_port(y, v, "server", r->host, sizeof r->host, &r->port);
+    }
+    if (strcmp(k, "password_file") == 0)
+        return path(y, v, &r->password_file);
+    if (strcmp(k, "user") == 0)
+        return pawl__yl_str(y, v, 128, &r->user);
+    if (strcmp(k, "prefix") == 0)
+        return pawl__yl_str(y, v, 128, &r->prefix);
+    if (strcmp(k, "timeout") == 0)
+        return ms(y, v, &REDIS_TIMEOUT, &r->timeout_ms);
+    return PAWL_ENOTFOUND;
+}
+
 static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_config *c = ctx;
@@ -444,6 +483,12 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
         return path(y, v, &c->step_up_trust_dir);
     if (strcmp(k, "state") == 0)
         return path(y, v, &c->step_up_state);
+    if (strcmp(k, "redis") == 0) {
+        pawl_err e = pawl__yl_each(y, v, "step_up.redis", redis_key, &c->step_up_redis);
+        if (e == PAWL_OK && !c->step_up_redis.on)
+            return pawl__yl_err(y, v, "step_up.redis: needs server: HOST:PORT");
+        return e;
+    }
     if (strcmp(k, "commands") == 0)
         return pawl__yl_each(y, v, "step_up.commands", step_up_cmd_key, c);
     return PAWL_ENOTFOUND;
@@ -464,22 +509,8 @@ static pawl_err link_cmd_key(struct pawl__yl *y, const char *k, yaml_node_t *v, 
 static pawl_err link_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_link *l = ctx;
-    if (strcmp(k, "broker") == 0) {
-        char *b = NULL;
-        pawl_err e = pawl__yl_str(y, v, 260, &b);
-        if (e != PAWL_OK)
-            return e;
-        const char *colon = strrchr(b, ':');
-        int64_t port = 0;
-        bool ok = colon && colon != b && (size_t)(colon - b) < sizeof l->host &&
-                  pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &port) == PAWL_OK;
-        if (ok) {
-            snprintf(l->host, sizeof l->host, "%.*s", (int)(colon - b), b);
-            l->port = (int)port;
-        }
-        free(b);
-        return ok ? PAWL_OK : pawl__yl_err(y, v, "broker must be HOST:PORT");
-    }
+    if (strcmp(k, "broker") == 0)
+        return host_port(y, v, "broker", l->host, sizeof l->host, &l->port);
     if (strcmp(k, "ca") == 0)
         return path(y, v, &l->ca);
     if (strcmp(k, "cert") == 0)
@@ -617,6 +648,9 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
         e = pawl__yl_each(y, v, "step_up", step_up_key, c);
         if (e == PAWL_OK && c->step_up_trust_dir == NULL)
             return pawl__yl_err(y, v, "step_up: needs trust_dir:");
+        if (e == PAWL_OK && c->step_up_state != NULL && c->step_up_redis.on)
+            return pawl__yl_err(y, v, "step_up: state and redis are two records of the token ids: "
+                                "keep one (redis, when pawld instances share the load)");
         return e;
     }
     if (strcmp(k, "detect") == 0) {
@@ -675,6 +709,7 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     ld.c->watch = true;
     ld.c->max_connections = 20000;
     ld.c->audit_sync_ms = 100;
+    ld.c->step_up_redis.timeout_ms = 100;
     ld.c->detect.block_for_ms = 15 * 60 * 1000;
     ld.c->detect.max_blocks = 100000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
@@ -720,6 +755,9 @@ void pawld_config_free(struct pawld_config *c)
     free(c->step_up_header);
     free(c->step_up_trust_dir);
     free(c->step_up_state);
+    free(c->step_up_redis.password_file);
+    free(c->step_up_redis.user);
+    free(c->step_up_redis.prefix);
     free(c->link.ca);
     free(c->link.cert);
     free(c->link.key);

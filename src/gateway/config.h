@@ -88,6 +88,17 @@ struct pawld_link {
     int64_t result_timeout_ms; /* default 10 s */
 };
 
+/* step_up.redis: the step-up record shared by pawld instances. */
+struct pawld_redis {
+    bool on;
+    char host[256];
+    int port;
+    char *password_file; /* AUTH with its first line; NULL: none */
+    char *user;          /* AUTH user password (Redis 6 ACLs); NULL: the default user */
+    char *prefix;        /* of the keys (default "pawl:step-up:") */
+    int64_t timeout_ms;  /* connect and each command (default 100 ms) */
+};
+
 /* What the inline detectors do beyond reporting (docs/detection.md). */
 struct pawld_detect_config {
     bool block[PAWL_DETECTORS]; /* a finding of detector i blocks its subject */
@@ -112,6 +123,7 @@ struct pawld_config {
     char *identity_header, *step_up_header;
     char *step_up_trust_dir; /* <VIN>.json trust policies (COMMAND-TOKEN.md); NULL: none */
     char *step_up_state;     /* the token ids recorded, across restarts; NULL: in memory only */
+    struct pawld_redis step_up_redis;
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;

@@ -316,6 +316,49 @@ static void test_step_up(void **state)
     pawl_policy_free(p);
 }
 
+/* step_up.redis: its keys and defaults, and what is refused */
+static void test_step_up_redis(void **state)
+{
+    (void)state;
+    char buf[4096];
+    struct pawld_config *c;
+    struct pawl_diag d;
+    int n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: {server: '10.0.0.5:6380', "
+                     "password_file: r.pass, user: pawld, timeout: 250ms}}\n", good);
+    if (pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    const struct pawld_redis *r = &c->step_up_redis;
+    assert_true(r->on);
+    assert_string_equal(r->host, "10.0.0.5");
+    assert_int_equal(r->port, 6380);
+    assert_string_equal(r->password_file, "r.pass");
+    assert_string_equal(r->user, "pawld");
+    assert_null(r->prefix); /* pawl:step-up: */
+    assert_int_equal(r->timeout_ms, 250);
+    pawld_config_free(c);
+    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: {server: 'r:1'}}\n", good);
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_int_equal(c->step_up_redis.timeout_ms, 100); /* default */
+    pawld_config_free(c);
+    static const struct { const char *redis, *msg; } bad[] = {
+        {"{password_file: r.pass}", "step_up.redis: needs server: HOST:PORT"},
+        {"{server: 'localhost'}", "server must be HOST:PORT"},
+        {"{server: 'r:70000'}", "server must be HOST:PORT"},
+        {"{server: 'r:1', timeout: 10s}", "step_up.redis.timeout must be from 1ms to 5s"},
+        {"{server: 'r:1', db: 3}", "unknown key 'db'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: %s}\n", good, bad[i].redis);
+        memset(&d, 0, sizeof d);
+        assert_int_not_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+        if (strstr(d.msg, bad[i].msg) == NULL)
+            fail_msg("%s: got %s, want %s", bad[i].redis, th_diag(&d), bad[i].msg);
+    }
+    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, state: s, redis: {server: 'r:1'}}\n", good);
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_EINVAL);
+    assert_non_null(strstr(d.msg, "state and redis are two records"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_detect_section),
         cmocka_unit_test(test_check_policy),
         cmocka_unit_test(test_step_up),
+        cmocka_unit_test(test_step_up_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

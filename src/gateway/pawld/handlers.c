@@ -132,8 +132,9 @@ static void step_up_bind(struct pawld_conn *c, bool present, bool verified, stru
         return;
     }
     bool store_failed;
-    if (!pawld_replay_file_record(c->w->srv, su, (uint64_t)(pawld_wall_ms() / 1000), &store_failed)) {
-        /* used meanwhile by another request, or no room; or step_up.state cannot be written */
+    if (!pawld_replay_record(c->w, su, (uint64_t)(pawld_wall_ms() / 1000), &store_failed)) {
+        /* used meanwhile by another request, or no room; or step_up.state or .redis cannot be
+         * written */
         d->reason = store_failed ? PAWL_R_DEPENDENCY_UNAVAILABLE : PAWL_R_STEP_UP_REQUIRED;
         d->status = pawl_reason_status(d->reason);
         snprintf(d->detail, sizeof d->detail, "%s", su->detail);

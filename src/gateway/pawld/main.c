@@ -58,7 +58,7 @@ static bool same_listeners(const struct pawld_config *a, const struct pawld_conf
     return true;
 }
 
-static bool same_str(const char *a, const char *b)
+bool pawld_same_str(const char *a, const char *b)
 {
     return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
@@ -74,14 +74,16 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
         return "workers";
     if (a->watch != b->watch)
         return "watch";
-    if (!same_str(a->log_json, b->log_json) || !same_str(a->ocsf, b->ocsf))
-        return !same_str(a->log_json, b->log_json) ? "logs.json" : "logs.ocsf";
-    if (!same_str(a->audit, b->audit) || !same_str(a->audit_key, b->audit_key))
-        return !same_str(a->audit, b->audit) ? "logs.audit" : "logs.audit_key";
+    if (!pawld_same_str(a->log_json, b->log_json) || !pawld_same_str(a->ocsf, b->ocsf))
+        return !pawld_same_str(a->log_json, b->log_json) ? "logs.json" : "logs.ocsf";
+    if (!pawld_same_str(a->audit, b->audit) || !pawld_same_str(a->audit_key, b->audit_key))
+        return !pawld_same_str(a->audit, b->audit) ? "logs.audit" : "logs.audit_key";
     if (a->audit_sync_ms != b->audit_sync_ms)
         return "logs.audit_sync";
+    if (!pawld_redis_same(&a->step_up_redis, &b->step_up_redis))
+        return "step_up.redis";
     if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
-        !same_str(x->ca, y->ca) || !same_str(x->cert, y->cert) || !same_str(x->key, y->key))
+        !pawld_same_str(x->ca, y->ca) || !pawld_same_str(x->cert, y->cert) || !pawld_same_str(x->key, y->key))
         return "vehicle_link (broker, ca, cert, key)";
     return NULL;
 }
@@ -122,8 +124,8 @@ static void reload(struct pawld_server_state *srv, const char *config, uint64_t 
     }
     const struct pawld_detect_config *was = &srv->world->cfg->detect, *now = &nw->cfg->detect;
     bool changed[4] = { (srv->world->cfg->findings == NULL) != (nw->cfg->findings == NULL),
-                        !same_str(was->state, now->state),
-                        !same_str(srv->world->cfg->step_up_state, nw->cfg->step_up_state),
+                        !pawld_same_str(was->state, now->state),
+                        !pawld_same_str(srv->world->cfg->step_up_state, nw->cfg->step_up_state),
                         was->max_blocks != now->max_blocks };
     static const char *const names[4] = { "logs.findings", "detect.state", "step_up.state",
                                           "detect.max_blocks" };
@@ -237,6 +239,12 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
     for (size_t i = 0; i < 4; i++)
         if (say[i] != NULL)
             pawld_warn(sinks, config, say[i]);
+    char why[800], msg[1000];
+    if (c->step_up_redis.on && pawld_redis_probe(w, why, sizeof why) != 0) {
+        snprintf(msg, sizeof msg, "step_up.redis: %s: step-up requests are refused (503) until it "
+                 "answers", why);
+        pawld_warn(sinks, config, msg);
+    }
     pawld_warn_cert_dates(w, sinks, config, (int64_t)time(NULL));
 }
 

@@ -310,6 +310,12 @@ struct pawld_worker {
     struct pawld_vresult *inbox;
     bool inbox_closed;          /* the worker stopped: results are dropped */
     uint64_t next_vehicle_id;
+    /* step_up.redis (replay_redis.c): this worker's connection, or NULL;
+     * none is tried before redis_retry_ms (wall clock) after a failure,
+     * which redis_why says */
+    struct redisContext *redis;
+    int64_t redis_retry_ms;
+    char redis_why[700];
 };
 
 /* Counts a client read or a freed connection for worker 0's trim timer
@@ -371,6 +377,18 @@ void pawld_replay_file_close(struct pawld_server_state *srv);
  * be written (the request is refused: 503). */
 bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_up *su, uint64_t now,
                               bool *store_failed);
+
+/* step_up.redis (replay_redis.c): the record shared by pawld instances. */
+bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b);
+/* The step-up record: in Redis when step_up.redis is on (then in memory
+ * too), else pawld_replay_file_record's. false with su->detail set;
+ * *store_failed when the record could not be asked or written (503). */
+bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint64_t now, bool *store_failed);
+void pawld_redis_close(struct pawld_worker *w);
+/* Connects, authenticates and pings: 0, or -1 with why. */
+int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n);
+/* Both NULL, or the same string. */
+bool pawld_same_str(const char *a, const char *b);
 
 /* Sets up srv's shared rate limiter for max_keys keys. -1 on failure. */
 int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);

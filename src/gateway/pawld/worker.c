@@ -399,6 +399,7 @@ static void *run(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     pawld_pools_free(w->pools, w->world); /* none idle: nothing pooled while draining */
     w->pools = NULL;
+    pawld_redis_close(w);
     pthread_mutex_lock(&w->inbox_lock); /* results that came after the last connection */
     w->inbox_closed = true;
     for (struct pawld_vresult *r = w->inbox, *next; r; r = next) {

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# step_up.redis: two pawld instances behind one balancer share the step-up
+# record in a real redis-server on loopback, so a command token one of them
+# accepted is refused by the other (each kept its own record before, and
+# the dealer's key codes, which the backend answers with no vehicle to
+# refuse a replay, could be pulled once per instance). With Redis down a
+# step-up request is refused (503), never forwarded, and the token is not
+# used up; with Redis back (its append-only file kept the ids) the token
+# serves and the old one is still a replay. --check warns of a Redis it
+# cannot reach or log in to; state and redis together are an error; a
+# reload that changes step_up.redis is refused.
+set -euo pipefail
+: "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+. "$here/lib_pawld.sh"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v redis-server >/dev/null || fail "redis-server is not installed (bash scripts/setup.sh)"
+redis_pid= a_pid= b_pid=
+cleanup() {
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+    for p in $a_pid $b_pid; do kill -9 "$p" 2>/dev/null || true; done
+    example_cleanup
+}
+example_setup
+trap cleanup EXIT
+V=1HGCM82633A004352
+now_ms=$(($(date +%s) * 1000))
+echo '{"principal": "dealer-tool-17", "vin": "'$V'", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>grants.jsonl
+mkdir owners
+openssl genpkey -algorithm ed25519 -out owner.pem 2>/dev/null
+$py - "$(openssl pkey -in owner.pem -pubout)" >owners/$V.json <<'PY'
+import json, sys
+print(json.dumps({"vin": "1HGCM82633A004352", "max_lifetime_s": 300,
+                  "keys": [{"role": "owner", "alg": "EdDSA", "spki_pem": sys.argv[1] + "\n"}],
+                  "require": {"*": ["owner"]}}))
+PY
+redis_port=$(free_port)
+pass='s3cret pass'
+printf '%s\n' "$pass" >redis.pass
+chmod 600 redis.pass
+mkdir redis
+redis_start() {
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --save '' --appendonly yes \
+        --appendfsync always --requirepass "$pass" --daemonize no >>redis.log 2>&1 &
+    redis_pid=$!
+    wait_port "$redis_port" "$redis_pid" || fail "redis-server did not start: $(tail -5 redis.log)"
+}
+redis_stop() {
+    kill "$redis_pid"
+    wait "$redis_pid" || true
+    redis_pid=
+}
+rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
+write_config() { # NAME PROXY-PORT ADMIN-PORT
+    cat >"$1.yaml" <<EOF
+$(pawld_yaml_head 2)
+  - {name: plain, listen: 127.0.0.1:$2, mode: proxy}
+  - {name: admin, listen: 127.0.0.1:$3, mode: admin}
+upstreams:
+  backend: {servers: ["http://127.0.0.1:$backend_port"]}
+routes: {default: backend}
+step_up:
+  trust_dir: owners
+  redis: {server: 127.0.0.1:$redis_port, password_file: redis.pass, timeout: 200ms}
+  commands: {dealer-key-codes: dealer.key-codes, engine-start: engine.start,
+             ownership-transfer: ownership.transfer}
+logs: {json: $1.log}
+EOF
+}
+a_port=$(free_port) a_admin=$(free_port) b_port=$(free_port) b_admin=$(free_port)
+write_config a "$a_port" "$a_admin"
+write_config b "$b_port" "$b_admin"
+dealer=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" dealer-tool-17 '["dealer"]' dealer-17)
+token() {
+    "$PAWL_BIN" token issue --key owner.pem --iss owner-app --sub u-1042 --vin "$V" --cmd dealer.key-codes \
+        --seq 1 --ttl 60 | basenc --base64url -w0 | tr -d '='
+}
+pull() { # PORT TOKEN: the status; the body in body.json
+    curl -sS -o body.json -w '%{http_code}' "http://127.0.0.1:$1/api/v1/dealer/vehicles/$V/key-codes" \
+        -H "Authorization: Bearer $dealer" -H "X-Pawl-Command-Token: $2"
+}
+
+# 1. --check: a Redis it cannot reach is a warning, not an error.
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check refused a Redis that is down: $out"
+grep -q "warning: step_up.redis: 127.0.0.1:$redis_port: Connection refused: step-up requests are refused (503)" \
+    <<<"$out" || fail "--check did not warn of the Redis it cannot reach: $out"
+redis_start
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
+grep -q "step_up.redis" <<<"$out" && fail "--check warned of a Redis that answers: $out"
+echo 'wrong' >wrong.pass
+write_config wrong "$a_port" "$a_admin"
+sed -i 's/password_file: redis.pass/password_file: wrong.pass/' wrong.yaml
+out=$("$PAWLD_BIN" --config wrong.yaml --check 2>&1) || fail "--check: $out"
+grep -q "warning: step_up.redis: AUTH: WRONGPASS" <<<"$out" || fail "--check did not warn of a wrong password: $out"
+sed 's/^step_up:/step_up:\n  state: stepup.state/' a.yaml >both.yaml
+out=$("$PAWLD_BIN" --config both.yaml --check 2>&1) && fail "--check accepted state and redis together"
+grep -q "state and redis are two records of the token ids" <<<"$out" || fail "state and redis: $out"
+echo "step-up redis: --check warns of a Redis down or a wrong password, and refuses state with redis"
+
+# 2. Two instances, one record.
+admin_port=$a_admin pawld_start "$tmp/a.yaml"
+a_pid=$pawld_pid
+admin_port=$b_admin pawld_start "$tmp/b.yaml"
+b_pid=$pawld_pid
+t1=$(token) t2=$(token)
+before=$(recorded)
+[ "$(pull "$a_port" "$t1")" = 200 ] || fail "a fresh token through A: $(cat body.json)"
+[ "$(pull "$b_port" "$t1")" = 428 ] && grep -q 'replay (recorded in step_up.redis)' body.json ||
+    fail "the token A accepted, through B: $(cat body.json)"
+[ "$(pull "$a_port" "$t1")" = 428 ] && grep -q replay body.json || fail "a replay through A: $(cat body.json)"
+[ "$(recorded)" = $((before + 1)) ] || fail "the backend saw $(($(recorded) - before)) pulls, not 1"
+keys=$(rcli --scan --pattern 'pawl:step-up:*')
+[ "$(wc -l <<<"$keys")" = 1 ] || fail "keys in Redis: $keys"
+ttl=$(rcli ttl "$keys")
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 660 ] || fail "the key's TTL: $ttl"
+echo "step-up redis: a token accepted by one pawld is a replay at the other; one key, TTL $ttl s"
+
+# 3. Redis down: 503, not forwarded, the token not used up; Redis back.
+redis_stop
+before=$(recorded)
+[ "$(pull "$b_port" "$t2")" = 503 ] && grep -q '"reason":"dependency_unavailable"' body.json ||
+    fail "Redis down: $(cat body.json)"
+grep -q "step_up.redis: the shared record of token ids cannot be reached" body.json || fail "the detail: $(cat body.json)"
+[ "$(recorded)" = "$before" ] || fail "a step-up request went to the backend with Redis down"
+grep -q '"msg":"step_up.redis: cannot record a token id: the request is refused".*Connection refused' b.log ||
+    fail "B did not log why: $(tail -3 b.log)"
+redis_start
+sleep 1.2 # a worker tries to connect again a second after a failure
+[ "$(pull "$b_port" "$t1")" = 428 ] && grep -q 'recorded in step_up.redis' body.json ||
+    fail "the first token after Redis restarted (its append-only file): $(cat body.json)"
+[ "$(pull "$b_port" "$t2")" = 200 ] || fail "the token refused while Redis was down, once it is back: $(cat body.json)"
+[ "$(pull "$a_port" "$t2")" = 428 ] || fail "that token through A: $(cat body.json)"
+echo "step-up redis: Redis down refuses (503) without forwarding or using the token up; back, both serve"
+
+# 4. A reload that changes step_up.redis is refused whole.
+pawld_pid=$a_pid
+sed -i 's/timeout: 200ms/timeout: 300ms/' a.yaml
+kill -HUP "$a_pid"
+for _ in $(seq 50); do grep -q 'reload refused: step_up.redis changed' a.log && break; sleep 0.1; done
+grep -q 'reload refused: step_up.redis changed' a.log || fail "a reload changing step_up.redis: $(tail -3 a.log)"
+pawld_stop
+a_pid=
+[ "$pawld_rc" = 0 ] || fail "A exited $pawld_rc"
+pawld_pid=$b_pid
+pawld_stop
+b_pid=
+[ "$pawld_rc" = 0 ] || fail "B exited $pawld_rc"
+echo "step-up redis: a reload changing step_up.redis is refused; all passed"
