@@ -41,7 +41,7 @@ static const struct span RESPONSE_TIMEOUT = { "response_timeout", "100ms to 1h",
 static const struct span RESULT_TIMEOUT = { "result_timeout", "100ms to 10m", 100, 600000 };
 static const struct span BLOCK_FOR = { "block_for", "10s to 30d", 10000, 30 * 86400000LL };
 static const struct span AUDIT_SYNC = { "audit_sync", "10ms to 10s", 10, 10000 };
-static const struct span REDIS_TIMEOUT = { "step_up.redis.timeout", "1ms to 5s", 1, 5000 };
+static const struct span REDIS_TIMEOUT = { "step_up.redis.timeout", "1ms to 1s", 1, 1000 };
 
 static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
@@ -66,7 +66,10 @@ static pawl_err size_val(struct pawl__yl *y, yaml_node_t *v, int64_t min, int64_
 
 /* "IPv4:port" or "[IPv6]:port": literals only, so that what is loopback is
  * never a matter of name resolution. */
-static pawl_err listen_addr(struct pawl__yl *y, yaml_node_t *v, struct pawld_listener *l)
+/* IPV4:PORT or [IPV6]:PORT, address literals only: the host into host[64],
+ * its bytes into buf (4 or 16 of them, *v4 says which). */
+static pawl_err addr_port(struct pawl__yl *y, yaml_node_t *v, const char *what, char host_out[64],
+                          int *port_out, unsigned char buf[16], bool *v4_out)
 {
     char *s = NULL;
     pawl_err e = pawl__yl_str(y, v, 80, &s);
@@ -75,7 +78,6 @@ static pawl_err listen_addr(struct pawl__yl *y, yaml_node_t *v, struct pawld_lis
     char *colon = strrchr(s, ':');
     const char *host = s;
     int64_t port = 0;
-    unsigned char buf[16];
     if (colon != NULL)
         *colon = '\0';
     if (s[0] == '[' && colon != NULL && colon[-1] == ']') {
@@ -86,13 +88,23 @@ static pawl_err listen_addr(struct pawl__yl *y, yaml_node_t *v, struct pawld_lis
     if (colon == NULL || (!v4 && !v6) || (v6 && host == s) ||
         pawl__parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &port) != PAWL_OK) {
         free(s);
-        return pawl__yl_err(y, v, "listen must be IPV4:PORT or [IPV6]:PORT (an address literal)");
+        return pawl__yl_err(y, v, "%s must be IPV4:PORT or [IPV6]:PORT (an address literal)", what);
     }
-    snprintf(l->host, sizeof l->host, "%s", host);
-    l->port = (int)port;
-    l->loopback = v4 ? buf[0] == 127 : memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+    snprintf(host_out, 64, "%s", host);
+    *port_out = (int)port;
+    *v4_out = v4;
     free(s);
     return PAWL_OK;
+}
+
+static pawl_err listen_addr(struct pawl__yl *y, yaml_node_t *v, struct pawld_listener *l)
+{
+    unsigned char buf[16];
+    bool v4;
+    pawl_err e = addr_port(y, v, "listen", l->host, &l->port, buf, &v4);
+    if (e == PAWL_OK)
+        l->loopback = v4 ? buf[0] == 127 : memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+    return e;
 }
 
 static pawl_err tls_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
@@ -235,11 +247,17 @@ static pawl_err listener_done(struct ld *ld, yaml_node_t *v)
     if (!ld->have_listen || !ld->have_mode || l->name == NULL)
         return pawl__yl_err(y, v, "a listener needs name, listen and mode");
     bool v6 = strchr(l->host, ':') != NULL;
+    struct in6_addr a6;
+    /* ::ffff:a.b.c.d takes IPv4 clients only: Linux refuses to bind it IPv6-only (review) */
+    bool mapped = v6 && inet_pton(AF_INET6, l->host, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6);
     if (ld->have_v6only && !v6)
         return pawl__yl_err(y, v, "listener '%s': ipv6only is for an IPv6 address, not %s", l->name,
                             l->host);
+    if (ld->have_v6only && l->v6only && mapped)
+        return pawl__yl_err(y, v, "listener '%s': %s is an IPv4-mapped address: it takes IPv4 "
+                            "clients only (ipv6only: false)", l->name, l->host);
     if (!ld->have_v6only) /* as nginx and Envoy: [::]:P and 0.0.0.0:P can both be listed */
-        l->v6only = v6;
+        l->v6only = v6 && !mapped;
     for (size_t i = 0; i + 1 < ld->c->nlisteners; i++)
         if (strcmp(ld->c->listeners[i].name, l->name) == 0)
             return pawl__yl_err(y, v, "listener name '%s' is used twice", l->name);
@@ -461,9 +479,11 @@ static pawl_err host_port(struct pawl__yl *y, yaml_node_t *v, const char *what, 
 static pawl_err redis_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
     struct pawld_redis *r = ctx;
-    if (strcmp(k, "server") == 0) {
+    if (strcmp(k, "server") == 0) { /* a literal: no name resolved on a worker's thread (review) */
+        unsigned char buf[16];
+        bool v4;
         r->on = true;
-        return host_port(y, v, "server", r->host, sizeof r->host, &r->port);
+        return addr_port(y, v, "server", r->host, &r->port, buf, &v4);
     }
     if (strcmp(k, "password_file") == 0)
         return path(y, v, &r->password_file);
@@ -486,7 +506,9 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
     if (strcmp(k, "redis") == 0) {
         pawl_err e = pawl__yl_each(y, v, "step_up.redis", redis_key, &c->step_up_redis);
         if (e == PAWL_OK && !c->step_up_redis.on)
-            return pawl__yl_err(y, v, "step_up.redis: needs server: HOST:PORT");
+            return pawl__yl_err(y, v, "step_up.redis: needs server: IPV4:PORT or [IPV6]:PORT");
+        if (e == PAWL_OK && c->step_up_redis.user != NULL && c->step_up_redis.password_file == NULL)
+            return pawl__yl_err(y, v, "step_up.redis: user needs password_file");
         return e;
     }
     if (strcmp(k, "commands") == 0)

@@ -17,12 +17,13 @@ if ! $py -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0
 fi
 example_setup
 bash "$PAWL_SRC/scripts/gen-certs.sh" "$tmp/certs" >/dev/null
-dual_port=$(free_port) admin_port=$(free_port) both_port=$(free_port)
+dual_port=$(free_port) admin_port=$(free_port) both_port=$(free_port) mapped_port=$(free_port)
 cat >pawld.yaml <<EOF
 $(pawld_yaml_head 1)
   - {name: dual, listen: '[::]:$dual_port', ipv6only: false, mode: proxy, tls: {cert: certs/server.pem, key: certs/server.key}}
   - {name: six, listen: '[::]:$both_port', mode: proxy, tls: {cert: certs/server.pem, key: certs/server.key}}
   - {name: four, listen: '127.0.0.1:$both_port', mode: proxy}
+  - {name: mapped, listen: '[::ffff:127.0.0.1]:$mapped_port', mode: proxy, tls: {cert: certs/server.pem, key: certs/server.key}}
   - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
 upstreams:
   backend: {servers: [http://127.0.0.1:$backend_port]}
@@ -42,12 +43,16 @@ code6=$(curl -s -o /dev/null -w '%{http_code}' --cacert certs/ca.pem --resolve "
 [ "$code4" = 401 ] && [ "$code6" = 401 ] || fail "[::] beside 127.0.0.1: IPv4 got $code4, IPv6 got $code6 (want 401)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$both_port$path" || true)
 [ "$code" = 000 ] || fail "plain HTTP over IPv6 reached a listener ($code): the TLS one is [::]"
+# an IPv4-mapped address takes IPv4 clients (it cannot be bound IPv6-only)
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert certs/ca.pem --resolve "localhost:$mapped_port:127.0.0.1" \
+    "https://localhost:$mapped_port$path")
+[ "$code" = 401 ] || fail "the IPv4-mapped listener: $code"
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "pawld exited $pawld_rc"
 $py - events.jsonl <<'PY' || fail "client addresses in the OCSF events: $(cat events.jsonl)"
 import json, sys
 ips = [json.loads(l)["src_endpoint"]["ip"] for l in open(sys.argv[1])]
-assert ips == ["127.0.0.1", "::1", "127.0.0.1", "::1"], ips
+assert ips == ["127.0.0.1", "::1", "127.0.0.1", "::1", "127.0.0.1"], ips
 PY
 # with ipv6only: false, [::]:P takes IPv4 too and overlaps 127.0.0.1:P, which --check names
 sed "s#listen: '\[::\]:$both_port'#listen: '[::]:$both_port', ipv6only: false#" pawld.yaml >overlap.yaml

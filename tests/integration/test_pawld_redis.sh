@@ -15,10 +15,10 @@ here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v redis-server >/dev/null || fail "redis-server is not installed (bash scripts/setup.sh)"
-redis_pid= a_pid= b_pid=
+redis_pid= a_pid= b_pid= proxy_pid=
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
-    for p in $a_pid $b_pid; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $a_pid $b_pid $proxy_pid; do kill -9 "$p" 2>/dev/null || true; done
     example_cleanup
 }
 example_setup
@@ -41,7 +41,7 @@ chmod 600 redis.pass
 mkdir redis
 redis_start() {
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --save '' --appendonly yes \
-        --appendfsync always --requirepass "$pass" --daemonize no >>redis.log 2>&1 &
+        --appendfsync always --requirepass "$pass" --enable-debug-command local --daemonize no >>redis.log 2>&1 &
     redis_pid=$!
     wait_port "$redis_port" "$redis_pid" || fail "redis-server did not start: $(tail -5 redis.log)"
 }
@@ -53,7 +53,7 @@ redis_stop() {
 rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
 write_config() { # NAME PROXY-PORT ADMIN-PORT
     cat >"$1.yaml" <<EOF
-$(pawld_yaml_head 2)
+$(pawld_yaml_head 1)
   - {name: plain, listen: 127.0.0.1:$2, mode: proxy}
   - {name: admin, listen: 127.0.0.1:$3, mode: admin}
 upstreams:
@@ -61,7 +61,7 @@ upstreams:
 routes: {default: backend}
 step_up:
   trust_dir: owners
-  redis: {server: 127.0.0.1:$redis_port, password_file: redis.pass, timeout: 200ms}
+  redis: {server: 127.0.0.1:$redis_port, password_file: redis.pass, timeout: 100ms}
   commands: {dealer-key-codes: dealer.key-codes, engine-start: engine.start,
              ownership-transfer: ownership.transfer}
 logs: {json: $1.log}
@@ -92,6 +92,14 @@ write_config wrong "$a_port" "$a_admin"
 sed -i 's/password_file: redis.pass/password_file: wrong.pass/' wrong.yaml
 out=$("$PAWLD_BIN" --config wrong.yaml --check 2>&1) || fail "--check: $out"
 grep -q "warning: step_up.redis: AUTH: WRONGPASS" <<<"$out" || fail "--check did not warn of a wrong password: $out"
+# a Redis that may evict keys with a lifetime could forget ids (review)
+rcli config set maxmemory 64mb >/dev/null
+rcli config set maxmemory-policy volatile-lru >/dev/null
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
+grep -q "warning: step_up.redis: maxmemory-policy volatile-lru with maxmemory set: Redis may evict step-up ids" \
+    <<<"$out" || fail "--check did not warn of an evicting Redis: $out"
+rcli config set maxmemory-policy noeviction >/dev/null
+rcli config set maxmemory 0 >/dev/null
 sed 's/^step_up:/step_up:\n  state: stepup.state/' a.yaml >both.yaml
 out=$("$PAWLD_BIN" --config both.yaml --check 2>&1) && fail "--check accepted state and redis together"
 grep -q "state and redis are two records of the token ids" <<<"$out" || fail "state and redis: $out"
@@ -126,15 +134,60 @@ grep -q '"msg":"step_up.redis: cannot record a token id: the request is refused"
     fail "B did not log why: $(tail -3 b.log)"
 redis_start
 sleep 1.2 # a worker tries to connect again a second after a failure
-[ "$(pull "$b_port" "$t1")" = 428 ] && grep -q 'recorded in step_up.redis' body.json ||
-    fail "the first token after Redis restarted (its append-only file): $(cat body.json)"
+[ "$(rcli exists "$keys")" = 1 ] || fail "the first token's id is gone after Redis restarted on its append-only file"
+[ "$(pull "$b_port" "$t1")" = 428 ] && grep -q replay body.json || fail "the first token after Redis restarted: $(cat body.json)"
 [ "$(pull "$b_port" "$t2")" = 200 ] || fail "the token refused while Redis was down, once it is back: $(cat body.json)"
 [ "$(pull "$a_port" "$t2")" = 428 ] || fail "that token through A: $(cat body.json)"
 echo "step-up redis: Redis down refuses (503) without forwarding or using the token up; back, both serve"
 
-# 4. A reload that changes step_up.redis is refused whole.
+# 4. An answer lost (Redis busy past the timeout, then running the SET):
+# 503, and once Redis answers again the worker deletes the key its attempt
+# left, so the token the client was told to retry with serves (review: it
+# was used up by an attempt never forwarded).
+t3=$(token)
+before=$(recorded) had=$(rcli --scan --pattern 'pawl:step-up:*')
+# B's one worker holds a connection (it answered t2): the SET goes out
+rcli debug sleep 0.5 >/dev/null &
+sleeper=$!
+sleep 0.1
+[ "$(pull "$b_port" "$t3")" = 503 ] || fail "Redis busy past the timeout: $(cat body.json)"
+wait $sleeper
+[ "$(recorded)" = "$before" ] || fail "a step-up request went to the backend with its answer lost"
+key=$(rcli --scan --pattern 'pawl:step-up:*' | grep -v -x -F "$had" | head -1)
+[ -n "$key" ] || fail "Redis did not run the SET whose answer was lost (nothing to release)"
+for _ in $(seq 40); do [ "$(rcli exists "$key")" = 0 ] && break; sleep 0.1; done
+[ "$(rcli exists "$key")" = 0 ] || fail "the key of the lost attempt stayed: $key = $(rcli get "$key")"
+[ "$(pull "$a_port" "$t3")" = 200 ] || fail "the token whose attempt was lost, through A: $(cat body.json)"
+[ "$(pull "$b_port" "$t3")" = 428 ] || fail "that token again through B: $(cat body.json)"
+[ "$(recorded)" = $((before + 1)) ] || fail "the backend saw $(($(recorded) - before)) pulls, not 1"
+echo "step-up redis: an attempt whose answer was lost is released: the token serves once, then is a replay"
+
+# 5. The connection closed after the SET went out, through a proxy that
+# loses the answer: pawld tries once more on a new connection, finds the
+# key holding its own attempt's value and goes on (review: a first use was
+# called a replay).
+proxy_port=$(free_port) c_port=$(free_port) c_admin=$(free_port)
+$py "$here/lossy_proxy.py" "$proxy_port" "$redis_port" "$tmp/drop" &
+proxy_pid=$!
+wait_port "$proxy_port" "$proxy_pid" || fail "the proxy did not start"
+write_config c "$c_port" "$c_admin"
+sed -i "s/server: 127.0.0.1:$redis_port/server: 127.0.0.1:$proxy_port/" c.yaml
+admin_port=$c_admin pawld_start "$tmp/c.yaml"
+c_pid=$pawld_pid
+[ "$(pull "$c_port" "$(token)")" = 200 ] || fail "through the proxy: $(cat body.json)"
+touch drop
+before=$(recorded)
+[ "$(pull "$c_port" "$(token)")" = 200 ] || fail "a first use whose answer the proxy lost: $(cat body.json)"
+[ ! -e drop ] || fail "the proxy lost no answer"
+[ "$(recorded)" = $((before + 1)) ] || fail "the backend saw $(($(recorded) - before)) pulls, not 1"
+pawld_pid=$c_pid
+pawld_stop
+[ "$pawld_rc" = 0 ] || fail "C exited $pawld_rc"
+echo "step-up redis: a first use whose answer was lost with the connection serves (taken back), once"
+
+# 6. A reload that changes step_up.redis is refused whole.
 pawld_pid=$a_pid
-sed -i 's/timeout: 200ms/timeout: 300ms/' a.yaml
+sed -i 's/timeout: 100ms/timeout: 300ms/' a.yaml
 kill -HUP "$a_pid"
 for _ in $(seq 50); do grep -q 'reload refused: step_up.redis changed' a.log && break; sleep 0.1; done
 grep -q 'reload refused: step_up.redis changed' a.log || fail "a reload changing step_up.redis: $(tail -3 a.log)"

@@ -139,6 +139,8 @@ static void test_refusals(void **state)
     refused("listen: 0.0.0.0:8443", "listen: ::1:8443", 8, "address literal");
     refused("listen: 0.0.0.0:8443", "listen: 0.0.0.0:8443\n    ipv6only: false", 0,
             "ipv6only is for an IPv6 address, not 0.0.0.0");
+    refused("listen: 0.0.0.0:8443", "listen: '[::ffff:10.0.0.1]:8443'\n    ipv6only: true", 0,
+            "::ffff:10.0.0.1 is an IPv4-mapped address: it takes IPv4 clients only (ipv6only: false)");
     refused("mode: proxy", "mode: tunnel", 9, "mode must be proxy, authz or admin");
     refused("client_certs: optional", "client_certs: maybe", 10, "client_certs must be");
     refused("client_ca: ca.pem, ", "", 7, "needs client_ca");
@@ -336,16 +338,20 @@ static void test_step_up_redis(void **state)
     assert_null(r->prefix); /* pawl:step-up: */
     assert_int_equal(r->timeout_ms, 250);
     pawld_config_free(c);
-    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: {server: 'r:1'}}\n", good);
+    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: {server: '[::1]:6379'}}\n", good);
     assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_string_equal(c->step_up_redis.host, "::1");
+    assert_int_equal(c->step_up_redis.port, 6379);
     assert_int_equal(c->step_up_redis.timeout_ms, 100); /* default */
     pawld_config_free(c);
     static const struct { const char *redis, *msg; } bad[] = {
-        {"{password_file: r.pass}", "step_up.redis: needs server: HOST:PORT"},
-        {"{server: 'localhost'}", "server must be HOST:PORT"},
-        {"{server: 'r:70000'}", "server must be HOST:PORT"},
-        {"{server: 'r:1', timeout: 10s}", "step_up.redis.timeout must be from 1ms to 5s"},
-        {"{server: 'r:1', db: 3}", "unknown key 'db'"},
+        {"{password_file: r.pass}", "step_up.redis: needs server: IPV4:PORT or [IPV6]:PORT"},
+        {"{server: 'localhost'}", "server must be IPV4:PORT or [IPV6]:PORT (an address literal)"},
+        {"{server: 'redis.internal:6379'}", "server must be IPV4:PORT or [IPV6]:PORT (an address literal)"},
+        {"{server: '10.0.0.5:70000'}", "server must be IPV4:PORT or [IPV6]:PORT"},
+        {"{server: '10.0.0.5:1', timeout: 2s}", "step_up.redis.timeout must be from 1ms to 1s"},
+        {"{server: '10.0.0.5:1', user: pawld}", "step_up.redis: user needs password_file"},
+        {"{server: '10.0.0.5:1', db: 3}", "unknown key 'db'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, redis: %s}\n", good, bad[i].redis);
@@ -354,7 +360,8 @@ static void test_step_up_redis(void **state)
         if (strstr(d.msg, bad[i].msg) == NULL)
             fail_msg("%s: got %s, want %s", bad[i].redis, th_diag(&d), bad[i].msg);
     }
-    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, state: s, redis: {server: 'r:1'}}\n", good);
+    n = snprintf(buf, sizeof buf, "%sstep_up: {trust_dir: owners, state: s, redis: {server: '10.0.0.5:1'}}\n",
+                 good);
     assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_EINVAL);
     assert_non_null(strstr(d.msg, "state and redis are two records"));
 }

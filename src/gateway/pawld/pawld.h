@@ -270,6 +270,8 @@ void pawld_link_forget(struct pawld_server_state *srv, unsigned worker, uint64_t
 
 struct pawld_pool; /* per upstream server: idle connections */
 
+#define PAWLD_REDIS_PENDING 16
+
 struct pawld_worker {
     unsigned id;
     pthread_t tid;
@@ -314,8 +316,17 @@ struct pawld_worker {
      * none is tried before redis_retry_ms (wall clock) after a failure,
      * which redis_why says */
     struct redisContext *redis;
-    int64_t redis_retry_ms;
+    int64_t redis_retry_ms;    /* monotonic */
     char redis_why[700];
+    struct pawld_ratelog redis_warned;
+    /* attempts whose answer was lost (a timeout): their keys are deleted
+     * once Redis answers, if they still hold the attempt's value */
+    struct pawld_redis_pending {
+        char key[128 + 2 * PAWL_EDGE_CTI_LEN + 1];
+        size_t klen;
+        char val[33];
+    } redis_pending[PAWLD_REDIS_PENDING];
+    size_t redis_npending;
 };
 
 /* Counts a client read or a freed connection for worker 0's trim timer
@@ -385,6 +396,9 @@ bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b);
  * *store_failed when the record could not be asked or written (503). */
 bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint64_t now, bool *store_failed);
 void pawld_redis_close(struct pawld_worker *w);
+/* Deletes the keys of attempts whose answer was lost (when they still hold
+ * the attempt's value): 0, or -1 with why. */
+int pawld_redis_release(struct pawld_worker *w, char *why, size_t n);
 /* Connects, authenticates and pings: 0, or -1 with why. */
 int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n);
 /* Both NULL, or the same string. */

@@ -1,18 +1,25 @@
 /* step_up.redis: the step-up record shared by pawld instances, so that a
  * command token one pawld accepted is refused by every other behind the
  * same balancer (each kept its own record, and a token served once per
- * instance). A token id is recorded with one command, SET KEY 1 NX EX TTL:
- * Redis answers OK to the first instance only. Each worker keeps its own
- * connection, made when first needed; the command runs on the worker's
- * thread with the configured timeout (decision 0017: only requests already
- * allowed on a step-up route, with a verified owner co-signature, ask it).
- * A Redis that cannot be reached, or that answers anything else, refuses the
- * request (503) without using the token up; after a failure the worker does
- * not try to connect again for RETRY_MS, so an outage costs each worker at
- * most one timeout per RETRY_MS. */
+ * instance). A token id is recorded with SET KEY VALUE NX EX TTL: Redis
+ * answers OK to the first instance only. VALUE is random per attempt, so
+ * that an attempt whose answer was lost (a timeout, a connection closed
+ * after the command went out) can be recognised: the worker remembers it,
+ * takes the key back as its own when the same token comes again through it,
+ * and otherwise deletes the key once Redis answers again (only if it still
+ * holds that value), so that the token the client was told to retry with
+ * is not used up by an attempt that was never forwarded.
+ *
+ * Each worker keeps its own connection, made when first needed; commands
+ * run on the worker's thread within the configured timeout (decision 0017:
+ * only requests already allowed on a step-up route, with a verified owner
+ * co-signature, ask). A Redis that cannot be reached, or that answers
+ * anything else, refuses the request (503); after a failure the worker does
+ * not try to connect again for the back-off (a second, or ten timeouts). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -20,15 +27,28 @@
 #include "host.h"
 #include "pawld.h"
 
-#define RETRY_MS 1000
 #define DEFAULT_PREFIX "pawl:step-up:"
 #define PASSWORD_MAX 512
+/* deletes KEYS[1] only if it holds ARGV[1] */
+#define RELEASE_LUA "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+struct attempt {
+    char key[128 + 2 * PAWL_EDGE_CTI_LEN + 1];
+    size_t klen;
+    char val[2 * 16 + 1];
+    long long ttl;
+};
 
 bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b)
 {
     return a->on == b->on && strcmp(a->host, b->host) == 0 && a->port == b->port &&
            pawld_same_str(a->password_file, b->password_file) && pawld_same_str(a->user, b->user) &&
            pawld_same_str(a->prefix, b->prefix) && a->timeout_ms == b->timeout_ms;
+}
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(pawld_now_ns() / 1000000u);
 }
 
 static struct timeval tv_of(int64_t ms)
@@ -70,7 +90,8 @@ static int auth(redisContext *ctx, const struct pawld_redis *r, const char *dir,
 }
 
 /* A connection to the configured server, authenticated, with the command
- * timeout set; NULL with why. */
+ * timeout set; NULL with why. The address is a literal (config.c): no name
+ * is resolved here, on a worker's thread. */
 static redisContext *connect_to(const struct pawld_redis *r, const char *dir, char *why, size_t n)
 {
     redisContext *ctx = redisConnectWithTimeout(r->host, r->port, tv_of(r->timeout_ms));
@@ -88,12 +109,100 @@ static redisContext *connect_to(const struct pawld_redis *r, const char *dir, ch
     return ctx;
 }
 
-/* SET key 1 NX EX ttl on ctx: 1 set, 0 there already, -1 with why; *gone
- * when the connection was found closed (the command never ran). */
-static int set_key(redisContext *ctx, const char *key, size_t k, long long ttl, bool *gone, char *why,
+/* After a failure: the connection goes, and none is tried again before the
+ * back-off (a second, or ten timeouts when that is longer). */
+static void fail(struct pawld_worker *w, const char *why)
+{
+    int64_t t = w->world->cfg->step_up_redis.timeout_ms;
+    if (w->redis != NULL)
+        redisFree(w->redis);
+    w->redis = NULL;
+    w->redis_retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
+    snprintf(w->redis_why, sizeof w->redis_why, "%s (not tried again for %lld ms)", why,
+             (long long)(w->redis_retry_ms - mono_ms()));
+}
+
+/* The worker's connection, made when there is none and the back-off is
+ * over; NULL with why. */
+static redisContext *conn(struct pawld_worker *w, char *why, size_t n)
+{
+    if (w->redis == NULL && mono_ms() < w->redis_retry_ms) {
+        snprintf(why, n, "%s", w->redis_why);
+        return NULL;
+    }
+    if (w->redis == NULL && (w->redis = connect_to(&w->world->cfg->step_up_redis, w->world->dir, why, n)) == NULL)
+        fail(w, why);
+    return w->redis;
+}
+
+static const char *pending_val(const struct pawld_worker *w, const struct attempt *a, size_t *at);
+
+/* An attempt whose answer was lost: kept to be taken back or released (once
+ * per key: a later attempt for the key reuses its value). The oldest goes
+ * when there is no room (its token then stays used up until its key
+ * expires). */
+static void remember(struct pawld_worker *w, const struct attempt *a)
+{
+    size_t at;
+    if (pending_val(w, a, &at) != NULL)
+        return;
+    if (w->redis_npending == PAWLD_REDIS_PENDING) {
+        memmove(&w->redis_pending[0], &w->redis_pending[1],
+                (PAWLD_REDIS_PENDING - 1) * sizeof w->redis_pending[0]);
+        w->redis_npending--;
+    }
+    struct pawld_redis_pending *p = &w->redis_pending[w->redis_npending++];
+    memcpy(p->key, a->key, a->klen);
+    p->klen = a->klen;
+    memcpy(p->val, a->val, sizeof p->val);
+}
+
+static void forget(struct pawld_worker *w, size_t i)
+{
+    memmove(&w->redis_pending[i], &w->redis_pending[i + 1],
+            (w->redis_npending - i - 1) * sizeof w->redis_pending[0]);
+    w->redis_npending--;
+}
+
+/* The attempt's value when this worker lost the answer to one for its key. */
+static const char *pending_val(const struct pawld_worker *w, const struct attempt *a, size_t *at)
+{
+    for (size_t i = 0; i < w->redis_npending; i++)
+        if (w->redis_pending[i].klen == a->klen && memcmp(w->redis_pending[i].key, a->key, a->klen) == 0)
+            return *at = i, w->redis_pending[i].val;
+    return NULL;
+}
+
+/* Deletes the keys of attempts whose answer was lost, where they still hold
+ * the attempt's value. 0, or -1 with why (the connection failed). */
+int pawld_redis_release(struct pawld_worker *w, char *why, size_t n)
+{
+    while (w->redis_npending > 0) {
+        const struct pawld_redis_pending *p = &w->redis_pending[0];
+        redisContext *ctx = conn(w, why, n);
+        if (ctx == NULL)
+            return -1;
+        redisReply *rep = redisCommand(ctx, "EVAL %s 1 %b %s", RELEASE_LUA, p->key, p->klen, p->val);
+        bool ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
+        if (!ok)
+            say_failed(ctx, rep, "EVAL (release)", why, n);
+        freeReplyObject(rep);
+        if (!ok) {
+            fail(w, why);
+            return -1;
+        }
+        forget(w, 0);
+    }
+    return 0;
+}
+
+/* SET key value NX EX ttl: 1 set, 0 there already, -1 with why; *sent when
+ * the command may have reached Redis without its answer coming back,
+ * *closed when that was because Redis had closed the connection. */
+static int set_key(redisContext *ctx, const struct attempt *a, bool *sent, bool *closed, char *why,
                    size_t n)
 {
-    redisReply *rep = redisCommand(ctx, "SET %b 1 NX EX %lld", key, k, ttl);
+    redisReply *rep = redisCommand(ctx, "SET %b %s NX EX %lld", a->key, a->klen, a->val, a->ttl);
     int e = errno, rc = -1;
     if (rep != NULL && rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0)
         rc = 1;
@@ -101,9 +210,46 @@ static int set_key(redisContext *ctx, const char *key, size_t k, long long ttl, 
         rc = 0;
     else
         say_failed(ctx, rep, "SET", why, n);
-    *gone = rep == NULL && (ctx->err == REDIS_ERR_EOF ||
-                            (ctx->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE)));
+    *sent = rep == NULL; /* an error reply: it did not run */
+    *closed = rep == NULL && (ctx->err == REDIS_ERR_EOF ||
+                              (ctx->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE)));
     freeReplyObject(rep);
+    return rc;
+}
+
+/* Whether the key holds value (an attempt of this worker's). -1: cannot say. */
+static int holds(redisContext *ctx, const struct attempt *a, const char *value, char *why, size_t n)
+{
+    redisReply *rep = redisCommand(ctx, "GET %b", a->key, a->klen);
+    int rc = -1;
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING)
+        rc = strcmp(rep->str, value) == 0;
+    else if (rep != NULL && rep->type == REDIS_REPLY_NIL)
+        rc = 0;
+    else
+        say_failed(ctx, rep, "GET", why, n);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* One try on the worker's connection: 1 recorded now (or taken back from an
+ * earlier attempt of this worker's with the same value, whose answer was
+ * lost and which was never forwarded), 0 recorded before, -1 with why and
+ * *sent, *closed as set_key says. */
+static int try_once(struct pawld_worker *w, struct attempt *a, bool *sent, bool *closed, char *why,
+                    size_t n)
+{
+    size_t at = 0;
+    bool mine = pending_val(w, a, &at) != NULL;
+    *sent = *closed = false;
+    redisContext *ctx = conn(w, why, n);
+    if (ctx == NULL)
+        return -1;
+    int rc = set_key(ctx, a, sent, closed, why, n);
+    if (rc == 0 && mine)
+        rc = holds(ctx, a, a->val, why, n); /* 1: ours, used now */
+    if (rc >= 0 && mine)
+        forget(w, at);
     return rc;
 }
 
@@ -112,32 +258,40 @@ static int set_key(redisContext *ctx, const char *key, size_t k, long long ttl, 
 static int set_nx(struct pawld_worker *w, const struct pawld_step_up *su, uint64_t now, char *why, size_t n)
 {
     const struct pawld_redis *r = &w->world->cfg->step_up_redis;
-    int64_t ms = pawld_wall_ms();
-    char key[128 + 2 * PAWL_EDGE_CTI_LEN + 1];
-    int k = snprintf(key, sizeof key, "%s", r->prefix ? r->prefix : DEFAULT_PREFIX);
-    for (size_t i = 0; i < PAWL_EDGE_CTI_LEN && k + 2 < (int)sizeof key; i++)
-        k += snprintf(key + k, sizeof key - (size_t)k, "%02x", su->cti[i]);
-    long long ttl = su->until > now ? (long long)(su->until - now) : 1;
-    int rc = -1;
-    /* a kept connection Redis closed (a restart, its idle timeout) is made
-     * again at once: the command never reached it. Not after a timeout,
-     * when it may have run. */
-    for (int fresh = w->redis == NULL; rc < 0; fresh = 1) {
-        bool gone = false;
-        if (w->redis == NULL && ms < w->redis_retry_ms)
-            return snprintf(why, n, "%s", w->redis_why), -1;
-        if (w->redis == NULL && (w->redis = connect_to(r, w->world->dir, why, n)) == NULL)
-            break;
-        if ((rc = set_key(w->redis, key, (size_t)k, ttl, &gone, why, n)) >= 0)
-            return rc;
+    struct attempt a;
+    unsigned char rnd[16];
+    int k = snprintf(a.key, sizeof a.key, "%s", r->prefix ? r->prefix : DEFAULT_PREFIX);
+    for (size_t i = 0; i < PAWL_EDGE_CTI_LEN && k + 2 < (int)sizeof a.key; i++)
+        k += snprintf(a.key + k, sizeof a.key - (size_t)k, "%02x", su->cti[i]);
+    a.klen = (size_t)k;
+    a.ttl = su->until > now ? (long long)(su->until - now) : 1;
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return snprintf(why, n, "no random bytes for the attempt"), -1;
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(a.val + 2 * i, 3, "%02x", rnd[i]);
+    (void)pawld_redis_release(w, why, n); /* lost attempts first, when Redis answers */
+    size_t at;
+    const char *was = pending_val(w, &a, &at); /* not released: the same value again */
+    if (was != NULL)
+        memcpy(a.val, was, sizeof a.val);
+    bool sent = false, closed = false, kept = w->redis != NULL;
+    int rc = try_once(w, &a, &sent, &closed, why, n);
+    if (rc < 0 && kept && closed) {
+        /* a kept connection Redis closed (a restart, its idle timeout):
+         * once more on a new one; if the first did run after all (a proxy
+         * between), the key holds this attempt's value and try_once takes
+         * it back (review: it was called a replay) */
+        remember(w, &a);
         redisFree(w->redis);
         w->redis = NULL;
-        if (fresh || !gone)
-            break;
+        rc = try_once(w, &a, &sent, &closed, why, n);
     }
-    w->redis_retry_ms = ms + RETRY_MS; /* a fresh connection next time, after RETRY_MS */
-    snprintf(w->redis_why, sizeof w->redis_why, "%s (not tried again for a second)", why);
-    return -1;
+    if (rc < 0) {
+        if (sent)
+            remember(w, &a);
+        fail(w, why);
+    }
+    return rc;
 }
 
 bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint64_t now, bool *store_failed)
@@ -153,19 +307,21 @@ bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint6
         snprintf(su->detail, sizeof su->detail, "step_up.redis: the shared record of token ids "
                  "cannot be reached; try again");
         uint64_t skipped;
-        if (pawld_ratelog_take(&srv->replay_warned, pawld_wall_ms(), &skipped))
+        if (pawld_ratelog_take(&w->redis_warned, pawld_wall_ms(), &skipped))
             pawld_log(srv->sinks, "error", "\"msg\":\"step_up.redis: cannot record a token id: the "
                       "request is refused\",\"why\":\"%s\",\"not_logged_before\":%llu",
                       pawld_json_escape(why, esc, sizeof esc), (unsigned long long)skipped);
         return false;
     }
+    /* in this pawld's record too, either way: a replay here is then refused
+     * without asking Redis again (review) */
+    bool ok = pawld_step_up_record(su, now, &srv->replay);
     if (rc == 0) {
         snprintf(su->detail, sizeof su->detail, "command token refused: %s (recorded in step_up.redis)",
                  pawl_edge_reason_str(PAWL_EDGE_REPLAY));
         return false;
     }
-    /* in this pawld's record too: a replay here is refused without asking */
-    return pawld_step_up_record(su, now, &srv->replay);
+    return ok;
 }
 
 void pawld_redis_close(struct pawld_worker *w)
@@ -173,6 +329,28 @@ void pawld_redis_close(struct pawld_worker *w)
     if (w->redis != NULL)
         redisFree(w->redis);
     w->redis = NULL;
+}
+
+/* The server's maxmemory_policy, when it evicts keys that have a lifetime
+ * (every policy but noeviction, with maxmemory set): step-up ids could be
+ * forgotten, and a replay served. */
+static void check_eviction(redisContext *ctx, char *why, size_t n)
+{
+    redisReply *rep = redisCommand(ctx, "INFO memory");
+    why[0] = '\0';
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
+        freeReplyObject(rep);
+        return;
+    }
+    const char *pol = strstr(rep->str, "maxmemory_policy:"), *max = strstr(rep->str, "\nmaxmemory:");
+    char policy[64] = "";
+    long long bytes = max ? strtoll(max + strlen("\nmaxmemory:"), NULL, 10) : 0;
+    if (pol != NULL)
+        snprintf(policy, sizeof policy, "%.*s", (int)strcspn(pol + 17, "\r\n"), pol + 17);
+    if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0 && bytes > 0)
+        snprintf(why, n, "maxmemory-policy %s with maxmemory set: Redis may evict step-up ids, "
+                 "and a replay would then be served (set maxmemory-policy noeviction)", policy);
+    freeReplyObject(rep);
 }
 
 int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n)
@@ -186,6 +364,10 @@ int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n)
     if (rc != 0)
         say_failed(ctx, rep, "PING", why, n);
     freeReplyObject(rep);
+    if (rc == 0) {
+        check_eviction(ctx, why, n);
+        rc = why[0] ? -1 : 0;
+    }
     redisFree(ctx);
     return rc;
 }

@@ -46,8 +46,11 @@ static void catch_up(struct pawld_worker *w);
 static void each_second(uv_timer_t *t)
 {
     struct pawld_worker *w = t->data;
+    char why[700];
     if (w->stale && !w->draining)
         catch_up(w);
+    if (w->redis_npending > 0) /* tokens whose attempt was lost: usable again */
+        (void)pawld_redis_release(w, why, sizeof why);
     if (w->id != 0)
         return;
     trim(w);
