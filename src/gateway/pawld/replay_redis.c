@@ -313,15 +313,15 @@ bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint6
                       pawld_json_escape(why, esc, sizeof esc), (unsigned long long)skipped);
         return false;
     }
-    /* in this pawld's record too, either way: a replay here is then refused
-     * without asking Redis again (review) */
-    bool ok = pawld_step_up_record(su, now, &srv->replay);
     if (rc == 0) {
+        /* not kept in this pawld's record: the id may be an attempt whose
+         * answer another instance lost, which that instance releases */
         snprintf(su->detail, sizeof su->detail, "command token refused: %s (recorded in step_up.redis)",
                  pawl_edge_reason_str(PAWL_EDGE_REPLAY));
         return false;
     }
-    return ok;
+    /* in this pawld's record too: a replay here is refused without asking */
+    return pawld_step_up_record(su, now, &srv->replay);
 }
 
 void pawld_redis_close(struct pawld_worker *w)
