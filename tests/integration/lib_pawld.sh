@@ -11,6 +11,9 @@
 #                                  unless KEEP_TMP is set) holding the example
 #                                  policy with the per-principal limit raised,
 #                                  JWKS and grants; the backend started in it
+#   dealer_step_up_setup           a dealer grant (dealer-tool-17, org dealer-17) on
+#                                  1HGCM82633A004352 and that vehicle's trust policy
+#                                  in owners/, signed by owner.pem (made here)
 #   consecutive_vins N             N VINs with valid check digits and
 #                                  consecutive serials (an enumeration)
 #   audited_setup WORKERS          example_setup, the example audit key (audit.key,
@@ -108,6 +111,18 @@ upstreams:
 routes: {default: backend}
 logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
 EOF
+}
+dealer_step_up_setup() {
+    local vin=1HGCM82633A004352 now_ms=$(($(date +%s) * 1000))
+    echo '{"principal": "dealer-tool-17", "vin": "'$vin'", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>grants.jsonl
+    mkdir owners
+    openssl genpkey -algorithm ed25519 -out owner.pem 2>/dev/null
+    $py - "$(openssl pkey -in owner.pem -pubout)" "$vin" >"owners/$vin.json" <<'PY'
+import json, sys
+print(json.dumps({"vin": sys.argv[2], "max_lifetime_s": 300,
+                  "keys": [{"role": "owner", "alg": "EdDSA", "spki_pem": sys.argv[1] + "\n"}],
+                  "require": {"*": ["owner"]}}))
+PY
 }
 consecutive_vins() {
     $py - "$1" <<'PY'

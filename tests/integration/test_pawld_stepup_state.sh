@@ -19,16 +19,7 @@ cleanup() {
 example_setup
 trap cleanup EXIT
 V=1HGCM82633A004352
-now_ms=$(($(date +%s) * 1000))
-echo '{"principal": "dealer-tool-17", "vin": "'$V'", "role": "dealer", "since": '$((now_ms - 3600000))', "until": '$((now_ms + 86400000))', "org": "dealer-17"}' >>grants.jsonl
-mkdir owners
-openssl genpkey -algorithm ed25519 -out owner.pem 2>/dev/null
-$py - "$(openssl pkey -in owner.pem -pubout)" >owners/$V.json <<'PY'
-import json, sys
-print(json.dumps({"vin": "1HGCM82633A004352", "max_lifetime_s": 300,
-                  "keys": [{"role": "owner", "alg": "EdDSA", "spki_pem": sys.argv[1] + "\n"}],
-                  "require": {"*": ["owner"]}}))
-PY
+dealer_step_up_setup
 proxy_port=$(free_port) admin_port=$(free_port)
 write_config() { # STATE-FILE
     cat >pawld.yaml <<EOF
