@@ -386,16 +386,23 @@ def case_memory_back_when_quiet():
     grown = rss_kib() - before
     for s in socks:
         s.close()
-    time.sleep(3.5)  # a quiet second, then worker 0's next tick
-    left = rss_kib() - before
     check(grown > 2 * 1024, "%d unfinished 9 KiB heads grew pawld by only %d KiB" % (n, grown))
     with open("/proc/%s/exe" % E["PAWLD_PID"], "rb") as f:
         if b"AddressSanitizer" in f.read():  # ASan's allocator, not glibc's, holds it there
             return "%d unfinished heads took %d KiB (under ASan, whose allocator keeps it)" % (n, grown)
     # never trimming keeps 88 % of it; trimming when quiet kept 7-38 % in
-    # these runs (what live allocations between the freed buffers pin)
-    check(left < grown // 2, "%d KiB of the burst's %d KiB still held after 3.5 s of quiet" % (left, grown))
-    return "%d unfinished heads took %d KiB; %d KiB of it still held after 3.5 s of quiet" % (n, grown, left)
+    # these runs (what live allocations between the freed buffers pin). A
+    # quiet second, then worker 0's next tick: 2-3 s; looked at for up to 8 s,
+    # as a machine busy with other work delays the tick (the CI once saw 54 %
+    # held at a fixed 3.5 s while another build ran beside it)
+    t0 = time.time()
+    left = rss_kib() - before
+    while left >= grown // 2 and time.time() - t0 < 8:
+        time.sleep(0.25)
+        left = rss_kib() - before
+    waited = time.time() - t0
+    check(left < grown // 2, "%d KiB of the burst's %d KiB still held after %.1f s of quiet" % (left, grown, waited))
+    return "%d unfinished heads took %d KiB; %d KiB of it still held after %.1f s of quiet" % (n, grown, left, waited)
 
 
 def rss_kib():
