@@ -1,11 +1,14 @@
 """A TCP proxy in front of Redis for test_pawld_redis.sh that loses one
-answer: while the file DROP exists, the first client chunk holding a SET is
+answer. While the file DROP exists, the first client chunk holding a SET is
 passed on to Redis, then the client's connection is closed before Redis's
-answer can reach it, and DROP is removed. So Redis runs the command and
-the client sees the connection closed, as through a tunnel or a proxy
-that fails at the wrong moment.
+answer can reach it, and DROP is removed: Redis runs the command and the
+client sees the connection closed, as through a tunnel or a proxy that
+fails at the wrong moment. While the file DELAY exists, that chunk is held
+2.5 s before it goes on (DELAY removed), its answer dropped: the client
+times out and the SET lands late, as after a retransmission or a stalled
+tunnel.
 
-usage: lossy_proxy.py LISTEN_PORT REDIS_PORT DROP"""
+usage: lossy_proxy.py LISTEN_PORT REDIS_PORT DROP DELAY"""
 import os
 import socket
 import sys
@@ -22,6 +25,14 @@ def pipe(src, dst, lost, watch):
             data = src.recv(65536)
             if not data:
                 break
+            if watch and b"SET" in data and os.path.exists(sys.argv[4]):
+                os.remove(sys.argv[4])
+                lost.set()
+                time.sleep(2.5)
+                dst.sendall(data)
+                time.sleep(0.1)
+                dst.close()
+                return
             if watch and b"SET" in data and os.path.exists(sys.argv[3]):
                 os.remove(sys.argv[3])
                 lost.set()

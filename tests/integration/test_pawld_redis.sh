@@ -91,6 +91,19 @@ grep -q "warning: step_up.redis: maxmemory-policy volatile-lru with maxmemory se
     <<<"$out" || fail "--check did not warn of an evicting Redis: $out"
 rcli config set maxmemory-policy noeviction >/dev/null
 rcli config set maxmemory 0 >/dev/null
+# nor one without its append-only file (a restart forgets every id), nor a
+# login that may not run the release script (review 13)
+rcli config set appendonly no >/dev/null
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
+grep -q "warning: step_up.redis: appendonly is off: a restart of Redis forgets the step-up ids" <<<"$out" ||
+    fail "--check did not warn of a Redis without its append-only file: $out"
+rcli config set appendonly yes >/dev/null
+rcli acl setuser noeval on '>pw2' '~pawl:step-up:*' +set +get +auth +ping +info >/dev/null
+echo pw2 >noeval.pass
+sed 's/password_file: redis.pass/password_file: noeval.pass, user: noeval/' a.yaml >noeval.yaml
+out=$("$PAWLD_BIN" --config noeval.yaml --check 2>&1) || fail "--check: $out"
+grep -q "warning: step_up.redis: EVAL (pawld releases the keys of attempts whose answer was lost): NOPERM" <<<"$out" ||
+    fail "--check did not warn of a user without EVAL: $out"
 sed 's/^step_up:/step_up:\n  state: stepup.state/' a.yaml >both.yaml
 out=$("$PAWLD_BIN" --config both.yaml --check 2>&1) && fail "--check accepted state and redis together"
 grep -q "state and redis are two records of the token ids" <<<"$out" || fail "state and redis: $out"
@@ -124,7 +137,14 @@ grep -q "step_up.redis: the shared record of token ids cannot be reached" body.j
 grep -q '"msg":"step_up.redis: cannot record a token id: the request is refused".*Connection refused' b.log ||
     fail "B did not log why: $(tail -3 b.log)"
 redis_start
-sleep 1.2 # a worker tries to connect again a second after a failure
+# clients retrying as told (every 0.3 s, inside the back-off) do not keep
+# the worker on 503 (review 13: each refused retry restarted the back-off)
+ok=
+for _ in $(seq 20); do
+    [ "$(pull "$b_port" "$(token)")" = 200 ] && { ok=1; break; }
+    sleep 0.3
+done
+[ -n "$ok" ] || fail "B still refuses step-up requests, retried every 0.3 s, after Redis came back: $(cat body.json)"
 [ "$(rcli exists "$keys")" = 1 ] || fail "the first token's id is gone after Redis restarted on its append-only file"
 [ "$(pull "$b_port" "$t1")" = 428 ] && grep -q replay body.json || fail "the first token after Redis restarted: $(cat body.json)"
 [ "$(pull "$b_port" "$t2")" = 200 ] || fail "the token refused while Redis was down, once it is back: $(cat body.json)"
@@ -158,7 +178,7 @@ echo "step-up redis: an attempt whose answer was lost is released: the token ser
 # key holding its own attempt's value and goes on (review: a first use was
 # called a replay).
 proxy_port=$(free_port) c_port=$(free_port) c_admin=$(free_port)
-$py "$here/lossy_proxy.py" "$proxy_port" "$redis_port" "$tmp/drop" &
+$py "$here/lossy_proxy.py" "$proxy_port" "$redis_port" "$tmp/drop" "$tmp/delay" &
 proxy_pid=$!
 wait_port "$proxy_port" "$proxy_pid" || fail "the proxy did not start"
 write_config c "$c_port" "$c_admin"
@@ -171,10 +191,27 @@ before=$(recorded)
 [ "$(pull "$c_port" "$(token)")" = 200 ] || fail "a first use whose answer the proxy lost: $(cat body.json)"
 [ ! -e drop ] || fail "the proxy lost no answer"
 [ "$(recorded)" = $((before + 1)) ] || fail "the backend saw $(($(recorded) - before)) pulls, not 1"
+echo "step-up redis: a first use whose answer was lost with the connection serves (taken back), once"
+# a SET that lands 2.5 s late, after the worker gave up on it: its key is
+# released when it comes (review 13: the release had found no key and
+# given up, and the token stayed used up)
+t5=$(token) had=$(rcli --scan --pattern 'pawl:step-up:*')
+touch delay
+[ "$(pull "$c_port" "$t5")" = 503 ] || fail "a SET held back: $(cat body.json)"
+key=
+for _ in $(seq 60); do
+    key=$(rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; } | head -1)
+    [ -n "$key" ] && break
+    sleep 0.1
+done
+[ -n "$key" ] || fail "the held-back SET never landed"
+for _ in $(seq 40); do [ "$(rcli exists "$key")" = 0 ] && break; sleep 0.1; done
+[ "$(rcli exists "$key")" = 0 ] || fail "the key of a SET that landed late stayed: $key"
+[ "$(pull "$a_port" "$t5")" = 200 ] || fail "the token whose SET landed late, through A: $(cat body.json)"
 pawld_pid=$c_pid
 pawld_stop
 [ "$pawld_rc" = 0 ] || fail "C exited $pawld_rc"
-echo "step-up redis: a first use whose answer was lost with the connection serves (taken back), once"
+echo "step-up redis: a SET that lands late is released when it comes"
 
 # 6. A reload that changes step_up.redis is refused whole.
 pawld_pid=$a_pid
@@ -185,8 +222,24 @@ grep -q 'reload refused: step_up.redis changed' a.log || fail "a reload changing
 pawld_stop
 a_pid=
 [ "$pawld_rc" = 0 ] || fail "A exited $pawld_rc"
+echo "step-up redis: a reload changing step_up.redis is refused"
+# SIGTERM within the back-off after a lost answer: the key is released on
+# the way out (review 13: it stayed, and the token with it)
+t6=$(token) had=$(rcli --scan --pattern 'pawl:step-up:*')
+rcli debug sleep 0.5 >/dev/null &
+sleeper=$!
+sleep 0.1
+[ "$(pull "$b_port" "$t6")" = 503 ] || fail "Redis busy past the timeout: $(cat body.json)"
+wait $sleeper
 pawld_pid=$b_pid
 pawld_stop
 b_pid=
 [ "$pawld_rc" = 0 ] || fail "B exited $pawld_rc"
-echo "step-up redis: a reload changing step_up.redis is refused; all passed"
+[ -z "$(rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; })" ] ||
+    fail "B left the key of its lost attempt"
+admin_port=$a_admin pawld_start "$tmp/a.yaml"
+a_pid=$pawld_pid
+[ "$(pull "$a_port" "$t6")" = 200 ] || fail "the token B's lost attempt held, after B stopped: $(cat body.json)"
+pawld_stop
+a_pid=
+echo "step-up redis: SIGTERM releases what a lost answer held; all passed"

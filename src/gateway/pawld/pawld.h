@@ -325,6 +325,7 @@ struct pawld_worker {
         char key[128 + 2 * PAWL_EDGE_CTI_LEN + 1];
         size_t klen;
         char val[33];
+        int64_t until_ms; /* monotonic: the key's lifetime, after which it is gone anyway */
     } redis_pending[PAWLD_REDIS_PENDING];
     size_t redis_npending;
 };

@@ -155,6 +155,7 @@ static void remember(struct pawld_worker *w, const struct attempt *a)
     memcpy(p->key, a->key, a->klen);
     p->klen = a->klen;
     memcpy(p->val, a->val, sizeof p->val);
+    p->until_ms = mono_ms() + 1000 * a->ttl;
 }
 
 static void forget(struct pawld_worker *w, size_t i)
@@ -173,25 +174,43 @@ static const char *pending_val(const struct pawld_worker *w, const struct attemp
     return NULL;
 }
 
-/* Deletes the keys of attempts whose answer was lost, where they still hold
- * the attempt's value. 0, or -1 with why (the connection failed). */
+/* Deletes the keys of attempts whose answer was lost, where they hold the
+ * attempt's value. An attempt whose key is not there yet stays until its
+ * key would have expired: its SET may still land late (a retransmission, a
+ * stalled tunnel; review 13), and is released then. One Redis refuses (no
+ * EVAL for this user, say) is dropped and logged, so that it does not hold
+ * the worker's step-up requests. 0, or -1 with why (no connection). */
 int pawld_redis_release(struct pawld_worker *w, char *why, size_t n)
 {
-    while (w->redis_npending > 0) {
-        const struct pawld_redis_pending *p = &w->redis_pending[0];
+    char esc[700];
+    for (size_t i = 0; i < w->redis_npending;) {
+        const struct pawld_redis_pending *p = &w->redis_pending[i];
+        if (mono_ms() >= p->until_ms) {
+            forget(w, i);
+            continue;
+        }
         redisContext *ctx = conn(w, why, n);
         if (ctx == NULL)
             return -1;
         redisReply *rep = redisCommand(ctx, "EVAL %s 1 %b %s", RELEASE_LUA, p->key, p->klen, p->val);
-        bool ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
-        if (!ok)
+        int type = rep ? rep->type : -1;
+        long long deleted = type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+        if (type != REDIS_REPLY_INTEGER)
             say_failed(ctx, rep, "EVAL (release)", why, n);
         freeReplyObject(rep);
-        if (!ok) {
+        if (type == REDIS_REPLY_ERROR) {
+            pawld_log(w->srv->sinks, "error", "\"msg\":\"step_up.redis: cannot release the key of an "
+                      "attempt whose answer was lost: its token stays used up\",\"why\":\"%s\"",
+                      pawld_json_escape(why, esc, sizeof esc));
+            forget(w, i);
+        } else if (type != REDIS_REPLY_INTEGER) {
             fail(w, why);
             return -1;
+        } else if (deleted > 0) {
+            forget(w, i);
+        } else {
+            i++;
         }
-        forget(w, 0);
     }
     return 0;
 }
@@ -289,7 +308,9 @@ static int set_nx(struct pawld_worker *w, const struct pawld_step_up *su, uint64
     if (rc < 0) {
         if (sent)
             remember(w, &a);
-        fail(w, why);
+        if (w->redis != NULL) /* a command failed on it (conn() saw to a failed connect, and
+                               * a back-off not over yet is not a new failure: review 13) */
+            fail(w, why);
     }
     return rc;
 }
@@ -331,25 +352,44 @@ void pawld_redis_close(struct pawld_worker *w)
     w->redis = NULL;
 }
 
-/* The server's maxmemory_policy, when it evicts keys that have a lifetime
- * (every policy but noeviction, with maxmemory set): step-up ids could be
- * forgotten, and a replay served. */
-static void check_eviction(redisContext *ctx, char *why, size_t n)
+/* INFO section's value of field into out ("" when absent or unreadable). */
+static void info_field(redisContext *ctx, const char *section, const char *field, char *out, size_t n)
 {
-    redisReply *rep = redisCommand(ctx, "INFO memory");
+    redisReply *rep = redisCommand(ctx, "INFO %s", section);
+    char want[64];
+    snprintf(want, sizeof want, "\n%s:", field);
+    out[0] = '\0';
+    const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, want) : NULL;
+    if (at != NULL)
+        snprintf(out, n, "%.*s", (int)strcspn(at + strlen(want), "\r\n"), at + strlen(want));
+    freeReplyObject(rep);
+}
+
+/* What about the server could make it forget ids or refuse a release, in
+ * why ("" when nothing): keys evicted (maxmemory with a policy other than
+ * noeviction), no append-only file (a restart forgets every id), EVAL not
+ * allowed (review 12, 13). */
+static void check_server(redisContext *ctx, const struct pawld_redis *r, char *why, size_t n)
+{
+    char policy[64], max[64], aof[16], key[160];
     why[0] = '\0';
-    if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
-        freeReplyObject(rep);
-        return;
-    }
-    const char *pol = strstr(rep->str, "maxmemory_policy:"), *max = strstr(rep->str, "\nmaxmemory:");
-    char policy[64] = "";
-    long long bytes = max ? strtoll(max + strlen("\nmaxmemory:"), NULL, 10) : 0;
-    if (pol != NULL)
-        snprintf(policy, sizeof policy, "%.*s", (int)strcspn(pol + 17, "\r\n"), pol + 17);
-    if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0 && bytes > 0)
+    info_field(ctx, "memory", "maxmemory_policy", policy, sizeof policy);
+    info_field(ctx, "memory", "maxmemory", max, sizeof max);
+    info_field(ctx, "persistence", "aof_enabled", aof, sizeof aof);
+    if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0 && strtoll(max, NULL, 10) > 0) {
         snprintf(why, n, "maxmemory-policy %s with maxmemory set: Redis may evict step-up ids, "
                  "and a replay would then be served (set maxmemory-policy noeviction)", policy);
+        return;
+    }
+    if (strcmp(aof, "0") == 0) {
+        snprintf(why, n, "appendonly is off: a restart of Redis forgets the step-up ids, and a "
+                 "replay would then be served (set appendonly yes)");
+        return;
+    }
+    snprintf(key, sizeof key, "%sprobe", r->prefix ? r->prefix : DEFAULT_PREFIX);
+    redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s %s", RELEASE_LUA, key, "-");
+    if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
+        say_failed(ctx, rep, "EVAL (pawld releases the keys of attempts whose answer was lost)", why, n);
     freeReplyObject(rep);
 }
 
@@ -365,7 +405,7 @@ int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n)
         say_failed(ctx, rep, "PING", why, n);
     freeReplyObject(rep);
     if (rc == 0) {
-        check_eviction(ctx, why, n);
+        check_server(ctx, r, why, n);
         rc = why[0] ? -1 : 0;
     }
     redisFree(ctx);

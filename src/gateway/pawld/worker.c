@@ -402,6 +402,11 @@ static void *run(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     pawld_pools_free(w->pools, w->world); /* none idle: nothing pooled while draining */
     w->pools = NULL;
+    if (w->redis_npending > 0) { /* once more before going: tokens lost attempts hold (review) */
+        char why[700];
+        w->redis_retry_ms = 0;
+        (void)pawld_redis_release(w, why, sizeof why);
+    }
     pawld_redis_close(w);
     pthread_mutex_lock(&w->inbox_lock); /* results that came after the last connection */
     w->inbox_closed = true;
