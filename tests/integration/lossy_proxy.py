@@ -4,9 +4,9 @@ passed on to Redis, then the client's connection is closed before Redis's
 answer can reach it, and DROP is removed: Redis runs the command and the
 client sees the connection closed, as through a tunnel or a proxy that
 fails at the wrong moment. While the file DELAY exists, that chunk is held
-2.5 s before it goes on (DELAY removed), its answer dropped: the client
-times out and the SET lands late, as after a retransmission or a stalled
-tunnel.
+2.5 s before it goes on (DELAY removed; DELAY.sent made once it went), its
+answer dropped: the client times out and the SET lands late, as after a
+retransmission or a stalled tunnel.
 
 usage: lossy_proxy.py LISTEN_PORT REDIS_PORT DROP DELAY"""
 import os
@@ -31,6 +31,7 @@ def pipe(src, dst, lost, watch):
                 time.sleep(2.5)
                 dst.sendall(data)
                 time.sleep(0.1)
+                open(sys.argv[4] + ".sent", "w").close()
                 dst.close()
                 return
             if watch and b"SET" in data and os.path.exists(sys.argv[3]):

@@ -42,6 +42,7 @@ redis_stop() {
     redis_pid=
 }
 rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
+new_keys() { rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; }; } # keys not in $had
 write_config() { # NAME PROXY-PORT ADMIN-PORT
     cat >"$1.yaml" <<EOF
 $(pawld_yaml_head 1)
@@ -164,10 +165,8 @@ sleep 0.1
 [ "$(pull "$b_port" "$t3")" = 503 ] || fail "Redis busy past the timeout: $(cat body.json)"
 wait $sleeper
 [ "$(recorded)" = "$before" ] || fail "a step-up request went to the backend with its answer lost"
-key=$(rcli --scan --pattern 'pawl:step-up:*' | grep -v -x -F "$had" | head -1)
-[ -n "$key" ] || fail "Redis did not run the SET whose answer was lost (nothing to release)"
-for _ in $(seq 40); do [ "$(rcli exists "$key")" = 0 ] && break; sleep 0.1; done
-[ "$(rcli exists "$key")" = 0 ] || fail "the key of the lost attempt stayed: $key = $(rcli get "$key")"
+for _ in $(seq 40); do [ -z "$(new_keys)" ] && break; sleep 0.1; done
+[ -z "$(new_keys)" ] || fail "the key of the lost attempt stayed: $(new_keys)"
 [ "$(pull "$a_port" "$t3")" = 200 ] || fail "the token whose attempt was lost, through A: $(cat body.json)"
 [ "$(pull "$b_port" "$t3")" = 428 ] || fail "that token again through B: $(cat body.json)"
 [ "$(recorded)" = $((before + 1)) ] || fail "the backend saw $(($(recorded) - before)) pulls, not 1"
@@ -198,15 +197,10 @@ echo "step-up redis: a first use whose answer was lost with the connection serve
 t5=$(token) had=$(rcli --scan --pattern 'pawl:step-up:*')
 touch delay
 [ "$(pull "$c_port" "$t5")" = 503 ] || fail "a SET held back: $(cat body.json)"
-key=
-for _ in $(seq 60); do
-    key=$(rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; } | head -1)
-    [ -n "$key" ] && break
-    sleep 0.1
-done
-[ -n "$key" ] || fail "the held-back SET never landed"
-for _ in $(seq 40); do [ "$(rcli exists "$key")" = 0 ] && break; sleep 0.1; done
-[ "$(rcli exists "$key")" = 0 ] || fail "the key of a SET that landed late stayed: $key"
+for _ in $(seq 100); do [ -e delay.sent ] && break; sleep 0.1; done
+[ -e delay.sent ] || fail "the proxy never passed the held-back SET on"
+for _ in $(seq 40); do [ -z "$(new_keys)" ] && break; sleep 0.1; done
+[ -z "$(new_keys)" ] || fail "the key of a SET that landed late stayed: $(new_keys)"
 [ "$(pull "$a_port" "$t5")" = 200 ] || fail "the token whose SET landed late, through A: $(cat body.json)"
 pawld_pid=$c_pid
 pawld_stop
@@ -235,8 +229,7 @@ pawld_pid=$b_pid
 pawld_stop
 b_pid=
 [ "$pawld_rc" = 0 ] || fail "B exited $pawld_rc"
-[ -z "$(rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; })" ] ||
-    fail "B left the key of its lost attempt"
+[ -z "$(new_keys)" ] || fail "B left the key of its lost attempt: $(new_keys)"
 admin_port=$a_admin pawld_start "$tmp/a.yaml"
 a_pid=$pawld_pid
 [ "$(pull "$a_port" "$t6")" = 200 ] || fail "the token B's lost attempt held, after B stopped: $(cat body.json)"
