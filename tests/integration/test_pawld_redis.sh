@@ -26,13 +26,25 @@ trap cleanup EXIT
 V=1HGCM82633A004352
 dealer_step_up_setup
 redis_port=$(free_port)
-pass='s3cret pass'
-printf '%s\n' "$pass" >redis.pass
+# Redis as deploy/redis/pawl-step-up.conf has it, with an admin for the test
+# (the default user) and pawld's user, whose permissions are the file's
+pass='s3cret-admin' pawld_pass='s3cret-pawld'  # an ACL file's passwords have no spaces
+printf '%s\n' "$pawld_pass" >redis.pass
 chmod 600 redis.pass
 mkdir redis
+{
+    echo "user default on >$pass ~* &* +@all"
+    sed -n 's/^#   user pawld on #<sha256 of the password> /user pawld on >'"$pawld_pass"' /p' \
+        "$PAWL_SRC/deploy/redis/pawl-step-up.conf"
+} >users.acl
+grep -q '^user pawld on >' users.acl || fail "no pawld user in deploy/redis/pawl-step-up.conf"
+sed -e "s|^port 6379$|port $redis_port|" -e "s|^dir /var/lib/pawl-redis$|dir $tmp/redis|" \
+    -e "s|^aclfile /etc/pawl/redis/users.acl$|aclfile $tmp/users.acl|" \
+    "$PAWL_SRC/deploy/redis/pawl-step-up.conf" >redis.conf
+grep -q "^port $redis_port$" redis.conf && grep -q "^dir $tmp/redis$" redis.conf &&
+    grep -q "^aclfile $tmp/users.acl$" redis.conf || fail "deploy/redis/pawl-step-up.conf: port, dir or aclfile moved"
 redis_start() {
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --save '' --appendonly yes \
-        --appendfsync always --requirepass "$pass" --enable-debug-command local --daemonize no >>redis.log 2>&1 &
+    redis-server "$tmp/redis.conf" --enable-debug-command local --daemonize no >>redis.log 2>&1 &
     redis_pid=$!
     wait_port "$redis_port" "$redis_pid" || fail "redis-server did not start: $(tail -5 redis.log)"
 }
@@ -53,7 +65,7 @@ upstreams:
 routes: {default: backend}
 step_up:
   trust_dir: owners
-  redis: {server: 127.0.0.1:$redis_port, password_file: redis.pass, timeout: 100ms}
+  redis: {server: 127.0.0.1:$redis_port, user: pawld, password_file: redis.pass, timeout: 100ms}
   commands: {dealer-key-codes: dealer.key-codes, engine-start: engine.start,
              ownership-transfer: ownership.transfer}
 logs: {json: $1.log}
@@ -101,7 +113,7 @@ grep -q "warning: step_up.redis: appendonly is off: a restart of Redis forgets t
 rcli config set appendonly yes >/dev/null
 rcli acl setuser noeval on '>pw2' '~pawl:step-up:*' +set +get +auth +ping +info >/dev/null
 echo pw2 >noeval.pass
-sed 's/password_file: redis.pass/password_file: noeval.pass, user: noeval/' a.yaml >noeval.yaml
+sed 's/user: pawld, password_file: redis.pass/user: noeval, password_file: noeval.pass/' a.yaml >noeval.yaml
 out=$("$PAWLD_BIN" --config noeval.yaml --check 2>&1) || fail "--check: $out"
 grep -q "warning: step_up.redis: EVAL (pawld releases the keys of attempts whose answer was lost): NOPERM" <<<"$out" ||
     fail "--check did not warn of a user without EVAL: $out"
