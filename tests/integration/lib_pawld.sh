@@ -11,6 +11,8 @@
 #                                  unless KEEP_TMP is set) holding the example
 #                                  policy with the per-principal limit raised,
 #                                  JWKS and grants; the backend started in it
+#   check_refuses CONFIG REGEX     pawld --check of CONFIG must fail with a message
+#                                  grep finds REGEX in (else the test fails)
 #   dealer_step_up_setup           a dealer grant (dealer-tool-17, org dealer-17) on
 #                                  1HGCM82633A004352 and that vehicle's trust policy
 #                                  in owners/, signed by owner.pem (made here)
@@ -111,6 +113,11 @@ upstreams:
 routes: {default: backend}
 logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
 EOF
+}
+check_refuses() {
+    local out
+    out=$("$PAWLD_BIN" --config "$1" --check 2>&1) && { echo "FAIL: --check accepted $1: $out" >&2; exit 1; }
+    grep -q -- "$2" <<<"$out" || { echo "FAIL: --check of $1 did not say '$2': $out" >&2; exit 1; }
 }
 dealer_step_up_setup() {
     local vin=1HGCM82633A004352 now_ms=$(($(date +%s) * 1000))

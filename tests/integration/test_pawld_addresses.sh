@@ -56,10 +56,7 @@ assert ips == ["127.0.0.1", "::1", "127.0.0.1", "::1", "127.0.0.1"], ips
 PY
 # with ipv6only: false, [::]:P takes IPv4 too and overlaps 127.0.0.1:P, which --check names
 sed "s#listen: '\[::\]:$both_port'#listen: '[::]:$both_port', ipv6only: false#" pawld.yaml >overlap.yaml
-out=$("$PAWLD_BIN" --config overlap.yaml --check 2>&1) && fail "--check accepted overlapping listeners: $out"
-grep -q "listener 'four': 127.0.0.1:$both_port overlaps listener 'six' (::.*:$both_port)" <<<"$out" ||
-    fail "--check did not name the overlapping listeners: $out"
+check_refuses overlap.yaml "listener 'four': 127.0.0.1:$both_port overlaps listener 'six' (::.*:$both_port)"
 sed "s#listen: '127.0.0.1:$both_port'#listen: '127.0.0.1:$both_port', ipv6only: true#" pawld.yaml >v4only.yaml
-out=$("$PAWLD_BIN" --config v4only.yaml --check 2>&1) && fail "--check accepted ipv6only on an IPv4 listener"
-grep -q "ipv6only is for an IPv6 address, not 127.0.0.1" <<<"$out" || fail "ipv6only on IPv4: $out"
+check_refuses v4only.yaml "ipv6only is for an IPv6 address, not 127.0.0.1"
 echo "pawld addresses: [::] is IPv6 only beside 127.0.0.1 on one port; with ipv6only: false an IPv4 client is 127.0.0.1, an IPv6 one ::1"
