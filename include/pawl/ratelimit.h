@@ -41,4 +41,34 @@ void pawl_ratelimit_stats(const struct pawl_ratelimit *rl, struct pawl_rl_stats 
 /* Bytes of memory held. */
 size_t pawl_ratelimit_memory(const struct pawl_ratelimit *rl);
 
+/* Makes key's TAT at least tat_us: what other processes sharing the limit
+ * charged to it (pawld's rate_limits.redis). A tat_us at or before now_us
+ * (nothing owed) changes nothing. An absent key takes a slot as a charge
+ * does, evicting as pawl_ratelimit_check would. */
+void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_us, int64_t now_us);
+
+/* The charges one process made since it last told the others: per key, how
+ * many requests were charged and the limit's interval. Bounded: a key that
+ * finds no room is not journalled. */
+struct pawl_rl_charge {
+    uint64_t key;
+    int64_t interval_us;
+    uint32_t count;
+};
+
+struct pawl_rl_journal;
+
+/* Room for max_keys keys. */
+PAWL_MUST_CHECK pawl_err pawl_rl_journal_new(size_t max_keys, struct pawl_rl_journal **out);
+void pawl_rl_journal_free(struct pawl_rl_journal *j);
+/* Records one charge to each of c[0..n) whose limit is set (interval_us >
+ * 0), as pawl_ratelimit_check made when it passed. Returns how many found
+ * no room. */
+unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n);
+/* The journalled charges, in the order their keys were first charged. */
+const struct pawl_rl_charge *pawl_rl_journal_charges(const struct pawl_rl_journal *j, size_t *n);
+/* The charges journalled for key (0 when none). */
+uint32_t pawl_rl_journal_count(const struct pawl_rl_journal *j, uint64_t key);
+void pawl_rl_journal_clear(struct pawl_rl_journal *j);
+
 #endif

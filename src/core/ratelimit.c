@@ -141,3 +141,113 @@ bool pawl_ratelimit_check(struct pawl_ratelimit *rl, const struct pawl_rl_check 
     }
     return true;
 }
+
+void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_us, int64_t now_us)
+{
+    key = key ? key : 1;
+    if (tat_us <= now_us)
+        return;
+    struct slot *s = find(rl, key);
+    if (s == NULL) {
+        s = claim(rl, key, now_us);
+        s->key = key;
+        s->tat = tat_us;
+    } else if (s->tat < tat_us) {
+        s->tat = tat_us;
+    }
+}
+
+/* An open-addressed index (linear probing, at most half full) over a dense
+ * array of charges: adding is O(1), listing and clearing O(keys). */
+struct pawl_rl_journal {
+    uint32_t *index; /* 0 empty, else 1 + the charge's position */
+    size_t mask;
+    struct pawl_rl_charge *charges;
+    uint32_t *slot_of; /* each charge's index slot, for clearing */
+    size_t n, max;
+};
+
+pawl_err pawl_rl_journal_new(size_t max_keys, struct pawl_rl_journal **out)
+{
+    struct pawl_rl_journal *j = calloc(1, sizeof *j);
+    size_t cap = 2;
+    if (max_keys == 0 || max_keys > UINT32_MAX / 4) {
+        free(j);
+        return PAWL_EINVAL;
+    }
+    while (cap < max_keys * 2)
+        cap *= 2;
+    if (j == NULL || (j->index = calloc(cap, sizeof *j->index)) == NULL ||
+        (j->charges = calloc(max_keys, sizeof *j->charges)) == NULL ||
+        (j->slot_of = calloc(max_keys, sizeof *j->slot_of)) == NULL) {
+        pawl_rl_journal_free(j);
+        return PAWL_ENOMEM;
+    }
+    j->mask = cap - 1;
+    j->max = max_keys;
+    *out = j;
+    return PAWL_OK;
+}
+
+void pawl_rl_journal_free(struct pawl_rl_journal *j)
+{
+    if (j == NULL)
+        return;
+    free(j->index);
+    free(j->charges);
+    free(j->slot_of);
+    free(j);
+}
+
+/* The index slot that holds key, or the empty one where it would go. */
+static uint32_t *journal_slot(const struct pawl_rl_journal *j, uint64_t key)
+{
+    size_t i = (size_t)(key ^ (key >> 29)) & j->mask;
+    while (j->index[i] != 0 && j->charges[j->index[i] - 1].key != key)
+        i = (i + 1) & j->mask;
+    return &j->index[i];
+}
+
+unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n)
+{
+    unsigned dropped = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].rate.interval_us <= 0)
+            continue;
+        uint64_t key = c[i].key ? c[i].key : 1; /* as the limiter keys it */
+        uint32_t *at = journal_slot(j, key);
+        if (*at == 0 && j->n == j->max) {
+            dropped++;
+            continue;
+        }
+        if (*at == 0) {
+            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, 0 };
+            j->slot_of[j->n] = (uint32_t)(at - j->index);
+            *at = (uint32_t)++j->n;
+        }
+        struct pawl_rl_charge *ch = &j->charges[*at - 1];
+        ch->interval_us = c[i].rate.interval_us; /* the newest, should a reload change it */
+        if (ch->count < UINT32_MAX)
+            ch->count++;
+    }
+    return dropped;
+}
+
+const struct pawl_rl_charge *pawl_rl_journal_charges(const struct pawl_rl_journal *j, size_t *n)
+{
+    *n = j->n;
+    return j->charges;
+}
+
+uint32_t pawl_rl_journal_count(const struct pawl_rl_journal *j, uint64_t key)
+{
+    uint32_t at = *journal_slot(j, key ? key : 1);
+    return at ? j->charges[at - 1].count : 0;
+}
+
+void pawl_rl_journal_clear(struct pawl_rl_journal *j)
+{
+    for (size_t i = 0; i < j->n; i++) /* not by probing: a cleared slot would cut the chains */
+        j->index[j->slot_of[i]] = 0;
+    j->n = 0;
+}

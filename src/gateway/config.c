@@ -42,6 +42,8 @@ static const struct span RESULT_TIMEOUT = { "result_timeout", "100ms to 10m", 10
 static const struct span BLOCK_FOR = { "block_for", "10s to 30d", 10000, 30 * 86400000LL };
 static const struct span AUDIT_SYNC = { "audit_sync", "10ms to 10s", 10, 10000 };
 static const struct span REDIS_TIMEOUT = { "step_up.redis.timeout", "1ms to 1s", 1, 1000 };
+static const struct span RL_REDIS_TIMEOUT = { "rate_limits.redis.timeout", "1ms to 1s", 1, 1000 };
+static const struct span RL_SYNC = { "rate_limits.sync", "10ms to 10s", 10, 10000 };
 
 static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
@@ -476,9 +478,16 @@ static pawl_err host_port(struct pawl__yl *y, yaml_node_t *v, const char *what, 
     return ok ? PAWL_OK : pawl__yl_err(y, v, "%s must be HOST:PORT", what);
 }
 
+/* A redis: section (step_up.redis, rate_limits.redis). */
+struct redis_ld {
+    struct pawld_redis *r;
+    const struct span *timeout;
+};
+
 static pawl_err redis_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
 {
-    struct pawld_redis *r = ctx;
+    struct redis_ld *rl = ctx;
+    struct pawld_redis *r = rl->r;
     if (strcmp(k, "server") == 0) { /* a literal: no name resolved on a worker's thread (review) */
         unsigned char buf[16];
         bool v4;
@@ -492,8 +501,21 @@ static pawl_err redis_key(struct pawl__yl *y, const char *k, yaml_node_t *v, voi
     if (strcmp(k, "prefix") == 0)
         return pawl__yl_str(y, v, 128, &r->prefix);
     if (strcmp(k, "timeout") == 0)
-        return ms(y, v, &REDIS_TIMEOUT, &r->timeout_ms);
+        return ms(y, v, rl->timeout, &r->timeout_ms);
     return PAWL_ENOTFOUND;
+}
+
+/* what: "step_up.redis" or "rate_limits.redis". */
+static pawl_err redis_section(struct pawl__yl *y, yaml_node_t *v, const char *what, const struct span *timeout,
+                              struct pawld_redis *r)
+{
+    struct redis_ld rl = { r, timeout };
+    pawl_err e = pawl__yl_each(y, v, what, redis_key, &rl);
+    if (e == PAWL_OK && !r->on)
+        return pawl__yl_err(y, v, "%s: needs server: IPV4:PORT or [IPV6]:PORT", what);
+    if (e == PAWL_OK && r->user != NULL && r->password_file == NULL)
+        return pawl__yl_err(y, v, "%s: user needs password_file", what);
+    return e;
 }
 
 static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
@@ -503,16 +525,20 @@ static pawl_err step_up_key(struct pawl__yl *y, const char *k, yaml_node_t *v, v
         return path(y, v, &c->step_up_trust_dir);
     if (strcmp(k, "state") == 0)
         return path(y, v, &c->step_up_state);
-    if (strcmp(k, "redis") == 0) {
-        pawl_err e = pawl__yl_each(y, v, "step_up.redis", redis_key, &c->step_up_redis);
-        if (e == PAWL_OK && !c->step_up_redis.on)
-            return pawl__yl_err(y, v, "step_up.redis: needs server: IPV4:PORT or [IPV6]:PORT");
-        if (e == PAWL_OK && c->step_up_redis.user != NULL && c->step_up_redis.password_file == NULL)
-            return pawl__yl_err(y, v, "step_up.redis: user needs password_file");
-        return e;
-    }
+    if (strcmp(k, "redis") == 0)
+        return redis_section(y, v, "step_up.redis", &REDIS_TIMEOUT, &c->step_up_redis);
     if (strcmp(k, "commands") == 0)
         return pawl__yl_each(y, v, "step_up.commands", step_up_cmd_key, c);
+    return PAWL_ENOTFOUND;
+}
+
+static pawl_err rate_limits_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void *ctx)
+{
+    struct pawld_config *c = ctx;
+    if (strcmp(k, "redis") == 0)
+        return redis_section(y, v, "rate_limits.redis", &RL_REDIS_TIMEOUT, &c->rl_redis);
+    if (strcmp(k, "sync") == 0)
+        return ms(y, v, &RL_SYNC, &c->rl_sync_ms);
     return PAWL_ENOTFOUND;
 }
 
@@ -675,6 +701,13 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
                                 "keep one (redis, when pawld instances share the load)");
         return e;
     }
+    if (strcmp(k, "rate_limits") == 0) {
+        e = pawl__yl_each(y, v, "rate_limits", rate_limits_key, c);
+        if (e == PAWL_OK && !c->rl_redis.on)
+            return pawl__yl_err(y, v, "rate_limits: needs redis: (the policy sets the limits; this "
+                                "section says where pawld instances share them)");
+        return e;
+    }
     if (strcmp(k, "detect") == 0) {
         ld->detect = v;
         return pawl__yl_each(y, v, "detect", detect_key, &c->detect);
@@ -732,6 +765,8 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     ld.c->max_connections = 20000;
     ld.c->audit_sync_ms = 100;
     ld.c->step_up_redis.timeout_ms = 100;
+    ld.c->rl_redis.timeout_ms = 100;
+    ld.c->rl_sync_ms = 100;
     ld.c->detect.block_for_ms = 15 * 60 * 1000;
     ld.c->detect.max_blocks = 100000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
@@ -780,6 +815,9 @@ void pawld_config_free(struct pawld_config *c)
     free(c->step_up_redis.password_file);
     free(c->step_up_redis.user);
     free(c->step_up_redis.prefix);
+    free(c->rl_redis.password_file);
+    free(c->rl_redis.user);
+    free(c->rl_redis.prefix);
     free(c->link.ca);
     free(c->link.cert);
     free(c->link.key);

@@ -88,14 +88,15 @@ struct pawld_link {
     int64_t result_timeout_ms; /* default 10 s */
 };
 
-/* step_up.redis: the step-up record shared by pawld instances. */
+/* A Redis that pawld instances share: step_up.redis (the step-up record),
+ * rate_limits.redis (the rate limits). */
 struct pawld_redis {
     bool on;
     char host[256];
     int port;
     char *password_file; /* AUTH with its first line; NULL: none */
     char *user;          /* AUTH user password (Redis 6 ACLs); NULL: the default user */
-    char *prefix;        /* of the keys (default "pawl:step-up:") */
+    char *prefix;        /* of the keys (default "pawl:step-up:", "pawl:rl:") */
     int64_t timeout_ms;  /* connect and each command (default 100 ms) */
 };
 
@@ -124,6 +125,8 @@ struct pawld_config {
     char *step_up_trust_dir; /* <VIN>.json trust policies (COMMAND-TOKEN.md); NULL: none */
     char *step_up_state;     /* the token ids recorded, across restarts; NULL: in memory only */
     struct pawld_redis step_up_redis;
+    struct pawld_redis rl_redis; /* rate_limits.redis: the limits shared by pawld instances */
+    int64_t rl_sync_ms;          /* rate_limits.sync: the charges told and learnt this often */
     struct pawld_step_up_cmd step_up_cmds[PAWLD_MAX_ROUTE_MAP];
     size_t nstep_up_cmds;
     char *log_json, *ocsf, *audit, *audit_key;

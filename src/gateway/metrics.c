@@ -211,6 +211,19 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
     render_latency(&o, m, route_ids);
     render_by_kind(&o, m);
     render_cert_dates(&o, m);
+    if (m->rl_sync.on)
+        emit(&o,
+             "# HELP pawld_rate_limit_shared 1 while the rate limits are shared through "
+             "rate_limits.redis (the seed is Redis's), 0 while this instance limits alone.\n"
+             "# TYPE pawld_rate_limit_shared gauge\npawld_rate_limit_shared %d\n"
+             "# HELP pawld_rate_limit_syncs_total Syncs with rate_limits.redis, by result.\n"
+             "# TYPE pawld_rate_limit_syncs_total counter\npawld_rate_limit_syncs_total{result=\"ok\"} %llu\n"
+             "pawld_rate_limit_syncs_total{result=\"failed\"} %llu\n"
+             "# HELP pawld_rate_limit_unshared_total Charges not told to the other instances (a "
+             "failed sync, or more keys than the journal holds between two syncs).\n"
+             "# TYPE pawld_rate_limit_unshared_total counter\npawld_rate_limit_unshared_total %llu\n",
+             m->rl_sync.shared ? 1 : 0, (unsigned long long)m->rl_sync.ok,
+             (unsigned long long)m->rl_sync.failed, (unsigned long long)m->rl_sync.unshared);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"

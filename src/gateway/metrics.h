@@ -48,6 +48,11 @@ struct pawld_metrics {
     uint64_t findings[PAWL_DETECTORS];             /* process-wide, likewise: by detector */
     const struct pawld_cert_date *certs;           /* the running configuration's, likewise */
     size_t ncerts;
+    /* rate_limits.redis, process-wide, likewise; rendered only when on */
+    struct {
+        bool on, shared;
+        uint64_t ok, failed, unshared;
+    } rl_sync;
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

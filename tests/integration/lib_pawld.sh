@@ -142,3 +142,38 @@ for k in range(int(sys.argv[1])):
     print(body[:8] + ("X" if c == 10 else str(c)) + body[9:])
 PY
 }
+# Redis as deploy/redis/pawl-step-up.conf has it, on a free port (redis_port)
+# in $tmp/redis, with an admin for the test (the default user, password
+# $pass) and pawld's user, whose permissions are the file's (its password in
+# redis.pass). Defines redis_start, redis_stop (redis_pid) and rcli (as the
+# admin); uses the test's fail.
+redis_setup() {
+    command -v redis-server >/dev/null || fail "redis-server is not installed (bash scripts/setup.sh)"
+    redis_port=$(free_port)
+    pass='s3cret-admin' pawld_pass='s3cret-pawld' # an ACL file's passwords have no spaces
+    printf '%s\n' "$pawld_pass" >redis.pass
+    chmod 600 redis.pass
+    mkdir redis
+    {
+        echo "user default on >$pass ~* &* +@all"
+        sed -n 's/^#   user pawld on #<sha256 of the password> /user pawld on >'"$pawld_pass"' /p' \
+            "$PAWL_SRC/deploy/redis/pawl-step-up.conf"
+    } >users.acl
+    grep -q '^user pawld on >' users.acl || fail "no pawld user in deploy/redis/pawl-step-up.conf"
+    sed -e "s|^port 6379$|port $redis_port|" -e "s|^dir /var/lib/pawl-redis$|dir $tmp/redis|" \
+        -e "s|^aclfile /etc/pawl/redis/users.acl$|aclfile $tmp/users.acl|" \
+        "$PAWL_SRC/deploy/redis/pawl-step-up.conf" >redis.conf
+    grep -q "^port $redis_port$" redis.conf && grep -q "^dir $tmp/redis$" redis.conf &&
+        grep -q "^aclfile $tmp/users.acl$" redis.conf || fail "deploy/redis/pawl-step-up.conf: port, dir or aclfile moved"
+    redis_start() {
+        redis-server "$tmp/redis.conf" --enable-debug-command local --daemonize no >>redis.log 2>&1 &
+        redis_pid=$!
+        wait_port "$redis_port" "$redis_pid" || fail "redis-server did not start: $(tail -5 redis.log)"
+    }
+    redis_stop() {
+        kill "$redis_pid"
+        wait "$redis_pid" || true
+        redis_pid=
+    }
+    rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
+}

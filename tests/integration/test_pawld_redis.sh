@@ -14,7 +14,6 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-command -v redis-server >/dev/null || fail "redis-server is not installed (bash scripts/setup.sh)"
 redis_pid= a_pid= b_pid= proxy_pid=
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
@@ -25,35 +24,7 @@ example_setup
 trap cleanup EXIT
 V=1HGCM82633A004352
 dealer_step_up_setup
-redis_port=$(free_port)
-# Redis as deploy/redis/pawl-step-up.conf has it, with an admin for the test
-# (the default user) and pawld's user, whose permissions are the file's
-pass='s3cret-admin' pawld_pass='s3cret-pawld'  # an ACL file's passwords have no spaces
-printf '%s\n' "$pawld_pass" >redis.pass
-chmod 600 redis.pass
-mkdir redis
-{
-    echo "user default on >$pass ~* &* +@all"
-    sed -n 's/^#   user pawld on #<sha256 of the password> /user pawld on >'"$pawld_pass"' /p' \
-        "$PAWL_SRC/deploy/redis/pawl-step-up.conf"
-} >users.acl
-grep -q '^user pawld on >' users.acl || fail "no pawld user in deploy/redis/pawl-step-up.conf"
-sed -e "s|^port 6379$|port $redis_port|" -e "s|^dir /var/lib/pawl-redis$|dir $tmp/redis|" \
-    -e "s|^aclfile /etc/pawl/redis/users.acl$|aclfile $tmp/users.acl|" \
-    "$PAWL_SRC/deploy/redis/pawl-step-up.conf" >redis.conf
-grep -q "^port $redis_port$" redis.conf && grep -q "^dir $tmp/redis$" redis.conf &&
-    grep -q "^aclfile $tmp/users.acl$" redis.conf || fail "deploy/redis/pawl-step-up.conf: port, dir or aclfile moved"
-redis_start() {
-    redis-server "$tmp/redis.conf" --enable-debug-command local --daemonize no >>redis.log 2>&1 &
-    redis_pid=$!
-    wait_port "$redis_port" "$redis_pid" || fail "redis-server did not start: $(tail -5 redis.log)"
-}
-redis_stop() {
-    kill "$redis_pid"
-    wait "$redis_pid" || true
-    redis_pid=
-}
-rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
+redis_setup
 new_keys() { rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; }; } # keys not in $had
 write_config() { # NAME PROXY-PORT ADMIN-PORT
     cat >"$1.yaml" <<EOF

@@ -366,6 +366,58 @@ static void test_step_up_redis(void **state)
     assert_non_null(strstr(d.msg, "state and redis are two records"));
 }
 
+/* rate_limits: its redis (the same keys as step_up.redis, its own
+ * defaults and messages) and sync, and what is refused */
+static void test_rate_limits_redis(void **state)
+{
+    (void)state;
+    char buf[4096];
+    struct pawld_config *c;
+    struct pawl_diag d;
+    int n = snprintf(buf, sizeof buf, "%srate_limits: {redis: {server: '10.0.0.5:6380', password_file: r.pass, "
+                     "user: pawld, prefix: 'fleet-a:rl:', timeout: 20ms}, sync: 250ms}\n", good);
+    if (pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    const struct pawld_redis *r = &c->rl_redis;
+    assert_true(r->on);
+    assert_false(c->step_up_redis.on);
+    assert_string_equal(r->host, "10.0.0.5");
+    assert_int_equal(r->port, 6380);
+    assert_string_equal(r->password_file, "r.pass");
+    assert_string_equal(r->user, "pawld");
+    assert_string_equal(r->prefix, "fleet-a:rl:");
+    assert_int_equal(r->timeout_ms, 20);
+    assert_int_equal(c->rl_sync_ms, 250);
+    pawld_config_free(c);
+    n = snprintf(buf, sizeof buf, "%srate_limits: {redis: {server: '[::1]:6379'}}\n", good);
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_int_equal(c->rl_redis.timeout_ms, 100); /* defaults */
+    assert_int_equal(c->rl_sync_ms, 100);
+    assert_null(c->rl_redis.prefix); /* pawl:rl: */
+    pawld_config_free(c);
+    n = snprintf(buf, sizeof buf, "%s", good); /* off when absent */
+    assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_false(c->rl_redis.on);
+    pawld_config_free(c);
+    static const struct { const char *rl, *msg; } bad[] = {
+        {"{sync: 1s}", "rate_limits: needs redis:"},
+        {"{redis: {password_file: r.pass}}", "rate_limits.redis: needs server: IPV4:PORT or [IPV6]:PORT"},
+        {"{redis: {server: 'redis.internal:6379'}}", "(an address literal)"},
+        {"{redis: {server: '10.0.0.5:1', timeout: 2s}}", "rate_limits.redis.timeout must be from 1ms to 1s"},
+        {"{redis: {server: '10.0.0.5:1', user: pawld}}", "rate_limits.redis: user needs password_file"},
+        {"{redis: {server: '10.0.0.5:1'}, sync: 5ms}", "rate_limits.sync must be from 10ms to 10s"},
+        {"{redis: {server: '10.0.0.5:1'}, sync: 11s}", "rate_limits.sync must be from 10ms to 10s"},
+        {"{redis: {server: '10.0.0.5:1'}, principal: {rate: 5, per: 1s}}", "unknown key 'principal'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = snprintf(buf, sizeof buf, "%srate_limits: %s\n", good, bad[i].rl);
+        memset(&d, 0, sizeof d);
+        assert_int_not_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+        if (strstr(d.msg, bad[i].msg) == NULL)
+            fail_msg("%s: got %s, want %s", bad[i].rl, th_diag(&d), bad[i].msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_check_policy),
         cmocka_unit_test(test_step_up),
         cmocka_unit_test(test_step_up_redis),
+        cmocka_unit_test(test_rate_limits_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,12 +121,83 @@ static void test_idle_keys_do_not_evict(void **s)
     pawl_ratelimit_free(rl);
 }
 
+/* What other processes charged: a key raised to a TAT a second ahead, with
+ * burst 2 at 1/s, has room for one more request now; a raise into the past
+ * or below the key's own TAT changes nothing. */
+static void test_raise(void **s)
+{
+    (void)s;
+    struct pawl_ratelimit *rl;
+    struct pawl_rate r = { S, 2 };
+    int64_t retry = 0, t = 1000 * S;
+    assert_int_equal(pawl_ratelimit_new(64, &rl), PAWL_OK);
+    pawl_ratelimit_raise(rl, 7, t + S, t);
+    assert_true(one(rl, 7, r, t, &retry));
+    assert_false(one(rl, 7, r, t, &retry));
+    assert_int_equal(retry, S);
+    pawl_ratelimit_raise(rl, 7, t - S, t);     /* owes nothing: no change */
+    pawl_ratelimit_raise(rl, 7, t + S / 2, t); /* below its own TAT: no change */
+    assert_false(one(rl, 7, r, t + S - 1, &retry));
+    assert_true(one(rl, 7, r, t + S, &retry));
+    pawl_ratelimit_raise(rl, 8, t, t); /* absent and owing nothing: stays idle */
+    assert_true(one(rl, 8, r, t, &retry));
+    assert_true(one(rl, 8, r, t, &retry));
+    pawl_ratelimit_raise(rl, 0, t + 2 * S, t); /* key 0 is the limiter's key 1 */
+    assert_false(one(rl, 1, r, t, &retry));
+    assert_int_equal(retry, S); /* owes 2 s, may owe 1 s before the next */
+    pawl_ratelimit_free(rl);
+}
+
+/* The journal counts charges per key, skips unset limits, keeps the newest
+ * interval, refuses keys beyond its room (counting them) and, once cleared,
+ * finds nothing of what it held, every probe chain included. */
+static void test_journal(void **s)
+{
+    (void)s;
+    struct pawl_rl_journal *j;
+    assert_int_equal(pawl_rl_journal_new(0, &j), PAWL_EINVAL);
+    assert_int_equal(pawl_rl_journal_new(100, &j), PAWL_OK);
+    struct pawl_rl_check c[3] = { { 5, { S, 3 } }, { 6, { 0, 0 } }, { 0, { 2 * S, 1 } } };
+    assert_int_equal(pawl_rl_journal_add(j, c, 3), 0);
+    c[0].rate.interval_us = S / 2;
+    assert_int_equal(pawl_rl_journal_add(j, c, 1), 0);
+    size_t n;
+    const struct pawl_rl_charge *ch = pawl_rl_journal_charges(j, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(ch[0].key, 5);
+    assert_int_equal(ch[0].count, 2);
+    assert_int_equal(ch[0].interval_us, S / 2);
+    assert_int_equal(ch[1].key, 1); /* key 0, as the limiter keys it */
+    assert_int_equal(ch[1].count, 1);
+    assert_int_equal(pawl_rl_journal_count(j, 6), 0);
+    assert_int_equal(pawl_rl_journal_count(j, 0), 1);
+    for (int round = 0; round < 3; round++) {
+        pawl_rl_journal_clear(j);
+        assert_int_equal(pawl_rl_journal_count(j, 5), 0);
+        unsigned dropped = 0;
+        for (uint64_t k = 1; k <= 150; k++) { /* keys 256 apart share index slots */
+            struct pawl_rl_check one_key = { k * 256, { S, 1 } };
+            dropped += pawl_rl_journal_add(j, &one_key, 1);
+        }
+        assert_int_equal(dropped, 50);
+        pawl_rl_journal_charges(j, &n);
+        assert_int_equal(n, 100);
+        for (uint64_t k = 1; k <= 150; k++)
+            assert_int_equal(pawl_rl_journal_count(j, k * 256), k <= 100 ? 1 : 0);
+    }
+    pawl_rl_journal_clear(j);
+    for (uint64_t k = 1; k <= 150; k++)
+        assert_int_equal(pawl_rl_journal_count(j, k * 256), 0);
+    pawl_rl_journal_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate), cmocka_unit_test(test_all_or_nothing),
         cmocka_unit_test(test_prefetch_is_only_a_hint),
         cmocka_unit_test(test_bounded_memory), cmocka_unit_test(test_idle_keys_do_not_evict),
+        cmocka_unit_test(test_raise), cmocka_unit_test(test_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

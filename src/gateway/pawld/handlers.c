@@ -325,6 +325,13 @@ static void metrics(struct pawld_conn *c)
     sum.configurations = pawld_worlds_live();
     sum.reloads_ok = atomic_load(&srv->reloads_ok);
     sum.reloads_refused = atomic_load(&srv->reloads_refused);
+    struct pawld_rl_share_stats rs;
+    pawld_rl_share_stats(srv, &rs);
+    sum.rl_sync.on = rs.on;
+    sum.rl_sync.shared = rs.shared;
+    sum.rl_sync.ok = rs.ok;
+    sum.rl_sync.failed = rs.failed;
+    sum.rl_sync.unshared = rs.unshared;
     sum.certs = wd->cert_dates;
     sum.ncerts = wd->ncert_dates;
     pawld_detect_findings(srv, sum.findings);

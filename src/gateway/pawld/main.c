@@ -82,6 +82,8 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
         return "logs.audit_sync";
     if (!pawld_redis_same(&a->step_up_redis, &b->step_up_redis))
         return "step_up.redis";
+    if (!pawld_redis_same(&a->rl_redis, &b->rl_redis) || a->rl_sync_ms != b->rl_sync_ms)
+        return "rate_limits";
     if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
         !pawld_same_str(x->ca, y->ca) || !pawld_same_str(x->cert, y->cert) || !pawld_same_str(x->key, y->key))
         return "vehicle_link (broker, ca, cert, key)";
@@ -245,6 +247,11 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
                  "answers", why);
         pawld_warn(sinks, config, msg);
     }
+    if (c->rl_redis.on && pawld_rl_share_probe(w, why, sizeof why) != 0) {
+        snprintf(msg, sizeof msg, "rate_limits.redis: %s: each pawld instance applies the rate "
+                 "limits alone until it answers", why);
+        pawld_warn(sinks, config, msg);
+    }
     pawld_warn_cert_dates(w, sinks, config, (int64_t)time(NULL));
 }
 
@@ -286,6 +293,10 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: out of memory for the rate limiter\n");
         return 1;
     }
+    if (pawld_rl_share_start(srv, err, sizeof err) != 0) {
+        fprintf(stderr, "pawld: %s\n", err);
+        return 1;
+    }
     srv->nworkers = worker_count(srv->world->cfg);
     raise_file_limit(srv);
     if ((srv->workers = calloc(srv->nworkers, sizeof *srv->workers)) == NULL)
@@ -301,6 +312,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     serve(srv, config, &sigs);
     for (unsigned i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].tid, NULL);
+    pawld_rl_share_stop(srv);
     pawld_link_stop(srv);
     pawld_detect_stop(srv);
     pawld_replay_file_close(srv);

@@ -282,6 +282,7 @@ struct pawld_worker {
     int listen_fds[PAWLD_MAX_LISTENERS];
     struct pawld_world *world;
     struct pawl_engine *engine;
+    unsigned rl_seed_gen; /* srv->rl_seed_gen when engine was built */
     struct pawld_pool *pools;  /* [upstream][server] of this world */
     struct pawld_sinks *sinks;
     struct pawld_metrics metrics;
@@ -374,8 +375,18 @@ struct pawld_server_state {
     struct pawld_detect *detect;
     /* one rate limiter for every worker, kept across reloads */
     struct pawl_ratelimit *rl;
-    pthread_mutex_t rl_lock;
+    pthread_mutex_t rl_lock; /* guards rl, rl_backend and the rl_ fields below */
     struct pawl_rl_backend rl_backend;
+    /* rate_limits.redis (rl_share.c): the limits shared with other pawld
+     * instances. While rl_sharing (the seed is Redis's), every charge is
+     * journalled (those that find no room are counted in rl_unjournalled);
+     * rl_seed_gen counts the seed's changes, after which the workers build
+     * new engines */
+    struct pawld_rl_share *rl_share;
+    struct pawl_rl_journal *rl_journal;
+    bool rl_sharing;
+    uint64_t rl_unjournalled;
+    atomic_uint rl_seed_gen;
 };
 
 /* step_up.state: reads the file (when configured and present) into
@@ -389,6 +400,14 @@ void pawld_replay_file_close(struct pawld_server_state *srv);
  * be written (the request is refused: 503). */
 bool pawld_replay_file_record(struct pawld_server_state *srv, struct pawld_step_up *su, uint64_t now,
                               bool *store_failed);
+
+struct redisReply;
+/* redis.c: a connection to the configured server, authenticated, with the
+ * command timeout set; NULL with why. */
+struct redisContext *pawld_redis_connect(const struct pawld_redis *r, const char *dir, char *why, size_t n);
+/* why: what failed (the reply's error text, or the connection's). */
+void pawld_redis_say(struct redisContext *ctx, const struct redisReply *rep, const char *what, char *why,
+                     size_t n);
 
 /* step_up.redis (replay_redis.c): the record shared by pawld instances. */
 bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b);
@@ -407,6 +426,21 @@ bool pawld_same_str(const char *a, const char *b);
 
 /* Sets up srv's shared rate limiter for max_keys keys. -1 on failure. */
 int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);
+
+/* rate_limits.redis (rl_share.c). Start: after pawld_ratelimit_init and
+ * before the workers; gets the shared seed when Redis answers, and starts
+ * the thread that shares the charges. 0 (also when off), or -1 with err. */
+int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n);
+/* After the workers: tells what was charged last, stops the thread. */
+void pawld_rl_share_stop(struct pawld_server_state *srv);
+struct pawld_rl_share_stats {
+    bool on, shared;
+    uint64_t ok, failed, unshared;
+};
+void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_share_stats *out);
+/* --check and start: connects, authenticates and runs a script as the
+ * sync does on a probe key: 0, or -1 with why. */
+int pawld_rl_share_probe(const struct pawld_world *wd, char *why, size_t n);
 
 /* --check: binds l's address alone (no SO_REUSEPORT, as the first worker
  * does) and lets go, or listens and hands the socket to *keep (not NULL).

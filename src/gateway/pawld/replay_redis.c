@@ -22,13 +22,11 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "host.h"
 #include "pawld.h"
 
 #define DEFAULT_PREFIX "pawl:step-up:"
-#define PASSWORD_MAX 512
 /* deletes KEYS[1] only if it holds ARGV[1] */
 #define RELEASE_LUA "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -49,64 +47,6 @@ bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b)
 static int64_t mono_ms(void)
 {
     return (int64_t)(pawld_now_ns() / 1000000u);
-}
-
-static struct timeval tv_of(int64_t ms)
-{
-    return (struct timeval){.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-}
-
-/* The reply's error text, or what went wrong with the connection. */
-static void say_failed(redisContext *ctx, const redisReply *rep, const char *what, char *why, size_t n)
-{
-    if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
-        snprintf(why, n, "%s: %s", what, rep->str);
-    else if (rep != NULL)
-        snprintf(why, n, "%s: unexpected reply (type %d)", what, rep->type);
-    else
-        snprintf(why, n, "%s: %s", what, ctx->errstr[0] ? ctx->errstr : "no reply");
-}
-
-/* AUTH with the password file's first line (and the user, when set). */
-static int auth(redisContext *ctx, const struct pawld_redis *r, const char *dir, char *why, size_t n)
-{
-    char path[4200], err[600];
-    size_t len;
-    if (r->password_file == NULL)
-        return 0;
-    char *pw = pawl_host_slurp(pawld_path(dir, r->password_file, path, sizeof path), PASSWORD_MAX, &len,
-                               err, sizeof err);
-    if (pw == NULL)
-        return snprintf(why, n, "password_file: %s", err), -1;
-    pw[strcspn(pw, "\r\n")] = '\0';
-    redisReply *rep = r->user ? redisCommand(ctx, "AUTH %s %s", r->user, pw) : redisCommand(ctx, "AUTH %s", pw);
-    OPENSSL_cleanse(pw, len);
-    free(pw);
-    int rc = rep != NULL && rep->type == REDIS_REPLY_STATUS ? 0 : -1;
-    if (rc != 0)
-        say_failed(ctx, rep, "AUTH", why, n);
-    freeReplyObject(rep);
-    return rc;
-}
-
-/* A connection to the configured server, authenticated, with the command
- * timeout set; NULL with why. The address is a literal (config.c): no name
- * is resolved here, on a worker's thread. */
-static redisContext *connect_to(const struct pawld_redis *r, const char *dir, char *why, size_t n)
-{
-    redisContext *ctx = redisConnectWithTimeout(r->host, r->port, tv_of(r->timeout_ms));
-    if (ctx == NULL) {
-        snprintf(why, n, "out of memory");
-        return NULL;
-    }
-    if (ctx->err != 0 || redisSetTimeout(ctx, tv_of(r->timeout_ms)) != REDIS_OK ||
-        auth(ctx, r, dir, why, n) != 0) {
-        if (ctx->err != 0)
-            snprintf(why, n, "%s:%d: %s", r->host, r->port, ctx->errstr);
-        redisFree(ctx);
-        return NULL;
-    }
-    return ctx;
 }
 
 /* After a failure: the connection goes, and none is tried again before the
@@ -130,7 +70,7 @@ static redisContext *conn(struct pawld_worker *w, char *why, size_t n)
         snprintf(why, n, "%s", w->redis_why);
         return NULL;
     }
-    if (w->redis == NULL && (w->redis = connect_to(&w->world->cfg->step_up_redis, w->world->dir, why, n)) == NULL)
+    if (w->redis == NULL && (w->redis = pawld_redis_connect(&w->world->cfg->step_up_redis, w->world->dir, why, n)) == NULL)
         fail(w, why);
     return w->redis;
 }
@@ -196,7 +136,7 @@ int pawld_redis_release(struct pawld_worker *w, char *why, size_t n)
         int type = rep ? rep->type : -1;
         long long deleted = type == REDIS_REPLY_INTEGER ? rep->integer : 0;
         if (type != REDIS_REPLY_INTEGER)
-            say_failed(ctx, rep, "EVAL (release)", why, n);
+            pawld_redis_say(ctx, rep, "EVAL (release)", why, n);
         freeReplyObject(rep);
         if (type == REDIS_REPLY_ERROR) {
             pawld_log(w->srv->sinks, "error", "\"msg\":\"step_up.redis: cannot release the key of an "
@@ -228,7 +168,7 @@ static int set_key(redisContext *ctx, const struct attempt *a, bool *sent, bool 
     else if (rep != NULL && rep->type == REDIS_REPLY_NIL)
         rc = 0;
     else
-        say_failed(ctx, rep, "SET", why, n);
+        pawld_redis_say(ctx, rep, "SET", why, n);
     *sent = rep == NULL; /* an error reply: it did not run */
     *closed = rep == NULL && (ctx->err == REDIS_ERR_EOF ||
                               (ctx->err == REDIS_ERR_IO && (e == ECONNRESET || e == EPIPE)));
@@ -246,7 +186,7 @@ static int holds(redisContext *ctx, const struct attempt *a, const char *value, 
     else if (rep != NULL && rep->type == REDIS_REPLY_NIL)
         rc = 0;
     else
-        say_failed(ctx, rep, "GET", why, n);
+        pawld_redis_say(ctx, rep, "GET", why, n);
     freeReplyObject(rep);
     return rc;
 }
@@ -389,20 +329,20 @@ static void check_server(redisContext *ctx, const struct pawld_redis *r, char *w
     snprintf(key, sizeof key, "%sprobe", r->prefix ? r->prefix : DEFAULT_PREFIX);
     redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s %s", RELEASE_LUA, key, "-");
     if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-        say_failed(ctx, rep, "EVAL (pawld releases the keys of attempts whose answer was lost)", why, n);
+        pawld_redis_say(ctx, rep, "EVAL (pawld releases the keys of attempts whose answer was lost)", why, n);
     freeReplyObject(rep);
 }
 
 int pawld_redis_probe(const struct pawld_world *wd, char *why, size_t n)
 {
     const struct pawld_redis *r = &wd->cfg->step_up_redis;
-    redisContext *ctx = connect_to(r, wd->dir, why, n);
+    redisContext *ctx = pawld_redis_connect(r, wd->dir, why, n);
     if (ctx == NULL)
         return -1;
     redisReply *rep = redisCommand(ctx, "PING");
     int rc = rep != NULL && rep->type == REDIS_REPLY_STATUS ? 0 : -1;
     if (rc != 0)
-        say_failed(ctx, rep, "PING", why, n);
+        pawld_redis_say(ctx, rep, "PING", why, n);
     freeReplyObject(rep);
     if (rc == 0) {
         check_server(ctx, r, why, n);

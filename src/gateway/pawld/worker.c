@@ -47,7 +47,7 @@ static void each_second(uv_timer_t *t)
 {
     struct pawld_worker *w = t->data;
     char why[700];
-    if (w->stale && !w->draining)
+    if ((w->stale || w->rl_seed_gen != atomic_load(&w->srv->rl_seed_gen)) && !w->draining)
         catch_up(w);
     if (w->redis_npending > 0) /* tokens whose attempt was lost: usable again */
         (void)pawld_redis_release(w, why, sizeof why);
@@ -63,8 +63,23 @@ static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, i
     struct pawld_server_state *srv = ctx;
     pthread_mutex_lock(&srv->rl_lock);
     bool ok = pawl_ratelimit_check(srv->rl, c, n, now_us, retry_after_us, which);
+    if (ok && srv->rl_sharing) /* rate_limits.redis: told to the other instances */
+        srv->rl_unjournalled += pawl_rl_journal_add(srv->rl_journal, c, n);
     pthread_mutex_unlock(&srv->rl_lock);
     return ok;
+}
+
+/* An engine for world wd, checking rate limits on the shared limiter with
+ * its seed of now (rate_limits.redis may change it); *gen: the seed's. */
+static pawl_err new_engine(struct pawld_worker *w, const struct pawld_world *wd, struct pawl_engine **e,
+                           unsigned *gen)
+{
+    struct pawld_server_state *srv = w->srv;
+    pthread_mutex_lock(&srv->rl_lock);
+    struct pawl_rl_backend b = srv->rl_backend;
+    *gen = atomic_load(&srv->rl_seed_gen);
+    pthread_mutex_unlock(&srv->rl_lock);
+    return pawl_engine_new_shared(wd->policy, wd->jwks, wd->grants, srv->twin, &b, e);
 }
 
 /* Rate limits hold for the whole process, not per worker: one limiter
@@ -290,8 +305,8 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     struct pawl_engine *e;
     struct pawld_pool *pools = pawld_pools_new(nw);
     struct pawl_jwt_stats st;
-    if (pools == NULL || pawl_engine_new_shared(nw->policy, nw->jwks, nw->grants, w->srv->twin,
-                                                &w->srv->rl_backend, &e) != PAWL_OK) {
+    unsigned gen;
+    if (pools == NULL || new_engine(w, nw, &e, &gen) != PAWL_OK) {
         free(pools);
         if (!w->stale) /* its old keys, grants and rules must not decide: refused until it switches */
             pawld_log(w->sinks, "error", "\"msg\":\"reload failed in a worker: out of memory; "
@@ -327,6 +342,7 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
     pawld_pools_free(w->pools, w->world);
     pawld_world_unref(w->world);
     w->engine = e;
+    w->rl_seed_gen = gen;
     w->pools = pools;
     w->world = nw;
     for (struct pawld_conn *c = w->conn_list; c; c = c->next)
@@ -367,6 +383,25 @@ static void take_inbox(struct pawld_worker *w)
 }
 
 /* To the server's newest world, if this worker is not on it. */
+/* rate_limits.redis brought the shared seed: an engine that derives the
+ * keys from it, for the same world (tried again each second on failure). */
+static void reseed(struct pawld_worker *w)
+{
+    struct pawl_engine *e;
+    struct pawl_jwt_stats st;
+    unsigned gen;
+    if (new_engine(w, w->world, &e, &gen) != PAWL_OK)
+        return;
+    pawl_engine_jwt_stats(w->engine, &st);
+    pthread_mutex_lock(&w->metrics_lock);
+    w->jwt_base.hits += st.hits;
+    w->jwt_base.misses += st.misses;
+    pthread_mutex_unlock(&w->metrics_lock);
+    pawl_engine_free(w->engine);
+    w->engine = e;
+    w->rl_seed_gen = gen;
+}
+
 static void catch_up(struct pawld_worker *w)
 {
     struct pawld_server_state *srv = w->srv;
@@ -377,6 +412,8 @@ static void catch_up(struct pawld_worker *w)
     pthread_mutex_unlock(&srv->lock);
     if (nw != w->world)
         switch_world(w, nw);
+    else if (w->rl_seed_gen != atomic_load(&srv->rl_seed_gen))
+        reseed(w);
 }
 
 static void on_wake(uv_async_t *a)
@@ -466,8 +503,7 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->trim.data = w;
     uv_timer_start(&w->trim, each_second, 1000, 1000); /* worker 0's trim and tick serve all */
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
-    if (pawl_engine_new_shared(w->world->policy, w->world->jwks, w->world->grants, srv->twin,
-                               &srv->rl_backend, &w->engine) != PAWL_OK ||
+    if (new_engine(w, w->world, &w->engine, &w->rl_seed_gen) != PAWL_OK ||
         (w->pools = pawld_pools_new(w->world)) == NULL ||
         pawld_metrics_init(&w->metrics, w->world->policy->nroutes) != PAWL_OK) {
         snprintf(err, errlen, "out of memory");

@@ -1,0 +1,371 @@
+/* rate_limits.redis: the policy's rate limits held by every pawld instance
+ * that names the same Redis, not by each alone (behind a balancer, each
+ * instance had let through the whole limit: n instances, n times the
+ * limit; decision 0018).
+ *
+ * No request waits for Redis. Each instance decides on its own limiter as
+ * before, and journals what it charged (per key: how many requests, the
+ * limit's interval). A thread of its own, every rate_limits.sync, tells
+ * Redis those charges and learns from its answer what every instance has
+ * charged each of those keys: a script adds count x interval to the key's
+ * shared theoretical arrival time (GCRA, as the local limiter keeps one) and
+ * answers how far ahead of Redis's clock it now is. The local key is raised
+ * to that, plus what this instance charged since. Over time each key lets
+ * through its limit across the instances; between two syncs each instance
+ * may let through what its own limiter allows (see docs/gateway.md).
+ *
+ * The keys are the limiter's 64-bit keys, which hash the principal, route
+ * and vehicle under a secret seed. The instances share the seed through
+ * Redis (PREFIX "seed", set by the first and checked on every sync), so that
+ * they derive the same keys. An instance that cannot get it keeps its own
+ * random seed and limits alone until it can; then its workers build new
+ * engines with the shared seed. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pawl/ratelimit.h"
+#include "pawld.h"
+
+#define DEFAULT_PREFIX "pawl:rl:"
+#define CHUNK 256          /* keys per script call */
+#define JOURNAL_KEYS 65536 /* keys journalled between two syncs; more are not told */
+
+/* KEYS[1] the seed, KEYS[2..] the charged keys; ARGV[1] the seed this
+ * instance uses (set when there is none), then count and interval (µs) per
+ * key. Answers {seed} when the seed differs, else {seed, debt...}: each
+ * key's TAT minus Redis's clock, in µs. A key expires a second after its
+ * TAT: an idle key is an absent one. Numbers stay below 2^53 (µs since
+ * 1970 are about 2^51). */
+#define PUSH_LUA                                                                             \
+    "local s = redis.call('get', KEYS[1]) "                                                  \
+    "if not s then redis.call('set', KEYS[1], ARGV[1]) s = ARGV[1] end "                     \
+    "if s ~= ARGV[1] then return {s} end "                                                   \
+    "local t = redis.call('time') "                                                          \
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "                                 \
+    "local out = {s} "                                                                       \
+    "for i = 2, #KEYS do "                                                                   \
+    "  local n, iv = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1]) "                  \
+    "  local tat = tonumber(redis.call('get', KEYS[i])) or 0 "                               \
+    "  if tat < now then tat = now end "                                                     \
+    "  tat = tat + n * iv "                                                                  \
+    "  redis.call('set', KEYS[i], string.format('%.0f', tat), 'px', "                        \
+    "             math.floor((tat - now) / 1000) + 1000) "                                   \
+    "  out[i] = tat - now "                                                                  \
+    "end "                                                                                   \
+    "return out"
+
+struct pawld_rl_share {
+    struct pawld_server_state *srv;
+    struct pawld_redis r; /* a copy: the configuration it came from may be freed by a reload */
+    char dir[4096];
+    int64_t sync_ms;
+    pthread_t tid;
+    pthread_mutex_t lock; /* stop, with cond */
+    pthread_cond_t cond;
+    bool stop, started;
+    redisContext *ctx;
+    int64_t retry_ms; /* monotonic: no connection tried before */
+    char seed_hex[17];
+    bool seeded; /* seed_hex is the one in Redis, and the limiter's */
+    struct pawl_rl_journal *spare; /* the journal being told */
+    struct pawld_ratelog warned;
+    atomic_ullong ok, failed, unshared;
+};
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(pawld_now_ns() / 1000000u);
+}
+
+static void warn(struct pawld_rl_share *s, const char *msg, const char *why)
+{
+    char esc[900];
+    uint64_t skipped;
+    if (pawld_ratelog_take(&s->warned, pawld_wall_ms(), &skipped))
+        pawld_log(s->srv->sinks, "error", "\"msg\":\"rate_limits.redis: %s\",\"why\":\"%s\","
+                  "\"not_logged_before\":%llu", msg, pawld_json_escape(why, esc, sizeof esc),
+                  (unsigned long long)skipped);
+}
+
+/* After a failure: the connection goes, and none is tried again for a
+ * second (or ten timeouts). The charges being told are not told: each
+ * instance limited them alone (told later, they would count as new). */
+static void fail(struct pawld_rl_share *s, const char *why)
+{
+    size_t n;
+    const struct pawl_rl_charge *ch = pawl_rl_journal_charges(s->spare, &n);
+    uint64_t lost = 0;
+    for (size_t i = 0; i < n; i++)
+        lost += ch[i].count;
+    atomic_fetch_add(&s->unshared, lost);
+    pawl_rl_journal_clear(s->spare);
+    atomic_fetch_add(&s->failed, 1);
+    if (s->ctx != NULL)
+        redisFree(s->ctx);
+    s->ctx = NULL;
+    int64_t t = s->r.timeout_ms;
+    s->retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
+    warn(s, s->seeded ? "cannot share the rate limits: each instance limits alone until Redis answers"
+                      : "cannot get the shared seed: this instance limits alone until Redis answers",
+         why);
+}
+
+/* The limiter's keys follow the seed: the journal's charges were keyed with
+ * the old one, and the workers build new engines (engine.c derives the keys). */
+static void adopt_seed(struct pawld_rl_share *s, const char *hex)
+{
+    struct pawld_server_state *srv = s->srv;
+    uint64_t seed = strtoull(hex, NULL, 16);
+    pthread_mutex_lock(&srv->rl_lock);
+    srv->rl_backend.seed = seed;
+    pawl_rl_journal_clear(srv->rl_journal);
+    srv->rl_sharing = true;
+    pthread_mutex_unlock(&srv->rl_lock);
+    atomic_fetch_add(&srv->rl_seed_gen, 1);
+    bool was = s->seeded;
+    snprintf(s->seed_hex, sizeof s->seed_hex, "%s", hex);
+    s->seeded = true;
+    pawl_rl_journal_clear(s->spare);
+    if (atomic_load(&srv->started) > 0)
+        pawld_workers_wake(srv);
+    pawld_log(srv->sinks, "info", "\"msg\":\"rate_limits.redis: %s\"",
+              was ? "another instance set a new seed in Redis (Redis lost the old one?): this one "
+                    "uses it now; the limits start afresh"
+                  : "rate limits are shared with the pawld instances using this Redis");
+}
+
+/* One script call for charges c[0..n): 0, or -1 with why. An answer with
+ * another seed adopts it (1). */
+static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t n, char *why, size_t wn)
+{
+    const char *argv[3 + 2 * (CHUNK + 1)];
+    size_t lens[3 + 2 * (CHUNK + 1)];
+    char keys[CHUNK + 1][160], nums[2 * CHUNK][24], nkeys[16];
+    const char *prefix = s->r.prefix ? s->r.prefix : DEFAULT_PREFIX;
+    size_t a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = PUSH_LUA;
+    snprintf(nkeys, sizeof nkeys, "%zu", n + 1);
+    argv[a++] = nkeys;
+    snprintf(keys[0], sizeof keys[0], "%sseed", prefix);
+    argv[a++] = keys[0];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i + 1], sizeof keys[i + 1], "%s%016" PRIx64, prefix, c[i].key);
+        argv[a++] = keys[i + 1];
+    }
+    argv[a++] = s->seed_hex;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(nums[2 * i], sizeof nums[0], "%" PRIu32, c[i].count);
+        snprintf(nums[2 * i + 1], sizeof nums[0], "%" PRId64, c[i].interval_us);
+        argv[a++] = nums[2 * i];
+        argv[a++] = nums[2 * i + 1];
+    }
+    for (size_t i = 0; i < a; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *rep = redisCommandArgv(s->ctx, (int)a, argv, lens);
+    int rc = -1;
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[0]->len != 16 ||
+        strspn(rep->element[0]->str, "0123456789abcdef") != 16) {
+        pawld_redis_say(s->ctx, rep, "EVAL (the shared rate limits)", why, wn);
+    } else if (strcmp(rep->element[0]->str, s->seed_hex) != 0 || !s->seeded) {
+        adopt_seed(s, rep->element[0]->str);
+        rc = 1;
+    } else if (rep->elements != n + 1) {
+        snprintf(why, wn, "EVAL (the shared rate limits): %zu answers for %zu keys", rep->elements - 1, n);
+    } else {
+        struct pawld_server_state *srv = s->srv;
+        int64_t now = pawld_wall_ms() * 1000;
+        rc = 0;
+        pthread_mutex_lock(&srv->rl_lock);
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *d = rep->element[i + 1];
+            if (d->type != REDIS_REPLY_INTEGER)
+                continue;
+            /* charged here since the journals were swapped: not in Redis yet */
+            int64_t since = (int64_t)pawl_rl_journal_count(srv->rl_journal, c[i].key) * c[i].interval_us;
+            pawl_ratelimit_raise(srv->rl, c[i].key, now + d->integer + since, now);
+        }
+        pthread_mutex_unlock(&srv->rl_lock);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* One sync: the seed first when there is none; then the charges journalled
+ * since the last, told and learnt in chunks. */
+static void sync_once(struct pawld_rl_share *s)
+{
+    struct pawld_server_state *srv = s->srv;
+    char why[700];
+    if (s->ctx == NULL && mono_ms() < s->retry_ms)
+        return;
+    if (s->ctx == NULL && (s->ctx = pawld_redis_connect(&s->r, s->dir, why, sizeof why)) == NULL) {
+        fail(s, why);
+        return;
+    }
+    if (!s->seeded) {
+        if (push(s, NULL, 0, why, sizeof why) < 0)
+            fail(s, why);
+        return;
+    }
+    pthread_mutex_lock(&srv->rl_lock);
+    struct pawl_rl_journal *told = srv->rl_journal;
+    srv->rl_journal = s->spare;
+    s->spare = told;
+    uint64_t dropped = srv->rl_unjournalled;
+    srv->rl_unjournalled = 0;
+    pthread_mutex_unlock(&srv->rl_lock);
+    atomic_fetch_add(&s->unshared, dropped);
+    size_t n;
+    const struct pawl_rl_charge *ch = pawl_rl_journal_charges(s->spare, &n);
+    for (size_t i = 0; i < n || i == 0; i += CHUNK) { /* with nothing charged, the seed is checked */
+        int rc = push(s, ch + i, n - i < CHUNK ? n - i : CHUNK, why, sizeof why);
+        if (rc < 0) {
+            fail(s, why);
+            return;
+        }
+        if (rc > 0) /* a new seed: the rest was keyed with the old one */
+            return;
+    }
+    pawl_rl_journal_clear(s->spare);
+    atomic_fetch_add(&s->ok, 1);
+}
+
+static void *run(void *arg)
+{
+    struct pawld_rl_share *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        struct timespec t; /* the monotonic clock: a wall clock set back would hold the syncs */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t ns = t.tv_nsec + s->sync_ms * 1000000;
+        t.tv_sec += ns / 1000000000;
+        t.tv_nsec = ns % 1000000000;
+        int rc = 0;
+        while (!s->stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&s->cond, &s->lock, &t);
+        pthread_mutex_unlock(&s->lock);
+        sync_once(s); /* on the way out too: what was charged last */
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n)
+{
+    const struct pawld_config *c = srv->world->cfg;
+    if (!c->rl_redis.on)
+        return 0;
+    struct pawld_rl_share *s = calloc(1, sizeof *s);
+    unsigned char rnd[8];
+    if (s == NULL || pawl_rl_journal_new(JOURNAL_KEYS, &s->spare) != PAWL_OK ||
+        pawl_rl_journal_new(JOURNAL_KEYS, &srv->rl_journal) != PAWL_OK || RAND_bytes(rnd, 8) != 1) {
+        snprintf(err, n, "rate_limits.redis: out of memory");
+        goto fail;
+    }
+    s->srv = srv;
+    s->r = c->rl_redis;
+    s->r.password_file = s->r.user = s->r.prefix = NULL;
+    if ((c->rl_redis.password_file && !(s->r.password_file = strdup(c->rl_redis.password_file))) ||
+        (c->rl_redis.user && !(s->r.user = strdup(c->rl_redis.user))) ||
+        (c->rl_redis.prefix && !(s->r.prefix = strdup(c->rl_redis.prefix)))) {
+        snprintf(err, n, "rate_limits.redis: out of memory");
+        goto fail;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", srv->world->dir);
+    s->sync_ms = c->rl_sync_ms;
+    for (size_t i = 0; i < 8; i++)
+        snprintf(s->seed_hex + 2 * i, 3, "%02x", rnd[i]);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->rl_share = s;
+    sync_once(s); /* the seed, before the workers build their engines */
+    if (pthread_create(&s->tid, NULL, run, s) != 0) {
+        snprintf(err, n, "rate_limits.redis: cannot start its thread");
+        return -1;
+    }
+    s->started = true;
+    return 0;
+fail:
+    if (s != NULL) {
+        pawl_rl_journal_free(s->spare);
+        free(s->r.password_file);
+        free(s->r.user);
+        free(s->r.prefix);
+    }
+    free(s);
+    return -1;
+}
+
+void pawld_rl_share_stop(struct pawld_server_state *srv)
+{
+    struct pawld_rl_share *s = srv->rl_share;
+    if (s == NULL)
+        return;
+    if (s->started) {
+        pthread_mutex_lock(&s->lock);
+        s->stop = true;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->tid, NULL);
+    }
+    if (s->ctx != NULL)
+        redisFree(s->ctx);
+    pawl_rl_journal_free(s->spare);
+    pawl_rl_journal_free(srv->rl_journal);
+    srv->rl_journal = NULL;
+    free(s->r.password_file);
+    free(s->r.user);
+    free(s->r.prefix);
+    free(s);
+    srv->rl_share = NULL;
+}
+
+void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_share_stats *out)
+{
+    struct pawld_rl_share *s = srv->rl_share;
+    memset(out, 0, sizeof *out);
+    if (s == NULL)
+        return;
+    out->on = true;
+    pthread_mutex_lock(&srv->rl_lock);
+    out->shared = srv->rl_sharing;
+    out->unshared = srv->rl_unjournalled;
+    pthread_mutex_unlock(&srv->rl_lock);
+    out->ok = atomic_load(&s->ok);
+    out->failed = atomic_load(&s->failed);
+    out->unshared += atomic_load(&s->unshared);
+}
+
+int pawld_rl_share_probe(const struct pawld_world *wd, char *why, size_t n)
+{
+    const struct pawld_redis *r = &wd->cfg->rl_redis;
+    redisContext *ctx = pawld_redis_connect(r, wd->dir, why, n);
+    if (ctx == NULL)
+        return -1;
+    /* what the sync's script does, on a probe key: read the seed, read the
+     * clock, set a key with a lifetime (ACLs apply inside scripts) */
+    char seed[160], probe[160];
+    snprintf(seed, sizeof seed, "%sseed", r->prefix ? r->prefix : DEFAULT_PREFIX);
+    snprintf(probe, sizeof probe, "%sprobe", r->prefix ? r->prefix : DEFAULT_PREFIX);
+    redisReply *rep = redisCommand(ctx, "EVAL %s 2 %s %s", "local s = redis.call('get', KEYS[1]) "
+                                   "redis.call('time') redis.call('set', KEYS[2], '0', 'px', 1000) "
+                                   "return s or ''", seed, probe);
+    int rc = rep != NULL && rep->type == REDIS_REPLY_STRING ? 0 : -1;
+    if (rc != 0)
+        pawld_redis_say(ctx, rep, "EVAL (pawld shares the rate limits with a script)", why, n);
+    freeReplyObject(rep);
+    redisFree(ctx);
+    return rc;
+}
