@@ -99,18 +99,19 @@ pawld_yaml_head() {
     [ -z "${2-grants.jsonl}" ] || printf 'grants: %s\n' "${2-grants.jsonl}"
     printf 'listeners:\n'
 }
+proxy_yaml() { # WORKERS PROXY-PORT ADMIN-PORT: a config's head, one proxy and one admin listener, the backend
+    pawld_yaml_head "$1"
+    printf '  - {name: plain, listen: 127.0.0.1:%s, mode: proxy}\n' "$2"
+    printf '  - {name: admin, listen: 127.0.0.1:%s, mode: admin}\n' "$3"
+    printf 'upstreams:\n  backend: {servers: ["http://127.0.0.1:%s"]}\nroutes: {default: backend}\n' "$backend_port"
+}
 audited_setup() {
     example_setup
     cp "$PAWL_SRC/examples/keys/audit-ed25519.pem" audit.key
     openssl pkey -in audit.key -pubout -out audit.pub 2>/dev/null
     proxy_port=$(free_port) admin_port=$(free_port)
     cat >pawld.yaml <<EOF
-$(pawld_yaml_head "$1")
-  - {name: plain, listen: 127.0.0.1:$proxy_port, mode: proxy}
-  - {name: admin, listen: 127.0.0.1:$admin_port, mode: admin}
-upstreams:
-  backend: {servers: ["http://127.0.0.1:$backend_port"]}
-routes: {default: backend}
+$(proxy_yaml "$1" "$proxy_port" "$admin_port")
 logs: {json: pawld.log, ocsf: events.jsonl, audit: audit.log, audit_key: audit.key}
 EOF
 }

@@ -28,12 +28,7 @@ redis_setup
 new_keys() { rcli --scan --pattern 'pawl:step-up:*' | { grep -v -x -F "$had" || true; }; } # keys not in $had
 write_config() { # NAME PROXY-PORT ADMIN-PORT
     cat >"$1.yaml" <<EOF
-$(pawld_yaml_head 1)
-  - {name: plain, listen: 127.0.0.1:$2, mode: proxy}
-  - {name: admin, listen: 127.0.0.1:$3, mode: admin}
-upstreams:
-  backend: {servers: ["http://127.0.0.1:$backend_port"]}
-routes: {default: backend}
+$(proxy_yaml 1 "$2" "$3")
 step_up:
   trust_dir: owners
   redis: {server: 127.0.0.1:$redis_port, user: pawld, password_file: redis.pass, timeout: 100ms}

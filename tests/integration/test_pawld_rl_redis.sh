@@ -27,12 +27,7 @@ V=1HGCM82633A004352
 redis_setup
 write_config() { # NAME PROXY-PORT ADMIN-PORT
     cat >"$1.yaml" <<EOF
-$(pawld_yaml_head 2)
-  - {name: plain, listen: 127.0.0.1:$2, mode: proxy}
-  - {name: admin, listen: 127.0.0.1:$3, mode: admin}
-upstreams:
-  backend: {servers: ["http://127.0.0.1:$backend_port"]}
-routes: {default: backend}
+$(proxy_yaml 2 "$2" "$3")
 rate_limits:
   redis: {server: 127.0.0.1:$redis_port, user: pawld, password_file: redis.pass, timeout: 100ms}
   sync: 50ms
