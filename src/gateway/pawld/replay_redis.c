@@ -75,7 +75,14 @@ static redisContext *conn(struct pawld_worker *w, char *why, size_t n)
     return w->redis;
 }
 
-static const char *pending_val(const struct pawld_worker *w, const struct attempt *a, size_t *at);
+/* The attempt's value when this worker lost the answer to one for its key. */
+static const char *pending_val(const struct pawld_worker *w, const struct attempt *a, size_t *at)
+{
+    for (size_t i = 0; i < w->redis_npending; i++)
+        if (w->redis_pending[i].klen == a->klen && memcmp(w->redis_pending[i].key, a->key, a->klen) == 0)
+            return *at = i, w->redis_pending[i].val;
+    return NULL;
+}
 
 /* An attempt whose answer was lost: kept to be taken back or released (once
  * per key: a later attempt for the key reuses its value). The oldest goes
@@ -103,15 +110,6 @@ static void forget(struct pawld_worker *w, size_t i)
     memmove(&w->redis_pending[i], &w->redis_pending[i + 1],
             (w->redis_npending - i - 1) * sizeof w->redis_pending[0]);
     w->redis_npending--;
-}
-
-/* The attempt's value when this worker lost the answer to one for its key. */
-static const char *pending_val(const struct pawld_worker *w, const struct attempt *a, size_t *at)
-{
-    for (size_t i = 0; i < w->redis_npending; i++)
-        if (w->redis_pending[i].klen == a->klen && memcmp(w->redis_pending[i].key, a->key, a->klen) == 0)
-            return *at = i, w->redis_pending[i].val;
-    return NULL;
 }
 
 /* Deletes the keys of attempts whose answer was lost, where they hold the
@@ -292,17 +290,15 @@ void pawld_redis_close(struct pawld_worker *w)
     w->redis = NULL;
 }
 
-/* INFO section's value of field into out ("" when absent or unreadable). */
-static void info_field(redisContext *ctx, const char *section, const char *field, char *out, size_t n)
+/* The value of field in an INFO reply's text into out ("" when absent). */
+static void info_field(const redisReply *rep, const char *field, char *out, size_t n)
 {
-    redisReply *rep = redisCommand(ctx, "INFO %s", section);
     char want[64];
     snprintf(want, sizeof want, "\n%s:", field);
     out[0] = '\0';
     const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, want) : NULL;
     if (at != NULL)
         snprintf(out, n, "%.*s", (int)strcspn(at + strlen(want), "\r\n"), at + strlen(want));
-    freeReplyObject(rep);
 }
 
 /* What about the server could make it forget ids or refuse a release, in
@@ -313,9 +309,12 @@ static void check_server(redisContext *ctx, const struct pawld_redis *r, char *w
 {
     char policy[64], max[64], aof[16], key[160];
     why[0] = '\0';
-    info_field(ctx, "memory", "maxmemory_policy", policy, sizeof policy);
-    info_field(ctx, "memory", "maxmemory", max, sizeof max);
-    info_field(ctx, "persistence", "aof_enabled", aof, sizeof aof);
+    redisReply *mem = redisCommand(ctx, "INFO memory"), *pers = redisCommand(ctx, "INFO persistence");
+    info_field(mem, "maxmemory_policy", policy, sizeof policy);
+    info_field(mem, "maxmemory", max, sizeof max);
+    info_field(pers, "aof_enabled", aof, sizeof aof);
+    freeReplyObject(mem);
+    freeReplyObject(pers);
     if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0 && strtoll(max, NULL, 10) > 0) {
         snprintf(why, n, "maxmemory-policy %s with maxmemory set: Redis may evict step-up ids, "
                  "and a replay would then be served (set maxmemory-policy noeviction)", policy);
