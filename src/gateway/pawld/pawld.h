@@ -409,6 +409,38 @@ struct redisContext *pawld_redis_connect(const struct pawld_redis *r, const char
 void pawld_redis_say(struct redisContext *ctx, const struct redisReply *rep, const char *what, char *why,
                      size_t n);
 
+/* A connection a background thread keeps (rate_limits.redis,
+ * detect.redis), with copies of the settings (a reload may free the
+ * configuration they came from) and a back-off after a failure. */
+struct pawld_redis_conn {
+    struct pawld_redis r;
+    char dir[4096];
+    struct redisContext *ctx;
+    int64_t retry_ms; /* monotonic: no connection tried before */
+};
+int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *r, const char *dir);
+void pawld_redis_conn_free(struct pawld_redis_conn *k);
+/* The connection, made when there is none and the back-off is over; NULL
+ * with why (a failed connect starts the back-off). */
+struct redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n);
+/* After a failed command: the connection goes; none is tried again for a
+ * second, or ten timeouts when that is longer. */
+void pawld_redis_conn_fail(struct pawld_redis_conn *k);
+
+/* A thread that calls tick(arg) every every_ms (monotonic clock), and once
+ * more when stopped. */
+struct pawld_ticker {
+    pthread_t tid;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop, started;
+    int64_t every_ms;
+    void (*tick)(void *);
+    void *arg;
+};
+int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *), void *arg);
+void pawld_ticker_stop(struct pawld_ticker *t);
+
 /* step_up.redis (replay_redis.c): the record shared by pawld instances. */
 bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b);
 /* The step-up record: in Redis when step_up.redis is on (then in memory

@@ -1,11 +1,13 @@
 /* The connection to a Redis pawld instances share (step_up.redis,
  * rate_limits.redis): made within the configured timeout, authenticated,
  * the timeout kept for every command. */
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "host.h"
 #include "pawld.h"
@@ -68,3 +70,102 @@ redisContext *pawld_redis_connect(const struct pawld_redis *r, const char *dir, 
     return ctx;
 }
 
+
+int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *r, const char *dir)
+{
+    memset(k, 0, sizeof *k);
+    k->r = *r;
+    k->r.password_file = k->r.user = k->r.prefix = NULL;
+    snprintf(k->dir, sizeof k->dir, "%s", dir);
+    if ((r->password_file && !(k->r.password_file = strdup(r->password_file))) ||
+        (r->user && !(k->r.user = strdup(r->user))) || (r->prefix && !(k->r.prefix = strdup(r->prefix)))) {
+        pawld_redis_conn_free(k);
+        return -1;
+    }
+    return 0;
+}
+
+void pawld_redis_conn_free(struct pawld_redis_conn *k)
+{
+    if (k->ctx != NULL)
+        redisFree(k->ctx);
+    k->ctx = NULL;
+    free(k->r.password_file);
+    free(k->r.user);
+    free(k->r.prefix);
+    k->r.password_file = k->r.user = k->r.prefix = NULL;
+}
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(pawld_now_ns() / 1000000u);
+}
+
+redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n)
+{
+    if (k->ctx == NULL && mono_ms() < k->retry_ms) {
+        snprintf(why, n, "not tried again yet after a failure");
+        return NULL;
+    }
+    if (k->ctx == NULL && (k->ctx = pawld_redis_connect(&k->r, k->dir, why, n)) == NULL)
+        pawld_redis_conn_fail(k);
+    return k->ctx;
+}
+
+void pawld_redis_conn_fail(struct pawld_redis_conn *k)
+{
+    if (k->ctx != NULL)
+        redisFree(k->ctx);
+    k->ctx = NULL;
+    int64_t t = k->r.timeout_ms;
+    k->retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
+}
+
+static void *tick_run(void *arg)
+{
+    struct pawld_ticker *t = arg;
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        struct timespec at; /* the monotonic clock: a wall clock set back would hold the ticks */
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        int64_t ns = at.tv_nsec + t->every_ms * 1000000;
+        at.tv_sec += ns / 1000000000;
+        at.tv_nsec = ns % 1000000000;
+        int rc = 0;
+        while (!t->stop && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&t->cond, &t->lock, &at);
+        pthread_mutex_unlock(&t->lock);
+        t->tick(t->arg); /* on the way out too */
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *), void *arg)
+{
+    pthread_condattr_t ca;
+    t->every_ms = every_ms;
+    t->tick = tick;
+    t->arg = arg;
+    t->stop = false;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    t->started = pthread_create(&t->tid, NULL, tick_run, t) == 0;
+    return t->started ? 0 : -1;
+}
+
+void pawld_ticker_stop(struct pawld_ticker *t)
+{
+    if (!t->started)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->stop = true;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->tid, NULL);
+    t->started = false;
+}

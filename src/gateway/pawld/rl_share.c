@@ -20,13 +20,11 @@
  * they derive the same keys. An instance that cannot get it keeps its own
  * random seed and limits alone until it can; then its workers build new
  * engines with the shared seed. */
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pawl/ratelimit.h"
 #include "pawld.h"
@@ -61,26 +59,14 @@
 
 struct pawld_rl_share {
     struct pawld_server_state *srv;
-    struct pawld_redis r; /* a copy: the configuration it came from may be freed by a reload */
-    char dir[4096];
-    int64_t sync_ms;
-    pthread_t tid;
-    pthread_mutex_t lock; /* stop, with cond */
-    pthread_cond_t cond;
-    bool stop, started;
-    redisContext *ctx;
-    int64_t retry_ms; /* monotonic: no connection tried before */
+    struct pawld_redis_conn k;
+    struct pawld_ticker ticker;
     char seed_hex[17];
     bool seeded; /* seed_hex is the one in Redis, and the limiter's */
     struct pawl_rl_journal *spare; /* the journal being told */
     struct pawld_ratelog warned;
     atomic_ullong ok, failed, unshared;
 };
-
-static int64_t mono_ms(void)
-{
-    return (int64_t)(pawld_now_ns() / 1000000u);
-}
 
 static void warn(struct pawld_rl_share *s, const char *msg, const char *why)
 {
@@ -92,10 +78,9 @@ static void warn(struct pawld_rl_share *s, const char *msg, const char *why)
                   (unsigned long long)skipped);
 }
 
-/* After a failure: the connection goes, and none is tried again for a
- * second (or ten timeouts). The charges being told are not told: each
- * instance limited them alone (told later, they would count as new). */
-static void fail(struct pawld_rl_share *s, const char *why)
+/* The charges being told are not told: each instance limited them alone
+ * (told later, they would count as charges made then). */
+static void drop_spare(struct pawld_rl_share *s)
 {
     size_t n;
     const struct pawl_rl_charge *ch = pawl_rl_journal_charges(s->spare, &n);
@@ -104,12 +89,15 @@ static void fail(struct pawld_rl_share *s, const char *why)
         lost += ch[i].count;
     atomic_fetch_add(&s->unshared, lost);
     pawl_rl_journal_clear(s->spare);
+}
+
+/* After a failure: the connection goes, and none is tried again for a
+ * second (or ten timeouts). */
+static void fail(struct pawld_rl_share *s, const char *why)
+{
+    drop_spare(s);
     atomic_fetch_add(&s->failed, 1);
-    if (s->ctx != NULL)
-        redisFree(s->ctx);
-    s->ctx = NULL;
-    int64_t t = s->r.timeout_ms;
-    s->retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
+    pawld_redis_conn_fail(&s->k);
     warn(s, s->seeded ? "cannot share the rate limits: each instance limits alone until Redis answers"
                       : "cannot get the shared seed: this instance limits alone until Redis answers",
          why);
@@ -146,7 +134,7 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     const char *argv[3 + 2 * (CHUNK + 1)];
     size_t lens[3 + 2 * (CHUNK + 1)];
     char keys[CHUNK + 1][160], nums[2 * CHUNK][24], nkeys[16];
-    const char *prefix = s->r.prefix ? s->r.prefix : DEFAULT_PREFIX;
+    const char *prefix = s->k.r.prefix ? s->k.r.prefix : DEFAULT_PREFIX;
     size_t a = 0;
     argv[a++] = "EVAL";
     argv[a++] = PUSH_LUA;
@@ -167,12 +155,12 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     }
     for (size_t i = 0; i < a; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *rep = redisCommandArgv(s->ctx, (int)a, argv, lens);
+    redisReply *rep = redisCommandArgv(s->k.ctx, (int)a, argv, lens);
     int rc = -1;
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
         rep->element[0]->type != REDIS_REPLY_STRING || rep->element[0]->len != 16 ||
         strspn(rep->element[0]->str, "0123456789abcdef") != 16) {
-        pawld_redis_say(s->ctx, rep, "EVAL (the shared rate limits)", why, wn);
+        pawld_redis_say(s->k.ctx, rep, "EVAL (the shared rate limits)", why, wn);
     } else if (strcmp(rep->element[0]->str, s->seed_hex) != 0 || !s->seeded) {
         adopt_seed(s, rep->element[0]->str);
         rc = 1;
@@ -197,15 +185,29 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     return rc;
 }
 
-/* One sync: the seed first when there is none; then the charges journalled
- * since the last, told and learnt in chunks. */
-static void sync_once(struct pawld_rl_share *s)
+/* One sync: the charges journalled since the last are taken (and dropped
+ * while Redis cannot be asked), the seed got when there is none, then the
+ * charges told and learnt in chunks. */
+static void sync_once(void *arg)
 {
+    struct pawld_rl_share *s = arg;
     struct pawld_server_state *srv = s->srv;
     char why[700];
-    if (s->ctx == NULL && mono_ms() < s->retry_ms)
+    if (s->seeded) {
+        pthread_mutex_lock(&srv->rl_lock);
+        struct pawl_rl_journal *told = srv->rl_journal;
+        srv->rl_journal = s->spare;
+        s->spare = told;
+        uint64_t dropped = srv->rl_unjournalled;
+        srv->rl_unjournalled = 0;
+        pthread_mutex_unlock(&srv->rl_lock);
+        atomic_fetch_add(&s->unshared, dropped);
+    }
+    if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms) {
+        drop_spare(s); /* the back-off: said when it began */
         return;
-    if (s->ctx == NULL && (s->ctx = pawld_redis_connect(&s->r, s->dir, why, sizeof why)) == NULL) {
+    }
+    if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL) {
         fail(s, why);
         return;
     }
@@ -214,14 +216,6 @@ static void sync_once(struct pawld_rl_share *s)
             fail(s, why);
         return;
     }
-    pthread_mutex_lock(&srv->rl_lock);
-    struct pawl_rl_journal *told = srv->rl_journal;
-    srv->rl_journal = s->spare;
-    s->spare = told;
-    uint64_t dropped = srv->rl_unjournalled;
-    srv->rl_unjournalled = 0;
-    pthread_mutex_unlock(&srv->rl_lock);
-    atomic_fetch_add(&s->unshared, dropped);
     size_t n;
     const struct pawl_rl_charge *ch = pawl_rl_journal_charges(s->spare, &n);
     for (size_t i = 0; i < n || i == 0; i += CHUNK) { /* with nothing charged, the seed is checked */
@@ -237,27 +231,6 @@ static void sync_once(struct pawld_rl_share *s)
     atomic_fetch_add(&s->ok, 1);
 }
 
-static void *run(void *arg)
-{
-    struct pawld_rl_share *s = arg;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stop) {
-        struct timespec t; /* the monotonic clock: a wall clock set back would hold the syncs */
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        int64_t ns = t.tv_nsec + s->sync_ms * 1000000;
-        t.tv_sec += ns / 1000000000;
-        t.tv_nsec = ns % 1000000000;
-        int rc = 0;
-        while (!s->stop && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&s->cond, &s->lock, &t);
-        pthread_mutex_unlock(&s->lock);
-        sync_once(s); /* on the way out too: what was charged last */
-        pthread_mutex_lock(&s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
-}
-
 int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n)
 {
     const struct pawld_config *c = srv->world->cfg;
@@ -265,47 +238,27 @@ int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n)
         return 0;
     struct pawld_rl_share *s = calloc(1, sizeof *s);
     unsigned char rnd[8];
-    if (s == NULL || pawl_rl_journal_new(JOURNAL_KEYS, &s->spare) != PAWL_OK ||
+    if (s == NULL || pawld_redis_conn_init(&s->k, &c->rl_redis, srv->world->dir) != 0 ||
+        pawl_rl_journal_new(JOURNAL_KEYS, &s->spare) != PAWL_OK ||
         pawl_rl_journal_new(JOURNAL_KEYS, &srv->rl_journal) != PAWL_OK || RAND_bytes(rnd, 8) != 1) {
         snprintf(err, n, "rate_limits.redis: out of memory");
-        goto fail;
+        if (s != NULL) {
+            pawld_redis_conn_free(&s->k);
+            pawl_rl_journal_free(s->spare);
+        }
+        free(s);
+        return -1;
     }
     s->srv = srv;
-    s->r = c->rl_redis;
-    s->r.password_file = s->r.user = s->r.prefix = NULL;
-    if ((c->rl_redis.password_file && !(s->r.password_file = strdup(c->rl_redis.password_file))) ||
-        (c->rl_redis.user && !(s->r.user = strdup(c->rl_redis.user))) ||
-        (c->rl_redis.prefix && !(s->r.prefix = strdup(c->rl_redis.prefix)))) {
-        snprintf(err, n, "rate_limits.redis: out of memory");
-        goto fail;
-    }
-    snprintf(s->dir, sizeof s->dir, "%s", srv->world->dir);
-    s->sync_ms = c->rl_sync_ms;
     for (size_t i = 0; i < 8; i++)
         snprintf(s->seed_hex + 2 * i, 3, "%02x", rnd[i]);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
     srv->rl_share = s;
     sync_once(s); /* the seed, before the workers build their engines */
-    if (pthread_create(&s->tid, NULL, run, s) != 0) {
+    if (pawld_ticker_start(&s->ticker, c->rl_sync_ms, sync_once, s) != 0) {
         snprintf(err, n, "rate_limits.redis: cannot start its thread");
         return -1;
     }
-    s->started = true;
     return 0;
-fail:
-    if (s != NULL) {
-        pawl_rl_journal_free(s->spare);
-        free(s->r.password_file);
-        free(s->r.user);
-        free(s->r.prefix);
-    }
-    free(s);
-    return -1;
 }
 
 void pawld_rl_share_stop(struct pawld_server_state *srv)
@@ -313,21 +266,11 @@ void pawld_rl_share_stop(struct pawld_server_state *srv)
     struct pawld_rl_share *s = srv->rl_share;
     if (s == NULL)
         return;
-    if (s->started) {
-        pthread_mutex_lock(&s->lock);
-        s->stop = true;
-        pthread_cond_signal(&s->cond);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->tid, NULL);
-    }
-    if (s->ctx != NULL)
-        redisFree(s->ctx);
+    pawld_ticker_stop(&s->ticker);
+    pawld_redis_conn_free(&s->k);
     pawl_rl_journal_free(s->spare);
     pawl_rl_journal_free(srv->rl_journal);
     srv->rl_journal = NULL;
-    free(s->r.password_file);
-    free(s->r.user);
-    free(s->r.prefix);
     free(s);
     srv->rl_share = NULL;
 }
