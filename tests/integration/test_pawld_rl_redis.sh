@@ -122,6 +122,9 @@ for _ in $(seq 100); do [ "$(failed_syncs "$b_admin")" -ge 1 ] && break; sleep 0
 [ "$(failed_syncs "$b_admin")" -ge 1 ] || fail "B did not count a failed sync"
 grep -q 'rate_limits.redis: cannot share the rate limits: each instance limits alone until Redis answers' b.log ||
     fail "B did not log the failed sync: $(tail -3 b.log)"
+for _ in $(seq 40); do [ "$(metric "$b_admin" pawld_rate_limit_unshared_total)" -ge 1 ] && break; sleep 0.05; done
+[ "$(metric "$b_admin" pawld_rate_limit_unshared_total)" -ge 1 ] ||
+    fail "B could tell nobody of the status request, yet did not count it as unshared"
 redis_start # its append-only file kept the seed and the counts
 for _ in $(seq 60); do [ "$(rcli get pawl:rl:seed)" = "$seed" ] && break; sleep 0.1; done
 [ "$(rcli get pawl:rl:seed)" = "$seed" ] || fail "Redis lost the seed over a restart"
