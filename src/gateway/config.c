@@ -44,6 +44,7 @@ static const struct span AUDIT_SYNC = { "audit_sync", "10ms to 10s", 10, 10000 }
 static const struct span REDIS_TIMEOUT = { "step_up.redis.timeout", "1ms to 1s", 1, 1000 };
 static const struct span RL_REDIS_TIMEOUT = { "rate_limits.redis.timeout", "1ms to 1s", 1, 1000 };
 static const struct span RL_SYNC = { "rate_limits.sync", "10ms to 10s", 10, 10000 };
+static const struct span DETECT_REDIS_TIMEOUT = { "detect.redis.timeout", "1ms to 1s", 1, 1000 };
 
 static pawl_err ms(struct pawl__yl *y, yaml_node_t *v, const struct span *s, int64_t *out)
 {
@@ -619,6 +620,8 @@ static pawl_err detect_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
         return size_val(y, v, 1, 1 << 24, &dc->max_blocks);
     if (strcmp(k, "state") == 0)
         return path(y, v, &dc->state);
+    if (strcmp(k, "redis") == 0)
+        return redis_section(y, v, "detect.redis", &DETECT_REDIS_TIMEOUT, &dc->redis);
     return PAWL_ENOTFOUND;
 }
 
@@ -710,7 +713,10 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
     }
     if (strcmp(k, "detect") == 0) {
         ld->detect = v;
-        return pawl__yl_each(y, v, "detect", detect_key, &c->detect);
+        e = pawl__yl_each(y, v, "detect", detect_key, &c->detect);
+        if (e == PAWL_OK && c->detect.redis.on && !c->detect.any_block)
+            return pawl__yl_err(y, v, "detect.redis shares the blocks: it needs detect.block");
+        return e;
     }
     if (strcmp(k, "routes") == 0)
         return PAWL_OK; /* second pass: refers to upstreams */
@@ -767,6 +773,7 @@ pawl_err pawld_config_load(const char *yaml, size_t n, const char *where,
     ld.c->step_up_redis.timeout_ms = 100;
     ld.c->rl_redis.timeout_ms = 100;
     ld.c->rl_sync_ms = 100;
+    ld.c->detect.redis.timeout_ms = 100;
     ld.c->detect.block_for_ms = 15 * 60 * 1000;
     ld.c->detect.max_blocks = 100000;
     if ((e = pawl__yl_load(&ld.y, yaml, n, CONFIG_MAX_DEPTH)) != PAWL_OK) {
@@ -835,6 +842,9 @@ void pawld_config_free(struct pawld_config *c)
     free(c->audit_key);
     free(c->findings);
     free(c->detect.state);
+    free(c->detect.redis.password_file);
+    free(c->detect.redis.user);
+    free(c->detect.redis.prefix);
     free(c);
 }
 

@@ -107,6 +107,7 @@ struct pawld_detect_config {
     int64_t block_for_ms;       /* default 15 minutes */
     size_t max_blocks;          /* live blocks at once (default 100000) */
     char *state;                /* detector state and blocks across restarts; NULL: none */
+    struct pawld_redis redis;   /* detect.redis: the blocks shared by pawld instances */
 };
 
 struct pawld_config {

@@ -224,6 +224,22 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
              "# TYPE pawld_rate_limit_unshared_total counter\npawld_rate_limit_unshared_total %llu\n",
              m->rl_sync.shared ? 1 : 0, (unsigned long long)m->rl_sync.ok,
              (unsigned long long)m->rl_sync.failed, (unsigned long long)m->rl_sync.unshared);
+    if (m->block_sync.on)
+        emit(&o,
+             "# HELP pawld_block_syncs_total Syncs with detect.redis, by result.\n"
+             "# TYPE pawld_block_syncs_total counter\npawld_block_syncs_total{result=\"ok\"} %llu\n"
+             "pawld_block_syncs_total{result=\"failed\"} %llu\n"
+             "# HELP pawld_blocks_shared_total Blocks set, extended or lifted, told to the other "
+             "instances or learnt from them (detect.redis).\n"
+             "# TYPE pawld_blocks_shared_total counter\npawld_blocks_shared_total{direction=\"told\"} %llu\n"
+             "pawld_blocks_shared_total{direction=\"learnt\"} %llu\n"
+             "# HELP pawld_blocks_unshared_total Blocks that could not be queued for the other "
+             "instances (the queue full during an outage, a subject too long) or applied here (the block "
+             "list full).\n"
+             "# TYPE pawld_blocks_unshared_total counter\npawld_blocks_unshared_total %llu\n",
+             (unsigned long long)m->block_sync.ok, (unsigned long long)m->block_sync.failed,
+             (unsigned long long)m->block_sync.told, (unsigned long long)m->block_sync.learnt,
+             (unsigned long long)m->block_sync.unsent);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"

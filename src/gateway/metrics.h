@@ -53,6 +53,11 @@ struct pawld_metrics {
         bool on, shared;
         uint64_t ok, failed, unshared;
     } rl_sync;
+    /* detect.redis, likewise */
+    struct {
+        bool on;
+        uint64_t ok, failed, told, learnt, unsent;
+    } block_sync;
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

@@ -184,6 +184,13 @@ static void test_refusals(void **state)
     refused("workers: 2", "detect: {block: [bola], block_for: forever}", 2, "");
     refused("workers: 2", "detect: {max_blocks: 0}", 2, "");
     refused("workers: 2", "detect: {block: [bola]}", 2, "needs logs.findings");
+    /* detect.redis: as step_up.redis, and only with blocks to share */
+    refused("logs: {json:", "detect: {redis: {server: '10.0.0.5:1'}}\nlogs: {findings: f.jsonl, json:", 29,
+            "detect.redis shares the blocks: it needs detect.block");
+    refused("logs: {json:", "detect: {block: [bola], redis: {server: 'redis:1'}}\nlogs: {findings: f.jsonl, json:",
+            29, "(an address literal)");
+    refused("logs: {json:", "detect: {block: [bola], redis: {server: '10.0.0.5:1', timeout: 5s}}\n"
+            "logs: {findings: f.jsonl, json:", 29, "detect.redis.timeout must be from 1ms to 1s");
     /* header names: tokens only, none that frames the request (a CR LF would
      * have pawld write headers of the configuration's making upstream) */
     refused("workers: 2", "identity_header: \"X-A: 1\\r\\nTransfer-Encoding: chunked\\r\\nX-B\"", 2,
@@ -394,6 +401,22 @@ static void test_rate_limits_redis(void **state)
     pawld_config_free(c);
     n = snprintf(buf, sizeof buf, "%s", good); /* off when absent */
     assert_int_equal(pawld_config_load(buf, (size_t)n, "pawld.yaml", &c, &d), PAWL_OK);
+    assert_false(c->rl_redis.on);
+    assert_false(c->detect.redis.on);
+    pawld_config_free(c);
+    /* detect.redis: the same keys, its own defaults */
+    n = snprintf(buf, sizeof buf, "%sdetect: {block: [enumeration], redis: {server: '10.0.0.5:6380', "
+                 "user: pawld, password_file: r.pass, prefix: 'fleet:b:'}}\n", good);
+    char *at = strstr(buf, "logs: {");
+    assert_non_null(at);
+    memmove(at + 24, at + 7, strlen(at + 7) + 1); /* logs.findings, which detect: needs */
+    memcpy(at, "logs: {findings: f.json,", 24);
+    if (pawld_config_load(buf, strlen(buf), "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_true(c->detect.redis.on);
+    assert_int_equal(c->detect.redis.port, 6380);
+    assert_string_equal(c->detect.redis.prefix, "fleet:b:");
+    assert_int_equal(c->detect.redis.timeout_ms, 100);
     assert_false(c->rl_redis.on);
     pawld_config_free(c);
     static const struct { const char *rl, *msg; } bad[] = {

@@ -41,7 +41,31 @@ struct pawld_detect {
     char run[17];
     uint64_t n, lost;
     uint64_t findings[PAWL_DETECTORS]; /* for /metrics, by detector */
+    /* detect.redis: blocks set and lifted here, not yet told to the other
+     * instances (blocks_share.c); NULL when off */
+    struct pawld_block_event *outbox;
+    size_t nout;
+    uint64_t unsent; /* events that found the outbox full, or a subject too long */
 };
+
+/* detect.redis: queues what this instance did to a block. Under d->lock. */
+static void tell(struct pawld_detect *d, enum pawld_block_op op, enum pawl_block_kind kind, pawl_str subject,
+                 const char *detector, int64_t until_ms)
+{
+    if (d->outbox == NULL)
+        return;
+    if (d->nout == PAWLD_BLOCK_OUTBOX || subject.n >= sizeof d->outbox[0].subject) {
+        d->unsent++;
+        return;
+    }
+    struct pawld_block_event *e = &d->outbox[d->nout++];
+    e->op = op;
+    e->kind = kind;
+    memcpy(e->subject, subject.p, subject.n);
+    e->subject_len = subject.n;
+    snprintf(e->detector, sizeof e->detector, "%s", detector ? detector : "");
+    e->until_ms = until_ms;
+}
 
 /* A finding of a detector that blocks: its principal, or the address of a
  * finding about an address, is refused for block_for from now (a block
@@ -69,6 +93,7 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
         return;
     }
     atomic_store(&d->any_blocks, true);
+    tell(d, PAWLD_BLOCK_SET, kind, subject, f->detector, now + dc->block_for_ms);
     /* saved within a moment, not at the next minute: a crash would lose it
      * (review finding); the main thread writes it, not this worker */
     if (d->state[0] != '\0' && !atomic_exchange(&d->save_asked, true))
@@ -106,6 +131,7 @@ static void detect_free(struct pawld_detect *d)
 {
     pawl_detector_free(d->det);
     pawl_blocklist_free(d->blocks);
+    free(d->outbox);
     if (d->fd >= 0)
         close(d->fd);
     free(d);
@@ -173,6 +199,11 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     }
     if (load_state(d, w, err, errlen) != 0) {
         detect_free(d);
+        return -1;
+    }
+    if (w->cfg->detect.redis.on && (d->outbox = calloc(PAWLD_BLOCK_OUTBOX, sizeof *d->outbox)) == NULL) {
+        detect_free(d);
+        snprintf(err, errlen, "out of memory for detect.redis");
         return -1;
     }
     pthread_mutex_init(&d->lock, NULL);
@@ -310,9 +341,11 @@ int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_st
     struct pawld_detect *d = srv->detect;
     if (d == NULL)
         return -1;
+    enum pawl_block_kind kind = principal ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS;
     pthread_mutex_lock(&d->lock);
-    bool lifted = pawl_blocklist_remove(d->blocks, principal ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS,
-                                        subject, pawld_wall_ms());
+    bool lifted = pawl_blocklist_remove(d->blocks, kind, subject, pawld_wall_ms());
+    if (lifted)
+        tell(d, PAWLD_BLOCK_LIFT, kind, subject, NULL, 0);
     pthread_mutex_unlock(&d->lock);
     return lifted ? 1 : 0;
 }
@@ -372,4 +405,48 @@ uint64_t pawld_detect_untracked(struct pawld_server_state *srv)
     uint64_t n = pawl_detector_untracked(dt->det);
     pthread_mutex_unlock(&dt->lock);
     return n;
+}
+
+size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max,
+                           uint64_t *unsent)
+{
+    struct pawld_detect *d = srv->detect;
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->nout < max ? d->nout : max;
+    memcpy(out, d->outbox, n * sizeof *out);
+    *unsent = d->unsent;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+void pawld_detect_outbox_sent(struct pawld_server_state *srv, size_t n)
+{
+    struct pawld_detect *d = srv->detect;
+    pthread_mutex_lock(&d->lock);
+    memmove(d->outbox, d->outbox + n, (d->nout - n) * sizeof *d->outbox);
+    d->nout -= n;
+    pthread_mutex_unlock(&d->lock);
+}
+
+int pawld_detect_apply(struct pawld_server_state *srv, const struct pawld_block_event *e)
+{
+    struct pawld_detect *d = srv->detect;
+    pawl_str subject = { e->subject, e->subject_len };
+    int64_t now = pawld_wall_ms();
+    int rc = 0;
+    pthread_mutex_lock(&d->lock);
+    if (e->op == PAWLD_BLOCK_LIFT) {
+        rc = pawl_blocklist_remove(d->blocks, e->kind, subject, now) ? 1 : 0;
+    } else if (e->until_ms > now) {
+        const struct pawl_block *b = pawl_blocklist_find(d->blocks, e->kind, subject, now);
+        rc = b == NULL ? 1 : b->until_ms < e->until_ms ? 2 : 0;
+        if (rc > 0 && pawl_blocklist_add(d->blocks, e->kind, subject, e->detector, now, e->until_ms) != PAWL_OK)
+            rc = -1, d->unsent++;
+        if (rc > 0)
+            atomic_store(&d->any_blocks, true);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (rc > 0 && d->state[0] != '\0' && !atomic_exchange(&d->save_asked, true))
+        kill(getpid(), SIGUSR1);
+    return rc;
 }

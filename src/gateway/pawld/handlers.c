@@ -332,6 +332,14 @@ static void metrics(struct pawld_conn *c)
     sum.rl_sync.ok = rs.ok;
     sum.rl_sync.failed = rs.failed;
     sum.rl_sync.unshared = rs.unshared;
+    struct pawld_blocks_share_stats bs;
+    pawld_blocks_share_stats(srv, &bs);
+    sum.block_sync.on = bs.on;
+    sum.block_sync.ok = bs.ok;
+    sum.block_sync.failed = bs.failed;
+    sum.block_sync.told = bs.told;
+    sum.block_sync.learnt = bs.learnt;
+    sum.block_sync.unsent = bs.unsent;
     sum.certs = wd->cert_dates;
     sum.ncerts = wd->ncert_dates;
     pawld_detect_findings(srv, sum.findings);

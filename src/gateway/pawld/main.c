@@ -84,6 +84,8 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
         return "step_up.redis";
     if (!pawld_redis_same(&a->rl_redis, &b->rl_redis) || a->rl_sync_ms != b->rl_sync_ms)
         return "rate_limits";
+    if (!pawld_redis_same(&a->detect.redis, &b->detect.redis))
+        return "detect.redis";
     if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
         !pawld_same_str(x->ca, y->ca) || !pawld_same_str(x->cert, y->cert) || !pawld_same_str(x->key, y->key))
         return "vehicle_link (broker, ca, cert, key)";
@@ -247,6 +249,11 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
                  "answers", why);
         pawld_warn(sinks, config, msg);
     }
+    if (c->detect.redis.on && c->findings != NULL && pawld_blocks_share_probe(w, why, sizeof why) != 0) {
+        snprintf(msg, sizeof msg, "detect.redis: %s: each pawld instance holds only the blocks its own "
+                 "detectors set until it answers", why);
+        pawld_warn(sinks, config, msg);
+    }
     if (c->rl_redis.on && pawld_rl_share_probe(w, why, sizeof why) != 0) {
         snprintf(msg, sizeof msg, "rate_limits.redis: %s: each pawld instance applies the rate "
                  "limits alone until it answers", why);
@@ -285,7 +292,7 @@ static int start(struct pawld_server_state *srv, const char *config)
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
     }
-    if (pawld_detect_start(srv, err, sizeof err) != 0) {
+    if (pawld_detect_start(srv, err, sizeof err) != 0 || pawld_blocks_share_start(srv, err, sizeof err) != 0) {
         fprintf(stderr, "pawld: %s\n", err);
         return 1;
     }
@@ -313,6 +320,7 @@ static int start(struct pawld_server_state *srv, const char *config)
     for (unsigned i = 0; i < srv->nworkers; i++)
         pthread_join(srv->workers[i].tid, NULL);
     pawld_rl_share_stop(srv);
+    pawld_blocks_share_stop(srv);
     pawld_link_stop(srv);
     pawld_detect_stop(srv);
     pawld_replay_file_close(srv);

@@ -27,6 +27,7 @@
 #include "h1.h"
 #include "metrics.h"
 #include "stepup.h"
+#include "pawl/blocklist.h"
 #include "pawl/engine.h"
 #include "pawl/event.h"
 #include "pawl/jwt.h"
@@ -383,6 +384,7 @@ struct pawld_server_state {
      * rl_seed_gen counts the seed's changes, after which the workers build
      * new engines */
     struct pawld_rl_share *rl_share;
+    struct pawld_blocks_share *blocks_share; /* detect.redis (blocks_share.c); NULL when off */
     struct pawl_rl_journal *rl_journal;
     bool rl_sharing;
     uint64_t rl_unjournalled;
@@ -624,6 +626,43 @@ void pawld_proxy_abort(struct pawld_conn *c);
 void pawld_proxy_client_drained(struct pawld_conn *c);
 
 /* ---- the detectors, inline (detect.c) ------------------------------------- */
+
+/* detect.redis: a block set or lifted, as the instances tell each other. */
+enum pawld_block_op { PAWLD_BLOCK_SET = 1, PAWLD_BLOCK_LIFT = 2 };
+#define PAWLD_BLOCK_OUTBOX 1024 /* events queued between two syncs */
+struct pawld_block_event {
+    enum pawld_block_op op;
+    enum pawl_block_kind kind;
+    char subject[256]; /* exact, not cleaned; subject_len bytes */
+    size_t subject_len;
+    char detector[PAWL_BLOCK_DETECTOR_MAX];
+    int64_t until_ms; /* PAWLD_BLOCK_SET: wall clock */
+};
+/* The first events of the outbox (up to max) into out, left there; *unsent
+ * how many could not be queued so far. */
+size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max,
+                           uint64_t *unsent);
+/* The first n events of the outbox were told: out. */
+void pawld_detect_outbox_sent(struct pawld_server_state *srv, size_t n);
+/* Another instance's event, here: a block set or extended, or lifted; not
+ * told again. 1: a new block here, or one lifted; 2: a block extended; 0:
+ * nothing changed; -1: the block list is full (counted as unshared). */
+int pawld_detect_apply(struct pawld_server_state *srv, const struct pawld_block_event *e);
+
+/* detect.redis (blocks_share.c). Start: after pawld_detect_start, before
+ * the workers; reads the live blocks when Redis answers, and starts the
+ * thread that tells and learns blocks. 0 (also when off), or -1 with err. */
+int pawld_blocks_share_start(struct pawld_server_state *srv, char *err, size_t n);
+/* After the workers, before pawld_detect_stop: tells what is left. */
+void pawld_blocks_share_stop(struct pawld_server_state *srv);
+struct pawld_blocks_share_stats {
+    bool on;
+    uint64_t ok, failed, told, learnt, unsent;
+};
+void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_blocks_share_stats *out);
+/* --check and start: connects, authenticates, reads the stream and adds to
+ * a probe key: 0, or -1 with why. */
+int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n);
 
 struct pawld_detect;
 /* With logs.findings set: the detectors over every decision, their

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# detect.redis: two pawld instances behind one balancer hold the blocks
+# their detectors set (detect.block) through a real redis-server on
+# loopback (a block held only by the instance whose detector fired, and the
+# balancer sent the blocked principal to the other). A principal that walks
+# consecutive VINs through A is refused by B too; a block lifted on B's
+# admin listener is lifted on A; a block A sets while Redis is down reaches
+# B once Redis is back; an instance started later holds every live block
+# from the start. --check warns of a Redis it cannot reach; detect.redis
+# without detect.block is an error; a reload that changes it is refused.
+set -euo pipefail
+: "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}"
+here=$PAWL_SRC/tests/integration
+. "$here/lib_pawld.sh"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+redis_pid= a_pid= b_pid=
+cleanup() {
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+    for p in $a_pid $b_pid; do kill -9 "$p" 2>/dev/null || true; done
+    example_cleanup
+}
+example_setup
+trap cleanup EXIT
+own=1HGCM82633A004352
+redis_setup
+write_config() { # NAME PROXY-PORT ADMIN-PORT
+    cat >"$1.yaml" <<EOF
+$(proxy_yaml 2 "$2" "$3")
+logs: {json: $1.log, findings: $1.findings.jsonl}
+detect:
+  block: [enumeration]
+  block_for: 1h
+  redis: {server: 127.0.0.1:$redis_port, user: pawld, password_file: redis.pass}
+EOF
+}
+a_port=$(free_port) a_admin=$(free_port) b_port=$(free_port) b_admin=$(free_port)
+write_config a "$a_port" "$a_admin"
+write_config b "$b_port" "$b_admin"
+owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
+fleet=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" fleet-ops-7 '["fleet_manager"]')
+fleet_car=WVWZZZ1JZXW000001
+get() { # PORT TOKEN VIN -> status; the body in body.json
+    curl -s -o body.json -w '%{http_code}' -H "Authorization: Bearer $2" \
+        "http://127.0.0.1:$1/api/v1/vehicles/$3/status"
+}
+walk() { # PORT TOKEN: consecutive VIN serials, each refused by the policy: enumeration
+    local v
+    for v in $(consecutive_vins 10); do
+        [ "$(get "$1" "$2" "$v")" = 403 ] || fail "another car's VIN: $(cat body.json)"
+    done
+}
+blocked_at() { # PORT TOKEN [VIN]: waits up to 5 s for the token's principal to be refused as blocked on its car
+    for _ in $(seq 50); do
+        [ "$(get "$1" "$2" "${3:-$own}")" = 403 ] && grep -q blocked_by_detector body.json && return 0
+        sleep 0.1
+    done
+    return 1
+}
+metric() { curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { print $2; exit }'; }
+
+# 1. --check: a Redis it cannot reach is a warning; detect.redis needs detect.block.
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check refused a Redis that is down: $out"
+grep -q "warning: detect.redis: 127.0.0.1:$redis_port: Connection refused: each pawld instance holds only the blocks its own detectors set" \
+    <<<"$out" || fail "--check did not warn of the Redis it cannot reach: $out"
+redis_start
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
+grep -q "detect.redis" <<<"$out" && fail "--check warned of a Redis that answers: $out"
+sed '/^  block: /d' a.yaml >noblock.yaml
+check_refuses noblock.yaml "detect.redis shares the blocks: it needs detect.block"
+echo "blocks in redis: --check warns of a Redis down; detect.redis needs detect.block"
+
+# 2. A blocks u-1042; B refuses it too, and never forwards its request.
+admin_port=$a_admin pawld_start "$tmp/a.yaml"
+a_pid=$pawld_pid
+admin_port=$b_admin pawld_start "$tmp/b.yaml"
+b_pid=$pawld_pid
+[ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "B before: $(cat body.json)"
+walk "$a_port" "$owner"
+blocked_at "$a_port" "$owner" || fail "A did not block u-1042: $(tail -3 a.log)"
+for _ in $(seq 50); do # no request meanwhile: until B learns it, B serves u-1042 (the lag)
+    [ "$(metric "$b_admin" 'pawld_blocks_shared_total{direction="learnt"}')" -ge 1 ] && break
+    sleep 0.1
+done
+before=$(recorded)
+[ "$(get "$b_port" "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json ||
+    fail "B did not learn A's block: $(cat body.json) $(tail -3 b.log)"
+[ "$(recorded)" = "$before" ] || fail "B forwarded a blocked principal's request"
+grep -q '"msg":"blocked by another pawld (detect.redis)","principal":"u-1042","detector":"enumeration"' b.log ||
+    fail "B did not log the block it learnt: $(tail -3 b.log)"
+curl -fsS "http://127.0.0.1:$b_admin/blocks" | grep -q '"subject":"u-1042"' || fail "B's /blocks does not list u-1042"
+[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
+echo "blocks in redis: u-1042, blocked by A's detector, is refused by B"
+
+# 3. Lifted on B's admin listener: lifted on A too.
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$b_admin/blocks?principal=u-1042")" = 200 ] ||
+    fail "the lift on B"
+for _ in $(seq 50); do [ "$(get "$a_port" "$owner" $own)" = 200 ] && break; sleep 0.1; done
+[ "$(get "$a_port" "$owner" $own)" = 200 ] || fail "A still blocks u-1042 after B lifted it: $(cat body.json)"
+grep -q '"msg":"block lifted by another pawld (detect.redis)","principal":"u-1042"' a.log ||
+    fail "A did not log the lift: $(tail -3 a.log)"
+echo "blocks in redis: lifted on B, lifted on A"
+
+# 4. Redis down: A's block waits for it, and reaches B once it is back.
+redis_stop
+walk "$a_port" "$fleet"
+blocked_at "$a_port" "$fleet" $fleet_car || fail "A did not block fleet-ops-7: $(tail -3 a.log)"
+[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "B, with Redis down, knew of the block: $(cat body.json)"
+failed=$(metric "$a_admin" 'pawld_block_syncs_total{result="failed"}')
+for _ in $(seq 50); do # a sync fails with the block waiting: it must wait on
+    [ "$(metric "$a_admin" 'pawld_block_syncs_total{result="failed"}')" -gt "$failed" ] && break
+    sleep 0.1
+done
+[ "$(metric "$a_admin" 'pawld_block_syncs_total{result="failed"}')" -gt "$failed" ] || fail "A did not try Redis again"
+grep -q 'detect.redis: cannot share the blocks' a.log || fail "A did not log the failed sync: $(tail -3 a.log)"
+redis_start
+blocked_at "$b_port" "$fleet" $fleet_car || fail "B did not learn the block A set while Redis was down: $(tail -3 b.log)"
+echo "blocks in redis: a block set while Redis was down reached B when it came back"
+
+# 5. An instance started later holds the live blocks from the start.
+kill -TERM "$b_pid"
+wait "$b_pid" || true
+b_pid=
+admin_port=$b_admin pawld_start "$tmp/b.yaml"
+b_pid=$pawld_pid
+[ "$(get "$b_port" "$fleet" $fleet_car)" = 403 ] && grep -q blocked_by_detector body.json ||
+    fail "B, restarted, forgot the live block: $(cat body.json)"
+[ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "B, restarted, blocks the lifted u-1042: $(cat body.json)"
+echo "blocks in redis: B, restarted, holds the live block and not the lifted one"
+
+# 6. A reload that changes detect.redis is refused.
+sed -i 's/password_file: redis.pass}/password_file: redis.pass, timeout: 50ms}/' a.yaml
+kill -HUP "$a_pid"
+for _ in $(seq 60); do grep -q 'reload refused: detect.redis changed' a.log && break; sleep 0.05; done
+grep -q 'reload refused: detect.redis changed' a.log || fail "A took a changed detect.redis: $(tail -3 a.log)"
+echo "blocks in redis: a reload that changes detect.redis is refused"
