@@ -46,13 +46,16 @@ size_t pawl_ratelimit_memory(const struct pawl_ratelimit *rl);
  * (nothing owed) changes nothing. An absent key takes a slot as a charge
  * does, evicting as pawl_ratelimit_check would. */
 void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_us, int64_t now_us);
+/* key's TAT, or 0 when it holds none. */
+int64_t pawl_ratelimit_tat(const struct pawl_ratelimit *rl, uint64_t key);
 
 /* The charges one process made since it last told the others: per key, how
- * many requests were charged and the limit's interval. Bounded: a key that
- * finds no room is not journalled. */
+ * many requests were charged, when the first was, and the limit's
+ * interval. Bounded: a key that finds no room is not journalled. */
 struct pawl_rl_charge {
     uint64_t key;
     int64_t interval_us;
+    int64_t first_us;
     uint32_t count;
 };
 
@@ -61,10 +64,11 @@ struct pawl_rl_journal;
 /* Room for max_keys keys. */
 PAWL_MUST_CHECK pawl_err pawl_rl_journal_new(size_t max_keys, struct pawl_rl_journal **out);
 void pawl_rl_journal_free(struct pawl_rl_journal *j);
-/* Records one charge to each of c[0..n) whose limit is set (interval_us >
- * 0), as pawl_ratelimit_check made when it passed. Returns how many found
- * no room. */
-unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n);
+/* Records one charge at now_us to each of c[0..n) whose limit is set
+ * (interval_us > 0), as pawl_ratelimit_check made when it passed. Returns
+ * how many found no room. */
+unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n,
+                             int64_t now_us);
 /* The journalled charges, in the order their keys were first charged. */
 const struct pawl_rl_charge *pawl_rl_journal_charges(const struct pawl_rl_journal *j, size_t *n);
 /* The charges journalled for key (0 when none). */

@@ -157,6 +157,15 @@ void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_u
     }
 }
 
+int64_t pawl_ratelimit_tat(const struct pawl_ratelimit *rl, uint64_t key)
+{
+    const struct slot *b = bucket(rl, key ? key : 1);
+    for (int i = 0; i < WAYS; i++)
+        if (b[i].key == (key ? key : 1))
+            return b[i].tat;
+    return 0;
+}
+
 /* An open-addressed index (linear probing, at most half full) over a dense
  * array of charges: adding is O(1), listing and clearing O(keys). */
 struct pawl_rl_journal {
@@ -208,7 +217,8 @@ static uint32_t *journal_slot(const struct pawl_rl_journal *j, uint64_t key)
     return &j->index[i];
 }
 
-unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n)
+unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_check *c, unsigned n,
+                             int64_t now_us)
 {
     unsigned dropped = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -221,7 +231,7 @@ unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_che
             continue;
         }
         if (*at == 0) {
-            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, 0 };
+            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, now_us, 0 };
             j->slot_of[j->n] = (uint32_t)(at - j->index);
             *at = (uint32_t)++j->n;
         }

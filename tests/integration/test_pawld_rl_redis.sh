@@ -15,10 +15,10 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-redis_pid= a_pid= b_pid=
+redis_pid= a_pid= b_pid= c_pid= d_pid=
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
-    for p in $a_pid $b_pid; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $a_pid $b_pid $c_pid $d_pid; do kill -9 "$p" 2>/dev/null || true; done
     example_cleanup
 }
 example_setup
@@ -74,6 +74,13 @@ sed -e 's/user: pawld, password_file: redis.pass/user: notime, password_file: no
 out=$("$PAWLD_BIN" --config notime.yaml --check 2>&1) || fail "--check: $out"
 grep -q "warning: rate_limits.redis: EVAL (pawld shares the rate limits with a script): .*can't run this command" <<<"$out" ||
     fail "--check did not warn of a user that may not read the clock: $out"
+rcli config set maxmemory 64mb >/dev/null
+rcli config set maxmemory-policy allkeys-lru >/dev/null
+out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
+grep -q "warning: rate_limits.redis: maxmemory-policy allkeys-lru with maxmemory set: Redis may evict the shared counts" \
+    <<<"$out" || fail "--check did not warn of an evicting Redis: $out"
+rcli config set maxmemory-policy noeviction >/dev/null
+rcli config set maxmemory 0 >/dev/null
 sed '/^  redis: /d' a.yaml >noredis.yaml
 check_refuses noredis.yaml "rate_limits: needs redis:"
 sed 's/sync: 50ms/sync: 1ms/' a.yaml >fast.yaml
@@ -102,8 +109,15 @@ got=$(statuses "$b_port" 4)
 grep -q '"reason":"rate_limited"' body.json || fail "B's refusal: $(cat body.json)"
 [ "$(($(recorded) - before))" = 10 ] || fail "the backend got $(($(recorded) - before)) requests, not 10"
 # the count is in Redis (a key with a lifetime), and A learns it too
-keys=$(rcli --scan --pattern 'pawl:rl:*' | grep -v -x -e pawl:rl:seed -e pawl:rl:probe | wc -l)
-[ "$keys" -ge 2 ] || fail "$keys rate-limit keys in Redis"
+# (the route's key lives a second past its TAT, 11 minutes ahead; the
+# principal's, a million a second, owes microseconds at most)
+ttl=0
+for k in $(rcli --scan --pattern 'pawl:rl:*' | grep -v -x -e pawl:rl:seed -e pawl:rl:probe); do
+    t=$(rcli pttl "$k")
+    [ "$t" -gt 0 ] || fail "the rate-limit key $k has no lifetime ($t)"
+    [ "$t" -gt "$ttl" ] && ttl=$t
+done
+[ "$ttl" -gt 500000 ] || fail "no key in Redis holds the route's count (longest lifetime: $ttl ms)"
 [ "$(locate "$a_port")" = 200 ] || fail "A's 7th (its own count: 6): $(cat body.json)"
 synced "$a_admin"
 [ "$(locate "$a_port")" = 429 ] || fail "A after learning of B's: $(cat body.json)"
@@ -155,7 +169,57 @@ synced "$a_admin"
 [ "$(locate "$a_port")" = 200 ] || fail "A after the new seed (the counts start afresh): $(cat body.json)"
 echo "rate limits in redis: B started with Redis down and shares once it answers; a new seed is adopted"
 
-# 5. A reload that changes rate_limits is refused.
+# 5. Redis answering while an instance is still making its workers (200
+# here): the seed wakes only the workers already made (review 14: pawld
+# crashed, waking the others).
+c_port=$(free_port) c_admin=$(free_port)
+write_config c "$c_port" "$c_admin"
+sed -i 's/^workers: 2$/workers: 200/' c.yaml
+redis_stop
+"$PAWLD_BIN" --config "$tmp/c.yaml" 2>>pawld.stderr &
+c_pid=$!
+sleep 0.5
+redis_start
+for _ in $(seq 200); do
+    kill -0 "$c_pid" 2>/dev/null || { wait "$c_pid" || fail "C died (status $?) when Redis came back"; }
+    [ "$(metric "$c_admin" pawld_rate_limit_shared 2>/dev/null)" = 1 ] && break
+    sleep 0.05
+done
+[ "$(metric "$c_admin" pawld_rate_limit_shared)" = 1 ] || fail "C does not share: $(tail -3 c.log)"
+kill -TERM "$c_pid"
+wait "$c_pid" || fail "C did not stop cleanly"
+echo "rate limits in redis: an instance making 200 workers as Redis came back shares, and lives"
+
+# 6. A client within a limit whose burst lasts less than a sync is never
+# refused for the sharing: each sync adds its charges from the first one's
+# time (review 14: from the sync's, and a client at half the rate was
+# refused). vehicle-status, 20 a second with a burst of 2 (100 ms), synced
+# every 500 ms, asked every 100 ms or so.
+d_port=$(free_port) d_admin=$(free_port)
+write_config d "$d_port" "$d_admin"
+sed -i -e 's/sync: 50ms/sync: 500ms/' -e 's/^policy: policy.yaml$/policy: tight.yaml/' d.yaml
+$py - <<'PY'
+import re
+p = open("policy.yaml").read()
+p = p.replace("  - id: vehicle-status\n", "  - id: vehicle-status\n    rate_limits:\n      principal_route: {rate: 20, per: 1s, burst: 2}\n", 1)
+open("tight.yaml", "w").write(p)
+PY
+grep -q 'principal_route: {rate: 20, per: 1s, burst: 2}' tight.yaml || fail "the tight policy"
+admin_port=$d_admin pawld_start "$tmp/d.yaml"
+d_pid=$pawld_pid
+got=
+for _ in $(seq 30); do
+    got="$got $(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$d_port/api/v1/vehicles/$V/status" \
+        -H "Authorization: Bearer $owner")"
+    sleep 0.1
+done
+[ "$(metric "$d_admin" 'pawld_rate_limit_syncs_total{result="ok"}')" -ge 3 ] || fail "D hardly synced"
+grep -q 429 <<<"$got" && fail "a client within its limit was refused: $got"
+kill -TERM "$d_pid"
+wait "$d_pid" || true
+echo "rate limits in redis: 30 requests at 10 a second under a 20-a-second limit all served"
+
+# 7. A reload that changes rate_limits is refused.
 sed -i 's/sync: 50ms/sync: 200ms/' a.yaml
 kill -HUP "$a_pid"
 for _ in $(seq 60); do grep -q 'reload refused: rate_limits changed' a.log && break; sleep 0.05; done

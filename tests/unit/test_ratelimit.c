@@ -139,6 +139,8 @@ static void test_raise(void **s)
     pawl_ratelimit_raise(rl, 7, t + S / 2, t); /* below its own TAT: no change */
     assert_false(one(rl, 7, r, t + S - 1, &retry));
     assert_true(one(rl, 7, r, t + S, &retry));
+    assert_int_equal(pawl_ratelimit_tat(rl, 7), t + 3 * S); /* t + S raised, two charges */
+    assert_int_equal(pawl_ratelimit_tat(rl, 9), 0);
     pawl_ratelimit_raise(rl, 8, t, t); /* absent and owing nothing: stays idle */
     assert_true(one(rl, 8, r, t, &retry));
     assert_true(one(rl, 8, r, t, &retry));
@@ -158,15 +160,16 @@ static void test_journal(void **s)
     assert_int_equal(pawl_rl_journal_new(0, &j), PAWL_EINVAL);
     assert_int_equal(pawl_rl_journal_new(100, &j), PAWL_OK);
     struct pawl_rl_check c[3] = { { 5, { S, 3 } }, { 6, { 0, 0 } }, { 0, { 2 * S, 1 } } };
-    assert_int_equal(pawl_rl_journal_add(j, c, 3), 0);
+    assert_int_equal(pawl_rl_journal_add(j, c, 3, 7 * S), 0);
     c[0].rate.interval_us = S / 2;
-    assert_int_equal(pawl_rl_journal_add(j, c, 1), 0);
+    assert_int_equal(pawl_rl_journal_add(j, c, 1, 9 * S), 0);
     size_t n;
     const struct pawl_rl_charge *ch = pawl_rl_journal_charges(j, &n);
     assert_int_equal(n, 2);
     assert_int_equal(ch[0].key, 5);
     assert_int_equal(ch[0].count, 2);
     assert_int_equal(ch[0].interval_us, S / 2);
+    assert_int_equal(ch[0].first_us, 7 * S); /* the first charge's time stays */
     assert_int_equal(ch[1].key, 1); /* key 0, as the limiter keys it */
     assert_int_equal(ch[1].count, 1);
     assert_int_equal(pawl_rl_journal_count(j, 6), 0);
@@ -177,7 +180,7 @@ static void test_journal(void **s)
         unsigned dropped = 0;
         for (uint64_t k = 1; k <= 150; k++) { /* keys 256 apart share index slots */
             struct pawl_rl_check one_key = { k * 256, { S, 1 } };
-            dropped += pawl_rl_journal_add(j, &one_key, 1);
+            dropped += pawl_rl_journal_add(j, &one_key, 1, 0);
         }
         assert_int_equal(dropped, 50);
         pawl_rl_journal_charges(j, &n);

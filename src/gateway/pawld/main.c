@@ -255,8 +255,7 @@ static void warn_setup(const struct pawld_world *w, struct pawld_sinks *sinks, c
         pawld_warn(sinks, config, msg);
     }
     if (c->rl_redis.on && pawld_rl_share_probe(w, why, sizeof why) != 0) {
-        snprintf(msg, sizeof msg, "rate_limits.redis: %s: each pawld instance applies the rate "
-                 "limits alone until it answers", why);
+        snprintf(msg, sizeof msg, "rate_limits.redis: %s", why);
         pawld_warn(sinks, config, msg);
     }
     pawld_warn_cert_dates(w, sinks, config, (int64_t)time(NULL));

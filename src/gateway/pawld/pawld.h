@@ -411,6 +411,12 @@ struct redisContext *pawld_redis_connect(const struct pawld_redis *r, const char
 void pawld_redis_say(struct redisContext *ctx, const struct redisReply *rep, const char *what, char *why,
                      size_t n);
 
+/* The value of field in an INFO reply's text into out ("" when absent). */
+void pawld_redis_info_field(const struct redisReply *rep, const char *field, char *out, size_t n);
+/* Whether the server may evict keys (maxmemory set with a policy other
+ * than noeviction); if so, why says so. */
+bool pawld_redis_may_evict(struct redisContext *ctx, char *why, size_t n);
+
 /* A connection a background thread keeps (rate_limits.redis,
  * detect.redis), with copies of the settings (a reload may free the
  * configuration they came from) and a back-off after a failure. */

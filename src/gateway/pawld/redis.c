@@ -169,3 +169,26 @@ void pawld_ticker_stop(struct pawld_ticker *t)
     pthread_join(t->tid, NULL);
     t->started = false;
 }
+
+void pawld_redis_info_field(const redisReply *rep, const char *field, char *out, size_t n)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\n%s:", field);
+    out[0] = '\0';
+    const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, want) : NULL;
+    if (at != NULL)
+        snprintf(out, n, "%.*s", (int)strcspn(at + strlen(want), "\r\n"), at + strlen(want));
+}
+
+bool pawld_redis_may_evict(redisContext *ctx, char *why, size_t n)
+{
+    char policy[64], max[64];
+    redisReply *mem = redisCommand(ctx, "INFO memory");
+    pawld_redis_info_field(mem, "maxmemory_policy", policy, sizeof policy);
+    pawld_redis_info_field(mem, "maxmemory", max, sizeof max);
+    freeReplyObject(mem);
+    if (policy[0] == '\0' || strcmp(policy, "noeviction") == 0 || strtoll(max, NULL, 10) <= 0)
+        return false;
+    snprintf(why, n, "maxmemory-policy %s with maxmemory set", policy);
+    return true;
+}

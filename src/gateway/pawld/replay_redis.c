@@ -290,34 +290,20 @@ void pawld_redis_close(struct pawld_worker *w)
     w->redis = NULL;
 }
 
-/* The value of field in an INFO reply's text into out ("" when absent). */
-static void info_field(const redisReply *rep, const char *field, char *out, size_t n)
-{
-    char want[64];
-    snprintf(want, sizeof want, "\n%s:", field);
-    out[0] = '\0';
-    const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, want) : NULL;
-    if (at != NULL)
-        snprintf(out, n, "%.*s", (int)strcspn(at + strlen(want), "\r\n"), at + strlen(want));
-}
-
 /* What about the server could make it forget ids or refuse a release, in
  * why ("" when nothing): keys evicted (maxmemory with a policy other than
  * noeviction), no append-only file (a restart forgets every id), EVAL not
  * allowed (review 12, 13). */
 static void check_server(redisContext *ctx, const struct pawld_redis *r, char *why, size_t n)
 {
-    char policy[64], max[64], aof[16], key[160];
+    char aof[16], key[160], evict[300];
     why[0] = '\0';
-    redisReply *mem = redisCommand(ctx, "INFO memory"), *pers = redisCommand(ctx, "INFO persistence");
-    info_field(mem, "maxmemory_policy", policy, sizeof policy);
-    info_field(mem, "maxmemory", max, sizeof max);
-    info_field(pers, "aof_enabled", aof, sizeof aof);
-    freeReplyObject(mem);
+    redisReply *pers = redisCommand(ctx, "INFO persistence");
+    pawld_redis_info_field(pers, "aof_enabled", aof, sizeof aof);
     freeReplyObject(pers);
-    if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0 && strtoll(max, NULL, 10) > 0) {
-        snprintf(why, n, "maxmemory-policy %s with maxmemory set: Redis may evict step-up ids, "
-                 "and a replay would then be served (set maxmemory-policy noeviction)", policy);
+    if (pawld_redis_may_evict(ctx, evict, sizeof evict)) {
+        snprintf(why, n, "%s: Redis may evict step-up ids, and a replay would then be served (set "
+                 "maxmemory-policy noeviction)", evict);
         return;
     }
     if (strcmp(aof, "0") == 0) {

@@ -34,10 +34,19 @@
 #define JOURNAL_KEYS 65536 /* keys journalled between two syncs; more are not told */
 
 /* KEYS[1] the seed, KEYS[2..] the charged keys; ARGV[1] the seed this
- * instance uses (set when there is none), then count and interval (µs) per
- * key. Answers {seed} when the seed differs, else {seed, debt...}: each
- * key's TAT minus Redis's clock, in µs. A key expires a second after its
- * TAT: an idle key is an absent one. Numbers stay below 2^53 (µs since
+ * instance uses (set when there is none), then per key: how many charges,
+ * the interval, how long ago the first was, and how far ahead this
+ * instance's own TAT for the key is (all µs). Answers {seed} when the seed
+ * differs, else {seed, debt...}: each key's TAT minus Redis's clock.
+ *
+ * The charges are added from the first one's time, not from now (review
+ * 14: charges spread over a sync had lost the draining between them, and
+ * clients under their limit were refused), and the result is at least the
+ * instance's own TAT (review 14: a Redis that lost its data is refilled
+ * from what the instances know). Both are lower bounds of the TAT of every
+ * instance's charges in their order, so a client within its limit is never
+ * refused for the sharing. A key whose TAT is not ahead is not stored; one
+ * that is expires a second after it. Numbers stay below 2^53 (µs since
  * 1970 are about 2^51). */
 #define PUSH_LUA                                                                             \
     "local s = redis.call('get', KEYS[1]) "                                                  \
@@ -47,12 +56,17 @@
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "                                 \
     "local out = {s} "                                                                       \
     "for i = 2, #KEYS do "                                                                   \
-    "  local n, iv = tonumber(ARGV[2 * i - 2]), tonumber(ARGV[2 * i - 1]) "                  \
+    "  local a = 4 * i - 6 "                                                                 \
+    "  local n, iv = tonumber(ARGV[a]), tonumber(ARGV[a + 1]) "                              \
+    "  local first, own = now - tonumber(ARGV[a + 2]), now + tonumber(ARGV[a + 3]) "         \
     "  local tat = tonumber(redis.call('get', KEYS[i])) or 0 "                               \
-    "  if tat < now then tat = now end "                                                     \
+    "  if tat < first then tat = first end "                                                 \
     "  tat = tat + n * iv "                                                                  \
-    "  redis.call('set', KEYS[i], string.format('%.0f', tat), 'px', "                        \
-    "             math.floor((tat - now) / 1000) + 1000) "                                   \
+    "  if tat < own then tat = own end "                                                     \
+    "  if tat > now then "                                                                   \
+    "    redis.call('set', KEYS[i], string.format('%.0f', tat), 'px', "                      \
+    "               math.floor((tat - now) / 1000) + 1000) "                                 \
+    "  end "                                                                                 \
     "  out[i] = tat - now "                                                                  \
     "end "                                                                                   \
     "return out"
@@ -78,24 +92,25 @@ static void warn(struct pawld_rl_share *s, const char *msg, const char *why)
                   (unsigned long long)skipped);
 }
 
-/* The charges being told are not told: each instance limited them alone
- * (told later, they would count as charges made then). */
-static void drop_spare(struct pawld_rl_share *s)
+/* The charges being told, from the from-th key on, are not told: each
+ * instance limited them alone (told later, they would count as charges made
+ * then). */
+static void drop_spare(struct pawld_rl_share *s, size_t from)
 {
     size_t n;
     const struct pawl_rl_charge *ch = pawl_rl_journal_charges(s->spare, &n);
     uint64_t lost = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = from; i < n; i++)
         lost += ch[i].count;
     atomic_fetch_add(&s->unshared, lost);
     pawl_rl_journal_clear(s->spare);
 }
 
-/* After a failure: the connection goes, and none is tried again for a
- * second (or ten timeouts). */
-static void fail(struct pawld_rl_share *s, const char *why)
+/* After a failure (the spare's keys from the from-th on not told): the
+ * connection goes, and none is tried again for a second (or ten timeouts). */
+static void fail(struct pawld_rl_share *s, size_t from, const char *why)
 {
-    drop_spare(s);
+    drop_spare(s, from);
     atomic_fetch_add(&s->failed, 1);
     pawld_redis_conn_fail(&s->k);
     warn(s, s->seeded ? "cannot share the rate limits: each instance limits alone until Redis answers"
@@ -119,8 +134,7 @@ static void adopt_seed(struct pawld_rl_share *s, const char *hex)
     snprintf(s->seed_hex, sizeof s->seed_hex, "%s", hex);
     s->seeded = true;
     pawl_rl_journal_clear(s->spare);
-    if (atomic_load(&srv->started) > 0)
-        pawld_workers_wake(srv);
+    pawld_workers_wake(srv); /* those started: the others build their engines with it */
     pawld_log(srv->sinks, "info", "\"msg\":\"rate_limits.redis: %s\"",
               was ? "another instance set a new seed in Redis (Redis lost the old one?): this one "
                     "uses it now; the limits start afresh"
@@ -131,9 +145,11 @@ static void adopt_seed(struct pawld_rl_share *s, const char *hex)
  * another seed adopts it (1). */
 static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t n, char *why, size_t wn)
 {
-    const char *argv[3 + 2 * (CHUNK + 1)];
-    size_t lens[3 + 2 * (CHUNK + 1)];
-    char keys[CHUNK + 1][160], nums[2 * CHUNK][24], nkeys[16];
+    const char *argv[4 + CHUNK + 4 * CHUNK];
+    size_t lens[4 + CHUNK + 4 * CHUNK];
+    char keys[CHUNK + 1][160], nums[4 * CHUNK][24], nkeys[16];
+    int64_t own[CHUNK];
+    struct pawld_server_state *srv = s->srv;
     const char *prefix = s->k.r.prefix ? s->k.r.prefix : DEFAULT_PREFIX;
     size_t a = 0;
     argv[a++] = "EVAL";
@@ -147,11 +163,18 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
         argv[a++] = keys[i + 1];
     }
     argv[a++] = s->seed_hex;
+    pthread_mutex_lock(&srv->rl_lock);
+    for (size_t i = 0; i < n; i++)
+        own[i] = pawl_ratelimit_tat(srv->rl, c[i].key);
+    pthread_mutex_unlock(&srv->rl_lock);
+    int64_t at = pawld_wall_ms() * 1000;
     for (size_t i = 0; i < n; i++) {
-        snprintf(nums[2 * i], sizeof nums[0], "%" PRIu32, c[i].count);
-        snprintf(nums[2 * i + 1], sizeof nums[0], "%" PRId64, c[i].interval_us);
-        argv[a++] = nums[2 * i];
-        argv[a++] = nums[2 * i + 1];
+        snprintf(nums[4 * i], sizeof nums[0], "%" PRIu32, c[i].count);
+        snprintf(nums[4 * i + 1], sizeof nums[0], "%" PRId64, c[i].interval_us);
+        snprintf(nums[4 * i + 2], sizeof nums[0], "%" PRId64, at > c[i].first_us ? at - c[i].first_us : 0);
+        snprintf(nums[4 * i + 3], sizeof nums[0], "%" PRId64, own[i] > at ? own[i] - at : 0);
+        for (size_t k = 0; k < 4; k++)
+            argv[a++] = nums[4 * i + k];
     }
     for (size_t i = 0; i < a; i++)
         lens[i] = strlen(argv[i]);
@@ -167,7 +190,6 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     } else if (rep->elements != n + 1) {
         snprintf(why, wn, "EVAL (the shared rate limits): %zu answers for %zu keys", rep->elements - 1, n);
     } else {
-        struct pawld_server_state *srv = s->srv;
         int64_t now = pawld_wall_ms() * 1000;
         rc = 0;
         pthread_mutex_lock(&srv->rl_lock);
@@ -204,16 +226,16 @@ static void sync_once(void *arg)
         atomic_fetch_add(&s->unshared, dropped);
     }
     if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms) {
-        drop_spare(s); /* the back-off: said when it began */
+        drop_spare(s, 0); /* the back-off: said when it began */
         return;
     }
     if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL) {
-        fail(s, why);
+        fail(s, 0, why);
         return;
     }
     if (!s->seeded) {
         if (push(s, NULL, 0, why, sizeof why) < 0)
-            fail(s, why);
+            fail(s, 0, why);
         return;
     }
     size_t n;
@@ -221,7 +243,7 @@ static void sync_once(void *arg)
     for (size_t i = 0; i < n || i == 0; i += CHUNK) { /* with nothing charged, the seed is checked */
         int rc = push(s, ch + i, n - i < CHUNK ? n - i : CHUNK, why, sizeof why);
         if (rc < 0) {
-            fail(s, why);
+            fail(s, i, why);
             return;
         }
         if (rc > 0) /* a new seed: the rest was keyed with the old one */
@@ -294,20 +316,27 @@ void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_share_
 int pawld_rl_share_probe(const struct pawld_world *wd, char *why, size_t n)
 {
     const struct pawld_redis *r = &wd->cfg->rl_redis;
-    redisContext *ctx = pawld_redis_connect(r, wd->dir, why, n);
+    char what[600], seed[160], probe[160];
+    redisContext *ctx = pawld_redis_connect(r, wd->dir, what, sizeof what);
     if (ctx == NULL)
-        return -1;
+        return snprintf(why, n, "%s: each pawld instance applies the rate limits alone until it answers",
+                        what), -1;
     /* what the sync's script does, on a probe key: read the seed, read the
      * clock, set a key with a lifetime (ACLs apply inside scripts) */
-    char seed[160], probe[160];
     snprintf(seed, sizeof seed, "%sseed", r->prefix ? r->prefix : DEFAULT_PREFIX);
     snprintf(probe, sizeof probe, "%sprobe", r->prefix ? r->prefix : DEFAULT_PREFIX);
     redisReply *rep = redisCommand(ctx, "EVAL %s 2 %s %s", "local s = redis.call('get', KEYS[1]) "
                                    "redis.call('time') redis.call('set', KEYS[2], '0', 'px', 1000) "
                                    "return s or ''", seed, probe);
     int rc = rep != NULL && rep->type == REDIS_REPLY_STRING ? 0 : -1;
-    if (rc != 0)
-        pawld_redis_say(ctx, rep, "EVAL (pawld shares the rate limits with a script)", why, n);
+    if (rc != 0) {
+        pawld_redis_say(ctx, rep, "EVAL (pawld shares the rate limits with a script)", what, sizeof what);
+        snprintf(why, n, "%s: each pawld instance applies the rate limits alone until it may", what);
+    } else if (pawld_redis_may_evict(ctx, what, sizeof what)) { /* review 14 */
+        snprintf(why, n, "%s: Redis may evict the shared counts, forgiving whom they held, or the seed, "
+                 "starting every count afresh (set maxmemory-policy noeviction)", what);
+        rc = -1;
+    }
     freeReplyObject(rep);
     redisFree(ctx);
     return rc;

@@ -64,7 +64,7 @@ static bool shared_check(void *ctx, const struct pawl_rl_check *c, unsigned n, i
     pthread_mutex_lock(&srv->rl_lock);
     bool ok = pawl_ratelimit_check(srv->rl, c, n, now_us, retry_after_us, which);
     if (ok && srv->rl_sharing) /* rate_limits.redis: told to the other instances */
-        srv->rl_unjournalled += pawl_rl_journal_add(srv->rl_journal, c, n);
+        srv->rl_unjournalled += pawl_rl_journal_add(srv->rl_journal, c, n, now_us);
     pthread_mutex_unlock(&srv->rl_lock);
     return ok;
 }
@@ -427,9 +427,11 @@ static void on_wake(uv_async_t *a)
         drain(w);
 }
 
+/* Only the workers set up so far: rate_limits.redis's thread may wake them
+ * while start() is still making them (review 14: a crash). */
 void pawld_workers_wake(struct pawld_server_state *srv)
 {
-    for (unsigned i = 0; i < srv->nworkers; i++)
+    for (unsigned i = 0, n = atomic_load(&srv->started); i < n; i++)
         uv_async_send(&srv->workers[i].wake);
 }
 
