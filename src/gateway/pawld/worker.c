@@ -382,7 +382,6 @@ static void take_inbox(struct pawld_worker *w)
     }
 }
 
-/* To the server's newest world, if this worker is not on it. */
 /* rate_limits.redis brought the shared seed: an engine that derives the
  * keys from it, for the same world (tried again each second on failure). */
 static void reseed(struct pawld_worker *w)
@@ -402,6 +401,8 @@ static void reseed(struct pawld_worker *w)
     w->rl_seed_gen = gen;
 }
 
+/* To the server's newest world, if this worker is not on it; else to a new
+ * rate-limit seed, if there is one. */
 static void catch_up(struct pawld_worker *w)
 {
     struct pawld_server_state *srv = w->srv;
