@@ -50,12 +50,13 @@ void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_u
 int64_t pawl_ratelimit_tat(const struct pawl_ratelimit *rl, uint64_t key);
 
 /* The charges one process made since it last told the others: per key, how
- * many requests were charged, when the first was, and the limit's
+ * many requests were charged, the TAT those charges alone give (GCRA from
+ * an idle key: each charge at its time, one interval each), and the limit's
  * interval. Bounded: a key that finds no room is not journalled. */
 struct pawl_rl_charge {
     uint64_t key;
     int64_t interval_us;
-    int64_t first_us;
+    int64_t tat_us;
     uint32_t count;
 };
 
@@ -71,8 +72,8 @@ unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_che
                              int64_t now_us);
 /* The journalled charges, in the order their keys were first charged. */
 const struct pawl_rl_charge *pawl_rl_journal_charges(const struct pawl_rl_journal *j, size_t *n);
-/* The charges journalled for key (0 when none). */
-uint32_t pawl_rl_journal_count(const struct pawl_rl_journal *j, uint64_t key);
+/* key's entry, or NULL when none. */
+const struct pawl_rl_charge *pawl_rl_journal_find(const struct pawl_rl_journal *j, uint64_t key);
 void pawl_rl_journal_clear(struct pawl_rl_journal *j);
 
 #endif

@@ -231,12 +231,13 @@ unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_che
             continue;
         }
         if (*at == 0) {
-            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, now_us, 0 };
+            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, 0, 0 };
             j->slot_of[j->n] = (uint32_t)(at - j->index);
             *at = (uint32_t)++j->n;
         }
         struct pawl_rl_charge *ch = &j->charges[*at - 1];
         ch->interval_us = c[i].rate.interval_us; /* the newest, should a reload change it */
+        ch->tat_us = (ch->tat_us > now_us ? ch->tat_us : now_us) + ch->interval_us;
         if (ch->count < UINT32_MAX)
             ch->count++;
     }
@@ -249,10 +250,10 @@ const struct pawl_rl_charge *pawl_rl_journal_charges(const struct pawl_rl_journa
     return j->charges;
 }
 
-uint32_t pawl_rl_journal_count(const struct pawl_rl_journal *j, uint64_t key)
+const struct pawl_rl_charge *pawl_rl_journal_find(const struct pawl_rl_journal *j, uint64_t key)
 {
     uint32_t at = *journal_slot(j, key ? key : 1);
-    return at ? j->charges[at - 1].count : 0;
+    return at ? &j->charges[at - 1] : NULL;
 }
 
 void pawl_rl_journal_clear(struct pawl_rl_journal *j)

@@ -27,6 +27,11 @@
 #                                  workers, the example policy and JWKS, GRANTS
 #                                  (default grants.jsonl; "" for none), then
 #                                  "listeners:" for the test's own to follow
+#   proxy_yaml WORKERS PORT ADMIN  pawld_yaml_head, a plain proxy listener on PORT,
+#                                  an admin one on ADMIN, the backend as default
+#   metric ADMIN NAME              the value of the first /metrics line starting NAME
+#   redis_setup                    a Redis as deploy/redis/pawl-step-up.conf has it
+#                                  (redis_port; redis_start, redis_stop, rcli)
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 backend_pid=
@@ -142,6 +147,12 @@ for k in range(int(sys.argv[1])):
     c = sum((int(x) if x.isdigit() else V[x]) * w for x, w in zip(body, W)) % 11
     print(body[:8] + ("X" if c == 10 else str(c)) + body[9:])
 PY
+}
+# The value on the first /metrics line of ADMIN-PORT that starts with NAME
+# (all of it read: awk leaving early would cut curl off, an error under
+# pipefail).
+metric() { # ADMIN-PORT NAME
+    curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 && !done { print $2; done = 1 }'
 }
 # Redis as deploy/redis/pawl-step-up.conf has it, on a free port (redis_port)
 # in $tmp/redis, with an admin for the test (the default user, password

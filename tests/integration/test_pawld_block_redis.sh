@@ -56,7 +56,6 @@ blocked_at() { # PORT TOKEN [VIN]: waits up to 5 s for the token's principal to 
     done
     return 1
 }
-metric() { curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { print $2; exit }'; }
 
 # 1. --check: a Redis it cannot reach is a warning; detect.redis needs detect.block.
 out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check refused a Redis that is down: $out"
@@ -87,7 +86,8 @@ before=$(recorded)
 [ "$(recorded)" = "$before" ] || fail "B forwarded a blocked principal's request"
 grep -q '"msg":"blocked by another pawld (detect.redis)","principal":"u-1042","detector":"enumeration"' b.log ||
     fail "B did not log the block it learnt: $(tail -3 b.log)"
-curl -fsS "http://127.0.0.1:$b_admin/blocks" | grep -q '"subject":"u-1042"' || fail "B's /blocks does not list u-1042"
+curl -fsS "http://127.0.0.1:$b_admin/blocks" >blocks.json
+grep -q '"subject":"u-1042"' blocks.json || fail "B's /blocks does not list u-1042: $(cat blocks.json)"
 [ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
 echo "blocks in redis: u-1042, blocked by A's detector, is refused by B"
 
@@ -127,7 +127,57 @@ b_pid=$pawld_pid
 [ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "B, restarted, blocks the lifted u-1042: $(cat body.json)"
 echo "blocks in redis: B, restarted, holds the live block and not the lifted one"
 
-# 6. A reload that changes detect.redis is refused.
+# 6. A blocked principal that goes on walking extends its block with every
+# request; the stream gets an entry only when an extension adds a tenth of
+# block_for (review 15: one per request, which filled the queue and Redis).
+before=$(rcli xlen pawl:blocks:log)
+codes=$(for v in $(consecutive_vins 150); do get "$a_port" "$fleet" "$v"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
+sleep 0.3
+after=$(rcli xlen pawl:blocks:log)
+[ $((after - before)) -le 2 ] || fail "150 requests of a blocked principal added $((after - before)) entries ($codes)"
+echo "blocks in redis: 150 more requests of a blocked principal added $((after - before)) entries to the stream"
+
+# 7. While Redis is down, A blocks u-1042 and its admin lifts the block,
+# and B blocks u-1042 on its own: once Redis is back the lift and B's block
+# cross in the stream, and both instances hold what it says, the same,
+# whichever came first (review 15: each skipped its own entries, and they
+# disagreed for good).
+redis_stop
+for v in $(consecutive_vins 190 | tail -20); do get "$a_port" "$owner" "$v" >/dev/null; done
+blocked_at "$a_port" "$owner" || fail "A did not block u-1042 again: $(tail -3 a.log)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$a_admin/blocks?principal=u-1042")" = 200 ] ||
+    fail "the lift on A"
+for v in $(consecutive_vins 220 | tail -20); do get "$b_port" "$owner" "$v" >/dev/null; done
+blocked_at "$b_port" "$owner" || fail "B did not block u-1042: $(tail -3 b.log)"
+[ "$(get "$a_port" "$owner" $own)" = 200 ] || fail "A, lifted, blocks u-1042: $(cat body.json)"
+redis_start
+a_ok=$(metric "$a_admin" 'pawld_block_syncs_total{result="ok"}') b_ok=$(metric "$b_admin" 'pawld_block_syncs_total{result="ok"}')
+for _ in $(seq 100); do # both told and read the other's
+    [ "$(metric "$a_admin" 'pawld_block_syncs_total{result="ok"}')" -gt $((a_ok + 2)) ] &&
+        [ "$(metric "$b_admin" 'pawld_block_syncs_total{result="ok"}')" -gt $((b_ok + 2)) ] && break
+    sleep 0.1
+done
+a_says=$(get "$a_port" "$owner" $own) b_says=$(get "$b_port" "$owner" $own)
+[ "$a_says" = "$b_says" ] || fail "A answers $a_says and B $b_says for u-1042 after a crossed lift and block"
+echo "blocks in redis: a lift and a block crossed during an outage: both instances answer $a_says"
+
+# 8. Entries pawld does not write (anyone with the Redis password can add
+# them) are ignored and counted: a detector that is no detector, a block of
+# a hundred years, an unknown op (review 15: a forged log line, a block for
+# ever).
+unshared=$(metric "$b_admin" pawld_blocks_unshared_total)
+rcli xadd pawl:blocks:log '*' op block kind principal subject evil-1 detector 'x","msg":"forged' for 60000 from ffff >/dev/null
+rcli xadd pawl:blocks:log '*' op block kind principal subject evil-2 detector enumeration for 3153600000000 from ffff >/dev/null
+rcli xadd pawl:blocks:log '*' op unblock kind principal subject evil-3 detector enumeration for 60000 from ffff >/dev/null
+for _ in $(seq 50); do [ "$(metric "$b_admin" pawld_blocks_unshared_total)" -ge $((unshared + 3)) ] && break; sleep 0.1; done
+[ "$(metric "$b_admin" pawld_blocks_unshared_total)" -ge $((unshared + 3)) ] || fail "B did not count the forged entries"
+grep -q '"msg":"forged"' b.log && fail "a forged entry wrote a line of its own into B's log"
+curl -fsS "http://127.0.0.1:$b_admin/blocks" >blocks.json
+grep -q evil blocks.json && fail "B holds a forged block: $(cat blocks.json)"
+grep -q 'detect.redis: an entry of the stream is not one pawld writes: ignored' b.log || fail "B did not log the forged entries"
+echo "blocks in redis: entries pawld does not write are ignored and counted"
+
+# 9. A reload that changes detect.redis is refused.
 sed -i 's/password_file: redis.pass}/password_file: redis.pass, timeout: 50ms}/' a.yaml
 kill -HUP "$a_pid"
 for _ in $(seq 60); do grep -q 'reload refused: detect.redis changed' a.log && break; sleep 0.05; done

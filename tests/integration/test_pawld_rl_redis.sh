@@ -47,9 +47,6 @@ statuses() { # PORT N: the statuses of N requests, space-separated
     for ((i = 0; i < $2; i++)); do s+=("$(locate "$1")"); done
     echo "${s[*]}"
 }
-metric() { # ADMIN-PORT NAME: its value (the first line that starts with NAME)
-    curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { print $2; exit }'
-}
 synced() { # ADMIN-PORT: returns once the instance has synced twice more
     local want=$(($(metric "$1" 'pawld_rate_limit_syncs_total{result="ok"}') + 2))
     for _ in $(seq 100); do

@@ -169,14 +169,15 @@ static void test_journal(void **s)
     assert_int_equal(ch[0].key, 5);
     assert_int_equal(ch[0].count, 2);
     assert_int_equal(ch[0].interval_us, S / 2);
-    assert_int_equal(ch[0].first_us, 7 * S); /* the first charge's time stays */
+    assert_int_equal(ch[0].tat_us, 9 * S + S / 2); /* max(7 s + 1 s, 9 s) + 0.5 s */
     assert_int_equal(ch[1].key, 1); /* key 0, as the limiter keys it */
     assert_int_equal(ch[1].count, 1);
-    assert_int_equal(pawl_rl_journal_count(j, 6), 0);
-    assert_int_equal(pawl_rl_journal_count(j, 0), 1);
+    assert_null(pawl_rl_journal_find(j, 6));
+    assert_int_equal(pawl_rl_journal_find(j, 0)->count, 1);
+    assert_int_equal(pawl_rl_journal_find(j, 0)->tat_us, 9 * S); /* 7 s + 2 s */
     for (int round = 0; round < 3; round++) {
         pawl_rl_journal_clear(j);
-        assert_int_equal(pawl_rl_journal_count(j, 5), 0);
+        assert_null(pawl_rl_journal_find(j, 5));
         unsigned dropped = 0;
         for (uint64_t k = 1; k <= 150; k++) { /* keys 256 apart share index slots */
             struct pawl_rl_check one_key = { k * 256, { S, 1 } };
@@ -185,12 +186,14 @@ static void test_journal(void **s)
         assert_int_equal(dropped, 50);
         pawl_rl_journal_charges(j, &n);
         assert_int_equal(n, 100);
-        for (uint64_t k = 1; k <= 150; k++)
-            assert_int_equal(pawl_rl_journal_count(j, k * 256), k <= 100 ? 1 : 0);
+        for (uint64_t k = 1; k <= 150; k++) {
+            const struct pawl_rl_charge *e = pawl_rl_journal_find(j, k * 256);
+            assert_true(k <= 100 ? e != NULL && e->count == 1 : e == NULL);
+        }
     }
     pawl_rl_journal_clear(j);
     for (uint64_t k = 1; k <= 150; k++)
-        assert_int_equal(pawl_rl_journal_count(j, k * 256), 0);
+        assert_null(pawl_rl_journal_find(j, k * 256));
     pawl_rl_journal_free(j);
 }
 

@@ -5,25 +5,31 @@
  *
  * The instances tell each other what they did to a block through a Redis
  * stream, PREFIX "log": one entry per block set or extended (kind, exact
- * subject, detector, until: wall-clock ms) and per block lifted on an
- * admin listener, with the telling instance's id. A thread of each
- * instance, every 100 ms, appends what its own detectors and admins did
- * (kept until Redis took it: a block is never lost to an outage, only told
- * late) and reads what the others appended since its last read; at start it
- * reads the whole stream, so a new or restarted instance holds every live
- * block. Entries older than the longest block are trimmed as entries are
- * added (XADD MINID). No request waits for Redis. */
+ * subject, detector, for how long from the entry's time) and per block
+ * lifted on an admin listener, with the telling instance's id. A thread of
+ * each instance, every 100 ms, appends what its own detectors and admins
+ * did (kept until Redis took it) and reads every entry appended since its
+ * last read, its own included, applying them in the stream's order, so that
+ * every instance ends with what the stream says, even when a lift and an
+ * extension crossed (review 15). At start it reads the whole stream before
+ * the workers serve. Times travel as durations: an entry's end is its id's
+ * time (Redis's clock) plus its duration, converted with the offset between
+ * Redis's clock and this instance's, read at each sync; entries older than
+ * the longest block_for seen are trimmed by Redis's clock. No request waits
+ * for Redis. */
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pawl/detect.h"
 #include "pawld.h"
 
 #define DEFAULT_PREFIX "pawl:blocks:"
 #define SYNC_MS 100
 #define READ_COUNT 256 /* entries per XREAD */
-#define READS_PER_SYNC 64
+#define READS_PER_SYNC 64 /* at start: until the end */
+#define MAX_FOR_MS (30 * 86400000LL) /* block_for's bound: an entry asking longer is refused */
 
 struct pawld_blocks_share {
     struct pawld_server_state *srv;
@@ -32,10 +38,13 @@ struct pawld_blocks_share {
     char stream[160];
     char id[17];      /* this instance's, in each entry it adds */
     char last[48];    /* the last entry read ("0-0": none yet) */
-    int64_t keep_ms;  /* entries older than this are trimmed */
+    int64_t keep_ms;  /* entries older than this are trimmed: the longest block_for seen */
+    int64_t skew_ms;  /* this instance's clock minus Redis's, at the last sync */
+    int64_t redis_now_ms;
     struct pawld_block_event batch[PAWLD_BLOCK_OUTBOX];
-    struct pawld_ratelog warned;
-    atomic_ullong ok, failed, told, learnt, unsent;
+    bool told[PAWLD_BLOCK_OUTBOX];
+    struct pawld_ratelog warned, refused_warned;
+    atomic_ullong ok, failed, told_n, learnt, refused;
 };
 
 static void fail(struct pawld_blocks_share *s, const char *why)
@@ -51,47 +60,65 @@ static void fail(struct pawld_blocks_share *s, const char *why)
                   (unsigned long long)skipped);
 }
 
-/* Appends the outbox's events to the stream, one pipelined XADD each: 0,
- * or -1 with why (those Redis did not take stay in the outbox). */
+/* Redis's clock, and how far this instance's is ahead of it: 0, or -1
+ * with why. */
+static int clocks(struct pawld_blocks_share *s, char *why, size_t wn)
+{
+    redisReply *rep = redisCommand(s->k.ctx, "TIME");
+    int rc = -1;
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING) {
+        s->redis_now_ms = strtoll(rep->element[0]->str, NULL, 10) * 1000 +
+                          strtoll(rep->element[1]->str, NULL, 10) / 1000;
+        s->skew_ms = pawld_wall_ms() - s->redis_now_ms;
+        rc = 0;
+    } else {
+        pawld_redis_say(s->k.ctx, rep, "TIME (the shared blocks)", why, wn);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Appends the outbox's events to the stream, one pipelined XADD each, the
+ * first trimming entries older than keep_ms by Redis's clock: 0, or -1
+ * with why (those Redis did not take stay in the outbox). */
 static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
 {
-    uint64_t unsent;
-    size_t n = pawld_detect_outbox(s->srv, s->batch, PAWLD_BLOCK_OUTBOX, &unsent);
-    atomic_store(&s->unsent, unsent);
+    size_t n = pawld_detect_outbox(s->srv, s->batch, PAWLD_BLOCK_OUTBOX);
     if (n == 0)
         return 0;
-    char minid[32], until[24];
-    snprintf(minid, sizeof minid, "%lld", (long long)(pawld_wall_ms() - s->keep_ms));
+    char minid[32], dur[24];
+    snprintf(minid, sizeof minid, "%lld", (long long)(s->redis_now_ms - s->keep_ms));
+    int64_t now = pawld_wall_ms();
     for (size_t i = 0; i < n; i++) {
         const struct pawld_block_event *e = &s->batch[i];
-        snprintf(until, sizeof until, "%lld", (long long)e->until_ms);
+        int64_t left = e->op == PAWLD_BLOCK_SET ? e->until_ms - now : 0;
+        snprintf(dur, sizeof dur, "%lld", (long long)(left > 0 ? left : 0));
         const char *argv[] = { "XADD", s->stream, "MINID", "~", minid, "*", "op",
                                e->op == PAWLD_BLOCK_SET ? "block" : "lift", "kind",
                                e->kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address", "subject",
-                               e->subject, "detector", e->detector, "until", until, "from", s->id };
+                               e->subject, "detector", e->detector, "for", dur, "from", s->id };
         size_t lens[sizeof argv / sizeof argv[0]];
         for (size_t j = 0; j < sizeof argv / sizeof argv[0]; j++)
             lens[j] = strlen(argv[j]);
         lens[11] = e->subject_len;
         redisAppendCommandArgv(s->k.ctx, (int)(sizeof argv / sizeof argv[0]), argv, lens);
     }
-    size_t took = 0;
     int rc = 0;
+    size_t took = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *rep = NULL;
-        if (redisGetReply(s->k.ctx, (void **)&rep) != REDIS_OK || rep == NULL || rep->type != REDIS_REPLY_STRING) {
-            if (rc == 0)
-                pawld_redis_say(s->k.ctx, rep, "XADD (the shared blocks)", why, wn);
+        bool broken = s->k.ctx->err != 0 || redisGetReply(s->k.ctx, (void **)&rep) != REDIS_OK;
+        s->told[i] = !broken && rep != NULL && rep->type == REDIS_REPLY_STRING;
+        took += s->told[i];
+        if (!s->told[i] && rc == 0) { /* OOM, NOPERM: said once; the entry waits */
+            pawld_redis_say(s->k.ctx, rep, "XADD (the shared blocks)", why, wn);
             rc = -1;
-        } else if (rc == 0) {
-            took++;
         }
         freeReplyObject(rep);
-        if (s->k.ctx->err != 0)
-            break; /* no more replies on a broken connection */
     }
-    pawld_detect_outbox_sent(s->srv, took);
-    atomic_fetch_add(&s->told, took);
+    pawld_detect_outbox_sent(s->srv, s->batch, s->told, n);
+    atomic_fetch_add(&s->told_n, took);
     return rc;
 }
 
@@ -105,44 +132,79 @@ static const redisReply *field(const redisReply *fv, const char *name)
     return NULL;
 }
 
-/* Applies another instance's entry; entries of this one, and malformed
- * ones, are skipped. */
-static void apply(struct pawld_blocks_share *s, const redisReply *fv)
+static bool is(const redisReply *r, const char *want)
+{
+    return r != NULL && strlen(want) == r->len && memcmp(r->str, want, r->len) == 0;
+}
+
+/* An entry into e: false when it is not one pawld writes (review 15: only
+ * the exact values, a known detector, a duration within block_for's
+ * bound). Its end: the entry's time (its id, Redis's clock) plus its
+ * duration, on this instance's clock. */
+static bool parse(const struct pawld_blocks_share *s, const char *id, const redisReply *fv,
+                  struct pawld_block_event *e)
 {
     const redisReply *op = field(fv, "op"), *kind = field(fv, "kind"), *subject = field(fv, "subject"),
-                     *det = field(fv, "detector"), *until = field(fv, "until"), *from = field(fv, "from");
-    struct pawld_block_event e = { 0 };
-    if (op == NULL || kind == NULL || subject == NULL || from == NULL || strcmp(from->str, s->id) == 0 ||
-        subject->len == 0 || subject->len >= sizeof e.subject)
+                     *det = field(fv, "detector"), *dur = field(fv, "for");
+    char *end;
+    memset(e, 0, sizeof *e);
+    if (!(is(op, "block") || is(op, "lift")) || !(is(kind, "principal") || is(kind, "address")) ||
+        subject == NULL || subject->len == 0 || subject->len >= sizeof e->subject)
+        return false;
+    e->op = is(op, "lift") ? PAWLD_BLOCK_LIFT : PAWLD_BLOCK_SET;
+    e->kind = is(kind, "address") ? PAWL_BLOCK_ADDRESS : PAWL_BLOCK_PRINCIPAL;
+    memcpy(e->subject, subject->str, subject->len);
+    e->subject_len = subject->len;
+    if (e->op == PAWLD_BLOCK_LIFT)
+        return true;
+    long long at = strtoll(id, &end, 10), ms = dur ? strtoll(dur->str, NULL, 10) : 0;
+    if (det == NULL || det->len >= sizeof e->detector || pawl_detector_index(det->str) == PAWL_DETECTORS ||
+        *end != '-' || at <= 0 || ms <= 0 || ms > MAX_FOR_MS)
+        return false;
+    memcpy(e->detector, det->str, det->len);
+    e->until_ms = at + ms + s->skew_ms;
+    return true;
+}
+
+/* Applies an entry, this instance's own included (read back in the
+ * stream's order: every instance ends with what the stream says); logs
+ * what another's changed here. */
+static void apply(struct pawld_blocks_share *s, const char *id, const redisReply *fv)
+{
+    struct pawld_block_event e;
+    const redisReply *from = field(fv, "from");
+    char esc[600], src[40];
+    if (!parse(s, id, fv, &e)) {
+        uint64_t skipped;
+        atomic_fetch_add(&s->refused, 1);
+        if (pawld_ratelog_take(&s->refused_warned, pawld_wall_ms(), &skipped))
+            pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: an entry of the stream is not one "
+                      "pawld writes: ignored\",\"id\":\"%s\",\"not_logged_before\":%llu",
+                      pawld_json_escape(id, esc, sizeof esc), (unsigned long long)skipped);
         return;
-    e.op = strcmp(op->str, "lift") == 0 ? PAWLD_BLOCK_LIFT : PAWLD_BLOCK_SET;
-    e.kind = strcmp(kind->str, "address") == 0 ? PAWL_BLOCK_ADDRESS : PAWL_BLOCK_PRINCIPAL;
-    memcpy(e.subject, subject->str, subject->len);
-    e.subject_len = subject->len;
-    snprintf(e.detector, sizeof e.detector, "%s", det ? det->str : "");
-    e.until_ms = until ? strtoll(until->str, NULL, 10) : 0;
-    int rc = e.op == PAWLD_BLOCK_SET && e.until_ms <= 0 ? 0 : pawld_detect_apply(s->srv, &e);
-    char esc[600];
+    }
+    int rc = pawld_detect_apply(s->srv, &e);
     const char *kn = e.kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address";
-    if (rc > 0)
+    bool mine = from != NULL && strcmp(from->str, s->id) == 0;
+    pawld_json_escape(from ? from->str : "", src, sizeof src);
+    pawld_json_escape(e.subject, esc, sizeof esc);
+    if (rc == 1 && !mine)
         atomic_fetch_add(&s->learnt, 1);
     if (rc < 0)
         pawld_log(s->srv->sinks, "error", "\"msg\":\"cannot hold a block another pawld set: the block "
-                  "list is full (detect.max_blocks)\",\"%s\":\"%s\"", kn,
-                  pawld_json_escape(e.subject, esc, sizeof esc));
-    else if (rc == 1 && e.op == PAWLD_BLOCK_SET) /* extensions are not said, as for this instance's own */
-        pawld_log(s->srv->sinks, "warn", "\"msg\":\"blocked by another pawld (detect.redis)\",\"%s\":\"%s\","
-                  "\"detector\":\"%s\",\"until\":%lld", kn, pawld_json_escape(e.subject, esc, sizeof esc),
-                  e.detector, (long long)e.until_ms);
-    else if (rc == 1)
-        pawld_log(s->srv->sinks, "info", "\"msg\":\"block lifted by another pawld (detect.redis)\",\"%s\":\"%s\"",
-                  kn, pawld_json_escape(e.subject, esc, sizeof esc));
+                  "list is full (detect.max_blocks)\",\"%s\":\"%s\"", kn, esc);
+    else if (rc == 1 && !mine) /* extensions are not said, as for this instance's own */
+        pawld_log(s->srv->sinks, e.op == PAWLD_BLOCK_SET ? "warn" : "info",
+                  "\"msg\":\"%s by another pawld (detect.redis)\",\"%s\":\"%s\",\"detector\":\"%s\","
+                  "\"from\":\"%s\"", e.op == PAWLD_BLOCK_SET ? "blocked" : "block lifted", kn, esc,
+                  e.detector, src);
 }
 
-/* Reads the entries added since the last read: 0, or -1 with why. */
-static int learn(struct pawld_blocks_share *s, char *why, size_t wn)
+/* Reads the entries added since the last read (all of them when all):
+ * 0, or -1 with why. */
+static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
 {
-    for (int round = 0; round < READS_PER_SYNC; round++) {
+    for (int round = 0; all || round < READS_PER_SYNC; round++) {
         redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, s->stream, s->last);
         if (rep != NULL && rep->type == REDIS_REPLY_NIL) { /* nothing new */
             freeReplyObject(rep);
@@ -159,11 +221,12 @@ static int learn(struct pawld_blocks_share *s, char *why, size_t wn)
         }
         for (size_t i = 0; i < entries->elements; i++) {
             const redisReply *en = entries->element[i];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 || en->element[0]->type != REDIS_REPLY_STRING)
+            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 || en->element[0]->type != REDIS_REPLY_STRING ||
+                en->element[0]->len >= sizeof s->last)
                 continue;
             snprintf(s->last, sizeof s->last, "%s", en->element[0]->str);
             if (en->element[1]->type == REDIS_REPLY_ARRAY)
-                apply(s, en->element[1]);
+                apply(s, en->element[0]->str, en->element[1]);
         }
         size_t got = entries->elements;
         freeReplyObject(rep);
@@ -173,15 +236,33 @@ static int learn(struct pawld_blocks_share *s, char *why, size_t wn)
     return 0; /* the rest at the next sync */
 }
 
+/* One sync: the clocks, what this instance did, what the stream says. On
+ * the way out (the ticker stopping) Redis is tried even in the back-off: a
+ * block not told by then is lost with the process. */
 static void sync_once(void *arg)
 {
     struct pawld_blocks_share *s = arg;
+    struct pawld_server_state *srv = s->srv;
     char why[700];
+    bool all = strcmp(s->last, "0-0") == 0; /* the first read: to the end, before serving */
+    if (s->ticker.stop)
+        s->k.retry_ms = 0;
     if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms)
         return; /* the back-off: said when it began; the outbox waits */
-    if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL || tell(s, why, sizeof why) != 0 ||
-        learn(s, why, sizeof why) != 0) {
+    pthread_mutex_lock(&srv->lock); /* a reload may lengthen block_for: keep the longest seen */
+    int64_t bf = srv->world->cfg->detect.block_for_ms;
+    pthread_mutex_unlock(&srv->lock);
+    if (bf > s->keep_ms)
+        s->keep_ms = bf;
+    if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL || clocks(s, why, sizeof why) != 0) {
         fail(s, why);
+        return;
+    }
+    int told = tell(s, why, sizeof why);
+    char why2[700];
+    int learnt = s->k.ctx != NULL && s->k.ctx->err == 0 ? learn(s, all, why2, sizeof why2) : -1;
+    if (told != 0 || learnt != 0) { /* a refused XADD does not stop the learning (review 15) */
+        fail(s, told != 0 ? why : why2);
         return;
     }
     atomic_fetch_add(&s->ok, 1);
@@ -205,7 +286,6 @@ int pawld_blocks_share_start(struct pawld_server_state *srv, char *err, size_t n
         snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
     snprintf(s->stream, sizeof s->stream, "%slog", c->detect.redis.prefix ? c->detect.redis.prefix : DEFAULT_PREFIX);
     snprintf(s->last, sizeof s->last, "0-0"); /* the whole stream: every live block */
-    s->keep_ms = c->detect.block_for_ms;
     srv->blocks_share = s;
     sync_once(s); /* the live blocks, before the workers serve */
     if (pawld_ticker_start(&s->ticker, SYNC_MS, sync_once, s) != 0) {
@@ -235,9 +315,9 @@ void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block
     out->on = true;
     out->ok = atomic_load(&s->ok);
     out->failed = atomic_load(&s->failed);
-    out->told = atomic_load(&s->told);
+    out->told = atomic_load(&s->told_n);
     out->learnt = atomic_load(&s->learnt);
-    out->unsent = atomic_load(&s->unsent);
+    out->unsent = pawld_detect_unsent(srv) + atomic_load(&s->refused);
 }
 
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
@@ -248,8 +328,8 @@ int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
         return -1;
     char stream[160];
     snprintf(stream, sizeof stream, "%slog", r->prefix ? r->prefix : DEFAULT_PREFIX);
-    /* what a sync does: XREAD of the stream (nothing new), XADD to a
-     * probe key beside it */
+    /* what a sync does: XREAD of the stream (nothing new), TIME, XADD to
+     * a probe key beside it */
     char probe[160];
     snprintf(probe, sizeof probe, "%sprobe", r->prefix ? r->prefix : DEFAULT_PREFIX);
     redisReply *rep = redisCommand(ctx, "XREAD COUNT 1 STREAMS %s $", stream);
@@ -257,6 +337,13 @@ int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
     if (rc != 0)
         pawld_redis_say(ctx, rep, "XREAD (pawld shares the blocks through a stream)", why, n);
     freeReplyObject(rep);
+    if (rc == 0) {
+        rep = redisCommand(ctx, "TIME");
+        rc = rep != NULL && rep->type == REDIS_REPLY_ARRAY ? 0 : -1;
+        if (rc != 0)
+            pawld_redis_say(ctx, rep, "TIME (pawld reads Redis's clock)", why, n);
+        freeReplyObject(rep);
+    }
     if (rc == 0) {
         rep = redisCommand(ctx, "XADD %s MAXLEN 1 * probe 1", probe);
         rc = rep != NULL && rep->type == REDIS_REPLY_STRING ? 0 : -1;

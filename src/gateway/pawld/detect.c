@@ -46,19 +46,36 @@ struct pawld_detect {
     struct pawld_block_event *outbox;
     size_t nout;
     uint64_t unsent; /* events that found the outbox full, or a subject too long */
+    struct pawld_ratelog unsent_warned;
 };
 
-/* detect.redis: queues what this instance did to a block. Under d->lock. */
+/* detect.redis: queues what this instance did to a block, for
+ * blocks_share.c to tell (until_ms: this instance's clock; it tells how
+ * long is left). A change to a subject already queued replaces it, so a
+ * lift never follows a set it should undo; extensions leave room for new
+ * blocks and lifts (review 15: a blocked attacker's requests, each
+ * extending its block, filled the queue). Under d->lock. */
 static void tell(struct pawld_detect *d, enum pawld_block_op op, enum pawl_block_kind kind, pawl_str subject,
-                 const char *detector, int64_t until_ms)
+                 const char *detector, int64_t until_ms, bool extension)
 {
+    struct pawld_block_event *e = NULL;
     if (d->outbox == NULL)
         return;
-    if (d->nout == PAWLD_BLOCK_OUTBOX || subject.n >= sizeof d->outbox[0].subject) {
-        d->unsent++;
+    for (size_t i = 0; i < d->nout && e == NULL; i++)
+        if (d->outbox[i].kind == kind && d->outbox[i].subject_len == subject.n &&
+            memcmp(d->outbox[i].subject, subject.p, subject.n) == 0)
+            e = &d->outbox[i];
+    if (e == NULL && (d->nout + (extension ? PAWLD_BLOCK_OUTBOX / 8 : 0) >= PAWLD_BLOCK_OUTBOX ||
+                      subject.n >= sizeof d->outbox[0].subject)) {
+        uint64_t skipped;
+        if (d->unsent++ == 0 || pawld_ratelog_take(&d->unsent_warned, pawld_wall_ms(), &skipped))
+            pawld_log(d->srv->sinks, "error", "\"msg\":\"detect.redis: a block change cannot be queued for "
+                      "the other instances (the queue is full while Redis cannot be told, or the subject "
+                      "is over 255 bytes)\",\"unsent\":%llu", (unsigned long long)d->unsent);
         return;
     }
-    struct pawld_block_event *e = &d->outbox[d->nout++];
+    if (e == NULL)
+        e = &d->outbox[d->nout++];
     e->op = op;
     e->kind = kind;
     memcpy(e->subject, subject.p, subject.n);
@@ -84,7 +101,9 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
     char esc[300];
     int64_t now = pawld_wall_ms();
     enum pawl_block_kind kind = who ? PAWL_BLOCK_PRINCIPAL : PAWL_BLOCK_ADDRESS;
-    bool going = pawl_blocklist_find(d->blocks, kind, subject, now) != NULL; /* extended: said before */
+    const struct pawl_block *was = pawl_blocklist_find(d->blocks, kind, subject, now);
+    bool going = was != NULL; /* extended: said before */
+    int64_t left = was ? was->until_ms - now : 0;
     pawl_err e = pawl_blocklist_add(d->blocks, kind, subject, f->detector, now, now + dc->block_for_ms);
     pawld_json_escape(who ? f->principal : f->src_ip, esc, sizeof esc);
     if (e != PAWL_OK) {
@@ -93,7 +112,10 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
         return;
     }
     atomic_store(&d->any_blocks, true);
-    tell(d, PAWLD_BLOCK_SET, kind, subject, f->detector, now + dc->block_for_ms);
+    /* an extension is told once it adds a tenth of block_for or more:
+     * every request of a blocked attacker extends its block (review 15) */
+    if (!going || left < dc->block_for_ms - dc->block_for_ms / 10)
+        tell(d, PAWLD_BLOCK_SET, kind, subject, f->detector, now + dc->block_for_ms, going);
     /* saved within a moment, not at the next minute: a crash would lose it
      * (review finding); the main thread writes it, not this worker */
     if (d->state[0] != '\0' && !atomic_exchange(&d->save_asked, true))
@@ -345,7 +367,7 @@ int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_st
     pthread_mutex_lock(&d->lock);
     bool lifted = pawl_blocklist_remove(d->blocks, kind, subject, pawld_wall_ms());
     if (lifted)
-        tell(d, PAWLD_BLOCK_LIFT, kind, subject, NULL, 0);
+        tell(d, PAWLD_BLOCK_LIFT, kind, subject, NULL, 0, false);
     pthread_mutex_unlock(&d->lock);
     return lifted ? 1 : 0;
 }
@@ -407,25 +429,36 @@ uint64_t pawld_detect_untracked(struct pawld_server_state *srv)
     return n;
 }
 
-size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max,
-                           uint64_t *unsent)
+size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max)
 {
     struct pawld_detect *d = srv->detect;
     pthread_mutex_lock(&d->lock);
     size_t n = d->nout < max ? d->nout : max;
     memcpy(out, d->outbox, n * sizeof *out);
-    *unsent = d->unsent;
     pthread_mutex_unlock(&d->lock);
     return n;
 }
 
-void pawld_detect_outbox_sent(struct pawld_server_state *srv, size_t n)
+void pawld_detect_outbox_sent(struct pawld_server_state *srv, const struct pawld_block_event *sent,
+                              const bool *told, size_t n)
+{
+    struct pawld_detect *d = srv->detect;
+    size_t keep = 0;
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->nout; i++) /* one replaced since it was copied stays, to be told */
+        if (i >= n || !told[i] || memcmp(&d->outbox[i], &sent[i], sizeof sent[i]) != 0)
+            d->outbox[keep++] = d->outbox[i];
+    d->nout = keep;
+    pthread_mutex_unlock(&d->lock);
+}
+
+uint64_t pawld_detect_unsent(struct pawld_server_state *srv)
 {
     struct pawld_detect *d = srv->detect;
     pthread_mutex_lock(&d->lock);
-    memmove(d->outbox, d->outbox + n, (d->nout - n) * sizeof *d->outbox);
-    d->nout -= n;
+    uint64_t n = d->unsent;
     pthread_mutex_unlock(&d->lock);
+    return n;
 }
 
 int pawld_detect_apply(struct pawld_server_state *srv, const struct pawld_block_event *e)

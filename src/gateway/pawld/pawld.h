@@ -644,15 +644,18 @@ struct pawld_block_event {
     char detector[PAWL_BLOCK_DETECTOR_MAX];
     int64_t until_ms; /* PAWLD_BLOCK_SET: wall clock */
 };
-/* The first events of the outbox (up to max) into out, left there; *unsent
- * how many could not be queued so far. */
-size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max,
-                           uint64_t *unsent);
-/* The first n events of the outbox were told: out. */
-void pawld_detect_outbox_sent(struct pawld_server_state *srv, size_t n);
-/* Another instance's event, here: a block set or extended, or lifted; not
- * told again. 1: a new block here, or one lifted; 2: a block extended; 0:
- * nothing changed; -1: the block list is full (counted as unshared). */
+/* The first events of the outbox (up to max) into out, left there. */
+size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max);
+/* sent[0..n), copied by pawld_detect_outbox: those told[i] go out of the
+ * outbox, unless replaced meanwhile. */
+void pawld_detect_outbox_sent(struct pawld_server_state *srv, const struct pawld_block_event *sent,
+                              const bool *told, size_t n);
+/* Changes that could not be queued so far. */
+uint64_t pawld_detect_unsent(struct pawld_server_state *srv);
+/* An event read from the shared stream (another instance's, or this one's
+ * read back), here: a block set or extended, or lifted; not told again. 1:
+ * a new block here, or one lifted; 2: a block extended; 0: nothing
+ * changed; -1: the block list is full (counted as unshared). */
 int pawld_detect_apply(struct pawld_server_state *srv, const struct pawld_block_event *e);
 
 /* detect.redis (blocks_share.c). Start: after pawld_detect_start, before

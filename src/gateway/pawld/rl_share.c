@@ -34,18 +34,20 @@
 #define JOURNAL_KEYS 65536 /* keys journalled between two syncs; more are not told */
 
 /* KEYS[1] the seed, KEYS[2..] the charged keys; ARGV[1] the seed this
- * instance uses (set when there is none), then per key: how many charges,
- * the interval, how long ago the first was, and how far ahead this
- * instance's own TAT for the key is (all µs). Answers {seed} when the seed
- * differs, else {seed, debt...}: each key's TAT minus Redis's clock.
+ * instance uses (set when there is none), then per key: what the charges
+ * since the last sync owe alone (their own GCRA TAT minus now, µs, at
+ * least 0) and what this instance's TAT for the key owes. Answers {seed}
+ * when the seed differs, else {seed, debt...}: each key's TAT minus Redis's
+ * clock.
  *
- * The charges are added from the first one's time, not from now (review
- * 14: charges spread over a sync had lost the draining between them, and
- * clients under their limit were refused), and the result is at least the
- * instance's own TAT (review 14: a Redis that lost its data is refilled
- * from what the instances know). Both are lower bounds of the TAT of every
- * instance's charges in their order, so a client within its limit is never
- * refused for the sharing. A key whose TAT is not ahead is not stored; one
+ * What several clients' requests owe together is at least the sum of what
+ * each owes alone (a queue's backlog: for the busiest stretch of either,
+ * both arrived within it), so TAT = max(TAT, now) + owed stays at or below
+ * the TAT of every instance's charges in their order: the sharing never
+ * refuses a client within its limit (review 14 and 15 found two earlier
+ * formulas that did, by counting draining twice). The result is at least
+ * the instance's own TAT, so a Redis that lost its data is refilled from
+ * what the instances know. A key whose TAT is not ahead is not stored; one
  * that is expires a second after it. Numbers stay below 2^53 (µs since
  * 1970 are about 2^51). */
 #define PUSH_LUA                                                                             \
@@ -56,12 +58,10 @@
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "                                 \
     "local out = {s} "                                                                       \
     "for i = 2, #KEYS do "                                                                   \
-    "  local a = 4 * i - 6 "                                                                 \
-    "  local n, iv = tonumber(ARGV[a]), tonumber(ARGV[a + 1]) "                              \
-    "  local first, own = now - tonumber(ARGV[a + 2]), now + tonumber(ARGV[a + 3]) "         \
+    "  local owed, own = tonumber(ARGV[2 * i - 2]), now + tonumber(ARGV[2 * i - 1]) "        \
     "  local tat = tonumber(redis.call('get', KEYS[i])) or 0 "                               \
-    "  if tat < first then tat = first end "                                                 \
-    "  tat = tat + n * iv "                                                                  \
+    "  if tat < now then tat = now end "                                                     \
+    "  tat = tat + owed "                                                                    \
     "  if tat < own then tat = own end "                                                     \
     "  if tat > now then "                                                                   \
     "    redis.call('set', KEYS[i], string.format('%.0f', tat), 'px', "                      \
@@ -145,9 +145,9 @@ static void adopt_seed(struct pawld_rl_share *s, const char *hex)
  * another seed adopts it (1). */
 static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t n, char *why, size_t wn)
 {
-    const char *argv[4 + CHUNK + 4 * CHUNK];
-    size_t lens[4 + CHUNK + 4 * CHUNK];
-    char keys[CHUNK + 1][160], nums[4 * CHUNK][24], nkeys[16];
+    const char *argv[4 + CHUNK + 2 * CHUNK];
+    size_t lens[4 + CHUNK + 2 * CHUNK];
+    char keys[CHUNK + 1][160], nums[2 * CHUNK][24], nkeys[16];
     int64_t own[CHUNK];
     struct pawld_server_state *srv = s->srv;
     const char *prefix = s->k.r.prefix ? s->k.r.prefix : DEFAULT_PREFIX;
@@ -169,12 +169,10 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     pthread_mutex_unlock(&srv->rl_lock);
     int64_t at = pawld_wall_ms() * 1000;
     for (size_t i = 0; i < n; i++) {
-        snprintf(nums[4 * i], sizeof nums[0], "%" PRIu32, c[i].count);
-        snprintf(nums[4 * i + 1], sizeof nums[0], "%" PRId64, c[i].interval_us);
-        snprintf(nums[4 * i + 2], sizeof nums[0], "%" PRId64, at > c[i].first_us ? at - c[i].first_us : 0);
-        snprintf(nums[4 * i + 3], sizeof nums[0], "%" PRId64, own[i] > at ? own[i] - at : 0);
-        for (size_t k = 0; k < 4; k++)
-            argv[a++] = nums[4 * i + k];
+        snprintf(nums[2 * i], sizeof nums[0], "%" PRId64, c[i].tat_us > at ? c[i].tat_us - at : 0);
+        snprintf(nums[2 * i + 1], sizeof nums[0], "%" PRId64, own[i] > at ? own[i] - at : 0);
+        argv[a++] = nums[2 * i];
+        argv[a++] = nums[2 * i + 1];
     }
     for (size_t i = 0; i < a; i++)
         lens[i] = strlen(argv[i]);
@@ -197,9 +195,11 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
             const redisReply *d = rep->element[i + 1];
             if (d->type != REDIS_REPLY_INTEGER)
                 continue;
-            /* charged here since the journals were swapped: not in Redis yet */
-            int64_t since = (int64_t)pawl_rl_journal_count(srv->rl_journal, c[i].key) * c[i].interval_us;
-            pawl_ratelimit_raise(srv->rl, c[i].key, now + d->integer + since, now);
+            /* what was charged here since the journals were swapped owes
+             * on top (not in Redis yet) */
+            const struct pawl_rl_charge *since = pawl_rl_journal_find(srv->rl_journal, c[i].key);
+            int64_t owed = since && since->tat_us > now ? since->tat_us - now : 0;
+            pawl_ratelimit_raise(srv->rl, c[i].key, now + d->integer + owed, now);
         }
         pthread_mutex_unlock(&srv->rl_lock);
     }

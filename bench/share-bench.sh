@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# rate_limits.redis (decision 0018): what sharing the rate limits between
+# pawld instances costs a request, and how close to the limit the instances
+# hold together. Prints figures; never passes or fails on them.
+#
+#   bash bench/share-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
+#
+# 1. Cost: one pawld worker alone on core 1 (the full policy: JWT, grants,
+#    rate limits raised so that they run on every request and deny none, the
+#    audit chain), wrk -t1 -c64, the upstream (nginx, 1 KiB) and Redis on
+#    core 0; pawld without rate_limits.redis and with it (sync 100ms), in the
+#    order off on on off; requests a second and pawld's CPU per request.
+# 2. Holding the limit: three pawld instances (one worker each) and one
+#    client that sends as fast as it can, round robin over them, for 10 s
+#    (4 s with --quick), on a route limited to 10 a second with a burst of 10
+#    (the limit lets through 10 + 10 a second); requests served, with the
+#    instances sharing through Redis and without.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${PAWL_BUILD:-$root/build/gcc}
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+dur=5 hold=10
+$quick && dur=3 hold=4
+pawld=$build/pawld
+[ -x "$pawld" ] || { echo "share-bench: $pawld not built" >&2; exit 1; }
+for t in wrk redis-server curl; do
+    command -v $t >/dev/null || { echo "share-bench: $t is not installed (bash scripts/setup.sh)" >&2; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+py=/usr/bin/python3
+[ -x $py ] || py=python3
+[ "$(nproc)" -ge 2 ] || { echo "share-bench: needs two cores (pawld alone on one)" >&2; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$tmp/up/nginx.pid" ] && kill "$(cat "$tmp/up/nginx.pid")" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp"
+free_port() { $py "$root/tests/integration/free_port.py" $$; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+up_port=$(free_port) redis_port=$(free_port)
+mkdir up
+body=$(head -c 1024 /dev/zero | tr '\0' x)
+cat >up/nginx.conf <<EOF
+worker_processes 1; daemon off; pid $tmp/up/nginx.pid; error_log $tmp/up/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; keepalive_timeout 300s; keepalive_requests 1000000;
+  client_body_temp_path $tmp/up/b; proxy_temp_path $tmp/up/p; fastcgi_temp_path $tmp/up/f;
+  uwsgi_temp_path $tmp/up/u; scgi_temp_path $tmp/up/s;
+  server { listen 127.0.0.1:$up_port; default_type text/plain; location / { return 200 '$body'; } } }
+EOF
+[ "$(id -u)" = 0 ] && sed -i '1i user root;' up/nginx.conf
+taskset -c 0 "$nginx_bin" -p "$tmp/up" -c "$tmp/up/nginx.conf" &
+pids+=($!)
+taskset -c 0 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    >redis.log 2>&1 &
+pids+=($!)
+wait_port "$up_port" && wait_port "$redis_port" || { echo "share-bench: nginx or redis did not start" >&2; exit 1; }
+cp "$root"/examples/{policy.yaml,jwks.json,grants.jsonl} .
+cp "$root/examples/keys/audit-ed25519.pem" audit.key
+chmod 600 audit.key
+sed -i 's/principal: {rate: 600, per: 1m, burst: 120}/principal: {rate: 1000000, per: 1s, burst: 1000000}/' policy.yaml
+$py - <<'PY'
+p = open("policy.yaml").read()
+p = p.replace("  - id: vehicle-status\n",
+              "  - id: vehicle-status\n    rate_limits:\n      principal_route: {rate: 10, per: 1s, burst: 10}\n", 1)
+open("limited.yaml", "w").write(p)
+PY
+token=$(bash "$root/scripts/mint-jwt.sh" u-1042 '["owner"]' "" 86400)
+path=/api/v1/vehicles/1HGCM82633A004352/status
+
+# config NAME POLICY SHARED(yes/no): a one-worker pawld; sets port, admin
+config() {
+    port=$(free_port) admin=$(free_port)
+    cat >"$1.yaml" <<EOF
+version: 1
+workers: 1
+watch: false
+policy: $2
+jwks: jwks.json
+grants: grants.jsonl
+listeners:
+  - {name: bench, listen: 127.0.0.1:$port, mode: proxy, timeouts: {idle: 300s}}
+  - {name: admin, listen: 127.0.0.1:$admin, mode: admin}
+upstreams:
+  up: {servers: [http://127.0.0.1:$up_port], max_idle: 64}
+routes: {default: up}
+logs: {json: $1.log, audit: $1.audit, audit_key: audit.key}
+EOF
+    [ "$3" = yes ] && printf 'rate_limits: {redis: {server: 127.0.0.1:%s}, sync: 100ms}\n' "$redis_port" >>"$1.yaml"
+    return 0
+}
+# start NAME [CPU]: sets pid
+start() {
+    ${2:+taskset -c $2} "$pawld" --config "$1.yaml" 2>>pawld.stderr &
+    pid=$!
+    pids+=($pid)
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin/readyz" >/dev/null && return 0; sleep 0.05; done
+    echo "share-bench: pawld $1 did not start: $(tail -3 pawld.stderr)" >&2
+    exit 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+echo "== 1. cost: one pawld worker alone on core 1, wrk -t1 -c64 -d${dur}s, full policy + audit"
+declare -A rps cpu
+for run in off on on off; do
+    config "cost-$run" policy.yaml "$([ $run = on ] && echo yes || echo no)"
+    start "cost-$run" 1
+    curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path"
+    taskset -c 0 wrk -t1 -c64 -d1s -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" >/dev/null
+    t0=$(cpu_ticks $pid)
+    r=$(taskset -c 0 wrk -t1 -c64 -d${dur}s -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" |
+        awk '/Requests\/sec/ {print $2}')
+    t1=$(cpu_ticks $pid)
+    c=$($py -c "print(round(($t1 - $t0) * 10000 / ($r * $dur), 2))")
+    if [ $run = on ]; then
+        synced=$(curl -fsS "http://127.0.0.1:$admin/metrics" | awk '/^pawld_rate_limit_syncs_total\{result="ok"\}/ {print $2}')
+        echo "  rate_limits.redis $run: $r req/s, $c µs CPU per request ($synced syncs)"
+    else
+        echo "  rate_limits.redis $run: $r req/s, $c µs CPU per request"
+    fi
+    rps[$run]="${rps[$run]:-} $r" cpu[$run]="${cpu[$run]:-} $c"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+$py - "${rps[off]}" "${rps[on]}" "${cpu[off]}" "${cpu[on]}" <<'PY'
+import sys
+avg = lambda s: sum(map(float, s.split())) / len(s.split())
+ro, rn, co, cn = (avg(a) for a in sys.argv[1:])
+print(f"  sharing on / off: {rn / ro:.3f}x the requests a second, {cn - co:+.2f} µs CPU per request")
+PY
+
+echo "== 2. holding a limit of 10 a second, burst 10, over three instances: one client, round robin, ${hold} s"
+for shared in no yes; do
+    ports= held=
+    for i in 1 2 3; do
+        config "hold-$shared-$i" limited.yaml $shared
+        start "hold-$shared-$i"
+        ports="$ports,$port" held="$held $pid"
+    done
+    redis-cli -p "$redis_port" flushall >/dev/null
+    $py - "${ports#,}" "$hold" "$token" "$path" "$shared" <<'PY'
+import http.client, sys, time
+ports, secs, token, path, shared = sys.argv[1].split(","), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+conns = [http.client.HTTPConnection("127.0.0.1", int(p)) for p in ports]
+ok = refused = 0
+end = time.monotonic() + secs
+i = 0
+while time.monotonic() < end:
+    c = conns[i % len(conns)]
+    i += 1
+    c.request("GET", path, headers={"Authorization": "Bearer " + token})
+    r = c.getresponse()
+    r.read()
+    if r.status == 200:
+        ok += 1
+    elif r.status == 429:
+        refused += 1
+    else:
+        sys.exit(f"share-bench: unexpected status {r.status}")
+limit = 10 + 10 * secs
+print(f"  sharing {shared:3}: {ok} served, {refused} refused; the limit lets through {limit:.0f} "
+      f"({ok / limit:.2f}x)")
+PY
+    kill $held
+    wait $held 2>/dev/null || true
+done
