@@ -14,7 +14,8 @@
 #    client that sends as fast as it can, round robin over them, for 10 s
 #    (4 s with --quick), on a route limited to 10 a second with a burst of 10
 #    (the limit lets through 10 + 10 a second); requests served, with the
-#    instances sharing through Redis and without.
+#    instances sharing through Redis and without. Then, sharing, a client
+#    within the limit (8 a second, round robin): how many it was refused.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${PAWL_BUILD:-$root/build/gcc}
@@ -35,7 +36,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -f "$tmp/up/nginx.pid" ] && kill "$(cat "$tmp/up/nginx.pid")" 2>/dev/null || true
+    [ -f "$tmp/up/nginx.pid" ] && kill "$(cat "$tmp/up/nginx.pid" 2>/dev/null)" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
@@ -168,6 +169,24 @@ limit = 10 + 10 * secs
 print(f"  sharing {shared:3}: {ok} served, {refused} refused; the limit lets through {limit:.0f} "
       f"({ok / limit:.2f}x)")
 PY
+    if [ $shared = yes ]; then
+        sleep 2.5 # the count drains
+        $py - "${ports#,}" "$hold" "$token" "$path" <<'PY'
+import http.client, sys, time
+ports, secs, token, path = sys.argv[1].split(","), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+conns = [http.client.HTTPConnection("127.0.0.1", int(p)) for p in ports]
+ok = refused = 0
+start = time.monotonic()
+for i in range(int(secs * 8)):
+    time.sleep(max(0.0, start + i / 8 - time.monotonic()))
+    c = conns[i % len(conns)]
+    c.request("GET", path, headers={"Authorization": "Bearer " + token})
+    r = c.getresponse()
+    r.read()
+    ok, refused = ok + (r.status == 200), refused + (r.status == 429)
+print(f"  sharing yes, a client at 8 a second (within the limit): {ok} served, {refused} refused")
+PY
+    fi
     kill $held
     wait $held 2>/dev/null || true
 done

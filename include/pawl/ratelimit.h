@@ -50,12 +50,14 @@ void pawl_ratelimit_raise(struct pawl_ratelimit *rl, uint64_t key, int64_t tat_u
 int64_t pawl_ratelimit_tat(const struct pawl_ratelimit *rl, uint64_t key);
 
 /* The charges one process made since it last told the others: per key, how
- * many requests were charged, the TAT those charges alone give (GCRA from
- * an idle key: each charge at its time, one interval each), and the limit's
- * interval. Bounded: a key that finds no room is not journalled. */
+ * many requests were charged, when the first was, the TAT those charges
+ * alone give (GCRA from an idle key: each charge at its time, one interval
+ * each), and the limit's interval. Bounded: a key that finds no room is not
+ * journalled. */
 struct pawl_rl_charge {
     uint64_t key;
     int64_t interval_us;
+    int64_t first_us;
     int64_t tat_us;
     uint32_t count;
 };

@@ -231,7 +231,7 @@ unsigned pawl_rl_journal_add(struct pawl_rl_journal *j, const struct pawl_rl_che
             continue;
         }
         if (*at == 0) {
-            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, 0, 0 };
+            j->charges[j->n] = (struct pawl_rl_charge){ key, 0, now_us, 0, 0 };
             j->slot_of[j->n] = (uint32_t)(at - j->index);
             *at = (uint32_t)++j->n;
         }

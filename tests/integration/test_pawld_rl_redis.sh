@@ -15,10 +15,10 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-redis_pid= a_pid= b_pid= c_pid= d_pid=
+redis_pid= a_pid= b_pid= c_pid= d_pid= f_pid=
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
-    for p in $a_pid $b_pid $c_pid $d_pid; do kill -9 "$p" 2>/dev/null || true; done
+    for p in $a_pid $b_pid $c_pid $d_pid $f_pid; do kill -9 "$p" 2>/dev/null || true; done
     example_cleanup
 }
 example_setup
@@ -216,7 +216,45 @@ kill -TERM "$d_pid"
 wait "$d_pid" || true
 echo "rate limits in redis: 30 requests at 10 a second under a 20-a-second limit all served"
 
-# 7. A reload that changes rate_limits is refused.
+# 7. More keys than one script call takes (256): u-1042 asks for 300 of its
+# cars once each on a route limited per vehicle; the sync at SIGTERM tells
+# them all, in two calls (review 16: the second overran the arguments'
+# array on the stack, which the sanitizer build of this test catches).
+f_port=$(free_port) f_admin=$(free_port)
+write_config f "$f_port" "$f_admin"
+sed -i -e 's/sync: 50ms/sync: 10s/' -e 's/^policy: policy.yaml$/policy: per-car.yaml/' \
+    -e 's/^grants: grants.jsonl$/grants: many.jsonl/' f.yaml
+consecutive_vins 300 >cars.txt
+$py - <<'PY'
+import json
+p = open("policy.yaml").read()
+p = p.replace("  - id: vehicle-status\n", "  - id: vehicle-status\n    rate_limits:\n      vin_command: {rate: 1, per: 1h, burst: 5}\n", 1)
+open("per-car.yaml", "w").write(p)
+with open("many.jsonl", "w") as g:
+    g.write(open("grants.jsonl").read())
+    for v in open("cars.txt").read().split():
+        g.write(json.dumps({"principal": "u-1042", "vin": v, "role": "owner", "since": 0, "until": None, "org": None}) + "\n")
+PY
+admin_port=$f_admin pawld_start "$tmp/f.yaml"
+f_pid=$pawld_pid
+$py - "$f_port" "$owner" <<'PY' || fail "F refused one of u-1042's cars"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+for v in open("cars.txt").read().split():
+    c.request("GET", "/api/v1/vehicles/%s/status" % v, headers={"Authorization": "Bearer " + sys.argv[2]})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, (v, r.status)
+PY
+had=$(rcli --scan --pattern 'pawl:rl:*' | wc -l)
+kill -TERM "$f_pid"
+wait "$f_pid" || fail "F did not stop cleanly (status $?): $(tail -5 pawld.stderr)"
+f_pid=
+now=$(rcli --scan --pattern 'pawl:rl:*' | wc -l)
+[ $((now - had)) -ge 300 ] || fail "F's last sync told $((now - had)) keys of 300 cars"
+echo "rate limits in redis: the sync at SIGTERM told 300 cars' keys, more than one script call takes"
+
+# 8. A reload that changes rate_limits is refused.
 sed -i 's/sync: 50ms/sync: 200ms/' a.yaml
 kill -HUP "$a_pid"
 for _ in $(seq 60); do grep -q 'reload refused: rate_limits changed' a.log && break; sleep 0.05; done

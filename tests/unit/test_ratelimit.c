@@ -170,6 +170,7 @@ static void test_journal(void **s)
     assert_int_equal(ch[0].count, 2);
     assert_int_equal(ch[0].interval_us, S / 2);
     assert_int_equal(ch[0].tat_us, 9 * S + S / 2); /* max(7 s + 1 s, 9 s) + 0.5 s */
+    assert_int_equal(ch[0].first_us, 7 * S);
     assert_int_equal(ch[1].key, 1); /* key 0, as the limiter keys it */
     assert_int_equal(ch[1].count, 1);
     assert_null(pawl_rl_journal_find(j, 6));

@@ -17,6 +17,7 @@
  * Redis's clock and this instance's, read at each sync; entries older than
  * the longest block_for seen are trimmed by Redis's clock. No request waits
  * for Redis. */
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -90,10 +91,16 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
     char minid[32], dur[24];
     snprintf(minid, sizeof minid, "%lld", (long long)(s->redis_now_ms - s->keep_ms));
     int64_t now = pawld_wall_ms();
+    size_t sent = 0; /* the entries appended, in order; sets that have ended are not (review 16) */
+    size_t which[PAWLD_BLOCK_OUTBOX];
     for (size_t i = 0; i < n; i++) {
         const struct pawld_block_event *e = &s->batch[i];
         int64_t left = e->op == PAWLD_BLOCK_SET ? e->until_ms - now : 0;
-        snprintf(dur, sizeof dur, "%lld", (long long)(left > 0 ? left : 0));
+        s->told[i] = e->op == PAWLD_BLOCK_SET && left <= 0; /* nothing left to tell */
+        if (s->told[i])
+            continue;
+        which[sent++] = i;
+        snprintf(dur, sizeof dur, "%lld", (long long)left);
         const char *argv[] = { "XADD", s->stream, "MINID", "~", minid, "*", "op",
                                e->op == PAWLD_BLOCK_SET ? "block" : "lift", "kind",
                                e->kind == PAWL_BLOCK_PRINCIPAL ? "principal" : "address", "subject",
@@ -106,7 +113,8 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
     }
     int rc = 0;
     size_t took = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < sent; k++) {
+        size_t i = which[k];
         redisReply *rep = NULL;
         bool broken = s->k.ctx->err != 0 || redisGetReply(s->k.ctx, (void **)&rep) != REDIS_OK;
         s->told[i] = !broken && rep != NULL && rep->type == REDIS_REPLY_STRING;
@@ -141,7 +149,7 @@ static bool is(const redisReply *r, const char *want)
  * the exact values, a known detector, a duration within block_for's
  * bound). Its end: the entry's time (its id, Redis's clock) plus its
  * duration, on this instance's clock. */
-static bool parse(const struct pawld_blocks_share *s, const char *id, const redisReply *fv,
+static bool parse(struct pawld_blocks_share *s, const char *id, const redisReply *fv,
                   struct pawld_block_event *e)
 {
     const redisReply *op = field(fv, "op"), *kind = field(fv, "kind"), *subject = field(fv, "subject"),
@@ -157,12 +165,18 @@ static bool parse(const struct pawld_blocks_share *s, const char *id, const redi
     e->subject_len = subject->len;
     if (e->op == PAWLD_BLOCK_LIFT)
         return true;
+    errno = 0;
     long long at = strtoll(id, &end, 10), ms = dur ? strtoll(dur->str, NULL, 10) : 0;
+    /* an id's time ahead of Redis's clock is forged (Redis gives later ids
+     * that time too: review 16), and so is one in the distant past */
     if (det == NULL || det->len >= sizeof e->detector || pawl_detector_index(det->str) == PAWL_DETECTORS ||
-        *end != '-' || at <= 0 || ms <= 0 || ms > MAX_FOR_MS)
+        errno != 0 || *end != '-' || at <= s->redis_now_ms - 2 * MAX_FOR_MS || at > s->redis_now_ms + 60000 ||
+        ms <= 0 || ms > MAX_FOR_MS)
         return false;
     memcpy(e->detector, det->str, det->len);
     e->until_ms = at + ms + s->skew_ms;
+    if (ms > s->keep_ms) /* an instance with a longer block_for: its entries are kept as long (review 16) */
+        s->keep_ms = ms;
     return true;
 }
 
@@ -239,13 +253,13 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
 /* One sync: the clocks, what this instance did, what the stream says. On
  * the way out (the ticker stopping) Redis is tried even in the back-off: a
  * block not told by then is lost with the process. */
-static void sync_once(void *arg)
+static void sync_once(void *arg, bool last)
 {
     struct pawld_blocks_share *s = arg;
     struct pawld_server_state *srv = s->srv;
     char why[700];
     bool all = strcmp(s->last, "0-0") == 0; /* the first read: to the end, before serving */
-    if (s->ticker.stop)
+    if (last)
         s->k.retry_ms = 0;
     if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms)
         return; /* the back-off: said when it began; the outbox waits */
@@ -287,7 +301,7 @@ int pawld_blocks_share_start(struct pawld_server_state *srv, char *err, size_t n
     snprintf(s->stream, sizeof s->stream, "%slog", c->detect.redis.prefix ? c->detect.redis.prefix : DEFAULT_PREFIX);
     snprintf(s->last, sizeof s->last, "0-0"); /* the whole stream: every live block */
     srv->blocks_share = s;
-    sync_once(s); /* the live blocks, before the workers serve */
+    sync_once(s, false); /* the live blocks, before the workers serve */
     if (pawld_ticker_start(&s->ticker, SYNC_MS, sync_once, s) != 0) {
         snprintf(err, n, "detect.redis: cannot start its thread");
         return -1;

@@ -435,18 +435,18 @@ struct redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why,
  * second, or ten timeouts when that is longer. */
 void pawld_redis_conn_fail(struct pawld_redis_conn *k);
 
-/* A thread that calls tick(arg) every every_ms (monotonic clock), and once
- * more when stopped. */
+/* A thread that calls tick(arg, false) every every_ms (monotonic clock),
+ * and tick(arg, true) once when stopped, after the last. */
 struct pawld_ticker {
     pthread_t tid;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop, started;
     int64_t every_ms;
-    void (*tick)(void *);
+    void (*tick)(void *, bool);
     void *arg;
 };
-int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *), void *arg);
+int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *, bool), void *arg);
 void pawld_ticker_stop(struct pawld_ticker *t);
 
 /* step_up.redis (replay_redis.c): the record shared by pawld instances. */

@@ -125,7 +125,7 @@ static void *tick_run(void *arg)
 {
     struct pawld_ticker *t = arg;
     pthread_mutex_lock(&t->lock);
-    while (!t->stop) {
+    for (;;) {
         struct timespec at; /* the monotonic clock: a wall clock set back would hold the ticks */
         clock_gettime(CLOCK_MONOTONIC, &at);
         int64_t ns = at.tv_nsec + t->every_ms * 1000000;
@@ -134,15 +134,18 @@ static void *tick_run(void *arg)
         int rc = 0;
         while (!t->stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&t->cond, &t->lock, &at);
+        if (t->stop)
+            break;
         pthread_mutex_unlock(&t->lock);
-        t->tick(t->arg); /* on the way out too */
+        t->tick(t->arg, false);
         pthread_mutex_lock(&t->lock);
     }
     pthread_mutex_unlock(&t->lock);
+    t->tick(t->arg, true); /* once more, always, after the last (review 16: a stop during a tick had none) */
     return NULL;
 }
 
-int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *), void *arg)
+int pawld_ticker_start(struct pawld_ticker *t, int64_t every_ms, void (*tick)(void *, bool), void *arg)
 {
     pthread_condattr_t ca;
     t->every_ms = every_ms;

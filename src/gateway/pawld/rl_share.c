@@ -4,13 +4,14 @@
  * limit; decision 0018).
  *
  * No request waits for Redis. Each instance decides on its own limiter as
- * before, and journals what it charged (per key: how many requests, the
- * limit's interval). A thread of its own, every rate_limits.sync, tells
- * Redis those charges and learns from its answer what every instance has
- * charged each of those keys: a script adds count x interval to the key's
- * shared theoretical arrival time (GCRA, as the local limiter keeps one) and
- * answers how far ahead of Redis's clock it now is. The local key is raised
- * to that, plus what this instance charged since. Over time each key lets
+ * before, and journals what it charged (per key: how many requests, when
+ * the first was, the limit's interval). A thread of its own, every
+ * rate_limits.sync, tells Redis those charges and learns from its answer
+ * what every instance has charged each of those keys: a script adds them to
+ * the key's shared theoretical arrival time (GCRA, as the local limiter
+ * keeps one; PUSH_LUA says how) and answers how far ahead of Redis's clock
+ * it now is. The local key is raised to that, plus what this instance
+ * charged since. Over time each key lets
  * through its limit across the instances; between two syncs each instance
  * may let through what its own limiter allows (see docs/gateway.md).
  *
@@ -31,25 +32,32 @@
 
 #define DEFAULT_PREFIX "pawl:rl:"
 #define CHUNK 256          /* keys per script call */
+#define ARGS (5 + 4 * CHUNK) /* EVAL, script, count, seed key; keys; seed; 3 numbers a key */
 #define JOURNAL_KEYS 65536 /* keys journalled between two syncs; more are not told */
 
 /* KEYS[1] the seed, KEYS[2..] the charged keys; ARGV[1] the seed this
- * instance uses (set when there is none), then per key: what the charges
- * since the last sync owe alone (their own GCRA TAT minus now, µs, at
- * least 0) and what this instance's TAT for the key owes. Answers {seed}
- * when the seed differs, else {seed, debt...}: each key's TAT minus Redis's
- * clock.
+ * instance uses (set when there is none), then per key: the work of the
+ * charges since the last sync (count x interval), how long ago the first of
+ * them was, and what this instance's own TAT for the key owes (µs, as
+ * durations: the clocks need not agree). A key holds "TAT BUSY": its GCRA
+ * TAT and when the stretch of work that ends there began (Redis's clock).
+ * Answers {seed} when the seed differs, else {seed, debt...}: each key's
+ * TAT minus Redis's clock.
  *
- * What several clients' requests owe together is at least the sum of what
- * each owes alone (a queue's backlog: for the busiest stretch of either,
- * both arrived within it), so TAT = max(TAT, now) + owed stays at or below
- * the TAT of every instance's charges in their order: the sharing never
- * refuses a client within its limit (review 14 and 15 found two earlier
- * formulas that did, by counting draining twice). The result is at least
- * the instance's own TAT, so a Redis that lost its data is refilled from
- * what the instances know. A key whose TAT is not ahead is not stored; one
- * that is expires a second after it. Numbers stay below 2^53 (µs since
- * 1970 are about 2^51). */
+ * Charges that began within the stored stretch queue behind it: TAT +
+ * work. Ones that began before it may have drained before its work
+ * arrived, so they add only what is left after the time between their
+ * first and the stretch's start (review 15: adding all of it refused a
+ * client within its limit). A stored TAT before the first charge ends the
+ * stretch: a new one begins there. Each step stays at or below the TAT of
+ * every instance's charges in their order, so the sharing never refuses a
+ * client within its limit, and charges made during one stretch add up in
+ * full (an earlier version that added only what each instance's charges
+ * owed alone let three instances through at 2.4 times the limit). The
+ * result is at least the instance's own TAT, so a Redis that lost its data
+ * is refilled from what the instances know (its stretch then begins now).
+ * A key whose TAT is not ahead is not stored; one that is expires a second
+ * after it. Numbers stay below 2^53 (µs since 1970 are about 2^51). */
 #define PUSH_LUA                                                                             \
     "local s = redis.call('get', KEYS[1]) "                                                  \
     "if not s then redis.call('set', KEYS[1], ARGV[1]) s = ARGV[1] end "                     \
@@ -58,13 +66,21 @@
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "                                 \
     "local out = {s} "                                                                       \
     "for i = 2, #KEYS do "                                                                   \
-    "  local owed, own = tonumber(ARGV[2 * i - 2]), now + tonumber(ARGV[2 * i - 1]) "        \
-    "  local tat = tonumber(redis.call('get', KEYS[i])) or 0 "                               \
-    "  if tat < now then tat = now end "                                                     \
-    "  tat = tat + owed "                                                                    \
-    "  if tat < own then tat = own end "                                                     \
+    "  local a = 3 * i - 4 "                                                                 \
+    "  local work, first = tonumber(ARGV[a]), now - tonumber(ARGV[a + 1]) "                  \
+    "  local own = now + tonumber(ARGV[a + 2]) "                                             \
+    "  local tat, busy = 0, 0 "                                                              \
+    "  local v = redis.call('get', KEYS[i]) "                                                \
+    "  if v then "                                                                           \
+    "    local x, y = string.match(v, '^(%d+) (%d+)$') "                                     \
+    "    tat, busy = tonumber(x) or 0, tonumber(y) or 0 "                                    \
+    "  end "                                                                                 \
+    "  if tat < first then tat, busy = first, first end "                                    \
+    "  if first >= busy then tat = tat + work "                                              \
+    "  elseif work > busy - first then tat = tat + work - (busy - first) end "               \
+    "  if tat < own then tat, busy = own, now end "                                          \
     "  if tat > now then "                                                                   \
-    "    redis.call('set', KEYS[i], string.format('%.0f', tat), 'px', "                      \
+    "    redis.call('set', KEYS[i], string.format('%.0f %.0f', tat, busy), 'px', "           \
     "               math.floor((tat - now) / 1000) + 1000) "                                 \
     "  end "                                                                                 \
     "  out[i] = tat - now "                                                                  \
@@ -145,9 +161,9 @@ static void adopt_seed(struct pawld_rl_share *s, const char *hex)
  * another seed adopts it (1). */
 static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t n, char *why, size_t wn)
 {
-    const char *argv[4 + CHUNK + 2 * CHUNK];
-    size_t lens[4 + CHUNK + 2 * CHUNK];
-    char keys[CHUNK + 1][160], nums[2 * CHUNK][24], nkeys[16];
+    const char *argv[ARGS]; /* review 16: one short, written past when a chunk was full */
+    size_t lens[ARGS];
+    char keys[CHUNK + 1][160], nums[3 * CHUNK][24], nkeys[16];
     int64_t own[CHUNK];
     struct pawld_server_state *srv = s->srv;
     const char *prefix = s->k.r.prefix ? s->k.r.prefix : DEFAULT_PREFIX;
@@ -169,11 +185,14 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     pthread_mutex_unlock(&srv->rl_lock);
     int64_t at = pawld_wall_ms() * 1000;
     for (size_t i = 0; i < n; i++) {
-        snprintf(nums[2 * i], sizeof nums[0], "%" PRId64, c[i].tat_us > at ? c[i].tat_us - at : 0);
-        snprintf(nums[2 * i + 1], sizeof nums[0], "%" PRId64, own[i] > at ? own[i] - at : 0);
-        argv[a++] = nums[2 * i];
-        argv[a++] = nums[2 * i + 1];
+        snprintf(nums[3 * i], sizeof nums[0], "%" PRId64, (int64_t)c[i].count * c[i].interval_us);
+        snprintf(nums[3 * i + 1], sizeof nums[0], "%" PRId64, at > c[i].first_us ? at - c[i].first_us : 0);
+        snprintf(nums[3 * i + 2], sizeof nums[0], "%" PRId64, own[i] > at ? own[i] - at : 0);
+        for (size_t k = 0; k < 3; k++)
+            argv[a++] = nums[3 * i + k];
     }
+    if (a > ARGS)
+        abort(); /* cannot happen: n <= CHUNK */
     for (size_t i = 0; i < a; i++)
         lens[i] = strlen(argv[i]);
     redisReply *rep = redisCommandArgv(s->k.ctx, (int)a, argv, lens);
@@ -188,6 +207,9 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     } else if (rep->elements != n + 1) {
         snprintf(why, wn, "EVAL (the shared rate limits): %zu answers for %zu keys", rep->elements - 1, n);
     } else {
+        /* the answer is relative to Redis's clock when the script ran,
+         * between at and now: from at, so that a round trip does not add
+         * to the debt at every sync (review 16) */
         int64_t now = pawld_wall_ms() * 1000;
         rc = 0;
         pthread_mutex_lock(&srv->rl_lock);
@@ -199,7 +221,7 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
              * on top (not in Redis yet) */
             const struct pawl_rl_charge *since = pawl_rl_journal_find(srv->rl_journal, c[i].key);
             int64_t owed = since && since->tat_us > now ? since->tat_us - now : 0;
-            pawl_ratelimit_raise(srv->rl, c[i].key, now + d->integer + owed, now);
+            pawl_ratelimit_raise(srv->rl, c[i].key, at + d->integer + owed, now);
         }
         pthread_mutex_unlock(&srv->rl_lock);
     }
@@ -210,9 +232,10 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
 /* One sync: the charges journalled since the last are taken (and dropped
  * while Redis cannot be asked), the seed got when there is none, then the
  * charges told and learnt in chunks. */
-static void sync_once(void *arg)
+static void sync_once(void *arg, bool last)
 {
     struct pawld_rl_share *s = arg;
+    (void)last; /* the charges of a stopping instance are told as any others */
     struct pawld_server_state *srv = s->srv;
     char why[700];
     if (s->seeded) {
@@ -275,7 +298,7 @@ int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n)
     for (size_t i = 0; i < 8; i++)
         snprintf(s->seed_hex + 2 * i, 3, "%02x", rnd[i]);
     srv->rl_share = s;
-    sync_once(s); /* the seed, before the workers build their engines */
+    sync_once(s, false); /* the seed, before the workers build their engines */
     if (pawld_ticker_start(&s->ticker, c->rl_sync_ms, sync_once, s) != 0) {
         snprintf(err, n, "rate_limits.redis: cannot start its thread");
         return -1;
