@@ -70,6 +70,7 @@ step "benchmark (figures only)"
 ./build/gcc/bench_edge_token --quick
 PAWL_BUILD=$PWD/build/gcc bash bench/tuf-bench.sh --quick
 PAWL_BUILD=$PWD/build/gcc bash bench/pawld-bench.sh --quick
+PAWL_BUILD=$PWD/build/gcc bash bench/share-bench.sh --quick
 PAWL_BUILD=$PWD/build/gcc bash bench/analyze-bench.sh --quick
 
 printf '\nall tests passed\n'
