@@ -33,6 +33,20 @@ struct pawld_cert_date {
     int64_t until;     /* Unix seconds: notAfter, or the CRL's nextUpdate */
 };
 
+/* rate_limits.redis: whether on, whether shared (the seed is Redis's),
+ * syncs by result, charges not told. */
+struct pawld_rl_sync_stats {
+    bool on, shared;
+    uint64_t ok, failed, unshared;
+};
+
+/* detect.redis: whether on, syncs by result, changes told and learnt,
+ * changes not shared. */
+struct pawld_block_sync_stats {
+    bool on;
+    uint64_t ok, failed, told, learnt, unsent;
+};
+
 struct pawld_metrics {
     size_t nroutes;                     /* policy routes; index nroutes: no route matched */
     struct pawld_route_metrics *routes; /* nroutes + 1 */
@@ -48,16 +62,8 @@ struct pawld_metrics {
     uint64_t findings[PAWL_DETECTORS];             /* process-wide, likewise: by detector */
     const struct pawld_cert_date *certs;           /* the running configuration's, likewise */
     size_t ncerts;
-    /* rate_limits.redis, process-wide, likewise; rendered only when on */
-    struct {
-        bool on, shared;
-        uint64_t ok, failed, unshared;
-    } rl_sync;
-    /* detect.redis, likewise */
-    struct {
-        bool on;
-        uint64_t ok, failed, told, learnt, unsent;
-    } block_sync;
+    struct pawld_rl_sync_stats rl_sync;       /* process-wide, likewise; rendered only when on */
+    struct pawld_block_sync_stats block_sync; /* likewise */
 };
 
 PAWL_MUST_CHECK pawl_err pawld_metrics_init(struct pawld_metrics *m, size_t nroutes);

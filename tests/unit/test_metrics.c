@@ -101,6 +101,37 @@ static void test_cert_dates(void **state)
     pawld_metrics_free(&m);
 }
 
+/* rate_limits.redis's and detect.redis's series: only when on, with their
+ * values. */
+static void test_shared_state(void **state)
+{
+    (void)state;
+    static char out[16384];
+    struct pawld_metrics m;
+    assert_int_equal(pawld_metrics_init(&m, 0), PAWL_OK);
+    out[0] = '\n';
+    assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
+    assert_null(strstr(out, "pawld_rate_limit_"));
+    assert_null(strstr(out, "pawld_block"));
+    m.rl_sync = (struct pawld_rl_sync_stats){ .on = true, .shared = true, .ok = 12, .failed = 3, .unshared = 40 };
+    m.block_sync = (struct pawld_block_sync_stats){ .on = true, .ok = 7, .failed = 1, .told = 5, .learnt = 2, .unsent = 9 };
+    assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
+    has(out, "# TYPE pawld_rate_limit_shared gauge");
+    has(out, "pawld_rate_limit_shared 1");
+    has(out, "pawld_rate_limit_syncs_total{result=\"ok\"} 12");
+    has(out, "pawld_rate_limit_syncs_total{result=\"failed\"} 3");
+    has(out, "pawld_rate_limit_unshared_total 40");
+    has(out, "pawld_block_syncs_total{result=\"ok\"} 7");
+    has(out, "pawld_block_syncs_total{result=\"failed\"} 1");
+    has(out, "pawld_blocks_shared_total{direction=\"told\"} 5");
+    has(out, "pawld_blocks_shared_total{direction=\"learnt\"} 2");
+    has(out, "pawld_blocks_unshared_total 9");
+    m.rl_sync.shared = false;
+    assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
+    has(out, "pawld_rate_limit_shared 0");
+    pawld_metrics_free(&m);
+}
+
 /* A reload that changes the routes: no counter goes back (review: the
  * process-wide ones, the JWT cache's and the unmatched requests' restarted
  * at zero); a route that stays keeps its counts under its new index. */
@@ -137,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_record_merge_render),
         cmocka_unit_test(test_carry_over_reload),
         cmocka_unit_test(test_cert_dates),
+        cmocka_unit_test(test_shared_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

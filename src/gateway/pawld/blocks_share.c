@@ -320,7 +320,7 @@ void pawld_blocks_share_stop(struct pawld_server_state *srv)
     srv->blocks_share = NULL;
 }
 
-void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_blocks_share_stats *out)
+void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block_sync_stats *out)
 {
     struct pawld_blocks_share *s = srv->blocks_share;
     memset(out, 0, sizeof *out);

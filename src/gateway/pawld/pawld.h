@@ -473,11 +473,7 @@ int pawld_ratelimit_init(struct pawld_server_state *srv, size_t max_keys);
 int pawld_rl_share_start(struct pawld_server_state *srv, char *err, size_t n);
 /* After the workers: tells what was charged last, stops the thread. */
 void pawld_rl_share_stop(struct pawld_server_state *srv);
-struct pawld_rl_share_stats {
-    bool on, shared;
-    uint64_t ok, failed, unshared;
-};
-void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_share_stats *out);
+void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_sync_stats *out);
 /* --check and start: connects, authenticates and runs a script as the
  * sync does on a probe key: 0, or -1 with why. */
 int pawld_rl_share_probe(const struct pawld_world *wd, char *why, size_t n);
@@ -664,11 +660,7 @@ int pawld_detect_apply(struct pawld_server_state *srv, const struct pawld_block_
 int pawld_blocks_share_start(struct pawld_server_state *srv, char *err, size_t n);
 /* After the workers, before pawld_detect_stop: tells what is left. */
 void pawld_blocks_share_stop(struct pawld_server_state *srv);
-struct pawld_blocks_share_stats {
-    bool on;
-    uint64_t ok, failed, told, learnt, unsent;
-};
-void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_blocks_share_stats *out);
+void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block_sync_stats *out);
 /* --check and start: connects, authenticates, reads the stream and adds to
  * a probe key: 0, or -1 with why. */
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n);

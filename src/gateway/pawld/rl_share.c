@@ -320,7 +320,7 @@ void pawld_rl_share_stop(struct pawld_server_state *srv)
     srv->rl_share = NULL;
 }
 
-void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_share_stats *out)
+void pawld_rl_share_stats(struct pawld_server_state *srv, struct pawld_rl_sync_stats *out)
 {
     struct pawld_rl_share *s = srv->rl_share;
     memset(out, 0, sizeof *out);
