@@ -236,10 +236,14 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
              "# HELP pawld_blocks_unshared_total Blocks that could not be queued for the other "
              "instances (the queue full during an outage, a subject too long) or applied here (the block "
              "list full).\n"
-             "# TYPE pawld_blocks_unshared_total counter\npawld_blocks_unshared_total %llu\n",
+             "# TYPE pawld_blocks_unshared_total counter\npawld_blocks_unshared_total %llu\n"
+             "# HELP pawld_block_entries_refused_total Entries of the detect.redis stream that pawld "
+             "does not write (an unknown op, kind or detector, a duration or time out of bounds), "
+             "ignored: someone else writes to the stream.\n"
+             "# TYPE pawld_block_entries_refused_total counter\npawld_block_entries_refused_total %llu\n",
              (unsigned long long)m->block_sync.ok, (unsigned long long)m->block_sync.failed,
              (unsigned long long)m->block_sync.told, (unsigned long long)m->block_sync.learnt,
-             (unsigned long long)m->block_sync.unsent);
+             (unsigned long long)m->block_sync.unsent, (unsigned long long)m->block_sync.refused);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"

@@ -41,10 +41,10 @@ struct pawld_rl_sync_stats {
 };
 
 /* detect.redis: whether on, syncs by result, changes told and learnt,
- * changes not shared. */
+ * changes not shared, entries of the stream refused. */
 struct pawld_block_sync_stats {
     bool on;
-    uint64_t ok, failed, told, learnt, unsent;
+    uint64_t ok, failed, told, learnt, unsent, refused;
 };
 
 struct pawld_metrics {

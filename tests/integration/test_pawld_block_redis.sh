@@ -165,12 +165,13 @@ echo "blocks in redis: a lift and a block crossed during an outage: both instanc
 # them) are ignored and counted: a detector that is no detector, a block of
 # a hundred years, an unknown op (review 15: a forged log line, a block for
 # ever).
-unshared=$(metric "$b_admin" pawld_blocks_unshared_total)
+refused=$(metric "$b_admin" pawld_block_entries_refused_total) unshared=$(metric "$b_admin" pawld_blocks_unshared_total)
 rcli xadd pawl:blocks:log '*' op block kind principal subject evil-1 detector 'x","msg":"forged' for 60000 from ffff >/dev/null
 rcli xadd pawl:blocks:log '*' op block kind principal subject evil-2 detector enumeration for 3153600000000 from ffff >/dev/null
 rcli xadd pawl:blocks:log '*' op unblock kind principal subject evil-3 detector enumeration for 60000 from ffff >/dev/null
-for _ in $(seq 50); do [ "$(metric "$b_admin" pawld_blocks_unshared_total)" -ge $((unshared + 3)) ] && break; sleep 0.1; done
-[ "$(metric "$b_admin" pawld_blocks_unshared_total)" -ge $((unshared + 3)) ] || fail "B did not count the forged entries"
+for _ in $(seq 50); do [ "$(metric "$b_admin" pawld_block_entries_refused_total)" -ge $((refused + 3)) ] && break; sleep 0.1; done
+[ "$(metric "$b_admin" pawld_block_entries_refused_total)" = $((refused + 3)) ] || fail "B did not count the 3 forged entries"
+[ "$(metric "$b_admin" pawld_blocks_unshared_total)" = "$unshared" ] || fail "the forged entries were counted as unshared"
 grep -q '"msg":"forged"' b.log && fail "a forged entry wrote a line of its own into B's log"
 curl -fsS "http://127.0.0.1:$b_admin/blocks" >blocks.json
 grep -q evil blocks.json && fail "B holds a forged block: $(cat blocks.json)"

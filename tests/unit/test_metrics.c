@@ -114,7 +114,8 @@ static void test_shared_state(void **state)
     assert_null(strstr(out, "pawld_rate_limit_"));
     assert_null(strstr(out, "pawld_block"));
     m.rl_sync = (struct pawld_rl_sync_stats){ .on = true, .shared = true, .ok = 12, .failed = 3, .unshared = 40 };
-    m.block_sync = (struct pawld_block_sync_stats){ .on = true, .ok = 7, .failed = 1, .told = 5, .learnt = 2, .unsent = 9 };
+    m.block_sync = (struct pawld_block_sync_stats){ .on = true, .ok = 7, .failed = 1, .told = 5, .learnt = 2, .unsent = 9,
+                                                  .refused = 4 };
     assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
     has(out, "# TYPE pawld_rate_limit_shared gauge");
     has(out, "pawld_rate_limit_shared 1");
@@ -126,6 +127,7 @@ static void test_shared_state(void **state)
     has(out, "pawld_blocks_shared_total{direction=\"told\"} 5");
     has(out, "pawld_blocks_shared_total{direction=\"learnt\"} 2");
     has(out, "pawld_blocks_unshared_total 9");
+    has(out, "pawld_block_entries_refused_total 4");
     m.rl_sync.shared = false;
     assert_true(pawld_metrics_render(&m, NULL, out + 1, sizeof out - 1) > 0);
     has(out, "pawld_rate_limit_shared 0");

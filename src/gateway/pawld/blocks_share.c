@@ -331,7 +331,8 @@ void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block
     out->failed = atomic_load(&s->failed);
     out->told = atomic_load(&s->told_n);
     out->learnt = atomic_load(&s->learnt);
-    out->unsent = pawld_detect_unsent(srv) + atomic_load(&s->refused);
+    out->unsent = pawld_detect_unsent(srv);
+    out->refused = atomic_load(&s->refused);
 }
 
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
