@@ -203,16 +203,11 @@ static void render_cert_dates(struct out *o, const struct pawld_metrics *m)
     }
 }
 
-size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
-                            char *out, size_t cap)
+/* rate_limits.redis's and detect.redis's series, when they are on. */
+static void render_shared(struct out *o, const struct pawld_metrics *m)
 {
-    struct out o = {out, 0, cap, cap == 0};
-    render_requests(&o, m, route_ids);
-    render_latency(&o, m, route_ids);
-    render_by_kind(&o, m);
-    render_cert_dates(&o, m);
     if (m->rl_sync.on)
-        emit(&o,
+        emit(o,
              "# HELP pawld_rate_limit_shared 1 while the rate limits are shared through "
              "rate_limits.redis (the seed is Redis's), 0 while this instance limits alone.\n"
              "# TYPE pawld_rate_limit_shared gauge\npawld_rate_limit_shared %d\n"
@@ -225,7 +220,7 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
              m->rl_sync.shared ? 1 : 0, (unsigned long long)m->rl_sync.ok,
              (unsigned long long)m->rl_sync.failed, (unsigned long long)m->rl_sync.unshared);
     if (m->block_sync.on)
-        emit(&o,
+        emit(o,
              "# HELP pawld_block_syncs_total Syncs with detect.redis, by result.\n"
              "# TYPE pawld_block_syncs_total counter\npawld_block_syncs_total{result=\"ok\"} %llu\n"
              "pawld_block_syncs_total{result=\"failed\"} %llu\n"
@@ -244,6 +239,17 @@ size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *ro
              (unsigned long long)m->block_sync.ok, (unsigned long long)m->block_sync.failed,
              (unsigned long long)m->block_sync.told, (unsigned long long)m->block_sync.learnt,
              (unsigned long long)m->block_sync.unsent, (unsigned long long)m->block_sync.refused);
+}
+
+size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,
+                            char *out, size_t cap)
+{
+    struct out o = {out, 0, cap, cap == 0};
+    render_requests(&o, m, route_ids);
+    render_latency(&o, m, route_ids);
+    render_by_kind(&o, m);
+    render_cert_dates(&o, m);
+    render_shared(&o, m);
     emit(&o,
          "# HELP pawld_upstream_errors_total Upstream connections or responses that failed.\n"
          "# TYPE pawld_upstream_errors_total counter\npawld_upstream_errors_total %llu\n"
