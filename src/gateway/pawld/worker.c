@@ -297,6 +297,21 @@ static long *route_map(const struct pawld_world *a, const struct pawld_world *b)
     return map;
 }
 
+/* e in place of the worker's engine (built with the seed of generation
+ * gen), the token cache's counts of the one it replaces kept. */
+static void replace_engine(struct pawld_worker *w, struct pawl_engine *e, unsigned gen)
+{
+    struct pawl_jwt_stats st;
+    pawl_engine_jwt_stats(w->engine, &st);
+    pthread_mutex_lock(&w->metrics_lock);
+    w->jwt_base.hits += st.hits;
+    w->jwt_base.misses += st.misses;
+    pthread_mutex_unlock(&w->metrics_lock);
+    pawl_engine_free(w->engine);
+    w->engine = e;
+    w->rl_seed_gen = gen;
+}
+
 /* Switches to the newest world between requests: new engine (rate-limit
  * state starts afresh), new pools; idle connections move to it (the others
  * when their request is done: pawld_conn_finish). */
@@ -304,7 +319,6 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
 {
     struct pawl_engine *e;
     struct pawld_pool *pools = pawld_pools_new(nw);
-    struct pawl_jwt_stats st;
     unsigned gen;
     if (pools == NULL || new_engine(w, nw, &e, &gen) != PAWL_OK) {
         free(pools);
@@ -319,10 +333,7 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
         pawld_log(w->sinks, "info", "\"msg\":\"a worker switched to the reloaded configuration\","
                   "\"worker\":%u", w->id);
     w->stale = false;
-    pawl_engine_jwt_stats(w->engine, &st);
     pthread_mutex_lock(&w->metrics_lock);
-    w->jwt_base.hits += st.hits;
-    w->jwt_base.misses += st.misses;
     struct pawld_metrics fresh;
     bool same = same_routes(w->world, nw);
     long *map = same ? NULL : route_map(w->world, nw);
@@ -338,11 +349,9 @@ static void switch_world(struct pawld_worker *w, struct pawld_world *nw)
         if (c->route >= 0)
             c->route = map && (size_t)c->route < w->world->policy->nroutes ? map[c->route] : -1;
     free(map);
-    pawl_engine_free(w->engine);
+    replace_engine(w, e, gen);
     pawld_pools_free(w->pools, w->world);
     pawld_world_unref(w->world);
-    w->engine = e;
-    w->rl_seed_gen = gen;
     w->pools = pools;
     w->world = nw;
     for (struct pawld_conn *c = w->conn_list; c; c = c->next)
@@ -387,18 +396,9 @@ static void take_inbox(struct pawld_worker *w)
 static void reseed(struct pawld_worker *w)
 {
     struct pawl_engine *e;
-    struct pawl_jwt_stats st;
     unsigned gen;
-    if (new_engine(w, w->world, &e, &gen) != PAWL_OK)
-        return;
-    pawl_engine_jwt_stats(w->engine, &st);
-    pthread_mutex_lock(&w->metrics_lock);
-    w->jwt_base.hits += st.hits;
-    w->jwt_base.misses += st.misses;
-    pthread_mutex_unlock(&w->metrics_lock);
-    pawl_engine_free(w->engine);
-    w->engine = e;
-    w->rl_seed_gen = gen;
+    if (new_engine(w, w->world, &e, &gen) == PAWL_OK)
+        replace_engine(w, e, gen);
 }
 
 /* To the server's newest world, if this worker is not on it; else to a new
