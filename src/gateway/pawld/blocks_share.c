@@ -261,7 +261,7 @@ static void sync_once(void *arg, bool last)
     bool all = strcmp(s->last, "0-0") == 0; /* the first read: to the end, before serving */
     if (last)
         s->k.retry_ms = 0;
-    if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms)
+    if (pawld_redis_conn_waiting(&s->k))
         return; /* the back-off: said when it began; the outbox waits */
     pthread_mutex_lock(&srv->lock); /* a reload may lengthen block_for: keep the longest seen */
     int64_t bf = srv->world->cfg->detect.block_for_ms;

@@ -428,6 +428,8 @@ struct pawld_redis_conn {
 };
 int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *r, const char *dir);
 void pawld_redis_conn_free(struct pawld_redis_conn *k);
+/* No connection, and the back-off after a failure is not over. */
+bool pawld_redis_conn_waiting(const struct pawld_redis_conn *k);
 /* The connection, made when there is none and the back-off is over; NULL
  * with why (a failed connect starts the back-off). */
 struct redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n);

@@ -1,6 +1,8 @@
-/* The connection to a Redis pawld instances share (step_up.redis,
- * rate_limits.redis): made within the configured timeout, authenticated,
- * the timeout kept for every command. */
+/* What pawld's users of a shared Redis (step_up.redis, rate_limits.redis,
+ * detect.redis) have in common: the connection, made within the configured
+ * timeout, authenticated, the timeout kept for every command; a connection
+ * a background thread keeps, with its back-off; that thread's ticker; the
+ * checks of the server. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
@@ -70,7 +72,6 @@ redisContext *pawld_redis_connect(const struct pawld_redis *r, const char *dir, 
     return ctx;
 }
 
-
 int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *r, const char *dir)
 {
     memset(k, 0, sizeof *k);
@@ -101,9 +102,14 @@ static int64_t mono_ms(void)
     return (int64_t)(pawld_now_ns() / 1000000u);
 }
 
+bool pawld_redis_conn_waiting(const struct pawld_redis_conn *k)
+{
+    return k->ctx == NULL && mono_ms() < k->retry_ms;
+}
+
 redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n)
 {
-    if (k->ctx == NULL && mono_ms() < k->retry_ms) {
+    if (pawld_redis_conn_waiting(k)) {
         snprintf(why, n, "not tried again yet after a failure");
         return NULL;
     }

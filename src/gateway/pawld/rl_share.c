@@ -248,7 +248,7 @@ static void sync_once(void *arg, bool last)
         pthread_mutex_unlock(&srv->rl_lock);
         atomic_fetch_add(&s->unshared, dropped);
     }
-    if (s->k.ctx == NULL && (int64_t)(pawld_now_ns() / 1000000u) < s->k.retry_ms) {
+    if (pawld_redis_conn_waiting(&s->k)) {
         drop_spare(s, 0); /* the back-off: said when it began */
         return;
     }
