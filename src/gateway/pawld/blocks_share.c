@@ -17,7 +17,6 @@
  * Redis's clock and this instance's, read at each sync; entries older than
  * the longest block_for seen are trimmed by Redis's clock. No request waits
  * for Redis. */
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -30,7 +29,6 @@
 #define SYNC_MS 100
 #define READ_COUNT 256 /* entries per XREAD */
 #define READS_PER_SYNC 64 /* at start: until the end */
-#define MAX_FOR_MS (30 * 86400000LL) /* block_for's bound: an entry asking longer is refused */
 
 struct pawld_blocks_share {
     struct pawld_server_state *srv;
@@ -39,9 +37,8 @@ struct pawld_blocks_share {
     char stream[160];
     char id[17];      /* this instance's, in each entry it adds */
     char last[48];    /* the last entry read ("0-0": none yet) */
-    int64_t keep_ms;  /* entries older than this are trimmed: the longest block_for seen */
-    int64_t skew_ms;  /* this instance's clock minus Redis's, at the last sync */
-    int64_t redis_now_ms;
+    struct pawld_block_clock clock; /* Redis's at the last sync, this instance's lead, and keep_ms:
+                                     * entries older are trimmed (the longest block_for seen) */
     struct pawld_block_event batch[PAWLD_BLOCK_OUTBOX];
     bool told[PAWLD_BLOCK_OUTBOX];
     struct pawld_ratelog warned, refused_warned;
@@ -66,16 +63,11 @@ static void fail(struct pawld_blocks_share *s, const char *why)
 static int clocks(struct pawld_blocks_share *s, char *why, size_t wn)
 {
     redisReply *rep = redisCommand(s->k.ctx, "TIME");
-    int rc = -1;
-    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING) {
-        s->redis_now_ms = strtoll(rep->element[0]->str, NULL, 10) * 1000 +
-                          strtoll(rep->element[1]->str, NULL, 10) / 1000;
-        s->skew_ms = pawld_wall_ms() - s->redis_now_ms;
-        rc = 0;
-    } else {
+    int rc = pawl_redis_time_ms(rep, &s->clock.redis_now_ms);
+    if (rc == 0)
+        s->clock.skew_ms = pawld_wall_ms() - s->clock.redis_now_ms;
+    else
         pawld_redis_say(s->k.ctx, rep, "TIME (the shared blocks)", why, wn);
-    }
     freeReplyObject(rep);
     return rc;
 }
@@ -89,7 +81,7 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
     if (n == 0)
         return 0;
     char minid[32], dur[24];
-    snprintf(minid, sizeof minid, "%lld", (long long)(s->redis_now_ms - s->keep_ms));
+    snprintf(minid, sizeof minid, "%lld", (long long)(s->clock.redis_now_ms - s->clock.keep_ms));
     int64_t now = pawld_wall_ms();
     size_t sent = 0; /* the entries appended, in order; sets that have ended are not (review 16) */
     size_t which[PAWLD_BLOCK_OUTBOX];
@@ -130,54 +122,16 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
     return rc;
 }
 
-/* The value of field in an entry's field-value array, or NULL. */
-static const redisReply *field(const redisReply *fv, const char *name)
+/* An entry that is not one pawld writes: counted, and logged (rate-limited). */
+static void refuse(struct pawld_blocks_share *s, const char *id)
 {
-    for (size_t i = 0; i + 1 < fv->elements; i += 2)
-        if (fv->element[i]->type == REDIS_REPLY_STRING && strcmp(fv->element[i]->str, name) == 0 &&
-            fv->element[i + 1]->type == REDIS_REPLY_STRING)
-            return fv->element[i + 1];
-    return NULL;
-}
-
-static bool is(const redisReply *r, const char *want)
-{
-    return r != NULL && strlen(want) == r->len && memcmp(r->str, want, r->len) == 0;
-}
-
-/* An entry into e: false when it is not one pawld writes (review 15: only
- * the exact values, a known detector, a duration within block_for's
- * bound). Its end: the entry's time (its id, Redis's clock) plus its
- * duration, on this instance's clock. */
-static bool parse(struct pawld_blocks_share *s, const char *id, const redisReply *fv,
-                  struct pawld_block_event *e)
-{
-    const redisReply *op = field(fv, "op"), *kind = field(fv, "kind"), *subject = field(fv, "subject"),
-                     *det = field(fv, "detector"), *dur = field(fv, "for");
-    char *end;
-    memset(e, 0, sizeof *e);
-    if (!(is(op, "block") || is(op, "lift")) || !(is(kind, "principal") || is(kind, "address")) ||
-        subject == NULL || subject->len == 0 || subject->len >= sizeof e->subject)
-        return false;
-    e->op = is(op, "lift") ? PAWLD_BLOCK_LIFT : PAWLD_BLOCK_SET;
-    e->kind = is(kind, "address") ? PAWL_BLOCK_ADDRESS : PAWL_BLOCK_PRINCIPAL;
-    memcpy(e->subject, subject->str, subject->len);
-    e->subject_len = subject->len;
-    if (e->op == PAWLD_BLOCK_LIFT)
-        return true;
-    errno = 0;
-    long long at = strtoll(id, &end, 10), ms = dur ? strtoll(dur->str, NULL, 10) : 0;
-    /* an id's time ahead of Redis's clock is forged (Redis gives later ids
-     * that time too: review 16), and so is one in the distant past */
-    if (det == NULL || det->len >= sizeof e->detector || pawl_detector_index(det->str) == PAWL_DETECTORS ||
-        errno != 0 || *end != '-' || at <= s->redis_now_ms - 2 * MAX_FOR_MS || at > s->redis_now_ms + 60000 ||
-        ms <= 0 || ms > MAX_FOR_MS)
-        return false;
-    memcpy(e->detector, det->str, det->len);
-    e->until_ms = at + ms + s->skew_ms;
-    if (ms > s->keep_ms) /* an instance with a longer block_for: its entries are kept as long (review 16) */
-        s->keep_ms = ms;
-    return true;
+    uint64_t skipped;
+    char esc[600];
+    atomic_fetch_add(&s->refused, 1);
+    if (pawld_ratelog_take(&s->refused_warned, pawld_wall_ms(), &skipped))
+        pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: an entry of the stream is not one "
+                  "pawld writes: ignored\",\"id\":\"%s\",\"not_logged_before\":%llu",
+                  pawld_json_escape(id, esc, sizeof esc), (unsigned long long)skipped);
 }
 
 /* Applies an entry, this instance's own included (read back in the
@@ -186,15 +140,10 @@ static bool parse(struct pawld_blocks_share *s, const char *id, const redisReply
 static void apply(struct pawld_blocks_share *s, const char *id, const redisReply *fv)
 {
     struct pawld_block_event e;
-    const redisReply *from = field(fv, "from");
+    const redisReply *from = pawl_redis_field(fv, "from");
     char esc[600], src[40];
-    if (!parse(s, id, fv, &e)) {
-        uint64_t skipped;
-        atomic_fetch_add(&s->refused, 1);
-        if (pawld_ratelog_take(&s->refused_warned, pawld_wall_ms(), &skipped))
-            pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: an entry of the stream is not one "
-                      "pawld writes: ignored\",\"id\":\"%s\",\"not_logged_before\":%llu",
-                      pawld_json_escape(id, esc, sizeof esc), (unsigned long long)skipped);
+    if (!pawld_block_entry(&s->clock, id, fv, &e)) {
+        refuse(s, id);
         return;
     }
     int rc = pawld_detect_apply(s->srv, &e);
@@ -220,31 +169,26 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
 {
     for (int round = 0; all || round < READS_PER_SYNC; round++) {
         redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, s->stream, s->last);
-        if (rep != NULL && rep->type == REDIS_REPLY_NIL) { /* nothing new */
+        const redisReply *entries, *fv;
+        const char *id;
+        int got = pawl_xread_entries(rep, &entries);
+        if (got <= 0) { /* nothing new, or not an answer to XREAD */
+            if (got < 0)
+                pawld_redis_say(s->k.ctx, rep, "XREAD (the shared blocks)", why, wn);
             freeReplyObject(rep);
-            return 0;
-        }
-        const redisReply *entries = NULL;
-        if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
-            rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2)
-            entries = rep->element[0]->element[1];
-        if (entries == NULL || entries->type != REDIS_REPLY_ARRAY) {
-            pawld_redis_say(s->k.ctx, rep, "XREAD (the shared blocks)", why, wn);
-            freeReplyObject(rep);
-            return -1;
+            return got;
         }
         for (size_t i = 0; i < entries->elements; i++) {
-            const redisReply *en = entries->element[i];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 || en->element[0]->type != REDIS_REPLY_STRING ||
-                en->element[0]->len >= sizeof s->last)
+            if (!pawl_stream_entry(entries->element[i], sizeof s->last, &id, &fv)) {
+                refuse(s, "(not an entry)");
                 continue;
-            snprintf(s->last, sizeof s->last, "%s", en->element[0]->str);
-            if (en->element[1]->type == REDIS_REPLY_ARRAY)
-                apply(s, en->element[0]->str, en->element[1]);
+            }
+            snprintf(s->last, sizeof s->last, "%s", id);
+            apply(s, id, fv);
         }
-        size_t got = entries->elements;
+        size_t n = entries->elements;
         freeReplyObject(rep);
-        if (got < READ_COUNT)
+        if (n < READ_COUNT)
             return 0;
     }
     return 0; /* the rest at the next sync */
@@ -266,8 +210,8 @@ static void sync_once(void *arg, bool last)
     pthread_mutex_lock(&srv->lock); /* a reload may lengthen block_for: keep the longest seen */
     int64_t bf = srv->world->cfg->detect.block_for_ms;
     pthread_mutex_unlock(&srv->lock);
-    if (bf > s->keep_ms)
-        s->keep_ms = bf;
+    if (bf > s->clock.keep_ms)
+        s->clock.keep_ms = bf;
     if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL || clocks(s, why, sizeof why) != 0) {
         fail(s, why);
         return;

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "h1.h"
 #include "metrics.h"
+#include "shared_reply.h"
 #include "stepup.h"
 #include "pawl/blocklist.h"
 #include "pawl/engine.h"
@@ -631,17 +632,7 @@ void pawld_proxy_client_drained(struct pawld_conn *c);
 
 /* ---- the detectors, inline (detect.c) ------------------------------------- */
 
-/* detect.redis: a block set or lifted, as the instances tell each other. */
-enum pawld_block_op { PAWLD_BLOCK_SET = 1, PAWLD_BLOCK_LIFT = 2 };
-#define PAWLD_BLOCK_OUTBOX 1024 /* events queued between two syncs */
-struct pawld_block_event {
-    enum pawld_block_op op;
-    enum pawl_block_kind kind;
-    char subject[256]; /* exact, not cleaned; subject_len bytes */
-    size_t subject_len;
-    char detector[PAWL_BLOCK_DETECTOR_MAX];
-    int64_t until_ms; /* PAWLD_BLOCK_SET: wall clock */
-};
+#define PAWLD_BLOCK_OUTBOX 1024 /* events queued between two syncs (struct pawld_block_event: shared_reply.h) */
 /* The first events of the outbox (up to max) into out, left there. */
 size_t pawld_detect_outbox(struct pawld_server_state *srv, struct pawld_block_event *out, size_t max);
 /* sent[0..n), copied by pawld_detect_outbox: those told[i] go out of the

@@ -62,6 +62,8 @@ redisContext *pawld_redis_connect(const struct pawld_redis *r, const char *dir, 
         snprintf(why, n, "out of memory");
         return NULL;
     }
+    if (ctx->err == 0)
+        pawl_redis_reader_bound(ctx->reader);
     if (ctx->err != 0 || redisSetTimeout(ctx, tv_of(r->timeout_ms)) != REDIS_OK ||
         auth(ctx, r, dir, why, n) != 0) {
         if (ctx->err != 0)

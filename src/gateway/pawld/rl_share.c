@@ -196,32 +196,29 @@ static int push(struct pawld_rl_share *s, const struct pawl_rl_charge *c, size_t
     for (size_t i = 0; i < a; i++)
         lens[i] = strlen(argv[i]);
     redisReply *rep = redisCommandArgv(s->k.ctx, (int)a, argv, lens);
-    int rc = -1;
-    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[0]->len != 16 ||
-        strspn(rep->element[0]->str, "0123456789abcdef") != 16) {
+    char seed[17], bad[300];
+    int64_t debt[CHUNK];
+    int rc = pawl_rl_reply(rep, s->seeded ? s->seed_hex : NULL, n, seed, debt, bad, sizeof bad);
+    if (rc < 0 && (rep == NULL || rep->type == REDIS_REPLY_ERROR)) {
         pawld_redis_say(s->k.ctx, rep, "EVAL (the shared rate limits)", why, wn);
-    } else if (strcmp(rep->element[0]->str, s->seed_hex) != 0 || !s->seeded) {
-        adopt_seed(s, rep->element[0]->str);
-        rc = 1;
-    } else if (rep->elements != n + 1) {
-        snprintf(why, wn, "EVAL (the shared rate limits): %zu answers for %zu keys", rep->elements - 1, n);
+    } else if (rc < 0) {
+        snprintf(why, wn, "EVAL (the shared rate limits): %s", bad);
+    } else if (rc > 0) {
+        adopt_seed(s, seed);
     } else {
         /* the answer is relative to Redis's clock when the script ran,
          * between at and now: from at, so that a round trip does not add
          * to the debt at every sync (review 16) */
         int64_t now = pawld_wall_ms() * 1000;
-        rc = 0;
         pthread_mutex_lock(&srv->rl_lock);
         for (size_t i = 0; i < n; i++) {
-            const redisReply *d = rep->element[i + 1];
-            if (d->type != REDIS_REPLY_INTEGER)
+            if (debt[i] == INT64_MIN)
                 continue;
             /* what was charged here since the journals were swapped owes
              * on top (not in Redis yet) */
             const struct pawl_rl_charge *since = pawl_rl_journal_find(srv->rl_journal, c[i].key);
             int64_t owed = since && since->tat_us > now ? since->tat_us - now : 0;
-            pawl_ratelimit_raise(srv->rl, c[i].key, at + d->integer + owed, now);
+            pawl_ratelimit_raise(srv->rl, c[i].key, at + debt[i] + owed, now);
         }
         pthread_mutex_unlock(&srv->rl_lock);
     }
