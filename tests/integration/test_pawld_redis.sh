@@ -121,6 +121,10 @@ grep -q "step_up.redis: the shared record of token ids cannot be reached" body.j
 [ "$(recorded)" = "$before" ] || fail "a step-up request went to the backend with Redis down"
 grep -q '"msg":"step_up.redis: cannot record a token id: the request is refused".*Connection refused' b.log ||
     fail "B did not log why: $(tail -3 b.log)"
+# within the back-off (a second) the worker does not try, and says why not
+[ "$(pull "$b_port" "$t2")" = 503 ] || fail "Redis down, again: $(cat body.json)"
+grep -q '"msg":"step_up.redis: cannot record a token id.*Connection refused (not tried again for [0-9]* ms)' b.log ||
+    fail "B's back-off did not say the failure that began it: $(tail -2 b.log)"
 redis_start
 # clients retrying as told (every 0.3 s, inside the back-off) do not keep
 # the worker on 503 (review 13: each refused retry restarted the back-off)

@@ -50,7 +50,7 @@ static void fail(struct pawld_blocks_share *s, const char *why)
     char esc[900];
     uint64_t skipped;
     atomic_fetch_add(&s->failed, 1);
-    pawld_redis_conn_fail(&s->k);
+    pawld_redis_conn_fail(&s->k, why);
     if (pawld_ratelog_take(&s->warned, pawld_wall_ms(), &skipped))
         pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: cannot share the blocks: each "
                   "instance holds its own until Redis answers (its own are told then)\",\"why\":\"%s\","

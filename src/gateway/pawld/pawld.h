@@ -274,6 +274,18 @@ struct pawld_pool; /* per upstream server: idle connections */
 
 #define PAWLD_REDIS_PENDING 16
 
+/* A Redis connection kept by a worker (step_up.redis) or a background
+ * thread (rate_limits.redis, detect.redis), with copies of the settings (a
+ * reload may free the configuration they came from) and a back-off after
+ * a failure (redis.c). */
+struct pawld_redis_conn {
+    struct pawld_redis r;
+    char dir[4096];
+    struct redisContext *ctx;
+    int64_t retry_ms; /* monotonic: no connection tried before */
+    char why[700];    /* the failure that began the back-off */
+};
+
 struct pawld_worker {
     unsigned id;
     pthread_t tid;
@@ -315,12 +327,9 @@ struct pawld_worker {
     struct pawld_vresult *inbox;
     bool inbox_closed;          /* the worker stopped: results are dropped */
     uint64_t next_vehicle_id;
-    /* step_up.redis (replay_redis.c): this worker's connection, or NULL;
-     * none is tried before redis_retry_ms (wall clock) after a failure,
-     * which redis_why says */
-    struct redisContext *redis;
-    int64_t redis_retry_ms;    /* monotonic */
-    char redis_why[700];
+    /* step_up.redis (replay_redis.c): this worker's connection, made when
+     * first needed */
+    struct pawld_redis_conn redis;
     struct pawld_ratelog redis_warned;
     /* attempts whose answer was lost (a timeout): their keys are deleted
      * once Redis answers, if they still hold the attempt's value */
@@ -418,15 +427,6 @@ void pawld_redis_info_field(const struct redisReply *rep, const char *field, cha
  * than noeviction); if so, why says so. */
 bool pawld_redis_may_evict(struct redisContext *ctx, char *why, size_t n);
 
-/* A connection a background thread keeps (rate_limits.redis,
- * detect.redis), with copies of the settings (a reload may free the
- * configuration they came from) and a back-off after a failure. */
-struct pawld_redis_conn {
-    struct pawld_redis r;
-    char dir[4096];
-    struct redisContext *ctx;
-    int64_t retry_ms; /* monotonic: no connection tried before */
-};
 int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *r, const char *dir);
 void pawld_redis_conn_free(struct pawld_redis_conn *k);
 /* No connection, and the back-off after a failure is not over. */
@@ -434,9 +434,13 @@ bool pawld_redis_conn_waiting(const struct pawld_redis_conn *k);
 /* The connection, made when there is none and the back-off is over; NULL
  * with why (a failed connect starts the back-off). */
 struct redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n);
-/* After a failed command: the connection goes; none is tried again for a
- * second, or ten timeouts when that is longer. */
-void pawld_redis_conn_fail(struct pawld_redis_conn *k);
+/* After a failed command (why): the connection goes; none is tried again
+ * for a second, or ten timeouts when that is longer, and
+ * pawld_redis_conn_get says why meanwhile. */
+void pawld_redis_conn_fail(struct pawld_redis_conn *k, const char *why);
+/* The connection goes, without a back-off (Redis closed it: a new one is
+ * tried at once). */
+void pawld_redis_conn_drop(struct pawld_redis_conn *k);
 
 /* A thread that calls tick(arg, false) every every_ms (monotonic clock),
  * and tick(arg, true) once when stopped, after the last. */
@@ -458,6 +462,7 @@ bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b);
  * too), else pawld_replay_file_record's. false with su->detail set;
  * *store_failed when the record could not be asked or written (503). */
 bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint64_t now, bool *store_failed);
+int pawld_redis_open(struct pawld_worker *w);
 void pawld_redis_close(struct pawld_worker *w);
 /* Deletes the keys of attempts whose answer was lost (when they still hold
  * the attempt's value): 0, or -1 with why. */

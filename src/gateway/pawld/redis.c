@@ -90,9 +90,7 @@ int pawld_redis_conn_init(struct pawld_redis_conn *k, const struct pawld_redis *
 
 void pawld_redis_conn_free(struct pawld_redis_conn *k)
 {
-    if (k->ctx != NULL)
-        redisFree(k->ctx);
-    k->ctx = NULL;
+    pawld_redis_conn_drop(k);
     free(k->r.password_file);
     free(k->r.user);
     free(k->r.prefix);
@@ -112,21 +110,28 @@ bool pawld_redis_conn_waiting(const struct pawld_redis_conn *k)
 redisContext *pawld_redis_conn_get(struct pawld_redis_conn *k, char *why, size_t n)
 {
     if (pawld_redis_conn_waiting(k)) {
-        snprintf(why, n, "not tried again yet after a failure");
+        snprintf(why, n, "%s (not tried again for %lld ms)", k->why, (long long)(k->retry_ms - mono_ms()));
         return NULL;
     }
     if (k->ctx == NULL && (k->ctx = pawld_redis_connect(&k->r, k->dir, why, n)) == NULL)
-        pawld_redis_conn_fail(k);
+        pawld_redis_conn_fail(k, why);
     return k->ctx;
 }
 
-void pawld_redis_conn_fail(struct pawld_redis_conn *k)
+void pawld_redis_conn_drop(struct pawld_redis_conn *k)
 {
     if (k->ctx != NULL)
         redisFree(k->ctx);
     k->ctx = NULL;
+}
+
+void pawld_redis_conn_fail(struct pawld_redis_conn *k, const char *why)
+{
+    pawld_redis_conn_drop(k);
     int64_t t = k->r.timeout_ms;
     k->retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
+    if (why != k->why)
+        snprintf(k->why, sizeof k->why, "%s", why);
 }
 
 static void *tick_run(void *arg)

@@ -10,8 +10,9 @@
  * holds that value), so that the token the client was told to retry with
  * is not used up by an attempt that was never forwarded.
  *
- * Each worker keeps its own connection, made when first needed; commands
- * run on the worker's thread within the configured timeout (decision 0017:
+ * Each worker keeps its own connection (pawld_redis_conn, redis.c), made
+ * when first needed; commands run on the worker's thread within the
+ * configured timeout (decision 0017:
  * only requests already allowed on a step-up route, with a verified owner
  * co-signature, ask). A Redis that cannot be reached, or that answers
  * anything else, refuses the request (503); after a failure the worker does
@@ -47,32 +48,6 @@ bool pawld_redis_same(const struct pawld_redis *a, const struct pawld_redis *b)
 static int64_t mono_ms(void)
 {
     return (int64_t)(pawld_now_ns() / 1000000u);
-}
-
-/* After a failure: the connection goes, and none is tried again before the
- * back-off (a second, or ten timeouts when that is longer). */
-static void fail(struct pawld_worker *w, const char *why)
-{
-    int64_t t = w->world->cfg->step_up_redis.timeout_ms;
-    if (w->redis != NULL)
-        redisFree(w->redis);
-    w->redis = NULL;
-    w->redis_retry_ms = mono_ms() + (10 * t > 1000 ? 10 * t : 1000);
-    snprintf(w->redis_why, sizeof w->redis_why, "%s (not tried again for %lld ms)", why,
-             (long long)(w->redis_retry_ms - mono_ms()));
-}
-
-/* The worker's connection, made when there is none and the back-off is
- * over; NULL with why. */
-static redisContext *conn(struct pawld_worker *w, char *why, size_t n)
-{
-    if (w->redis == NULL && mono_ms() < w->redis_retry_ms) {
-        snprintf(why, n, "%s", w->redis_why);
-        return NULL;
-    }
-    if (w->redis == NULL && (w->redis = pawld_redis_connect(&w->world->cfg->step_up_redis, w->world->dir, why, n)) == NULL)
-        fail(w, why);
-    return w->redis;
 }
 
 /* The attempt's value when this worker lost the answer to one for its key. */
@@ -127,7 +102,7 @@ int pawld_redis_release(struct pawld_worker *w, char *why, size_t n)
             forget(w, i);
             continue;
         }
-        redisContext *ctx = conn(w, why, n);
+        redisContext *ctx = pawld_redis_conn_get(&w->redis, why, n);
         if (ctx == NULL)
             return -1;
         redisReply *rep = redisCommand(ctx, "EVAL %s 1 %b %s", RELEASE_LUA, p->key, p->klen, p->val);
@@ -142,7 +117,7 @@ int pawld_redis_release(struct pawld_worker *w, char *why, size_t n)
                       pawld_json_escape(why, esc, sizeof esc));
             forget(w, i);
         } else if (type != REDIS_REPLY_INTEGER) {
-            fail(w, why);
+            pawld_redis_conn_fail(&w->redis, why);
             return -1;
         } else if (deleted > 0) {
             forget(w, i);
@@ -199,7 +174,7 @@ static int try_once(struct pawld_worker *w, struct attempt *a, bool *sent, bool 
     size_t at = 0;
     bool mine = pending_val(w, a, &at) != NULL;
     *sent = *closed = false;
-    redisContext *ctx = conn(w, why, n);
+    redisContext *ctx = pawld_redis_conn_get(&w->redis, why, n);
     if (ctx == NULL)
         return -1;
     int rc = set_key(ctx, a, sent, closed, why, n);
@@ -214,7 +189,7 @@ static int try_once(struct pawld_worker *w, struct attempt *a, bool *sent, bool 
  * Redis could not be asked (why set). */
 static int set_nx(struct pawld_worker *w, const struct pawld_step_up *su, uint64_t now, char *why, size_t n)
 {
-    const struct pawld_redis *r = &w->world->cfg->step_up_redis;
+    const struct pawld_redis *r = &w->redis.r;
     struct attempt a;
     unsigned char rnd[16];
     int k = snprintf(a.key, sizeof a.key, "%s", r->prefix ? r->prefix : DEFAULT_PREFIX);
@@ -231,7 +206,7 @@ static int set_nx(struct pawld_worker *w, const struct pawld_step_up *su, uint64
     const char *was = pending_val(w, &a, &at); /* not released: the same value again */
     if (was != NULL)
         memcpy(a.val, was, sizeof a.val);
-    bool sent = false, closed = false, kept = w->redis != NULL;
+    bool sent = false, closed = false, kept = w->redis.ctx != NULL;
     int rc = try_once(w, &a, &sent, &closed, why, n);
     if (rc < 0 && kept && closed) {
         /* a kept connection Redis closed (a restart, its idle timeout):
@@ -239,16 +214,15 @@ static int set_nx(struct pawld_worker *w, const struct pawld_step_up *su, uint64
          * between), the key holds this attempt's value and try_once takes
          * it back (review: it was called a replay) */
         remember(w, &a);
-        redisFree(w->redis);
-        w->redis = NULL;
+        pawld_redis_conn_drop(&w->redis);
         rc = try_once(w, &a, &sent, &closed, why, n);
     }
     if (rc < 0) {
         if (sent)
             remember(w, &a);
-        if (w->redis != NULL) /* a command failed on it (conn() saw to a failed connect, and
-                               * a back-off not over yet is not a new failure: review 13) */
-            fail(w, why);
+        if (w->redis.ctx != NULL) /* a command failed on it (a failed connect started the back-off,
+                                   * and one not over yet is not a new failure: review 13) */
+            pawld_redis_conn_fail(&w->redis, why);
     }
     return rc;
 }
@@ -283,11 +257,15 @@ bool pawld_replay_record(struct pawld_worker *w, struct pawld_step_up *su, uint6
     return pawld_step_up_record(su, now, &srv->replay);
 }
 
+int pawld_redis_open(struct pawld_worker *w)
+{
+    const struct pawld_world *wd = w->world;
+    return wd->cfg->step_up_redis.on ? pawld_redis_conn_init(&w->redis, &wd->cfg->step_up_redis, wd->dir) : 0;
+}
+
 void pawld_redis_close(struct pawld_worker *w)
 {
-    if (w->redis != NULL)
-        redisFree(w->redis);
-    w->redis = NULL;
+    pawld_redis_conn_free(&w->redis);
 }
 
 /* What about the server could make it forget ids or refuse a release, in

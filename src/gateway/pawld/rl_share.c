@@ -128,7 +128,7 @@ static void fail(struct pawld_rl_share *s, size_t from, const char *why)
 {
     drop_spare(s, from);
     atomic_fetch_add(&s->failed, 1);
-    pawld_redis_conn_fail(&s->k);
+    pawld_redis_conn_fail(&s->k, why);
     warn(s, s->seeded ? "cannot share the rate limits: each instance limits alone until Redis answers"
                       : "cannot get the shared seed: this instance limits alone until Redis answers",
          why);

@@ -444,7 +444,7 @@ static void *run(void *arg)
     w->pools = NULL;
     if (w->redis_npending > 0) { /* once more before going: tokens lost attempts hold (review) */
         char why[700];
-        w->redis_retry_ms = 0;
+        w->redis.retry_ms = 0;
         (void)pawld_redis_release(w, why, sizeof why);
     }
     pawld_redis_close(w);
@@ -506,6 +506,10 @@ int pawld_worker_start(struct pawld_worker *w, struct pawld_server_state *srv, c
     w->trim.data = w;
     uv_timer_start(&w->trim, each_second, 1000, 1000); /* worker 0's trim and tick serve all */
     uv_unref((uv_handle_t *)&w->trim); /* it never keeps a draining loop alive */
+    if (pawld_redis_open(w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (new_engine(w, w->world, &w->engine, &w->rl_seed_gen) != PAWL_OK ||
         (w->pools = pawld_pools_new(w->world)) == NULL ||
         pawld_metrics_init(&w->metrics, w->world->policy->nroutes) != PAWL_OK) {
