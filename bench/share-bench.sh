@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rate_limits.redis (decision 0018): what sharing the rate limits between
 # pawld instances costs a request, and how close to the limit the instances
-# hold together. Prints figures; never passes or fails on them.
+# hold together; what sharing the detectors' input costs (decision 0019). Prints figures; never passes or fails on them.
 #
 #   bash bench/share-bench.sh [--quick]       (PAWL_BUILD: build dir, default build/gcc)
 #
@@ -16,6 +16,10 @@
 #    (the limit lets through 10 + 10 a second); requests served, with the
 #    instances sharing through Redis and without. Then, sharing, a client
 #    within the limit (8 a second, round robin): how many it was refused.
+# 3. detect.windows: shared (decision 0019) against local: one worker on
+#    core 1 as in 1, the detectors on, in the order local shared shared
+#    local; what packing every request and judging it on the sync thread
+#    costs, and the size of the stream.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${PAWL_BUILD:-$root/build/gcc}
@@ -95,6 +99,12 @@ routes: {default: up}
 logs: {json: $1.log, audit: $1.audit, audit_key: audit.key}
 EOF
     [ "$3" = yes ] && printf 'rate_limits: {redis: {server: 127.0.0.1:%s}, sync: 100ms}\n' "$redis_port" >>"$1.yaml"
+    case "${4:-}" in # the detectors: judging alone, or the fleet's requests through Redis
+    local) printf 'detect: {block: [enumeration]}\n' >>"$1.yaml" ;;
+    shared) printf 'detect: {block: [enumeration], redis: {server: 127.0.0.1:%s}, windows: shared}\n' \
+        "$redis_port" >>"$1.yaml" ;;
+    esac
+    [ -n "${4:-}" ] && sed -i "s|^logs: {json: |logs: {findings: $1.findings.jsonl, json: |" "$1.yaml"
     return 0
 }
 # start NAME [CPU]: sets pid
@@ -108,11 +118,9 @@ start() {
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-echo "== 1. cost: one pawld worker alone on core 1, wrk -t1 -c64 -d${dur}s, full policy + audit"
-declare -A rps cpu
-for run in off on on off; do
-    config "cost-$run" policy.yaml "$([ $run = on ] && echo yes || echo no)"
-    start "cost-$run" 1
+# measure NAME: wrk -t1 -c64 for dur seconds against the pawld just
+# started (pid, port); sets r (requests a second) and c (µs CPU a request)
+measure() {
     curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path"
     taskset -c 0 wrk -t1 -c64 -d1s -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" >/dev/null
     t0=$(cpu_ticks $pid)
@@ -120,6 +128,23 @@ for run in off on on off; do
         awk '/Requests\/sec/ {print $2}')
     t1=$(cpu_ticks $pid)
     c=$($py -c "print(round(($t1 - $t0) * 10000 / ($r * $dur), 2))")
+}
+# ratio LABEL "A runs" "B runs" "A cpu" "B cpu": B against A
+ratio() {
+    $py - "$@" <<'PY'
+import sys
+avg = lambda s: sum(map(float, s.split())) / len(s.split())
+ro, rn, co, cn = (avg(a) for a in sys.argv[2:])
+print(f"  {sys.argv[1]}: {rn / ro:.3f}x the requests a second, {cn - co:+.2f} µs CPU per request")
+PY
+}
+
+echo "== 1. cost: one pawld worker alone on core 1, wrk -t1 -c64 -d${dur}s, full policy + audit"
+declare -A rps cpu
+for run in off on on off; do
+    config "cost-$run" policy.yaml "$([ $run = on ] && echo yes || echo no)"
+    start "cost-$run" 1
+    measure
     if [ $run = on ]; then
         synced=$(curl -fsS "http://127.0.0.1:$admin/metrics" | awk '/^pawld_rate_limit_syncs_total\{result="ok"\}/ {print $2}')
         echo "  rate_limits.redis $run: $r req/s, $c µs CPU per request ($synced syncs)"
@@ -130,12 +155,7 @@ for run in off on on off; do
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done
-$py - "${rps[off]}" "${rps[on]}" "${cpu[off]}" "${cpu[on]}" <<'PY'
-import sys
-avg = lambda s: sum(map(float, s.split())) / len(s.split())
-ro, rn, co, cn = (avg(a) for a in sys.argv[1:])
-print(f"  sharing on / off: {rn / ro:.3f}x the requests a second, {cn - co:+.2f} µs CPU per request")
-PY
+ratio "sharing on / off" "${rps[off]}" "${rps[on]}" "${cpu[off]}" "${cpu[on]}"
 
 echo "== 2. holding a limit of 10 a second, burst 10, over three instances: one client, round robin, ${hold} s"
 for shared in no yes; do
@@ -190,3 +210,24 @@ PY
     kill $held
     wait $held 2>/dev/null || true
 done
+
+echo "== 3. the detectors judging the fleet's requests (detect.windows: shared) against each its own (local):"
+echo "   one pawld worker alone on core 1 as in 1, with the detectors on (logs.findings, detect.block)"
+for run in local shared shared local; do
+    config "win-$run" policy.yaml no $run
+    start "win-$run" 1
+    measure
+    if [ $run = shared ]; then
+        told=$(curl -fsS "http://127.0.0.1:$admin/metrics" | awk '/^pawld_detect_events_shared_total\{direction="told"\}/ {print $2}')
+        echo "  windows $run: $r req/s, $c µs CPU per request ($told requests told through Redis)"
+    else
+        echo "  windows $run: $r req/s, $c µs CPU per request"
+    fi
+    rps[$run]="${rps[$run]:-} $r" cpu[$run]="${cpu[$run]:-} $c"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+ratio "shared / local" "${rps[local]}" "${rps[shared]}" "${cpu[local]}" "${cpu[shared]}"
+bytes=$(redis-cli -p "$redis_port" --raw memory usage pawl:blocks:events 2>/dev/null || echo ?)
+n=$(redis-cli -p "$redis_port" --raw xlen pawl:blocks:events 2>/dev/null || echo ?)
+echo "  the events stream in Redis at the end: $n entries, $bytes bytes (trimmed after a minute)"

@@ -622,6 +622,16 @@ static pawl_err detect_key(struct pawl__yl *y, const char *k, yaml_node_t *v, vo
         return path(y, v, &dc->state);
     if (strcmp(k, "redis") == 0)
         return redis_section(y, v, "detect.redis", &DETECT_REDIS_TIMEOUT, &dc->redis);
+    if (strcmp(k, "windows") == 0) {
+        char *w = NULL;
+        pawl_err e = pawl__yl_str(y, v, 16, &w);
+        if (e == PAWL_OK && strcmp(w, "shared") != 0 && strcmp(w, "local") != 0)
+            e = pawl__yl_err(y, v, "detect.windows: 'shared' (through detect.redis) or 'local'");
+        if (e == PAWL_OK)
+            dc->windows = strcmp(w, "shared") == 0 ? 1 : -1;
+        free(w);
+        return e;
+    }
     return PAWL_ENOTFOUND;
 }
 
@@ -714,8 +724,15 @@ static pawl_err top_key(struct pawl__yl *y, const char *k, yaml_node_t *v, void 
     if (strcmp(k, "detect") == 0) {
         ld->detect = v;
         e = pawl__yl_each(y, v, "detect", detect_key, &c->detect);
-        if (e == PAWL_OK && c->detect.redis.on && !c->detect.any_block)
-            return pawl__yl_err(y, v, "detect.redis shares the blocks: it needs detect.block");
+        struct pawld_detect_config *dc = &c->detect;
+        if (e == PAWL_OK && dc->windows == 0)
+            dc->windows = dc->redis.on ? 1 : -1;
+        if (e == PAWL_OK && dc->windows > 0 && !dc->redis.on)
+            return pawl__yl_err(y, v, "detect.windows: shared needs detect.redis (where the instances "
+                                "share the detectors' input)");
+        if (e == PAWL_OK && dc->redis.on && dc->windows < 0 && !dc->any_block)
+            return pawl__yl_err(y, v, "detect.redis with windows: local shares only the blocks: it needs "
+                                "detect.block");
         return e;
     }
     if (strcmp(k, "routes") == 0)

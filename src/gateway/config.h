@@ -108,6 +108,8 @@ struct pawld_detect_config {
     size_t max_blocks;          /* live blocks at once (default 100000) */
     char *state;                /* detector state and blocks across restarts; NULL: none */
     struct pawld_redis redis;   /* detect.redis: the blocks shared by pawld instances */
+    int windows;                /* detect.windows: 1 shared through detect.redis (its default),
+                                 * -1 local; 0 while not set */
 };
 
 struct pawld_config {

@@ -239,6 +239,29 @@ static void render_shared(struct out *o, const struct pawld_metrics *m)
              (unsigned long long)m->block_sync.ok, (unsigned long long)m->block_sync.failed,
              (unsigned long long)m->block_sync.told, (unsigned long long)m->block_sync.learnt,
              (unsigned long long)m->block_sync.unsent, (unsigned long long)m->block_sync.refused);
+    const struct pawld_block_sync_stats *b = &m->block_sync;
+    if (b->on && b->windows)
+        emit(o,
+             "# HELP pawld_detect_events_shared_total Requests the detectors judge, told to the other "
+             "instances or read from the stream (detect.windows: shared).\n"
+             "# TYPE pawld_detect_events_shared_total counter\n"
+             "pawld_detect_events_shared_total{direction=\"told\"} %llu\n"
+             "pawld_detect_events_shared_total{direction=\"read\"} %llu\n"
+             "# HELP pawld_detect_events_late_total Events read after the time they belong to was judged "
+             "(an instance or Redis slower than the 300 ms horizon): judged out of order.\n"
+             "# TYPE pawld_detect_events_late_total counter\npawld_detect_events_late_total %llu\n"
+             "# HELP pawld_detect_events_refused_total Events of the stream that are not pawld's, or "
+             "found no room, ignored.\n"
+             "# TYPE pawld_detect_events_refused_total counter\npawld_detect_events_refused_total %llu\n"
+             "# HELP pawld_detect_events_alone_total Requests judged by this instance alone: Redis could "
+             "not be told, or the sync was behind.\n"
+             "# TYPE pawld_detect_events_alone_total counter\npawld_detect_events_alone_total %llu\n"
+             "# HELP pawld_detect_findings_elsewhere_total Findings this instance raised that another "
+             "instance claimed and wrote.\n"
+             "# TYPE pawld_detect_findings_elsewhere_total counter\npawld_detect_findings_elsewhere_total %llu\n",
+             (unsigned long long)b->ev_told, (unsigned long long)b->ev_read, (unsigned long long)b->ev_late,
+             (unsigned long long)b->ev_refused, (unsigned long long)b->ev_alone,
+             (unsigned long long)b->found_elsewhere);
 }
 
 size_t pawld_metrics_render(const struct pawld_metrics *m, const char *const *route_ids,

@@ -45,6 +45,11 @@ struct pawld_rl_sync_stats {
 struct pawld_block_sync_stats {
     bool on;
     uint64_t ok, failed, told, learnt, unsent, refused;
+    /* detect.windows shared: events told and read, read after their time
+     * was fed, refused (not events, or no room), judged alone (Redis not
+     * told, or the buffer full); findings another instance wrote */
+    bool windows;
+    uint64_t ev_told, ev_read, ev_late, ev_refused, ev_alone, found_elsewhere;
 };
 
 struct pawld_metrics {

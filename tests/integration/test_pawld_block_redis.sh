@@ -7,7 +7,7 @@
 # admin listener is lifted on A; a block A sets while Redis is down reaches
 # B once Redis is back; an instance started later holds every live block
 # from the start. --check warns of a Redis it cannot reach; detect.redis
-# without detect.block is an error; a reload that changes it is refused.
+# with local windows and without detect.block is an error; a reload that changes it is refused.
 set -euo pipefail
 : "${PAWL_SRC:?}" "${PAWL_BIN:?}" "${PAWLD_BIN:?}"
 here=$PAWL_SRC/tests/integration
@@ -31,6 +31,7 @@ detect:
   block: [enumeration]
   block_for: 1h
   redis: {server: 127.0.0.1:$redis_port, user: pawld, password_file: redis.pass}
+  windows: local # the blocks alone (test_pawld_windows_redis.sh shares the windows)
 EOF
 }
 a_port=$(free_port) a_admin=$(free_port) b_port=$(free_port) b_admin=$(free_port)
@@ -65,7 +66,7 @@ redis_start
 out=$("$PAWLD_BIN" --config a.yaml --check 2>&1) || fail "--check: $out"
 grep -q "detect.redis" <<<"$out" && fail "--check warned of a Redis that answers: $out"
 sed '/^  block: /d' a.yaml >noblock.yaml
-check_refuses noblock.yaml "detect.redis shares the blocks: it needs detect.block"
+check_refuses noblock.yaml "detect.redis with windows: local shares only the blocks: it needs detect.block"
 echo "blocks in redis: --check warns of a Redis down; detect.redis needs detect.block"
 
 # 2. A blocks u-1042; B refuses it too, and never forwards its request.

@@ -184,9 +184,13 @@ static void test_refusals(void **state)
     refused("workers: 2", "detect: {block: [bola], block_for: forever}", 2, "");
     refused("workers: 2", "detect: {max_blocks: 0}", 2, "");
     refused("workers: 2", "detect: {block: [bola]}", 2, "needs logs.findings");
-    /* detect.redis: as step_up.redis, and only with blocks to share */
-    refused("logs: {json:", "detect: {redis: {server: '10.0.0.5:1'}}\nlogs: {findings: f.jsonl, json:", 29,
-            "detect.redis shares the blocks: it needs detect.block");
+    /* detect.redis: as step_up.redis; with local windows, only with blocks to share */
+    refused("logs: {json:", "detect: {redis: {server: '10.0.0.5:1'}, windows: local}\n"
+            "logs: {findings: f.jsonl, json:", 29, "detect.redis with windows: local shares only the blocks");
+    refused("logs: {json:", "detect: {windows: shared}\nlogs: {findings: f.jsonl, json:", 29,
+            "detect.windows: shared needs detect.redis");
+    refused("logs: {json:", "detect: {block: [bola], windows: global}\nlogs: {findings: f.jsonl, json:", 29,
+            "detect.windows: 'shared' (through detect.redis) or 'local'");
     refused("logs: {json:", "detect: {block: [bola], redis: {server: 'redis:1'}}\nlogs: {findings: f.jsonl, json:",
             29, "(an address literal)");
     refused("logs: {json:", "detect: {block: [bola], redis: {server: '10.0.0.5:1', timeout: 5s}}\n"
@@ -417,7 +421,24 @@ static void test_rate_limits_redis(void **state)
     assert_int_equal(c->detect.redis.port, 6380);
     assert_string_equal(c->detect.redis.prefix, "fleet:b:");
     assert_int_equal(c->detect.redis.timeout_ms, 100);
+    assert_int_equal(c->detect.windows, 1); /* shared, with detect.redis */
     assert_false(c->rl_redis.on);
+    pawld_config_free(c);
+    /* local windows on request; shared ones need no block */
+    at = strstr(buf, "redis: {");
+    memmove(at + 16, at, strlen(at) + 1);
+    memcpy(at, "windows: local, ", 16);
+    if (pawld_config_load(buf, strlen(buf), "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s", th_diag(&d));
+    assert_int_equal(c->detect.windows, -1);
+    pawld_config_free(c);
+    at = strstr(buf, "block: [enumeration], windows: local, ");
+    assert_non_null(at);
+    memmove(at, at + 38, strlen(at + 38) + 1);
+    if (pawld_config_load(buf, strlen(buf), "pawld.yaml", &c, &d) != PAWL_OK)
+        fail_msg("%s: %s", th_diag(&d), buf);
+    assert_int_equal(c->detect.windows, 1);
+    assert_false(c->detect.any_block);
     pawld_config_free(c);
     static const struct { const char *rl, *msg; } bad[] = {
         {"{sync: 1s}", "rate_limits: needs redis:"},

@@ -43,6 +43,7 @@ struct pawld_blocks_share {
     bool told[PAWLD_BLOCK_OUTBOX];
     struct pawld_ratelog warned, refused_warned;
     atomic_ullong ok, failed, told_n, learnt, refused;
+    struct pawld_windows *windows; /* detect.windows shared; NULL when local */
 };
 
 static void fail(struct pawld_blocks_share *s, const char *why)
@@ -53,8 +54,9 @@ static void fail(struct pawld_blocks_share *s, const char *why)
     pawld_redis_conn_fail(&s->k, why);
     if (pawld_ratelog_take(&s->warned, pawld_wall_ms(), &skipped))
         pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: cannot share the blocks: each "
-                  "instance holds its own until Redis answers (its own are told then)\",\"why\":\"%s\","
-                  "\"not_logged_before\":%llu", pawld_json_escape(why, esc, sizeof esc),
+                  "instance holds its own until Redis answers (its own are told then)%s\",\"why\":\"%s\","
+                  "\"not_logged_before\":%llu", s->windows ? "; the detectors judge this instance's "
+                  "requests alone" : "", pawld_json_escape(why, esc, sizeof esc),
                   (unsigned long long)skipped);
 }
 
@@ -197,30 +199,40 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
 /* One sync: the clocks, what this instance did, what the stream says. On
  * the way out (the ticker stopping) Redis is tried even in the back-off: a
  * block not told by then is lost with the process. */
+/* One sync: the clocks, what this instance did, what the stream says; the
+ * detectors' events with them (judged here alone when Redis cannot be
+ * asked). On the way out (the ticker stopping) Redis is tried even in the
+ * back-off: a block not told by then is lost with the process. */
 static void sync_once(void *arg, bool last)
 {
     struct pawld_blocks_share *s = arg;
     struct pawld_server_state *srv = s->srv;
-    char why[700];
+    char why[700], why2[700];
     bool all = strcmp(s->last, "0-0") == 0; /* the first read: to the end, before serving */
     if (last)
         s->k.retry_ms = 0;
-    if (pawld_redis_conn_waiting(&s->k))
-        return; /* the back-off: said when it began; the outbox waits */
+    if (pawld_redis_conn_waiting(&s->k)) { /* the back-off: said when it began; the outbox waits */
+        if (s->windows != NULL)
+            pawld_windows_sync(s->windows, NULL, &s->clock, last, why, sizeof why);
+        return;
+    }
     pthread_mutex_lock(&srv->lock); /* a reload may lengthen block_for: keep the longest seen */
     int64_t bf = srv->world->cfg->detect.block_for_ms;
     pthread_mutex_unlock(&srv->lock);
     if (bf > s->clock.keep_ms)
         s->clock.keep_ms = bf;
-    if (pawld_redis_conn_get(&s->k, why, sizeof why) == NULL || clocks(s, why, sizeof why) != 0) {
+    int rc = pawld_redis_conn_get(&s->k, why, sizeof why) == NULL || clocks(s, why, sizeof why) != 0 ? -1 : 0;
+    bool timed = rc == 0;
+    if (timed && tell(s, why, sizeof why) != 0) /* a refused XADD does not stop the learning (review 15) */
+        rc = -1;
+    if (timed && s->k.ctx->err == 0 && learn(s, all, rc == 0 ? why : why2, sizeof why) != 0)
+        rc = -1;
+    bool up = timed && s->k.ctx->err == 0 && rc == 0;
+    if (s->windows != NULL && pawld_windows_sync(s->windows, up ? s->k.ctx : NULL, &s->clock, last,
+                                                 why, sizeof why) != 0)
+        rc = -1;
+    if (rc != 0) {
         fail(s, why);
-        return;
-    }
-    int told = tell(s, why, sizeof why);
-    char why2[700];
-    int learnt = s->k.ctx != NULL && s->k.ctx->err == 0 ? learn(s, all, why2, sizeof why2) : -1;
-    if (told != 0 || learnt != 0) { /* a refused XADD does not stop the learning (review 15) */
-        fail(s, told != 0 ? why : why2);
         return;
     }
     atomic_fetch_add(&s->ok, 1);
@@ -244,6 +256,14 @@ int pawld_blocks_share_start(struct pawld_server_state *srv, char *err, size_t n
         snprintf(s->id + 2 * i, 3, "%02x", rnd[i]);
     snprintf(s->stream, sizeof s->stream, "%slog", c->detect.redis.prefix ? c->detect.redis.prefix : DEFAULT_PREFIX);
     snprintf(s->last, sizeof s->last, "0-0"); /* the whole stream: every live block */
+    if (c->detect.windows > 0 &&
+        (s->windows = pawld_windows_new(srv, c->detect.redis.prefix ? c->detect.redis.prefix : DEFAULT_PREFIX,
+                                        s->id)) == NULL) {
+        snprintf(err, n, "detect.windows: out of memory");
+        pawld_redis_conn_free(&s->k);
+        free(s);
+        return -1;
+    }
     srv->blocks_share = s;
     sync_once(s, false); /* the live blocks, before the workers serve */
     if (pawld_ticker_start(&s->ticker, SYNC_MS, sync_once, s) != 0) {
@@ -260,6 +280,7 @@ void pawld_blocks_share_stop(struct pawld_server_state *srv)
         return;
     pawld_ticker_stop(&s->ticker);
     pawld_redis_conn_free(&s->k);
+    pawld_windows_free(s->windows);
     free(s);
     srv->blocks_share = NULL;
 }
@@ -277,6 +298,8 @@ void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block
     out->learnt = atomic_load(&s->learnt);
     out->unsent = pawld_detect_unsent(srv);
     out->refused = atomic_load(&s->refused);
+    if (s->windows != NULL)
+        pawld_windows_stats(s->windows, out);
 }
 
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
@@ -308,6 +331,13 @@ int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n)
         rc = rep != NULL && rep->type == REDIS_REPLY_STRING ? 0 : -1;
         if (rc != 0)
             pawld_redis_say(ctx, rep, "XADD (pawld shares the blocks through a stream)", why, n);
+        freeReplyObject(rep);
+    }
+    if (rc == 0 && wd->cfg->detect.windows > 0) { /* the claims of findings */
+        rep = redisCommand(ctx, "SET %s-claim 1 PX 1000", probe);
+        rc = rep != NULL && rep->type == REDIS_REPLY_STATUS ? 0 : -1;
+        if (rc != 0)
+            pawld_redis_say(ctx, rep, "SET (detect.windows: shared claims each finding)", why, n);
         freeReplyObject(rep);
     }
     redisFree(ctx);

@@ -26,6 +26,7 @@
 #include "pawl/detect.h"
 #include "detect_state.h"
 #include "pawld.h"
+#include "shared_events.h"
 
 struct pawld_detect {
     pthread_mutex_t lock;
@@ -47,6 +48,18 @@ struct pawld_detect {
     size_t nout;
     uint64_t unsent; /* events that found the outbox full, or a subject too long */
     struct pawld_ratelog unsent_warned;
+    /* detect.windows shared (windows_share.c): the events the workers
+     * decided, packed for the other instances (times on Redis's clock:
+     * this clock less skew_ms), and fed to the detectors by the sync
+     * thread, in the order every instance feeds them; NULL when local */
+    pthread_mutex_t events_lock;
+    uint8_t *events[2];      /* the one filled, the one being told */
+    size_t nevents, count;   /* bytes and events in events[0] */
+    atomic_llong skew_ms;
+    atomic_ullong fed_here;  /* events fed here at once: the buffer full */
+    const struct pawld_event_origin *origin; /* the merged event being fed */
+    struct pawld_found *found;               /* its findings, to be claimed and written */
+    size_t nfound;
 };
 
 /* detect.redis: queues what this instance did to a block, for
@@ -125,14 +138,10 @@ static void block(struct pawld_detect *d, const struct pawl_finding *f)
                   who ? "principal" : "address", esc, f->detector, (long long)(now + dc->block_for_ms));
 }
 
-static void on_finding(void *ctx, const struct pawl_finding *f)
+/* One Detection Finding line to logs.findings. Under d->lock. */
+static void write_finding(struct pawld_detect *d, const struct pawl_finding *f)
 {
-    struct pawld_detect *d = ctx;
     char uid[64];
-    if (f->repeat) { /* already written: it only keeps a block going */
-        block(d, f);
-        return;
-    }
     unsigned i = pawl_detector_index(f->detector);
     if (i < PAWL_DETECTORS)
         d->findings[i]++;
@@ -146,6 +155,20 @@ static void on_finding(void *ctx, const struct pawl_finding *f)
         d->lost++; /* said at the end (pawld_detect_stop) */
     free(line);
     json_decref(j);
+}
+
+/* A finding: written (a finding of a merged event waits to be claimed: every
+ * instance raises it, one writes it), and its block set here. */
+static void on_finding(void *ctx, const struct pawl_finding *f)
+{
+    struct pawld_detect *d = ctx;
+    if (!f->repeat && d->origin != NULL && d->nfound < PAWLD_FOUND_MAX) {
+        struct pawld_found *x = &d->found[d->nfound++];
+        x->f = *f;
+        snprintf(x->claim, sizeof x->claim, "%s.%u:%s", d->origin->entry, d->origin->index, f->detector);
+    } else if (!f->repeat) { /* already written: a repeat only keeps a block going */
+        write_finding(d, f);
+    }
     block(d, f);
 }
 
@@ -154,6 +177,9 @@ static void detect_free(struct pawld_detect *d)
     pawl_detector_free(d->det);
     pawl_blocklist_free(d->blocks);
     free(d->outbox);
+    free(d->events[0]);
+    free(d->events[1]);
+    free(d->found);
     if (d->fd >= 0)
         close(d->fd);
     free(d);
@@ -228,7 +254,17 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for detect.redis");
         return -1;
     }
+    if (w->cfg->detect.windows > 0 &&
+        ((d->events[0] = malloc(PAWLD_EVENTS_BUF)) == NULL || (d->events[1] = malloc(PAWLD_EVENTS_BUF)) == NULL ||
+         (d->found = calloc(PAWLD_FOUND_MAX, sizeof *d->found)) == NULL)) {
+        detect_free(d);
+        snprintf(err, errlen, "out of memory for detect.windows");
+        return -1;
+    }
+    if (d->events[0] != NULL)
+        pawld_events_begin(d->events[0], &d->nevents);
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->events_lock, NULL);
     d->world = srv->world;
     pawld_world_ref(d->world);
     srv->detect = d;
@@ -297,6 +333,7 @@ void pawld_detect_stop(struct pawld_server_state *srv)
                   (unsigned long long)d->lost);
     pawld_world_unref(d->world);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->events_lock);
     detect_free(d);
     srv->detect = NULL;
 }
@@ -372,6 +409,37 @@ int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_st
     return lifted ? 1 : 0;
 }
 
+/* e to the detectors, here and now (origin: the merged event it is, or
+ * NULL for this instance's own when the windows are local). */
+static void feed(struct pawld_detect *dt, const struct pawl_api_event *e, const struct pawld_event_origin *origin)
+{
+    pthread_mutex_lock(&dt->lock);
+    dt->cur = e;
+    dt->origin = origin;
+    uint64_t untracked = pawl_detector_untracked(dt->det);
+    pawl_detector_feed(dt->det, e, on_finding, dt);
+    bool full = untracked == 0 && pawl_detector_untracked(dt->det) > 0;
+    dt->cur = NULL;
+    dt->origin = NULL;
+    pthread_mutex_unlock(&dt->lock);
+    if (full) /* once per run: nobody idle gave way, newcomers go unjudged */
+        pawld_log(dt->srv->sinks, "warn", "\"msg\":\"the detectors' tables are full of principals, "
+                  "addresses or vehicles seen lately: new ones are not tracked until others fall idle "
+                  "(pawld_detector_untracked_total)\"");
+}
+
+/* detect.windows shared: e packed for the sync thread (time on Redis's
+ * clock); false when the buffer is full (the sync thread is behind). */
+static bool queue(struct pawld_detect *dt, const struct pawl_api_event *e)
+{
+    pthread_mutex_lock(&dt->events_lock);
+    bool ok = pawld_event_pack(e, e->time_ms - atomic_load(&dt->skew_ms), dt->events[0], PAWLD_EVENTS_BUF,
+                               &dt->nevents);
+    dt->count += ok;
+    pthread_mutex_unlock(&dt->events_lock);
+    return ok;
+}
+
 void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, const struct pawl_decision *d)
 {
     struct pawld_detect *dt = c->w->srv->detect;
@@ -394,17 +462,59 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
                 e.user_type = (pawl_str){"Service", 7};
         }
     }
-    pthread_mutex_lock(&dt->lock);
-    dt->cur = &e;
-    uint64_t untracked = pawl_detector_untracked(dt->det);
-    pawl_detector_feed(dt->det, &e, on_finding, dt);
-    bool full = untracked == 0 && pawl_detector_untracked(dt->det) > 0;
-    dt->cur = NULL;
-    pthread_mutex_unlock(&dt->lock);
-    if (full) /* once per run: nobody idle gave way, newcomers go unjudged */
-        pawld_log(c->w->sinks, "warn", "\"msg\":\"the detectors' tables are full of principals, "
-                  "addresses or vehicles seen lately: new ones are not tracked until others fall idle "
-                  "(pawld_detector_untracked_total)\"");
+    if (dt->events[0] != NULL && queue(dt, &e))
+        return;
+    if (dt->events[0] != NULL) /* not packed: judged here alone, at once */
+        atomic_fetch_add(&dt->fed_here, 1);
+    feed(dt, &e, NULL);
+}
+
+const uint8_t *pawld_detect_events_take(struct pawld_server_state *srv, int64_t skew_ms, size_t *n,
+                                        size_t *count)
+{
+    struct pawld_detect *d = srv->detect;
+    pthread_mutex_lock(&d->events_lock);
+    uint8_t *full = d->events[0];
+    *n = d->nevents;
+    *count = d->count;
+    d->count = 0;
+    d->events[0] = d->events[1];
+    d->events[1] = full;
+    pawld_events_begin(d->events[0], &d->nevents);
+    atomic_store(&d->skew_ms, skew_ms);
+    pthread_mutex_unlock(&d->events_lock);
+    return full;
+}
+
+void pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
+                              const struct pawld_event_origin *o)
+{
+    feed(srv->detect, e, o);
+}
+
+size_t pawld_detect_found(struct pawld_server_state *srv, struct pawld_found *out, size_t max)
+{
+    struct pawld_detect *d = srv->detect;
+    pthread_mutex_lock(&d->lock);
+    size_t n = d->nfound < max ? d->nfound : max;
+    memcpy(out, d->found, n * sizeof *out);
+    memmove(d->found, d->found + n, (d->nfound - n) * sizeof *d->found);
+    d->nfound -= n;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+void pawld_detect_write(struct pawld_server_state *srv, const struct pawl_finding *f)
+{
+    struct pawld_detect *d = srv->detect;
+    pthread_mutex_lock(&d->lock);
+    write_finding(d, f);
+    pthread_mutex_unlock(&d->lock);
+}
+
+uint64_t pawld_detect_fed_here(struct pawld_server_state *srv)
+{
+    return srv->detect ? atomic_load(&srv->detect->fed_here) : 0;
 }
 
 void pawld_detect_findings(struct pawld_server_state *srv, uint64_t out[PAWL_DETECTORS])

@@ -84,7 +84,7 @@ static const char *start_only_changed(const struct pawld_config *a, const struct
         return "step_up.redis";
     if (!pawld_redis_same(&a->rl_redis, &b->rl_redis) || a->rl_sync_ms != b->rl_sync_ms)
         return "rate_limits";
-    if (!pawld_redis_same(&a->detect.redis, &b->detect.redis))
+    if (!pawld_redis_same(&a->detect.redis, &b->detect.redis) || a->detect.windows != b->detect.windows)
         return "detect.redis";
     if (x->on != y->on || strcmp(x->host, y->host) != 0 || x->port != y->port ||
         !pawld_same_str(x->ca, y->ca) || !pawld_same_str(x->cert, y->cert) || !pawld_same_str(x->key, y->key))

@@ -29,6 +29,7 @@
 #include "shared_reply.h"
 #include "stepup.h"
 #include "pawl/blocklist.h"
+#include "pawl/detect.h"
 #include "pawl/engine.h"
 #include "pawl/event.h"
 #include "pawl/jwt.h"
@@ -662,6 +663,42 @@ void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block
 /* --check and start: connects, authenticates, reads the stream and adds to
  * a probe key: 0, or -1 with why. */
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n);
+
+/* detect.windows shared (windows_share.c, over detect.c). */
+#define PAWLD_EVENTS_BUF (4u << 20) /* bytes of events packed between two syncs; more are judged alone */
+#define PAWLD_FOUND_MAX 256          /* findings of merged events waiting to be claimed, per sync */
+struct pawld_event_origin;
+struct pawld_found {
+    struct pawl_finding f;
+    char claim[96]; /* the event that raised it (entry.index) and the detector */
+};
+/* The events the workers packed since the last call (count of them in n
+ * bytes, a batch; valid until the next call), and the skew for the next
+ * ones' times. */
+const uint8_t *pawld_detect_events_take(struct pawld_server_state *srv, int64_t skew_ms, size_t *n,
+                                        size_t *count);
+/* A merged event, to the detectors (sync thread): its findings wait in a
+ * list for pawld_detect_found; its blocks are set at once. */
+void pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
+                              const struct pawld_event_origin *o);
+/* The findings of merged events so far (up to max), out of the list. */
+size_t pawld_detect_found(struct pawld_server_state *srv, struct pawld_found *out, size_t max);
+/* One finding to logs.findings. */
+void pawld_detect_write(struct pawld_server_state *srv, const struct pawl_finding *f);
+/* Events judged at once, alone: the buffer was full. */
+uint64_t pawld_detect_fed_here(struct pawld_server_state *srv);
+
+struct pawld_windows;
+/* detect.windows shared: the sync's half (windows_share.c), called by
+ * blocks_share.c's thread with its connection (NULL: Redis cannot be
+ * asked; the events are judged here alone) and Redis's clock. */
+struct pawld_windows *pawld_windows_new(struct pawld_server_state *srv, const char *prefix, const char *id);
+void pawld_windows_free(struct pawld_windows *w);
+/* 0, or -1 with why (the events this instance could not tell are judged
+ * here alone). last: the final sync, everything read is fed. */
+int pawld_windows_sync(struct pawld_windows *w, struct redisContext *ctx, const struct pawld_block_clock *clock,
+                       bool last, char *why, size_t wn);
+void pawld_windows_stats(struct pawld_windows *w, struct pawld_block_sync_stats *out);
 
 struct pawld_detect;
 /* With logs.findings set: the detectors over every decision, their
