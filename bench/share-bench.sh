@@ -139,21 +139,32 @@ print(f"  {sys.argv[1]}: {rn / ro:.3f}x the requests a second, {cn - co:+.2f} µ
 PY
 }
 
+# one NAME KEY LABEL METRIC WORDS CONFIG-ARGS...: a pawld (config NAME
+# CONFIG-ARGS...) alone on core 1, measured; prints LABEL and the figures
+# (with METRIC's value and WORDS after it, when METRIC is not ""), and adds
+# them to rps[KEY] and cpu[KEY]
+one() {
+    local name=$1 key=$2 label=$3 m=$4 words=$5 extra=
+    shift 5
+    config "$name" "$@"
+    start "$name" 1
+    measure
+    [ -n "$m" ] && extra=" ($(curl -fsS "http://127.0.0.1:$admin/metrics" |
+        awk -v m="$m" 'index($0, m) == 1 && !done { print $2; done = 1 }') $words)"
+    echo "  $label: $r req/s, $c µs CPU per request$extra"
+    rps[$key]="${rps[$key]:-} $r" cpu[$key]="${cpu[$key]:-} $c"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+
 echo "== 1. cost: one pawld worker alone on core 1, wrk -t1 -c64 -d${dur}s, full policy + audit"
 declare -A rps cpu
 for run in off on on off; do
-    config "cost-$run" policy.yaml "$([ $run = on ] && echo yes || echo no)"
-    start "cost-$run" 1
-    measure
     if [ $run = on ]; then
-        synced=$(curl -fsS "http://127.0.0.1:$admin/metrics" | awk '/^pawld_rate_limit_syncs_total\{result="ok"\}/ {print $2}')
-        echo "  rate_limits.redis $run: $r req/s, $c µs CPU per request ($synced syncs)"
+        one "cost-$run" $run "rate_limits.redis $run" 'pawld_rate_limit_syncs_total{result="ok"}' syncs policy.yaml yes
     else
-        echo "  rate_limits.redis $run: $r req/s, $c µs CPU per request"
+        one "cost-$run" $run "rate_limits.redis $run" "" "" policy.yaml no
     fi
-    rps[$run]="${rps[$run]:-} $r" cpu[$run]="${cpu[$run]:-} $c"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
 done
 ratio "sharing on / off" "${rps[off]}" "${rps[on]}" "${cpu[off]}" "${cpu[on]}"
 
@@ -214,18 +225,12 @@ done
 echo "== 3. the detectors judging the fleet's requests (detect.windows: shared) against each its own (local):"
 echo "   one pawld worker alone on core 1 as in 1, with the detectors on (logs.findings, detect.block)"
 for run in local shared shared local; do
-    config "win-$run" policy.yaml no $run
-    start "win-$run" 1
-    measure
     if [ $run = shared ]; then
-        told=$(curl -fsS "http://127.0.0.1:$admin/metrics" | awk '/^pawld_detect_events_shared_total\{direction="told"\}/ {print $2}')
-        echo "  windows $run: $r req/s, $c µs CPU per request ($told requests told through Redis)"
+        one "win-$run" $run "windows $run" 'pawld_detect_events_shared_total{direction="told"}' \
+            "requests told through Redis" policy.yaml no $run
     else
-        echo "  windows $run: $r req/s, $c µs CPU per request"
+        one "win-$run" $run "windows $run" "" "" policy.yaml no $run
     fi
-    rps[$run]="${rps[$run]:-} $r" cpu[$run]="${cpu[$run]:-} $c"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
 done
 ratio "shared / local" "${rps[local]}" "${rps[shared]}" "${cpu[local]}" "${cpu[shared]}"
 bytes=$(redis-cli -p "$redis_port" --raw memory usage pawl:blocks:events 2>/dev/null || echo ?)

@@ -32,6 +32,10 @@
 #   metric ADMIN NAME              the value of the first /metrics line starting NAME
 #   redis_setup                    a Redis as deploy/redis/pawl-step-up.conf has it
 #                                  (redis_port; redis_start, redis_stop, rcli)
+#   vehicle_get PORT TOKEN VIN     the status of GET /api/v1/vehicles/VIN/status
+#                                  through PORT with TOKEN (the body in body.json)
+#   blocked_at PORT TOKEN VIN      waits up to 5 s for TOKEN's principal to be
+#                                  refused as blocked_by_detector on VIN
 py=/usr/bin/python3
 [ -x $py ] || py=python3
 backend_pid=
@@ -188,4 +192,15 @@ redis_setup() {
         redis_pid=
     }
     rcli() { redis-cli -p "$redis_port" --no-auth-warning -a "$pass" "$@"; }
+}
+vehicle_get() { # PORT TOKEN VIN
+    curl -s -o body.json -w '%{http_code}' -H "Authorization: Bearer $2" \
+        "http://127.0.0.1:$1/api/v1/vehicles/$3/status"
+}
+blocked_at() { # PORT TOKEN VIN
+    for _ in $(seq 50); do
+        [ "$(vehicle_get "$1" "$2" "$3")" = 403 ] && grep -q blocked_by_detector body.json && return 0
+        sleep 0.1
+    done
+    return 1
 }

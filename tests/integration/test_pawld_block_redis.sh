@@ -40,22 +40,11 @@ write_config b "$b_port" "$b_admin"
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
 fleet=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" fleet-ops-7 '["fleet_manager"]')
 fleet_car=WVWZZZ1JZXW000001
-get() { # PORT TOKEN VIN -> status; the body in body.json
-    curl -s -o body.json -w '%{http_code}' -H "Authorization: Bearer $2" \
-        "http://127.0.0.1:$1/api/v1/vehicles/$3/status"
-}
 walk() { # PORT TOKEN: consecutive VIN serials, each refused by the policy: enumeration
     local v
     for v in $(consecutive_vins 10); do
-        [ "$(get "$1" "$2" "$v")" = 403 ] || fail "another car's VIN: $(cat body.json)"
+        [ "$(vehicle_get "$1" "$2" "$v")" = 403 ] || fail "another car's VIN: $(cat body.json)"
     done
-}
-blocked_at() { # PORT TOKEN [VIN]: waits up to 5 s for the token's principal to be refused as blocked on its car
-    for _ in $(seq 50); do
-        [ "$(get "$1" "$2" "${3:-$own}")" = 403 ] && grep -q blocked_by_detector body.json && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 # 1. --check: a Redis it cannot reach is a warning; detect.redis needs detect.block.
@@ -74,29 +63,29 @@ admin_port=$a_admin pawld_start "$tmp/a.yaml"
 a_pid=$pawld_pid
 admin_port=$b_admin pawld_start "$tmp/b.yaml"
 b_pid=$pawld_pid
-[ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "B before: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] || fail "B before: $(cat body.json)"
 walk "$a_port" "$owner"
-blocked_at "$a_port" "$owner" || fail "A did not block u-1042: $(tail -3 a.log)"
+blocked_at "$a_port" "$owner" $own || fail "A did not block u-1042: $(tail -3 a.log)"
 for _ in $(seq 50); do # no request meanwhile: until B learns it, B serves u-1042 (the lag)
     [ "$(metric "$b_admin" 'pawld_blocks_shared_total{direction="learnt"}')" -ge 1 ] && break
     sleep 0.1
 done
 before=$(recorded)
-[ "$(get "$b_port" "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json ||
+[ "$(vehicle_get "$b_port" "$owner" $own)" = 403 ] && grep -q blocked_by_detector body.json ||
     fail "B did not learn A's block: $(cat body.json) $(tail -3 b.log)"
 [ "$(recorded)" = "$before" ] || fail "B forwarded a blocked principal's request"
 grep -q '"msg":"blocked by another pawld (detect.redis)","principal":"u-1042","detector":"enumeration"' b.log ||
     fail "B did not log the block it learnt: $(tail -3 b.log)"
 curl -fsS "http://127.0.0.1:$b_admin/blocks" >blocks.json
 grep -q '"subject":"u-1042"' blocks.json || fail "B's /blocks does not list u-1042: $(cat blocks.json)"
-[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
 echo "blocks in redis: u-1042, blocked by A's detector, is refused by B"
 
 # 3. Lifted on B's admin listener: lifted on A too.
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$b_admin/blocks?principal=u-1042")" = 200 ] ||
     fail "the lift on B"
-for _ in $(seq 50); do [ "$(get "$a_port" "$owner" $own)" = 200 ] && break; sleep 0.1; done
-[ "$(get "$a_port" "$owner" $own)" = 200 ] || fail "A still blocks u-1042 after B lifted it: $(cat body.json)"
+for _ in $(seq 50); do [ "$(vehicle_get "$a_port" "$owner" $own)" = 200 ] && break; sleep 0.1; done
+[ "$(vehicle_get "$a_port" "$owner" $own)" = 200 ] || fail "A still blocks u-1042 after B lifted it: $(cat body.json)"
 grep -q '"msg":"block lifted by another pawld (detect.redis)","principal":"u-1042"' a.log ||
     fail "A did not log the lift: $(tail -3 a.log)"
 echo "blocks in redis: lifted on B, lifted on A"
@@ -105,7 +94,7 @@ echo "blocks in redis: lifted on B, lifted on A"
 redis_stop
 walk "$a_port" "$fleet"
 blocked_at "$a_port" "$fleet" $fleet_car || fail "A did not block fleet-ops-7: $(tail -3 a.log)"
-[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "B, with Redis down, knew of the block: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "B, with Redis down, knew of the block: $(cat body.json)"
 failed=$(metric "$a_admin" 'pawld_block_syncs_total{result="failed"}')
 for _ in $(seq 50); do # a sync fails with the block waiting: it must wait on
     [ "$(metric "$a_admin" 'pawld_block_syncs_total{result="failed"}')" -gt "$failed" ] && break
@@ -123,16 +112,16 @@ wait "$b_pid" || true
 b_pid=
 admin_port=$b_admin pawld_start "$tmp/b.yaml"
 b_pid=$pawld_pid
-[ "$(get "$b_port" "$fleet" $fleet_car)" = 403 ] && grep -q blocked_by_detector body.json ||
+[ "$(vehicle_get "$b_port" "$fleet" $fleet_car)" = 403 ] && grep -q blocked_by_detector body.json ||
     fail "B, restarted, forgot the live block: $(cat body.json)"
-[ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "B, restarted, blocks the lifted u-1042: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] || fail "B, restarted, blocks the lifted u-1042: $(cat body.json)"
 echo "blocks in redis: B, restarted, holds the live block and not the lifted one"
 
 # 6. A blocked principal that goes on walking extends its block with every
 # request; the stream gets an entry only when an extension adds a tenth of
 # block_for (review 15: one per request, which filled the queue and Redis).
 before=$(rcli xlen pawl:blocks:log)
-codes=$(for v in $(consecutive_vins 150); do get "$a_port" "$fleet" "$v"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
+codes=$(for v in $(consecutive_vins 150); do vehicle_get "$a_port" "$fleet" "$v"; echo; done | sort | uniq -c | tr -s ' \n' ' ')
 sleep 0.3
 after=$(rcli xlen pawl:blocks:log)
 [ $((after - before)) -le 2 ] || fail "150 requests of a blocked principal added $((after - before)) entries ($codes)"
@@ -144,13 +133,13 @@ echo "blocks in redis: 150 more requests of a blocked principal added $((after -
 # whichever came first (review 15: each skipped its own entries, and they
 # disagreed for good).
 redis_stop
-for v in $(consecutive_vins 190 | tail -20); do get "$a_port" "$owner" "$v" >/dev/null; done
-blocked_at "$a_port" "$owner" || fail "A did not block u-1042 again: $(tail -3 a.log)"
+for v in $(consecutive_vins 190 | tail -20); do vehicle_get "$a_port" "$owner" "$v" >/dev/null; done
+blocked_at "$a_port" "$owner" $own || fail "A did not block u-1042 again: $(tail -3 a.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$a_admin/blocks?principal=u-1042")" = 200 ] ||
     fail "the lift on A"
-for v in $(consecutive_vins 220 | tail -20); do get "$b_port" "$owner" "$v" >/dev/null; done
-blocked_at "$b_port" "$owner" || fail "B did not block u-1042: $(tail -3 b.log)"
-[ "$(get "$a_port" "$owner" $own)" = 200 ] || fail "A, lifted, blocks u-1042: $(cat body.json)"
+for v in $(consecutive_vins 220 | tail -20); do vehicle_get "$b_port" "$owner" "$v" >/dev/null; done
+blocked_at "$b_port" "$owner" $own || fail "B did not block u-1042: $(tail -3 b.log)"
+[ "$(vehicle_get "$a_port" "$owner" $own)" = 200 ] || fail "A, lifted, blocks u-1042: $(cat body.json)"
 redis_start
 a_ok=$(metric "$a_admin" 'pawld_block_syncs_total{result="ok"}') b_ok=$(metric "$b_admin" 'pawld_block_syncs_total{result="ok"}')
 for _ in $(seq 100); do # both told and read the other's
@@ -158,7 +147,7 @@ for _ in $(seq 100); do # both told and read the other's
         [ "$(metric "$b_admin" 'pawld_block_syncs_total{result="ok"}')" -gt $((b_ok + 2)) ] && break
     sleep 0.1
 done
-a_says=$(get "$a_port" "$owner" $own) b_says=$(get "$b_port" "$owner" $own)
+a_says=$(vehicle_get "$a_port" "$owner" $own) b_says=$(vehicle_get "$b_port" "$owner" $own)
 [ "$a_says" = "$b_says" ] || fail "A answers $a_says and B $b_says for u-1042 after a crossed lift and block"
 echo "blocks in redis: a lift and a block crossed during an outage: both instances answer $a_says"
 

@@ -36,25 +36,14 @@ a_port=$(free_port) a_admin=$(free_port) b_port=$(free_port) b_admin=$(free_port
 owner=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" u-1042 '["owner"]')
 fleet=$(bash "$PAWL_SRC/scripts/mint-jwt.sh" fleet-ops-7 '["fleet_manager"]')
 fleet_car=WVWZZZ1JZXW000001
-get() { # PORT TOKEN VIN -> status; the body in body.json
-    curl -s -o body.json -w '%{http_code}' -H "Authorization: Bearer $2" \
-        "http://127.0.0.1:$1/api/v1/vehicles/$3/status"
-}
 alternate() { # TOKEN FROM: ten consecutive VIN serials from FROM on, alternately through A and B
     local i=0 v port
     for v in $(consecutive_vins $(($2 + 10)) | tail -10); do
         port=$a_port
         [ $((i % 2)) = 1 ] && port=$b_port
-        [ "$(get "$port" "$1" "$v")" = 403 ] || fail "another car's VIN: $(cat body.json)"
+        [ "$(vehicle_get "$port" "$1" "$v")" = 403 ] || fail "another car's VIN: $(cat body.json)"
         i=$((i + 1))
     done
-}
-blocked_at() { # PORT TOKEN [VIN]: waits up to 5 s for the token's principal to be refused as blocked on its car
-    for _ in $(seq 50); do
-        [ "$(get "$1" "$2" "${3:-$own}")" = 403 ] && grep -q blocked_by_detector body.json && return 0
-        sleep 0.1
-    done
-    return 1
 }
 start_both() { # WINDOWS
     write_config a "$a_port" "$a_admin" "$1"
@@ -77,18 +66,18 @@ redis_start
 start_both local
 alternate "$owner" 0
 sleep 1
-[ "$(get "$a_port" "$owner" $own)" = 200 ] || fail "local windows: A blocked u-1042: $(cat body.json)"
-[ "$(get "$b_port" "$owner" $own)" = 200 ] || fail "local windows: B blocked u-1042: $(cat body.json)"
+[ "$(vehicle_get "$a_port" "$owner" $own)" = 200 ] || fail "local windows: A blocked u-1042: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] || fail "local windows: B blocked u-1042: $(cat body.json)"
 [ "$(findings u-1042)" = 0 ] || fail "local windows: a finding: $(cat a.findings.jsonl b.findings.jsonl)"
 stop_both
 echo "windows in redis: local windows, a walk spread over two instances: no finding, no block"
 
 # 2. Shared windows: the same walk is one enumeration; both block, one writes.
 start_both shared
-[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "B before: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "B before: $(cat body.json)"
 alternate "$owner" 20
-blocked_at "$a_port" "$owner" || fail "shared windows: A did not block u-1042: $(tail -3 a.log)"
-blocked_at "$b_port" "$owner" || fail "shared windows: B did not block u-1042: $(tail -3 b.log)"
+blocked_at "$a_port" "$owner" $own || fail "shared windows: A did not block u-1042: $(tail -3 a.log)"
+blocked_at "$b_port" "$owner" $own || fail "shared windows: B did not block u-1042: $(tail -3 b.log)"
 sleep 0.5 # both claimed
 [ "$(findings u-1042)" = 1 ] || fail "shared windows: $(findings u-1042) findings: $(cat a.findings.jsonl b.findings.jsonl)"
 told=$(($(metric "$a_admin" 'pawld_detect_events_shared_total{direction="told"}') +
@@ -96,12 +85,12 @@ told=$(($(metric "$a_admin" 'pawld_detect_events_shared_total{direction="told"}'
 [ "$told" -ge 11 ] || fail "the instances told $told events (11 requests at least)"
 elsewhere=$(($(metric "$a_admin" pawld_detect_findings_elsewhere_total) + $(metric "$b_admin" pawld_detect_findings_elsewhere_total)))
 [ "$elsewhere" = 1 ] || fail "the other instance's finding was not counted as written elsewhere: $elsewhere"
-[ "$(get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$fleet" $fleet_car)" = 200 ] || fail "another principal was blocked too: $(cat body.json)"
 echo "windows in redis: shared windows, the same walk: both block u-1042, one finding written ($told events told)"
 
 # 3. Redis down: each instance judges its own requests alone.
 redis_stop
-for v in $(consecutive_vins 60 | tail -10); do get "$a_port" "$fleet" "$v" >/dev/null; done
+for v in $(consecutive_vins 60 | tail -10); do vehicle_get "$a_port" "$fleet" "$v" >/dev/null; done
 blocked_at "$a_port" "$fleet" $fleet_car || fail "Redis down: A did not block fleet-ops-7: $(tail -3 a.log)"
 for _ in $(seq 50); do [ "$(metric "$a_admin" pawld_detect_events_alone_total)" -ge 10 ] && break; sleep 0.1; done
 [ "$(metric "$a_admin" pawld_detect_events_alone_total)" -ge 10 ] || fail "A did not count the events it judged alone"
@@ -122,6 +111,6 @@ rcli xadd pawl:blocks:events '*' from ffff >/dev/null
 for _ in $(seq 50); do [ "$(metric "$b_admin" pawld_detect_events_refused_total)" -ge $((refused + 2)) ] && break; sleep 0.1; done
 [ "$(metric "$b_admin" pawld_detect_events_refused_total)" = $((refused + 2)) ] || fail "B did not count the 2 forged batches"
 kill -0 "$b_pid" || fail "B died on a forged batch"
-[ "$(get "$b_port" "$owner" $own)" = 403 ] || fail "B forgot its block: $(cat body.json)"
+[ "$(vehicle_get "$b_port" "$owner" $own)" = 403 ] || fail "B forgot its block: $(cat body.json)"
 echo "windows in redis: batches pawld does not write are ignored and counted"
 stop_both
