@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AHEAD_MS 60000      /* an event's time may be ahead of Redis's clock by this */
+#define AHEAD_MS 5000       /* an event's time may be ahead of Redis's clock by this (review 17:
+                             * a minute let forged future events fill the merge; times are
+                             * already on Redis's clock, give or take a sync's skew) */
 #define BEHIND_MS 3600000LL /* or behind it by this */
 
 void pawld_events_begin(uint8_t *out, size_t *n)
@@ -141,8 +143,7 @@ void pawld_merge_free(struct pawld_merge *m)
     free(m);
 }
 
-/* "MS-SEQ", digits only. */
-static bool entry_id(const char *s, uint64_t *ms, uint64_t *seq)
+bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq)
 {
     uint64_t v[2] = { 0, 0 };
     int part = 0;
@@ -217,11 +218,15 @@ int pawld_merge_add(struct pawld_merge *m, const char *entry, const char *from, 
     int rc = -1;
     if (b == NULL || (b->bytes = malloc(n ? n : 1)) == NULL) {
         snprintf(why, wn, "out of memory");
-    } else if (strlen(entry) >= sizeof b->entry || !entry_id(entry, &b->ms, &b->seq) ||
+    } else if (strlen(entry) >= sizeof b->entry || !pawld_stream_id(entry, &b->ms, &b->seq) ||
                strlen(from) >= sizeof b->from) {
         snprintf(why, wn, "an entry id that is not MS-SEQ, or a sender id over 16 bytes");
-    } else if (n > UINT32_MAX || n < 1 || p[0] != PAWLD_EVENTS_VERSION) {
-        snprintf(why, wn, "entry %s: not a batch of version %d", entry, PAWLD_EVENTS_VERSION);
+    } else if (now_ms >= 0 && b->ms > (uint64_t)now_ms + AHEAD_MS) {
+        snprintf(why, wn, "entry %s: its id is ahead of Redis's clock (%lld): not Redis's own", entry,
+                 (long long)now_ms);
+    } else if (n > PAWLD_EVENTS_BATCH_MAX || n < 1 || p[0] != PAWLD_EVENTS_VERSION) {
+        snprintf(why, wn, "entry %s: not a batch of version %d of at most %u bytes", entry, PAWLD_EVENTS_VERSION,
+                 PAWLD_EVENTS_BATCH_MAX);
     } else {
         snprintf(b->entry, sizeof b->entry, "%s", entry);
         snprintf(b->from, sizeof b->from, "%s", from);
@@ -253,7 +258,8 @@ static int order(const void *x, const void *y)
 size_t pawld_merge_take(struct pawld_merge *m, int64_t cutoff_ms, pawld_event_feed feed, void *ctx)
 {
     if (m->n == 0) {
-        m->fed_to = cutoff_ms > m->fed_to ? cutoff_ms : m->fed_to;
+        if (cutoff_ms != INT64_MAX && cutoff_ms > m->fed_to)
+            m->fed_to = cutoff_ms;
         return 0;
     }
     qsort(m->v, m->n, sizeof *m->v, order);
@@ -271,9 +277,12 @@ size_t pawld_merge_take(struct pawld_merge *m, int64_t cutoff_ms, pawld_event_fe
         }
         unref(q->b);
     }
+    /* judged up to the cutoff; with no cutoff (everything now), up to the
+     * latest time fed (review 17: INT64_MAX made every later event late) */
+    int64_t to = cutoff_ms == INT64_MAX ? (k > 0 ? m->v[k - 1].time_ms : m->fed_to) : cutoff_ms;
     memmove(m->v, m->v + k, (m->n - k) * sizeof *m->v);
     m->n -= k;
-    m->fed_to = cutoff_ms > m->fed_to ? cutoff_ms : m->fed_to;
+    m->fed_to = to > m->fed_to ? to : m->fed_to;
     return k;
 }
 

@@ -18,6 +18,7 @@
 
 #define PAWLD_EVENT_MAX 8192 /* bytes one packed event may take: a longer one is not shared */
 #define PAWLD_EVENTS_VERSION 1
+#define PAWLD_EVENTS_BATCH_MAX (4u << 20) /* bytes of one batch: a larger one is refused */
 
 /* Appends e, with time_ms (Redis's clock) as its time, to out[*n..cap);
  * a batch begins with the version byte (pawld_events_begin). true, or
@@ -26,6 +27,10 @@
  * path, principal, address, user type, roles, status. */
 void pawld_events_begin(uint8_t *out, size_t *n);
 bool pawld_event_pack(const struct pawl_api_event *e, int64_t time_ms, uint8_t *out, size_t cap, size_t *n);
+
+/* A stream entry id, "MS-SEQ" (digits only, each part up to 19): true with
+ * its parts. */
+bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq);
 
 /* An event fed from the merge: its batch's entry id, its position in it,
  * and the instance that told it. */
@@ -44,17 +49,21 @@ struct pawld_merge;
 /* A merge holding at most max_events events not yet fed. NULL: no memory. */
 struct pawld_merge *pawld_merge_new(size_t max_events);
 void pawld_merge_free(struct pawld_merge *m);
-/* A batch read from the stream: entry is its id ("MS-SEQ", the order),
+/* A batch read from the stream: entry is its id ("MS-SEQ", the order; one
+ * more than 5 s ahead of now_ms is refused: Redis gives ids from its clock,
+ * a forged one held the stream's ids ahead of it and stopped its trimming),
  * from who told it (at most 16 bytes), p[0..n) its bytes. An event that
- * is not one (pawl_api_event_check's checks, a time further than a minute
- * ahead of now_ms or an hour behind it) is refused and counted; bytes that
- * do not frame events end the batch there (-1 with why). Events behind
+ * is not one (pawl_api_event_check's checks, a time more than 5 s ahead of
+ * now_ms or an hour behind it) is refused and counted; bytes that
+ * do not frame events end the batch there (-1 with why), and a batch over
+ * PAWLD_EVENTS_BATCH_MAX is refused whole. Events behind
  * the last cutoff fed are kept and fed at the next take (counted late);
  * those beyond max_events are dropped and counted. 0, or -1 with why. */
 int pawld_merge_add(struct pawld_merge *m, const char *entry, const char *from, const uint8_t *p, size_t n,
                     int64_t now_ms, char *why, size_t wn);
-/* Feeds every event at or before cutoff_ms, in time, entry, position
- * order; returns how many. */
+/* Feeds every event at or before cutoff_ms (INT64_MAX: every one held),
+ * in time, entry, position order; returns how many. Events added later
+ * with a time at or before what was judged count as late. */
 size_t pawld_merge_take(struct pawld_merge *m, int64_t cutoff_ms, pawld_event_feed feed, void *ctx);
 /* Events held, not fed yet. */
 size_t pawld_merge_pending(const struct pawld_merge *m);

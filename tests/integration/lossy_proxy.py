@@ -8,12 +8,22 @@ fails at the wrong moment. While the file DELAY exists, that chunk is held
 answer dropped: the client times out and the SET lands late, as after a
 retransmission or a stalled tunnel.
 
-usage: lossy_proxy.py LISTEN_PORT REDIS_PORT DROP DELAY"""
+MATCH (default SET) names the chunk instead: every one of its
+comma-separated words in it (test_pawld_windows_redis.sh:
+"XADD,pawl:blocks:events").
+
+usage: lossy_proxy.py LISTEN_PORT REDIS_PORT DROP DELAY [MATCH]"""
 import os
 import socket
 import sys
 import threading
 import time
+
+WORDS = [w.encode() for w in (sys.argv[5] if len(sys.argv) > 5 else "SET").split(",")]
+
+
+def matches(data):
+    return all(w in data for w in WORDS)
 
 
 def pipe(src, dst, lost, watch):
@@ -25,7 +35,7 @@ def pipe(src, dst, lost, watch):
             data = src.recv(65536)
             if not data:
                 break
-            if watch and b"SET" in data and os.path.exists(sys.argv[4]):
+            if watch and matches(data) and os.path.exists(sys.argv[4]):
                 os.remove(sys.argv[4])
                 lost.set()
                 time.sleep(2.5)
@@ -34,7 +44,7 @@ def pipe(src, dst, lost, watch):
                 open(sys.argv[4] + ".sent", "w").close()
                 dst.close()
                 return
-            if watch and b"SET" in data and os.path.exists(sys.argv[3]):
+            if watch and matches(data) and os.path.exists(sys.argv[3]):
                 os.remove(sys.argv[3])
                 lost.set()
                 dst.sendall(data)

@@ -168,6 +168,19 @@ grep -q evil blocks.json && fail "B holds a forged block: $(cat blocks.json)"
 grep -q 'detect.redis: an entry of the stream is not one pawld writes: ignored' b.log || fail "B did not log the forged entries"
 echo "blocks in redis: entries pawld does not write are ignored and counted"
 
+# 8b. An entry id ahead of Redis's clock (every later id would follow it,
+# and every later entry be refused as forged, review 17): the stream is
+# started again, and a lift on B reaches A.
+rcli xadd pawl:blocks:log 99999999999999-0 op lift kind principal subject evil-4 from ffff >/dev/null
+for _ in $(seq 50); do grep -q 'the ids of pawl:blocks:log are ahead of Redis.s clock' a.log b.log && break; sleep 0.1; done
+grep -q 'the ids of pawl:blocks:log are ahead of Redis.s clock.*deleted' a.log b.log || fail "no instance started the stream again"
+[ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 403 ] || fail "A does not block fleet-ops-7 any more: $(cat body.json)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$b_admin/blocks?principal=fleet-ops-7")" = 200 ] ||
+    fail "the lift on B"
+for _ in $(seq 50); do [ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 200 ] && break; sleep 0.1; done
+[ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 200 ] || fail "after the forged id, A did not learn B's lift: $(cat body.json)"
+echo "blocks in redis: an entry id ahead of the clock: the stream started again, a lift on B reached A"
+
 # 9. A reload that changes detect.redis is refused.
 sed -i 's/password_file: redis.pass}/password_file: redis.pass, timeout: 50ms}/' a.yaml
 kill -HUP "$a_pid"

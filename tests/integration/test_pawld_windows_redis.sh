@@ -11,9 +11,10 @@ set -euo pipefail
 here=$PAWL_SRC/tests/integration
 . "$here/lib_pawld.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-redis_pid= a_pid= b_pid=
+redis_pid= a_pid= b_pid= proxy_pid=
 cleanup() {
     [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
     for p in $a_pid $b_pid; do kill -9 "$p" 2>/dev/null || true; done
     example_cleanup
 }
@@ -113,4 +114,74 @@ for _ in $(seq 50); do [ "$(metric "$b_admin" pawld_detect_events_refused_total)
 kill -0 "$b_pid" || fail "B died on a forged batch"
 [ "$(vehicle_get "$b_port" "$owner" $own)" = 403 ] || fail "B forgot its block: $(cat body.json)"
 echo "windows in redis: batches pawld does not write are ignored and counted"
+
+# lift_both: u-1042's block lifted (on A, shared to B), both serve it again
+lift_both() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$a_admin/blocks?principal=u-1042")" = 200 ] ||
+        fail "the lift on A"
+    for _ in $(seq 50); do [ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] && break; sleep 0.1; done
+    [ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] || fail "B did not learn the lift: $(cat body.json)"
+}
+
+# 5. An entry no reader takes (40,000 fields: hiredis's reader is bounded
+# at 65,536 elements) is skipped after two failed reads; before review 17
+# it stopped the sharing at every instance until it was trimmed.
+lift_both
+refused=$(metric "$a_admin" pawld_detect_events_refused_total)
+rcli xadd pawl:blocks:events '*' $(for i in $(seq 40000); do echo "f$i v"; done) >/dev/null
+sleep 0.5 # both stuck on it, then past it
+for _ in $(seq 80); do grep -q 'could not be read twice' a.log && grep -q 'could not be read twice' b.log && break; sleep 0.1; done
+grep -q 'pawl:blocks:events: entry [0-9-]* could not be read twice.*skipped' a.log ||
+    fail "A did not skip the entry it cannot read: $(grep detect a.log | tail -3)"
+[ "$(metric "$a_admin" pawld_detect_events_refused_total)" -gt "$refused" ] || fail "A did not count the skipped entry"
+alternate "$owner" 100
+blocked_at "$b_port" "$owner" $own || fail "after the entry no reader takes, B did not block u-1042: $(tail -3 b.log)"
+blocked_at "$a_port" "$owner" $own || fail "after the entry no reader takes, A did not block u-1042: $(tail -3 a.log)"
+echo "windows in redis: an entry no reader takes is skipped, and the instances share again"
+
+# 6. A forged entry id ahead of Redis's clock (every later id would follow
+# it, and no entry could be trimmed any more, review 17): the stream is
+# deleted and started again; the instances share again.
+lift_both
+rcli xadd pawl:blocks:events 99999999999999-0 from ffff b x >/dev/null
+for _ in $(seq 50); do grep -q 'its ids are ahead of Redis.s clock' a.log b.log && break; sleep 0.1; done
+grep -q 'its ids are ahead of Redis.s clock.*deleted' a.log b.log || fail "no instance restarted the stream"
+first=$(rcli xrange pawl:blocks:events - + count 1 | head -1)
+case "$first" in 9999*) fail "the forged id is still first: $first" ;; esac
+alternate "$owner" 200
+blocked_at "$a_port" "$owner" $own || fail "after the forged id, A did not block u-1042: $(tail -3 a.log)"
+blocked_at "$b_port" "$owner" $own || fail "after the forged id, B did not block u-1042: $(tail -3 b.log)"
+echo "windows in redis: a forged id ahead of the clock: the stream started again, the instances share again"
 stop_both
+
+# 7. An XADD that Redis ran but whose answer was lost (the connection
+# closed at the wrong moment, through lossy_proxy.py): the batch is judged
+# here alone, and skipped when read back, so every request is judged once
+# (review 17: that batch was judged twice).
+proxy_port=$(free_port) c_port=$(free_port) c_admin=$(free_port)
+$py "$here/lossy_proxy.py" "$proxy_port" "$redis_port" "$tmp/drop" "$tmp/delay" "XADD,pawl:blocks:events" &
+proxy_pid=$!
+wait_port "$proxy_port" "$proxy_pid" || fail "the proxy did not start"
+real_port=$redis_port redis_port=$proxy_port
+write_config c "$c_port" "$c_admin" shared
+redis_port=$real_port
+admin_port=$c_admin pawld_start "$tmp/c.yaml"
+a_pid=$pawld_pid
+sent=0
+for _ in $(seq 5); do vehicle_get "$c_port" "$owner" $own >/dev/null; sent=$((sent + 1)); done
+sleep 0.5
+touch "$tmp/drop"
+for _ in $(seq 10); do vehicle_get "$c_port" "$owner" $own >/dev/null; sent=$((sent + 1)); done
+for _ in $(seq 50); do [ -e "$tmp/drop" ] || break; sleep 0.1; done
+[ -e "$tmp/drop" ] && fail "C sent no XADD of its events through the proxy"
+ok=$(metric "$c_admin" 'pawld_block_syncs_total{result="ok"}')
+for _ in $(seq 60); do # past the back-off, and its own entries read back
+    [ "$(metric "$c_admin" 'pawld_block_syncs_total{result="ok"}')" -gt $((ok + 3)) ] && break
+    sleep 0.1
+done
+alone=$(metric "$c_admin" pawld_detect_events_alone_total)
+read=$(metric "$c_admin" 'pawld_detect_events_shared_total{direction="read"}')
+[ "$alone" -gt 0 ] || fail "C judged nothing alone: the XADD's answer was not lost"
+[ $((alone + read)) = "$sent" ] || fail "C judged $alone requests alone and read $read back, for $sent requests"
+kill "$proxy_pid"
+echo "windows in redis: a batch whose XADD answer was lost: judged alone ($alone), not again when read back ($read read)"

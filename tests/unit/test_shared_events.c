@@ -1,6 +1,7 @@
 /* The detectors' input shared by pawld instances (shared_events.c):
  * packing, the merge's one order, and batches that are not pawld's. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helper_common.h"
@@ -173,6 +174,10 @@ static void test_not_pawld_batches(void **st)
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         assert_int_equal(pawld_merge_add(m, ids[i], "A", b, n, NOW, why, sizeof why), -1);
     assert_int_equal(pawld_merge_add(m, "1-0", "0123456789abcdef0", b, n, NOW, why, sizeof why), -1);
+    /* an id ahead of Redis's clock is not Redis's: a forged one held every
+     * later id ahead and stopped the trimming (review 17) */
+    assert_int_equal(pawld_merge_add(m, "1700000005001-0", "A", b, n, NOW, why, sizeof why), -1);
+    assert_non_null(strstr(why, "ahead of Redis's clock"));
     assert_int_equal(pawld_merge_add(m, "1-0", "A", b, 0, NOW, why, sizeof why), -1);
     assert_int_equal(pawld_merge_pending(m), 0);
     /* cut short: the events before the cut are kept */
@@ -189,18 +194,64 @@ static void test_not_pawld_batches(void **st)
     assert_int_equal(pawld_merge_add(m, "3-0", "A", c, n, NOW, why, sizeof why), -1);
     assert_int_equal(pawld_merge_pending(m), 2);
     /* framed, but not events: a status of 700, an empty method, a path
-     * without '/', a time more than a minute ahead or an hour behind */
+     * without '/', a time more than 5 s ahead or an hour behind */
     memcpy(c, b, n);
     c[1 + 8] = 700 & 0xff;
     c[1 + 9] = 700 >> 8;
     assert_int_equal(pawld_merge_add(m, "4-0", "A", c, n, NOW, why, sizeof why), 0);
-    const int64_t far[] = { NOW + 60001, NOW - 3600001, NOW + 60000 };
+    const int64_t far[] = { NOW + 5001, NOW - 3600001, NOW + 5000 };
     n = batch(c, sizeof c, far, 3, "p");
     assert_int_equal(pawld_merge_add(m, "5-0", "A", c, n, NOW, why, sizeof why), 0);
     pawld_merge_stats(m, &s);
     assert_int_equal(s.refused, 3);
     assert_int_equal(s.added, 2 + 2 + 1);
     pawld_merge_free(m);
+}
+
+/* Everything fed at once (a failed sync, the last one) judges up to the
+ * latest event fed, not to the end of time (review 17: every event after
+ * one failed sync was counted late). */
+static void test_late_after_flush(void **st)
+{
+    (void)st;
+    uint8_t b[1024];
+    char why[200];
+    struct fed f = { .n = 0 };
+    struct pawld_merge_stats s;
+    const int64_t t1[] = { NOW, NOW + 1 }, t2[] = { NOW + 2, NOW + 1 };
+    struct pawld_merge *m = pawld_merge_new(16);
+    size_t n = batch(b, sizeof b, t1, 2, "p");
+    assert_int_equal(pawld_merge_add(m, "1-0", "A", b, n, NOW, why, sizeof why), 0);
+    assert_int_equal(pawld_merge_take(m, INT64_MAX, record, &f), 2);
+    assert_int_equal(pawld_merge_take(m, INT64_MAX, record, &f), 0);
+    n = batch(b, sizeof b, t2, 2, "p");
+    assert_int_equal(pawld_merge_add(m, "2-0", "A", b, n, NOW, why, sizeof why), 0);
+    pawld_merge_stats(m, &s);
+    assert_int_equal(s.late, 1); /* NOW + 1 was judged; NOW + 2 was not */
+    assert_int_equal(pawld_merge_take(m, NOW, record, &f), 0);
+    assert_int_equal(pawld_merge_take(m, INT64_MAX, record, &f), 2);
+    pawld_merge_free(m);
+}
+
+/* A batch larger than one sync's buffer is not pawld's: refused whole. */
+static void test_batch_bound(void **st)
+{
+    (void)st;
+    char why[200];
+    size_t n = PAWLD_EVENTS_BATCH_MAX + 1;
+    uint8_t *big = calloc(1, n);
+    assert_non_null(big);
+    const int64_t t[] = { NOW };
+    size_t head = batch(big, n, t, 1, "p");
+    assert_true(head < n);
+    struct pawld_merge *m = pawld_merge_new(16);
+    assert_int_equal(pawld_merge_add(m, "1-0", "A", big, n, NOW, why, sizeof why), -1);
+    assert_non_null(strstr(why, "at most"));
+    assert_int_equal(pawld_merge_pending(m), 0);
+    assert_int_equal(pawld_merge_add(m, "1-0", "A", big, head, NOW, why, sizeof why), 0);
+    assert_int_equal(pawld_merge_pending(m), 1);
+    pawld_merge_free(m);
+    free(big);
 }
 
 static void test_bounded(void **st)
@@ -230,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_one_order),
         cmocka_unit_test(test_not_pawld_batches),
         cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_late_after_flush),
+        cmocka_unit_test(test_batch_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

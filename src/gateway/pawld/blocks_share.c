@@ -44,6 +44,7 @@ struct pawld_blocks_share {
     struct pawld_ratelog warned, refused_warned;
     atomic_ullong ok, failed, told_n, learnt, refused;
     struct pawld_windows *windows; /* detect.windows shared; NULL when local */
+    struct pawld_stream_reader stuck;
 };
 
 static void fail(struct pawld_blocks_share *s, const char *why)
@@ -124,6 +125,21 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
     return rc;
 }
 
+/* The stream's ids were pushed ahead of Redis's clock by an entry someone
+ * else added (every later entry would be refused, and none trimmed:
+ * review 17): deleted, and read again from its start. The instances keep
+ * the blocks they hold; one started later learns only those set since. */
+static void restart(struct pawld_blocks_share *s)
+{
+    char esc[300];
+    redisReply *rep = redisCommand(s->k.ctx, "DEL %s", s->stream);
+    freeReplyObject(rep);
+    snprintf(s->last, sizeof s->last, "0-0");
+    pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: the ids of %s are ahead of Redis's clock (an "
+              "entry someone else added): deleted, the instances start it again\"",
+              pawld_json_escape(s->stream, esc, sizeof esc));
+}
+
 /* An entry that is not one pawld writes: counted, and logged (rate-limited). */
 static void refuse(struct pawld_blocks_share *s, const char *id)
 {
@@ -169,14 +185,24 @@ static void apply(struct pawld_blocks_share *s, const char *id, const redisReply
  * 0, or -1 with why. */
 static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
 {
+    uint64_t ms;
+    if (pawld_stream_ahead(s->last, s->clock.redis_now_ms, &ms)) /* another instance started it again */
+        snprintf(s->last, sizeof s->last, "0-0");
+    int sk = pawld_stream_unstick(&s->stuck, s->k.ctx, s->stream, s->last, sizeof s->last, why, wn);
+    if (sk < 0)
+        return -1;
+    if (sk > 0)
+        refuse(s, s->last); /* no reader took it: it would have stopped the sharing for good (review 17) */
     for (int round = 0; all || round < READS_PER_SYNC; round++) {
         redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, s->stream, s->last);
         const redisReply *entries, *fv;
         const char *id;
         int got = pawl_xread_entries(rep, &entries);
         if (got <= 0) { /* nothing new, or not an answer to XREAD */
-            if (got < 0)
+            if (got < 0) {
                 pawld_redis_say(s->k.ctx, rep, "XREAD (the shared blocks)", why, wn);
+                pawld_stream_read_failed(&s->stuck, s->last);
+            }
             freeReplyObject(rep);
             return got;
         }
@@ -184,6 +210,11 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
             if (!pawl_stream_entry(entries->element[i], sizeof s->last, &id, &fv)) {
                 refuse(s, "(not an entry)");
                 continue;
+            }
+            if (pawld_stream_ahead(id, s->clock.redis_now_ms, &ms)) {
+                restart(s);
+                freeReplyObject(rep);
+                return 0;
             }
             snprintf(s->last, sizeof s->last, "%s", id);
             apply(s, id, fv);

@@ -57,9 +57,10 @@ struct pawld_detect {
     size_t nevents, count;   /* bytes and events in events[0] */
     atomic_llong skew_ms;
     atomic_ullong fed_here;  /* events fed here at once: the buffer full */
+    bool shared;             /* detect.windows shared: set at start, never changed */
     const struct pawld_event_origin *origin; /* the merged event being fed */
     struct pawld_found *found;               /* its findings, to be claimed and written */
-    size_t nfound;
+    size_t nfound, found_cap;
 };
 
 /* detect.redis: queues what this instance did to a block, for
@@ -162,7 +163,14 @@ static void write_finding(struct pawld_detect *d, const struct pawl_finding *f)
 static void on_finding(void *ctx, const struct pawl_finding *f)
 {
     struct pawld_detect *d = ctx;
-    if (!f->repeat && d->origin != NULL && d->nfound < PAWLD_FOUND_MAX) {
+    if (!f->repeat && d->origin != NULL && d->nfound == d->found_cap && d->found_cap < PAWLD_FOUND_MAX) {
+        struct pawld_found *more = realloc(d->found, 2 * d->found_cap * sizeof *more);
+        if (more != NULL) {
+            d->found = more;
+            d->found_cap *= 2;
+        }
+    }
+    if (!f->repeat && d->origin != NULL && d->nfound < d->found_cap) {
         struct pawld_found *x = &d->found[d->nfound++];
         x->f = *f;
         snprintf(x->claim, sizeof x->claim, "%s.%u:%s", d->origin->entry, d->origin->index, f->detector);
@@ -256,13 +264,16 @@ int pawld_detect_start(struct pawld_server_state *srv, char *err, size_t errlen)
     }
     if (w->cfg->detect.windows > 0 &&
         ((d->events[0] = malloc(PAWLD_EVENTS_BUF)) == NULL || (d->events[1] = malloc(PAWLD_EVENTS_BUF)) == NULL ||
-         (d->found = calloc(PAWLD_FOUND_MAX, sizeof *d->found)) == NULL)) {
+         (d->found = calloc(256, sizeof *d->found)) == NULL)) {
         detect_free(d);
         snprintf(err, errlen, "out of memory for detect.windows");
         return -1;
     }
-    if (d->events[0] != NULL)
+    if (d->events[0] != NULL) {
         pawld_events_begin(d->events[0], &d->nevents);
+        d->shared = true;
+        d->found_cap = 256;
+    }
     pthread_mutex_init(&d->lock, NULL);
     pthread_mutex_init(&d->events_lock, NULL);
     d->world = srv->world;
@@ -411,7 +422,7 @@ int pawld_detect_unblock(struct pawld_server_state *srv, bool principal, pawl_st
 
 /* e to the detectors, here and now (origin: the merged event it is, or
  * NULL for this instance's own when the windows are local). */
-static void feed(struct pawld_detect *dt, const struct pawl_api_event *e, const struct pawld_event_origin *origin)
+static size_t feed(struct pawld_detect *dt, const struct pawl_api_event *e, const struct pawld_event_origin *origin)
 {
     pthread_mutex_lock(&dt->lock);
     dt->cur = e;
@@ -421,11 +432,13 @@ static void feed(struct pawld_detect *dt, const struct pawl_api_event *e, const 
     bool full = untracked == 0 && pawl_detector_untracked(dt->det) > 0;
     dt->cur = NULL;
     dt->origin = NULL;
+    size_t waiting = dt->nfound;
     pthread_mutex_unlock(&dt->lock);
     if (full) /* once per run: nobody idle gave way, newcomers go unjudged */
         pawld_log(dt->srv->sinks, "warn", "\"msg\":\"the detectors' tables are full of principals, "
                   "addresses or vehicles seen lately: new ones are not tracked until others fall idle "
                   "(pawld_detector_untracked_total)\"");
+    return waiting;
 }
 
 /* detect.windows shared: e packed for the sync thread (time on Redis's
@@ -462,11 +475,11 @@ void pawld_detect_feed(struct pawld_conn *c, const struct pawl_http_head *h, con
                 e.user_type = (pawl_str){"Service", 7};
         }
     }
-    if (dt->events[0] != NULL && queue(dt, &e))
+    if (dt->shared && queue(dt, &e))
         return;
-    if (dt->events[0] != NULL) /* not packed: judged here alone, at once */
+    if (dt->shared) /* not packed: judged here alone, at once */
         atomic_fetch_add(&dt->fed_here, 1);
-    feed(dt, &e, NULL);
+    (void)feed(dt, &e, NULL);
 }
 
 const uint8_t *pawld_detect_events_take(struct pawld_server_state *srv, int64_t skew_ms, size_t *n,
@@ -486,10 +499,10 @@ const uint8_t *pawld_detect_events_take(struct pawld_server_state *srv, int64_t 
     return full;
 }
 
-void pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
-                              const struct pawld_event_origin *o)
+size_t pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
+                                const struct pawld_event_origin *o)
 {
-    feed(srv->detect, e, o);
+    return feed(srv->detect, e, o);
 }
 
 size_t pawld_detect_found(struct pawld_server_state *srv, struct pawld_found *out, size_t max)

@@ -27,6 +27,7 @@
 #include "h1.h"
 #include "metrics.h"
 #include "shared_reply.h"
+#include "shared_events.h"
 #include "stepup.h"
 #include "pawl/blocklist.h"
 #include "pawl/detect.h"
@@ -443,6 +444,26 @@ void pawld_redis_conn_fail(struct pawld_redis_conn *k, const char *why);
  * tried at once). */
 void pawld_redis_conn_drop(struct pawld_redis_conn *k);
 
+/* A reader of a stream that cannot get past an entry (one the reader
+ * refuses, or too large for the timeout) would stop there for good (review
+ * 17): after two failed reads at the same last id, the next
+ * pawld_stream_unstick skips that entry, reading its id inside Redis. */
+struct pawld_stream_reader {
+    char at[48]; /* the last id the failed reads started from */
+    int fails;
+};
+/* 1: skipped (last moved on; why says which entry, to log and count), 0:
+ * nothing to skip, -1 with why. */
+int pawld_stream_unstick(struct pawld_stream_reader *r, struct redisContext *ctx, const char *stream, char *last,
+                         size_t n, char *why, size_t wn);
+/* An XREAD from last failed. */
+void pawld_stream_read_failed(struct pawld_stream_reader *r, const char *last);
+/* Whether a stream entry id (its time in *ms) is more than a minute ahead
+ * of Redis's clock: one Redis did not give (it gives ids from its clock),
+ * which every later id would follow, so that no entry could be trimmed
+ * and every later one looks forged (review 17). */
+bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms);
+
 /* A thread that calls tick(arg, false) every every_ms (monotonic clock),
  * and tick(arg, true) once when stopped, after the last. */
 struct pawld_ticker {
@@ -665,8 +686,9 @@ void pawld_blocks_share_stats(struct pawld_server_state *srv, struct pawld_block
 int pawld_blocks_share_probe(const struct pawld_world *wd, char *why, size_t n);
 
 /* detect.windows shared (windows_share.c, over detect.c). */
-#define PAWLD_EVENTS_BUF (4u << 20) /* bytes of events packed between two syncs; more are judged alone */
-#define PAWLD_FOUND_MAX 256          /* findings of merged events waiting to be claimed, per sync */
+#define PAWLD_EVENTS_BUF PAWLD_EVENTS_BATCH_MAX /* bytes packed between two syncs; more are judged alone */
+#define PAWLD_FOUND_MAX 65536        /* findings of merged events waiting to be claimed; more are
+                                     * written unclaimed */
 struct pawld_event_origin;
 struct pawld_found {
     struct pawl_finding f;
@@ -678,9 +700,10 @@ struct pawld_found {
 const uint8_t *pawld_detect_events_take(struct pawld_server_state *srv, int64_t skew_ms, size_t *n,
                                         size_t *count);
 /* A merged event, to the detectors (sync thread): its findings wait in a
- * list for pawld_detect_found; its blocks are set at once. */
-void pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
-                              const struct pawld_event_origin *o);
+ * list for pawld_detect_found; its blocks are set at once. Returns how
+ * many findings wait. */
+size_t pawld_detect_feed_merged(struct pawld_server_state *srv, const struct pawl_api_event *e,
+                                const struct pawld_event_origin *o);
 /* The findings of merged events so far (up to max), out of the list. */
 size_t pawld_detect_found(struct pawld_server_state *srv, struct pawld_found *out, size_t max);
 /* One finding to logs.findings. */

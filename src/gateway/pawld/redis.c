@@ -208,3 +208,47 @@ bool pawld_redis_may_evict(redisContext *ctx, char *why, size_t n)
     snprintf(why, n, "maxmemory-policy %s with maxmemory set", policy);
     return true;
 }
+
+/* The id of the entry after last in stream, read inside Redis: the entry
+ * itself never comes over the connection. */
+#define SKIP_LUA                                                                     \
+    "local r = redis.call('xread', 'count', 1, 'streams', KEYS[1], ARGV[1]) "        \
+    "if r then return r[1][2][1][1] end return false"
+
+int pawld_stream_unstick(struct pawld_stream_reader *r, redisContext *ctx, const char *stream, char *last,
+                         size_t n, char *why, size_t wn)
+{
+    if (r->fails < 2 || strcmp(r->at, last) != 0)
+        return 0;
+    redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s %s", SKIP_LUA, stream, last);
+    int rc = -1;
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING && rep->len < n) {
+        snprintf(why, wn, "%s: entry %s could not be read twice (too large or too many fields for the "
+                 "reader, or slower than the timeout): skipped", stream, rep->str);
+        snprintf(last, n, "%s", rep->str);
+        r->fails = 0;
+        rc = 1;
+    } else if (rep != NULL && rep->type == REDIS_REPLY_NIL) {
+        r->fails = 0; /* nothing after last any more (trimmed) */
+        rc = 0;
+    } else {
+        pawld_redis_say(ctx, rep, "EVAL (skipping an entry pawld cannot read)", why, wn);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+void pawld_stream_read_failed(struct pawld_stream_reader *r, const char *last)
+{
+    if (strcmp(r->at, last) != 0) {
+        snprintf(r->at, sizeof r->at, "%s", last);
+        r->fails = 0;
+    }
+    r->fails++;
+}
+
+bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms)
+{
+    uint64_t seq;
+    return pawld_stream_id(id, ms, &seq) && *ms > (uint64_t)redis_now_ms + 60000;
+}

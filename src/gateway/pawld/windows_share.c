@@ -25,20 +25,27 @@
 
 #define HORIZON_MS 300      /* two syncs and a margin: every instance's batch for a time is in by then */
 #define KEEP_MS 60000       /* entries older are trimmed */
-#define READ_COUNT 16       /* entries per XREAD (each up to PAWLD_EVENTS_BUF bytes) */
+#define READ_COUNT 16       /* entries per XREAD (each up to PAWLD_EVENTS_BATCH_MAX bytes) */
 #define READS_PER_SYNC 64
-#define MERGE_MAX 1000000   /* events held before the horizon */
+#define MERGE_MAX 262144    /* events held before the horizon (review 17: a million took a sort of 100 ms) */
 #define CLAIM_MS 60000      /* how long a finding's claim lasts: past the horizon at every instance */
+#define UNSURE 16           /* batches whose XADD answer was lost, judged here alone */
+#define CLAIMS 256          /* claims sent at once */
 
 struct pawld_windows {
     struct pawld_server_state *srv;
     char stream[160], prefix[140];
     char id[17];
     char last[48];                 /* the last entry read; "" before the first sync */
+    struct pawld_stream_reader stuck;
     struct pawld_merge *merge;     /* every instance's events, before the horizon */
-    struct pawld_found found[PAWLD_FOUND_MAX];
+    struct pawld_found found[CLAIMS];
     int64_t skew_ms;               /* this clock less Redis's, at the last sync that read it */
+    uint64_t batch;                /* this instance's batches so far: each entry's "n" */
+    uint64_t unsure[UNSURE];       /* batches judged alone whose XADD may have run: skipped when read */
+    size_t nunsure;
     uint64_t bad_batches;
+    struct pawld_ratelog warned;
     atomic_ullong told, alone, elsewhere, read, late, refused; /* for /metrics (another thread) */
 };
 
@@ -64,39 +71,128 @@ void pawld_windows_free(struct pawld_windows *w)
     free(w);
 }
 
-static void feed_one(void *ctx, const struct pawl_api_event *e, const struct pawld_event_origin *o)
+/* What the stream does that pawld did not: logged (rate-limited). */
+static void say(struct pawld_windows *w, const char *level, const char *why)
 {
-    pawld_detect_feed_merged(ctx, e, o);
+    char esc[900];
+    uint64_t skipped;
+    if (pawld_ratelog_take(&w->warned, pawld_wall_ms(), &skipped))
+        pawld_log(w->srv->sinks, level, "\"msg\":\"detect.windows: %s\",\"not_logged_before\":%llu",
+                  pawld_json_escape(why, esc, sizeof esc), (unsigned long long)skipped);
+}
+
+struct feeding {
+    struct pawld_windows *w;
+    redisContext *ctx; /* where findings are claimed; NULL: written unclaimed */
+};
+
+static void claim_and_write(struct pawld_windows *w, redisContext *ctx);
+
+static void feed_one(void *arg, const struct pawl_api_event *e, const struct pawld_event_origin *o)
+{
+    struct feeding *f = arg;
+    if (pawld_detect_feed_merged(f->w->srv, e, o) >= CLAIMS) /* claimed as they come (review 17) */
+        claim_and_write(f->w, f->ctx);
+}
+
+/* Feeds the merge up to cutoff. */
+static void take(struct pawld_windows *w, redisContext *ctx, int64_t cutoff)
+{
+    struct feeding f = { w, ctx };
+    pawld_merge_take(w->merge, cutoff, feed_one, &f);
+    claim_and_write(w, ctx);
 }
 
 /* This instance's batch, judged here alone (Redis did not take it), in
- * its order. */
+ * its order, after what the merge holds up to now (review 17: time went
+ * back). */
 static void alone(struct pawld_windows *w, const uint8_t *b, size_t n)
 {
     char why[200];
+    int64_t now = pawld_wall_ms() - w->skew_ms;
+    take(w, NULL, now);
     struct pawld_merge *m = pawld_merge_new(MERGE_MAX);
     if (m == NULL)
         return;
-    /* an entry id of its own: no claim is asked for what no other instance saw */
-    (void)pawld_merge_add(m, "0-0", w->id, b, n, pawld_wall_ms() - w->skew_ms, why, sizeof why);
-    atomic_fetch_add(&w->alone, pawld_merge_take(m, INT64_MAX, feed_one, w->srv));
+    (void)pawld_merge_add(m, "0-0", w->id, b, n, now, why, sizeof why);
+    struct feeding f = { w, NULL };
+    atomic_fetch_add(&w->alone, pawld_merge_take(m, INT64_MAX, feed_one, &f));
+    claim_and_write(w, NULL);
     pawld_merge_free(m);
 }
 
-/* XADD of this instance's batch: 0, or -1 with why. */
-static int tell(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, const uint8_t *b,
-                size_t n, char *why, size_t wn)
+/* The stream was deleted or lost (a Redis that lost its data), or its ids
+ * were pushed ahead of Redis's clock by a forged entry (then it is deleted
+ * here: no entry after it could be trimmed, review 17): read on from the
+ * horizon before ms (this instance's newest), or before Redis's clock. */
+static void restart(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, uint64_t ms)
 {
-    char minid[32];
+    char why[400];
+    if (ms > (uint64_t)ck->redis_now_ms + 60000) {
+        redisReply *rep = redisCommand(ctx, "DEL %s", w->stream);
+        freeReplyObject(rep);
+        snprintf(why, sizeof why, "%s: its ids are ahead of Redis's clock (an entry someone else added): "
+                 "deleted, the instances start it again", w->stream);
+        say(w, "error", why);
+        ms = (uint64_t)ck->redis_now_ms;
+    }
+    snprintf(w->last, sizeof w->last, "%llu-0", (unsigned long long)(ms > HORIZON_MS ? ms - HORIZON_MS : 0));
+}
+
+/* XADD of this instance's batch: 0, or -1 with why (*unsure: the command
+ * may have run). */
+static int tell(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, const uint8_t *b,
+                size_t n, bool *unsure, char *why, size_t wn)
+{
+    char minid[32], nonce[24];
     snprintf(minid, sizeof minid, "%lld", (long long)(ck->redis_now_ms - KEEP_MS));
-    const char *argv[] = { "XADD", w->stream, "MINID", "~", minid, "*", "from", w->id, "b", (const char *)b };
-    size_t lens[] = { 4, strlen(w->stream), 5, 1, strlen(minid), 1, 4, strlen(w->id), 1, n };
-    redisReply *rep = redisCommandArgv(ctx, 10, argv, lens);
-    int rc = rep != NULL && rep->type == REDIS_REPLY_STRING ? 0 : -1;
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)++w->batch);
+    const char *argv[] = { "XADD", w->stream, "MINID", "~", minid, "*", "from", w->id, "n", nonce, "b",
+                           (const char *)b };
+    size_t lens[] = { 4, strlen(w->stream), 5, 1, strlen(minid), 1, 4, strlen(w->id), 1, strlen(nonce), 1, n };
+    redisReply *rep = redisCommandArgv(ctx, 12, argv, lens);
+    uint64_t ms, seq, lms, lseq;
+    int rc = rep != NULL && rep->type == REDIS_REPLY_STRING && pawld_stream_id(rep->str, &ms, &seq) ? 0 : -1;
+    *unsure = rep == NULL;
     if (rc != 0)
         pawld_redis_say(ctx, rep, "XADD (the detectors' events)", why, wn);
+    else if (ms > (uint64_t)ck->redis_now_ms + 60000 || !pawld_stream_id(w->last, &lms, &lseq) || ms < lms ||
+             (ms == lms && seq <= lseq))
+        restart(w, ctx, ck, ms); /* behind what was read, or ahead of the clock */
     freeReplyObject(rep);
     return rc;
+}
+
+/* Whether an entry of this instance's is a batch it judged alone. */
+static bool judged(struct pawld_windows *w, const redisReply *fv)
+{
+    const redisReply *from = pawl_redis_field(fv, "from"), *n = pawl_redis_field(fv, "n");
+    if (from == NULL || n == NULL || strcmp(from->str, w->id) != 0)
+        return false;
+    uint64_t v = strtoull(n->str, NULL, 10);
+    for (size_t i = 0; i < w->nunsure; i++)
+        if (w->unsure[i] == v) {
+            w->unsure[i] = w->unsure[--w->nunsure];
+            return true;
+        }
+    return false;
+}
+
+/* One entry read into the merge. */
+static void add(struct pawld_windows *w, const char *id, const redisReply *fv, const struct pawld_block_clock *ck)
+{
+    char bad[300];
+    const redisReply *from = pawl_redis_field(fv, "from"), *b = pawl_redis_field(fv, "b");
+    if (judged(w, fv))
+        return; /* its XADD's answer was lost, and it was judged here alone (review 17) */
+    if (from == NULL || b == NULL) {
+        snprintf(bad, sizeof bad, "entry %s: not a batch (no from or b)", id);
+    } else if (pawld_merge_add(w->merge, id, from->str, (const uint8_t *)b->str, b->len, ck->redis_now_ms, bad,
+                               sizeof bad) == 0) {
+        return;
+    }
+    w->bad_batches++; /* the events before what did not frame are kept */
+    say(w, "error", bad);
 }
 
 /* Reads the entries appended since the last read into the merge: 0, or -1
@@ -104,15 +200,26 @@ static int tell(struct pawld_windows *w, redisContext *ctx, const struct pawld_b
 static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, char *why,
                  size_t wn)
 {
-    char bad[300];
+    uint64_t ms;
+    if (pawld_stream_ahead(w->last, ck->redis_now_ms, &ms)) /* read past a forged id, and the stream started again by another */
+        snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
+    int sk = pawld_stream_unstick(&w->stuck, ctx, w->stream, w->last, sizeof w->last, why, wn);
+    if (sk < 0)
+        return -1;
+    if (sk > 0) {
+        w->bad_batches++;
+        say(w, "error", why);
+    }
     for (int round = 0; round < READS_PER_SYNC; round++) {
         redisReply *rep = redisCommand(ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, w->stream, w->last);
         const redisReply *entries, *fv;
         const char *id;
         int got = pawl_xread_entries(rep, &entries);
         if (got <= 0) {
-            if (got < 0)
+            if (got < 0) {
                 pawld_redis_say(ctx, rep, "XREAD (the detectors' events)", why, wn);
+                pawld_stream_read_failed(&w->stuck, w->last);
+            }
             freeReplyObject(rep);
             return got;
         }
@@ -121,12 +228,13 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
                 w->bad_batches++;
                 continue;
             }
+            if (pawld_stream_ahead(id, ck->redis_now_ms, &ms)) { /* every later id would follow it: started again */
+                restart(w, ctx, ck, ms);
+                freeReplyObject(rep);
+                return 0;
+            }
             snprintf(w->last, sizeof w->last, "%s", id);
-            const redisReply *from = pawl_redis_field(fv, "from"), *b = pawl_redis_field(fv, "b");
-            if (from == NULL || b == NULL ||
-                pawld_merge_add(w->merge, id, from->str, (const uint8_t *)b->str, b->len, ck->redis_now_ms, bad,
-                                sizeof bad) != 0)
-                w->bad_batches++; /* the events before what did not frame are kept */
+            add(w, id, fv, ck);
         }
         size_t n = entries->elements;
         freeReplyObject(rep);
@@ -137,55 +245,72 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
 }
 
 /* The findings of merged events: each claimed in Redis (the first instance
- * to claim it writes it) or, with no Redis to ask, written. */
+ * to claim it writes it; the claims of a chunk go out together) or, with no
+ * Redis to ask, written. */
 static void claim_and_write(struct pawld_windows *w, redisContext *ctx)
 {
     size_t n;
     char key[300];
-    while ((n = pawld_detect_found(w->srv, w->found, PAWLD_FOUND_MAX)) > 0) {
+    while ((n = pawld_detect_found(w->srv, w->found, CLAIMS)) > 0) {
+        bool asked = ctx != NULL && ctx->err == 0;
+        for (size_t i = 0; asked && i < n; i++) {
+            snprintf(key, sizeof key, "%sfound:%s", w->prefix, w->found[i].claim);
+            redisAppendCommand(ctx, "SET %s %s NX PX %d", key, w->id, CLAIM_MS);
+        }
         for (size_t i = 0; i < n; i++) {
-            int won = 1;
-            if (ctx != NULL && ctx->err == 0) {
-                snprintf(key, sizeof key, "%sfound:%s", w->prefix, w->found[i].claim);
-                redisReply *rep = redisCommand(ctx, "SET %s %s NX PX %d", key, w->id, CLAIM_MS);
-                won = rep != NULL && rep->type == REDIS_REPLY_NIL ? 0 : 1; /* an error: written (twice, not never) */
-                freeReplyObject(rep);
-            }
-            if (won)
-                pawld_detect_write(w->srv, &w->found[i].f);
-            else
+            redisReply *rep = NULL;
+            if (asked && (ctx->err != 0 || redisGetReply(ctx, (void **)&rep) != REDIS_OK))
+                rep = NULL;
+            bool lost = rep != NULL && rep->type == REDIS_REPLY_NIL; /* an error: written (twice, not never) */
+            freeReplyObject(rep);
+            if (lost)
                 atomic_fetch_add(&w->elsewhere, 1);
+            else
+                pawld_detect_write(w->srv, &w->found[i].f);
         }
     }
+}
+
+/* The merge's counts, for /metrics. */
+static void publish(struct pawld_windows *w)
+{
+    struct pawld_merge_stats m;
+    pawld_merge_stats(w->merge, &m);
+    atomic_store(&w->read, m.added);
+    atomic_store(&w->late, m.late);
+    atomic_store(&w->refused, m.refused + m.dropped + w->bad_batches);
 }
 
 int pawld_windows_sync(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, bool last,
                        char *why, size_t wn)
 {
     size_t n, count;
+    bool unsure = false;
     if (ctx != NULL)
         w->skew_ms = ck->skew_ms;
     const uint8_t *b = pawld_detect_events_take(w->srv, w->skew_ms, &n, &count);
-    int rc = 0;
-    if (ctx != NULL && w->last[0] == '\0') /* the first sync: entries from the horizon on */
-        snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
-    if (ctx == NULL || (count > 0 && tell(w, ctx, ck, b, n, why, wn) != 0)) {
+    if (ctx == NULL) { /* Redis cannot be asked: what was read, then this instance's own */
         alone(w, b, n);
-        rc = ctx == NULL ? 0 : -1;
-    } else {
-        atomic_fetch_add(&w->told, count);
+        publish(w);
+        return 0;
     }
-    if (ctx != NULL && rc == 0 && learn(w, ctx, ck, why, wn) != 0)
-        rc = -1;
-    /* without Redis (or after it failed), what was read is fed now */
-    bool now = last || ctx == NULL || rc != 0;
-    pawld_merge_take(w->merge, now ? INT64_MAX : ck->redis_now_ms - HORIZON_MS, feed_one, w->srv);
-    claim_and_write(w, ctx != NULL && rc == 0 ? ctx : NULL);
-    struct pawld_merge_stats m;
-    pawld_merge_stats(w->merge, &m);
-    atomic_store(&w->read, m.added);
-    atomic_store(&w->late, m.late);
-    atomic_store(&w->refused, m.refused + m.dropped + w->bad_batches);
+    if (w->last[0] == '\0') /* the first sync: entries from the horizon on */
+        snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
+    if (count > 0 && tell(w, ctx, ck, b, n, &unsure, why, wn) != 0) {
+        if (unsure) { /* perhaps told after all: skipped if read back */
+            if (w->nunsure == UNSURE)
+                memmove(w->unsure, w->unsure + 1, (UNSURE - 1) * sizeof *w->unsure);
+            w->unsure[w->nunsure < UNSURE ? w->nunsure++ : UNSURE - 1] = w->batch;
+        }
+        alone(w, b, n);
+        publish(w);
+        return -1;
+    }
+    atomic_fetch_add(&w->told, count);
+    int rc = learn(w, ctx, ck, why, wn);
+    if (rc == 0) /* else what is held waits: for the next sync, or judged alone if Redis stays away */
+        take(w, ctx, last ? INT64_MAX : ck->redis_now_ms - HORIZON_MS);
+    publish(w);
     return rc;
 }
 
