@@ -115,8 +115,11 @@ kill -0 "$b_pid" || fail "B died on a forged batch"
 [ "$(vehicle_get "$b_port" "$owner" $own)" = 403 ] || fail "B forgot its block: $(cat body.json)"
 echo "windows in redis: batches pawld does not write are ignored and counted"
 
-# lift_both: u-1042's block lifted (on A, shared to B), both serve it again
+# lift_both: u-1042's block lifted (on A, shared to B), both serve it again;
+# after the last walk was judged whole (the horizon, 300 ms, and a sync: its
+# requests after the finding's are repeats that block again)
 lift_both() {
+    sleep 1
     [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$a_admin/blocks?principal=u-1042")" = 200 ] ||
         fail "the lift on A"
     for _ in $(seq 50); do [ "$(vehicle_get "$b_port" "$owner" $own)" = 200 ] && break; sleep 0.1; done
