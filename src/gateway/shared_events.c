@@ -221,9 +221,7 @@ int pawld_merge_add(struct pawld_merge *m, const char *entry, const char *from, 
     } else if (strlen(entry) >= sizeof b->entry || !pawld_stream_id(entry, &b->ms, &b->seq) ||
                strlen(from) >= sizeof b->from) {
         snprintf(why, wn, "an entry id that is not MS-SEQ, or a sender id over 16 bytes");
-    } else if (now_ms >= 0 && b->ms > (uint64_t)now_ms + AHEAD_MS) {
-        snprintf(why, wn, "entry %s: its id is ahead of Redis's clock (%lld): not Redis's own", entry,
-                 (long long)now_ms);
+
     } else if (n > PAWLD_EVENTS_BATCH_MAX || n < 1 || p[0] != PAWLD_EVENTS_VERSION) {
         snprintf(why, wn, "entry %s: not a batch of version %d of at most %u bytes", entry, PAWLD_EVENTS_VERSION,
                  PAWLD_EVENTS_BATCH_MAX);

@@ -49,9 +49,7 @@ struct pawld_merge;
 /* A merge holding at most max_events events not yet fed. NULL: no memory. */
 struct pawld_merge *pawld_merge_new(size_t max_events);
 void pawld_merge_free(struct pawld_merge *m);
-/* A batch read from the stream: entry is its id ("MS-SEQ", the order; one
- * more than 5 s ahead of now_ms is refused: Redis gives ids from its clock,
- * a forged one held the stream's ids ahead of it and stopped its trimming),
+/* A batch read from the stream: entry is its id ("MS-SEQ", the order),
  * from who told it (at most 16 bytes), p[0..n) its bytes. An event that
  * is not one (pawl_api_event_check's checks, a time more than 5 s ahead of
  * now_ms or an hour behind it) is refused and counted; bytes that

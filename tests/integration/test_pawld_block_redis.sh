@@ -169,17 +169,21 @@ grep -q 'detect.redis: an entry of the stream is not one pawld writes: ignored' 
 echo "blocks in redis: entries pawld does not write are ignored and counted"
 
 # 8b. An entry id ahead of Redis's clock (every later id would follow it,
-# and every later entry be refused as forged, review 17): the stream is
-# started again, and a lift on B reaches A.
+# and every later block entry be refused as forged, review 17): the stream
+# is started again; a lift on B reaches A, and so does a block B sets
+# (review 18: a lift alone proved nothing, lifts carry no time).
 rcli xadd pawl:blocks:log 99999999999999-0 op lift kind principal subject evil-4 from ffff >/dev/null
-for _ in $(seq 50); do grep -q 'the ids of pawl:blocks:log are ahead of Redis.s clock' a.log b.log && break; sleep 0.1; done
-grep -q 'the ids of pawl:blocks:log are ahead of Redis.s clock.*deleted' a.log b.log || fail "no instance started the stream again"
+for _ in $(seq 50); do grep -q 'pawl:blocks:log: its ids are ahead of Redis.s clock' a.log b.log && break; sleep 0.1; done
+grep -q 'pawl:blocks:log: its ids are ahead of Redis.s clock.*deleted' a.log b.log || fail "no instance started the stream again"
 [ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 403 ] || fail "A does not block fleet-ops-7 any more: $(cat body.json)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$b_admin/blocks?principal=fleet-ops-7")" = 200 ] ||
     fail "the lift on B"
 for _ in $(seq 50); do [ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 200 ] && break; sleep 0.1; done
 [ "$(vehicle_get "$a_port" "$fleet" $fleet_car)" = 200 ] || fail "after the forged id, A did not learn B's lift: $(cat body.json)"
-echo "blocks in redis: an entry id ahead of the clock: the stream started again, a lift on B reached A"
+for v in $(consecutive_vins 310 | tail -10); do vehicle_get "$b_port" "$fleet" "$v" >/dev/null; done
+blocked_at "$b_port" "$fleet" $fleet_car || fail "B did not block fleet-ops-7 again: $(tail -3 b.log)"
+blocked_at "$a_port" "$fleet" $fleet_car || fail "after the forged id, A did not learn B's block: $(tail -3 a.log)"
+echo "blocks in redis: an entry id ahead of the clock: the stream started again, B's lift and block reached A"
 
 # 9. A reload that changes detect.redis is refused.
 sed -i 's/password_file: redis.pass}/password_file: redis.pass, timeout: 50ms}/' a.yaml

@@ -127,17 +127,19 @@ static int tell(struct pawld_blocks_share *s, char *why, size_t wn)
 
 /* The stream's ids were pushed ahead of Redis's clock by an entry someone
  * else added (every later entry would be refused, and none trimmed:
- * review 17): deleted, and read again from its start. The instances keep
- * the blocks they hold; one started later learns only those set since. */
+ * review 17): deleted by the first instance to see it, and read again from
+ * its start. The instances keep the blocks they hold; one started later
+ * learns only those set since. */
 static void restart(struct pawld_blocks_share *s)
 {
-    char esc[300];
-    redisReply *rep = redisCommand(s->k.ctx, "DEL %s", s->stream);
-    freeReplyObject(rep);
-    snprintf(s->last, sizeof s->last, "0-0");
-    pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: the ids of %s are ahead of Redis's clock (an "
-              "entry someone else added): deleted, the instances start it again\"",
-              pawld_json_escape(s->stream, esc, sizeof esc));
+    char esc[900], why[700];
+    int rc = pawld_stream_restart(s->k.ctx, s->stream, why, sizeof why);
+    if (rc >= 0) {
+        snprintf(s->last, sizeof s->last, "0-0");
+        snprintf(why, sizeof why, "%s: its ids are ahead of Redis's clock (an entry someone else added): %s",
+                 s->stream, rc > 0 ? "deleted, the instances start it again" : "started again by another");
+    }
+    pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: %s\"", pawld_json_escape(why, esc, sizeof esc));
 }
 
 /* An entry that is not one pawld writes: counted, and logged (rate-limited). */
@@ -188,13 +190,15 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
     uint64_t ms;
     if (pawld_stream_ahead(s->last, s->clock.redis_now_ms, &ms)) /* another instance started it again */
         snprintf(s->last, sizeof s->last, "0-0");
+    char esc[900];
     int sk = pawld_stream_unstick(&s->stuck, s->k.ctx, s->stream, s->last, sizeof s->last, why, wn);
-    if (sk < 0)
-        return -1;
-    if (sk > 0)
-        refuse(s, s->last); /* no reader took it: it would have stopped the sharing for good (review 17) */
+    if (sk > 0) /* no reader took it: it would have stopped the sharing for good (review 17) */
+        refuse(s, s->last);
+    if (sk < 0) /* the reads go on */
+        pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: %s\"", pawld_json_escape(why, esc, sizeof esc));
     for (int round = 0; all || round < READS_PER_SYNC; round++) {
-        redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, s->stream, s->last);
+        int count = pawld_stream_count(&s->stuck, s->last, READ_COUNT);
+        redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", count, s->stream, s->last);
         const redisReply *entries, *fv;
         const char *id;
         int got = pawl_xread_entries(rep, &entries);
@@ -203,9 +207,12 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
                 pawld_redis_say(s->k.ctx, rep, "XREAD (the shared blocks)", why, wn);
                 pawld_stream_read_failed(&s->stuck, s->last);
             }
+            if (got == 0)
+                pawld_stream_read_ok(&s->stuck);
             freeReplyObject(rep);
             return got;
         }
+        pawld_stream_read_ok(&s->stuck);
         for (size_t i = 0; i < entries->elements; i++) {
             if (!pawl_stream_entry(entries->element[i], sizeof s->last, &id, &fv)) {
                 refuse(s, "(not an entry)");
@@ -221,7 +228,7 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
         }
         size_t n = entries->elements;
         freeReplyObject(rep);
-        if (n < READ_COUNT)
+        if (n < (size_t)count)
             return 0;
     }
     return 0; /* the rest at the next sync */

@@ -446,23 +446,34 @@ void pawld_redis_conn_drop(struct pawld_redis_conn *k);
 
 /* A reader of a stream that cannot get past an entry (one the reader
  * refuses, or too large for the timeout) would stop there for good (review
- * 17): after two failed reads at the same last id, the next
- * pawld_stream_unstick skips that entry, reading its id inside Redis. */
+ * 17). After a failed read at an id the next reads ask for one entry, so
+ * that a failure names it; after two, pawld_stream_unstick checks inside
+ * Redis whether that entry has more fields or bytes than any pawld writes,
+ * and skips it if so (review 18: the first skip took the first entry of a
+ * page of 256, and any two transient failures counted). */
 struct pawld_stream_reader {
     char at[48]; /* the last id the failed reads started from */
     int fails;
 };
-/* 1: skipped (last moved on; why says which entry, to log and count), 0:
- * nothing to skip, -1 with why. */
+/* The count for the next XREAD from last: want, or 1 after a failure there. */
+int pawld_stream_count(const struct pawld_stream_reader *r, const char *last, int want);
+/* 1: skipped (last moved on; why says which entry, to log and count); 0:
+ * nothing skipped; -1 with why (the check could not be made: the reads go
+ * on). */
 int pawld_stream_unstick(struct pawld_stream_reader *r, struct redisContext *ctx, const char *stream, char *last,
                          size_t n, char *why, size_t wn);
-/* An XREAD from last failed. */
+/* An XREAD from last failed; one succeeded. */
 void pawld_stream_read_failed(struct pawld_stream_reader *r, const char *last);
+void pawld_stream_read_ok(struct pawld_stream_reader *r);
 /* Whether a stream entry id (its time in *ms) is more than a minute ahead
  * of Redis's clock: one Redis did not give (it gives ids from its clock),
  * which every later id would follow, so that no entry could be trimmed
  * and every later one looks forged (review 17). */
 bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms);
+/* Deletes stream if its newest id is still ahead (the first instance to
+ * see it does; the others' calls then do nothing): 1 deleted, 0 not (no
+ * longer) ahead, -1 with why. */
+int pawld_stream_restart(struct redisContext *ctx, const char *stream, char *why, size_t wn);
 
 /* A thread that calls tick(arg, false) every every_ms (monotonic clock),
  * and tick(arg, true) once when stopped, after the last. */

@@ -209,30 +209,43 @@ bool pawld_redis_may_evict(redisContext *ctx, char *why, size_t n)
     return true;
 }
 
-/* The id of the entry after last in stream, read inside Redis: the entry
- * itself never comes over the connection. */
+/* The id of the entry after last in stream when it is one no reader takes
+ * (more fields than the reader's bound, or more bytes than any pawld
+ * entry), checked inside Redis: the entry itself never comes over the
+ * connection. 0: the entry is not such (the reads failed for another
+ * reason); nil: there is none. */
 #define SKIP_LUA                                                                     \
     "local r = redis.call('xread', 'count', 1, 'streams', KEYS[1], ARGV[1]) "        \
-    "if r then return r[1][2][1][1] end return false"
+    "if not r then return false end "                                                \
+    "local e = r[1][2][1] "                                                          \
+    "if #e[2] > tonumber(ARGV[2]) then return e[1] end "                             \
+    "local n = 0 "                                                                   \
+    "for i = 1, #e[2] do n = n + #e[2][i] end "                                      \
+    "if n > tonumber(ARGV[3]) then return e[1] end "                                 \
+    "return 0"
+
+int pawld_stream_count(const struct pawld_stream_reader *r, const char *last, int want)
+{
+    return r->fails > 0 && strcmp(r->at, last) == 0 ? 1 : want;
+}
 
 int pawld_stream_unstick(struct pawld_stream_reader *r, redisContext *ctx, const char *stream, char *last,
                          size_t n, char *why, size_t wn)
 {
     if (r->fails < 2 || strcmp(r->at, last) != 0)
         return 0;
-    redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s %s", SKIP_LUA, stream, last);
-    int rc = -1;
+    redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s %s %d %d", SKIP_LUA, stream, last, PAWL_REDIS_MAX_ELEMENTS,
+                                   (int)(PAWLD_EVENTS_BATCH_MAX + 65536));
+    int rc = 0;
+    r->fails = 0; /* checked: whatever the answer, reads go on */
     if (rep != NULL && rep->type == REDIS_REPLY_STRING && rep->len < n) {
-        snprintf(why, wn, "%s: entry %s could not be read twice (too large or too many fields for the "
-                 "reader, or slower than the timeout): skipped", stream, rep->str);
+        snprintf(why, wn, "%s: entry %s has more fields or bytes than any pawld writes, and no reader takes "
+                 "it: skipped", stream, rep->str);
         snprintf(last, n, "%s", rep->str);
-        r->fails = 0;
         rc = 1;
-    } else if (rep != NULL && rep->type == REDIS_REPLY_NIL) {
-        r->fails = 0; /* nothing after last any more (trimmed) */
-        rc = 0;
-    } else {
-        pawld_redis_say(ctx, rep, "EVAL (skipping an entry pawld cannot read)", why, wn);
+    } else if (rep == NULL || (rep->type != REDIS_REPLY_INTEGER && rep->type != REDIS_REPLY_NIL)) {
+        pawld_redis_say(ctx, rep, "EVAL (checking an entry the reads failed on; the user needs EVAL)", why, wn);
+        rc = -1;
     }
     freeReplyObject(rep);
     return rc;
@@ -247,8 +260,37 @@ void pawld_stream_read_failed(struct pawld_stream_reader *r, const char *last)
     r->fails++;
 }
 
+void pawld_stream_read_ok(struct pawld_stream_reader *r)
+{
+    r->fails = 0;
+}
+
 bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms)
 {
     uint64_t seq;
     return pawld_stream_id(id, ms, &seq) && *ms > (uint64_t)redis_now_ms + 60000;
+}
+
+/* Deletes the stream if its newest id is still more than a minute ahead of
+ * Redis's clock: once one instance deleted it, the others' deletes do
+ * nothing (they would delete what was added since). */
+#define RESTART_LUA                                                                          \
+    "local t = redis.call('time') "                                                          \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "                 \
+    "local r = redis.call('xrevrange', KEYS[1], '+', '-', 'count', 1) "                      \
+    "if r[1] then "                                                                          \
+    "  local ms = tonumber(string.match(r[1][1], '^(%d+)')) "                                \
+    "  if ms and ms > now + 60000 then return redis.call('del', KEYS[1]) end "               \
+    "end "                                                                                   \
+    "return 0"
+
+int pawld_stream_restart(redisContext *ctx, const char *stream, char *why, size_t wn)
+{
+    redisReply *rep = redisCommand(ctx, "EVAL %s 1 %s", RESTART_LUA, stream);
+    int rc = rep != NULL && rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : -1;
+    if (rc < 0)
+        pawld_redis_say(ctx, rep, "EVAL (deleting a stream whose ids are ahead of Redis's clock; the user needs "
+                        "EVAL, XREVRANGE, TIME and DEL)", why, wn);
+    freeReplyObject(rep);
+    return rc;
 }

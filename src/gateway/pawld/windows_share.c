@@ -122,25 +122,30 @@ static void alone(struct pawld_windows *w, const uint8_t *b, size_t n)
 }
 
 /* The stream was deleted or lost (a Redis that lost its data), or its ids
- * were pushed ahead of Redis's clock by a forged entry (then it is deleted
- * here: no entry after it could be trimmed, review 17): read on from the
- * horizon before ms (this instance's newest), or before Redis's clock. */
+ * were pushed ahead of Redis's clock by an entry someone else added (then
+ * it is deleted, by the first instance to see it: no entry after it could
+ * be trimmed, review 17): read on from the horizon before ms (this
+ * instance's newest), or before Redis's clock. */
 static void restart(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, uint64_t ms)
 {
-    char why[400];
+    char why[700];
     if (ms > (uint64_t)ck->redis_now_ms + 60000) {
-        redisReply *rep = redisCommand(ctx, "DEL %s", w->stream);
-        freeReplyObject(rep);
-        snprintf(why, sizeof why, "%s: its ids are ahead of Redis's clock (an entry someone else added): "
-                 "deleted, the instances start it again", w->stream);
+        int rc = pawld_stream_restart(ctx, w->stream, why, sizeof why);
+        if (rc < 0) { /* read on: the entries after it are still there */
+            say(w, "error", why);
+            return;
+        }
+        snprintf(why, sizeof why, "%s: its ids are ahead of Redis's clock (an entry someone else added): %s",
+                 w->stream, rc > 0 ? "deleted, the instances start it again" : "started again by another");
         say(w, "error", why);
         ms = (uint64_t)ck->redis_now_ms;
     }
     snprintf(w->last, sizeof w->last, "%llu-0", (unsigned long long)(ms > HORIZON_MS ? ms - HORIZON_MS : 0));
 }
 
-/* XADD of this instance's batch: 0, or -1 with why (*unsure: the command
- * may have run). */
+/* XADD of this instance's batch: 0; 1 when it went into a stream whose ids
+ * are ahead of Redis's clock (deleted: to be judged alone, review 18); or
+ * -1 with why (*unsure: the command may have run). */
 static int tell(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, const uint8_t *b,
                 size_t n, bool *unsure, char *why, size_t wn)
 {
@@ -156,9 +161,10 @@ static int tell(struct pawld_windows *w, redisContext *ctx, const struct pawld_b
     *unsure = rep == NULL;
     if (rc != 0)
         pawld_redis_say(ctx, rep, "XADD (the detectors' events)", why, wn);
-    else if (ms > (uint64_t)ck->redis_now_ms + 60000 || !pawld_stream_id(w->last, &lms, &lseq) || ms < lms ||
-             (ms == lms && seq <= lseq))
-        restart(w, ctx, ck, ms); /* behind what was read, or ahead of the clock */
+    else if (ms > (uint64_t)ck->redis_now_ms + 60000)
+        rc = 1;
+    if (rc >= 0 && (rc > 0 || !pawld_stream_id(w->last, &lms, &lseq) || ms < lms || (ms == lms && seq <= lseq)))
+        restart(w, ctx, ck, ms); /* ahead of the clock, or behind what was read */
     freeReplyObject(rep);
     return rc;
 }
@@ -204,14 +210,12 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
     if (pawld_stream_ahead(w->last, ck->redis_now_ms, &ms)) /* read past a forged id, and the stream started again by another */
         snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
     int sk = pawld_stream_unstick(&w->stuck, ctx, w->stream, w->last, sizeof w->last, why, wn);
-    if (sk < 0)
-        return -1;
-    if (sk > 0) {
-        w->bad_batches++;
+    if (sk != 0) /* skipped, and counted; or the check failed: the reads go on */
         say(w, "error", why);
-    }
+    w->bad_batches += sk > 0;
     for (int round = 0; round < READS_PER_SYNC; round++) {
-        redisReply *rep = redisCommand(ctx, "XREAD COUNT %d STREAMS %s %s", READ_COUNT, w->stream, w->last);
+        int count = pawld_stream_count(&w->stuck, w->last, READ_COUNT);
+        redisReply *rep = redisCommand(ctx, "XREAD COUNT %d STREAMS %s %s", count, w->stream, w->last);
         const redisReply *entries, *fv;
         const char *id;
         int got = pawl_xread_entries(rep, &entries);
@@ -220,9 +224,12 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
                 pawld_redis_say(ctx, rep, "XREAD (the detectors' events)", why, wn);
                 pawld_stream_read_failed(&w->stuck, w->last);
             }
+            if (got == 0)
+                pawld_stream_read_ok(&w->stuck);
             freeReplyObject(rep);
             return got;
         }
+        pawld_stream_read_ok(&w->stuck);
         for (size_t i = 0; i < entries->elements; i++) {
             if (!pawl_stream_entry(entries->element[i], sizeof w->last, &id, &fv)) {
                 w->bad_batches++;
@@ -238,7 +245,7 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
         }
         size_t n = entries->elements;
         freeReplyObject(rep);
-        if (n < READ_COUNT)
+        if (n < (size_t)count)
             return 0;
     }
     return 0; /* the rest at the next sync */
@@ -296,7 +303,13 @@ int pawld_windows_sync(struct pawld_windows *w, redisContext *ctx, const struct 
     }
     if (w->last[0] == '\0') /* the first sync: entries from the horizon on */
         snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
-    if (count > 0 && tell(w, ctx, ck, b, n, &unsure, why, wn) != 0) {
+    int told = count > 0 ? tell(w, ctx, ck, b, n, &unsure, why, wn) : 0;
+    if (told > 0) { /* into a stream now deleted */
+        alone(w, b, n);
+        publish(w);
+        return 0;
+    }
+    if (told < 0) {
         if (unsure) { /* perhaps told after all: skipped if read back */
             if (w->nunsure == UNSURE)
                 memmove(w->unsure, w->unsure + 1, (UNSURE - 1) * sizeof *w->unsure);
@@ -308,8 +321,8 @@ int pawld_windows_sync(struct pawld_windows *w, redisContext *ctx, const struct 
     }
     atomic_fetch_add(&w->told, count);
     int rc = learn(w, ctx, ck, why, wn);
-    if (rc == 0) /* else what is held waits: for the next sync, or judged alone if Redis stays away */
-        take(w, ctx, last ? INT64_MAX : ck->redis_now_ms - HORIZON_MS);
+    if (rc == 0 || last) /* else what is held waits: for the next sync, or judged alone if Redis stays away */
+        take(w, rc == 0 ? ctx : NULL, last ? INT64_MAX : ck->redis_now_ms - HORIZON_MS);
     publish(w);
     return rc;
 }
