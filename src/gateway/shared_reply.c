@@ -107,7 +107,8 @@ static bool is(const redisReply *r, const char *want)
 static bool id_time(const char *id, long long *ms)
 {
     const char *dash = strchr(id, '-');
-    if (dash == NULL || dash == id || dash - id > 18 || dash[1] == '\0' || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+    if (dash == NULL || dash == id || dash - id > 18 || dash[1] == '\0' ||
+        strspn(dash + 1, "0123456789") != strlen(dash + 1))
         return false;
     long long v = 0;
     for (const char *p = id; p < dash; p++) {

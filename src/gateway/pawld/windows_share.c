@@ -207,7 +207,8 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
                  size_t wn)
 {
     uint64_t ms;
-    if (pawld_stream_ahead(w->last, ck->redis_now_ms, &ms)) /* read past a forged id, and the stream started again by another */
+    /* read past a forged id, and the stream started again by another */
+    if (pawld_stream_ahead(w->last, ck->redis_now_ms, &ms))
         snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
     int sk = pawld_stream_unstick(&w->stuck, ctx, w->stream, w->last, sizeof w->last, why, wn);
     if (sk != 0) /* skipped, and counted; or the check failed: the reads go on */
