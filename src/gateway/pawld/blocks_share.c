@@ -234,9 +234,6 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
     return 0; /* the rest at the next sync */
 }
 
-/* One sync: the clocks, what this instance did, what the stream says. On
- * the way out (the ticker stopping) Redis is tried even in the back-off: a
- * block not told by then is lost with the process. */
 /* One sync: the clocks, what this instance did, what the stream says; the
  * detectors' events with them (judged here alone when Redis cannot be
  * asked). On the way out (the ticker stopping) Redis is tried even in the
