@@ -5,6 +5,7 @@
  * then method, path, principal, address, user type and the roles, each a
  * length (2) and its bytes. */
 #include "shared_events.h"
+#include "shared_reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,27 +142,6 @@ void pawld_merge_free(struct pawld_merge *m)
         unref(m->v[i].b);
     free(m->v);
     free(m);
-}
-
-bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq)
-{
-    uint64_t v[2] = { 0, 0 };
-    int part = 0;
-    size_t digits = 0;
-    for (; *s; s++) {
-        if (*s == '-' && part == 0 && digits > 0) {
-            part = 1;
-            digits = 0;
-        } else if (*s >= '0' && *s <= '9' && digits < 19) {
-            v[part] = v[part] * 10 + (uint64_t)(*s - '0');
-            digits++;
-        } else {
-            return false;
-        }
-    }
-    *ms = v[0];
-    *seq = v[1];
-    return part == 1 && digits > 0;
 }
 
 static bool room(struct pawld_merge *m)

@@ -28,10 +28,6 @@
 void pawld_events_begin(uint8_t *out, size_t *n);
 bool pawld_event_pack(const struct pawl_api_event *e, int64_t time_ms, uint8_t *out, size_t cap, size_t *n);
 
-/* A stream entry id, "MS-SEQ" (digits only, each part up to 19): true with
- * its parts. */
-bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq);
-
 /* An event fed from the merge: its batch's entry id, its position in it,
  * and the instance that told it. */
 struct pawld_event_origin {

@@ -103,21 +103,25 @@ static bool is(const redisReply *r, const char *want)
     return r != NULL && strlen(want) == r->len && memcmp(r->str, want, r->len) == 0;
 }
 
-/* An entry id's time: the digits before its '-' (then digits only). */
-static bool id_time(const char *id, long long *ms)
+bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq)
 {
-    const char *dash = strchr(id, '-');
-    if (dash == NULL || dash == id || dash - id > 18 || dash[1] == '\0' ||
-        strspn(dash + 1, "0123456789") != strlen(dash + 1))
-        return false;
-    long long v = 0;
-    for (const char *p = id; p < dash; p++) {
-        if (*p < '0' || *p > '9')
+    uint64_t v[2] = { 0, 0 };
+    int part = 0;
+    size_t digits = 0;
+    for (; *s; s++) {
+        if (*s == '-' && part == 0 && digits > 0) {
+            part = 1;
+            digits = 0;
+        } else if (*s >= '0' && *s <= '9' && digits < 19) {
+            v[part] = v[part] * 10 + (uint64_t)(*s - '0');
+            digits++;
+        } else {
             return false;
-        v = v * 10 + (*p - '0');
+        }
     }
-    *ms = v;
-    return true;
+    *ms = v[0];
+    *seq = v[1];
+    return part == 1 && digits > 0;
 }
 
 bool pawld_block_entry(struct pawld_block_clock *c, const char *id, const redisReply *fv,
@@ -135,16 +139,17 @@ bool pawld_block_entry(struct pawld_block_clock *c, const char *id, const redisR
     e->subject_len = subject->len;
     if (e->op == PAWLD_BLOCK_LIFT)
         return true;
-    long long at, ms;
+    long long ms;
+    uint64_t at, seq;
     /* an id's time ahead of Redis's clock is forged (Redis gives later ids
      * that time too: review 16), and so is one in the distant past */
     if (det == NULL || det->len >= sizeof e->detector || strlen(det->str) != det->len ||
-        pawl_detector_index(det->str) == PAWL_DETECTORS || !id_time(id, &at) ||
-        at <= c->redis_now_ms - 2 * PAWLD_BLOCK_MAX_FOR_MS || at > c->redis_now_ms + 60000 ||
+        pawl_detector_index(det->str) == PAWL_DETECTORS || !pawld_stream_id(id, &at, &seq) ||
+        at > (uint64_t)c->redis_now_ms + 60000 || (int64_t)at <= c->redis_now_ms - 2 * PAWLD_BLOCK_MAX_FOR_MS ||
         !digits(pawl_redis_field(fv, "for"), &ms) || ms <= 0 || ms > PAWLD_BLOCK_MAX_FOR_MS)
         return false;
     memcpy(e->detector, det->str, det->len);
-    e->until_ms = at + ms + c->skew_ms;
+    e->until_ms = (int64_t)at + ms + c->skew_ms;
     if (ms > c->keep_ms) /* an instance with a longer block_for: its entries are kept as long (review 16) */
         c->keep_ms = ms;
     return true;

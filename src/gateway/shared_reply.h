@@ -38,6 +38,10 @@ struct pawld_block_clock {
 /* TIME's answer (seconds, microseconds; digits only) in ms: 0, or -1. */
 int pawl_redis_time_ms(const struct redisReply *rep, int64_t *ms);
 
+/* A stream entry id, "MS-SEQ" (digits only, each part up to 19): true with
+ * its parts. */
+bool pawld_stream_id(const char *s, uint64_t *ms, uint64_t *seq);
+
 /* The value of field name in a stream entry's field-value array (a string),
  * or NULL. */
 const struct redisReply *pawl_redis_field(const struct redisReply *fv, const char *name);
