@@ -183,6 +183,20 @@ static void apply(struct pawld_blocks_share *s, const char *id, const redisReply
                   e.detector, src);
 }
 
+static void read_entry(void *arg, const char *id, const redisReply *fv)
+{
+    if (fv == NULL)
+        refuse(arg, "(not an entry)");
+    else
+        apply(arg, id, fv);
+}
+
+static void read_ahead(void *arg, uint64_t ms)
+{
+    (void)ms;
+    restart(arg);
+}
+
 /* Reads the entries added since the last read (all of them when all):
  * 0, or -1 with why. */
 static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
@@ -196,42 +210,9 @@ static int learn(struct pawld_blocks_share *s, bool all, char *why, size_t wn)
         refuse(s, s->last);
     if (sk < 0) /* the reads go on */
         pawld_log(s->srv->sinks, "error", "\"msg\":\"detect.redis: %s\"", pawld_json_escape(why, esc, sizeof esc));
-    for (int round = 0; all || round < READS_PER_SYNC; round++) {
-        int count = pawld_stream_count(&s->stuck, s->last, READ_COUNT);
-        redisReply *rep = redisCommand(s->k.ctx, "XREAD COUNT %d STREAMS %s %s", count, s->stream, s->last);
-        const redisReply *entries, *fv;
-        const char *id;
-        int got = pawl_xread_entries(rep, &entries);
-        if (got <= 0) { /* nothing new, or not an answer to XREAD */
-            if (got < 0) {
-                pawld_redis_say(s->k.ctx, rep, "XREAD (the shared blocks)", why, wn);
-                pawld_stream_read_failed(&s->stuck, s->last);
-            }
-            if (got == 0)
-                pawld_stream_read_ok(&s->stuck);
-            freeReplyObject(rep);
-            return got;
-        }
-        pawld_stream_read_ok(&s->stuck);
-        for (size_t i = 0; i < entries->elements; i++) {
-            if (!pawl_stream_entry(entries->element[i], sizeof s->last, &id, &fv)) {
-                refuse(s, "(not an entry)");
-                continue;
-            }
-            if (pawld_stream_ahead(id, s->clock.redis_now_ms, &ms)) {
-                restart(s);
-                freeReplyObject(rep);
-                return 0;
-            }
-            snprintf(s->last, sizeof s->last, "%s", id);
-            apply(s, id, fv);
-        }
-        size_t n = entries->elements;
-        freeReplyObject(rep);
-        if (n < (size_t)count)
-            return 0;
-    }
-    return 0; /* the rest at the next sync */
+    struct pawld_stream_reading rd = { s->stream, "XREAD (the shared blocks)", s->last, sizeof s->last, &s->stuck,
+                                       READ_COUNT, all ? -1 : READS_PER_SYNC, read_entry, read_ahead, s };
+    return pawld_stream_read(s->k.ctx, &rd, s->clock.redis_now_ms, why, wn);
 }
 
 /* One sync: the clocks, what this instance did, what the stream says; the

@@ -470,6 +470,24 @@ void pawld_stream_read_ok(struct pawld_stream_reader *r);
  * which every later id would follow, so that no entry could be trimmed
  * and every later one looks forged (review 17). */
 bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms);
+/* Reading a stream from last on, for blocks_share.c and windows_share.c. */
+struct pawld_stream_reading {
+    const char *stream, *what; /* what: the command, for why ("XREAD (the shared blocks)") */
+    char *last;                /* the last id read: moved on as entries are read */
+    size_t last_n;
+    struct pawld_stream_reader *stuck;
+    int count, rounds;         /* entries per XREAD; XREADs per call (< 0: to the end) */
+    /* each entry, last already moved to it; fv NULL: not an entry (last
+     * not moved) */
+    void (*entry)(void *arg, const char *id, const struct redisReply *fv);
+    /* an id ahead of Redis's clock (its time ms): the reading stops */
+    void (*ahead)(void *arg, uint64_t ms);
+    void *arg;
+};
+/* The entries appended since *last (the reader's count and unsticking
+ * applied): 0, or -1 with why. */
+int pawld_stream_read(struct redisContext *ctx, const struct pawld_stream_reading *rd, int64_t redis_now_ms,
+                      char *why, size_t wn);
 /* Deletes stream if its newest id is still ahead (the first instance to
  * see it does; the others' calls then do nothing): 1 deleted, 0 not (no
  * longer) ahead, -1 with why. */

@@ -271,6 +271,48 @@ bool pawld_stream_ahead(const char *id, int64_t redis_now_ms, uint64_t *ms)
     return pawld_stream_id(id, ms, &seq) && *ms > (uint64_t)redis_now_ms + 60000;
 }
 
+int pawld_stream_read(redisContext *ctx, const struct pawld_stream_reading *rd, int64_t redis_now_ms, char *why,
+                      size_t wn)
+{
+    uint64_t ms;
+    for (int round = 0; rd->rounds < 0 || round < rd->rounds; round++) {
+        int count = pawld_stream_count(rd->stuck, rd->last, rd->count);
+        redisReply *rep = redisCommand(ctx, "XREAD COUNT %d STREAMS %s %s", count, rd->stream, rd->last);
+        const redisReply *entries, *fv;
+        const char *id;
+        int got = pawl_xread_entries(rep, &entries);
+        if (got <= 0) { /* nothing new, or not an answer to XREAD */
+            if (got < 0) {
+                pawld_redis_say(ctx, rep, rd->what, why, wn);
+                pawld_stream_read_failed(rd->stuck, rd->last);
+            } else {
+                pawld_stream_read_ok(rd->stuck);
+            }
+            freeReplyObject(rep);
+            return got;
+        }
+        pawld_stream_read_ok(rd->stuck);
+        for (size_t i = 0; i < entries->elements; i++) {
+            if (!pawl_stream_entry(entries->element[i], rd->last_n, &id, &fv)) {
+                rd->entry(rd->arg, NULL, NULL);
+                continue;
+            }
+            if (pawld_stream_ahead(id, redis_now_ms, &ms)) { /* every later id would follow it */
+                rd->ahead(rd->arg, ms);
+                freeReplyObject(rep);
+                return 0;
+            }
+            snprintf(rd->last, rd->last_n, "%s", id);
+            rd->entry(rd->arg, id, fv);
+        }
+        size_t n = entries->elements;
+        freeReplyObject(rep);
+        if (n < (size_t)count)
+            return 0;
+    }
+    return 0; /* the rest at the next sync */
+}
+
 /* Deletes the stream if its newest id is still more than a minute ahead of
  * Redis's clock: once one instance deleted it, the others' deletes do
  * nothing (they would delete what was added since). */

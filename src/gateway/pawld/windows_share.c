@@ -201,6 +201,27 @@ static void add(struct pawld_windows *w, const char *id, const redisReply *fv, c
     say(w, "error", bad);
 }
 
+struct reading {
+    struct pawld_windows *w;
+    redisContext *ctx;
+    const struct pawld_block_clock *ck;
+};
+
+static void read_entry(void *arg, const char *id, const redisReply *fv)
+{
+    struct reading *r = arg;
+    if (fv == NULL)
+        r->w->bad_batches++;
+    else
+        add(r->w, id, fv, r->ck);
+}
+
+static void read_ahead(void *arg, uint64_t ms)
+{
+    struct reading *r = arg;
+    restart(r->w, r->ctx, r->ck, ms);
+}
+
 /* Reads the entries appended since the last read into the merge: 0, or -1
  * with why. */
 static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_block_clock *ck, char *why,
@@ -214,42 +235,10 @@ static int learn(struct pawld_windows *w, redisContext *ctx, const struct pawld_
     if (sk != 0) /* skipped, and counted; or the check failed: the reads go on */
         say(w, "error", why);
     w->bad_batches += sk > 0;
-    for (int round = 0; round < READS_PER_SYNC; round++) {
-        int count = pawld_stream_count(&w->stuck, w->last, READ_COUNT);
-        redisReply *rep = redisCommand(ctx, "XREAD COUNT %d STREAMS %s %s", count, w->stream, w->last);
-        const redisReply *entries, *fv;
-        const char *id;
-        int got = pawl_xread_entries(rep, &entries);
-        if (got <= 0) {
-            if (got < 0) {
-                pawld_redis_say(ctx, rep, "XREAD (the detectors' events)", why, wn);
-                pawld_stream_read_failed(&w->stuck, w->last);
-            }
-            if (got == 0)
-                pawld_stream_read_ok(&w->stuck);
-            freeReplyObject(rep);
-            return got;
-        }
-        pawld_stream_read_ok(&w->stuck);
-        for (size_t i = 0; i < entries->elements; i++) {
-            if (!pawl_stream_entry(entries->element[i], sizeof w->last, &id, &fv)) {
-                w->bad_batches++;
-                continue;
-            }
-            if (pawld_stream_ahead(id, ck->redis_now_ms, &ms)) { /* every later id would follow it: started again */
-                restart(w, ctx, ck, ms);
-                freeReplyObject(rep);
-                return 0;
-            }
-            snprintf(w->last, sizeof w->last, "%s", id);
-            add(w, id, fv, ck);
-        }
-        size_t n = entries->elements;
-        freeReplyObject(rep);
-        if (n < (size_t)count)
-            return 0;
-    }
-    return 0; /* the rest at the next sync */
+    struct reading r = { w, ctx, ck };
+    struct pawld_stream_reading rd = { w->stream, "XREAD (the detectors' events)", w->last, sizeof w->last,
+                                       &w->stuck, READ_COUNT, READS_PER_SYNC, read_entry, read_ahead, &r };
+    return pawld_stream_read(ctx, &rd, ck->redis_now_ms, why, wn);
 }
 
 /* The findings of merged events: each claimed in Redis (the first instance
