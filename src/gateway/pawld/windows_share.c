@@ -268,6 +268,15 @@ static void claim_and_write(struct pawld_windows *w, redisContext *ctx)
     }
 }
 
+/* A batch judged alone whose XADD may have run: skipped if read back (the
+ * oldest of UNSURE is forgotten). */
+static void remember_unsure(struct pawld_windows *w, uint64_t batch)
+{
+    if (w->nunsure == UNSURE)
+        memmove(w->unsure, w->unsure + 1, (--w->nunsure) * sizeof *w->unsure);
+    w->unsure[w->nunsure++] = batch;
+}
+
 /* The merge's counts, for /metrics. */
 static void publish(struct pawld_windows *w)
 {
@@ -286,28 +295,19 @@ int pawld_windows_sync(struct pawld_windows *w, redisContext *ctx, const struct 
     if (ctx != NULL)
         w->skew_ms = ck->skew_ms;
     const uint8_t *b = pawld_detect_events_take(w->srv, w->skew_ms, &n, &count);
-    if (ctx == NULL) { /* Redis cannot be asked: what was read, then this instance's own */
-        alone(w, b, n);
-        publish(w);
-        return 0;
-    }
-    if (w->last[0] == '\0') /* the first sync: entries from the horizon on */
+    int told = 0;
+    if (ctx != NULL && w->last[0] == '\0') /* the first sync: entries from the horizon on */
         snprintf(w->last, sizeof w->last, "%lld-0", (long long)(ck->redis_now_ms - HORIZON_MS));
-    int told = count > 0 ? tell(w, ctx, ck, b, n, &unsure, why, wn) : 0;
-    if (told > 0) { /* into a stream now deleted */
+    if (ctx != NULL && count > 0)
+        told = tell(w, ctx, ck, b, n, &unsure, why, wn);
+    /* Redis cannot be asked, the XADD failed, or its stream is being
+     * deleted: what was read, then this instance's own, judged here */
+    if (ctx == NULL || told != 0) {
+        if (told < 0 && unsure) /* perhaps told after all: skipped if read back */
+            remember_unsure(w, w->batch);
         alone(w, b, n);
         publish(w);
-        return 0;
-    }
-    if (told < 0) {
-        if (unsure) { /* perhaps told after all: skipped if read back */
-            if (w->nunsure == UNSURE)
-                memmove(w->unsure, w->unsure + 1, (UNSURE - 1) * sizeof *w->unsure);
-            w->unsure[w->nunsure < UNSURE ? w->nunsure++ : UNSURE - 1] = w->batch;
-        }
-        alone(w, b, n);
-        publish(w);
-        return -1;
+        return told < 0 ? -1 : 0;
     }
     atomic_fetch_add(&w->told, count);
     int rc = learn(w, ctx, ck, why, wn);
